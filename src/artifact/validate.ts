@@ -1,0 +1,130 @@
+import { FORMAT, type ModelArtifact } from "./types.js";
+
+/** One thing wrong with a model.json, located by a JSON path. */
+export interface Problem {
+  path: string;
+  reason: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Structural validation of a parsed model.json. Mirrors schema/model.schema.json, plus the
+ * cross-field rules a JSON Schema cannot say (coef length = feature count, tree indices in range).
+ */
+export function validateArtifact(doc: unknown): Problem[] {
+  const problems: Problem[] = [];
+  const bad = (path: string, reason: string) => problems.push({ path, reason });
+  if (!isObj(doc)) return [{ path: "$", reason: "not a JSON object" }];
+
+  if (doc.format !== FORMAT) bad("format", `expected "${FORMAT}", got ${JSON.stringify(doc.format)}`);
+  if (!Number.isInteger(doc.format_version)) bad("format_version", "must be an integer");
+  for (const k of ["name", "version", "created", "digest"]) {
+    if (typeof doc[k] !== "string" || doc[k] === "") bad(k, "must be a non-empty string");
+  }
+  if (typeof doc.digest === "string" && !/^sha256:[0-9a-f]{64}$/.test(doc.digest)) bad("digest", "must be sha256:<64 hex>");
+  if (!isObj(doc.target) || typeof doc.target.name !== "string" || typeof doc.target.unit !== "string") {
+    bad("target", "must be {name, unit}");
+  }
+
+  const inputNames = new Set<string>();
+  if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) bad("inputs", "must be a non-empty array");
+  else
+    doc.inputs.forEach((inp, i) => {
+      if (!isObj(inp) || typeof inp.name !== "string" || !inp.name) return bad(`inputs[${i}]`, "must have a name");
+      if (inp.type !== "category" && inp.type !== "number") bad(`inputs[${i}].type`, `must be "category" or "number"`);
+      if (typeof inp.required !== "boolean") bad(`inputs[${i}].required`, "must be a boolean");
+      if (inputNames.has(inp.name)) bad(`inputs[${i}].name`, `duplicate input "${inp.name}"`);
+      inputNames.add(inp.name);
+    });
+
+  let nFeatures = -1;
+  if (!isObj(doc.features)) bad("features", "must be an object");
+  else {
+    const f = doc.features;
+    if (!Array.isArray(f.fields) || f.fields.length === 0) bad("features.fields", "must be a non-empty array");
+    else
+      f.fields.forEach((fld, i) => {
+        const p = `features.fields[${i}]`;
+        if (!isObj(fld) || typeof fld.name !== "string") return bad(p, "must have a name");
+        if (fld.kind !== "category" && fld.kind !== "number") bad(`${p}.kind`, `must be "category" or "number"`);
+        if (typeof fld.template === "string") {
+          if (fld.kind !== "category") bad(`${p}.template`, "only category fields are derived from a template");
+          for (const m of fld.template.matchAll(/\{([^}]*)\}/g)) {
+            if (!inputNames.has(m[1]!)) bad(`${p}.template`, `names unknown input "${m[1]}"`);
+          }
+        } else if (typeof fld.input === "string") {
+          if (!inputNames.has(fld.input)) bad(`${p}.input`, `unknown input "${fld.input}"`);
+        } else bad(p, "needs an input or a template");
+      });
+    const v = f.vectorizer;
+    if (!isObj(v) || v.kind !== "DictVectorizer") bad("features.vectorizer", 'must be {kind: "DictVectorizer", ...}');
+    else {
+      if (typeof v.separator !== "string") bad("features.vectorizer.separator", "must be a string");
+      if (!Array.isArray(v.feature_names) || !v.feature_names.every((n) => typeof n === "string")) {
+        bad("features.vectorizer.feature_names", "must be an array of strings");
+      } else nFeatures = v.feature_names.length;
+    }
+  }
+
+  validateEstimator(doc.estimator, nFeatures, bad);
+
+  if (!isObj(doc.environment)) bad("environment", "must be an object");
+  else {
+    const e = doc.environment;
+    if (!isObj(e.recorded)) bad("environment.recorded", "must be an object of name -> version");
+    if (!isObj(e.source) || typeof e.source.sha256 !== "string") bad("environment.source", "must name the source file and its sha256");
+    if (typeof e.requires_format !== "string") bad("environment.requires_format", "must be a version range string");
+  }
+
+  if (!isObj(doc.examples)) bad("examples", "must be an object");
+  else {
+    const ex = doc.examples;
+    if (!Array.isArray(ex.cases)) bad("examples.cases", "must be an array");
+    else
+      ex.cases.forEach((c, i) => {
+        if (!isObj(c) || !isObj(c.input) || typeof c.output !== "number") bad(`examples.cases[${i}]`, "must be {input: {...}, output: number}");
+      });
+    if (!isObj(ex.tolerance) || typeof ex.tolerance.relative !== "number" || typeof ex.tolerance.absolute !== "number") {
+      bad("examples.tolerance", "must be {relative, absolute}");
+    }
+  }
+  return problems;
+}
+
+function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: string) => void): void {
+  if (!isObj(est)) return bad("estimator", "must be an object");
+  if (est.kind === "linear") {
+    if (!Array.isArray(est.coef) || !est.coef.every(Number.isFinite)) return bad("estimator.coef", "must be an array of finite numbers");
+    if (nFeatures >= 0 && est.coef.length !== nFeatures) {
+      bad("estimator.coef", `has ${est.coef.length} entries but there are ${nFeatures} features`);
+    }
+    if (!Number.isFinite(est.intercept)) bad("estimator.intercept", "must be a finite number");
+  } else if (est.kind === "tree_ensemble") {
+    if (est.aggregate !== "sum" && est.aggregate !== "mean") bad("estimator.aggregate", 'must be "sum" or "mean"');
+    if (!Number.isFinite(est.init) || !Number.isFinite(est.scale)) bad("estimator", "init and scale must be finite numbers");
+    if (!Array.isArray(est.trees) || est.trees.length === 0) return bad("estimator.trees", "must be a non-empty array");
+    est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
+  } else bad("estimator.kind", `unknown estimator kind ${JSON.stringify(est.kind)}`);
+}
+
+function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string, r: string) => void): void {
+  if (!isObj(t)) return bad(p, "must be an object");
+  const keys = ["feature", "threshold", "left", "right", "value"] as const;
+  const arrs = keys.map((k) => t[k]);
+  if (!arrs.every((a) => Array.isArray(a) && a.every((x) => typeof x === "number"))) return bad(p, `${keys.join(", ")} must be number arrays`);
+  const [feature, , left, right] = arrs as number[][];
+  const n = feature!.length;
+  if (n === 0 || !arrs.every((a) => (a as number[]).length === n)) return bad(p, "node arrays must be non-empty and of equal length");
+  for (let i = 0; i < n; i++) {
+    if (feature![i]! < 0) continue;
+    if (nFeatures >= 0 && feature![i]! >= nFeatures) return bad(`${p}.feature[${i}]`, `feature index ${feature![i]} out of range`);
+    // Children come after their parent in scikit-learn's depth-first layout: this also rules out cycles.
+    if (!(left![i]! > i && left![i]! < n && right![i]! > i && right![i]! < n)) return bad(`${p}.left/right[${i}]`, "child index out of range");
+  }
+}
+
+export function isArtifact(doc: unknown): doc is ModelArtifact {
+  return validateArtifact(doc).length === 0;
+}

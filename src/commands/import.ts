@@ -1,0 +1,155 @@
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { RidepredError } from "../errors.js";
+import { colors, log, printJson } from "../term.js";
+import { collect, keyValue, positiveNumber } from "./options.js";
+import type { Example } from "../artifact/types.js";
+
+interface Opts {
+  output?: string;
+  name?: string;
+  modelVersion?: string;
+  description?: string;
+  derive: string[];
+  default: Record<string, string>;
+  env: Record<string, string>;
+  envFile?: string;
+  examples?: string;
+  examplesSource?: string;
+  tolerance?: number;
+  audit?: boolean;
+  json?: boolean;
+}
+
+export function importCommand(): Command {
+  return new Command("import")
+    .description("read a scikit-learn pickle safely (nothing in it runs) and write a verified model.json")
+    .argument("<source>", "pickle file: a (DictVectorizer, estimator) tuple")
+    .option("-o, --output <file>", "where to write the model (default: SOURCE with .json)")
+    .option("--name <name>", "model name (default: the file's base name)")
+    .option("--model-version <v>", "model version (default: the first 12 hex of the source's sha256)")
+    .option("--description <text>", "free text stored in the model")
+    .option("--derive <spec>", "derived category feature NAME=A_B or NAME={A}_{B} (repeatable; PU_DO is recognised)", collect, [])
+    .option("--default <spec>", "value for a missing input, NAME=VALUE (repeatable)", keyValue("--default"), {})
+    .option("--env <spec>", "a training-environment version, NAME=VERSION (repeatable)", keyValue("--env"), {})
+    .option("--env-file <file>", "NAME=VERSION lines, e.g. written by the training script")
+    .option("--examples <file.jsonl>", 'golden examples, one {"input": {...}, "output": n} per line')
+    .option("--examples-source <text>", "where the examples' outputs came from")
+    .option("--tolerance <rel>", "relative tolerance for the examples (default 1e-9)", positiveNumber("--tolerance"))
+    .option("--audit", "only list the globals the file references and which are refused; load nothing")
+    .option("--json", "print a JSON report to stdout")
+    .action(async (source: string, opts: Opts) => {
+      process.exitCode = await run(source, opts);
+    });
+}
+
+async function run(source: string, opts: Opts): Promise<number> {
+  const c = colors(process.stderr);
+  if (opts.audit) {
+    const { auditPickle } = await import("../sklearn/import.js");
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(source);
+    } catch (e) {
+      throw new RidepredError(`${source}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const audit = auditPickle(bytes);
+    const refused = audit.globals.filter((g) => !g.allowed);
+    if (opts.json) printJson({ file: source, ...audit, refused: refused.map((g) => g.name) });
+    else {
+      const out = colors();
+      for (const g of audit.globals) process.stdout.write(`${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}\n`);
+      if (audit.error) log(`${source}: ${audit.error}`);
+      log(`${audit.globals.length} globals, ${refused.length} refused`);
+    }
+    return refused.length || audit.error ? 1 : 0;
+  }
+
+  const { importPickleFile, parseDerive } = await import("../sklearn/import.js");
+  const { compile } = await import("../runtime/predictor.js");
+  const { checkExamples } = await import("../runtime/examples.js");
+  const { serializeArtifact, writeFileAtomic } = await import("../artifact/io.js");
+
+  const env = { ...(opts.envFile ? readEnvFile(opts.envFile) : {}), ...opts.env };
+  const examples = opts.examples ? readExamples(opts.examples) : undefined;
+  const artifact = importPickleFile(source, {
+    name: opts.name,
+    version: opts.modelVersion,
+    description: opts.description,
+    derive: Object.fromEntries(opts.derive.map(parseDerive)),
+    defaults: opts.default,
+    env,
+    examples,
+    examplesSource: opts.examplesSource,
+    tolerance: opts.tolerance !== undefined ? { relative: opts.tolerance, absolute: opts.tolerance } : undefined,
+  });
+  const check = checkExamples(compile(artifact));
+  if (check.failures.length) {
+    for (const f of check.failures.slice(0, 5)) log(`example ${f.index}: ${f.reason}`);
+    throw new RidepredError(`${source}: ${check.failures.length} of ${check.total} golden examples do not reproduce; nothing written`, 1);
+  }
+  const output = opts.output ?? source.replace(/\.(bin|pkl|pickle|joblib)$/i, "") + ".json";
+  writeFileAtomic(output, serializeArtifact(artifact));
+
+  const est = artifact.estimator;
+  const summary = {
+    source,
+    output,
+    name: artifact.name,
+    version: artifact.version,
+    protocol: artifact.environment.source.protocol,
+    estimator: est.sklearn_class,
+    features: artifact.features.vectorizer.feature_names.length,
+    inputs: artifact.inputs.map((i) => `${i.name}:${i.type}`),
+    recorded: artifact.environment.recorded,
+    examples: { total: check.total, reproduced: check.total - check.failures.length, max_relative_error: check.maxRelError },
+    digest: artifact.digest,
+  };
+  if (opts.json) printJson(summary);
+  else {
+    log(`${c.green("imported")} ${source} (pickle protocol ${summary.protocol}, ${Object.entries(summary.recorded).map(([k, v]) => `${k} ${v}`).join(", ") || "no versions recorded"})`);
+    log(`  ${summary.estimator} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
+    log(`  ${check.total ? `${check.total} golden examples reproduce (max relative error ${check.maxRelError.toExponential(1)})` : c.yellow("no golden examples: pass --examples so verify can prove predictions")}`);
+    log(`  wrote ${output} (${artifact.digest.slice(0, 19)}...)`);
+  }
+  return 0;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function readEnvFile(path: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  readText(path, "env file").split(/\r?\n/).forEach((line, i) => {
+    const t = line.replace(/#.*$/, "").trim();
+    if (!t) return;
+    const eq = t.indexOf("=");
+    if (eq <= 0) throw new RidepredError(`${path}:${i + 1}: expected NAME=VERSION, got ${JSON.stringify(t)}`);
+    env[t.slice(0, eq).trim()] = t.slice(eq + 1).trim();
+  });
+  return env;
+}
+
+function readExamples(path: string): Example[] {
+  const out: Example[] = [];
+  readText(path, "examples").split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim()) return;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch (e) {
+      throw new RidepredError(`${path}:${i + 1}: not valid JSON: ${(e as Error).message}`);
+    }
+    const d = doc as { input?: unknown; output?: unknown };
+    if (typeof d !== "object" || d === null || typeof d.input !== "object" || d.input === null || Array.isArray(d.input) || typeof d.output !== "number") {
+      throw new RidepredError(`${path}:${i + 1}: expected {"input": {...}, "output": number}`);
+    }
+    out.push({ input: d.input as Example["input"], output: d.output });
+  });
+  return out;
+}

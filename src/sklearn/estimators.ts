@@ -1,0 +1,90 @@
+// From unpickled scikit-learn objects (inert PyObjects) to the artifact's vectorizer and estimator.
+
+import type { DictVectorizerSpec, Estimator } from "../artifact/types.js";
+import { numbersOf } from "./numpy.js";
+import type { PyObject, PyValue } from "./pickle.js";
+import { describe, isPyObject } from "./pickle.js";
+import { sklearnClassName } from "./allowlist.js";
+
+export interface ModelParts {
+  vectorizer: DictVectorizerSpec;
+  estimator: Estimator;
+  /** _sklearn_version of each object that recorded one, by class name. */
+  sklearnVersions: Record<string, string>;
+}
+
+type Fail = (message: string) => never;
+
+/** The object's __dict__ state as a Map (sklearn objects pickle a dict state). */
+export function stateOf(obj: PyObject, fail: Fail): Map<PyValue, PyValue> {
+  if (obj.state instanceof Map) return obj.state;
+  // A (dict, slotstate) pair, as objects with __slots__ pickle.
+  if (Array.isArray(obj.state) && obj.state[0] instanceof Map) return obj.state[0];
+  return fail(`${obj.$class} has no attribute state (got ${describe(obj.state)})`);
+}
+
+export function attr(obj: PyObject, name: string, fail: Fail): PyValue {
+  const st = stateOf(obj, fail);
+  if (!st.has(name)) fail(`${shortName(obj)} has no ${name}: it was pickled before fit(), or by an unsupported version`);
+  return st.get(name)!;
+}
+
+export const shortName = (obj: PyObject) => sklearnClassName(obj.$class) ?? obj.$class;
+
+/** Accept (dv, model), [dv, model]; more shapes (Pipeline...) are registered by later readers. */
+export function modelParts(root: PyValue, fail: Fail): ModelParts {
+  const objs = Array.isArray(root) ? root : [root];
+  const dv = objs.find((o) => isPyObject(o) && shortName(o) === "DictVectorizer") as PyObject | undefined;
+  const est = objs.find((o) => isPyObject(o) && shortName(o) !== "DictVectorizer") as PyObject | undefined;
+  if (!dv || !est || objs.length !== 2) {
+    fail(`expected a (DictVectorizer, estimator) tuple, found ${Array.isArray(root) ? `a tuple of ${objs.map(describe).join(", ")}` : describe(root)}`);
+  }
+  const versions: Record<string, string> = {};
+  for (const o of [dv!, est!]) {
+    const v = stateOf(o, fail).get("_sklearn_version");
+    if (typeof v === "string") versions[shortName(o)] = v;
+  }
+  const vectorizer = dictVectorizer(dv!, fail);
+  const estimator = linear(est!, vectorizer.feature_names.length, fail);
+  return { vectorizer, estimator, sklearnVersions: versions };
+}
+
+export function dictVectorizer(dv: PyObject, fail: Fail): DictVectorizerSpec {
+  const sep = stateOf(dv, fail).get("separator") ?? "=";
+  if (typeof sep !== "string") fail("DictVectorizer.separator is not a string");
+  const vocab = attr(dv, "vocabulary_", fail);
+  if (!(vocab instanceof Map)) return fail("DictVectorizer.vocabulary_ is not a dict");
+  const names: string[] = new Array(vocab.size);
+  for (const [k, v] of vocab) {
+    if (typeof k !== "string" || typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= vocab.size || names[v] !== undefined) {
+      fail(`DictVectorizer.vocabulary_ entry ${JSON.stringify(k)} -> ${String(v)} is not a valid column index`);
+    }
+    names[v as number] = k as string;
+  }
+  const listed = stateOf(dv, fail).get("feature_names_");
+  if (Array.isArray(listed) && (listed.length !== names.length || listed.some((n, i) => n !== names[i]))) {
+    fail("DictVectorizer.feature_names_ disagrees with vocabulary_");
+  }
+  return { kind: "DictVectorizer", separator: sep as string, feature_names: names };
+}
+
+const LINEAR = new Set(["LinearRegression", "Ridge", "Lasso", "ElasticNet", "SGDRegressor"]);
+
+export function linear(est: PyObject, nFeatures: number, fail: Fail): Estimator {
+  const cls = shortName(est);
+  if (!LINEAR.has(cls)) fail(`estimator ${est.$class} is not supported`);
+  const coefV = attr(est, "coef_", fail);
+  const coef = numbersOf(coefV, `${cls}.coef_`, fail);
+  if (typeof coefV === "object" && coefV !== null && "shape" in coefV) {
+    const shape = (coefV as { shape: number[] }).shape;
+    if (shape.length > 1 && shape[0] !== 1) fail(`${cls}.coef_ has shape [${shape}]: multi-output models are not supported`);
+  }
+  if (coef.length !== nFeatures) fail(`${cls}.coef_ has ${coef.length} entries but the DictVectorizer has ${nFeatures} features`);
+  const interceptV = stateOf(est, fail).get("intercept_") ?? 0;
+  const intercepts = numbersOf(interceptV, `${cls}.intercept_`, fail);
+  if (intercepts.length !== 1) fail(`${cls}.intercept_ has ${intercepts.length} values: multi-output models are not supported`);
+  const bad = coef.findIndex((c) => !Number.isFinite(c));
+  if (bad >= 0) fail(`${cls}.coef_[${bad}] is ${coef[bad]}: the model cannot predict`);
+  if (!Number.isFinite(intercepts[0]!)) fail(`${cls}.intercept_ is ${intercepts[0]}`);
+  return { kind: "linear", sklearn_class: cls, coef, intercept: intercepts[0]! };
+}

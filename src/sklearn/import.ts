@@ -1,0 +1,213 @@
+// A pickle file -> a ModelArtifact. Reads bytes, never runs them.
+
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { computeDigest, sha256Hex } from "../artifact/digest.js";
+import type { Example, FeatureField, InputSpec, ModelArtifact, DictVectorizerSpec } from "../artifact/types.js";
+import { FORMAT, FORMAT_VERSION } from "../artifact/types.js";
+import { RidepredError } from "../errors.js";
+import { VERSION } from "../version.js";
+import { makeResolver } from "./allowlist.js";
+import { modelParts, type ModelParts } from "./estimators.js";
+import { PickleError, unpickle, type PyValue } from "./pickle.js";
+
+export interface ImportOptions {
+  name?: string;
+  version?: string;
+  description?: string;
+  target?: { name: string; unit: string };
+  /** Derived category features: NAME -> template such as "{PULocationID}_{DOLocationID}". */
+  derive?: Record<string, string>;
+  /** Defaults for missing inputs, NAME -> value. */
+  defaults?: Record<string, string | number>;
+  /** Versions the user states (e.g. from the training environment): python=3.11.2 ... */
+  env?: Record<string, string>;
+  examples?: Example[];
+  examplesSource?: string;
+  tolerance?: { relative: number; absolute: number };
+  /** Fixed "created" time, for reproducible artifacts. */
+  created?: string;
+}
+
+export interface LoadedPickle {
+  value: PyValue;
+  protocol: number;
+  globals: string[];
+}
+
+/** Unpickle with the allow-list; errors name the file. */
+export function readPickle(path: string, bytes: Uint8Array): LoadedPickle {
+  const globals = new Set<string>();
+  try {
+    const { value, protocol } = unpickle(bytes, { resolve: makeResolver(), onGlobal: (g) => globals.add(g) });
+    return { value, protocol, globals: [...globals].sort() };
+  } catch (e) {
+    if (e instanceof PickleError) throw new RidepredError(`${path}: ${e.message}`, 2);
+    throw e;
+  }
+}
+
+/** Every global a file names, and which are refused, without building anything. */
+export function auditPickle(bytes: Uint8Array): { globals: { name: string; allowed: boolean }[]; error?: string } {
+  const seen = new Map<string, boolean>();
+  let error: string | undefined;
+  try {
+    unpickle(bytes, { resolve: makeResolver(), auditOnly: true, onGlobal: (g, ok) => seen.set(g, ok) });
+  } catch (e) {
+    if (!(e instanceof PickleError)) throw e;
+    error = e.message;
+  }
+  return { globals: [...seen].sort().map(([name, allowed]) => ({ name, allowed })), error };
+}
+
+export function importPickleFile(path: string, opts: ImportOptions = {}): ModelArtifact {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const pkl = readPickle(path, bytes);
+  const fail = (m: string): never => {
+    throw new RidepredError(`${path}: ${m}`, 2);
+  };
+  const parts = modelParts(pkl.value, fail);
+  return buildArtifact(parts, {
+    file: basename(path),
+    sha256: sha256Hex(bytes),
+    format: "pickle",
+    protocol: pkl.protocol,
+    globals: pkl.globals,
+  }, opts, fail);
+}
+
+export function buildArtifact(
+  parts: ModelParts,
+  source: ModelArtifact["environment"]["source"],
+  opts: ImportOptions,
+  fail: (m: string) => never,
+): ModelArtifact {
+  const { inputs, fields } = inferInputs(parts.vectorizer, opts.derive ?? {}, fail);
+  for (const [name, value] of Object.entries(opts.defaults ?? {})) {
+    const inp = inputs.find((i) => i.name === name);
+    if (!inp) fail(`--default ${name}: the model has no input named ${name} (inputs: ${inputs.map((i) => i.name).join(", ")})`);
+    inp!.default = inp!.type === "number" ? Number(value) : String(value);
+  }
+
+  const recorded: Record<string, string> = {};
+  const evidence: Record<string, string> = {};
+  const skv = [...new Set(Object.values(parts.sklearnVersions))];
+  if (skv.length) {
+    recorded["scikit-learn"] = skv.join(" + ");
+    evidence["scikit-learn"] = `_sklearn_version in the pickled ${Object.keys(parts.sklearnVersions).join(" and ")}`;
+  }
+  const globals = source.globals ?? [];
+  if (globals.some((g) => g.startsWith("numpy._core."))) {
+    recorded.numpy = "2.x";
+    evidence.numpy = "the pickle names numpy._core.* (written by numpy >= 2)";
+  } else if (globals.some((g) => g.startsWith("numpy.core."))) {
+    recorded.numpy = "1.x";
+    evidence.numpy = "the pickle names numpy.core.* (written by numpy < 2)";
+  }
+  // Stated versions fill gaps; they may refine what the file implies ("1.x" -> "1.24.2") but never contradict it.
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    const known = recorded[k];
+    if (known === undefined) {
+      recorded[k] = v;
+      evidence[k] = "stated at import";
+    } else if (known !== v) {
+      const major = /^(\d+)\.x$/.exec(known);
+      if (!major || v.split(".")[0] !== major[1]) fail(`--env ${k}=${v} contradicts the file: ${evidence[k]} says ${known}`);
+      recorded[k] = v;
+      evidence[k] = `stated at import; consistent with ${evidence[k]}`;
+    }
+  }
+
+  const artifact: Omit<ModelArtifact, "digest"> = {
+    format: FORMAT,
+    format_version: FORMAT_VERSION,
+    name: opts.name ?? source.file.replace(/\.(bin|pkl|pickle|joblib)$/i, ""),
+    version: opts.version ?? source.sha256.slice(0, 12),
+    created: opts.created ?? new Date().toISOString(),
+    ...(opts.description ? { description: opts.description } : {}),
+    target: opts.target ?? { name: "duration", unit: "minutes" },
+    inputs,
+    features: { fields, vectorizer: parts.vectorizer },
+    estimator: parts.estimator,
+    environment: {
+      recorded,
+      evidence,
+      source,
+      written_by: { ridepred: VERSION, node: process.versions.node },
+      requires_format: `>=${FORMAT_VERSION} <${FORMAT_VERSION + 1}`,
+    },
+    examples: {
+      source: opts.examplesSource ?? (opts.examples?.length ? "supplied at import" : "none supplied"),
+      tolerance: opts.tolerance ?? { relative: 1e-9, absolute: 1e-9 },
+      cases: opts.examples ?? [],
+    },
+  };
+  return { ...artifact, digest: computeDigest(artifact) };
+}
+
+const COURSE_FIELD = "PU_DO";
+const COURSE_TEMPLATE = "{PULocationID}_{DOLocationID}";
+
+/**
+ * The feature dict's fields, and the raw inputs they come from, read off the vocabulary:
+ * "name=value" columns are category fields, bare names numeric ones. A category field named in
+ * `derive` (or the course's PU_DO) is built from other inputs by a template.
+ */
+export function inferInputs(
+  vec: DictVectorizerSpec,
+  derive: Record<string, string>,
+  fail: (m: string) => never,
+): { inputs: InputSpec[]; fields: FeatureField[] } {
+  const kinds = new Map<string, "category" | "number">();
+  for (const fname of vec.feature_names) {
+    const i = fname.indexOf(vec.separator);
+    const field = i >= 0 ? fname.slice(0, i) : fname;
+    const kind = i >= 0 ? "category" : "number";
+    const prev = kinds.get(field);
+    if (prev && prev !== kind) fail(`feature ${field} is both numeric and categorical in the vocabulary`);
+    kinds.set(field, kind);
+  }
+  const templates = { ...derive };
+  if (kinds.get(COURSE_FIELD) === "category" && !(COURSE_FIELD in templates)) templates[COURSE_FIELD] = COURSE_TEMPLATE;
+  for (const name of Object.keys(derive)) {
+    if (kinds.get(name) !== "category") fail(`--derive ${name}: the model has no categorical feature ${name} (it has ${[...kinds.keys()].join(", ")})`);
+  }
+
+  const inputs = new Map<string, InputSpec>();
+  const addInput = (name: string, type: "category" | "number") => {
+    const prev = inputs.get(name);
+    if (prev && prev.type !== type) fail(`input ${name} is needed both as a category and as a number`);
+    if (!prev) inputs.set(name, { name, type, required: true });
+  };
+  const fields: FeatureField[] = [];
+  for (const [name, kind] of kinds) {
+    const template = templates[name];
+    if (template !== undefined) {
+      const refs = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+      if (!refs.length) fail(`derived feature ${name}: template ${JSON.stringify(template)} names no inputs`);
+      refs.forEach((r) => addInput(r, "category"));
+      fields.push({ name, kind: "category", template });
+    } else {
+      addInput(name, kind);
+      fields.push(kind === "category" ? { name, kind, input: name } : { name, kind, input: name });
+    }
+  }
+  return { inputs: [...inputs.values()], fields };
+}
+
+/** "--derive NAME=A_B" (inputs joined by "_") or "--derive NAME={A}-{B}" (an explicit template). */
+export function parseDerive(spec: string): [string, string] {
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw new RidepredError(`--derive ${spec}: expected NAME=A_B or NAME={A}_{B}`);
+  const name = spec.slice(0, eq);
+  const rhs = spec.slice(eq + 1);
+  if (rhs.includes("{")) return [name, rhs];
+  const parts = rhs.split("_").filter(Boolean);
+  if (parts.length < 2) throw new RidepredError(`--derive ${spec}: expected at least two inputs joined by "_"`);
+  return [name, parts.map((p) => `{${p}}`).join("_")];
+}
