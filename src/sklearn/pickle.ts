@@ -197,7 +197,9 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     return memo.get(i)!;
   };
 
-  const resolveGlobal = (module: string, name: string): PyGlobal => {
+  const resolveGlobal = (module2: string, name: string): PyGlobal => {
+    // Protocols 0-2 write Python 2 module names (fix_imports); read them as Python 3 does.
+    const module = PY2_MODULES[module2] ?? module2;
     const q = `${module}.${name}`;
     const rule = opts.resolve(module, name);
     opts.onGlobal?.(q, rule !== undefined);
@@ -540,6 +542,16 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     fail(`BUILD on a ${describe(obj)}: only instances of allow-listed classes take a state`);
   }
 }
+
+/** Python 2 module names that Python 3 maps back when unpickling (the parts of _compat_pickle that matter). */
+const PY2_MODULES: Record<string, string> = {
+  __builtin__: "builtins",
+  copy_reg: "copyreg",
+  commands: "subprocess",
+  exceptions: "builtins",
+  cPickle: "pickle",
+  UserDict: "collections",
+};
 
 export function splitQualified(q: string): [string, string] {
   const i = q.lastIndexOf(".");
