@@ -40,12 +40,17 @@ export interface Decoded {
 export type GlobalRule =
   | { kind: "class" } // becomes a PyObject when called / NEWOBJ'd; BUILD sets its state
   | { kind: "function"; call: (args: PyValue[], ctx: CallContext) => PyValue } // pure decoder
-  | { kind: "build"; call: (args: PyValue[], ctx: CallContext) => PyValue; build: (obj: PyValue, state: PyValue, ctx: CallContext) => void };
+  // build may return a value that replaces the object on the stack (joblib's array wrappers do).
+  | { kind: "build"; call: (args: PyValue[], ctx: CallContext) => PyValue; build: (obj: PyValue, state: PyValue, ctx: CallContext) => PyValue | void };
 
 export interface CallContext {
   fail(message: string): never;
   /** Charge bytes against the allocation budget. */
   allocate(bytes: number): void;
+  /** Consume n raw bytes that follow the current opcode in the file (joblib writes array data inline). */
+  readInline(n: number): Uint8Array;
+  /** Read a complete pickle embedded at the current position (joblib's object arrays) and continue after it. */
+  readNestedPickle(): PyValue;
 }
 
 export interface Limits {
@@ -83,13 +88,17 @@ export interface UnpickleOptions {
   buffers?: Uint8Array[];
   /** Keep reading past a refused global (audit mode): returns the globals, not a value. */
   auditOnly?: boolean;
+  /** How many pickles this one is nested in (joblib's object arrays embed whole pickles). */
+  nesting?: number;
 }
 
 export interface UnpickleResult {
   value: PyValue;
   protocol: number;
-  /** Offset just past STOP: joblib stores arrays after the pickle stream. */
+  /** Offset just past STOP (joblib embeds pickles and raw arrays in one file). */
   end: number;
+  /** Bytes charged against the allocation budget. */
+  allocated: number;
 }
 
 const MARK = Symbol("mark");
@@ -115,7 +124,9 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
   let protocol = 0;
   let stack: Slot[] = [];
   const metastack: Slot[][] = [];
-  const memo = new Map<number, PyValue>();
+  // The memo is dense (MEMOIZE numbers it 0, 1, 2...): an array beats a Map here.
+  const memo: (PyValue | undefined)[] = [];
+  let memoCount = 0;
   let allocated = 0;
   const buffers = opts.buffers ?? [];
   let nextBuffer = 0;
@@ -128,6 +139,20 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     allocate(bytes) {
       allocated += bytes;
       if (allocated > limits.maxAlloc) fail(`allocation limit of ${limits.maxAlloc} bytes exceeded`);
+    },
+    readInline(n) {
+      if (!Number.isSafeInteger(n) || n < 0) fail(`inline data length ${n} is invalid`);
+      if (pos + n > data.length) fail(`truncated: ${n} bytes of inline data declared at byte ${pos}, file ends at ${data.length}`);
+      pos += n;
+      return data.subarray(pos - n, pos);
+    },
+    readNestedPickle() {
+      if ((opts.nesting ?? 0) >= 4) fail("pickles nested inside pickles more than 4 deep");
+      // The nested stream shares this file's budget: what it allocates counts against ours.
+      const inner = unpickle(data, { ...opts, nesting: (opts.nesting ?? 0) + 1, limits: { ...limits, maxAlloc: limits.maxAlloc - allocated } }, pos);
+      allocated += inner.allocated;
+      pos = inner.end;
+      return inner.value;
     },
   };
   const need = (n: number) => {
@@ -159,6 +184,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
   };
   const str = (n: number) => {
     const b = bytes(n);
+    // Most strings in a model (feature names, attribute names) are short ASCII: skip TextDecoder.
+    if (n <= 64) {
+      let ascii = true;
+      for (let i = 0; i < n; i++) if (b[i]! >= 0x80) { ascii = false; break; }
+      if (ascii) return String.fromCharCode.apply(null, b as unknown as number[]);
+    }
     try {
       return utf8.decode(b);
     } catch {
@@ -189,12 +220,16 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     return items;
   };
   const memoPut = (i: number, v: PyValue) => {
-    if (memo.size >= limits.maxMemo && !memo.has(i)) fail(`memo limit of ${limits.maxMemo} entries exceeded`);
-    memo.set(i, v);
+    if (memo[i] === undefined) {
+      if (memoCount >= limits.maxMemo || i > 4 * limits.maxMemo) fail(`memo limit of ${limits.maxMemo} entries exceeded`);
+      memoCount++;
+    }
+    memo[i] = v;
   };
   const memoGet = (i: number) => {
-    if (!memo.has(i)) fail(`memo entry ${i} was never stored`);
-    return memo.get(i)!;
+    const v = memo[i];
+    if (v === undefined) fail(`memo entry ${i} was never stored`);
+    return v!;
   };
 
   const resolveGlobal = (module2: string, name: string): PyGlobal => {
@@ -254,7 +289,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
         if (stack.length !== 1 || metastack.length) {
           if (!opts.auditOnly) fail("malformed pickle: STOP with a stack that is not one value");
         }
-        return { value: opts.auditOnly ? null : pop(), protocol, end: pos };
+        return { value: opts.auditOnly ? null : pop(), protocol, end: pos, allocated };
       case 0x28: // MARK
         if (metastack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth}`);
         metastack.push(stack);
@@ -461,7 +496,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
         memoPut(u32(), top());
         break;
       case 0x94: // MEMOIZE
-        memoPut(memo.size, top());
+        memoPut(memoCount, top());
         break;
       case 0x63: {
         // GLOBAL "module\nname\n"
@@ -504,7 +539,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
         // BUILD: obj.__setstate__(state), done as data
         const state = pop();
         const obj = top();
-        build(obj, state);
+        const replaced = build(obj, state);
+        if (replaced !== undefined) stack[stack.length - 1] = replaced;
         break;
       }
       case 0x69: // INST
@@ -525,12 +561,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     }
   }
 
-  function build(obj: PyValue, state: PyValue): void {
+  function build(obj: PyValue, state: PyValue): PyValue | void {
     if (isPyObject(obj)) {
       const [module, name] = splitQualified(obj.$class);
       const rule = opts.resolve(module, name);
-      if (rule?.kind === "build") rule.build(obj, state, ctx);
-      else obj.state = state;
+      if (rule?.kind === "build") return rule.build(obj, state, ctx);
+      obj.state = state;
       return;
     }
     if (typeof obj === "object" && obj !== null && "$decoded" in obj) {
@@ -575,7 +611,11 @@ export function describe(v: PyValue | undefined): string {
 function hashKey(k: PyValue, fail: (m: string) => never): PyValue {
   if (k === null || typeof k === "string" || typeof k === "number" || typeof k === "boolean") return k;
   if (typeof k === "bigint") return Number.isSafeInteger(Number(k)) ? Number(k) : k.toString();
-  if (Array.isArray(k)) return JSON.stringify(k, (_, x) => (typeof x === "bigint" ? x.toString() : x));
+  if (Array.isArray(k)) {
+    // Tuple keys: flat tuples of scalars only (a nested or self-referencing key is not a model's).
+    if (!k.every((x) => x === null || ["string", "number", "boolean", "bigint"].includes(typeof x))) return fail("unsupported dict key: a tuple holding containers");
+    return JSON.stringify(k, (_, x) => (typeof x === "bigint" ? x.toString() : x));
+  }
   return fail(`unsupported dict key type ${describe(k)}`);
 }
 
