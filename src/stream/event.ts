@@ -1,0 +1,59 @@
+// The course's stream events. In:  {"ride": {...inputs}, "ride_id": 256}
+// Out: {"model": name, "version": version, "prediction": {"ride_duration": 21.3, "ride_id": 256}}
+// One transform shared by every source (JSONL, Lambda/Kinesis, Redis Streams).
+import { InputError } from "../errors.js";
+import type { Predictor } from "../runtime/predictor.js";
+
+export interface RideEvent {
+  ride: Record<string, unknown>;
+  ride_id: unknown;
+}
+
+export interface PredictionEvent {
+  model: string;
+  version: string;
+  prediction: { ride_duration: number; ride_id: unknown };
+}
+
+/** A transformed event: the prediction as JSON text, or why the event is poison. */
+export type Outcome = { ok: true; json: string; event: PredictionEvent } | { ok: false; reason: string };
+
+export type Transform = (data: string | Buffer | unknown) => Outcome;
+
+/**
+ * Compile the per-event transform for one predictor. Accepts the raw JSON text (or an already parsed
+ * value, as the Lambda handler has). Never throws for bad input: a bad event is an outcome with a reason.
+ */
+export function eventTransform(predictor: Predictor): Transform {
+  // The constant head of every output line, built once.
+  const head = `{"model":${JSON.stringify(predictor.name)},"version":${JSON.stringify(predictor.version)},"prediction":{"ride_duration":`;
+  const { name: model, version } = predictor;
+  return (data) => {
+    let doc: unknown = data;
+    if (typeof data === "string" || Buffer.isBuffer(data)) {
+      try {
+        doc = JSON.parse(data.toString());
+      } catch (e) {
+        return { ok: false, reason: `not valid JSON: ${(e as Error).message}` };
+      }
+    }
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return { ok: false, reason: 'an event must be a JSON object {"ride": {...}, "ride_id": ...}' };
+    const ev = doc as Partial<RideEvent>;
+    if (ev.ride === undefined) return { ok: false, reason: 'missing "ride"' };
+    if (ev.ride_id === undefined) return { ok: false, reason: 'missing "ride_id"' };
+    let y: number;
+    try {
+      y = predictor.predict(ev.ride as Record<string, unknown>);
+    } catch (e) {
+      if (e instanceof InputError) return { ok: false, reason: e.field === "$" ? `ride: ${e.reason}` : `ride.${e.field}: ${e.reason}` };
+      throw e;
+    }
+    if (!Number.isFinite(y)) return { ok: false, reason: `prediction is not a finite number (${y})` };
+    const rideId = ev.ride_id;
+    return {
+      ok: true,
+      json: head + JSON.stringify(y) + ',"ride_id":' + JSON.stringify(rideId) + "}}",
+      event: { model, version, prediction: { ride_duration: y, ride_id: rideId } },
+    };
+  };
+}

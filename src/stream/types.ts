@@ -1,0 +1,43 @@
+// The seam between brokers and the prediction loop. A broker adapter (JSONL pipe, Redis Streams; Kafka or
+// Kinesis later) provides a Source and a Sink; pipeline.ts does the rest, identically for all of them.
+
+/** One message as the broker delivered it: `id` is what ack() and dead letters refer to. */
+export interface Message {
+  id: string;
+  /** The event's JSON text; undefined when the broker's message has no payload (itself a poison message). */
+  data: string | undefined;
+  /** Set when the broker already knows the message is poison (e.g. redelivered too often). */
+  poison?: string;
+}
+
+export interface Source {
+  /**
+   * Up to `max` messages. Resolves with [] when nothing arrived for a while (so the loop can notice a stop
+   * request) and with null at the end of a finite stream. At most one call is outstanding at a time.
+   */
+  next(max: number, signal: AbortSignal): Promise<Message[] | null>;
+  /** Mark messages done: called only after their outputs (or dead letters) were written by the sink. */
+  ack(ids: readonly string[]): Promise<void>;
+  /** Messages that were delivered again after a consumer died, so far (for the summary). */
+  reclaimed(): number;
+  close(): Promise<void>;
+}
+
+export interface DeadLetter {
+  id: string;
+  data: string | undefined;
+  reason: string;
+}
+
+export interface Output {
+  /** The source message it answers (kept beside the event so downstream can de-duplicate redeliveries). */
+  id: string;
+  json: string;
+}
+
+export interface Sink {
+  /** Write predictions; resolves once they are durably handed to the broker (or stdout accepted them). */
+  write(outputs: readonly Output[]): Promise<void>;
+  deadLetter(letters: readonly DeadLetter[]): Promise<void>;
+  close(): Promise<void>;
+}
