@@ -1,0 +1,35 @@
+// Byte streams for paths, with "-" meaning stdin, and friendly errors for unreadable files.
+import { createReadStream, statSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { RidepredError } from "../errors.js";
+
+export interface ByteInput {
+  stream: Readable;
+  /** Size in bytes when known (a plain file), for progress. */
+  size?: number;
+  /** Bytes read so far from the file (before decompression). */
+  read(): number;
+}
+
+export function openBytes(path: string, gzip: boolean): ByteInput {
+  let raw: Readable;
+  let size: number | undefined;
+  if (path === "-") raw = process.stdin;
+  else {
+    try {
+      const st = statSync(path);
+      if (st.isDirectory()) throw new RidepredError(`${path}: is a directory, not a file`);
+      size = st.size;
+    } catch (e) {
+      if (e instanceof RidepredError) throw e;
+      throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    }
+    raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  }
+  let bytes = 0;
+  raw.on("data", (c: Buffer) => (bytes += c.length));
+  const stream = gzip ? raw.pipe(createGunzip()) : raw;
+  if (gzip) raw.on("error", (e) => stream.destroy(e));
+  return { stream, size, read: () => bytes };
+}

@@ -1,0 +1,217 @@
+// Parquet as record batches with memory independent of the file size, even for the real TLC files
+// whose whole month is ONE row group: each needed column chunk is read page by page through a small
+// window (hyparquet decodes each page), and a batch is cut once every column has enough rows.
+// Only the columns the job needs are ever read.
+import { open, type FileHandle } from "node:fs/promises";
+import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type DecodedArray, type FileMetaData } from "hyparquet";
+import { parquetHeader, readPage } from "hyparquet/src/column.js";
+import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
+import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
+import { compressors } from "hyparquet-compressors";
+import { RidepredError } from "../errors.js";
+import type { BatchSource, RecordBatch } from "./types.js";
+
+type ColumnDecoder = Parameters<typeof readPage>[2];
+
+const WINDOW = 1 << 20; // bytes read from the file at a time per column
+
+// Timestamps become epoch-ms numbers (naive wall-clock time read as UTC): no Date per value, no zone.
+const parsers = {
+  ...DEFAULT_PARSERS,
+  timestampFromMilliseconds: (v: bigint) => Number(v),
+  timestampFromMicroseconds: (v: bigint) => Number(v) / 1000,
+  timestampFromNanoseconds: (v: bigint) => Number(v) / 1e6,
+};
+
+export async function openParquet(path: string): Promise<BatchSource> {
+  if (path === "-") throw new RidepredError("Parquet cannot be read from stdin (it needs its footer first): give a file");
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RidepredError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  const size = (await fh.stat()).size;
+  const file: AsyncBuffer = {
+    byteLength: size,
+    async slice(start: number, end = size) {
+      const buf = Buffer.alloc(end - start);
+      await fh.read(buf, 0, buf.length, start);
+      return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
+    },
+  };
+  let metadata: FileMetaData;
+  try {
+    metadata = await parquetMetadataAsync(file, { parsers });
+  } catch (e) {
+    await fh.close();
+    throw new RidepredError(`${path}: not a readable Parquet file (${(e as Error).message}); truncated or not Parquet?`);
+  }
+  const tree = parquetSchema(metadata);
+  const names = tree.children.map((c) => c.element.name);
+  const timestampColumns = new Set(
+    tree.children
+      .filter((c) => {
+        const el = c.element;
+        return el.converted_type === "TIMESTAMP_MILLIS" || el.converted_type === "TIMESTAMP_MICROS" || el.logical_type?.type === "TIMESTAMP" || (el.type === "INT96" && !el.converted_type);
+      })
+      .map((c) => c.element.name),
+  );
+  const totalRows = Number(metadata.num_rows);
+  let rowsDone = 0;
+
+  async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
+    for (const [g, rowGroup] of metadata.row_groups.entries()) {
+      const groupRows = Number(rowGroup.num_rows);
+      const cursors = wanted.map((name) => {
+        const chunk = rowGroup.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
+        if (!chunk?.meta_data) throw new RidepredError(`${path}: column ${name} is not a flat column of row group ${g}`);
+        const schemaPath = getTreePath(tree, chunk.meta_data.path_in_schema);
+        if (!isFlatColumn(schemaPath)) throw new RidepredError(`${path}: column ${name} is nested; only flat columns can be scored`);
+        const md = chunk.meta_data;
+        const start = Number(md.dictionary_page_offset ?? md.data_page_offset);
+        const decoder: ColumnDecoder = {
+          pathInSchema: md.path_in_schema,
+          type: md.type,
+          element: schemaPath[schemaPath.length - 1]!.element,
+          schemaPath,
+          codec: md.codec,
+          parsers,
+          compressors,
+          utf8: true,
+        };
+        return new PageCursor(fh, path, name, start, start + Number(md.total_compressed_size), decoder);
+      });
+      for (let done = 0; done < groupRows; ) {
+        const n = Math.min(batchSize, groupRows - done);
+        const columns: Record<string, ArrayLike<unknown>> = {};
+        for (let j = 0; j < wanted.length; j++) columns[wanted[j]!] = await cursors[j]!.take(n);
+        done += n;
+        rowsDone += n;
+        yield { n, columns, errors: [] };
+      }
+    }
+  }
+
+  return {
+    names,
+    totalRows,
+    timestampColumns,
+    progress: () => (totalRows ? rowsDone / totalRows : undefined),
+    batches,
+    close: () => fh.close().catch(() => {}),
+  };
+}
+
+/** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
+class PageCursor {
+  private buf = new Uint8Array(0);
+  private bufStart = 0; // file offset of buf[0]
+  private dictionary: DecodedArray | undefined;
+  private pages: DecodedArray[] = [];
+  private offset = 0; // rows already taken from pages[0]
+  private available = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly path: string,
+    private readonly column: string,
+    private pos: number,
+    private readonly end: number,
+    private readonly decoder: ColumnDecoder,
+  ) {}
+
+  async take(n: number): Promise<ArrayLike<unknown>> {
+    while (this.available < n) {
+      if (this.pos >= this.end) throw new RidepredError(`${this.path}: column ${this.column} ends early (${this.available} of ${n} rows left): truncated or corrupt file`);
+      await this.nextPage();
+    }
+    const first = this.pages[0]!;
+    let out: ArrayLike<unknown>;
+    if (first.length - this.offset >= n) {
+      out = slice(first, this.offset, this.offset + n);
+      this.offset += n;
+    } else {
+      const arr = new Array<unknown>(n);
+      let k = 0;
+      while (k < n) {
+        const p = this.pages[0]!;
+        const m = Math.min(n - k, p.length - this.offset);
+        for (let i = 0; i < m; i++) arr[k + i] = p[this.offset + i];
+        k += m;
+        this.offset += m;
+        if (this.offset === p.length) {
+          this.pages.shift();
+          this.offset = 0;
+        }
+      }
+      out = arr;
+    }
+    if (this.pages.length && this.offset === this.pages[0]!.length) {
+      this.pages.shift();
+      this.offset = 0;
+    }
+    this.available -= n;
+    return out;
+  }
+
+  /** Make file bytes [pos, pos+len) available in buf. A fresh buffer each time: decoded values may view it. */
+  private async ensure(len: number): Promise<void> {
+    const have = this.bufStart + this.buf.length - this.pos;
+    if (this.pos >= this.bufStart && have >= len) return;
+    const size = Math.min(Math.max(len, WINDOW), this.end - this.pos);
+    if (size < len) throw new RidepredError(`${this.path}: column ${this.column}: page runs past its column chunk: corrupt file`);
+    const buf = new Uint8Array(size);
+    const { bytesRead } = await this.fh.read(buf, 0, size, this.pos);
+    if (bytesRead < len) throw new RidepredError(`${this.path}: column ${this.column}: unexpected end of file: truncated`);
+    this.buf = buf;
+    this.bufStart = this.pos;
+  }
+
+  private async nextPage(): Promise<void> {
+    // Page headers are small thrift structs; 64 KiB covers any with statistics, retry bigger if not.
+    let headerBytes = Math.min(1 << 16, this.end - this.pos);
+    let header, reader;
+    for (;;) {
+      await this.ensure(headerBytes);
+      const at = this.pos - this.bufStart;
+      reader = { view: new DataView(this.buf.buffer, this.buf.byteOffset + at, this.buf.length - at), offset: 0 };
+      try {
+        header = parquetHeader(reader);
+        break;
+      } catch (e) {
+        if (headerBytes >= this.end - this.pos) throw this.corrupt(e);
+        headerBytes = Math.min(headerBytes * 4, this.end - this.pos);
+      }
+    }
+    const total = reader.offset + header.compressed_page_size;
+    if (!(header.compressed_page_size >= 0) || this.pos + total > this.end) throw this.corrupt(new Error("page size out of range"));
+    await this.ensure(total);
+    const at = this.pos - this.bufStart;
+    const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, total);
+    const pageReader = { view, offset: reader.offset };
+    let result;
+    try {
+      result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
+    } catch (e) {
+      throw this.corrupt(e);
+    }
+    this.pos += total;
+    if (header.type === "DICTIONARY_PAGE") {
+      if (result.data) this.dictionary = convert(result.data, this.decoder);
+    } else if (result.data && result.data.length) {
+      this.pages.push(result.data);
+      this.available += result.data.length;
+    }
+  }
+
+  private corrupt(e: unknown): RidepredError {
+    return new RidepredError(`${this.path}: column ${this.column}: cannot decode page at byte ${this.pos} (${(e as Error)?.message ?? e}): corrupt or truncated file`);
+  }
+}
+
+function slice(a: DecodedArray, start: number, end: number): ArrayLike<unknown> {
+  if (start === 0 && end === a.length) return a;
+  return Array.isArray(a) ? a.slice(start, end) : (a as Float64Array).subarray(start, end);
+}

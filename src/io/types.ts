@@ -1,0 +1,57 @@
+// Record batches: the unit that flows input -> predictor -> sink. Columnar, so the predictor's
+// predictColumns runs once per batch and memory is bounded by the batch size, not the file size.
+
+export type Format = "csv" | "csv.gz" | "parquet" | "jsonl";
+
+/** A row the reader itself could not make sense of (wrong field count, invalid JSON line). */
+export interface ReadError {
+  /** 0-based row index within the batch. */
+  row: number;
+  field: string;
+  reason: string;
+}
+
+export interface RecordBatch {
+  /** Rows in this batch. */
+  n: number;
+  /** One array per requested column (undefined entries are missing values). */
+  columns: Record<string, ArrayLike<unknown>>;
+  /** Rows the reader could not parse; their column values are undefined. */
+  errors: ReadError[];
+}
+
+export interface BatchSource {
+  /** Column names of the input, in file order. */
+  readonly names: readonly string[];
+  /** Row count when the format knows it up front (Parquet), for the progress ETA. */
+  readonly totalRows?: number;
+  /** Columns decoded to epoch milliseconds from a Parquet TIMESTAMP (naive wall-clock time read as UTC). */
+  readonly timestampColumns: ReadonlySet<string>;
+  /** Fraction of the input consumed so far (0..1) when it can be known, e.g. bytes of a plain file. */
+  progress(): number | undefined;
+  /** Stream the wanted columns in batches of at most batchSize rows. Call once. */
+  batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch>;
+  close(): Promise<void>;
+}
+
+/** How an output column is typed, so CSV, JSONL and Parquet writers agree. */
+export type ColumnKind = "string" | "double" | "timestamp" | "raw";
+
+export interface OutColumn {
+  name: string;
+  kind: ColumnKind;
+}
+
+/** One batch of output rows: values[j] holds column j for rows 0..n-1. Doubles and timestamps use NaN for null. */
+export interface OutBatch {
+  n: number;
+  values: ArrayLike<unknown>[];
+}
+
+export interface Sink {
+  write(batch: OutBatch): Promise<void>;
+  /** Flush and move the temp file to its final name. */
+  finish(): Promise<void>;
+  /** Drop the temp file: a failed run leaves nothing under the final name. */
+  abort(): Promise<void>;
+}
