@@ -51,6 +51,8 @@ export function compile(artifact: ModelArtifact): Predictor {
   const fieldParts = fields.map((f) => ("template" in f ? parseTemplate(f.template, inputIndex) : null));
   // category value -> column, per field, so the hot path does one Map lookup per categorical field.
   const fieldVocab = fields.map((f, k) => (f.kind === "category" ? vocabFor(vec.feature_names, fieldPrefix[k]!) : null));
+  // "{A}<sep>{B}" templates (the course's PU_DO) are looked up as A then B, without building the string.
+  const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
 
   // Reused buffers: no allocation per row beyond the category strings themselves.
   const values: (string | number | undefined)[] = new Array(nIn);
@@ -72,6 +74,18 @@ export function compile(artifact: ModelArtifact): Predictor {
           val[nnz++] = v as number;
         }
       } else {
+        const pairs = fieldPairs[k];
+        if (pairs !== null) {
+          const a = values[pairs.a];
+          const b = values[pairs.b];
+          if (a === undefined || b === undefined) continue;
+          const col = pairs.index.get(a as string)?.get(b as string);
+          if (col !== undefined) {
+            idx[nnz] = col;
+            val[nnz++] = 1;
+          }
+          continue;
+        }
         const parts = fieldParts[k];
         let s: string;
         if (parts === null) {
@@ -157,6 +171,33 @@ function parseTemplate(template: string, inputIndex: Map<string, number>): Part[
   return parts;
 }
 
+interface PairIndex {
+  a: number;
+  b: number;
+  index: Map<string, Map<string, number>>;
+}
+
+/**
+ * A two-level index for a template of exactly two inputs around one literal, when every vocabulary
+ * value splits on that literal in exactly one place (so the index answers exactly what the joined
+ * string would). Otherwise null, and the string is built.
+ */
+function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): PairIndex | null {
+  if (!parts || !vocab || parts.length !== 3) return null;
+  const [a, lit, b] = parts;
+  if (typeof a !== "number" || typeof lit !== "string" || typeof b !== "number" || lit === "") return null;
+  const index = new Map<string, Map<string, number>>();
+  for (const [value, col] of vocab) {
+    const at = value.indexOf(lit);
+    if (at < 0 || value.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
+    const left = value.slice(0, at);
+    let inner = index.get(left);
+    if (!inner) index.set(left, (inner = new Map()));
+    inner.set(value.slice(at + lit.length), col);
+  }
+  return { a, b, index };
+}
+
 function vocabFor(featureNames: string[], prefix: string): Map<string, number> {
   const m = new Map<string, number>();
   featureNames.forEach((name, i) => {
@@ -196,7 +237,10 @@ function compileTrees(est: TreeEnsembleEstimator, nFeatures: number): Estimate {
   const mean = est.aggregate === "mean";
   return (idx, val, nnz) => {
     for (let j = 0; j < nnz; j++) dense[idx[j]!] = val[j]!;
-    let sum = 0;
+    // Boosting accumulates raw = init; raw += scale * tree(x) stage by stage (predict_stages,
+    // _predict_iterations); forests sum the trees then divide (_accumulate_prediction). Same order
+    // of float operations as scikit-learn, so results agree bit for bit.
+    let acc = mean ? 0 : init;
     for (const t of trees) {
       let node = 0;
       let f: number;
@@ -205,9 +249,9 @@ function compileTrees(est: TreeEnsembleEstimator, nFeatures: number): Estimate {
         if (x !== x) node = t.missingLeft && t.missingLeft[node] ? t.left[node]! : t.right[node]!;
         else node = x <= t.threshold[node]! ? t.left[node]! : t.right[node]!;
       }
-      sum += t.value[node]!;
+      acc += mean ? t.value[node]! : scale * t.value[node]!;
     }
     for (let j = 0; j < nnz; j++) dense[idx[j]!] = 0;
-    return init + scale * (mean ? sum / trees.length : sum);
+    return mean ? init + scale * (acc / trees.length) : acc;
   };
 }

@@ -4,6 +4,7 @@
 import type { GlobalRule, PyValue } from "./pickle.js";
 import { describe } from "./pickle.js";
 import { numpyRules } from "./numpy.js";
+import { joblibRules } from "./joblib.js";
 
 /** scikit-learn classes by short name, with every module path they have lived at (0.2x to 1.x). */
 export const SKLEARN_CLASSES: Record<string, string[]> = {
@@ -13,6 +14,37 @@ export const SKLEARN_CLASSES: Record<string, string[]> = {
   Lasso: ["sklearn.linear_model._coordinate_descent", "sklearn.linear_model.coordinate_descent"],
   ElasticNet: ["sklearn.linear_model._coordinate_descent", "sklearn.linear_model.coordinate_descent"],
   SGDRegressor: ["sklearn.linear_model._stochastic_gradient", "sklearn.linear_model.stochastic_gradient"],
+  Pipeline: ["sklearn.pipeline"],
+  // Trees and ensembles, and the helper objects they carry (losses, init estimators, binners).
+  DecisionTreeRegressor: ["sklearn.tree._classes", "sklearn.tree.tree"],
+  ExtraTreeRegressor: ["sklearn.tree._classes", "sklearn.tree.tree"],
+  Tree: ["sklearn.tree._tree"],
+  RandomForestRegressor: ["sklearn.ensemble._forest", "sklearn.ensemble.forest"],
+  ExtraTreesRegressor: ["sklearn.ensemble._forest", "sklearn.ensemble.forest"],
+  GradientBoostingRegressor: ["sklearn.ensemble._gb", "sklearn.ensemble.gradient_boosting"],
+  DummyRegressor: ["sklearn.dummy"],
+  LeastSquaresError: ["sklearn.ensemble._gb_losses", "sklearn.ensemble.gradient_boosting"],
+  LeastAbsoluteError: ["sklearn.ensemble._gb_losses", "sklearn.ensemble.gradient_boosting"],
+  HuberLossFunction: ["sklearn.ensemble._gb_losses", "sklearn.ensemble.gradient_boosting"],
+  QuantileLossFunction: ["sklearn.ensemble._gb_losses", "sklearn.ensemble.gradient_boosting"],
+  HistGradientBoostingRegressor: ["sklearn.ensemble._hist_gradient_boosting.gradient_boosting"],
+  TreePredictor: ["sklearn.ensemble._hist_gradient_boosting.predictor"],
+  _BinMapper: ["sklearn.ensemble._hist_gradient_boosting.binning"],
+  LeastSquares: ["sklearn.ensemble._hist_gradient_boosting.loss"],
+  LeastAbsoluteDeviation: ["sklearn.ensemble._hist_gradient_boosting.loss"],
+  HalfSquaredError: ["sklearn._loss.loss"],
+  AbsoluteError: ["sklearn._loss.loss"],
+  PinballLoss: ["sklearn._loss.loss"],
+  HalfPoissonLoss: ["sklearn._loss.loss"],
+  HalfGammaLoss: ["sklearn._loss.loss"],
+  IdentityLink: ["sklearn._loss.link"],
+  LogLink: ["sklearn._loss.link"],
+  Interval: ["sklearn._loss.link"],
+  CyHalfSquaredError: ["sklearn._loss._loss"],
+  CyAbsoluteError: ["sklearn._loss._loss"],
+  CyPinballLoss: ["sklearn._loss._loss"],
+  CyHalfPoissonLoss: ["sklearn._loss._loss"],
+  CyHalfGammaLoss: ["sklearn._loss._loss"],
 };
 
 const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
@@ -41,6 +73,28 @@ function baseRules(): Map<string, GlobalRule> {
   rules.set("__builtin__.set", { kind: "function", call: asList });
   rules.set("builtins.bytearray", { kind: "function", call: ([b]) => (b instanceof Uint8Array ? b.slice() : typeof b === "string" ? latin1Bytes(b) : new Uint8Array()) });
   rules.set("collections.OrderedDict", { kind: "function", call: () => new Map() });
+  // bytes() is how protocol 2 writes b"" (sklearn's Cython losses pickle one).
+  for (const b of ["builtins.bytes", "__builtin__.bytes"]) {
+    rules.set(b, { kind: "function", call: (args, ctx) => (args.length === 0 ? new Uint8Array() : ctx.fail(`${b} called with arguments`)) });
+  }
+  // numpy RandomState objects ride along in fitted ensembles (GradientBoosting's _rng); kept as inert data.
+  const rng = (cls: string): GlobalRule => ({ kind: "function", call: () => ({ $class: cls, args: [], state: null }) });
+  for (const m of ["numpy.random._pickle", "numpy.random.__init__"]) {
+    rules.set(`${m}.__randomstate_ctor`, rng("numpy.random.mtrand.RandomState"));
+    rules.set(`${m}.__bit_generator_ctor`, rng("numpy.random._mt19937.MT19937"));
+    rules.set(`${m}.__generator_ctor`, rng("numpy.random._generator.Generator"));
+  }
+  for (const c of ["numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937", "numpy.random._generator.Generator", "numpy.random._pcg64.PCG64"]) {
+    rules.set(c, { kind: "class" });
+  }
+  // Cython classes pickle through a module-level __pyx_unpickle_<Class>(type, checksum, state): kept as data.
+  for (const c of ["CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss", "CyHalfPoissonLoss", "CyHalfGammaLoss"]) {
+    rules.set(`sklearn._loss._loss.__pyx_unpickle_${c}`, {
+      kind: "function",
+      call: ([, , state]) => ({ $class: `sklearn._loss._loss.${c}`, args: [], state: state ?? null }),
+    });
+  }
+  for (const [k, v] of joblibRules()) rules.set(k, v);
   return rules;
 }
 

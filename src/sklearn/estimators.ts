@@ -5,6 +5,7 @@ import { numbersOf } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
 import { sklearnClassName } from "./allowlist.js";
+import { treeEstimator } from "./trees.js";
 
 export interface ModelParts {
   vectorizer: DictVectorizerSpec;
@@ -31,21 +32,47 @@ export function attr(obj: PyObject, name: string, fail: Fail): PyValue {
 
 export const shortName = (obj: PyObject) => sklearnClassName(obj.$class) ?? obj.$class;
 
-/** Accept (dv, model), [dv, model]; more shapes (Pipeline...) are registered by later readers. */
-export function modelParts(root: PyValue, fail: Fail): ModelParts {
+/** The (DictVectorizer, estimator) pair of a (dv, model) tuple or list, or a Pipeline / make_pipeline of them. */
+export function modelObjects(root: PyValue, fail: Fail): { dv: PyObject; est: PyObject; pipeline: boolean } {
+  if (isPyObject(root) && shortName(root) === "Pipeline") {
+    const steps = attr(root, "steps", fail);
+    if (!Array.isArray(steps)) return fail(`Pipeline.steps is a ${describe(steps)}, not a list`);
+    const objs: PyObject[] = [];
+    steps.forEach((step, i) => {
+      if (!Array.isArray(step) || step.length !== 2) fail(`Pipeline.steps[${i}] is not a (name, estimator) pair`);
+      const obj = (step as PyValue[])[1]!;
+      if (obj === null || obj === "passthrough") return; // skipped steps
+      if (!isPyObject(obj)) fail(`Pipeline step ${JSON.stringify((step as PyValue[])[0])} is a ${describe(obj)}`);
+      objs.push(obj as PyObject);
+    });
+    const names = objs.map(shortName);
+    if (objs.length !== 2 || names[0] !== "DictVectorizer") {
+      fail(`expected a Pipeline of DictVectorizer then one estimator, found steps ${names.join(" -> ") || "(none)"}`);
+    }
+    return { dv: objs[0]!, est: objs[1]!, pipeline: true };
+  }
   const objs = Array.isArray(root) ? root : [root];
   const dv = objs.find((o) => isPyObject(o) && shortName(o) === "DictVectorizer") as PyObject | undefined;
   const est = objs.find((o) => isPyObject(o) && shortName(o) !== "DictVectorizer") as PyObject | undefined;
   if (!dv || !est || objs.length !== 2) {
-    fail(`expected a (DictVectorizer, estimator) tuple, found ${Array.isArray(root) ? `a tuple of ${objs.map(describe).join(", ")}` : describe(root)}`);
+    fail(
+      `expected a Pipeline(DictVectorizer, estimator) or a (DictVectorizer, estimator) tuple, found ${Array.isArray(root) ? `a tuple of ${objs.map(describe).join(", ")}` : describe(root)}`,
+    );
   }
+  return { dv: dv!, est: est!, pipeline: false };
+}
+
+export function modelParts(root: PyValue, fail: Fail): ModelParts {
+  const { dv, est } = modelObjects(root, fail);
   const versions: Record<string, string> = {};
-  for (const o of [dv!, est!]) {
+  const pipe = isPyObject(root) && shortName(root) === "Pipeline" ? [root] : [];
+  for (const o of [...pipe, dv, est]) {
     const v = stateOf(o, fail).get("_sklearn_version");
     if (typeof v === "string") versions[shortName(o)] = v;
   }
-  const vectorizer = dictVectorizer(dv!, fail);
-  const estimator = linear(est!, vectorizer.feature_names.length, fail);
+  const vectorizer = dictVectorizer(dv, fail);
+  const n = vectorizer.feature_names.length;
+  const estimator = LINEAR.has(shortName(est)) ? linear(est, n, fail) : treeEstimator(est, n, fail);
   return { vectorizer, estimator, sklearnVersions: versions };
 }
 
