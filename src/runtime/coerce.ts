@@ -17,12 +17,21 @@ export function coerceCategory(field: string, v: unknown): string {
       return v;
     case "number":
       if (!Number.isFinite(v)) throw new InputError(field, `expected a category (string or integer), got ${v}`);
-      return Number.isInteger(v) ? String(v) : pyFloatRepr(v);
+      if (Number.isInteger(v)) return v >= 0 && v < SMALL_INTS ? smallInt(v) : String(v);
+      return pyFloatRepr(v);
     case "bigint":
-      return v.toString();
+      return v >= 0n && v < BigInt(SMALL_INTS) ? smallInt(Number(v)) : v.toString();
     default:
       throw new InputError(field, `expected a category (string or integer), got ${describe(v)}`);
   }
+}
+
+// Ids (zones, vendors) are small integers: reuse one string per value, so the hot path allocates
+// nothing and Map lookups hit strings whose hash is already computed.
+const SMALL_INTS = 4096;
+const smallIntCache: string[] = [];
+function smallInt(v: number): string {
+  return (smallIntCache[v] ??= String(v));
 }
 
 /** A finite number; numeric strings (CSV cells) are parsed, anything else is refused. */
