@@ -105,6 +105,25 @@ describe("inputs", () => {
     ]);
   });
 
+  it("template lookups agree whether or not the vocabulary splits unambiguously", () => {
+    const est = artifact.estimator;
+    if (est.kind !== "linear") throw new Error("linear expected");
+    // One ambiguous column ("7_8_9" splits two ways) forces the joined-string path for the whole field.
+    const names = [...artifact.features.vectorizer.feature_names, "PU_DO=7_8_9"];
+    const a: ModelArtifact = {
+      ...artifact,
+      features: { ...artifact.features, vectorizer: { ...artifact.features.vectorizer, feature_names: names } },
+      estimator: { ...est, coef: [...est.coef, 100] },
+    };
+    const q = compile(a);
+    for (const ex of examples) expect(q.predict(ex.input)).toBe(ex.output);
+    const d = { trip_distance: 1 };
+    expect(q.predict({ ...d, PULocationID: "7_8", DOLocationID: 9 }) - q.predict({ ...d, PULocationID: 0, DOLocationID: 0 })).toBeCloseTo(100, 9);
+    expect(q.predict({ ...d, PULocationID: 7, DOLocationID: "8_9" })).toBe(q.predict({ ...d, PULocationID: "7_8", DOLocationID: 9 }));
+    // The fast path never matches a value that contains the separator.
+    expect(p.predict({ ...d, PULocationID: "43_151", DOLocationID: "" + 1 })).toBe(p.predict({ ...d, PULocationID: 0, DOLocationID: 0 }));
+  });
+
   it("optional inputs with a default fill the gap", () => {
     const a: ModelArtifact = { ...artifact, inputs: artifact.inputs.map((i) => (i.name === "PULocationID" ? { ...i, default: "43" } : i)) };
     expect(compile(a).predict({ DOLocationID: 151, trip_distance: 1.01 })).toBe(base);
