@@ -1,8 +1,42 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
+import { positiveNumber } from "./options.js";
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RidepredError(`--port ${v}: expected an integer from 0 to 65535 (0: any free port)`);
+  return n;
+}
+
+function workers(v: string): number | "auto" {
+  if (v === "auto") return "auto";
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RidepredError(`--workers ${v}: expected a positive integer or "auto" (one per core)`);
+  return n;
+}
 
 export function serveCommand(): Command {
-  return new Command("serve").description("(not yet implemented)").allowUnknownOption().action(() => {
-    throw new RidepredError("serve: not implemented yet", 1);
-  });
+  return new Command("serve")
+    .description("HTTP service: the course's POST /predict, MLflow /invocations, KServe V2 /v2/..., /metrics, /openapi.json")
+    .option("-m, --model <file>", "model.json to serve (default: the bundled model, or RIDEPRED_MODEL)")
+    .option("-p, --port <n>", "port (0: any free port)", port, 9696)
+    .option("--host <addr>", "address to listen on (0.0.0.0 for every interface, as in a container)", "127.0.0.1")
+    .option("-w, --workers <n>", 'processes sharing the port (node:cluster); "auto" = one per core', workers, 1)
+    .option("--watch", "reload the model when its file changes (as SIGHUP does)", false)
+    .option("--max-body <bytes>", "largest request body accepted (413 beyond)", positiveNumber("--max-body"), 4 * 1024 * 1024)
+    .option("--shutdown-timeout <seconds>", "longest wait for in-flight requests on SIGTERM", positiveNumber("--shutdown-timeout"), 30)
+    .addOption(new Option("--log-level <level>", "JSON log level on stderr (debug adds one line per request)").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"))
+    .action(async (o: { model?: string; port: number; host: string; workers: number | "auto"; watch: boolean; maxBody: number; shutdownTimeout: number; logLevel: string }) => {
+      const [{ runServe }, { defaultModelPath }, { availableParallelism }] = await Promise.all([import("../serve/run.js"), import("../artifact/io.js"), import("node:os")]);
+      process.exitCode = await runServe({
+        model: o.model ?? defaultModelPath(),
+        host: o.host,
+        port: o.port,
+        workers: o.workers === "auto" ? availableParallelism() : o.workers,
+        watch: o.watch,
+        bodyLimit: Math.floor(o.maxBody),
+        logLevel: o.logLevel,
+        shutdownTimeoutMs: o.shutdownTimeout * 1000,
+      });
+    });
 }

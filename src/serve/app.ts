@@ -1,0 +1,99 @@
+// The HTTP application: fastify with TypeBox, every route, one error envelope, metrics and request ids.
+import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
+import type { Logger } from "pino";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { errorHandler, HttpError } from "./errors.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import type { ModelState } from "./model-state.js";
+import { openapi } from "./openapi.js";
+import type { App, ServeContext } from "./routes/context.js";
+import { courseRoutes } from "./routes/course.js";
+import { mlflowRoutes } from "./routes/mlflow.js";
+import { v2Routes } from "./routes/v2.js";
+
+export interface AppOptions {
+  state: ModelState;
+  logger: Logger;
+  /** Largest accepted request body in bytes (413 beyond). */
+  bodyLimit?: number;
+  metrics?: Metrics;
+  /** Override for GET /metrics (cluster workers ask the primary for the sum over workers). */
+  metricsText?: () => Promise<string>;
+}
+
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+let seq = 0;
+/** A caller's X-Request-Id is kept when it is sane; otherwise pid-sequence, cheap and unique per process. */
+function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const h = req.headers["x-request-id"];
+  return typeof h === "string" && h.length <= 128 && /^[\w.:-]+$/.test(h) ? h : `${process.pid.toString(36)}-${(++seq).toString(36)}`;
+}
+
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const metrics = opts.metrics ?? createMetrics();
+  const { state } = opts;
+  const app: App = Fastify({
+    loggerInstance: opts.logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }), // per-request lines at debug level below
+    genReqId: requestId,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const ctx: ServeContext = { state, metrics, metricsText: opts.metricsText ?? (() => metrics.registry.metrics()) };
+  const debug = opts.logger.isLevelEnabled("debug");
+
+  app.setErrorHandler(errorHandler);
+  app.removeContentTypeParser("text/plain"); // JSON everywhere (and CSV on /invocations): anything else is a 415
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: "not found", details: [{ field: "url", reason: `no route for ${req.method} ${req.url.split("?")[0]}` }] });
+  });
+  app.addHook("onRequest", (req, reply, done) => {
+    reply.header("x-request-id", req.id);
+    done();
+  });
+  app.addHook("onResponse", (req, reply, done) => {
+    const route = req.routeOptions.url ?? "(unmatched)";
+    metrics.request(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
+    if (debug) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, "request");
+    done();
+  });
+
+  // Collect each path's methods so other methods answer 405 with Allow, not 404.
+  const methods = new Map<string, Set<string>>();
+  app.addHook("onRoute", (r) => {
+    if ((r.config as { notAllowed?: boolean } | undefined)?.notAllowed) return;
+    const set = methods.get(r.url) ?? new Set<string>();
+    for (const m of [r.method].flat()) set.add(m);
+    methods.set(r.url, set);
+  });
+
+  await app.register(async (scope) => courseRoutes(scope as App, ctx));
+  await app.register(async (scope) => mlflowRoutes(scope as App, ctx)); // its own scope: text/csv only here
+  await app.register(async (scope) => v2Routes(scope as App, ctx));
+  app.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await ctx.metricsText()));
+  app.get("/openapi.json", async () => openapi(state.current));
+
+  for (const [url, have] of methods) {
+    if (have.has("GET")) have.add("HEAD");
+    const allow = [...have].sort().join(", ");
+    const others = METHODS.filter((m) => !have.has(m));
+    if (!others.length) continue;
+    app.route({
+      method: others,
+      url,
+      config: { notAllowed: true },
+      // Answer before the body is parsed: the method is the problem, not the content type.
+      onRequest: (req, reply, done) => {
+        reply.header("allow", allow);
+        done(new HttpError(405, "method not allowed", [{ field: "method", reason: `${req.method} ${url} is not supported; use ${allow}` }]));
+      },
+      handler: async () => undefined,
+    });
+  }
+  return app;
+}
