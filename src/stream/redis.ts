@@ -51,6 +51,7 @@ export function sameServer(a: StreamAddress, b: StreamAddress): boolean {
 
 /** Connect or fail with a usage error (exit 2) naming the server; checks XAUTOCLAIM is available. */
 export async function connectRedis(addr: StreamAddress): Promise<Redis> {
+  let connected = false;
   const redis = new Redis({
     host: addr.host,
     port: addr.port,
@@ -59,16 +60,19 @@ export async function connectRedis(addr: StreamAddress): Promise<Redis> {
     ...(addr.password ? { password: addr.password } : {}),
     lazyConnect: true,
     connectionName: "ridepred-stream",
+    disconnectTimeout: 200, // do not hold the process 2 s after a failed connection
     maxRetriesPerRequest: 3,
     // Give up after a few seconds of outage: the process exits non-zero and its supervisor restarts it;
     // unacked entries are still pending, so nothing is lost.
-    retryStrategy: (times) => (times > 10 ? null : Math.min(times * 200, 1000)),
+    // Not at start-up, though: a wrong address is reported at once.
+    retryStrategy: (times) => (!connected || times > 10 ? null : Math.min(times * 200, 1000)),
   });
   let lastError: Error | undefined;
   redis.on("error", (e: Error) => (lastError = e));
   const where = `redis://${addr.host}:${addr.port}`;
   try {
     await redis.connect();
+    connected = true;
   } catch (e) {
     redis.disconnect();
     throw new RidepredError(`cannot connect to ${where}: ${(lastError ?? (e as Error)).message}`);
