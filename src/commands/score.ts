@@ -1,8 +1,126 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
+import { keyValue } from "./options.js";
+
+interface ScoreOpts {
+  output: string;
+  model?: string;
+  inputFormat?: string;
+  outputFormat?: string;
+  map: Record<string, string>;
+  columns?: string;
+  filterDuration?: string;
+  onError?: "fail" | "skip";
+  rejects?: string;
+  runDate?: string;
+  period: string;
+  batchSize: string;
+  rideIdPrefix?: string;
+  json?: boolean;
+}
 
 export function scoreCommand(): Command {
-  return new Command("score").description("(not yet implemented)").allowUnknownOption().action(() => {
-    throw new RidepredError("score: not implemented yet", 1);
-  });
+  return new Command("score")
+    .description("score a file of rides in batches: CSV, CSV.gz, Parquet or JSONL in and out")
+    .argument("<input>", "input file (.csv, .csv.gz, .parquet, .jsonl; - for stdin); may hold {year}/{month}/{day}")
+    .option("-o, --output <file>", "output file, format from the extension; - for stdout (CSV)", "-")
+    .option("--model <file>", "model.json (default: the bundled model)")
+    .option("--input-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdin)")
+    .option("--output-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdout)")
+    .option("--map <column=target>", "read model input or role TARGET from input COLUMN, e.g. --map PU=PULocationID (repeatable)", keyValue("--map"), {})
+    .option("--columns <list>", "output columns, comma-separated (default: ride_id,pickup_datetime,<category inputs>,actual_duration,predicted_duration,diff,model_version)")
+    .option("--filter-duration <min..max>", "keep rides whose actual duration in minutes is in [min, max], e.g. 1..60; the rest are counted as filtered")
+    .addOption(new Option("--on-error <mode>", "a row that cannot be scored: fail (stop, exit 1) or skip (count it, write it to --rejects)").choices(["fail", "skip"]))
+    .option("--rejects <file>", "write rows that cannot be scored here, with the reason (implies --on-error skip)")
+    .option("--run-date <date>", "date that fills {year}/{month}/{day} in paths (YYYY-MM-DD; default today, UTC)")
+    .addOption(new Option("--period <period>", "which period of the run date the paths name").choices(["day", "previous-day", "month", "previous-month"]).default("day"))
+    .option("--batch-size <rows>", "rows per batch", "65536")
+    .option("--ride-id-prefix <text>", "prefix of generated ride ids (default: the input file name and _)")
+    .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
+    .action(async (input: string, opts: ScoreOpts) => {
+      process.exitCode = await run(input, opts);
+    });
+}
+
+async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
+  const { score } = await import("../batch/score.js");
+  const { fillTemplate, periodDate } = await import("../batch/template.js");
+  const { formatOf } = await import("../io/format.js");
+  const { loadModel } = await import("../runtime/load.js");
+
+  const date = periodDate(opts.runDate, opts.period as never);
+  const input = inputArg === "-" ? "-" : fillTemplate(inputArg, date);
+  const output = opts.output === "-" ? "-" : fillTemplate(opts.output, date);
+  const rejects = opts.rejects === undefined ? undefined : fillTemplate(opts.rejects, date);
+  const batchSize = Number(opts.batchSize);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RidepredError(`--batch-size ${opts.batchSize}: expected a positive integer`);
+  const onError = opts.onError ?? (rejects ? "skip" : "fail");
+  if (rejects && onError === "fail") throw new RidepredError("--rejects needs --on-error skip (with fail, the first bad row stops the run)");
+  if (rejects && rejects !== "-" && rejects === output) throw new RidepredError("--rejects and --output must be different files");
+
+  const { predictor } = loadModel(opts.model);
+  const spinner = await progress(input);
+  try {
+    const summary = await score({
+      input,
+      inputFormat: formatOf(input, opts.inputFormat, "csv"),
+      output,
+      outputFormat: formatOf(output, opts.outputFormat, "csv"),
+      predictor,
+      map: opts.map,
+      columns: opts.columns?.split(",").map((s) => s.trim()).filter(Boolean),
+      filterDuration: opts.filterDuration === undefined ? undefined : parseRange(opts.filterDuration),
+      onError,
+      rejects,
+      rejectsFormat: rejects ? formatOf(rejects, undefined, "csv") : undefined,
+      batchSize,
+      rideIdPrefix: opts.rideIdPrefix,
+      onProgress: spinner?.update,
+    });
+    spinner?.stop();
+    report(summary, opts.json === true, output === "-");
+    return 0;
+  } catch (e) {
+    spinner?.stop();
+    throw e;
+  }
+}
+
+function parseRange(s: string): [number, number] {
+  const m = /^\s*(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)\s*$/.exec(s);
+  const lo = Number(m?.[1]), hi = Number(m?.[2]);
+  if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) throw new RidepredError(`--filter-duration ${s}: expected MIN..MAX in minutes, e.g. 1..60`);
+  return [lo, hi];
+}
+
+/** ora on a terminal only: rows, rows/s and, when the reader knows how far it is, an ETA. */
+async function progress(input: string) {
+  if (!process.stderr.isTTY) return undefined;
+  const { default: ora } = await import("ora");
+  const spinner = ora({ text: `scoring ${input}`, stream: process.stderr }).start();
+  return {
+    update: (p: { rows: number; fraction?: number; seconds: number }) => {
+      const rate = p.seconds > 0 ? p.rows / p.seconds : 0;
+      const eta = p.fraction && p.fraction > 0 && p.fraction < 1 ? `, ETA ${Math.ceil((p.seconds * (1 - p.fraction)) / p.fraction)} s` : "";
+      spinner.text = `scoring ${input}: ${p.rows.toLocaleString("en-US")} rows, ${Math.round(rate).toLocaleString("en-US")} rows/s${eta}`;
+    },
+    stop: () => spinner.stop(),
+  };
+}
+
+function report(s: import("../batch/score.js").ScoreSummary, json: boolean, dataOnStdout: boolean): void {
+  if (json) {
+    const text = JSON.stringify(s, null, 2) + "\n";
+    (dataOnStdout ? process.stderr : process.stdout).write(text);
+    return;
+  }
+  const n = (x: number) => x.toLocaleString("en-US");
+  const f = (x: number) => x.toFixed(2);
+  const lines = [
+    `${s.input} -> ${s.output === "-" ? "stdout" : s.output}: ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
+      ` in ${s.seconds.toFixed(2)} s (${n(Math.round(s.rows_per_second))} rows/s)`,
+  ];
+  if (s.predictions) lines.push(`predicted_duration: mean ${f(s.predictions.mean)}, std ${f(s.predictions.std)}, min ${f(s.predictions.min)}, max ${f(s.predictions.max)} (model ${s.model.name} ${s.model.version})`);
+  if (s.rejected) lines.push(`rejected by field: ${Object.entries(s.rejected_by_field).map(([k, v]) => `${k} ${n(v)}`).join(", ")}${s.rejects ? ` (rows in ${s.rejects})` : ""}`);
+  process.stderr.write(lines.join("\n") + "\n");
 }

@@ -1,0 +1,37 @@
+// Scheduled runs: "{year}/{month}/{day}" in paths, filled from --run-date and --period, like the
+// course's monthly job that scores the month before the run date.
+import { RidepredError } from "../errors.js";
+
+export const PERIODS = ["day", "previous-day", "month", "previous-month"] as const;
+export type Period = (typeof PERIODS)[number];
+
+/** The date the paths are filled from: the run date (default today, UTC) moved by the period. */
+export function periodDate(runDate: string | undefined, period: Period = "day", now: Date = new Date()): { year: number; month: number; day: number } {
+  let y: number, m: number, d: number;
+  if (runDate === undefined) [y, m, d] = [now.getUTCFullYear(), now.getUTCMonth() + 1, now.getUTCDate()];
+  else {
+    const mt = /^(\d{4})-(\d{2})(?:-(\d{2}))?$/.exec(runDate);
+    if (!mt) throw new RidepredError(`--run-date ${runDate}: expected YYYY-MM-DD (or YYYY-MM)`);
+    [y, m, d] = [Number(mt[1]), Number(mt[2]), Number(mt[3] ?? 1)];
+    const check = new Date(Date.UTC(y, m - 1, d));
+    if (check.getUTCMonth() !== m - 1 || check.getUTCDate() !== d) throw new RidepredError(`--run-date ${runDate}: not a calendar date`);
+  }
+  if (!(PERIODS as readonly string[]).includes(period)) throw new RidepredError(`--period ${period}: expected one of ${PERIODS.join(", ")}`);
+  let t = new Date(Date.UTC(y, m - 1, d));
+  if (period === "previous-day") t = new Date(Date.UTC(y, m - 1, d - 1));
+  if (period === "month") t = new Date(Date.UTC(y, m - 1, 1));
+  if (period === "previous-month") t = new Date(Date.UTC(y, m - 2, 1));
+  return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() };
+}
+
+/** Fill {year} {month} {day} (zero-padded); any other {name} is an error, so a typo cannot write to a literal path. */
+export function fillTemplate(path: string, date: { year: number; month: number; day: number }): string {
+  return path.replace(/\{([^}]*)\}/g, (all, name: string) => {
+    if (name === "year") return String(date.year).padStart(4, "0");
+    if (name === "month") return String(date.month).padStart(2, "0");
+    if (name === "day") return String(date.day).padStart(2, "0");
+    throw new RidepredError(`${path}: unknown placeholder ${all} (use {year}, {month}, {day})`);
+  });
+}
+
+export const hasTemplate = (path: string | undefined): boolean => !!path && /\{(year|month|day)\}/.test(path);

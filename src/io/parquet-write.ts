@@ -1,0 +1,104 @@
+// Parquet output, one row group per batch, streamed to a temp file (hyparquet-writer's file writer
+// flushes every ~1 MB), renamed on success. Types: strings UTF8, doubles DOUBLE (null where missing),
+// timestamps INT64 TIMESTAMP(MICROS, not adjusted to UTC) like pandas writes naive datetimes.
+import type { SchemaElement } from "hyparquet";
+import { ParquetWriter } from "hyparquet-writer";
+import { fileWriter } from "hyparquet-writer/src/node.js";
+import { RidepredError } from "../errors.js";
+import { tempTarget } from "./sink.js";
+import type { ColumnKind, OutBatch, OutColumn, Sink } from "./types.js";
+
+type RawType = "STRING" | "DOUBLE" | "INT64" | "BOOLEAN";
+
+export function parquetSink(path: string, columns: readonly OutColumn[]): Sink {
+  if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
+  const target = tempTarget(path);
+  let writer: ParquetWriter | undefined;
+  let rawTypes: (RawType | undefined)[] = [];
+
+  const start = (first: OutBatch) => {
+    rawTypes = columns.map((c, j) => (c.kind === "raw" ? inferRaw(first.values[j]!, first.n) : undefined));
+    const schema: SchemaElement[] = [{ name: "root", num_children: columns.length }];
+    columns.forEach((c, j) => schema.push(element(c.name, c.kind, rawTypes[j])));
+    try {
+      writer = new ParquetWriter({ writer: fileWriter(target.tmp), schema, createdBy: "ridepred" });
+    } catch (e) {
+      throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+    }
+    return writer;
+  };
+
+  return {
+    async write(batch: OutBatch) {
+      if (batch.n === 0) return;
+      const w = writer ?? start(batch);
+      const columnData = columns.map((c, j) => ({ name: c.name, data: toParquet(batch.values[j]!, batch.n, c.kind, rawTypes[j]) }));
+      await w.write({ columnData, rowGroupSize: batch.n });
+    },
+    async finish() {
+      const w = writer ?? start({ n: 0, values: columns.map(() => []) });
+      await w.finish();
+      target.commit();
+    },
+    async abort() {
+      target.discard();
+    },
+  };
+}
+
+function element(name: string, kind: ColumnKind, raw: RawType | undefined): SchemaElement {
+  const repetition_type = "OPTIONAL" as const;
+  if (kind === "double") return { name, type: "DOUBLE", repetition_type };
+  if (kind === "timestamp")
+    return { name, type: "INT64", repetition_type, converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
+  if (kind === "raw" && raw === "DOUBLE") return { name, type: "DOUBLE", repetition_type };
+  if (kind === "raw" && raw === "INT64") return { name, type: "INT64", repetition_type };
+  if (kind === "raw" && raw === "BOOLEAN") return { name, type: "BOOLEAN", repetition_type };
+  return { name, type: "BYTE_ARRAY", repetition_type, converted_type: "UTF8", logical_type: { type: "STRING" } };
+}
+
+/** A passed-through column's type, from its first non-missing value. */
+function inferRaw(values: ArrayLike<unknown>, n: number): RawType {
+  for (let r = 0; r < n; r++) {
+    const v = values[r];
+    if (v === null || v === undefined) continue;
+    if (typeof v === "number") return "DOUBLE";
+    if (typeof v === "bigint") return "INT64";
+    if (typeof v === "boolean") return "BOOLEAN";
+    return "STRING";
+  }
+  return "STRING";
+}
+
+function toParquet(values: ArrayLike<unknown>, n: number, kind: ColumnKind, raw: RawType | undefined): unknown[] {
+  const out = new Array<unknown>(n);
+  if (kind === "double") {
+    for (let r = 0; r < n; r++) {
+      const v = values[r] as number;
+      out[r] = v === v && v !== undefined && v !== null ? v : null;
+    }
+  } else if (kind === "timestamp") {
+    for (let r = 0; r < n; r++) {
+      const v = values[r] as number;
+      out[r] = v === v && v !== undefined && v !== null ? BigInt(Math.round(v * 1000)) : null;
+    }
+  } else {
+    const type = kind === "raw" ? raw : "STRING";
+    for (let r = 0; r < n; r++) out[r] = rawValue(values[r], type);
+  }
+  return out;
+}
+
+function rawValue(v: unknown, type: RawType | undefined): unknown {
+  if (v === null || v === undefined || (typeof v === "number" && v !== v)) return null;
+  switch (type) {
+    case "DOUBLE":
+      return typeof v === "number" ? v : Number(v);
+    case "INT64":
+      return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)));
+    case "BOOLEAN":
+      return Boolean(v);
+    default:
+      return typeof v === "string" ? v : String(v);
+  }
+}
