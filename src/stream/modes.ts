@@ -62,7 +62,10 @@ export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promi
     o.onReady?.({ from: from.display, to: to.display, dead_letter: dead.display, group: o.group, consumer, group_created: created });
     const source = redisSource(input, from.stream, { group: o.group, consumer, start: o.start, blockMs: o.blockMs, claimIdleMs: o.claimIdleMs, maxDeliveries: o.maxDeliveries });
     const sink = redisSink(output, { to: to.stream, deadLetter: dead.stream, origin: { stream: from.stream, group: o.group, consumer, model: `${predictor.name}@${predictor.version}` } });
-    const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal });
+    const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
+      // Lost the broker mid-stream: nothing unacked is lost, so say so and exit 1 for the supervisor.
+      throw new RidepredError(`Redis failed mid-stream: ${e.message}; events not yet acknowledged stay pending in group ${o.group} and are redelivered on restart`, 1);
+    });
     return { mode: "redis", model: predictor.name, version: predictor.version, from: from.display, to: to.display, dead_letter: dead.display, group: o.group, consumer, ...stats };
   } finally {
     input.disconnect();

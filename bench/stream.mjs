@@ -1,0 +1,136 @@
+// bench/stream: events/s of `ridepred stream` end to end, through the JSONL pipe and through Redis Streams,
+// each beside a reference measured in the same run on the same events:
+//   pipe:  `cat` through the same pipe (the OS limit) and bench/stream-echo.mjs (node parse+stringify per line,
+//          no prediction: the stack's limit);
+//   redis: raw XADD throughput, and a bare consumer doing ridepred's round trips (XREADGROUP, XADD, XACK)
+//          without parsing or predicting (the broker's limit).
+// usage: npm run build && node bench/stream.mjs [--events N] [--batch N]   (defaults: 200000 pipe / 100000 redis
+// events, batch 100: about a minute on a 2-core machine; --events scales both)
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "csv-parse/sync";
+import { Redis } from "ioredis";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = join(root, "bin", "ridepred");
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const nPipe = arg("--events", 200_000);
+const nRedis = process.argv.includes("--events") ? nPipe : 100_000;
+const batch = arg("--batch", 100);
+const t00 = Date.now();
+
+const rows = parse(readFileSync(join(root, "examples/green_tripdata_2021-02_sample.csv")), { columns: true });
+const event = (i) => {
+  const r = rows[i % rows.length];
+  return JSON.stringify({ ride: { PULocationID: r.PULocationID, DOLocationID: r.DOLocationID, trip_distance: Number(r.trip_distance) }, ride_id: i });
+};
+const fmt = (x) => Math.round(x).toLocaleString("en-US");
+const tmp = mkdtempSync(join(tmpdir(), "ridepred-bench-stream-"));
+
+// ---- JSONL pipe -------------------------------------------------------------------------------------------
+const file = join(tmp, "events.jsonl");
+writeFileSync(file, Array.from({ length: nPipe }, (_, i) => event(i)).join("\n") + "\n");
+const sh = (cmd) => {
+  const t0 = performance.now();
+  const r = spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "pipe"] });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  return (performance.now() - t0) / 1000;
+};
+const best = (cmd, runs = 3) => Math.min(...Array.from({ length: runs }, () => sh(cmd)));
+console.log(`JSONL pipe, ${fmt(nPipe)} events (${(readFileSync(file).length / 1e6).toFixed(1)} MB), best of 3, wall time including process start:`);
+const tCat = best(`cat ${file} | cat > /dev/null`);
+const tEcho = best(`cat ${file} | ${process.execPath} ${join(root, "bench/stream-echo.mjs")} > /dev/null`);
+const tRide = best(`cat ${file} | ${process.execPath} ${bin} stream > /dev/null`);
+const tStart = best(`${process.execPath} ${bin} stream < /dev/null`); // start-up: load + prove the model, no events
+const out = execFileSync("sh", ["-c", `head -n 1000 ${file} | ${process.execPath} ${bin} stream | wc -l`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+if (out !== "1000") throw new Error(`ridepred stream answered ${out} of 1000 lines`);
+console.log(`  cat | cat (OS pipe)                 ${fmt(nPipe / tCat).padStart(12)} events/s`);
+console.log(`  node parse+stringify (no model)     ${fmt(nPipe / tEcho).padStart(12)} events/s`);
+console.log(`  ridepred stream                     ${fmt(nPipe / tRide).padStart(12)} events/s  = ${(tEcho / tRide).toFixed(2)} x node echo, ${(tCat / tRide).toFixed(3)} x cat`);
+console.log(`  ridepred stream minus start-up      ${fmt(nPipe / (tRide - tStart)).padStart(12)} events/s  (start-up with no input: ${(tStart * 1000).toFixed(0)} ms)`);
+
+// ---- Redis Streams ----------------------------------------------------------------------------------------
+if (spawnSync("redis-server", ["--version"]).status !== 0) {
+  console.log("redis-server not installed: Redis part skipped");
+} else {
+  const port = await new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  const redis = new Redis({ port, host: "127.0.0.1", retryStrategy: (n) => (n > 100 ? null : 50) });
+  redis.on("error", () => {}); // refused until redis-server listens
+  await new Promise((resolve, reject) => {
+    redis.once("ready", resolve);
+    redis.once("end", () => reject(new Error("redis-server did not start")));
+  });
+  try {
+    const events = Array.from({ length: nRedis }, (_, i) => event(i));
+    const load = async (stream) => {
+      const t0 = performance.now();
+      for (let i = 0; i < nRedis; i += 1000) {
+        const p = redis.pipeline();
+        for (let j = i; j < Math.min(i + 1000, nRedis); j++) p.xadd(stream, "*", "data", events[j]);
+        await p.exec();
+      }
+      return (performance.now() - t0) / 1000;
+    };
+    console.log(`\nRedis Streams (redis-server ${/v=(\S+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1]}, 127.0.0.1), ${fmt(nRedis)} events, batch ${batch}:`);
+    const tXadd = await load("ref-in");
+    console.log(`  raw XADD, pipelined by 1000          ${fmt(nRedis / tXadd).padStart(12)} events/s (producer side)`);
+
+    // Reference consumer: ridepred's round trips per batch (XREADGROUP, pipelined XADD, XACK), data copied as is.
+    await redis.xgroup("CREATE", "ref-in", "g", "0");
+    const c = new Redis({ port, host: "127.0.0.1" });
+    let t0 = performance.now();
+    for (let done = 0; done < nRedis; ) {
+      const reply = await c.xreadgroup("GROUP", "g", "c", "COUNT", batch, "BLOCK", 1000, "STREAMS", "ref-in", ">");
+      const entries = reply[0][1];
+      const p = c.pipeline();
+      for (const [id, f] of entries) p.xadd("ref-out", "*", "data", f[1], "source_id", id);
+      await p.exec();
+      await c.xack("ref-in", "g", ...entries.map((e) => e[0]));
+      done += entries.length;
+    }
+    const tRef = (performance.now() - t0) / 1000;
+    c.disconnect();
+    console.log(`  bare consumer (same round trips)     ${fmt(nRedis / tRef).padStart(12)} events/s (no parse/predict; runs in the bench process)`);
+
+    // ridepred: events already on the stream; timed from the first prediction written to the last.
+    await load("rides");
+    t0 = performance.now();
+    const child = spawn(process.execPath, [bin, "stream", "--from", `redis://127.0.0.1:${port}/rides`, "--to", `redis://127.0.0.1:${port}/predictions`, "--group", "duration", "--batch", String(batch), "--json"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let summary = "";
+    child.stdout.on("data", (d) => (summary += d));
+    let tFirst = 0;
+    let n = 0;
+    while ((n = await redis.xlen("predictions")) < nRedis) {
+      if (!tFirst && n > 0) tFirst = performance.now();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const tEnd = performance.now();
+    child.kill("SIGTERM");
+    await new Promise((r) => child.on("exit", r));
+    const s = JSON.parse(summary);
+    if (s.predictions !== nRedis) throw new Error(`ridepred predicted ${s.predictions} of ${nRedis}`);
+    const tRun = (tEnd - tFirst) / 1000;
+    console.log(`  ridepred stream (first..last output) ${fmt(nRedis / tRun).padStart(12)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer`);
+    console.log(`  ridepred stream incl. process start  ${fmt(nRedis / ((tEnd - t0) / 1000)).padStart(12)} events/s`);
+  } finally {
+    redis.disconnect();
+    server.kill("SIGKILL");
+  }
+}
+rmSync(tmp, { recursive: true, force: true });
+console.log(`\n(${((Date.now() - t00) / 1000).toFixed(0)} s; shared 2-core machine: expect noise of +-20%)`);
