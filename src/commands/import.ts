@@ -23,8 +23,8 @@ interface Opts {
 
 export function importCommand(): Command {
   return new Command("import")
-    .description("read a scikit-learn pickle safely (nothing in it runs) and write a verified model.json")
-    .argument("<source>", "pickle file: a (DictVectorizer, estimator) tuple")
+    .description("read a scikit-learn pickle, joblib file or MLflow model folder safely (nothing in it runs) and write a verified model.json")
+    .argument("<source>", "pickle or joblib file (plain, zlib or gzip) or MLflow model folder: a Pipeline(DictVectorizer, estimator) or (dv, estimator) tuple")
     .option("-o, --output <file>", "where to write the model (default: SOURCE with .json)")
     .option("--name <name>", "model name (default: the file's base name)")
     .option("--model-version <v>", "model version (default: the first 12 hex of the source's sha256)")
@@ -45,25 +45,14 @@ export function importCommand(): Command {
 
 async function run(source: string, opts: Opts): Promise<number> {
   const c = colors(process.stderr);
-  if (opts.audit) {
-    const { auditPickle } = await import("../sklearn/import.js");
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(source);
-    } catch (e) {
-      throw new RidepredError(`${source}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    const audit = auditPickle(bytes);
-    const refused = audit.globals.filter((g) => !g.allowed);
-    if (opts.json) printJson({ file: source, ...audit, refused: refused.map((g) => g.name) });
-    else {
-      const out = colors();
-      for (const g of audit.globals) process.stdout.write(`${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}\n`);
-      if (audit.error) log(`${source}: ${audit.error}`);
-      log(`${audit.globals.length} globals, ${refused.length} refused`);
-    }
-    return refused.length || audit.error ? 1 : 0;
+  const { statSync } = await import("node:fs");
+  let isDir = false;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch (e) {
+    throw new RidepredError(`${source}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  if (opts.audit) return audit(source, isDir, opts.json ?? false);
 
   const { importPickleFile, parseDerive } = await import("../sklearn/import.js");
   const { compile } = await import("../runtime/predictor.js");
@@ -72,7 +61,7 @@ async function run(source: string, opts: Opts): Promise<number> {
 
   const env = { ...(opts.envFile ? readEnvFile(opts.envFile) : {}), ...opts.env };
   const examples = opts.examples ? readExamples(opts.examples) : undefined;
-  const artifact = importPickleFile(source, {
+  const importOpts = {
     name: opts.name,
     version: opts.modelVersion,
     description: opts.description,
@@ -82,37 +71,93 @@ async function run(source: string, opts: Opts): Promise<number> {
     examples,
     examplesSource: opts.examplesSource,
     tolerance: opts.tolerance !== undefined ? { relative: opts.tolerance, absolute: opts.tolerance } : undefined,
-  });
-  const check = checkExamples(compile(artifact));
+  };
+  let artifact: import("../artifact/types.js").ModelArtifact;
+  let mlflow: import("../sklearn/mlflow.js").MlflowInfo | undefined;
+  if (isDir) {
+    const { importMlflow } = await import("../sklearn/mlflow.js");
+    ({ artifact, info: mlflow } = importMlflow(source, importOpts));
+  } else artifact = importPickleFile(source, importOpts);
+  const predictor = compile(artifact);
+  const check = checkExamples(predictor);
   if (check.failures.length) {
     for (const f of check.failures.slice(0, 5)) log(`example ${f.index}: ${f.reason}`);
     throw new RidepredError(`${source}: ${check.failures.length} of ${check.total} golden examples do not reproduce; nothing written`, 1);
   }
-  const output = opts.output ?? source.replace(/\.(bin|pkl|pickle|joblib)$/i, "") + ".json";
+  // MLflow's input example has no outputs, but every row of it must at least be accepted by the model.
+  const exampleRows = mlflow?.inputExample ?? [];
+  const rejected: string[] = [];
+  exampleRows.forEach((row, i) => {
+    try {
+      predictor.predict(row);
+    } catch (e) {
+      rejected.push(`row ${i}: ${(e as Error).message}`);
+    }
+  });
+  const output = opts.output ?? (isDir ? source.replace(/[\\/]+$/, "").replace(/\.mlflow$/, "") : source.replace(/\.(bin|pkl|pickle|joblib)(\.(z|gz|zlib|gzip))?$/i, "")) + ".json";
   writeFileAtomic(output, serializeArtifact(artifact));
 
   const est = artifact.estimator;
+  const src = artifact.environment.source;
   const summary = {
     source,
     output,
     name: artifact.name,
     version: artifact.version,
-    protocol: artifact.environment.source.protocol,
+    format: src.format,
+    protocol: src.protocol,
     estimator: est.sklearn_class,
+    ...(est.kind === "tree_ensemble" ? { trees: est.trees.length, nodes: est.trees.reduce((n, t) => n + t.feature.length, 0) } : {}),
     features: artifact.features.vectorizer.feature_names.length,
     inputs: artifact.inputs.map((i) => `${i.name}:${i.type}`),
     recorded: artifact.environment.recorded,
+    pins: artifact.environment.pins ?? {},
+    ...(mlflow ? { mlflow: { run_id: mlflow.runId ?? null, signature: mlflow.signature ?? null, input_example: { rows: exampleRows.length, rejected } } } : {}),
     examples: { total: check.total, reproduced: check.total - check.failures.length, max_relative_error: check.maxRelError },
     digest: artifact.digest,
   };
   if (opts.json) printJson(summary);
   else {
-    log(`${c.green("imported")} ${source} (pickle protocol ${summary.protocol}, ${Object.entries(summary.recorded).map(([k, v]) => `${k} ${v}`).join(", ") || "no versions recorded"})`);
-    log(`  ${summary.estimator} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
+    log(`${c.green("imported")} ${source} (${src.format}, pickle protocol ${summary.protocol}, ${Object.entries(summary.recorded).map(([k, v]) => `${k} ${v}`).join(", ") || "no versions recorded"})`);
+    const size = est.kind === "tree_ensemble" ? ` (${est.trees.length} tree${est.trees.length === 1 ? "" : "s"}, ${summary.nodes} nodes)` : "";
+    log(`  ${summary.estimator}${size} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
+    for (const [file, pins] of Object.entries(summary.pins)) log(`  pins from ${file}: ${Object.entries(pins).map(([k, v]) => `${k}${v}`).join(" ")}`);
+    if (mlflow?.runId) log(`  MLflow run ${mlflow.runId}`);
+    if (exampleRows.length) log(`  ${rejected.length ? c.yellow(`MLflow input example: ${rejected.length} of ${exampleRows.length} rows rejected (${rejected[0]})`) : `MLflow input example: ${exampleRows.length} rows accepted`}`);
     log(`  ${check.total ? `${check.total} golden examples reproduce (max relative error ${check.maxRelError.toExponential(1)})` : c.yellow("no golden examples: pass --examples so verify can prove predictions")}`);
     log(`  wrote ${output} (${artifact.digest.slice(0, 19)}...)`);
   }
   return 0;
+}
+
+/** List the globals a file (or an MLflow folder's model file) names; load nothing. Exit 1 if any is refused. */
+async function audit(source: string, isDir: boolean, json: boolean): Promise<number> {
+  const { auditPickle } = await import("../sklearn/import.js");
+  let file = source;
+  if (isDir) {
+    const { readMlflowFolder } = await import("../sklearn/mlflow.js");
+    file = readMlflowFolder(source).modelFile;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new RidepredError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const report = auditPickle(bytes);
+  const refused = report.globals.filter((g) => !g.allowed);
+  if (json) printJson({ file, ...report, refused: refused.map((g) => g.name) });
+  else {
+    const out = colors();
+    const fmt = `${report.format}${report.compression ? ` (${report.compression})` : ""}${report.protocol !== undefined ? `, pickle protocol ${report.protocol}` : ""}`;
+    log(`${file}: ${fmt}`);
+    for (const g of report.globals) {
+      process.stdout.write(`${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}${report.risks[g.name] ? out.dim(`  (${report.risks[g.name]})`) : ""}\n`);
+    }
+    if (report.error) log(`${file}: ${report.error}`);
+    log(`${report.globals.length} globals, ${refused.length} refused${refused.length ? ": importing this file would stop at the first refused global; nothing in it was run" : ""}`);
+  }
+  return refused.length || report.error ? 1 : 0;
 }
 
 function readText(path: string, what: string): string {

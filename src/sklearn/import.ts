@@ -1,6 +1,6 @@
 // A pickle file -> a ModelArtifact. Reads bytes, never runs them.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { computeDigest, sha256Hex } from "../artifact/digest.js";
 import type { Example, FeatureField, InputSpec, ModelArtifact, DictVectorizerSpec } from "../artifact/types.js";
@@ -9,7 +9,8 @@ import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { makeResolver } from "./allowlist.js";
 import { modelParts, type ModelParts } from "./estimators.js";
-import { PickleError, unpickle, type PyValue } from "./pickle.js";
+import { DEFAULT_LIMITS, PickleError, unpickle, type PyValue } from "./pickle.js";
+import { decompress } from "./joblib.js";
 
 export interface ImportOptions {
   name?: string;
@@ -33,52 +34,127 @@ export interface LoadedPickle {
   value: PyValue;
   protocol: number;
   globals: string[];
+  /** "pickle", or "joblib" when the stream holds joblib's inline arrays. */
+  format: "pickle" | "joblib";
+  /** joblib compression the file was wrapped in, if any. */
+  compression: string | null;
 }
 
-/** Unpickle with the allow-list; errors name the file. */
+const MAX_FILE = DEFAULT_LIMITS.maxBytes;
+
+/** Unpickle (after joblib decompression) with the allow-list; errors name the file. */
 export function readPickle(path: string, bytes: Uint8Array): LoadedPickle {
   const globals = new Set<string>();
+  const fail = (m: string): never => {
+    throw new RidepredError(`${path}: ${m}`, 2);
+  };
+  const raw = decompress(bytes, MAX_FILE, fail);
   try {
-    const { value, protocol } = unpickle(bytes, { resolve: makeResolver(), onGlobal: (g) => globals.add(g) });
-    return { value, protocol, globals: [...globals].sort() };
+    const { value, protocol } = unpickle(raw.bytes, { resolve: makeResolver(), onGlobal: (g) => globals.add(g) });
+    const names = [...globals].sort();
+    const joblib = raw.compression !== null || names.some((g) => g.endsWith(".NumpyArrayWrapper"));
+    return { value, protocol, globals: names, format: joblib ? "joblib" : "pickle", compression: raw.compression };
   } catch (e) {
     if (e instanceof PickleError) throw new RidepredError(`${path}: ${e.message}`, 2);
-    throw e;
+    if (e instanceof RidepredError) throw e;
+    // Anything else is a defect in ridepred; still report it against the file rather than crash.
+    throw new RidepredError(`${path}: cannot read this file (${(e as Error).name}: ${(e as Error).message})`, 2);
   }
 }
 
+export interface AuditReport {
+  format: string;
+  compression: string | null;
+  protocol?: number;
+  globals: { name: string; allowed: boolean }[];
+  /** Why each refused global is refused, by name. */
+  risks: Record<string, string>;
+  error?: string;
+}
+
+/** Modules whose names in a pickle mean code execution, for the audit's explanation. */
+const RISKY = /^(os|posix|nt|subprocess|builtins|__builtin__|sys|shutil|socket|pty|importlib|runpy|pickle|_pickle|marshal|ctypes|code|codeop|webbrowser|multiprocessing|asyncio|types|functools|operator|cloudpickle|dill|joblib\.externals)\b/;
+
 /** Every global a file names, and which are refused, without building anything. */
-export function auditPickle(bytes: Uint8Array): { globals: { name: string; allowed: boolean }[]; error?: string } {
+export function auditPickle(bytes: Uint8Array): AuditReport {
   const seen = new Map<string, boolean>();
   let error: string | undefined;
+  let protocol: number | undefined;
+  let data = bytes;
+  let compression: string | null = null;
   try {
-    unpickle(bytes, { resolve: makeResolver(), auditOnly: true, onGlobal: (g, ok) => seen.set(g, ok) });
+    const raw = decompress(bytes, MAX_FILE, (m) => {
+      throw new PickleError(m, 0);
+    });
+    data = raw.bytes;
+    compression = raw.compression;
+    protocol = unpickle(data, { resolve: makeResolver(), auditOnly: true, onGlobal: (g, ok) => seen.set(g, ok) }).protocol;
   } catch (e) {
     if (!(e instanceof PickleError)) throw e;
     error = e.message;
   }
-  return { globals: [...seen].sort().map(([name, allowed]) => ({ name, allowed })), error };
+  const globals = [...seen].sort().map(([name, allowed]) => ({ name, allowed }));
+  const risks: Record<string, string> = {};
+  for (const g of globals) if (!g.allowed) risks[g.name] = RISKY.test(g.name) ? "can run code or touch the system" : "not on the allow-list of model classes";
+  const joblib = compression !== null || globals.some((g) => g.name.endsWith(".NumpyArrayWrapper"));
+  return { format: joblib ? "joblib" : "pickle", compression, protocol, globals, risks, ...(error ? { error } : {}) };
 }
 
-export function importPickleFile(path: string, opts: ImportOptions = {}): ModelArtifact {
-  let bytes: Uint8Array;
+function readBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    const st = statSync(path);
+    if (st.size > MAX_FILE) throw new RidepredError(`${path}: file is ${st.size} bytes, over the ${MAX_FILE}-byte limit`, 2);
+    return readFileSync(path);
   } catch (e) {
+    if (e instanceof RidepredError) throw e;
     throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/** A pickle or joblib file (plain or zlib/gzip-compressed) -> a ModelArtifact. */
+export function importPickleFile(path: string, opts: ImportOptions = {}, extra?: Partial<ModelArtifact["environment"]>): ModelArtifact {
+  const bytes = readBytes(path);
   const pkl = readPickle(path, bytes);
   const fail = (m: string): never => {
     throw new RidepredError(`${path}: ${m}`, 2);
   };
-  const parts = modelParts(pkl.value, fail);
-  return buildArtifact(parts, {
-    file: basename(path),
-    sha256: sha256Hex(bytes),
-    format: "pickle",
-    protocol: pkl.protocol,
-    globals: pkl.globals,
-  }, opts, fail);
+  const parts = guard(path, () => modelParts(pkl.value, fail));
+  return buildArtifact(
+    parts,
+    {
+      file: basename(path),
+      sha256: sha256Hex(bytes),
+      format: pkl.compression ? `${pkl.format}+${pkl.compression}` : pkl.format,
+      protocol: pkl.protocol,
+      globals: pkl.globals,
+    },
+    opts,
+    fail,
+    extra,
+  );
+}
+
+/** A model file or an MLflow model folder. */
+export async function importSource(path: string, opts: ImportOptions = {}): Promise<ModelArtifact> {
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!dir) return importPickleFile(path, opts);
+  const { importMlflowModel } = await import("./mlflow.js");
+  return importMlflowModel(path, opts);
+}
+
+/** Run a reader over untrusted structure: any non-ridepred error becomes a clear error about the file. */
+function guard<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RidepredError) throw e;
+    throw new RidepredError(`${path}: cannot read this model (${(e as Error).name}: ${(e as Error).message})`, 2);
+  }
 }
 
 export function buildArtifact(
@@ -86,6 +162,7 @@ export function buildArtifact(
   source: ModelArtifact["environment"]["source"],
   opts: ImportOptions,
   fail: (m: string) => never,
+  extra?: Partial<ModelArtifact["environment"]>,
 ): ModelArtifact {
   const { inputs, fields } = inferInputs(parts.vectorizer, opts.derive ?? {}, fail);
   for (const [name, value] of Object.entries(opts.defaults ?? {})) {
@@ -110,6 +187,14 @@ export function buildArtifact(
     evidence.numpy = "the pickle names numpy.core.* (written by numpy < 2)";
   }
   // Stated versions fill gaps; they may refine what the file implies ("1.x" -> "1.24.2") but never contradict it.
+  // What a surrounding package recorded (an MLflow MLmodel): same precedence as the file's own evidence.
+  for (const [k, v] of Object.entries(extra?.recorded ?? {})) {
+    if (recorded[k] !== undefined && recorded[k] !== v && !new RegExp(`^${v.split(".")[0]}\\.x$`).test(recorded[k]!)) {
+      fail(`${extra?.evidence?.[k] ?? k} says ${k} ${v}, but ${evidence[k]} says ${recorded[k]}`);
+    }
+    recorded[k] = v;
+    evidence[k] = extra?.evidence?.[k] ?? "recorded beside the model";
+  }
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     const known = recorded[k];
     if (known === undefined) {
@@ -137,6 +222,7 @@ export function buildArtifact(
     environment: {
       recorded,
       evidence,
+      ...(extra?.pins && Object.keys(extra.pins).length ? { pins: extra.pins } : {}),
       source,
       written_by: { ridepred: VERSION, node: process.versions.node },
       requires_format: `>=${FORMAT_VERSION} <${FORMAT_VERSION + 1}`,

@@ -51,6 +51,8 @@ export interface CallContext {
   readInline(n: number): Uint8Array;
   /** Read a complete pickle embedded at the current position (joblib's object arrays) and continue after it. */
   readNestedPickle(): PyValue;
+  /** Audit mode: values are placeholders, only the globals matter. */
+  readonly auditing: boolean;
 }
 
 export interface Limits {
@@ -136,6 +138,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
   };
   const ctx: CallContext = {
     fail,
+    auditing: opts.auditOnly === true,
     allocate(bytes) {
       allocated += bytes;
       if (allocated > limits.maxAlloc) fail(`allocation limit of ${limits.maxAlloc} bytes exceeded`);
