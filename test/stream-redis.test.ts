@@ -206,6 +206,51 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     expect(await pendingCount("live", "duration")).toBe(0);
   });
 
+  it("SIGTERM mid-stream finishes the batch in flight: everything predicted is acked, a restart resumes without duplicates", async () => {
+    const N = 3000;
+    await produce("graceful", 0, N);
+    const args = ["--from", url("graceful"), "--to", url("graceful-out"), "--group", "duration", "--consumer", "w", "--batch", "50"];
+    const first = startConsumer(args);
+    await waitFor("some predictions", async () => (await redis.xlen("graceful-out")) >= 300);
+    const { code, summary } = await first.stop();
+    expect(code).toBe(0);
+    const done = await redis.xlen("graceful-out");
+    expect(done).toBeLessThan(N); // really stopped mid-stream
+    expect(summary.predictions).toBe(done);
+    expect(await pendingCount("graceful", "duration")).toBe(0); // nothing read and left unacked
+    const second = startConsumer(args);
+    await waitFor("the rest", async () => (await redis.xlen("graceful-out")) >= N);
+    const r2 = await second.stop();
+    expect(r2.summary).toMatchObject({ reclaimed: 0, events: N - done });
+    expect((await predictions("graceful-out")).map((p) => p.rideId)).toStrictEqual(Array.from({ length: N }, (_, i) => i));
+  });
+
+  it("reads from one server and writes to another; losing the output server mid-stream exits 1 and loses nothing", async () => {
+    const port2 = await freePort();
+    const server2 = spawn("redis-server", ["--port", String(port2), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    const out = new Redis({ port: port2, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
+    out.on("error", () => {});
+    try {
+      await waitFor("second redis-server", async () => out.connect().then(() => true, () => false), 10_000);
+      await produce("split", 0, 100);
+      await redis.xadd("split", "*", "data", "{oops");
+      const c = startConsumer(["--from", url("split"), "--to", `redis://127.0.0.1:${port2}/split-out`, "--group", "duration", "--consumer", "w"]);
+      // The default dead-letter stream is named after the input, on the output server.
+      await waitFor("100 predictions and the poison on the second server", async () => (await out.xlen("split-out")) >= 100 && (await out.xlen("split:dead-letter")) >= 1);
+      expect(await redis.exists("split:dead-letter")).toBe(0);
+      out.disconnect();
+      server2.kill("SIGKILL");
+      await produce("split", 100, 150); // arrive while the output server is down
+      expect(await c.exited).toBe(1);
+      expect(c.stderr()).toMatch(/Redis failed mid-stream: .*stay pending in group duration and are redelivered on restart/);
+      // The events it could not write were not acked: they wait in the group for a restart.
+      expect(await pendingCount("split", "duration")).toBeGreaterThan(0);
+    } finally {
+      out.disconnect();
+      server2.kill("SIGKILL");
+    }
+  });
+
   it("a new consumer takes over the pending entries of a dead one (XAUTOCLAIM)", async () => {
     await produce("handoff", 0, 200);
     await redis.xgroup("CREATE", "handoff", "duration", "0");

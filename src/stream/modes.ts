@@ -8,7 +8,7 @@ import { fileDeadLetters, jsonlSink, jsonlSource, stderrDeadLetters } from "./js
 import { kinesisHandler } from "./kinesis.js";
 import { INVOKE_PATH, startLambdaServer } from "./lambda-server.js";
 import { runPipeline, type StreamStats } from "./pipeline.js";
-import { connectRedis, ensureGroup, parseStreamUrl, redisSink, redisSource, sameServer } from "./redis.js";
+import { connectRedis, ensureGroup, parseStreamUrl, redisSink, redisSource, sameServer, withStream } from "./redis.js";
 
 export interface Summary extends Partial<StreamStats> {
   mode: "jsonl" | "redis" | "lambda";
@@ -48,7 +48,10 @@ export interface RedisModeOptions {
 export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promise<Summary> {
   const from = parseStreamUrl("--from", o.from);
   const to = parseStreamUrl("--to", o.to);
-  const dead = o.deadLetter ? parseStreamUrl("--dead-letter", o.deadLetter) : { ...from, stream: `${from.stream}:dead-letter`, display: `${from.display}:dead-letter` };
+  // Dead letters are written with the predictions' connection: by default beside them, named after the input.
+  const dead = o.deadLetter
+    ? parseStreamUrl("--dead-letter", o.deadLetter)
+    : withStream(to, `${from.stream}:dead-letter`);
   if (!sameServer(to, dead)) throw new RidepredError("--dead-letter must be on the same Redis server as --to");
   const consumer = o.consumer ?? `${hostname()}`;
   const input = await connectRedis(from);

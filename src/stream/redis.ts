@@ -40,8 +40,18 @@ export function parseStreamUrl(flag: string, value: string): StreamAddress {
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     stream,
-    display: `redis://${u.host}/${stream}${db ? `?db=${db}` : ""}`,
+    display: display(u.host, stream, db),
   };
+}
+
+function display(hostPort: string, stream: string, db: number): string {
+  return `redis://${hostPort}/${stream}${db ? `?db=${db}` : ""}`;
+}
+
+/** Another stream on the same server. */
+export function withStream(addr: StreamAddress, stream: string): StreamAddress {
+  const hostPort = `${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
+  return { ...addr, stream, display: display(hostPort, stream, addr.db) };
 }
 
 /** Same server and database: one connection can serve both. */
