@@ -119,6 +119,9 @@ describe("ridepred stream (JSONL pipe)", () => {
     const r = runCli(["--dead-letter", "redis://127.0.0.1:1/x"], "");
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/needs --from\/--to/);
+    const loop = runCli(["--from", "redis://127.0.0.1:1/rides", "--to", "redis://127.0.0.1:1/rides", "--group", "g"], "");
+    expect([loop.code, loop.stderr]).toStrictEqual([2, "ridepred: --to must be another stream than --from (predictions would be read back as events)\n"]);
+    expect(runCli(["--batch", "0"], "").stderr).toMatch(/--batch 0: expected a positive integer/);
   });
 });
 

@@ -123,9 +123,11 @@ async function run(opts: StreamOpts): Promise<number> {
 
 function describe(s: import("../stream/modes.js").Summary, c: ReturnType<typeof colors>): string {
   const secs = `${(s.seconds ?? 0).toFixed(2)} s`;
-  if (s.mode === "lambda") return `ridepred stream: ${s.invocations} invocations in ${secs}`;
+  if (s.mode === "lambda") return `ridepred stream: ${plural(Number(s.invocations), "invocation")} in ${secs}`;
   const dead = s.dead_lettered ? c.yellow(`${s.dead_lettered} dead-lettered (${s.dead_letter})`) : "0 dead-lettered";
   const rate = Math.round(s.events_per_second ?? 0).toLocaleString("en-US");
   const reclaimed = s.mode === "redis" ? `, ${s.reclaimed} redelivered` : "";
-  return `ridepred stream: ${s.events} events, ${c.green(`${s.predictions} predictions`)}, ${dead}${reclaimed} in ${secs} (${rate} events/s)`;
+  return `ridepred stream: ${plural(s.events ?? 0, "event")}, ${c.green(plural(s.predictions ?? 0, "prediction"))}, ${dead}${reclaimed} in ${secs} (${rate} events/s)`;
 }
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

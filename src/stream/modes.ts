@@ -52,6 +52,7 @@ export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promi
   const dead = o.deadLetter
     ? parseStreamUrl("--dead-letter", o.deadLetter)
     : withStream(to, `${from.stream}:dead-letter`);
+  if (sameServer(from, to) && from.stream === to.stream) throw new RidepredError("--to must be another stream than --from (predictions would be read back as events)");
   if (!sameServer(to, dead)) throw new RidepredError("--dead-letter must be on the same Redis server as --to");
   const consumer = o.consumer ?? `${hostname()}`;
   const input = await connectRedis(from);
