@@ -7,7 +7,8 @@ import type { Logger } from "pino";
 import { RidepredError } from "../errors.js";
 import { loadModel } from "../runtime/load.js";
 import { createLogger } from "./logger.js";
-import { startServer } from "./server.js";
+import type { Metrics } from "./metrics.js";
+import { startServer, type RunningServer } from "./server.js";
 
 export interface ServeOptions {
   model: string;
@@ -33,7 +34,22 @@ export async function runServe(opts: ServeOptions): Promise<number> {
 
 async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
   const inCluster = cluster.isWorker;
-  let metricsText: ((m: import("./metrics.js").Metrics) => () => Promise<string>) | undefined;
+  // Signals are caught from the first moment: one arriving during start-up must not kill the process
+  // with the default action (SIGHUP would, SIGTERM would exit non-zero).
+  let server: RunningServer | null = null;
+  const onHup = () => {
+    logger.info({ event: "reload_requested", signal: "SIGHUP", path: opts.model }, "reloading model");
+    if (server?.state.current) server.reload(); // before the first load there is nothing to swap: it reads the file anyway
+  };
+  process.on("SIGHUP", onHup);
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+    // A cluster primary that goes away takes its workers with it.
+    if (inCluster) process.once("disconnect", () => resolve("SIGTERM"));
+  });
+
+  let metricsText: ((m: Metrics) => () => Promise<string>) | undefined;
   if (inCluster) {
     metricsText = (metrics) => {
       new AggregatorRegistry(); // answers the primary's requests for this worker's metrics
@@ -41,39 +57,26 @@ async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
       return () => askPrimaryForMetrics();
     };
   }
-  const server = await startServer({ model: opts.model, host: opts.host, port: opts.port, bodyLimit: opts.bodyLimit, logger, metricsText, autoload: false });
+  server = await startServer({ model: opts.model, host: opts.host, port: opts.port, bodyLimit: opts.bodyLimit, logger, metricsText, autoload: false });
   logger.info({ event: "listening", url: server.url, port: server.port, model: opts.model }, `listening on ${server.url}`);
   try {
     server.loadInitial();
   } catch (e) {
     await server.close();
+    process.off("SIGHUP", onHup);
     throw e;
   }
 
-  let watching = false;
   const onChange = (cur: Stats, prev: Stats) => {
     if (cur.mtimeMs === prev.mtimeMs && cur.ino === prev.ino && cur.size === prev.size) return;
     if (cur.nlink === 0) return logger.warn({ event: "model_file_missing", path: opts.model }, "model file is gone; keeping the loaded model");
-    server.reload();
+    server!.reload();
   };
-  if (opts.watch) {
-    watchFile(opts.model, { interval: 300 }, onChange);
-    watching = true;
-  }
-  const onHup = () => {
-    logger.info({ event: "reload_requested", signal: "SIGHUP", path: opts.model }, "reloading model");
-    server.reload();
-  };
-  process.on("SIGHUP", onHup);
+  if (opts.watch) watchFile(opts.model, { interval: 300 }, onChange);
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-    // A cluster primary that goes away takes its workers with it.
-    if (inCluster) process.once("disconnect", () => resolve("SIGTERM"));
-  });
+  const signal = await stopped;
   process.off("SIGHUP", onHup);
-  if (watching) unwatchFile(opts.model, onChange);
+  if (opts.watch) unwatchFile(opts.model, onChange);
   logger.info({ event: "shutdown", signal }, "draining in-flight requests");
   const timer = setTimeout(() => {
     logger.error({ event: "shutdown_timeout", ms: opts.shutdownTimeoutMs }, "in-flight requests did not finish in time");
@@ -83,6 +86,7 @@ async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
   await server.close();
   clearTimeout(timer);
   logger.info({ event: "stopped" }, "stopped");
+  if (inCluster && process.connected) process.disconnect(); // the IPC channel would keep the worker alive
   return 0;
 }
 
