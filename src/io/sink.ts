@@ -38,11 +38,20 @@ export function openText(path: string, gzip: boolean): TextOut {
     process.stdout.on("error", (e) => (closed ??= e));
     return {
       write: async (s) => {
-        if (closed) throw new RidepredError(`stdout: ${(closed as NodeJS.ErrnoException).code === "EPIPE" ? "closed by the reader" : closed.message}`, 1);
-        await writeAll(out, s);
+        try {
+          if (closed) throw closed;
+          await writeAll(out, s);
+        } catch (e) {
+          throw stdoutError(e);
+        }
       },
       finish: async () => {
-        if (gzip) await endStream(out);
+        try {
+          if (gzip) await endStream(out);
+          if (closed) throw closed;
+        } catch (e) {
+          throw stdoutError(e);
+        }
       },
       abort: async () => {},
     };
@@ -78,6 +87,11 @@ export function openText(path: string, gzip: boolean): TextOut {
       target.discard();
     },
   };
+}
+
+function stdoutError(e: unknown): RidepredError {
+  const err = e as NodeJS.ErrnoException;
+  return new RidepredError(`stdout: ${err?.code === "EPIPE" ? "closed by the reader" : err?.message}`, 1);
 }
 
 function writeAll(out: Writable, s: string): Promise<void> {

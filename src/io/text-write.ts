@@ -36,32 +36,34 @@ export function cellJson(v: unknown, kind: ColumnKind): unknown {
   return v;
 }
 
+type Cell = (v: unknown) => string;
+
+/** Per-kind CSV cell formatters, chosen once per column rather than per cell. */
+function csvCell(kind: ColumnKind): Cell {
+  if (kind === "double") return (v) => (v === null || v === undefined || v !== v ? "" : String(v));
+  if (kind === "timestamp") return (v) => (v === null || v === undefined || v !== v ? "" : formatTimestamp(v as number));
+  if (kind === "string") return (v) => (v === null || v === undefined ? "" : csvQuote(v as string));
+  return (v) => csvQuote(cellText(v, kind));
+}
+
 export function csvSink(path: string, columns: readonly OutColumn[], gzip: boolean): Sink {
   const out = openText(path, gzip);
-  let header = columns.map((c) => csvQuote(c.name)).join(",");
-  const kinds = columns.map((c) => c.kind);
+  let header = columns.map((c) => csvQuote(c.name)).join(",") + "\n";
+  const cells = columns.map((c) => csvCell(c.kind));
   return {
     async write({ n, values }: OutBatch) {
-      const parts: string[] = [];
-      if (header) {
-        parts.push(header);
-        header = "";
-      }
-      const m = kinds.length;
+      let text = header;
+      header = "";
+      const m = cells.length;
       for (let r = 0; r < n; r++) {
-        let line = "";
-        for (let j = 0; j < m; j++) {
-          const k = kinds[j]!;
-          const t = cellText(values[j]![r], k);
-          line += (j ? "," : "") + (k === "double" || k === "timestamp" ? t : csvQuote(t));
-        }
-        parts.push(line);
+        text += cells[0]!(values[0]![r]);
+        for (let j = 1; j < m; j++) text += "," + cells[j]!(values[j]![r]);
+        text += "\n";
       }
-      parts.push("");
-      await out.write(parts.join("\n"));
+      if (text) await out.write(text);
     },
     async finish() {
-      if (header) await out.write(header + "\n"); // no rows: still a valid CSV with its header
+      if (header) await out.write(header); // no rows: still a valid CSV with its header
       await out.finish();
     },
     abort: () => out.abort(),

@@ -63,12 +63,25 @@ export function parseTimestamp(s: string): number {
 }
 
 const pad2 = (n: number) => (n < 10 ? "0" + n : String(n));
+const TWO = Array.from({ length: 61 }, (_, i) => pad2(i));
+const dayCache = new Map<number, string>();
 
 /** epoch ms -> "YYYY-MM-DD HH:MM:SS" (".fff" only when there are milliseconds), the TLC files' own style. */
 export function formatTimestamp(ms: number): string {
-  const dt = new Date(ms);
-  const base = `${dt.getUTCFullYear()}-${pad2(dt.getUTCMonth() + 1)}-${pad2(dt.getUTCDate())} ${pad2(dt.getUTCHours())}:${pad2(dt.getUTCMinutes())}:${pad2(dt.getUTCSeconds())}`;
-  const frac = dt.getUTCMilliseconds();
+  const day = Math.floor(ms / 86400000);
+  let date = dayCache.get(day);
+  if (date === undefined) {
+    const dt = new Date(day * 86400000);
+    date = `${String(dt.getUTCFullYear()).padStart(4, "0")}-${pad2(dt.getUTCMonth() + 1)}-${pad2(dt.getUTCDate())} `;
+    if (dayCache.size > 4096) dayCache.clear();
+    dayCache.set(day, date);
+  }
+  const rem = ms - day * 86400000; // 0 <= rem < 86400000
+  const secs = Math.floor(rem / 1000);
+  const frac = Math.round(rem - secs * 1000);
+  const h = (secs / 3600) | 0;
+  const m = ((secs - h * 3600) / 60) | 0;
+  const base = date + TWO[h] + ":" + TWO[m] + ":" + TWO[secs - h * 3600 - m * 60];
   return frac ? base + "." + String(frac).padStart(3, "0") : base;
 }
 
