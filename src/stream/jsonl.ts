@@ -74,7 +74,8 @@ export function jsonlSource(input: Readable): Source {
     async ack() {},
     reclaimed: () => 0,
     async close() {
-      input.pause();
+      // Stopped by a signal with the producer still connected: release stdin so the process can exit.
+      input.destroy();
     },
   };
 }
