@@ -72,6 +72,9 @@ if (spawnSync("redis-server", ["--version"]).status !== 0) {
   await new Promise((resolve, reject) => {
     redis.once("ready", resolve);
     redis.once("end", () => reject(new Error("redis-server did not start")));
+  }).catch((e) => {
+    server.kill("SIGKILL"); // never leave our broker behind
+    throw e;
   });
   try {
     const events = Array.from({ length: nRedis }, (_, i) => event(i));
