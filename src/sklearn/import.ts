@@ -113,7 +113,11 @@ function readBytes(path: string): Uint8Array {
 
 /** A pickle or joblib file (plain or zlib/gzip-compressed) -> a ModelArtifact. */
 export function importPickleFile(path: string, opts: ImportOptions = {}, extra?: Partial<ModelArtifact["environment"]>): ModelArtifact {
-  const bytes = readBytes(path);
+  return importPickleBytes(path, readBytes(path), opts, extra);
+}
+
+/** The same from bytes in memory; `path` names the source in errors and in the artifact. */
+export function importPickleBytes(path: string, bytes: Uint8Array, opts: ImportOptions = {}, extra?: Partial<ModelArtifact["environment"]>): ModelArtifact {
   const pkl = readPickle(path, bytes);
   const fail = (m: string): never => {
     throw new RidepredError(`${path}: ${m}`, 2);

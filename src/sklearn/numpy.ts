@@ -77,14 +77,24 @@ export function setDTypeState(dt: DType, state: PyValue, ctx: CallContext): void
     for (const f of dt.fields) {
       if (f.offset < 0 || f.offset + f.dtype.itemsize > dt.itemsize) ctx.fail(`numpy structured dtype field ${f.name} lies outside its record`);
     }
+    nestingOf(dt, 0, ctx);
   }
+}
+
+/** Structured dtypes nest a few levels at most; a dtype that contains itself (via the memo) is hostile. */
+function nestingOf(dt: DType, depth: number, ctx: CallContext): void {
+  if (depth > 8) ctx.fail("numpy structured dtype nests more than 8 levels deep (or contains itself)");
+  for (const f of dt.fields ?? []) nestingOf(f.dtype, depth + 1, ctx);
+  if (dt.subarray) nestingOf(dt.subarray.dtype, depth + 1, ctx);
 }
 
 function shapeOf(v: PyValue, ctx: CallContext): number[] {
   const dims = Array.isArray(v) ? v : [v];
   return dims.map((d) => {
     const n = typeof d === "bigint" ? Number(d) : d;
-    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) return ctx.fail(`numpy array shape ${describe(v)} is invalid`);
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+      return ctx.fail(`numpy array shape [${dims.map((x) => (typeof x === "number" || typeof x === "bigint" ? String(x) : describe(x))).join(",")}] is invalid`);
+    }
     return n;
   });
 }
@@ -125,7 +135,7 @@ export function fillArray(arr: NdArray, shape: number[], dtype: DType, fortran: 
   if (bytes.length !== expected) {
     ctx.fail(`numpy array data is ${bytes.length} bytes but shape [${shape}] of ${dtypeName(dtype)} needs ${expected}`);
   }
-  ctx.allocate(n * 8);
+  ctx.allocate(n * 8 * Math.max(1, dtype.fields?.length ?? 1));
   const flat = decodeElements(bytes, dtype, n, ctx);
   arr.data = fortran && shape.length > 1 ? reorderData(flat, shape) : flat;
 }

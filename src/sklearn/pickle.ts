@@ -67,7 +67,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxBytes: 512 * 1024 * 1024,
   maxMemo: 5_000_000,
   maxStack: 5_000_000,
-  maxAlloc: 2 * 1024 * 1024 * 1024,
+  // A budget, not a measurement: 8 bytes per value on the stack, 8 per decoded array element, raw bytes.
+  // 1 GiB keeps a hostile file well inside Node's default heap; real models use a small fraction.
+  maxAlloc: 1024 * 1024 * 1024,
   maxDepth: 2000,
 };
 
@@ -202,6 +204,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
 
   const push = (v: PyValue) => {
     if (stack.length >= limits.maxStack) fail(`stack limit of ${limits.maxStack} exceeded`);
+    allocated += 8;
+    if (allocated > limits.maxAlloc) fail(`allocation limit of ${limits.maxAlloc} bytes exceeded`);
     stack.push(v);
   };
   const pop = (): PyValue => {
@@ -263,17 +267,21 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
 
   const setItems = (target: PyValue, kv: PyValue[]) => {
     if (kv.length % 2) fail("SETITEMS with an odd number of items");
+    // Loops, not push(...items): a spread of millions of items overflows the call stack.
     if (target instanceof Map) {
       for (let i = 0; i < kv.length; i += 2) target.set(hashKey(kv[i]!, fail), kv[i + 1]!);
     } else if (isPyObject(target)) {
-      (target.items ??= []).push(...kv);
+      const items = (target.items ??= []);
+      for (const it of kv) items.push(it);
     } else fail(`SETITEM on a ${describe(target)}`);
   };
   const appendItems = (target: PyValue, items: PyValue[]) => {
     if (Array.isArray(target)) {
       for (const it of items) target.push(it);
-    } else if (isPyObject(target)) (target.items ??= []).push(...items);
-    else fail(`APPEND on a ${describe(target)}`);
+    } else if (isPyObject(target)) {
+      const list = (target.items ??= []);
+      for (const it of items) list.push(it);
+    } else fail(`APPEND on a ${describe(target)}`);
   };
 
   for (;;) {
@@ -474,7 +482,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
         const items = popMark();
         const s = top();
         if (!Array.isArray(s)) fail(`ADDITEMS on a ${describe(s)}`);
-        (s as PyValue[]).push(...items);
+        for (const it of items) (s as PyValue[]).push(it);
         break;
       }
       case 0x91: // FROZENSET

@@ -13,6 +13,11 @@ import { attr, shortName, stateOf } from "./estimators.js";
 
 type Fail = (message: string) => never;
 
+/** Nodes across all trees of one model. A forest can name one tree a million times through the memo;
+ *  the artifact would then hold a million copies. 5M nodes is far beyond the models ridepred serves. */
+export const MAX_TREE_NODES = 5_000_000;
+type Charge = (nodes: number) => void;
+
 function records(v: PyValue, what: string, fail: Fail): { n: number; cols: Records } {
   if (!isNdArray(v) || !v.dtype?.fields || Array.isArray(v.data)) return fail(`${what} must be a structured numpy array, got ${describe(v)}`);
   if (v.shape.length !== 1) fail(`${what} has shape [${v.shape}], expected one dimension`);
@@ -43,19 +48,20 @@ function checkTopology(t: TreeSpec, nFeatures: number, what: string, fail: Fail)
 }
 
 /** A fitted sklearn.tree._tree.Tree (regression, one output) as a TreeSpec. */
-export function sklearnTree(tree: PyValue, nFeatures: number, what: string, fail: Fail): TreeSpec {
+export function sklearnTree(tree: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge = () => {}): TreeSpec {
   if (!isPyObject(tree) || shortName(tree) !== "Tree") return fail(`${what} is a ${describe(tree)}, not a sklearn.tree._tree.Tree`);
   const [nf, , nOutputs] = tree.args;
   if (typeof nOutputs === "number" && nOutputs !== 1) fail(`${what} has ${nOutputs} outputs: multi-output models are not supported`);
   if (typeof nf === "number" && nf !== nFeatures) fail(`${what} was fitted on ${nf} features, but the DictVectorizer makes ${nFeatures}`);
   const st = stateOf(tree, fail);
   const { n, cols } = records(st.get("nodes") ?? null, `${what}.nodes`, fail);
+  charge(n);
   const nodeCount = st.get("node_count");
   if (typeof nodeCount === "number" && nodeCount !== n) fail(`${what} says node_count ${nodeCount} but has ${n} nodes`);
   const valuesV = st.get("values") ?? null;
   const values = numbersOf(valuesV, `${what}.values`, fail);
-  if (isNdArray(valuesV) && (valuesV.shape[0] !== n || values.length !== n)) {
-    fail(`${what}.values has shape [${(valuesV as NdArray).shape}] for ${n} nodes: only single-output regression trees are supported`);
+  if (values.length !== n || (isNdArray(valuesV) && valuesV.shape[0] !== n)) {
+    fail(`${what}.values has shape [${isNdArray(valuesV) ? valuesV.shape : values.length}] for ${n} nodes: only single-output regression trees are supported`);
   }
   const left = column(cols, ["left_child"], `${what}.nodes`, fail);
   const right = column(cols, ["right_child"], `${what}.nodes`, fail);
@@ -74,11 +80,11 @@ export function sklearnTree(tree: PyValue, nFeatures: number, what: string, fail
   return spec;
 }
 
-function decisionTree(est: PyValue, nFeatures: number, what: string, fail: Fail): TreeSpec {
+function decisionTree(est: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge): TreeSpec {
   if (!isPyObject(est) || !["DecisionTreeRegressor", "ExtraTreeRegressor"].includes(shortName(est))) {
     return fail(`${what} is a ${describe(est)}, not a DecisionTreeRegressor`);
   }
-  return sklearnTree(attr(est, "tree_", fail), nFeatures, `${what}.tree_`, fail);
+  return sklearnTree(attr(est, "tree_", fail), nFeatures, `${what}.tree_`, fail, charge);
 }
 
 const objects = (v: PyValue, what: string, fail: Fail): PyValue[] => {
@@ -96,34 +102,39 @@ function scalarOf(v: PyValue, what: string, fail: Fail): number {
 export function treeEstimator(est: PyObject, nFeatures: number, fail: Fail): TreeEnsembleEstimator {
   const cls = shortName(est);
   const base = { kind: "tree_ensemble" as const, sklearn_class: cls };
+  let total = 0;
+  const charge: Charge = (n) => {
+    total += n;
+    if (total > MAX_TREE_NODES) fail(`${cls} has more than ${MAX_TREE_NODES} tree nodes in all: too large to import`);
+  };
   switch (cls) {
     case "DecisionTreeRegressor":
     case "ExtraTreeRegressor":
-      return { ...base, aggregate: "sum", compare: "float32", init: 0, scale: 1, trees: [decisionTree(est, nFeatures, cls, fail)] };
+      return { ...base, aggregate: "sum", compare: "float32", init: 0, scale: 1, trees: [decisionTree(est, nFeatures, cls, fail, charge)] };
     case "RandomForestRegressor":
     case "ExtraTreesRegressor": {
       const members = objects(attr(est, "estimators_", fail), `${cls}.estimators_`, fail);
       if (!members.length) fail(`${cls}.estimators_ is empty`);
-      const trees = members.map((m, i) => decisionTree(m, nFeatures, `${cls}.estimators_[${i}]`, fail));
+      const trees = members.map((m, i) => decisionTree(m, nFeatures, `${cls}.estimators_[${i}]`, fail, charge));
       // Forests average: sum of tree outputs in order, then divided by the count (as _accumulate_prediction).
       return { ...base, aggregate: "mean", compare: "float32", init: 0, scale: 1, trees };
     }
     case "GradientBoostingRegressor":
-      return gradientBoosting(est, nFeatures, fail);
+      return gradientBoosting(est, nFeatures, fail, charge);
     case "HistGradientBoostingRegressor":
-      return histGradientBoosting(est, nFeatures, fail);
+      return histGradientBoosting(est, nFeatures, fail, charge);
   }
   return fail(`estimator ${est.$class} is not supported`);
 }
 
-function gradientBoosting(est: PyObject, nFeatures: number, fail: Fail): TreeEnsembleEstimator {
+function gradientBoosting(est: PyObject, nFeatures: number, fail: Fail, charge: Charge): TreeEnsembleEstimator {
   const cls = "GradientBoostingRegressor";
   const lr = scalarOf(attr(est, "learning_rate", fail), `${cls}.learning_rate`, fail);
   const stages = attr(est, "estimators_", fail);
   if (isNdArray(stages) && stages.shape.length === 2 && stages.shape[1] !== 1) fail(`${cls}.estimators_ has shape [${stages.shape}]: only one tree per stage (regression) is supported`);
   const members = objects(stages, `${cls}.estimators_`, fail);
   if (!members.length) fail(`${cls}.estimators_ is empty`);
-  const trees = members.map((m, i) => decisionTree(m, nFeatures, `${cls}.estimators_[${i}]`, fail));
+  const trees = members.map((m, i) => decisionTree(m, nFeatures, `${cls}.estimators_[${i}]`, fail, charge));
   // raw = init_.predict(X), then raw += learning_rate * tree(X) per stage (predict_stages).
   const initV = attr(est, "init_", fail);
   let init: number;
@@ -135,7 +146,7 @@ function gradientBoosting(est: PyObject, nFeatures: number, fail: Fail): TreeEns
   return { kind: "tree_ensemble", sklearn_class: cls, aggregate: "sum", compare: "float32", init, scale: lr, trees };
 }
 
-function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail): TreeEnsembleEstimator {
+function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail, charge: Charge): TreeEnsembleEstimator {
   const cls = "HistGradientBoostingRegressor";
   const st = stateOf(est, fail);
   const loss = st.get("loss");
@@ -151,14 +162,15 @@ function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail): Tre
   const trees = iterations.map((it, i) => {
     const preds = objects(it, `${cls}._predictors[${i}]`, fail);
     if (preds.length !== 1) fail(`${cls}._predictors[${i}] has ${preds.length} trees: only one per iteration (regression) is supported`);
-    return histTree(preds[0]!, nFeatures, `${cls}._predictors[${i}][0]`, fail);
+    return histTree(preds[0]!, nFeatures, `${cls}._predictors[${i}][0]`, fail, charge);
   });
   return { kind: "tree_ensemble", sklearn_class: cls, aggregate: "sum", compare: "float64", init, scale: 1, trees };
 }
 
-function histTree(p: PyValue, nFeatures: number, what: string, fail: Fail): TreeSpec {
+function histTree(p: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge): TreeSpec {
   if (!isPyObject(p) || shortName(p) !== "TreePredictor") return fail(`${what} is a ${describe(p)}, not a TreePredictor`);
-  const { cols } = records(stateOf(p, fail).get("nodes") ?? null, `${what}.nodes`, fail);
+  const { n, cols } = records(stateOf(p, fail).get("nodes") ?? null, `${what}.nodes`, fail);
+  charge(n);
   const isLeaf = column(cols, ["is_leaf"], `${what}.nodes`, fail);
   const categorical = cols.is_categorical ? column(cols, ["is_categorical"], `${what}.nodes`, fail) : [];
   if (categorical.some((c, i) => c && !isLeaf[i])) fail(`${what} splits on a categorical feature: not supported`);

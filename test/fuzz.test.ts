@@ -1,0 +1,218 @@
+// Hostile files are refused with clear errors (never run, crash, hang or exhaust memory), and a seeded
+// mutation fuzz of valid fixtures ends every case in a valid artifact or a RidepredError.
+// The corpus is written by test/fixtures/make_sklearn_fixtures.py; multi-megabyte floods are made here.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { RidepredError } from "../src/errors.js";
+import { makeResolver } from "../src/sklearn/allowlist.js";
+import { modelParts } from "../src/sklearn/estimators.js";
+import { mutate, rng, runCase } from "../src/sklearn/fuzz.js";
+import { auditPickle, importPickleBytes, importSource } from "../src/sklearn/import.js";
+import { decompress } from "../src/sklearn/joblib.js";
+import { PickleError, unpickle } from "../src/sklearn/pickle.js";
+
+const DIR = join(__dirname, "fixtures", "sklearn");
+const HOSTILE = join(DIR, "hostile");
+const BIN = join(__dirname, "..", "bin", "ridepred");
+const MARKER = "/tmp/ridepred-pwned";
+const rides: Record<string, string | number>[] = JSON.parse(readFileSync(join(DIR, "rides.json"), "utf8"));
+
+// Every committed hostile file, with the refusal it must produce.
+const CORPUS: Record<string, RegExp> = {
+  "os_system.p2.pkl": /refused global posix\.system: not on ridepred's allow-list/,
+  "os_system.p5.pkl": /refused global posix\.system/,
+  "os_system.joblib": /refused global posix\.system/,
+  "os_system.joblib.gz": /refused global posix\.system/,
+  "os_system.mlflow": /model\.pkl: byte \d+: refused global posix\.system/,
+  "subprocess_check_call.p2.pkl": /refused global subprocess\.check_call/,
+  "subprocess_check_call.p5.pkl": /refused global subprocess\.check_call/,
+  "builtins_eval.p2.pkl": /refused global builtins\.eval/,
+  "builtins_eval.p5.pkl": /refused global builtins\.eval/,
+  "builtins_exec.p2.pkl": /refused global builtins\.exec/,
+  "builtins_exec.p5.pkl": /refused global builtins\.exec/,
+  "getattr_import.p2.pkl": /refused global builtins\.getattr/,
+  "getattr_import.p5.pkl": /refused global builtins\.getattr/,
+  "inst.pkl": /opcode INST \(old-style instance creation\) is refused/,
+  "obj.pkl": /refused global os\.system/,
+  "ext1.pkl": /EXT1\/EXT2\/EXT4\) are refused/,
+  "ext2.pkl": /EXT1\/EXT2\/EXT4\) are refused/,
+  "ext4.pkl": /EXT1\/EXT2\/EXT4\) are refused/,
+  "persid.pkl": /persistent ids \(PERSID\/BINPERSID\) are refused/,
+  "binpersid.pkl": /persistent ids/,
+  "billion_laughs.pkl": /expected a Pipeline\(DictVectorizer, estimator\)/,
+  "self_list.pkl": /expected a Pipeline\(DictVectorizer, estimator\)/,
+  "cyclic_key.pkl": /unsupported dict key: a tuple holding containers/,
+  "binunicode8_huge.pkl": /length 4611686018427387904 is absurd/,
+  "binbytes_truncated.pkl": /truncated: needs 2147483648 more bytes/,
+  "long4_huge.pkl": /truncated: needs 1073741824 more bytes/,
+  "frame_huge.pkl": /is absurd/,
+  "shape_vs_bytes.pkl": /numpy array data is 32 bytes but shape \[268435456\] of <f8 needs 2147483648/,
+  "shape_absurd.pkl": /numpy array shape \[2147483647,2147483647\] is absurdly large/,
+  "shape_negative.pkl": /numpy array shape \[-4\] is invalid/,
+  "object_array_count.pkl": /numpy object array has 2 items but its shape \[1000000000\]/,
+  "joblib_shape_vs_file.joblib": /truncated: 2147483648 bytes of inline data declared/,
+  "tree_cycle.pkl": /node 1 has children 0\/\d+ outside the tree/,
+  "tree_feature_range.pkl": /node 0 splits on feature 1000000, but there are 741 features/,
+  "tree_values_shape.pkl": /values has shape \[3,1,1\] for 129 nodes/,
+};
+
+describe("hostile corpus", () => {
+  it("covers every committed hostile file", () => {
+    expect(readdirSync(HOSTILE).sort()).toEqual(Object.keys(CORPUS).sort());
+  });
+
+  for (const [file, why] of Object.entries(CORPUS)) {
+    it(`${file}: refused (${why.source.slice(0, 60)})`, async () => {
+      rmSync(MARKER, { force: true });
+      const t0 = performance.now();
+      const err = await importSource(join(HOSTILE, file)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(RidepredError);
+      expect((err as RidepredError).message).toMatch(why);
+      expect((err as RidepredError).message).not.toMatch(/cannot read this (file|model) \(/); // not an internal error
+      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(existsSync(MARKER)).toBe(false);
+    });
+  }
+
+  it("audit names every dangerous global without running anything, through joblib compression too", () => {
+    for (const [file, global] of [["getattr_import.p2.pkl", "builtins.getattr"], ["os_system.joblib.gz", "posix.system"]]) {
+      const report = auditPickle(readFileSync(join(HOSTILE, file!)));
+      expect(report.globals).toContainEqual({ name: global, allowed: false });
+      expect(report.risks[global!]).toBe("can run code or touch the system");
+    }
+    // The getattr chain also names builtins.__import__: audit keeps reading past the first refusal.
+    const names = auditPickle(readFileSync(join(HOSTILE, "getattr_import.p2.pkl"))).globals.map((g) => g.name);
+    expect(names).toEqual(expect.arrayContaining(["builtins.getattr", "builtins.__import__", "sklearn.pipeline.Pipeline"]));
+    expect(existsSync(MARKER)).toBe(false);
+  });
+
+  it("CLI audit of a hostile MLflow folder exits 1 and lists the refused global", () => {
+    const r = spawnSync(BIN, ["import", "--audit", join(HOSTILE, "os_system.mlflow")], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/REFUSED {2}posix\.system {2}\(can run code or touch the system\)/);
+    expect(r.stderr).toMatch(/1 refused/);
+  });
+});
+
+describe("resource limits: floods and deep nesting end in a clear error, quickly", () => {
+  const resolve = makeResolver();
+  const refusal = (bytes: Uint8Array, limits = {}) => {
+    const t0 = performance.now();
+    try {
+      unpickle(bytes, { resolve, limits });
+    } catch (e) {
+      expect(e).toBeInstanceOf(PickleError);
+      expect(performance.now() - t0).toBeLessThan(3000);
+      return (e as Error).message;
+    }
+    return "no error";
+  };
+  const rep = (byte: number, n: number) => new Uint8Array(n).fill(byte);
+  const cat = (...p: (Uint8Array | number[])[]) => Uint8Array.from(p.flatMap((x) => [...x]));
+
+  it("memo: 6 million MEMOIZE entries exceed the 5 million limit", () => {
+    expect(refusal(cat([0x80, 4, 0x4e], rep(0x94, 6_000_000), [0x2e]))).toMatch(/memo limit of 5000000 entries exceeded/);
+  });
+
+  it("nesting: 100,000 MARKs exceed the depth limit", () => {
+    expect(refusal(cat([0x80, 2], rep(0x28, 100_000), [0x4e], rep(0x74, 100_000), [0x2e]))).toMatch(/nesting deeper than 2000/);
+  });
+
+  it("a million nested 1-tuples and 200,000 nested lists are read without recursion, then refused as not a model", () => {
+    for (const bytes of [cat([0x80, 2, 0x4e], rep(0x85, 1_000_000), [0x2e]), cat([0x80, 2], rep(0x5d, 200_000), rep(0x61, 199_999), [0x2e])]) {
+      const t0 = performance.now();
+      expect(() => importPickleBytes("deep.pkl", bytes)).toThrow(/expected a Pipeline\(DictVectorizer, estimator\)/);
+      expect(performance.now() - t0).toBeLessThan(3000);
+    }
+  });
+
+  it("stack: millions of values pushed without a STOP hit the stack limit", () => {
+    expect(refusal(cat([0x80, 2], rep(0x4e, 5_100_000), [0x2e]))).toMatch(/stack limit of 5000000 exceeded/);
+  });
+
+  it("allocation: the budget stops a file that decodes into more than it allows", () => {
+    const arr = readFileSync(join(DIR, "Pipeline_Ridge.p4.pkl"));
+    expect(refusal(arr, { maxAlloc: 4096 })).toMatch(/allocation limit of 4096 bytes exceeded/);
+    // And at the default budget the same file reads.
+    expect(() => unpickle(arr, { resolve })).not.toThrow();
+  });
+
+  it("a list appended with millions of items via APPENDS does not overflow the call stack", () => {
+    const items = rep(0x4e, 3_000_000);
+    const bytes = cat([0x80, 2, 0x5d, 0x28], items, [0x65, 0x2e]);
+    const { value } = unpickle(bytes, { resolve });
+    expect((value as unknown[]).length).toBe(3_000_000);
+  });
+
+  it("a zlib bomb is cut off at the output limit with a clear error", () => {
+    const bomb = deflateSync(new Uint8Array(64 * 1024 * 1024)); // 64 MiB of zeros in ~64 KiB
+    expect(bomb.length).toBeLessThan(100_000);
+    const fail = (m: string): never => {
+      throw new RidepredError(m, 2);
+    };
+    expect(() => decompress(bomb, 1024 * 1024, fail)).toThrow(/zlib data expands past the 1048576-byte limit/);
+  });
+
+  it("file size: a file over the size limit is refused before it is read", () => {
+    expect(refusal(new Uint8Array(2048), { maxBytes: 1024 })).toMatch(/file is 2048 bytes, over the 1024-byte limit/);
+  });
+});
+
+describe("protocol 5 out-of-band buffers", () => {
+  const file = readFileSync(join(DIR, "oob", "Pipeline_Ridge.p5.pkl"));
+  const expected: number[] = JSON.parse(readFileSync(join(DIR, "Pipeline_Ridge.expected.json"), "utf8")).predictions;
+
+  it("read with the buffers supplied, the model is the one scikit-learn pickled", async () => {
+    const buffers = [readFileSync(join(DIR, "oob", "buffer0.bin"))];
+    const { value } = unpickle(file, { resolve: makeResolver(), buffers });
+    const fail = (m: string): never => {
+      throw new Error(m);
+    };
+    const parts = modelParts(value, fail);
+    const inband = await importSource(join(DIR, "Pipeline_Ridge.p5.pkl"));
+    expect(parts.estimator).toEqual(inband.estimator);
+    expect(expected.length).toBe(rides.length);
+  });
+
+  it("without them, a clear error", () => {
+    expect(() => importPickleBytes("oob.pkl", file)).toThrow(/asks for an out-of-band buffer \(protocol 5\) but none was supplied/);
+  });
+});
+
+describe("mutation fuzz of valid fixtures (seeded, bounded)", () => {
+  const SEEDS = [1, 2, 3];
+  const CASES_PER_SEED = 400;
+  const sources = ["Pipeline_Ridge.p2.pkl", "DecisionTreeRegressor_tuple.p4.pkl", "GradientBoostingRegressor_dummy_median.p5.pkl", "RandomForestRegressor.joblib", "HistGradientBoostingRegressor.p4.pkl"].map((f) =>
+    readFileSync(join(DIR, f)),
+  );
+  const sample = rides.slice(0, 5);
+
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: ${CASES_PER_SEED} mutants each import cleanly or are refused with a RidepredError`, () => {
+      const rand = rng(seed);
+      const tally = { imported: 0, refused: 0, defect: 0 };
+      const defects: string[] = [];
+      let slowest = 0;
+      for (let i = 0; i < CASES_PER_SEED; i++) {
+        const src = sources[i % sources.length]!;
+        const donor = sources[(i + 1) % sources.length]!;
+        let bytes = mutate(src, rand, donor);
+        if (rand() < 0.3) bytes = mutate(bytes, rand, donor); // sometimes two mutations
+        const r = runCase(bytes, sample);
+        tally[r.outcome]++;
+        slowest = Math.max(slowest, r.ms);
+        if (r.outcome === "defect") defects.push(`case ${i}: ${r.message}`);
+      }
+      expect(defects).toEqual([]);
+      expect(tally.refused).toBeGreaterThan(CASES_PER_SEED / 4); // the mutations really break files
+      expect(tally.imported + tally.refused).toBe(CASES_PER_SEED);
+      expect(slowest).toBeLessThan(2000);
+    });
+  }
+});
