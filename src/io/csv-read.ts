@@ -8,8 +8,8 @@ import type { BatchSource, RecordBatch } from "./types.js";
 
 const MAX_HEADER = 4096;
 
-export async function openCsv(path: string, gzip: boolean): Promise<BatchSource> {
-  const input = openBytes(path, gzip);
+export async function openCsv(path: string, gzip: boolean, chunkSize?: number): Promise<BatchSource> {
+  const input = openBytes(path, gzip, chunkSize);
   const label = path === "-" ? "stdin" : path;
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const decoder = new StringDecoder("utf8");

@@ -12,7 +12,7 @@ export interface ByteInput {
   read(): number;
 }
 
-export function openBytes(path: string, gzip: boolean): ByteInput {
+export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 20): ByteInput {
   let raw: Readable;
   let size: number | undefined;
   if (path === "-") raw = process.stdin;
@@ -25,7 +25,7 @@ export function openBytes(path: string, gzip: boolean): ByteInput {
       if (e instanceof RidepredError) throw e;
       throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
     }
-    raw = createReadStream(path, { highWaterMark: 1 << 20 });
+    raw = createReadStream(path, { highWaterMark: chunkSize });
   }
   let bytes = 0;
   raw.on("data", (c: Buffer) => (bytes += c.length));

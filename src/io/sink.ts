@@ -1,6 +1,6 @@
 // Output files are written under a temporary name in the same directory and renamed only on success:
 // a failed or interrupted run never leaves a partial file under the final name.
-import { createWriteStream, renameSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
@@ -14,6 +14,12 @@ export interface TempTarget {
 }
 
 export function tempTarget(path: string): TempTarget {
+  // Scheduled runs write to paths like out/{year}/{month}.parquet: create the directory.
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot create its directory: ${(e as Error).message}`);
+  }
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   return {
     tmp,

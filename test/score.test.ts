@@ -1,0 +1,303 @@
+// `ridepred score` through the real binary on real rows: predictions equal the predictor's own (and
+// scikit-learn's committed outputs), the summary reconciles, outputs re-read with the right types,
+// broken inputs give clear errors, exit codes, and no output file.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { parse } from "csv-parse/sync";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "../src/runtime/load.js";
+import type { Predictor } from "../src/runtime/predictor.js";
+
+const ROOT = join(__dirname, "..");
+const BIN = join(ROOT, "bin/ridepred");
+const SAMPLE_PQ = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
+const SAMPLE_CSV = join(ROOT, "examples/green_tripdata_2021-02_sample.csv");
+const SHARED = join(ROOT, "../shared/data");
+const hasShared = existsSync(join(SHARED, "green_tripdata_2023-01.parquet"));
+let predictor: Predictor;
+let tmp: string;
+
+function ridepred(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? tmp, input: opts.input, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 1 << 28 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const readCsv = (path: string): Record<string, string>[] => parse(readFileSync(path), { columns: true, bom: true });
+const minutes = (a: string, b: string) => (Date.parse(b.replace(" ", "T") + "Z") - Date.parse(a.replace(" ", "T") + "Z")) / 60000;
+/** Files left in a directory besides the expected ones: a failed run must leave no temp or partial file. */
+const leftovers = (dir: string, expected: string[] = []) => readdirSync(dir).filter((f) => !expected.includes(f));
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, "dist/cli.js"))) throw new Error("dist/ is missing: run `npm test` (it builds first)");
+  predictor = loadModel().predictor;
+  tmp = mkdtempSync(join(tmpdir(), "ridepred-score-"));
+});
+
+describe("ridepred score on the committed samples", () => {
+  it("README quickstart: Parquet sample -> predictions.csv, every prediction equal to the predictor's", async () => {
+    const dir = mkdtempSync(join(tmp, "qs-"));
+    const r = ridepred(["score", SAMPLE_PQ, "-o", "predictions.csv"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/1,000 rows read = 1,000 scored \+ 0 filtered \+ 0 rejected/);
+    const out = readCsv(join(dir, "predictions.csv"));
+    const rows = await parquetReadObjects({ file: await asyncBufferFromFile(SAMPLE_PQ) });
+    expect(out).toHaveLength(rows.length);
+    expect(Object.keys(out[0]!)).toEqual(["ride_id", "pickup_datetime", "PULocationID", "DOLocationID", "actual_duration", "predicted_duration", "diff", "model_version"]);
+    rows.forEach((row, i) => {
+      const o = out[i]!;
+      const expected = predictor.predict(row);
+      expect(Number(o.predicted_duration)).toBe(expected);
+      expect(o.PULocationID).toBe(String(row.PULocationID));
+      expect(o.pickup_datetime).toBe((row.lpep_pickup_datetime as Date).toISOString().slice(0, 19).replace("T", " "));
+      const actual = ((row.lpep_dropoff_datetime as Date).getTime() - (row.lpep_pickup_datetime as Date).getTime()) / 60000;
+      expect(Number(o.actual_duration)).toBeCloseTo(actual, 12);
+      expect(Number(o.diff)).toBeCloseTo(actual - expected, 12);
+      expect(o.model_version).toBe(predictor.version);
+      expect(o.ride_id).toBe(`green_tripdata_2021-02_sample_${i}`);
+    });
+    expect(leftovers(dir, ["predictions.csv"])).toEqual([]);
+  });
+
+  it("CSV -> Parquet: re-reads with the right column types and the same values", async () => {
+    const out = join(tmp, "sample.parquet");
+    const r = ridepred(["score", SAMPLE_CSV, "-o", out, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ rows_read: 1000, scored: 1000, filtered: 0, rejected: 0 });
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(out));
+    const types = Object.fromEntries(md.schema.slice(1).map((s) => [s.name, [s.type, s.logical_type?.type ?? s.converted_type ?? null]]));
+    expect(types).toEqual({
+      ride_id: ["BYTE_ARRAY", "STRING"],
+      pickup_datetime: ["INT64", "TIMESTAMP"],
+      PULocationID: ["BYTE_ARRAY", "STRING"],
+      DOLocationID: ["BYTE_ARRAY", "STRING"],
+      actual_duration: ["DOUBLE", null],
+      predicted_duration: ["DOUBLE", null],
+      diff: ["DOUBLE", null],
+      model_version: ["BYTE_ARRAY", "STRING"],
+    });
+    const pickup = md.schema.find((s) => s.name === "pickup_datetime")!;
+    expect(pickup.logical_type).toMatchObject({ type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" });
+    const got = await parquetReadObjects({ file: await asyncBufferFromFile(out) });
+    const input = readCsv(SAMPLE_CSV);
+    expect(got).toHaveLength(input.length);
+    input.forEach((row, i) => {
+      const g = got[i]!;
+      expect(g.predicted_duration).toBe(predictor.predict(row));
+      // naive time in, the same wall-clock digits out: no zone applied anywhere
+      expect((g.pickup_datetime as Date).toISOString().slice(0, 19).replace("T", " ")).toBe(row.lpep_pickup_datetime);
+      expect(g.actual_duration).toBeCloseTo(minutes(row.lpep_pickup_datetime!, row.lpep_dropoff_datetime!), 12);
+      expect(g.PULocationID).toBe(row.PULocationID);
+    });
+    expect(summary.predictions.mean).toBeCloseTo(got.reduce((a, g) => a + (g.predicted_duration as number), 0) / got.length, 9);
+  });
+
+  it("matches scikit-learn's own committed predictions (JSONL in, JSONL out)", () => {
+    const examples = readFileSync(join(ROOT, "models/ride-duration.examples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const input = join(tmp, "examples.jsonl");
+    writeFileSync(input, examples.map((e, i) => JSON.stringify({ ride_id: `ex${i}`, ...e.input })).join("\n") + "\n");
+    const out = join(tmp, "examples.out.jsonl");
+    const r = ridepred(["score", input, "-o", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(got).toHaveLength(examples.length);
+    got.forEach((g, i) => {
+      expect(g.ride_id).toBe(`ex${i}`);
+      expect(Math.abs(g.predicted_duration - examples[i].output)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(examples[i].output)));
+    });
+    // no pickup/dropoff in this input: no actual_duration or diff columns
+    expect(Object.keys(got[0])).toEqual(["ride_id", "PULocationID", "DOLocationID", "predicted_duration", "model_version"]);
+  });
+
+  it("stdin to stdout gives the same rows as file to file; the summary goes to stderr", () => {
+    const file = join(tmp, "viafile.csv");
+    expect(ridepred(["score", SAMPLE_CSV, "-o", file, "--ride-id-prefix", "r"]).code).toBe(0);
+    const r = ridepred(["score", "-", "--ride-id-prefix", "r", "--json"], { input: readFileSync(SAMPLE_CSV) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(readFileSync(file, "utf8"));
+    expect(JSON.parse(r.stderr)).toMatchObject({ input: "-", output: "-", rows_read: 1000 });
+  });
+
+  it("CSV.gz round trip and --columns", () => {
+    const gz = join(tmp, "out.csv.gz");
+    const r = ridepred(["score", SAMPLE_PQ, "-o", gz, "--columns", "ride_id,trip_distance,predicted_duration,VendorID"]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = parse(gunzipSync(readFileSync(gz)), { columns: true }) as Record<string, string>[];
+    expect(Object.keys(rows[0]!)).toEqual(["ride_id", "trip_distance", "predicted_duration", "VendorID"]);
+    const again = join(tmp, "again.csv");
+    // the gzipped output reads back as an input (no location ids in it: map nothing, expect a clear error)
+    const r2 = ridepred(["score", gz, "-o", again]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/no column for model input PULocationID \(tried PULocationID, pickup_location_id.*--map COLUMN=PULocationID/);
+    expect(existsSync(again)).toBe(false);
+  });
+
+  it("--filter-duration drops what the course's filter drops, and the summary reconciles", () => {
+    const input = readCsv(SAMPLE_CSV);
+    const keep = input.filter((r) => {
+      const d = minutes(r.lpep_pickup_datetime!, r.lpep_dropoff_datetime!);
+      return d >= 5 && d <= 20;
+    });
+    const out = join(tmp, "filtered.csv");
+    const r = ridepred(["score", SAMPLE_CSV, "-o", out, "--filter-duration", "5..20", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.scored).toBe(keep.length);
+    expect(s.filtered).toBe(input.length - keep.length);
+    expect(s.rows_read).toBe(s.scored + s.filtered + s.rejected);
+    expect(readCsv(out).map((o) => Number(o.predicted_duration))).toEqual(keep.map((k) => predictor.predict(k)));
+  });
+});
+
+describe("rows that cannot be scored", () => {
+  /** The sample with row 3 cut short, row 5 missing its PULocationID and row 8 with a bad distance. */
+  function brokenCsv(): string {
+    const lines = readFileSync(SAMPLE_CSV, "utf8").trim().split("\n").slice(0, 11);
+    lines[3] = lines[3]!.split(",").slice(0, 5).join(",");
+    const f5 = lines[5]!.split(",");
+    f5[5] = "";
+    lines[5] = f5.join(",");
+    const f8 = lines[8]!.split(",");
+    f8[8] = "far";
+    lines[8] = f8.join(",");
+    const dir = mkdtempSync(join(tmp, "broken-"));
+    writeFileSync(join(dir, "in.csv"), lines.join("\n") + "\n");
+    return dir;
+  }
+
+  it("--on-error fail (default): exit 1 naming the file, row and reason; no output file", () => {
+    const dir = brokenCsv();
+    const r = ridepred(["score", "in.csv", "-o", "out.csv"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ridepred: in\.csv: row 3: \$: has 5 fields, the header has 21/);
+    expect(leftovers(dir, ["in.csv"])).toEqual([]);
+  });
+
+  it("--on-error skip --rejects: every row accounted for, rejects hold row and reason", () => {
+    const dir = brokenCsv();
+    const r = ridepred(["score", "in.csv", "-o", "out.parquet", "--on-error", "skip", "--rejects", "rejects.csv", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ rows_read: 10, scored: 7, filtered: 0, rejected: 3, rejected_by_field: { $: 1, PULocationID: 1, trip_distance: 1 } });
+    const rejects = readCsv(join(dir, "rejects.csv"));
+    expect(rejects.map((x) => [x.row, x.field])).toEqual([
+      ["3", "$"],
+      ["5", "PULocationID"],
+      ["8", "trip_distance"],
+    ]);
+    expect(rejects[1]!.reason).toBe("is required but missing");
+    expect(rejects[2]!.reason).toMatch(/expected a number, got "far"/);
+    expect(rejects[2]!.trip_distance).toBe("far");
+    expect(leftovers(dir, ["in.csv", "out.parquet", "rejects.csv"])).toEqual([]);
+  });
+
+  it("a truncated Parquet file: exit 2, a clear message, no output file", () => {
+    const dir = mkdtempSync(join(tmp, "trunc-"));
+    const bad = join(dir, "cut.parquet");
+    copyFileSync(SAMPLE_PQ, bad);
+    truncateSync(bad, Math.floor(statSync(bad).size / 2));
+    const r = ridepred(["score", "cut.parquet", "-o", "out.csv"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ridepred: cut\.parquet: not a readable Parquet file .*truncated or not Parquet\?/);
+    expect(leftovers(dir, ["cut.parquet"])).toEqual([]);
+  });
+
+  it("a quote that never closes: exit 2 with the row, no output file", () => {
+    const dir = mkdtempSync(join(tmp, "quote-"));
+    writeFileSync(join(dir, "q.csv"), 'PULocationID,DOLocationID,trip_distance\n1,2,3\n"4,5,6\n7,8,9\n');
+    const r = ridepred(["score", "q.csv", "-o", "out.jsonl"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/q\.csv: not valid CSV: the quoted field opened in row 2 is never closed/);
+    expect(leftovers(dir, ["q.csv"])).toEqual([]);
+  });
+
+  it("a missing file and an unknown extension are usage errors (exit 2)", () => {
+    expect(ridepred(["score", "nope.parquet"]).stderr).toMatch(/nope\.parquet: cannot read: no such file/);
+    const r = ridepred(["score", SAMPLE_CSV, "-o", join(tmp, "x.xlsx")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot tell the format/);
+  });
+});
+
+describe("real TLC shapes", () => {
+  it("snake_case names, CRLF, quoted fields: built-in aliases and --map", () => {
+    const dir = mkdtempSync(join(tmp, "snake-"));
+    const src = readCsv(SAMPLE_CSV).slice(0, 50);
+    const head = ["pickup_datetime", "dropoff_datetime", "pickup_location_id", "dropoff_location_id", "dist", "note"];
+    const body = src.map((r, i) => [r.lpep_pickup_datetime, r.lpep_dropoff_datetime, `"${r.PULocationID}"`, r.DOLocationID, r.trip_distance, i % 2 ? '"a, ""quoted""\r\nnote"' : ""].join(","));
+    writeFileSync(join(dir, "in.csv"), [head.join(","), ...body].join("\r\n") + "\r\n");
+    const r = ridepred(["score", "in.csv", "-o", "out.csv", "--map", "dist=trip_distance", "--columns", "pickup_datetime,PULocationID,predicted_duration,note", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows_read: 50, scored: 50 });
+    const out = readCsv(join(dir, "out.csv"));
+    out.forEach((o, i) => {
+      expect(Number(o.predicted_duration)).toBe(predictor.predict(src[i]!));
+      expect(o.note).toBe(i % 2 ? 'a, "quoted"\r\nnote' : "");
+      expect(o.pickup_datetime).toBe(src[i]!.lpep_pickup_datetime);
+    });
+  });
+
+  it("--run-date with --period previous-month fills {year}/{month} in input and output paths", () => {
+    const dir = mkdtempSync(join(tmp, "sched-"));
+    mkdirSync(join(dir, "data"));
+    copyFileSync(SAMPLE_PQ, join(dir, "data/green_tripdata_2021-02.parquet"));
+    const r = ridepred(["score", "data/green_tripdata_{year}-{month}.parquet", "-o", "out/{year}/{month}/predictions.parquet", "--run-date", "2021-03-05", "--period", "previous-month", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ input: "data/green_tripdata_2021-02.parquet", output: "out/2021/02/predictions.parquet", scored: 1000 });
+    expect(existsSync(join(dir, "out/2021/02/predictions.parquet"))).toBe(true);
+    const bad = ridepred(["score", "data/{yr}.parquet"], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown placeholder \{yr\}/);
+  });
+
+  describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/data is absent)", () => {
+    for (const month of ["2023-01", "2023-02", "2021-01"]) {
+      it(`green ${month} Parquet (ids ${month === "2023-01" ? "INT64" : month === "2023-02" ? "INT32" : "strings"}) -> Parquet: predictions equal the predictor's, filter reconciles`, async () => {
+        const file = join(SHARED, `green_tripdata_${month}.parquet`);
+        const out = join(tmp, `green_${month}.parquet`);
+        const r = ridepred(["score", file, "-o", out, "--filter-duration", "1..60", "--columns", "ride_id,PULocationID,DOLocationID,trip_distance,actual_duration,predicted_duration", "--json"]);
+        expect(r.code, r.stderr).toBe(0);
+        const s = JSON.parse(r.stdout);
+        const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: ["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"] });
+        const keep = rows.flatMap((row, i) => {
+          const d = ((row.lpep_dropoff_datetime as Date).getTime() - (row.lpep_pickup_datetime as Date).getTime()) / 60000;
+          return d >= 1 && d <= 60 ? [i] : [];
+        });
+        expect(s.rows_read).toBe(rows.length);
+        expect(s.filtered).toBe(rows.length - keep.length);
+        expect(s.rejected).toBe(0);
+        expect(s.scored).toBe(keep.length);
+        if (month === "2021-01") expect(s.filtered).toBe(0); // published already cleaned to 1..60 minutes
+        else expect(s.filtered).toBeGreaterThan(0);
+        const got = await parquetReadObjects({ file: await asyncBufferFromFile(out) });
+        expect(got).toHaveLength(keep.length);
+        keep.forEach((i, k) => {
+          expect(got[k]!.predicted_duration).toBe(predictor.predict(rows[i]!));
+          expect(got[k]!.PULocationID).toBe(String(rows[i]!.PULocationID));
+          expect(got[k]!.ride_id).toBe(`green_tripdata_${month}_${i}`);
+        });
+      });
+    }
+
+    it("yellow snake_case CSV with CRLF and empty fields: aliases, every row scored", () => {
+      const file = join(SHARED, "yellow_tripdata_sample_2019-01.csv");
+      const out = join(tmp, "yellow.csv");
+      const r = ridepred(["score", file, "-o", out, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const s = JSON.parse(r.stdout);
+      const input = readCsv(file);
+      expect(s).toMatchObject({ rows_read: input.length, scored: input.length });
+      const got = readCsv(out);
+      got.forEach((o, i) => {
+        const row = input[i]!;
+        expect(Number(o.predicted_duration)).toBe(predictor.predict({ PULocationID: row.pickup_location_id, DOLocationID: row.dropoff_location_id, trip_distance: row.trip_distance }));
+        expect(Number(o.actual_duration)).toBeCloseTo(minutes(row.pickup_datetime!, row.dropoff_datetime!), 9);
+      });
+    });
+  });
+});
