@@ -1,0 +1,231 @@
+// The readers and helpers behind `ridepred score`, against independent oracles: csv-parse for the CSV
+// scanner, hyparquet's own reader for the page-by-page Parquet reader, Date for timestamps.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
+import { parquetWriteFile } from "hyparquet-writer";
+import { beforeAll, describe, expect, it } from "vitest";
+import { resolveColumns } from "../src/io/aliases.js";
+import { openCsv } from "../src/io/csv-read.js";
+import { openParquet } from "../src/io/parquet-read.js";
+import { formatTimestamp, parseTimestamp } from "../src/io/timestamp.js";
+import type { BatchSource } from "../src/io/types.js";
+import { fillTemplate, periodDate } from "../src/batch/template.js";
+import { RidepredError } from "../src/errors.js";
+
+const ROOT = join(__dirname, "..");
+const SHARED = join(ROOT, "../shared/data");
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "ridepred-io-"));
+});
+
+/** Every batch of a source, concatenated per column, with reader row errors at absolute rows. */
+async function readAll(src: BatchSource, wanted: string[], batchSize: number) {
+  const cols: Record<string, unknown[]> = Object.fromEntries(wanted.map((w) => [w, []]));
+  const errors: { row: number; reason: string }[] = [];
+  const sizes: number[] = [];
+  let n = 0;
+  for await (const b of src.batches(wanted, batchSize)) {
+    sizes.push(b.n);
+    for (const w of wanted) for (let r = 0; r < b.n; r++) cols[w]!.push(b.columns[w]![r]);
+    for (const e of b.errors) errors.push({ row: n + e.row, reason: e.reason });
+    n += b.n;
+  }
+  await src.close();
+  return { cols, errors, sizes, n };
+}
+
+describe("CSV scanner", () => {
+  const tricky = [
+    'id,"name, with comma",note,num',
+    '1,plain,,3.5',
+    '2,"quoted ""twice""","line one\nline two",4',
+    '"3","",x,5',
+    '4,"a\r\nb",",",6',
+    '',
+    '5,é unicode ✓,"",7',
+  ].join("\r\n") + "\r\n";
+
+  for (const chunk of [1, 2, 3, 7, 64, 1 << 20]) {
+    it(`agrees with csv-parse on quotes, doubled quotes, line breaks in quotes, CRLF, BOM, UTF-8 (${chunk}-byte chunks)`, async () => {
+      const file = join(tmp, `tricky-${chunk}.csv`);
+      writeFileSync(file, "\ufeff" + tricky);
+      const oracle = parse(readFileSyncUtf8(file), { bom: true, skip_empty_lines: true }) as string[][];
+      const src = await openCsv(file, false, chunk);
+      expect(src.names).toEqual(oracle[0]);
+      const { cols, errors, n } = await readAll(src, [...src.names], 2);
+      expect(errors).toEqual([]);
+      expect(n).toBe(oracle.length - 1);
+      oracle.slice(1).forEach((rec, i) => rec.forEach((v, j) => expect(cols[oracle[0]![j]!]![i]).toBe(v)));
+    });
+  }
+
+  it("reads only the wanted columns, any order", async () => {
+    const file = join(tmp, "order.csv");
+    writeFileSync(file, "a,b,c\n1,2,3\n4,5,6\n");
+    const { cols } = await readAll(await openCsv(file, false), ["c", "a"], 10);
+    expect(cols).toEqual({ c: ["3", "6"], a: ["1", "4"] });
+  });
+
+  it("a row with the wrong field count or a stray quote is a row error at its row; others are kept", async () => {
+    const file = join(tmp, "bad.csv");
+    writeFileSync(file, 'a,b\n1,2\n3\n4,5,6\n7,"8"x\n9,1"0\n11,12\n');
+    const { cols, errors, n } = await readAll(await openCsv(file, false, 4), ["a", "b"], 3);
+    expect(n).toBe(6);
+    expect(errors).toEqual([
+      { row: 1, reason: "has 1 fields, the header has 2" },
+      { row: 2, reason: "has 3 fields, the header has 2" },
+      { row: 3, reason: "has a quote inside an unquoted field or after a closing quote" },
+      { row: 4, reason: "has a quote inside an unquoted field or after a closing quote" },
+    ]);
+    expect(cols.a).toEqual(["1", undefined, undefined, undefined, undefined, "11"]);
+  });
+
+  it("an unclosed quote at the end is a clear error", async () => {
+    const file = join(tmp, "open.csv");
+    writeFileSync(file, 'a,b\n1,2\n3,"4\n');
+    const src = await openCsv(file, false);
+    await expect(readAll(src, ["a"], 10)).rejects.toThrow(/open\.csv: not valid CSV: the quoted field opened in row 2 is never closed/);
+  });
+
+  it("an empty file has no header: a clear error", async () => {
+    const file = join(tmp, "empty.csv");
+    writeFileSync(file, "");
+    await expect(openCsv(file, false)).rejects.toThrow(RidepredError);
+  });
+
+  it.skipIf(!existsSync(join(SHARED, "taxi_zone_lookup.csv")))("the real zone lookup (CRLF, every field quoted) reads like csv-parse reads it", async () => {
+    const file = join(SHARED, "taxi_zone_lookup.csv");
+    const oracle = parse(readFileSyncUtf8(file), { bom: true }) as string[][];
+    const src = await openCsv(file, false, 500);
+    const { cols, n } = await readAll(src, [...src.names], 100);
+    expect(n).toBe(265);
+    oracle.slice(1).forEach((rec, i) => rec.forEach((v, j) => expect(cols[oracle[0]![j]!]![i]).toBe(v)));
+  });
+});
+
+describe("Parquet page-by-page reader", () => {
+  it("multi-page, multi-row-group file with nulls: batches cut across pages and groups equal hyparquet's rows", async () => {
+    const file = join(tmp, "pages.parquet");
+    const n = 5000;
+    const ids = Array.from({ length: n }, (_, i) => (i % 97 === 0 ? null : String(i % 263)));
+    const dist = Array.from({ length: n }, (_, i) => (i % 89 === 0 ? null : i / 7));
+    const big = Array.from({ length: n }, (_, i) => BigInt(i) * 1_000_000n);
+    parquetWriteFile({
+      filename: file,
+      columnData: [
+        { name: "PULocationID", data: ids, type: "STRING" },
+        { name: "trip_distance", data: dist, type: "DOUBLE" },
+        { name: "big", data: big, type: "INT64" },
+      ],
+      rowGroupSize: 1800,
+      pageSize: 2000, // many small pages per column chunk
+    });
+    const src = await openParquet(file);
+    expect(src.totalRows).toBe(n);
+    const { cols, sizes } = await readAll(src, ["trip_distance", "PULocationID", "big"], 333);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(333);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(n);
+    expect(cols.PULocationID).toEqual(ids);
+    expect(cols.trip_distance).toEqual(dist);
+    expect(cols.big).toEqual(big);
+  });
+
+  it.skipIf(!existsSync(join(SHARED, "green_tripdata_2023-01.parquet")))("real months (one big row group; INT64/INT32/string ids; timestamps) equal hyparquet's rows", async () => {
+    for (const month of ["2023-01", "2023-02", "2021-02"]) {
+      const file = join(SHARED, `green_tripdata_${month}.parquet`);
+      const cols = ["lpep_pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "passenger_count"];
+      const ref = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: cols });
+      const src = await openParquet(file);
+      expect([...src.timestampColumns].sort()).toEqual(["lpep_dropoff_datetime", "lpep_pickup_datetime"]);
+      const got = await readAll(src, cols, 10_000);
+      expect(got.n).toBe(ref.length);
+      for (const c of cols) {
+        const expected = ref.map((r) => (r[c] instanceof Date ? (r[c] as Date).getTime() : r[c]));
+        expect(got.cols[c]!.map((v) => (v === undefined ? null : v))).toEqual(expected.map((v) => (v === undefined ? null : v)));
+      }
+    }
+  });
+
+  it("not Parquet, or cut short: a clear error", async () => {
+    const file = join(tmp, "fake.parquet");
+    writeFileSync(file, "PULocationID,DOLocationID\n1,2\n");
+    await expect(openParquet(file)).rejects.toThrow(/fake\.parquet: not a readable Parquet file/);
+  });
+});
+
+describe("timestamps are naive wall-clock time", () => {
+  it("parse and format round-trip the TLC style, with fractions and T", () => {
+    for (const s of ["2021-02-01 00:34:03", "2008-12-31 23:59:59", "2021-03-14 02:30:00", "2021-11-07 01:30:00"]) expect(formatTimestamp(parseTimestamp(s))).toBe(s);
+    expect(formatTimestamp(parseTimestamp("2021-02-01T00:34:03.250"))).toBe("2021-02-01 00:34:03.250");
+    expect(parseTimestamp("2021-02-01")).toBe(Date.UTC(2021, 1, 1));
+  });
+
+  it("differences across a DST change are plain wall-clock differences", () => {
+    // 01:50 -> 03:10 on the night New York springs forward: the TLC data says 80 minutes, no zone applied
+    expect((parseTimestamp("2021-03-14 03:10:00") - parseTimestamp("2021-03-14 01:50:00")) / 60000).toBe(80);
+  });
+
+  it("an explicit offset is honoured; garbage is NaN", () => {
+    expect(parseTimestamp("2021-02-01 00:00:00+01:00")).toBe(Date.UTC(2021, 0, 31, 23));
+    expect(parseTimestamp("2021-02-01 00:00:00Z")).toBe(Date.UTC(2021, 1, 1));
+    for (const bad of ["", "yesterday", "2021-13-01 00:00:00", "2021-02-01 25:00:00", "2021/02/01"]) expect(parseTimestamp(bad)).toBeNaN();
+  });
+
+  it("formatting agrees with Date on random instants", () => {
+    for (let i = 0; i < 2000; i++) {
+      const ms = Math.floor(((i * 7919) % 2000) * 1e9 + i * 1013);
+      expect(formatTimestamp(ms)).toBe(new Date(ms).toISOString().slice(0, 23).replace("T", " ").replace(/\.000$/, ""));
+    }
+  });
+});
+
+describe("column aliases", () => {
+  const targets = ["PULocationID", "DOLocationID", "trip_distance", "pickup_datetime", "dropoff_datetime", "ride_id"];
+  it("green lpep_*, yellow tpep_*, snake_case exports", () => {
+    expect(resolveColumns(["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"], targets)).toMatchObject({
+      pickup_datetime: "lpep_pickup_datetime",
+      dropoff_datetime: "lpep_dropoff_datetime",
+      PULocationID: "PULocationID",
+    });
+    expect(resolveColumns(["tpep_pickup_datetime", "tpep_dropoff_datetime", "pulocationid", "dolocationid"], targets)).toMatchObject({
+      pickup_datetime: "tpep_pickup_datetime",
+      PULocationID: "pulocationid",
+      DOLocationID: "dolocationid",
+      trip_distance: undefined,
+    });
+    expect(resolveColumns(["pickup_datetime", "dropoff_datetime", "pickup_location_id", "dropoff_location_id"], targets)).toMatchObject({
+      PULocationID: "pickup_location_id",
+      DOLocationID: "dropoff_location_id",
+    });
+  });
+
+  it("--map COLUMN=TARGET wins over aliases; an unknown column is refused", () => {
+    expect(resolveColumns(["PULocationID", "origin"], ["PULocationID"], { origin: "PULocationID" })).toEqual({ PULocationID: "origin" });
+    expect(() => resolveColumns(["a"], ["PULocationID"], { nope: "PULocationID" })).toThrow(/--map nope=PULocationID: the input has no column nope/);
+  });
+});
+
+describe("run-date templates", () => {
+  it("previous-month is the course's monthly job; previous-day crosses month and year ends", () => {
+    expect(periodDate("2021-03-05", "previous-month")).toEqual({ year: 2021, month: 2, day: 1 });
+    expect(periodDate("2021-01-15", "previous-month")).toEqual({ year: 2020, month: 12, day: 1 });
+    expect(periodDate("2021-01-01", "previous-day")).toEqual({ year: 2020, month: 12, day: 31 });
+    expect(periodDate("2024-02-29", "day")).toEqual({ year: 2024, month: 2, day: 29 });
+    expect(periodDate(undefined, "month", new Date(Date.UTC(2026, 10, 25)))).toEqual({ year: 2026, month: 11, day: 1 });
+    expect(() => periodDate("2021-02-30")).toThrow(/not a calendar date/);
+    expect(() => periodDate("March")).toThrow(/expected YYYY-MM-DD/);
+  });
+
+  it("fills zero-padded placeholders and refuses unknown ones", () => {
+    expect(fillTemplate("s3/green/{year}/{month}/{day}.parquet", { year: 2021, month: 2, day: 3 })).toBe("s3/green/2021/02/03.parquet");
+    expect(() => fillTemplate("x/{yr}.csv", { year: 2021, month: 2, day: 3 })).toThrow(/unknown placeholder \{yr\}/);
+  });
+});
+
+function readFileSyncUtf8(path: string): string {
+  return readFileSync(path, "utf8");
+}
