@@ -121,6 +121,22 @@ describe("scikit-learn estimators in every layout match scikit-learn's predictio
   });
 });
 
+describe("model.json validation of trees", () => {
+  const good = importPickleFile(join(DIR, "RandomForestRegressor.p4.pkl"));
+  const broken = (edit: (t: ModelArtifact["estimator"] & { kind: "tree_ensemble" }) => void) => {
+    const doc = JSON.parse(serializeArtifact(good)) as ModelArtifact;
+    edit(doc.estimator as ModelArtifact["estimator"] & { kind: "tree_ensemble" });
+    return validateArtifact(doc).map((p) => `${p.path}: ${p.reason}`);
+  };
+  it("accepts the imported forest", () => expect(validateArtifact(JSON.parse(serializeArtifact(good)))).toEqual([]));
+  it("refuses a cycle, a feature out of range, bad missing_left and an unknown comparison", () => {
+    expect(broken((e) => (e.trees[0]!.left[0] = 0))).toEqual([expect.stringMatching(/trees\[0\]\.left\/right\[0\]: child index out of range/)]);
+    expect(broken((e) => (e.trees[1]!.feature[0] = 99999))).toEqual([expect.stringMatching(/trees\[1\]\.feature\[0\]: feature index 99999 out of range/)]);
+    expect(broken((e) => (e.trees[0]!.missing_left = [1]))).toEqual([expect.stringMatching(/missing_left: must be an array of 0\/1, one per node/)]);
+    expect(broken((e) => ((e as { compare: string }).compare = "float16"))).toEqual([expect.stringMatching(/estimator\.compare: must be "float32" or "float64"/)]);
+  });
+});
+
 describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian arrays)", () => {
   const cases: [string, string, boolean][] = [
     ["GradientBoostingRegressor.numpy2.p2.pkl", "GradientBoostingRegressor", false],

@@ -103,6 +103,7 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
     if (!Number.isFinite(est.intercept)) bad("estimator.intercept", "must be a finite number");
   } else if (est.kind === "tree_ensemble") {
     if (est.aggregate !== "sum" && est.aggregate !== "mean") bad("estimator.aggregate", 'must be "sum" or "mean"');
+    if (est.compare !== "float32" && est.compare !== "float64") bad("estimator.compare", 'must be "float32" or "float64"');
     if (!Number.isFinite(est.init) || !Number.isFinite(est.scale)) bad("estimator", "init and scale must be finite numbers");
     if (!Array.isArray(est.trees) || est.trees.length === 0) return bad("estimator.trees", "must be a non-empty array");
     est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
@@ -117,8 +118,14 @@ function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string,
   const [feature, , left, right] = arrs as number[][];
   const n = feature!.length;
   if (n === 0 || !arrs.every((a) => (a as number[]).length === n)) return bad(p, "node arrays must be non-empty and of equal length");
+  const missing = t.missing_left;
+  if (missing !== undefined && !(Array.isArray(missing) && missing.length === n && missing.every((m) => m === 0 || m === 1))) {
+    return bad(`${p}.missing_left`, "must be an array of 0/1, one per node");
+  }
+  if (!(arrs as number[][]).every((a) => a.every(Number.isFinite))) return bad(p, "node arrays must hold finite numbers");
   for (let i = 0; i < n; i++) {
     if (feature![i]! < 0) continue;
+    if (!Number.isInteger(feature![i]) || !Number.isInteger(left![i]) || !Number.isInteger(right![i])) return bad(`${p}[${i}]`, "feature and child indices must be integers");
     if (nFeatures >= 0 && feature![i]! >= nFeatures) return bad(`${p}.feature[${i}]`, `feature index ${feature![i]} out of range`);
     // Children come after their parent in scikit-learn's depth-first layout: this also rules out cycles.
     if (!(left![i]! > i && left![i]! < n && right![i]! > i && right![i]! < n)) return bad(`${p}.left/right[${i}]`, "child index out of range");

@@ -37,6 +37,7 @@ export const SKLEARN_CLASSES: Record<string, string[]> = {
   PinballLoss: ["sklearn._loss.loss"],
   HalfPoissonLoss: ["sklearn._loss.loss"],
   HalfGammaLoss: ["sklearn._loss.loss"],
+  HuberLoss: ["sklearn._loss.loss"],
   IdentityLink: ["sklearn._loss.link"],
   LogLink: ["sklearn._loss.link"],
   Interval: ["sklearn._loss.link"],
@@ -45,6 +46,7 @@ export const SKLEARN_CLASSES: Record<string, string[]> = {
   CyPinballLoss: ["sklearn._loss._loss"],
   CyHalfPoissonLoss: ["sklearn._loss._loss"],
   CyHalfGammaLoss: ["sklearn._loss._loss"],
+  CyHuberLoss: ["sklearn._loss._loss"],
 };
 
 const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
@@ -88,7 +90,7 @@ function baseRules(): Map<string, GlobalRule> {
     rules.set(c, { kind: "class" });
   }
   // Cython classes pickle through a module-level __pyx_unpickle_<Class>(type, checksum, state): kept as data.
-  for (const c of ["CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss", "CyHalfPoissonLoss", "CyHalfGammaLoss"]) {
+  for (const c of ["CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss", "CyHalfPoissonLoss", "CyHalfGammaLoss", "CyHuberLoss"]) {
     rules.set(`sklearn._loss._loss.__pyx_unpickle_${c}`, {
       kind: "function",
       call: ([, , state]) => ({ $class: `sklearn._loss._loss.${c}`, args: [], state: state ?? null }),
