@@ -137,7 +137,7 @@ describe("model.json validation of trees", () => {
   });
 });
 
-describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian arrays)", () => {
+describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian arrays, protocols 0/1, scikit-learn < 0.22 paths)", () => {
   const cases: [string, string, boolean][] = [
     ["GradientBoostingRegressor.numpy2.p2.pkl", "GradientBoostingRegressor", false],
     ["Pipeline_Ridge.numpy2.p2.pkl", "Pipeline_Ridge", false],
@@ -150,6 +150,12 @@ describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian array
     ["GradientBoostingRegressor.nodes8.p5.pkl", "GradientBoostingRegressor", false],
     ["Pipeline_Ridge.bigendian.p2.pkl", "Pipeline_Ridge", false],
     ["RandomForestRegressor.bigendian.p2.pkl", "RandomForestRegressor", true],
+    ["DecisionTreeRegressor.p0.pkl", "DecisionTreeRegressor", true],
+    ["GradientBoostingRegressor.p1.pkl", "GradientBoostingRegressor", false],
+    ["HistGradientBoostingRegressor.p0.pkl", "HistGradientBoostingRegressor", false],
+    ["RandomForestRegressor.sklearn021.p2.pkl", "RandomForestRegressor", true],
+    ["GradientBoostingRegressor.sklearn021.p2.pkl", "GradientBoostingRegressor", false],
+    ["Pipeline_Ridge.sklearn021.p2.pkl", "Pipeline_Ridge", false],
   ];
   for (const [file, name, exact] of cases) {
     it(`${file} predicts what ${name} did`, () => {
@@ -157,6 +163,7 @@ describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian array
       const { worst, identical } = compare(artifact, expectedOf(HM, name).predictions);
       if (exact) expect(identical).toBe(rides.length);
       else expect(worst).toBeLessThan(1e-9);
+      if (file.includes("sklearn021")) expect(artifact.environment.source.globals!.some((g) => /^sklearn\.(ensemble\.(forest|gradient_boosting)|linear_model\.ridge)\./.test(g))).toBe(true);
       if (file.includes("numpy2")) {
         expect(artifact.environment.recorded.numpy).toBe("2.x");
         expect(artifact.environment.source.globals!.some((g) => g.startsWith("numpy._core."))).toBe(true);

@@ -69,6 +69,9 @@ function baseRules(): Map<string, GlobalRule> {
       return { $class: cls.$global, args: [], state: null };
     },
   });
+  // Protocols 0/1 make instances with copyreg._reconstructor(cls, object, None): `object` is named, never called.
+  rules.set("builtins.object", { kind: "class" });
+  rules.set("__builtin__.object", { kind: "class" });
   const asList = (args: PyValue[]): PyValue => (Array.isArray(args[0]) ? [...args[0]] : []);
   rules.set("builtins.set", { kind: "function", call: asList });
   rules.set("builtins.frozenset", { kind: "function", call: asList });

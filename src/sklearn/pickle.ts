@@ -358,9 +358,10 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
       case 0x46: {
         // FLOAT (text)
         const s = line().trim();
-        const v = Number(s);
-        if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) fail(`bad FLOAT ${JSON.stringify(s)}`);
-        push(/^[+-]?inf$/i.test(s) ? (s.startsWith("-") ? -Infinity : Infinity) : v);
+        // Python writes repr(float): also "inf", "-inf" and "nan", which Number() does not parse.
+        const v = /^[+-]?inf$/i.test(s) ? (s.startsWith("-") ? -Infinity : Infinity) : /^[+-]?nan$/i.test(s) ? NaN : Number(s);
+        if (s === "" || (Number.isNaN(v) && !/nan$/i.test(s))) fail(`bad FLOAT ${JSON.stringify(s)}`);
+        push(v);
         break;
       }
       case 0x47: // BINFLOAT (big-endian)
