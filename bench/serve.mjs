@@ -7,6 +7,7 @@
 // Usage: node bench/serve.mjs [--duration 15] [--connections 50] [--soak 60] [--workers 2]
 // (default ~2 min; --workers N adds a row for ridepred with N workers). Needs wrk, /usr/bin/gunicorn, flask, sklearn.
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -89,11 +90,34 @@ function wrk(url, seconds, connections) {
   };
 }
 
-function measure(name, url) {
+/** CPU seconds (user+system) used so far by a process and its children (gunicorn's worker, cluster workers). */
+function cpuSeconds(pid) {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  const visit = (p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(f[11]) + Number(f[12])) / tick; // utime, stime
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, "utf8").split(" ").filter(Boolean)) visit(c);
+      }
+    } catch {
+      /* gone */
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+// CPU per request is the server's own cost, much steadier than req/s on a shared machine.
+function measure(name, url, pid) {
   if (Number(args.warmup) > 0) wrk(url, Number(args.warmup), C);
+  const cpu0 = cpuSeconds(pid);
   const r = wrk(url, D, C);
-  process.stderr.write(`  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms\n`);
-  return { name, ...r };
+  const cpuUs = ((cpuSeconds(pid) - cpu0) / Math.max(r.requests, 1)) * 1e6;
+  process.stderr.write(`  ${name}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${cpuUs.toFixed(0)} us CPU/request\n`);
+  return { name, ...r, cpuUs };
 }
 
 function stopAll() {
@@ -117,13 +141,13 @@ async function main() {
   process.stderr.write(`same ride: ridepred ${a.duration}, Flask+scikit-learn ${c.duration} (${a.duration === c.duration ? "identical" : "DIFFERENT"})\n`);
 
   process.stderr.write(`wrk -t1 -c${C} -d${D}s on 127.0.0.1 (${args.warmup}s warm-up each); machine has ${(await import("node:os")).availableParallelism()} cores, shared\n`);
-  const rows = [measure("ridepred /predict (1 worker)", urls.ridepred), measure("bare node:http JSON echo", urls.echo), measure("Flask+gunicorn (1 sync worker)", urls.flask)];
+  const rows = [measure("ridepred /predict (1 worker)", urls.ridepred, rid.pid), measure("bare node:http JSON echo", urls.echo, echo.pid), measure("Flask+gunicorn (1 sync worker)", urls.flask, flask.pid)];
   const W = Number(args.workers);
   if (W > 1) {
     const ridN = start(process.execPath, ["bin/ridepred", "serve", "--port", String(pRidN), "--workers", String(W), "--log-level", "warn"]);
     const url = `http://127.0.0.1:${pRidN}/predict`;
     await waitUp(url, ridN, `ridepred --workers ${W}`);
-    rows.push(measure(`ridepred /predict (${W} workers)`, url));
+    rows.push(measure(`ridepred /predict (${W} workers)`, url, ridN.pid));
   }
   flask.kill("SIGTERM");
   echo.kill("SIGTERM");
@@ -142,11 +166,11 @@ async function main() {
   }
 
   const [r, e, f] = rows;
-  console.log("\n| server | req/s | p50 ms | p99 ms | non-2xx |\n|---|---:|---:|---:|---:|");
-  for (const x of rows) console.log(`| ${x.name} | ${x.rps.toFixed(0)} | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.non2xx + x.socketErrors} |`);
+  console.log("\n| server | req/s | p50 ms | p99 ms | CPU us/request | non-2xx |\n|---|---:|---:|---:|---:|---:|");
+  for (const x of rows) console.log(`| ${x.name} | ${x.rps.toFixed(0)} | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.cpuUs.toFixed(0)} | ${x.non2xx + x.socketErrors} |`);
   const check = (ok) => (ok ? "met" : "NOT met");
   console.log(`\nridepred / Flask reference: ${(r.rps / f.rps).toFixed(1)}x   (target >= 15x: ${check(r.rps / f.rps >= 15)})`);
-  console.log(`ridepred / bare echo:       ${((100 * r.rps) / e.rps).toFixed(0)}%   (target >= 90%: ${check(r.rps / e.rps >= 0.9)})`);
+  console.log(`ridepred / bare echo:       ${((100 * r.rps) / e.rps).toFixed(0)}%   (target >= 90%: ${check(r.rps / e.rps >= 0.9)}); CPU per request: echo is ${((100 * e.cpuUs) / r.cpuUs).toFixed(0)}% of ridepred's`);
   console.log(`ridepred p99 at ${C} conns:  ${r.p99.toFixed(2)} ms (target < 5 ms: ${check(r.p99 < 5)})`);
   if (soak) {
     console.log(
@@ -154,7 +178,9 @@ async function main() {
         `non-2xx ${soak.non2xx}, socket errors ${soak.socketErrors}, server-counted 5xx ${soak.server5xx} (target: no 5xx: ${check(soak.non2xx === 0 && soak.server5xx === 0)})`,
     );
   }
-  console.log(JSON.stringify({ rows, soak, ratios: { vsFlask: r.rps / f.rps, vsEcho: r.rps / e.rps } }));
+  const load = (await import("node:os")).loadavg()[0];
+  console.log(`load average at the end: ${load.toFixed(1)} on ${(await import("node:os")).availableParallelism()} cores (wrk shares them; above ~1 the machine was busy and req/s/p99 are noisy)`);
+  console.log(JSON.stringify({ rows, soak, ratios: { vsFlask: r.rps / f.rps, vsEcho: r.rps / e.rps, cpuFlaskOverRidepred: f.cpuUs / r.cpuUs, cpuEchoOverRidepred: e.cpuUs / r.cpuUs }, loadavg: load }));
 }
 
 main().then(

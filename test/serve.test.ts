@@ -99,6 +99,31 @@ describe("ridepred serve: routes", () => {
     expect(new Set(r.json.map((x: any) => x.model_version))).toEqual(new Set(["2021-01.1"]));
   });
 
+  it("POST /predict answers the same on its node:http fast path as through fastify (inject)", async () => {
+    const bodies = [
+      JSON.stringify(rides[5]),
+      JSON.stringify(rides.slice(0, 50)),
+      JSON.stringify({ PULocationID: 10, trip_distance: 4 }),
+      JSON.stringify([rides[0], { PULocationID: 1 }, 7]),
+      JSON.stringify([rides[0], { PULocationID: 1, DOLocationID: 2, trip_distance: "x" }]),
+      "[]",
+      "null",
+      '"a ride"',
+      "{oops",
+      "",
+    ];
+    for (const text of bodies) {
+      for (const ct of ["application/json", "application/json; charset=utf-8"]) {
+        const viaFast = await call(s, "POST", "/predict", text, { "content-type": ct });
+        const viaFastify = await s.app.inject({ method: "POST", url: "/predict", payload: text, headers: { "content-type": ct } });
+        expect(viaFast.status, text).toBe(viaFastify.statusCode);
+        expect(viaFast.text, text).toBe(viaFastify.body);
+        expect(viaFast.headers.get("content-type")).toBe(viaFastify.headers["content-type"]);
+        expect(viaFast.headers.get("x-request-id")).toMatch(/\S/);
+      }
+    }
+  });
+
   it("POST /invocations: every MLflow JSON format and text/csv give the predictor's numbers", async () => {
     const n = 200;
     const want = expected.slice(0, n);
@@ -285,6 +310,17 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
     expect(big.json.details[0]).toEqual({ field: "body", reason: "exceeds the limit of 65536 bytes" });
     const bigCsv = await call(s, "POST", "/invocations", csvText, { "content-type": "text/csv" });
     expectEnvelope(bigCsv, 413);
+    // chunked, no content-length: counted as it arrives
+    const chunks = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode(i ? "," + JSON.stringify(rides[i]) : "[" + JSON.stringify(rides[i])));
+        c.enqueue(new TextEncoder().encode("]".padStart(70_000)));
+        c.close();
+      },
+    });
+    const chunked = await fetch(s.url + "/predict", { method: "POST", body: chunks, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(await chunked.json()).toEqual(big.json);
 
     for (const [path, ct] of [
       ["/predict", "text/plain"],

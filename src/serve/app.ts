@@ -1,4 +1,5 @@
 // The HTTP application: fastify with TypeBox, every route, one error envelope, metrics and request ids.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyBaseLogger } from "fastify";
 import type { Logger } from "pino";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -6,6 +7,8 @@ import { errorHandler, HttpError } from "./errors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { ModelState } from "./model-state.js";
 import { openapi } from "./openapi.js";
+import { fastPredict } from "./fast-predict.js";
+import { requestId } from "./request-id.js";
 import type { App, ServeContext } from "./routes/context.js";
 import { courseRoutes } from "./routes/course.js";
 import { mlflowRoutes } from "./routes/mlflow.js";
@@ -24,21 +27,26 @@ export interface AppOptions {
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
-let seq = 0;
-/** A caller's X-Request-Id is kept when it is sane; otherwise pid-sequence, cheap and unique per process. */
-function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
-  const h = req.headers["x-request-id"];
-  return typeof h === "string" && h.length <= 128 && /^[\w.:-]+$/.test(h) ? h : `${process.pid.toString(36)}-${(++seq).toString(36)}`;
-}
 
 export async function buildApp(opts: AppOptions): Promise<App> {
   const metrics = opts.metrics ?? createMetrics();
   const { state } = opts;
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  let closing = false;
+  const fast = fastPredict({ state, metrics, logger: opts.logger, bodyLimit, closing: () => closing });
   const app: App = Fastify({
+    // The hot path (POST /predict, JSON) is answered before fastify; every other request goes through it.
+    serverFactory: (handler) => {
+      const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+        if (!fast(req, res)) handler(req, res);
+      });
+      server.keepAliveTimeout = 72_000; // fastify's own default
+      return server;
+    },
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), // per-request lines at debug level below
     genReqId: requestId,
-    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: "idle",
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
@@ -47,6 +55,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const ctx: ServeContext = { state, metrics, metricsText: opts.metricsText ?? (() => metrics.registry.metrics()) };
   const debug = opts.logger.isLevelEnabled("debug");
 
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
   app.setErrorHandler(errorHandler);
   app.removeContentTypeParser("text/plain"); // JSON everywhere (and CSV on /invocations): anything else is a 415
   app.setNotFoundHandler((req, reply) => {

@@ -47,6 +47,12 @@ function fromAjv(e: AjvError): ErrorDetail {
   return { field, reason };
 }
 
+/** The envelope, with the details capped. */
+export function envelope(error: string, details: ErrorDetail[]): ErrorBody {
+  if (details.length <= MAX_DETAILS) return { error, details };
+  return { error: `${error} (${details.length} problems; the first ${MAX_DETAILS} are listed)`, details: details.slice(0, MAX_DETAILS) };
+}
+
 /** fastify's own errors (parsing, limits, validation) mapped onto the envelope. */
 export function errorHandler(err: FastifyError | HttpError, req: FastifyRequest, reply: FastifyReply): void {
   let status: number;
@@ -76,9 +82,5 @@ export function errorHandler(err: FastifyError | HttpError, req: FastifyRequest,
     body = { error: "internal error", details: [] };
   }
   if (status >= 400 && status < 500) req.log.info({ status, error: body.error, details: body.details.slice(0, 3) }, "request rejected");
-  if (body.details.length > MAX_DETAILS) {
-    body.error += ` (${body.details.length} problems; the first ${MAX_DETAILS} are listed)`;
-    body.details = body.details.slice(0, MAX_DETAILS);
-  }
-  void reply.code(status).type("application/json; charset=utf-8").send(body);
+  void reply.code(status).type("application/json; charset=utf-8").send(envelope(body.error, body.details));
 }

@@ -1,11 +1,13 @@
 // Prometheus metrics: requests by route and status, latency, the predictions themselves, the model served.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { fastCounter, fastHistogram, type CounterSeries, type HistogramSeries } from "./fast-metric.js";
 import type { LoadedModel } from "../runtime/load.js";
 
 export interface Metrics {
   registry: Registry;
   request(route: string, method: string, status: number, seconds: number): void;
   predictions(values: ArrayLike<number>): void;
+  prediction(value: number): void;
   model(m: LoadedModel | null): void;
   reload(ok: boolean): void;
 }
@@ -13,25 +15,9 @@ export interface Metrics {
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "ridepred_" });
-  const requests = new Counter({
-    name: "ridepred_http_requests_total",
-    help: "HTTP requests answered, by route template, method and status code",
-    labelNames: ["route", "method", "status"] as const,
-    registers: [registry],
-  });
-  const latency = new Histogram({
-    name: "ridepred_http_request_duration_seconds",
-    help: "Time from request received to response sent, by route template",
-    labelNames: ["route"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-    registers: [registry],
-  });
-  const predicted = new Histogram({
-    name: "ridepred_prediction_value",
-    help: "Predicted values (the model's target, e.g. ride duration in minutes)",
-    buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120],
-    registers: [registry],
-  });
+  const requests = fastCounter(registry, "ridepred_http_requests_total", "HTTP requests answered, by route template, method and status code", ["route", "method", "status"]);
+  const latency = fastHistogram(registry, "ridepred_http_request_duration_seconds", "Time from request received to response sent, by route template", ["route"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+  const predicted = fastHistogram(registry, "ridepred_prediction_value", "Predicted values (the model's target, e.g. ride duration in minutes)", [], [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120])();
   const info = new Gauge({
     name: "ridepred_model_info",
     help: "The model being served (value 1); 0 series means no model loaded yet",
@@ -47,19 +33,22 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registers: [registry],
   });
 
-  // Label lookups hash their values: cache the children, the hot path then only increments.
-  const reqChildren = new Map<string, ReturnType<typeof requests.labels>>();
-  const latChildren = new Map<string, ReturnType<typeof latency.labels>>();
+  // Series resolved once per label set; the hot path only adds numbers.
+  const reqSeries = new Map<string, CounterSeries>();
+  const latSeries = new Map<string, HistogramSeries>();
   return {
     registry,
     request(route, method, status, seconds) {
       const key = route + " " + method + " " + status;
-      let c = reqChildren.get(key);
-      if (!c) reqChildren.set(key, (c = requests.labels(route, method, String(status))));
+      let c = reqSeries.get(key);
+      if (!c) reqSeries.set(key, (c = requests(route, method, String(status))));
       c.inc();
-      let h = latChildren.get(route);
-      if (!h) latChildren.set(route, (h = latency.labels(route)));
+      let h = latSeries.get(route);
+      if (!h) latSeries.set(route, (h = latency(route)));
       h.observe(seconds);
+    },
+    prediction(value) {
+      predicted.observe(value);
     },
     predictions(values) {
       for (let i = 0; i < values.length; i++) predicted.observe(values[i]!);
