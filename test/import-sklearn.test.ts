@@ -137,7 +137,7 @@ describe("model.json validation of trees", () => {
   });
 });
 
-describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian arrays, protocols 0/1, scikit-learn < 0.22 paths)", () => {
+describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian arrays, protocols 0/1, scikit-learn < 0.22 paths, unaligned joblib)", () => {
   const cases: [string, string, boolean][] = [
     ["GradientBoostingRegressor.numpy2.p2.pkl", "GradientBoostingRegressor", false],
     ["Pipeline_Ridge.numpy2.p2.pkl", "Pipeline_Ridge", false],
@@ -156,6 +156,14 @@ describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian array
     ["RandomForestRegressor.sklearn021.p2.pkl", "RandomForestRegressor", true],
     ["GradientBoostingRegressor.sklearn021.p2.pkl", "GradientBoostingRegressor", false],
     ["Pipeline_Ridge.sklearn021.p2.pkl", "Pipeline_Ridge", false],
+    ["GradientBoostingRegressor.numpy2.p4.pkl", "GradientBoostingRegressor", false],
+    ["GradientBoostingRegressor.numpy2.p5.pkl", "GradientBoostingRegressor", false],
+    ["HistGradientBoostingRegressor.numpy2.p4.pkl", "HistGradientBoostingRegressor", false],
+    ["HistGradientBoostingRegressor.numpy2.p5.pkl", "HistGradientBoostingRegressor", false],
+    ["RandomForestRegressor.numpy2.p4.pkl", "RandomForestRegressor", true],
+    ["RandomForestRegressor.numpy2.p5.pkl", "RandomForestRegressor", true],
+    ["GradientBoostingRegressor.noalign.joblib", "GradientBoostingRegressor", false],
+    ["Pipeline_Ridge.noalign.joblib", "Pipeline_Ridge", false],
   ];
   for (const [file, name, exact] of cases) {
     it(`${file} predicts what ${name} did`, () => {
