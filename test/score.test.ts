@@ -242,6 +242,15 @@ describe("real TLC shapes", () => {
     });
   });
 
+  it("ids written as floats in CSV (pandas' 130.0) are the categories the model knows", () => {
+    const r = ridepred(["score", "-", "--columns", "PULocationID,DOLocationID,predicted_duration"], { input: "PULocationID,DOLocationID,trip_distance\n130.0,205.00,3.66\n130,205,3.66\n" });
+    expect(r.code, r.stderr).toBe(0);
+    const [a, b] = parse(r.stdout, { columns: true }) as Record<string, string>[];
+    expect(a).toEqual(b);
+    expect(Number(a!.predicted_duration)).toBe(predictor.predict({ PULocationID: 130, DOLocationID: 205, trip_distance: 3.66 }));
+    expect(r.stderr).toMatch(/^stdin -> stdout: 2 rows read/);
+  });
+
   it("--run-date with --period previous-month fills {year}/{month} in input and output paths", () => {
     const dir = mkdtempSync(join(tmp, "sched-"));
     mkdirSync(join(dir, "data"));
@@ -299,5 +308,52 @@ describe("real TLC shapes", () => {
         expect(Number(o.actual_duration)).toBeCloseTo(minutes(row.pickup_datetime!, row.dropoff_datetime!), 9);
       });
     });
+  });
+});
+
+describe("scheduling examples run as written", () => {
+  /** examples/* with the machine paths pointed at a scratch tree holding last month's sample. */
+  function scratch(): { dir: string; redirect: (s: string) => string } {
+    const dir = mkdtempSync(join(tmp, "cron-"));
+    mkdirSync(join(dir, "tlc"));
+    mkdirSync(join(dir, "log"));
+    const now = new Date();
+    const prev = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+    const ym = `${prev.getUTCFullYear()}-${String(prev.getUTCMonth() + 1).padStart(2, "0")}`;
+    copyFileSync(SAMPLE_PQ, join(dir, `tlc/green_tripdata_${ym}.parquet`));
+    const redirect = (s: string) =>
+      s
+        .replaceAll("/usr/local/bin/ridepred", `${process.execPath} ${BIN}`)
+        .replace(/(\/srv)?\/models\/ride-duration\.json/g, join(ROOT, "models/ride-duration.json"))
+        .replaceAll("/data/tlc", join(dir, "tlc"))
+        .replaceAll("/data/predictions", join(dir, "predictions"))
+        .replaceAll("/var/log/ridepred", join(dir, "log"));
+    return { dir, redirect };
+  }
+
+  it("examples/crontab: scores last month into predictions/{year}/{month}/ and logs the JSON summary", () => {
+    const line = readFileSync(join(ROOT, "examples/crontab"), "utf8").split("\n").find((l) => /^[0-9*]/.test(l))!;
+    const command = line.trim().split(/\s+/).slice(5).join(" ");
+    const { dir, redirect } = scratch();
+    const r = spawnSync("sh", ["-c", redirect(command)], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(dir, "log/score.jsonl"), "utf8"));
+    expect(summary).toMatchObject({ rows_read: 1000, scored: 1000, rejected: 0 });
+    expect(existsSync(summary.output)).toBe(true);
+    expect(summary.output).toMatch(/predictions\/\d{4}\/\d{2}\/green\.parquet$/);
+  });
+
+  it("examples/k8s-cronjob.yaml: the container's command and args work", () => {
+    const yaml = readFileSync(join(ROOT, "examples/k8s-cronjob.yaml"), "utf8");
+    const args = yaml
+      .slice(yaml.indexOf("args:"), yaml.indexOf("command:"))
+      .split("\n")
+      .filter((l) => /^\s+- /.test(l))
+      .map((l) => l.replace(/^\s+- /, "").replace(/\s+#.*$/, "").trim());
+    expect(yaml).toMatch(/command: \["ridepred"\]/);
+    const { dir, redirect } = scratch();
+    const r = spawnSync(process.execPath, [BIN, ...args.map(redirect)], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows_read: 1000, scored: 1000 });
   });
 });

@@ -117,7 +117,7 @@ function report(s: import("../batch/score.js").ScoreSummary, json: boolean, data
   const n = (x: number) => x.toLocaleString("en-US");
   const f = (x: number) => x.toFixed(2);
   const lines = [
-    `${s.input} -> ${s.output === "-" ? "stdout" : s.output}: ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
+    `${s.input === "-" ? "stdin" : s.input} -> ${s.output === "-" ? "stdout" : s.output}: ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
       ` in ${s.seconds.toFixed(2)} s (${n(Math.round(s.rows_per_second))} rows/s)`,
   ];
   if (s.predictions) lines.push(`predicted_duration: mean ${f(s.predictions.mean)}, std ${f(s.predictions.std)}, min ${f(s.predictions.min)}, max ${f(s.predictions.max)} (model ${s.model.name} ${s.model.version})`);
