@@ -224,34 +224,51 @@ function compileEstimator(est: Estimator, nFeatures: number): Estimate {
 
 function compileTrees(est: TreeEnsembleEstimator, nFeatures: number): Estimate {
   const dense = new Float64Array(nFeatures); // zero except at the row's touched columns
-  const trees = est.trees.map((t) => ({
-    feature: Int32Array.from(t.feature),
-    threshold: Float64Array.from(t.threshold),
-    left: Int32Array.from(t.left),
-    right: Int32Array.from(t.right),
-    value: Float64Array.from(t.value),
-    missingLeft: t.missing_left ? Uint8Array.from(t.missing_left) : null,
-  }));
+  // All trees in one set of flat typed arrays (children made absolute): one walk, no per-tree objects.
+  const nTrees = est.trees.length;
+  const total = est.trees.reduce((n, t) => n + t.feature.length, 0);
+  const feature = new Int32Array(total);
+  const threshold = new Float64Array(total);
+  const left = new Int32Array(total);
+  const right = new Int32Array(total);
+  const value = new Float64Array(total);
+  const missingLeft = new Uint8Array(total);
+  const roots = new Int32Array(nTrees);
+  let base = 0;
+  est.trees.forEach((t, k) => {
+    roots[k] = base;
+    for (let i = 0; i < t.feature.length; i++) {
+      feature[base + i] = t.feature[i]!;
+      threshold[base + i] = t.threshold[i]!;
+      left[base + i] = base + t.left[i]!;
+      right[base + i] = base + t.right[i]!;
+      value[base + i] = t.value[i]!;
+      missingLeft[base + i] = t.missing_left?.[i] ?? 0;
+    }
+    base += t.feature.length;
+  });
+  // scikit-learn's trees compare float32(x) <= threshold: round the row's values once, not per node.
   const f32 = est.compare === "float32";
   const { init, scale } = est;
   const mean = est.aggregate === "mean";
   return (idx, val, nnz) => {
-    for (let j = 0; j < nnz; j++) dense[idx[j]!] = val[j]!;
+    if (f32) for (let j = 0; j < nnz; j++) dense[idx[j]!] = Math.fround(val[j]!);
+    else for (let j = 0; j < nnz; j++) dense[idx[j]!] = val[j]!;
     // Boosting accumulates raw = init; raw += scale * tree(x) stage by stage (predict_stages,
     // _predict_iterations); forests sum the trees then divide (_accumulate_prediction). Same order
     // of float operations as scikit-learn, so results agree bit for bit.
     let acc = mean ? 0 : init;
-    for (const t of trees) {
-      let node = 0;
+    for (let k = 0; k < nTrees; k++) {
+      let node = roots[k]!;
       let f: number;
-      while ((f = t.feature[node]!) >= 0) {
-        const x = f32 ? Math.fround(dense[f]!) : dense[f]!;
-        if (x !== x) node = t.missingLeft && t.missingLeft[node] ? t.left[node]! : t.right[node]!;
-        else node = x <= t.threshold[node]! ? t.left[node]! : t.right[node]!;
+      while ((f = feature[node]!) >= 0) {
+        const x = dense[f]!;
+        // NaN fails every comparison: it goes where missing_go_to_left says (right when absent).
+        node = x <= threshold[node]! || (x !== x && missingLeft[node] === 1) ? left[node]! : right[node]!;
       }
-      acc += mean ? t.value[node]! : scale * t.value[node]!;
+      acc += mean ? value[node]! : scale * value[node]!;
     }
     for (let j = 0; j < nnz; j++) dense[idx[j]!] = 0;
-    return mean ? init + scale * (acc / trees.length) : acc;
+    return mean ? init + scale * (acc / nTrees) : acc;
   };
 }
