@@ -2,7 +2,7 @@
 // the versions it was saved with; requirements.txt, conda.yaml and python_env.yaml pin the environment.
 // Everything recorded lands in the artifact's environment, so inspect shows it and verify --lock checks it.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { ModelArtifact } from "../artifact/types.js";
 import { computeDigest } from "../artifact/digest.js";
@@ -22,6 +22,14 @@ export interface MlflowInfo {
   inputExample?: Record<string, unknown>[];
 }
 
+/** MLmodel, environment files and input examples are small text; a huge one is refused, not read. */
+const MAX_TEXT = 4 * 1024 * 1024;
+function readText(path: string): string {
+  const size = statSync(path).size;
+  if (size > MAX_TEXT) throw new RidepredError(`${path}: ${size} bytes, over the ${MAX_TEXT}-byte limit for MLflow metadata`, 2);
+  return readFileSync(path, "utf8");
+}
+
 const obj = (v: Yaml | undefined): { [k: string]: Yaml } => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
 const str = (v: Yaml | undefined): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
@@ -31,9 +39,10 @@ export function readMlflowFolder(dir: string): MlflowInfo {
   if (!existsSync(mlmodelPath)) throw new RidepredError(`${dir}: a folder, but not an MLflow model (no MLmodel file)`, 2);
   let doc: { [k: string]: Yaml };
   try {
-    doc = obj(parseYaml(readFileSync(mlmodelPath, "utf8"), mlmodelPath));
+    doc = obj(parseYaml(readText(mlmodelPath), mlmodelPath));
   } catch (e) {
-    throw new RidepredError(e instanceof RidepredError ? e.message : `${(e as Error).message}`, 2);
+    if (e instanceof RidepredError) throw e;
+    throw new RidepredError((e as Error).message, 2);
   }
   const flavors = obj(doc.flavors);
   const sk = obj(flavors.sklearn);
@@ -69,7 +78,7 @@ export function readMlflowFolder(dir: string): MlflowInfo {
   for (const f of envFiles) {
     const p = resolve(dir, f);
     if (!p.startsWith(resolve(dir)) || !existsSync(p)) continue;
-    const found = parsePinsText(basename(p), readFileSync(p, "utf8"), p);
+    const found = parsePinsText(basename(p), readText(p), p);
     if (Object.keys(found).length) pins[f] = found;
   }
 
@@ -94,9 +103,10 @@ export function readMlflowFolder(dir: string): MlflowInfo {
 
 /** input_example.json as rows: pandas "split" ({columns, data}), "records" ([{...}]) or {"dataframe_split": ...}. */
 function readInputExample(path: string): Record<string, unknown>[] {
+  const text = readText(path);
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(path, "utf8"));
+    doc = JSON.parse(text);
   } catch (e) {
     throw new RidepredError(`${path}: input example is not valid JSON: ${(e as Error).message}`, 2);
   }
