@@ -1,6 +1,6 @@
 // `ridepred serve` as a process (bin/ridepred, built dist/): graceful SIGTERM/SIGINT with requests in
 // flight, SIGHUP and --watch hot reload (good and bad files), --workers via node:cluster, startup errors.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -235,5 +235,41 @@ describe("ridepred serve (process)", () => {
     const badPort = spawnServe(["--port", "70000"]);
     expect(await badPort.exited).toBe(2);
     expect(badPort.stderr()).toMatch(/--port 70000/);
+  });
+});
+
+describe("README: Web service examples", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Web service"), readme.indexOf("\n## ", readme.indexOf("## Web service") + 5));
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.split("\n"));
+  const curls: { cmd: string; want: string }[] = [];
+  for (const lines of blocks) {
+    lines.forEach((l, i) => {
+      if (l.startsWith("curl ")) curls.push({ cmd: l, want: lines[i + 1]!.replace(/^# /, "") });
+    });
+  }
+
+  it("every curl example prints what the README shows, against a real server", async () => {
+    expect(curls.length).toBeGreaterThanOrEqual(6);
+    const s = await startServe();
+    const port = new URL(s.url).port;
+    for (const { cmd, want } of curls) {
+      const r = spawnSync("bash", ["-c", cmd.replaceAll("localhost:9696", `127.0.0.1:${port}`)], { cwd: ROOT, encoding: "utf8" });
+      expect({ cmd, out: r.stdout }).toEqual({ cmd, out: want });
+    }
+    s.child.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+  });
+
+  it("the serve command lines start as written (on a free port)", async () => {
+    const lines = blocks[0]!.filter((l) => l.startsWith("ridepred serve")).map((l) => l.replace(/#.*$/, "").trim());
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      const args = line.split(/\s+/).slice(2).map((a) => (a === "model.json" ? BUNDLED_MODEL : a));
+      const s = await startServe(args);
+      expect((await predict(s.url)).json).toEqual({ duration: EXPECTED, model_version: ART.version });
+      s.child.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+    }
   });
 });
