@@ -192,6 +192,13 @@ describe("refusals name the problem", () => {
     expect(() => importPickleFile(join(DIR, "xz.joblib"))).toThrow(/compressed with xz/);
   });
 
+  it("unsupported scikit-learn classes are refused by name, as scikit-learn classes", () => {
+    expect(() => importPickleFile(join(DIR, "unsupported", "Pipeline_StandardScaler.p4.pkl"))).toThrow(
+      /refused global sklearn\.preprocessing\._data\.StandardScaler: a scikit-learn class ridepred does not import/,
+    );
+    expect(() => importPickleFile(join(DIR, "unsupported", "DecisionTreeClassifier.p4.pkl"))).toThrow(/refused global sklearn\.tree\._classes\.DecisionTreeClassifier: a scikit-learn class/);
+  });
+
   it("a corrupt zlib stream is a clear error", () => {
     const dir = mkdtempSync(join(tmpdir(), "ridepred-z-"));
     const good = readFileSync(join(DIR, "Pipeline_Ridge.joblib.z"));

@@ -246,6 +246,9 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     const rule = opts.resolve(module, name);
     opts.onGlobal?.(q, rule !== undefined);
     if (!rule && !opts.auditOnly) {
+      if (module === "sklearn" || module.startsWith("sklearn.")) {
+        fail(`refused global ${q}: a scikit-learn class ridepred does not import (it reads a DictVectorizer followed by a linear or tree regressor); nothing was executed`);
+      }
       fail(`refused global ${q}: not on ridepred's allow-list (a pickle that names it could run code; nothing was executed)`);
     }
     return { $global: q };

@@ -6,7 +6,7 @@
 //     num_threshold (threshold before 0.24), missing_go_to_left, left, right, ..., is_leaf, is_categorical...)}
 
 import type { TreeEnsembleEstimator, TreeSpec } from "../artifact/types.js";
-import { isNdArray, numbersOf, type NdArray, type Records } from "./numpy.js";
+import { isNdArray, numbersOf, type Records } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
 import { attr, shortName, stateOf } from "./estimators.js";
