@@ -150,30 +150,39 @@ function decodeElements(bytes: Uint8Array, dt: DType, n: number, ctx: CallContex
   if (dt.fields) {
     const cols: Records = {};
     for (const f of dt.fields) {
-      const sub = new Uint8Array(n * f.dtype.itemsize);
-      for (let i = 0; i < n; i++) sub.set(bytes.subarray(i * dt.itemsize + f.offset, i * dt.itemsize + f.offset + f.dtype.itemsize), i * f.dtype.itemsize);
-      cols[f.name] = decodeElements(sub, f.dtype, n, ctx);
+      if (f.dtype.fields || f.dtype.subarray) {
+        // Nested records: copy the field out, then decode it as its own array.
+        const sub = new Uint8Array(n * f.dtype.itemsize);
+        for (let i = 0; i < n; i++) sub.set(bytes.subarray(i * dt.itemsize + f.offset, i * dt.itemsize + f.offset + f.dtype.itemsize), i * f.dtype.itemsize);
+        cols[f.name] = decodeElements(sub, f.dtype, n, ctx);
+      } else cols[f.name] = readStrided(view, f.dtype, n, f.offset, dt.itemsize, ctx);
     }
     return cols;
   }
+  return readStrided(view, dt, n, 0, dt.itemsize, ctx);
+}
+
+/** n elements of a numeric dtype, the first at `offset`, one every `stride` bytes (a record's field, or packed). */
+function readStrided(view: DataView, dt: DType, n: number, offset: number, stride: number, ctx: CallContext): number[] {
   const out: number[] = new Array(n);
-  const le = dt.byteorder !== ">";
-  const read = reader(dt, view, le, ctx);
-  for (let i = 0; i < n; i++) out[i] = read(i * dt.itemsize);
+  const read = reader(dt, view, dt.byteorder !== ">", ctx);
+  for (let i = 0, o = offset; i < n; i++, o += stride) out[i] = read(o);
   return out;
 }
 
 function reader(dt: DType, v: DataView, le: boolean, ctx: CallContext): (off: number) => number {
   const k = dt.kind + dt.itemsize;
+  // 64-bit integers as two 32-bit halves: exact below 2**53, no BigInt per element.
+  const [lo, hi] = le ? [0, 4] : [4, 0];
   switch (k) {
     case "f8": return (o) => v.getFloat64(o, le);
     case "f4": return (o) => v.getFloat32(o, le);
     case "f2": return (o) => half(v.getUint16(o, le));
-    case "i8": return (o) => Number(v.getBigInt64(o, le));
+    case "i8": return (o) => v.getInt32(o + hi, le) * 4294967296 + v.getUint32(o + lo, le);
     case "i4": return (o) => v.getInt32(o, le);
     case "i2": return (o) => v.getInt16(o, le);
     case "i1": return (o) => v.getInt8(o);
-    case "u8": return (o) => Number(v.getBigUint64(o, le));
+    case "u8": return (o) => v.getUint32(o + hi, le) * 4294967296 + v.getUint32(o + lo, le);
     case "u4": return (o) => v.getUint32(o, le);
     case "u2": return (o) => v.getUint16(o, le);
     case "u1": case "b1": return (o) => v.getUint8(o);
