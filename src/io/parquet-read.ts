@@ -6,7 +6,8 @@ import { open, type FileHandle } from "node:fs/promises";
 import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type DecodedArray, type FileMetaData } from "hyparquet";
 import { parquetHeader, readPage } from "hyparquet/src/column.js";
 import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
-import { getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
+import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
+import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { compressors } from "hyparquet-compressors";
 import { RidepredError } from "../errors.js";
 import type { BatchSource, RecordBatch } from "./types.js";
@@ -105,8 +106,33 @@ export async function openParquet(path: string): Promise<BatchSource> {
 }
 
 /** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
+/**
+ * How a flat column's pages are decoded here directly (no per-value BigInt, no generic assembly):
+ * "number" -> Float64Array with NaN for null (DOUBLE, FLOAT, plain INT32, INT64 timestamps in ms),
+ * "string" -> array with null for null (UTF8 byte arrays). undefined: hyparquet's generic readPage.
+ */
+type FastKind = { kind: "number"; /** divisor to milliseconds for timestamps, else 1 */ scale: number; int64: boolean } | { kind: "string" } | undefined;
+
+function fastKind(d: ColumnDecoder): FastKind {
+  if (getMaxRepetitionLevel(d.schemaPath) !== 0 || getMaxDefinitionLevel(d.schemaPath) > 1) return undefined;
+  const el = d.element;
+  const ct = el.converted_type;
+  const lt = el.logical_type;
+  if (d.type === "DOUBLE" || d.type === "FLOAT") return { kind: "number", scale: 1, int64: false };
+  if (d.type === "INT32" && !ct && (!lt || lt.type === "INTEGER")) return { kind: "number", scale: 1, int64: false };
+  if (d.type === "INT64") {
+    const unit = ct === "TIMESTAMP_MILLIS" ? "MILLIS" : ct === "TIMESTAMP_MICROS" ? "MICROS" : lt?.type === "TIMESTAMP" ? lt.unit : undefined;
+    if (unit) return { kind: "number", scale: unit === "MILLIS" ? 1 : unit === "MICROS" ? 1000 : 1e6, int64: true };
+    return undefined; // plain INT64 stays BigInt, exactly as stored
+  }
+  if (d.type === "BYTE_ARRAY" && (ct === "UTF8" || lt?.type === "STRING")) return { kind: "string" };
+  return undefined;
+}
+
 class PageCursor {
   private buf = new Uint8Array(0);
+  private readonly fast: FastKind;
+  private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
   private dictionary: DecodedArray | undefined;
   private pages: DecodedArray[] = [];
@@ -120,7 +146,9 @@ class PageCursor {
     private pos: number,
     private readonly end: number,
     private readonly decoder: ColumnDecoder,
-  ) {}
+  ) {
+    this.fast = fastKind(decoder);
+  }
 
   async take(n: number): Promise<ArrayLike<unknown>> {
     while (this.available < n) {
@@ -133,7 +161,7 @@ class PageCursor {
       out = slice(first, this.offset, this.offset + n);
       this.offset += n;
     } else {
-      const arr = new Array<unknown>(n);
+      const arr: { [i: number]: unknown; length: number } = first instanceof Float64Array ? new Float64Array(n) : new Array<unknown>(n);
       let k = 0;
       while (k < n) {
         const p = this.pages[0]!;
@@ -193,17 +221,76 @@ class PageCursor {
     const pageReader = { view, offset: reader.offset };
     let result;
     try {
-      result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
+      if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(view, reader.offset, header) };
+      else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
     } catch (e) {
       throw this.corrupt(e);
     }
     this.pos += total;
     if (header.type === "DICTIONARY_PAGE") {
       if (result.data) this.dictionary = convert(result.data, this.decoder);
+      if (this.fast?.kind === "number" && this.dictionary) this.numDict = Float64Array.from(this.dictionary as ArrayLike<number>, Number);
     } else if (result.data && result.data.length) {
       this.pages.push(result.data);
       this.available += result.data.length;
     }
+  }
+
+  /** One flat data page straight into a Float64Array (NaN = null) or a string array (null = null). */
+  private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): DecodedArray {
+    const fast = this.fast!;
+    const d = this.decoder;
+    const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
+    let page;
+    let encoding: string;
+    let numValues: number;
+    if (header.type === "DATA_PAGE") {
+      const daph = header.data_page_header!;
+      page = readDataPage(decompressPage(compressed, Number(header.uncompressed_page_size), d.codec, d.compressors), daph, d);
+      encoding = daph.encoding;
+      numValues = daph.num_values;
+    } else {
+      const daph2 = header.data_page_header_v2!;
+      page = readDataPageV2(compressed, header, d);
+      encoding = daph2.encoding;
+      numValues = daph2.num_values;
+    }
+    const values = page.dataPage as ArrayLike<unknown>;
+    const def = page.definitionLevels && page.definitionLevels.length && values.length !== numValues ? page.definitionLevels : undefined;
+    const dict = encoding.endsWith("_DICTIONARY");
+    if (dict && !this.dictionary) throw new Error("dictionary-encoded page without a dictionary");
+    if (fast.kind === "string") {
+      const src = (dict ? this.dictionary : convert(page.dataPage, d)) as ArrayLike<string>;
+      const out = new Array<string | null>(numValues);
+      for (let i = 0, k = 0; i < numValues; i++) {
+        if (def && def[i] === 0) out[i] = null;
+        else out[i] = dict ? src[(values as ArrayLike<number>)[k++]!]! : src[k++]!;
+      }
+      return out;
+    }
+    const out = new Float64Array(numValues);
+    if (dict) {
+      const src = this.numDict!;
+      const idx = values as ArrayLike<number>;
+      for (let i = 0, k = 0; i < numValues; i++) out[i] = def && def[i] === 0 ? NaN : src[idx[k++]!]!;
+    } else if (fast.int64 && values instanceof BigInt64Array) {
+      // Two 32-bit halves instead of a BigInt per value: exact below 2^53 (any real timestamp).
+      const lo = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
+      const hi = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+      const scale = fast.scale;
+      for (let i = 0, k = 0; i < numValues; i++) {
+        if (def && def[i] === 0) out[i] = NaN;
+        else {
+          out[i] = (hi[2 * k + 1]! * 4294967296 + lo[2 * k]!) / scale;
+          k++;
+        }
+      }
+    } else {
+      const src = values as ArrayLike<number | bigint>;
+      const scale = fast.scale;
+      for (let i = 0, k = 0; i < numValues; i++) out[i] = def && def[i] === 0 ? NaN : Number(src[k++]!) / scale;
+    }
+    return out;
   }
 
   private corrupt(e: unknown): RidepredError {
