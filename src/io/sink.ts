@@ -89,7 +89,12 @@ export function openText(path: string, gzip: boolean): TextOut {
       target.commit();
     },
     abort: async () => {
-      file.destroy();
+      // Wait for the stream to close: removing the file before an in-flight open completes would leave it behind.
+      if (!file.closed) {
+        const closed = new Promise<void>((resolve) => file.once("close", () => resolve()));
+        file.destroy();
+        await closed;
+      }
       target.discard();
     },
   };
