@@ -1,4 +1,4 @@
-// bench/fuzz: a longer mutation fuzz of every committed sklearn fixture (pickle, joblib plain/zlib/gzip)
+// bench/fuzz: a longer mutation fuzz of every committed sklearn fixture (pickle, joblib plain/zlib/gzip, hand-made)
 // than the test suite's. Each mutant must import into a valid, predicting artifact or be refused with a
 // RidepredError; anything else, or a case that stalls for 10 s (watchdog), is a defect and exit 1.
 // Throughput is reported beside the reference measured in the same run: importing the unmutated files.
@@ -49,7 +49,8 @@ if (isMainThread) {
   const { mutate, rng, runCase } = await import("../dist/sklearn/fuzz.js");
   const { importPickleBytes } = await import("../dist/sklearn/import.js");
   const { seconds, seed } = workerData;
-  const files = readdirSync(DIR).filter((f) => /\.(pkl|joblib|joblib\.z|joblib\.gz)$/.test(f) && !/^(lz4|xz)\./.test(f));
+  const valid = (f) => /\.(pkl|joblib|joblib\.z|joblib\.gz)$/.test(f) && !/^(lz4|xz)\./.test(f);
+  const files = [...readdirSync(DIR).filter(valid), ...readdirSync(DIR + "handmade").filter(valid).map((f) => "handmade/" + f)];
   const sources = files.map((f) => readFileSync(DIR + f));
   const rides = JSON.parse(readFileSync(DIR + "rides.json", "utf8")).slice(0, 5);
 
