@@ -374,6 +374,43 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
   });
 });
 
+describe("ridepred serve: a server-side fault", () => {
+  it("is a 500 with a generic message; the stack goes to the log, not to the client", async () => {
+    const log = memoryLogger();
+    const real = loadModel(BUNDLED_MODEL);
+    const broken = {
+      ...real,
+      predictor: {
+        ...real.predictor,
+        predict: (): number => {
+          throw new Error("secret internal detail");
+        },
+        predictColumns: (): never => {
+          throw new Error("secret internal detail");
+        },
+      },
+    };
+    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: log.logger, load: () => broken });
+    try {
+      for (const [path, body] of [
+        ["/predict", rides[0]],
+        ["/predict", [rides[0]]],
+        ["/invocations", { instances: [rides[0]] }],
+      ] as const) {
+        const r = await call(s, "POST", path, body);
+        expectEnvelope(r, 500);
+        expect(r.json).toEqual({ error: "internal error", details: [] });
+        expect(r.text).not.toContain("secret");
+      }
+      const errors = log.lines.filter((l) => l.level === 50);
+      expect(errors).toHaveLength(3);
+      for (const e of errors) expect((e.err as { stack: string }).stack).toContain("secret internal detail");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("ridepred serve: readiness and hot reload", () => {
   let dir: string;
   beforeAll(() => {
