@@ -14,6 +14,10 @@ import { RidepredError } from "../src/errors.js";
 import { compile } from "../src/runtime/predictor.js";
 import { auditPickle, importPickleFile, importSource } from "../src/sklearn/import.js";
 import { importMlflow } from "../src/sklearn/mlflow.js";
+import Ajv2020 from "ajv/dist/2020.js";
+
+const schema = JSON.parse(readFileSync(join(__dirname, "..", "schema", "model.schema.json"), "utf8"));
+const schemaValidate = new (Ajv2020 as unknown as typeof Ajv2020.default)({ allErrors: true, strict: false }).compile(schema);
 
 const DIR = join(__dirname, "fixtures", "sklearn");
 const HM = join(DIR, "handmade");
@@ -70,7 +74,9 @@ describe("scikit-learn estimators in every layout match scikit-learn's predictio
         expect(rides.length).toBe(1003);
         if (m.exact) expect(identical).toBe(rides.length);
         else expect(worst).toBeLessThan(1e-9);
-        expect(validateArtifact(JSON.parse(serializeArtifact(artifact)))).toEqual([]);
+        const doc = JSON.parse(serializeArtifact(artifact));
+        expect(validateArtifact(doc)).toEqual([]);
+        expect(schemaValidate(doc), JSON.stringify(schemaValidate.errors)).toBe(true); // the shipped JSON Schema agrees
       });
     }
   }
