@@ -85,6 +85,7 @@ describe("hostile corpus", () => {
       const report = auditPickle(readFileSync(join(HOSTILE, file!)));
       expect(report.globals).toContainEqual({ name: global, allowed: false });
       expect(report.risks[global!]).toBe("can run code or touch the system");
+      expect(report.offsets[global!]).toBeGreaterThan(0);
     }
     // The getattr chain also names builtins.__import__: audit keeps reading past the first refusal.
     const names = auditPickle(readFileSync(join(HOSTILE, "getattr_import.p2.pkl"))).globals.map((g) => g.name);
@@ -95,7 +96,7 @@ describe("hostile corpus", () => {
   it("CLI audit of a hostile MLflow folder exits 1 and lists the refused global", () => {
     const r = spawnSync(BIN, ["import", "--audit", join(HOSTILE, "os_system.mlflow")], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/REFUSED {2}posix\.system {2}\(can run code or touch the system\)/);
+    expect(r.stdout).toMatch(/REFUSED {2}posix\.system {2}\(can run code or touch the system; first named at byte \d+\)/);
     expect(r.stderr).toMatch(/1 refused/);
   });
 });

@@ -152,7 +152,7 @@ async function audit(source: string, isDir: boolean, json: boolean): Promise<num
     const fmt = `${report.format}${report.compression ? ` (${report.compression})` : ""}${report.protocol !== undefined ? `, pickle protocol ${report.protocol}` : ""}`;
     log(`${file}: ${fmt}`);
     for (const g of report.globals) {
-      process.stdout.write(`${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}${report.risks[g.name] ? out.dim(`  (${report.risks[g.name]})`) : ""}\n`);
+      process.stdout.write(`${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}${report.risks[g.name] ? out.dim(`  (${report.risks[g.name]}; first named at byte ${report.offsets[g.name]})`) : ""}\n`);
     }
     if (report.error) log(`${file}: ${report.error}`);
     log(`${report.globals.length} globals, ${refused.length} refused${refused.length ? ": importing this file would stop at the first refused global; nothing in it was run" : ""}`);

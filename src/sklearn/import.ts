@@ -69,6 +69,8 @@ export interface AuditReport {
   globals: { name: string; allowed: boolean }[];
   /** Why each refused global is refused, by name. */
   risks: Record<string, string>;
+  /** Byte offset (in the decompressed stream) where each refused global is first named. */
+  offsets: Record<string, number>;
   error?: string;
 }
 
@@ -78,6 +80,7 @@ const RISKY = /^(os|posix|nt|subprocess|builtins|__builtin__|sys|shutil|socket|p
 /** Every global a file names, and which are refused, without building anything. */
 export function auditPickle(bytes: Uint8Array): AuditReport {
   const seen = new Map<string, boolean>();
+  const offsets: Record<string, number> = {};
   let error: string | undefined;
   let protocol: number | undefined;
   let data = bytes;
@@ -88,7 +91,14 @@ export function auditPickle(bytes: Uint8Array): AuditReport {
     });
     data = raw.bytes;
     compression = raw.compression;
-    protocol = unpickle(data, { resolve: makeResolver(), auditOnly: true, onGlobal: (g, ok) => seen.set(g, ok) }).protocol;
+    protocol = unpickle(data, {
+      resolve: makeResolver(),
+      auditOnly: true,
+      onGlobal: (g, ok, at) => {
+        seen.set(g, ok);
+        if (!ok && !(g in offsets)) offsets[g] = at;
+      },
+    }).protocol;
   } catch (e) {
     if (!(e instanceof PickleError)) throw e;
     error = e.message;
@@ -97,7 +107,7 @@ export function auditPickle(bytes: Uint8Array): AuditReport {
   const risks: Record<string, string> = {};
   for (const g of globals) if (!g.allowed) risks[g.name] = RISKY.test(g.name) ? "can run code or touch the system" : "not on the allow-list of model classes";
   const joblib = compression !== null || globals.some((g) => g.name.endsWith(".NumpyArrayWrapper"));
-  return { format: joblib ? "joblib" : "pickle", compression, protocol, globals, risks, ...(error ? { error } : {}) };
+  return { format: joblib ? "joblib" : "pickle", compression, protocol, globals, risks, offsets, ...(error ? { error } : {}) };
 }
 
 function readBytes(path: string): Uint8Array {

@@ -87,7 +87,7 @@ export interface UnpickleOptions {
   resolve: (module: string, name: string) => GlobalRule | undefined;
   limits?: Partial<Limits>;
   /** Called for every global the stream names, allowed or not (for audits). */
-  onGlobal?: (qualified: string, allowed: boolean) => void;
+  onGlobal?: (qualified: string, allowed: boolean, offset: number) => void;
   /** Out-of-band buffers for protocol 5 NEXT_BUFFER. */
   buffers?: Uint8Array[];
   /** Keep reading past a refused global (audit mode): returns the globals, not a value. */
@@ -244,7 +244,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     const module = PY2_MODULES[module2] ?? module2;
     const q = `${module}.${name}`;
     const rule = opts.resolve(module, name);
-    opts.onGlobal?.(q, rule !== undefined);
+    opts.onGlobal?.(q, rule !== undefined, opStart);
     if (!rule && !opts.auditOnly) {
       if (module === "sklearn" || module.startsWith("sklearn.")) {
         fail(`refused global ${q}: a scikit-learn class ridepred does not import (it reads a DictVectorizer followed by a linear or tree regressor); nothing was executed`);
