@@ -3,7 +3,7 @@
 // test/fixtures/make_sklearn_fixtures.py with Debian's scikit-learn 1.2.1, beside scikit-learn's own
 // predictions for 1,003 real rides; ridepred's one predictor must reproduce them.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -275,6 +275,16 @@ describe("MLflow model folders", () => {
     const bad = spawnSync(BIN, ["verify", out, "--lock", join(dir, "requirements.txt")], { encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stdout + bad.stderr).toMatch(/scikit-learn: built with 1\.2\.1, requirements\.txt pins 1\.3\.2/);
+  });
+
+  it("CLI: without -o, model/ (trailing slash) becomes model.json and rf.joblib.gz becomes rf.json", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ridepred-out-"));
+    cpSync(join(DIR, "Pipeline_Ridge.mlflow"), join(dir, "model"), { recursive: true });
+    copyFileSync(join(DIR, "RandomForestRegressor.joblib.gz"), join(dir, "rf.joblib.gz"));
+    expect(spawnSync(BIN, ["import", join(dir, "model") + "/"], { encoding: "utf8" }).status).toBe(0);
+    expect(spawnSync(BIN, ["import", join(dir, "rf.joblib.gz")], { encoding: "utf8" }).status).toBe(0);
+    expect(readArtifact(join(dir, "model.json")).estimator.sklearn_class).toBe("Ridge");
+    expect(readArtifact(join(dir, "rf.json")).environment.source.format).toBe("joblib+gzip");
   });
 
   it("CLI: import a gzip joblib file, audit an MLflow folder", () => {
