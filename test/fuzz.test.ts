@@ -13,6 +13,10 @@ import { mutate, rng, runCase } from "../src/sklearn/fuzz.js";
 import { auditPickle, importPickleBytes, importSource } from "../src/sklearn/import.js";
 import { decompress } from "../src/sklearn/joblib.js";
 import { PickleError, unpickle } from "../src/sklearn/pickle.js";
+import { serializeArtifact } from "../src/artifact/io.js";
+import { validateArtifact } from "../src/artifact/validate.js";
+import { compile } from "../src/runtime/predictor.js";
+import type { ModelArtifact, TreeSpec } from "../src/artifact/types.js";
 
 const DIR = join(__dirname, "fixtures", "sklearn");
 const HOSTILE = join(DIR, "hostile");
@@ -216,4 +220,38 @@ describe("mutation fuzz of valid fixtures (seeded, bounded)", () => {
       expect(slowest).toBeLessThan(2000);
     });
   }
+});
+
+describe("model.json tree arrays edited by hand (seeded): validation stands between them and the predictor", () => {
+  it("every edit either fails validation or predicts finite numbers without hanging", async () => {
+    const base = serializeArtifact(await importSource(join(DIR, "GradientBoostingRegressor.p4.pkl")));
+    const rand = rng(11);
+    const keys: (keyof TreeSpec)[] = ["feature", "threshold", "left", "right", "value", "missing_left"];
+    const weird = [-1, 0, 1, 2, -2, 1e9, 0.5, NaN, Infinity, -Infinity, 740, 741, 742];
+    let refused = 0;
+    let ran = 0;
+    for (let i = 0; i < 300; i++) {
+      const doc = JSON.parse(base) as ModelArtifact;
+      if (doc.estimator.kind !== "tree_ensemble") throw new Error("expected trees");
+      for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
+        const tree = doc.estimator.trees[Math.floor(rand() * doc.estimator.trees.length)]!;
+        const key = keys[Math.floor(rand() * keys.length)]!;
+        const arr = (tree[key] ??= tree.feature.map(() => 0)) as number[];
+        arr[Math.floor(rand() * arr.length)] = weird[Math.floor(rand() * weird.length)]!;
+      }
+      // Through JSON as a file would be: NaN and Infinity become null.
+      const parsed = JSON.parse(JSON.stringify(doc));
+      if (validateArtifact(parsed).length) {
+        refused++;
+        continue;
+      }
+      const p = compile(parsed as ModelArtifact);
+      const t0 = performance.now();
+      for (const ride of rides.slice(0, 20)) expect(Number.isFinite(p.predict(ride))).toBe(true);
+      expect(performance.now() - t0).toBeLessThan(500);
+      ran++;
+    }
+    expect(refused).toBeGreaterThan(50);
+    expect(ran).toBeGreaterThan(20);
+  });
 });
