@@ -97,6 +97,17 @@ describe("ridepred score on the committed samples", () => {
     expect(summary.predictions.mean).toBeCloseTo(got.reduce((a, g) => a + (g.predicted_duration as number), 0) / got.length, 9);
   });
 
+  it("small batches still make full Parquet row groups; results do not depend on the batch size", async () => {
+    const big = join(tmp, "b-big.parquet");
+    const small = join(tmp, "b-small.parquet");
+    expect(ridepred(["score", SAMPLE_PQ, "-o", big]).code).toBe(0);
+    expect(ridepred(["score", SAMPLE_PQ, "-o", small, "--batch-size", "7"]).code).toBe(0);
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(small));
+    expect(md.row_groups.map((g) => Number(g.num_rows))).toEqual([1000]);
+    const [a, b] = [await parquetReadObjects({ file: await asyncBufferFromFile(big) }), await parquetReadObjects({ file: await asyncBufferFromFile(small) })];
+    expect(b).toEqual(a);
+  });
+
   it("matches scikit-learn's own committed predictions (JSONL in, JSONL out)", () => {
     const examples = readFileSync(join(ROOT, "models/ride-duration.examples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const input = join(tmp, "examples.jsonl");

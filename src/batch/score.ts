@@ -58,7 +58,7 @@ export interface ScoreSummary {
 export async function score(job: ScoreJob): Promise<ScoreSummary> {
   const t0 = performance.now();
   const { predictor } = job;
-  const batchSize = job.batchSize ?? 16384;
+  const batchSize = job.batchSize ?? 8192;
   const label = job.input === "-" ? "stdin" : job.input;
   const source = await openSource(job.input, job.inputFormat);
   let sink: Sink | undefined;

@@ -34,7 +34,7 @@ export function scoreCommand(): Command {
     .option("--rejects <file>", "write rows that cannot be scored here, with the reason (implies --on-error skip)")
     .option("--run-date <date>", "date that fills {year}/{month}/{day} in paths (YYYY-MM-DD; default today, UTC)")
     .addOption(new Option("--period <period>", "which period of the run date the paths name").choices(["day", "previous-day", "month", "previous-month"]).default("day"))
-    .option("--batch-size <rows>", "rows per batch (memory grows with it)", "16384")
+    .option("--batch-size <rows>", "rows per batch (memory grows with it)", "8192")
     .option("--ride-id-prefix <text>", "prefix of generated ride ids (default: the input file name and _)")
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
     .action(async (input: string, opts: ScoreOpts) => {
