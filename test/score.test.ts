@@ -227,6 +227,19 @@ describe("rows that cannot be scored", () => {
     expect(leftovers(dir, ["q.csv"])).toEqual([]);
   });
 
+  it("killed mid-run (SIGTERM): dies of the signal and leaves no file behind", async () => {
+    const dir = mkdtempSync(join(tmp, "kill-"));
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [BIN, "score", "-", "-o", "out.csv", "--rejects", "rej.csv"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.write(readFileSync(SAMPLE_CSV)); // stdin stays open: the run is waiting for more rows
+    for (let i = 0; i < 200 && readdirSync(dir).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toHaveLength(2); // output and rejects, under temp names
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe("SIGTERM");
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("a missing file and an unknown extension are usage errors (exit 2)", () => {
     expect(ridepred(["score", "nope.parquet"]).stderr).toMatch(/nope\.parquet: cannot read: no such file/);
     const r = ridepred(["score", SAMPLE_CSV, "-o", join(tmp, "x.xlsx")]);

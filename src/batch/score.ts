@@ -63,6 +63,12 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
   const source = await openSource(job.input, job.inputFormat);
   let sink: Sink | undefined;
   let rejectSink: Sink | undefined;
+  // Killed (Ctrl-C, a Kubernetes eviction): remove the temp files, then die of the same signal.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void Promise.allSettled([sink?.abort(), rejectSink?.abort()]).finally(() => process.kill(process.pid, signal));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     // Which input column feeds each model input and each role.
     const inputNames = predictor.inputs.map((i) => i.name);
@@ -211,6 +217,8 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     await rejectSink?.abort();
     throw e;
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await source.close();
   }
 }
