@@ -43,6 +43,8 @@ export function parquetSink(path: string, columns: readonly OutColumn[], rowGrou
       // reader prunes on them (time ranges); computing them for every column cost ~10% of the run.
       ...(c.name === "ride_id" || c.kind === "double" ? { encoding: "PLAIN" as const } : {}),
       statistics: c.kind === "timestamp",
+      // Page indexes are held in memory until the footer: per small row group they add up with the file.
+      offsetIndex: false,
     }));
     pending = columns.map(() => []);
     const n = pendingRows;
