@@ -58,8 +58,11 @@ export function parquetSink(path: string, columns: readonly OutColumn[], rowGrou
       if (!writer) start(batch);
       columns.forEach((c, j) => {
         const converted = toParquet(batch.values[j]!, batch.n, c.kind, rawTypes[j]);
-        const target = pending[j]!;
-        for (let r = 0; r < converted.length; r++) target.push(converted[r]);
+        if (pendingRows === 0) pending[j] = converted; // the usual case, batch size = group size: no copy
+        else {
+          const target = pending[j]!;
+          for (let r = 0; r < converted.length; r++) target.push(converted[r]);
+        }
       });
       pendingRows += batch.n;
       if (pendingRows >= rowGroupRows) await flush();
