@@ -108,6 +108,16 @@ describe("ridepred score on the committed samples", () => {
     expect(b).toEqual(a);
   });
 
+  it("ride ids from a column, any text, survive a Parquet round trip", async () => {
+    const input = join(tmp, "ids.jsonl");
+    const ids = ["plain-1", "ünïcode-2", "日本-3", "", "x".repeat(300)];
+    writeFileSync(input, ids.map((id) => JSON.stringify({ ride_id: id, PULocationID: 130, DOLocationID: 205, trip_distance: 3.66 })).join("\n") + "\n");
+    const out = join(tmp, "ids.parquet");
+    expect(ridepred(["score", input, "-o", out]).code).toBe(0);
+    const got = await parquetReadObjects({ file: await asyncBufferFromFile(out) });
+    expect(got.map((g) => g.ride_id)).toEqual(ids);
+  });
+
   it("matches scikit-learn's own committed predictions (JSONL in, JSONL out)", () => {
     const examples = readFileSync(join(ROOT, "models/ride-duration.examples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const input = join(tmp, "examples.jsonl");
