@@ -3,6 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -220,7 +221,7 @@ describe("ridepred serve (process)", () => {
     expect(await s.exited).toBe(0);
   });
 
-  it("startup errors: unreadable model exits 2, tampered model exits 1, bad options exit 2", async () => {
+  it("startup errors: unreadable model exits 2, tampered model exits 1, port in use and bad options exit 2", async () => {
     const missing = spawnServe(["--model", join(dir, "nope.json")]);
     expect(await missing.exited).toBe(2);
     expect(missing.stderr()).toMatch(/ridepred: .*nope\.json: cannot read model: ENOENT/);
@@ -232,6 +233,16 @@ describe("ridepred serve (process)", () => {
       expect(await t.exited).toBe(1);
       expect(t.stderr()).toMatch(/digest mismatch/);
     }
+    const busy = createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => busy.once("listening", r));
+    const taken = String((busy.address() as { port: number }).port);
+    for (const extra of [[], ["--workers", "2"]]) {
+      const t = spawnServe(["--port", taken, ...extra]);
+      expect(await t.exited).toBe(2);
+      expect(t.stderr()).toContain(`ridepred: cannot listen on 127.0.0.1:${taken}: the address is already in use`);
+      expect(t.stderr()).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    busy.close();
     const badPort = spawnServe(["--port", "70000"]);
     expect(await badPort.exited).toBe(2);
     expect(badPort.stderr()).toMatch(/--port 70000/);

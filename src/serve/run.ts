@@ -29,7 +29,13 @@ const METRICS_RES = "ridepred:metrics-res";
 export async function runServe(opts: ServeOptions): Promise<number> {
   const logger = createLogger(opts.logLevel);
   if (opts.workers > 1 && cluster.isPrimary) return runPrimary(opts, logger);
-  return runWorker(opts, logger);
+  try {
+    return await runWorker(opts, logger);
+  } finally {
+    // The IPC channel would keep the worker alive; worker.disconnect() (unlike process.disconnect()) lets
+    // it end with its own exit code instead of cluster's forced exit(0).
+    if (cluster.isWorker && process.connected) cluster.worker!.disconnect();
+  }
 }
 
 async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
@@ -86,7 +92,6 @@ async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
   await server.close();
   clearTimeout(timer);
   logger.info({ event: "stopped" }, "stopped");
-  if (inCluster && process.connected) process.disconnect(); // the IPC channel would keep the worker alive
   return 0;
 }
 
@@ -154,7 +159,7 @@ async function runPrimary(opts: ServeOptions, logger: Logger): Promise<number> {
       if (!stopping) {
         if (!everReady.has(w)) {
           // A worker that never listened will not do better on a retry: stop everything.
-          failure = new RidepredError(`worker ${w.process.pid} failed to start (exit ${code ?? signal})`, 1);
+          failure = new RidepredError(`worker ${w.process.pid} failed to start (exit ${code ?? signal})`, code === 2 ? 2 : 1);
           stop("worker-failed");
         } else {
           logger.error({ event: "worker_died", pid: w.process.pid, code, signal }, "worker died; starting another");
@@ -169,7 +174,7 @@ async function runPrimary(opts: ServeOptions, logger: Logger): Promise<number> {
         process.off("SIGHUP", onHup);
         if (failure) logger.error({ event: "stopped", error: failure.message }, "stopped");
         else logger.info({ event: "stopped" }, "all workers stopped");
-        resolve(failure ? 1 : worstCode);
+        resolve(failure ? failure.exitCode : worstCode);
       }
     });
   });

@@ -45,7 +45,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   };
   metrics.model(null);
   const app = await buildApp({ state, logger, bodyLimit: opts.bodyLimit, metrics, metricsText: opts.metricsText?.(metrics) });
-  const address = await app.listen({ host: opts.host ?? "127.0.0.1", port: opts.port ?? 9696 });
+  const host = opts.host ?? "127.0.0.1";
+  const wanted = opts.port ?? 9696;
+  let address: string;
+  try {
+    address = await app.listen({ host, port: wanted });
+  } catch (e) {
+    await app.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied (ports below 1024 need privileges)" : code === "EADDRNOTAVAIL" ? "no such local address" : (e as Error).message;
+    throw new RidepredError(`cannot listen on ${host}:${wanted}: ${why}`);
+  }
   const port = (app.server.address() as { port: number }).port;
   const url = `http://${address.replace(/^https?:\/\//, "").replace(/:\d+$/, "")}:${port}`;
 
