@@ -145,6 +145,18 @@ describe("ridepred serve (process)", () => {
     expect(s.events.at(-1)).toMatchObject({ event: "stopped" });
   });
 
+  it("--shutdown-timeout: a request that never completes does not hold the process forever (exit 1)", async () => {
+    const s = await startServe(["--shutdown-timeout", "1"]);
+    const stuck = halfSent(s.url, "/predict", JSON.stringify(RIDE));
+    stuck.done.catch(() => undefined); // its connection is cut at exit
+    await sleep(300);
+    const t0 = Date.now();
+    s.child.kill("SIGTERM");
+    expect(await s.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(s.events.some((e) => e.event === "shutdown_timeout")).toBe(true);
+  });
+
   it("SIGINT exits 0 too", async () => {
     const s = await startServe();
     expect((await predict(s.url)).status).toBe(200);

@@ -269,6 +269,12 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
     ]);
     const r3 = await call(s, "POST", "/invocations", { dataframe_records: batch });
     expect(r3.json.details).toEqual(r2.json.details);
+    // many bad rows: the first 50 are listed, the message says how many in all
+    const all = await call(s, "POST", "/predict", rides.slice(0, 600).map(({ trip_distance: _, ...r }) => r));
+    expectEnvelope(all, 400);
+    expect(all.json.error).toBe("600 of 600 rows rejected (600 problems; the first 50 are listed)");
+    expect(all.json.details).toHaveLength(50);
+    expect(all.json.details[49]).toEqual({ row: 49, field: "trip_distance", reason: "is required but missing" });
   });
 
   it("400: malformed JSON, wrong shapes, MLflow and V2 structure errors", async () => {
