@@ -63,6 +63,8 @@ function expectEnvelope(r: { status: number; json: any; text: string; headers: H
   expect(r.text).not.toMatch(/at .*\.(js|ts):\d+|stack/i);
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 function reasonFor(ride: Record<string, unknown>): { field: string; reason: string } {
   try {
     predictor.predict(ride);
@@ -453,6 +455,54 @@ describe("ridepred serve: readiness and hot reload", () => {
     const wrong = join(dir, "wrong.json");
     writeFileSync(wrong, serializeArtifact({ ...rest, estimator: { ...art.estimator, intercept: (art.estimator as any).intercept + 1 } as any }));
     await expect(startServer({ model: wrong, port: 0, logger: pino({ level: "silent" }) })).rejects.toThrow(/golden example 0 does not reproduce/);
+  });
+
+  it("under load, every answer comes wholly from one model: its version and its numbers agree", async () => {
+    // Model B: intercept + 1, golden outputs moved with it, so it verifies and predicts differently.
+    const art = JSON.parse(readFileSync(BUNDLED_MODEL, "utf8")) as ModelArtifact;
+    const { digest: _, ...rest } = art;
+    const est = art.estimator as { intercept: number };
+    const bText = serializeArtifact({
+      ...rest,
+      version: "B",
+      estimator: { ...art.estimator, intercept: est.intercept + 1 } as any,
+      examples: { ...art.examples, cases: art.examples.cases.map((c) => ({ ...c, output: c.output + 1 })) },
+    });
+    const aPath = join(dir, "a.json");
+    const bPath = join(dir, "b.json");
+    writeFileSync(aPath, readFileSync(BUNDLED_MODEL, "utf8"));
+    writeFileSync(bPath, bText);
+    const byVersion = new Map([
+      ["2021-01.1", loadModel(aPath).predictor],
+      ["B", loadModel(bPath).predictor],
+    ]);
+    const s = await startServer({ model: aPath, port: 0, logger: pino({ level: "silent" }) });
+    try {
+      const seen = new Set<string>();
+      const one = async (i: number) => {
+        const ride = rides[i % rides.length]!;
+        const r = i % 2 ? await call(s, "POST", "/predict", ride) : await call(s, "POST", "/v2/models/ride-duration/infer", { inputs: NAMES.map((k) => ({ name: k, shape: [1], datatype: "BYTES", data: [ride[k]] })) });
+        return { ride, r };
+      };
+      // Waves of requests with a model swap between them while they are in flight.
+      const pending: Promise<{ ride: (typeof rides)[number]; r: Awaited<ReturnType<typeof call>> }>[] = [];
+      for (let wave = 0; wave < 8; wave++) {
+        for (let i = 0; i < 30; i++) pending.push(one(wave * 30 + i));
+        await sleep(5);
+        expect(s.reload(wave % 2 ? aPath : bPath).ok).toBe(true);
+      }
+      const answers = await Promise.all(pending);
+      for (const { ride, r } of answers) {
+        expect(r.status).toBe(200);
+        const version = r.json.model_version as string;
+        const y = "duration" in r.json ? r.json.duration : r.json.outputs[0].data[0];
+        seen.add(version);
+        expect(y).toBe(byVersion.get(version)!.predict(ride));
+      }
+      expect(seen).toEqual(new Set(["2021-01.1", "B"]));
+    } finally {
+      await s.close();
+    }
   });
 
   it("reload swaps in a verified model atomically; an invalid file is refused and the old model keeps serving", async () => {
