@@ -25,7 +25,7 @@ export interface AppOptions {
 }
 
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
-const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 
 export async function buildApp(opts: AppOptions): Promise<App> {
