@@ -27,7 +27,6 @@ export interface AppOptions {
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
-
 export async function buildApp(opts: AppOptions): Promise<App> {
   const metrics = opts.metrics ?? createMetrics();
   const { state } = opts;
