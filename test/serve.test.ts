@@ -139,6 +139,8 @@ describe("ridepred serve: routes", () => {
       ["inputs as columns", { inputs: Object.fromEntries(NAMES.map((k) => [k, sub.map((r) => r[k])])) }],
       ["inputs as records, with params", { inputs: sub, params: { anything: 1 } }],
     ];
+    const single = await call(s, "POST", "/invocations", { inputs: rides[7] });
+    expect(single.json).toEqual({ predictions: [expected[7]] });
     for (const [name, body] of bodies) {
       const r = await call(s, "POST", "/invocations", body);
       expect(r.status, `${name}: ${r.text}`).toBe(200);

@@ -51,7 +51,12 @@ function fromJson(p: Predictor, body: MlflowBody): Batch {
     if (v.length && v.every((r) => Array.isArray(r))) return fromPositional(p, v, key);
     return fromRecords(p, v, key);
   }
-  if (typeof v === "object" && v !== null) return fromColumns(p, v as Record<string, unknown>, key);
+  if (typeof v === "object" && v !== null) {
+    const cols = v as Record<string, unknown>;
+    // {"PULocationID": 10, ...}: one row given by scalars
+    if (Object.values(cols).every((c) => !Array.isArray(c))) return fromRecords(p, [cols], key);
+    return fromColumns(p, cols, key);
+  }
   throw badRequest(`${key} must be named columns, or an array of rows`, [{ field: key, reason: `got ${v === null ? "null" : typeof v}` }]);
 }
 
