@@ -345,6 +345,32 @@ describe("real TLC shapes", () => {
   });
 });
 
+describe("progress", () => {
+  it("silent when stderr is not a terminal: only the summary", () => {
+    const r = ridepred(["score", SAMPLE_PQ, "-o", join(tmp, "quiet.csv")]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.trim().split("\n")).toHaveLength(2);
+    expect(r.stderr).not.toMatch(/\x1b/);
+  });
+
+  it.skipIf(!existsSync("/usr/bin/script"))("on a terminal: an ora spinner with rows, rows/s and ETA (util-linux script gives the pty)", () => {
+    const big = join(tmp, "big.csv");
+    const lines = readFileSync(SAMPLE_CSV, "utf8").trim().split("\n");
+    writeFileSync(big, [lines[0], ...Array.from({ length: 300 }, () => lines.slice(1)).flat()].join("\n") + "\n"); // 300k rows
+    const cmd = `stty cols 150; ${process.execPath} ${BIN} score ${big} -o ${join(tmp, "big.out.csv")} --batch-size 1000`;
+    const r = spawnSync("/usr/bin/script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", input: "", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/scoring .*big\.csv: [\d,]+ rows, [\d,]+ rows\/s, ETA \d+ s/);
+    expect(r.stdout).toMatch(/300,000 rows read = 300,000 scored/);
+  });
+
+  it.skipIf(!existsSync("/usr/bin/script"))("a terminal of unknown width gets no spinner (ora would redraw forever) and the run completes", () => {
+    const r = spawnSync("/usr/bin/script", ["-qec", `${process.execPath} ${BIN} score ${SAMPLE_PQ} -o ${join(tmp, "nosize.csv")}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/1,000 rows read/);
+  });
+});
+
 describe("scheduling examples run as written", () => {
   /** examples/* with the machine paths pointed at a scratch tree holding last month's sample. */
   function scratch(): { dir: string; redirect: (s: string) => string } {

@@ -95,9 +95,10 @@ function parseRange(s: string): [number, number] {
 
 /** ora on a terminal only: rows, rows/s and, when the reader knows how far it is, an ETA. */
 async function progress(input: string) {
-  if (!process.stderr.isTTY) return undefined;
+  // A terminal of unknown width (a pty without a size) sent ora into an endless redraw: no spinner there.
+  if (!process.stderr.isTTY || !(process.stderr.columns > 0)) return undefined;
   const { default: ora } = await import("ora");
-  const spinner = ora({ text: `scoring ${input}`, stream: process.stderr }).start();
+  const spinner = ora({ text: `scoring ${input}`, stream: process.stderr, discardStdin: false }).start();
   return {
     update: (p: { rows: number; fraction?: number; seconds: number }) => {
       const rate = p.seconds > 0 ? p.rows / p.seconds : 0;
