@@ -142,15 +142,14 @@ process.on("exit", stopAll);
 process.on("SIGINT", () => process.exit(130));
 
 async function main() {
-  const [pRid, pEcho, pFlask, pRidN] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [pRid, pFlask, pRidN] = await Promise.all([freePort(), freePort(), freePort()]);
   const rid = start(process.execPath, ["bin/ridepred", "serve", "--port", String(pRid), "--log-level", "warn"]);
-  const echo = start(process.execPath, ["bench/serve-echo.mjs", "--port", String(pEcho)]);
+  const echo = start(process.execPath, ["bench/serve-echo.mjs"]);
   const flask = start("/usr/bin/gunicorn", ["--workers", "1", "--worker-class", "sync", "--bind", `127.0.0.1:${pFlask}`, "--chdir", "bench/reference", "--log-level", "warning", "flask_app:app"], {
     MODEL: join(root, "models/ride-duration.bin"),
   });
   // the echo server picks its own port and prints it
   const echoPort = await new Promise((resolve) => echo.stdout.once("data", (d) => resolve(JSON.parse(String(d)).port)));
-  void pEcho;
   const urls = { ridepred: `http://127.0.0.1:${pRid}/predict`, echo: `http://127.0.0.1:${echoPort}/`, flask: `http://127.0.0.1:${pFlask}/predict` };
   const [a, , c] = await Promise.all([waitUp(urls.ridepred, rid, "ridepred"), waitUp(urls.echo, echo, "echo"), waitUp(urls.flask, flask, "flask")]);
   process.stderr.write(`same ride: ridepred ${a.duration}, Flask+scikit-learn ${c.duration} (${a.duration === c.duration ? "identical" : "DIFFERENT"})\n`);
