@@ -386,6 +386,27 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
   });
 });
 
+describe("ridepred serve: --log-level debug", () => {
+  it("logs one JSON line per request with its id, on both the fast path and fastify", async () => {
+    const lines: Record<string, any>[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split("\n")) if (l) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
+    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "debug" }, stream) });
+    try {
+      await call(s, "POST", "/predict", rides[0], { "x-request-id": "fast-1" });
+      await call(s, "GET", "/v2/health/ready", undefined, { "x-request-id": "slow-1" });
+      expect(lines.find((l) => l.reqId === "fast-1" && l.msg === "request")).toMatchObject({ level: 20, method: "POST", url: "/predict", status: 200 });
+      expect(lines.find((l) => l.reqId === "slow-1" && l.msg === "request")).toMatchObject({ level: 20, method: "GET", url: "/v2/health/ready", status: 200 });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("ridepred serve: a server-side fault", () => {
   it("is a 500 with a generic message; the stack goes to the log, not to the client", async () => {
     const log = memoryLogger();
