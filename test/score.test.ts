@@ -217,6 +217,44 @@ describe("rows that cannot be scored", () => {
     expect(leftovers(dir, ["in.csv", "out.parquet", "rejects.csv"])).toEqual([]);
   });
 
+  it("ids as DOUBLE and INT64 with nulls, a broken JSON line: each bad row named, the rest equal the predictor's", async () => {
+    const { parquetWriteFile } = await import("hyparquet-writer");
+    const dir = mkdtempSync(join(tmp, "types-"));
+    const pu = [130, 55, null, 74.0, 43];
+    const dO = [205n, 55n, 7n, null, 236n];
+    const dist = [3.66, 1.1, 2.0, 0.5, NaN];
+    parquetWriteFile({
+      filename: join(dir, "in.parquet"),
+      columnData: [
+        { name: "PULocationID", data: pu, type: "DOUBLE" },
+        { name: "DOLocationID", data: dO, type: "INT64" },
+        { name: "trip_distance", data: dist, type: "DOUBLE" },
+      ],
+    });
+    const r = ridepred(["score", "in.parquet", "-o", "out.jsonl", "--rejects", "rej.jsonl", "--columns", "ride_id,PULocationID,DOLocationID,predicted_duration", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows_read: 5, scored: 2, rejected: 3, rejected_by_field: { PULocationID: 1, DOLocationID: 1, trip_distance: 1 } });
+    const out = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(out.map((o) => [o.ride_id, o.PULocationID, o.DOLocationID])).toEqual([
+      ["in_0", "130", "205"],
+      ["in_1", "55", "55"],
+    ]);
+    expect(out.map((o) => o.predicted_duration)).toEqual([0, 1].map((i) => predictor.predict({ PULocationID: pu[i], DOLocationID: dO[i], trip_distance: dist[i] })));
+    const rej = readFileSync(join(dir, "rej.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(rej.map((x) => [x.row, x.field])).toEqual([
+      [3, "PULocationID"],
+      [4, "DOLocationID"],
+      [5, "trip_distance"],
+    ]);
+
+    writeFileSync(join(dir, "in.jsonl"), '{"PULocationID": 130, "DOLocationID": 205, "trip_distance": 3.66}\n{"PULocationID": 1,\n[1,2]\n');
+    const j = ridepred(["score", "in.jsonl", "-o", "j.csv"], { cwd: dir });
+    expect(j.code).toBe(1);
+    expect(j.stderr).toMatch(/in\.jsonl: row 2: \$: not valid JSON/);
+    const k = ridepred(["score", "in.jsonl", "-o", "j.csv", "--on-error", "skip", "--json"], { cwd: dir });
+    expect(JSON.parse(k.stdout)).toMatchObject({ rows_read: 3, scored: 1, rejected: 2, rejected_by_field: { $: 2 } });
+  });
+
   it("a truncated Parquet file: exit 2, a clear message, no output file", () => {
     const dir = mkdtempSync(join(tmp, "trunc-"));
     const bad = join(dir, "cut.parquet");

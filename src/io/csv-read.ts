@@ -90,7 +90,7 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
   return {
     names,
     timestampColumns: new Set(),
-    progress: () => (input.size && !gzip ? input.read() / input.size : undefined),
+    progress: () => (input.size ? input.read() / input.size : undefined), // compressed bytes for .gz: still the share done
     batches,
     close: async () => {
       input.stream.destroy();
