@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { parse } from "csv-parse/sync";
 import { pino } from "pino";
@@ -383,6 +384,30 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
     const ids = await Promise.all([1, 2, 3].map(async () => (await fetch(s.url + "/v2/health/live")).headers.get("x-request-id")));
     expect(new Set(ids).size).toBe(3);
     expect(log.lines.some((l) => l.level === 50)).toBe(false); // nothing above was a server error
+  });
+});
+
+describe("ridepred serve: draining", () => {
+  it("finishes the request in flight; a request after it on the same connection gets 503 and the connection closes", async () => {
+    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
+    const body = JSON.stringify({ instances: [rides[2]] });
+    const socket = connect(s.port, "127.0.0.1");
+    let raw = "";
+    socket.on("data", (d) => (raw += d));
+    const ended = new Promise((r) => socket.on("close", r));
+    socket.write(`POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    await sleep(100);
+    const closed = s.close();
+    await sleep(100);
+    socket.write(body.slice(10) + "GET /v2/health/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    await ended;
+    await closed;
+    const [first, second] = raw.split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(JSON.parse(first!.slice(first!.indexOf("\r\n\r\n") + 4))).toEqual({ predictions: [expected[2]] });
+    expect(second).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(second!.slice(second!.indexOf("\r\n\r\n") + 4))).toEqual({ error: "server is shutting down", details: [{ field: "server", reason: "retry on another instance" }] });
   });
 });
 

@@ -27,6 +27,14 @@ export interface AppOptions {
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
+/** A request arriving on a kept-alive connection while draining: 503 in the usual envelope, then close. */
+function unavailable(req: IncomingMessage, res: ServerResponse): void {
+  const body = JSON.stringify({ error: "server is shutting down", details: [{ field: "server", reason: "retry on another instance" }] });
+  res.writeHead(503, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), "x-request-id": requestId(req), connection: "close" });
+  res.end(body);
+  req.resume();
+}
+
 export async function buildApp(opts: AppOptions): Promise<App> {
   const metrics = opts.metrics ?? createMetrics();
   const { state } = opts;
@@ -37,7 +45,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     // The hot path (POST /predict, JSON) is answered before fastify; every other request goes through it.
     serverFactory: (handler) => {
       const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-        if (!fast(req, res)) handler(req, res);
+        if (closing) unavailable(req, res);
+        else if (!fast(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = 72_000; // fastify's own default
       return server;
@@ -46,7 +55,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }), // per-request lines at debug level below
     genReqId: requestId,
     bodyLimit,
-    return503OnClosing: true,
+    return503OnClosing: true, // (answered by unavailable() before fastify sees the request)
     forceCloseConnections: "idle",
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();

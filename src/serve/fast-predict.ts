@@ -15,7 +15,7 @@ export interface FastPredictOptions {
   metrics: Metrics;
   logger: Logger;
   bodyLimit: number;
-  /** True once the server is draining: answer 503 and close, as fastify does. */
+  /** True once the server is draining: responses then close their connection. */
   closing: () => boolean;
 }
 
@@ -72,10 +72,6 @@ export function fastPredict(o: FastPredictOptions): (req: IncomingMessage, res: 
 
     const start = performance.now();
     const id = requestId(req);
-    if (o.closing()) {
-      fail(req, res, id, start, new HttpError(503, "server is shutting down", []));
-      return true;
-    }
     const declared = Number(req.headers["content-length"]);
     const tooLarge = () => {
       res.shouldKeepAlive = false; // the rest of the body is not read
