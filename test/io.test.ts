@@ -177,6 +177,11 @@ describe("timestamps are naive wall-clock time", () => {
     for (const bad of ["", "yesterday", "2021-13-01 00:00:00", "2021-02-01 25:00:00", "2021/02/01"]) expect(parseTimestamp(bad)).toBeNaN();
   });
 
+  it("sub-millisecond times (Parquet MICROS) print whole milliseconds, never a 4-digit fraction", () => {
+    expect(formatTimestamp(Date.UTC(2021, 1, 1, 0, 0, 59) + 999.6)).toBe("2021-02-01 00:00:59.999");
+    expect(formatTimestamp(Date.UTC(2021, 1, 1) + 0.4)).toBe("2021-02-01 00:00:00");
+  });
+
   it("formatting agrees with Date on random instants", () => {
     for (let i = 0; i < 2000; i++) {
       const ms = Math.floor(((i * 7919) % 2000) * 1e9 + i * 1013);

@@ -78,7 +78,7 @@ export function formatTimestamp(ms: number): string {
   }
   const rem = ms - day * 86400000; // 0 <= rem < 86400000
   const secs = Math.floor(rem / 1000);
-  const frac = Math.round(rem - secs * 1000);
+  const frac = Math.floor(rem - secs * 1000); // whole ms: a micros remainder never rounds up to "1000"
   const h = (secs / 3600) | 0;
   const m = ((secs - h * 3600) / 60) | 0;
   const base = date + TWO[h] + ":" + TWO[m] + ":" + TWO[secs - h * 3600 - m * 60];
