@@ -31,14 +31,14 @@ export function parquetSink(path: string, columns: readonly OutColumn[], rowGrou
 
   // Batches are small (memory); row groups should not be (readers pay per group): converted batches
   // are held until ROW_GROUP rows, then written as one group.
-  let pending: unknown[][] = columns.map(() => []);
+  let pending: ArrayLike<unknown>[] = columns.map(() => []);
   let pendingRows = 0;
   const flush = async () => {
     if (!pendingRows) return;
     const w = writer!;
     const columnData = columns.map((c, j) => ({
       name: c.name,
-      data: pending[j]!,
+      data: pending[j]! as unknown[],
       // Unique ids and doubles never gain from a dictionary: skip the attempt. Statistics only where a
       // reader prunes on them (time ranges); computing them for every column cost ~10% of the run.
       ...(c.name === "ride_id" || c.kind === "double" ? { encoding: "PLAIN" as const } : {}),
@@ -60,8 +60,9 @@ export function parquetSink(path: string, columns: readonly OutColumn[], rowGrou
         const converted = c.name === "ride_id" ? utf8Bytes(batch.values[j]!, batch.n) : toParquet(batch.values[j]!, batch.n, c.kind, rawTypes[j]);
         if (pendingRows === 0) pending[j] = converted; // the usual case, batch size = group size: no copy
         else {
-          const target = pending[j]!;
+          const target = Array.isArray(pending[j]) ? (pending[j] as unknown[]) : Array.from(pending[j]!);
           for (let r = 0; r < converted.length; r++) target.push(converted[r]);
+          pending[j] = target;
         }
       });
       pendingRows += batch.n;
@@ -103,7 +104,10 @@ function inferRaw(values: ArrayLike<unknown>, n: number): RawType {
   return "STRING";
 }
 
-function toParquet(values: ArrayLike<unknown>, n: number, kind: ColumnKind, raw: RawType | undefined): unknown[] {
+function toParquet(values: ArrayLike<unknown>, n: number, kind: ColumnKind, raw: RawType | undefined): ArrayLike<unknown> {
+  if (kind === "double" && values instanceof Float64Array && values.length === n && !values.some((v) => v !== v)) {
+    return values; // no nulls: the typed array as it is, no boxed number per value
+  }
   const out = new Array<unknown>(n);
   if (kind === "double") {
     for (let r = 0; r < n; r++) {
