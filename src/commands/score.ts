@@ -122,6 +122,6 @@ function report(s: import("../batch/score.js").ScoreSummary, json: boolean, data
       ` in ${s.seconds.toFixed(2)} s (${n(Math.round(s.rows_per_second))} rows/s)`,
   ];
   if (s.predictions) lines.push(`predicted_duration: mean ${f(s.predictions.mean)}, std ${f(s.predictions.std)}, min ${f(s.predictions.min)}, max ${f(s.predictions.max)} (model ${s.model.name} ${s.model.version})`);
-  if (s.rejected) lines.push(`rejected by field: ${Object.entries(s.rejected_by_field).map(([k, v]) => `${k} ${n(v)}`).join(", ")}${s.rejects ? ` (rows in ${s.rejects})` : ""}`);
+  if (s.rejected) lines.push(`rejected by field: ${Object.entries(s.rejected_by_field).map(([k, v]) => `${k} ${n(v)}`).join(", ")}${s.rejects ? ` (rows in ${s.rejects})` : " (not kept: add --rejects FILE to keep them)"}`);
   process.stderr.write(lines.join("\n") + "\n");
 }
