@@ -396,7 +396,9 @@ describe("progress", () => {
     const lines = readFileSync(SAMPLE_CSV, "utf8").trim().split("\n");
     writeFileSync(big, [lines[0], ...Array.from({ length: 300 }, () => lines.slice(1)).flat()].join("\n") + "\n"); // 300k rows
     const cmd = `stty cols 150; ${process.execPath} ${BIN} score ${big} -o ${join(tmp, "big.out.csv")} --batch-size 1000`;
-    const r = spawnSync("/usr/bin/script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", input: "", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
+    // A user's terminal: ora (is-interactive) turns itself off when CI is set, as it is in CI runs.
+    const { CI: _ci, ...env } = process.env;
+    const r = spawnSync("/usr/bin/script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", input: "", env: { ...env, NO_COLOR: "1" }, timeout: 60_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/scoring .*big\.csv: [\d,]+ rows, [\d,]+ rows\/s, ETA \d+ s/);
     expect(r.stdout).toMatch(/300,000 rows read = 300,000 scored/);
