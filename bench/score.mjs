@@ -69,6 +69,7 @@ results.push(pq);
 const capped = { NODE_OPTIONS: "--max-old-space-size=128" };
 results.push(measure("ridepred CSV -> CSV, NODE_OPTIONS=--max-old-space-size=128", process.execPath, [bin, "score", csvPath, "-o", outCsv, ...common], capped));
 results.push(measure("ridepred Parquet -> Parquet, NODE_OPTIONS=--max-old-space-size=128", process.execPath, [bin, "score", pqPath, "-o", outPq, ...common], capped));
+results.push(measure("ridepred Parquet -> Parquet, --compression none", process.execPath, [bin, "score", pqPath, "-o", outPq, "--compression", "none", ...common]));
 
 console.log(`\nbench/score: ${rows.toLocaleString("en-US")} real TLC rows (green 2021-01, 2021-02, 2023-01 repeated), filter 1..60 min, same machine, same run`);
 console.log("| run | seconds | rows/s | vs reference | peak RSS |");

@@ -63,6 +63,27 @@ describe("ridepred score on the committed samples", () => {
     expect(leftovers(dir, ["predictions.csv"])).toEqual([]);
   });
 
+  it("--compression none writes uncompressed Parquet with the same rows; snappy is the default", async () => {
+    const plain = join(tmp, "plain.parquet");
+    const snappy = join(tmp, "snappy.parquet");
+    expect(ridepred(["score", SAMPLE_PQ, "-o", plain, "--compression", "none"]).code).toBe(0);
+    expect(ridepred(["score", SAMPLE_PQ, "-o", snappy]).code).toBe(0);
+    const codecs = async (f: string) => {
+      const md = await parquetMetadataAsync(await asyncBufferFromFile(f));
+      return new Set(md.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data!.codec)));
+    };
+    expect(await codecs(plain)).toEqual(new Set(["UNCOMPRESSED"]));
+    expect(await codecs(snappy)).toEqual(new Set(["SNAPPY"]));
+    expect(statSync(plain).size).toBeGreaterThan(statSync(snappy).size);
+    const a = await parquetReadObjects({ file: await asyncBufferFromFile(plain) });
+    const b = await parquetReadObjects({ file: await asyncBufferFromFile(snappy) });
+    expect(a).toEqual(b);
+    expect(a).toHaveLength(1000);
+    const bad = ridepred(["score", SAMPLE_PQ, "-o", join(tmp, "z.parquet"), "--compression", "zstd"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Allowed choices are snappy, none/);
+  });
+
   it("CSV -> Parquet: re-reads with the right column types and the same values", async () => {
     const out = join(tmp, "sample.parquet");
     const r = ridepred(["score", SAMPLE_CSV, "-o", out, "--json"]);

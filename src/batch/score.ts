@@ -4,7 +4,7 @@
 import { basename } from "node:path";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
-import { openSink, openSource } from "../io/index.js";
+import { openSink, openSource, type ParquetCompression } from "../io/index.js";
 import { toMillis } from "../io/timestamp.js";
 import type { Format, OutColumn, Sink } from "../io/types.js";
 import { coerceCategory } from "../runtime/coerce.js";
@@ -27,6 +27,8 @@ export interface ScoreJob {
   rejects?: string;
   rejectsFormat?: Format;
   batchSize?: number;
+  /** Parquet output compression (default snappy). */
+  compression?: ParquetCompression;
   /** Generated ride ids are PREFIX + row number (0-based, counting every row read): stable across re-runs. */
   rideIdPrefix?: string;
   onProgress?: (p: Progress) => void;
@@ -100,7 +102,7 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     // A passed-through Parquet timestamp arrives as epoch ms: write it as a timestamp, not a number.
     for (const c of plan) if (c.source === "raw" && source.timestampColumns.has(c.name)) c.kind = "timestamp";
     const outColumns: OutColumn[] = plan.map((c) => ({ name: c.name, kind: c.kind }));
-    sink = openSink(job.output, job.outputFormat, outColumns);
+    sink = openSink(job.output, job.outputFormat, outColumns, job.compression);
     if (job.rejects) {
       rejectSink = openSink(job.rejects, job.rejectsFormat ?? "csv", [
         { name: "row", kind: "raw" },

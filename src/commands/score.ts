@@ -16,6 +16,7 @@ interface ScoreOpts {
   period: string;
   batchSize: string;
   rideIdPrefix?: string;
+  compression?: "snappy" | "none";
   json?: boolean;
 }
 
@@ -35,6 +36,7 @@ export function scoreCommand(): Command {
     .option("--run-date <date>", "date that fills {year}/{month}/{day} in paths (YYYY-MM-DD; default today, UTC)")
     .addOption(new Option("--period <period>", "which period of the run date the paths name").choices(["day", "previous-day", "month", "previous-month"]).default("day"))
     .option("--batch-size <rows>", "rows per batch (memory grows with it)", "8192")
+    .addOption(new Option("--compression <codec>", "Parquet output compression: snappy, or none (larger file, faster to write)").choices(["snappy", "none"]).default("snappy"))
     .option("--ride-id-prefix <text>", "prefix of generated ride ids (default: the input file name and _)")
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
     .action(async (input: string, opts: ScoreOpts) => {
@@ -75,6 +77,7 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
       rejectsFormat: rejects ? formatOf(rejects, undefined, rejects === "-" ? "csv" : undefined) : undefined,
       batchSize,
       rideIdPrefix: opts.rideIdPrefix,
+      compression: opts.compression,
       onProgress: spinner?.update,
     });
     spinner?.stop();

@@ -17,10 +17,13 @@ export function openSource(path: string, format: Format): Promise<BatchSource> {
   }
 }
 
-export function openSink(path: string, format: Format, columns: readonly OutColumn[]): Sink {
+/** Parquet compression: snappy (the default, as pandas writes) or none (bigger files, faster to write). */
+export type ParquetCompression = "snappy" | "none";
+
+export function openSink(path: string, format: Format, columns: readonly OutColumn[], compression: ParquetCompression = "snappy"): Sink {
   switch (format) {
     case "parquet":
-      return parquetSink(path, columns);
+      return parquetSink(path, columns, 8192, compression === "none" ? "UNCOMPRESSED" : "SNAPPY");
     case "jsonl":
       return jsonlSink(path, columns);
     default:

@@ -11,7 +11,7 @@ import type { ColumnKind, OutBatch, OutColumn, Sink } from "./types.js";
 
 type RawType = "STRING" | "DOUBLE" | "INT64" | "BOOLEAN";
 
-export function parquetSink(path: string, columns: readonly OutColumn[], rowGroupRows = 8192): Sink {
+export function parquetSink(path: string, columns: readonly OutColumn[], rowGroupRows = 8192, codec: "SNAPPY" | "UNCOMPRESSED" = "SNAPPY"): Sink {
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
   const target = tempTarget(path);
   let writer: ParquetWriter | undefined;
@@ -22,7 +22,7 @@ export function parquetSink(path: string, columns: readonly OutColumn[], rowGrou
     const schema: SchemaElement[] = [{ name: "root", num_children: columns.length }];
     columns.forEach((c, j) => schema.push(element(c.name, c.kind, rawTypes[j])));
     try {
-      writer = new ParquetWriter({ writer: fileWriter(target.tmp), schema, createdBy: "ridepred" });
+      writer = new ParquetWriter({ writer: fileWriter(target.tmp), schema, createdBy: "ridepred", codec });
     } catch (e) {
       throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
     }
