@@ -14,6 +14,11 @@ export class RidepredError extends Error {
   }
 }
 
+/** The user-facing error for a failed file operation: the path, what was being done, the OS's code. */
+export function fileError(path: string, doing: string, e: unknown, exitCode: 1 | 2 = EXIT_USAGE): RidepredError {
+  return new RidepredError(`${path}: ${doing}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, exitCode);
+}
+
 /** A ride the predictor cannot score: names the field and why. */
 export class InputError extends Error {
   constructor(

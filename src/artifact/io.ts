@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync, renameSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { RidepredError } from "../errors.js";
+import { fileError, RidepredError } from "../errors.js";
 import { computeDigest } from "./digest.js";
 import type { ModelArtifact } from "./types.js";
 import { validateArtifact } from "./validate.js";
@@ -18,7 +18,7 @@ export function readArtifactJson(path: string): unknown {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new RidepredError(`${path}: cannot read model: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(path, "cannot read model", e);
   }
   try {
     return JSON.parse(text);
@@ -57,6 +57,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new RidepredError(`${path}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+    throw fileError(path, "cannot write", e, 1);
   }
 }

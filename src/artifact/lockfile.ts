@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { RidepredError } from "../errors.js";
+import { fileError, RidepredError } from "../errors.js";
 
 /** Package names as PyPI normalises them, plus the import-name aliases people write. */
 export function normalizePackage(name: string): string {
@@ -27,7 +27,7 @@ export function parsePins(path: string): Record<string, string> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new RidepredError(`${path}: cannot read lock file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(path, "cannot read lock file", e);
   }
   return parsePinsText(basename(path), text, path);
 }

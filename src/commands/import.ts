@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { readFileSync } from "node:fs";
-import { RidepredError } from "../errors.js";
+import { fileError, RidepredError } from "../errors.js";
 import { colors, log, printJson } from "../term.js";
 import { collect, keyValue, positiveNumber } from "./options.js";
 import type { Example } from "../artifact/types.js";
@@ -50,7 +50,7 @@ async function run(source: string, opts: Opts): Promise<number> {
   try {
     isDir = statSync(source).isDirectory();
   } catch (e) {
-    throw new RidepredError(`${source}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(source, "cannot read", e);
   }
   if (opts.audit) return audit(source, isDir, opts.json ?? false);
 
@@ -132,18 +132,13 @@ async function run(source: string, opts: Opts): Promise<number> {
 
 /** List the globals a file (or an MLflow folder's model file) names; load nothing. Exit 1 if any is refused. */
 async function audit(source: string, isDir: boolean, json: boolean): Promise<number> {
-  const { auditPickle } = await import("../sklearn/import.js");
+  const { auditPickle, readBytes } = await import("../sklearn/import.js");
   let file = source;
   if (isDir) {
     const { readMlflowFolder } = await import("../sklearn/mlflow.js");
     file = readMlflowFolder(source).modelFile;
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new RidepredError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const bytes = readBytes(file); // the importer's reader: size limit and error message alike
   const report = auditPickle(bytes);
   const refused = report.globals.filter((g) => !g.allowed);
   if (json) printJson({ file, ...report, refused: refused.map((g) => g.name) });
@@ -164,7 +159,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    throw new RidepredError(`${path}: cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(path, `cannot read ${what}`, e);
   }
 }
 

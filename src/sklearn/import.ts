@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { computeDigest, sha256Hex } from "../artifact/digest.js";
 import type { Example, FeatureField, InputSpec, ModelArtifact, DictVectorizerSpec } from "../artifact/types.js";
 import { FORMAT, FORMAT_VERSION } from "../artifact/types.js";
-import { RidepredError } from "../errors.js";
+import { fileError, RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { makeResolver } from "./allowlist.js";
 import { modelParts, type ModelParts } from "./estimators.js";
@@ -110,14 +110,14 @@ export function auditPickle(bytes: Uint8Array): AuditReport {
   return { format: joblib ? "joblib" : "pickle", compression, protocol, globals, risks, offsets, ...(error ? { error } : {}) };
 }
 
-function readBytes(path: string): Uint8Array {
+export function readBytes(path: string): Uint8Array {
   try {
     const st = statSync(path);
     if (st.size > MAX_FILE) throw new RidepredError(`${path}: file is ${st.size} bytes, over the ${MAX_FILE}-byte limit`, 2);
     return readFileSync(path);
   } catch (e) {
     if (e instanceof RidepredError) throw e;
-    throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(path, "cannot read", e);
   }
 }
 
@@ -154,7 +154,7 @@ export async function importSource(path: string, opts: ImportOptions = {}): Prom
   try {
     dir = statSync(path).isDirectory();
   } catch (e) {
-    throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw fileError(path, "cannot read", e);
   }
   if (!dir) return importPickleFile(path, opts);
   const { importMlflowModel } = await import("./mlflow.js");
