@@ -155,6 +155,15 @@ describe("ridepred verify", () => {
     expect(other.stdout).toMatch(/FAIL\s+source content/);
   });
 
+  it("--source also takes the MLflow folder a model was imported from", () => {
+    const mlflow = join(FIX, "sklearn/RandomForestRegressor.mlflow");
+    const out = join(tmp, "rf.json");
+    expect(ridepred("import", mlflow, "-o", out, "--examples", join(FIX, "sklearn/RandomForestRegressor.examples.jsonl")).code).toBe(0);
+    const r = ridepred("verify", out, "--source", mlflow);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/PASS\s+source sha256\s+RandomForestRegressor\.mlflow is the file it was imported from/);
+  });
+
   it("exit 2 for a file that is not a model at all", () => {
     const f = join(tmp, "not.json");
     writeFileSync(f, "{not json");

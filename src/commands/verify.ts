@@ -69,11 +69,10 @@ async function run(path: string | undefined, opts: { lock: string[]; source?: st
       }
     }
     if (opts.source) {
-      const { importPickleFile } = await import("../sklearn/import.js");
-      const { sha256Hex } = await import("../artifact/digest.js");
-      const { readFileSync } = await import("node:fs");
-      const src = importPickleFile(opts.source, { derive: Object.fromEntries(a.features.fields.flatMap((f) => ("template" in f ? [[f.name, f.template]] : []))) });
-      const sha = sha256Hex(readFileSync(opts.source));
+      const { importSource } = await import("../sklearn/import.js");
+      // Re-import as `import` would (file or MLflow folder); its recorded sha256 is that of the bytes it read.
+      const src = await importSource(opts.source, { derive: Object.fromEntries(a.features.fields.flatMap((f) => ("template" in f ? [[f.name, f.template]] : []))) });
+      const sha = src.environment.source.sha256;
       const same = canonicalJson([src.features, src.estimator]) === canonicalJson([a.features, a.estimator]);
       add("source sha256", sha === a.environment.source.sha256, sha === a.environment.source.sha256 ? `${basename(opts.source)} is the file it was imported from` : `${basename(opts.source)} hashes to ${sha.slice(0, 16)}..., the model was imported from ${a.environment.source.sha256.slice(0, 16)}...`);
       add("source content", same, same ? "re-import gives identical features and estimator" : "re-importing the source gives different features or coefficients");
