@@ -66,8 +66,8 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
   for (const f of a.features.fields) row(f.name, `${f.kind}${"template" in f ? ` from ${f.template}` : ""}`);
   row("vectorizer", `DictVectorizer, ${report.features.count} columns, separator ${JSON.stringify(report.features.separator)}`);
   out.push(c.bold("estimator"));
-  if (report.estimator.kind === "linear") row(est.sklearn_class, `${est.kind === "linear" ? est.coef.length : 0} coefficients, intercept ${est.kind === "linear" ? est.intercept : ""}`);
-  else if (est.kind === "tree_ensemble") row(est.sklearn_class, `${est.trees.length} trees, ${report.estimator.nodes} nodes`);
+  if (est.kind === "linear") row(est.sklearn_class, `${est.coef.length} coefficients, intercept ${est.intercept}`);
+  else row(est.sklearn_class, `${est.trees.length} trees, ${report.estimator.nodes} nodes`);
   out.push(c.bold("built with"));
   const env = a.environment;
   for (const [k, v] of Object.entries(env.recorded)) row(k, `${v}${env.evidence?.[k] ? c.dim(`  (${env.evidence[k]})`) : ""}`);
