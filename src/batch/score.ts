@@ -6,7 +6,7 @@ import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { openSink, openSource, type ParquetCompression } from "../io/index.js";
 import { toMillis } from "../io/timestamp.js";
-import type { Format, OutColumn, Sink } from "../io/types.js";
+import type { Format, OutColumn, OutValues, Sink } from "../io/types.js";
 import { coerceCategory } from "../runtime/coerce.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { planColumns, type ColumnPlan } from "./columns.js";
@@ -258,7 +258,7 @@ interface BatchContext {
 }
 
 /** One output column for the kept rows (keep[0..k)). */
-function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext): ArrayLike<unknown> {
+function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext): OutValues {
   const gather = (src: ArrayLike<unknown>) => {
     const out = new Array<unknown>(k);
     for (let i = 0; i < k; i++) out[i] = src[keep[i]!];
@@ -288,9 +288,9 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     case "ride_id": {
       const col = ctx.found.ride_id;
       if (col) return gather(ctx.columns[col]!).map((v) => (v === null || v === undefined ? null : String(v)));
-      const out = new Array<string>(k);
-      for (let i = 0; i < k; i++) out[i] = ctx.prefix + (ctx.rowsRead + keep[i]!);
-      return out;
+      const numbers = new Float64Array(k);
+      for (let i = 0; i < k; i++) numbers[i] = ctx.rowsRead + keep[i]!;
+      return { prefix: ctx.prefix, numbers };
     }
     case "pickup_datetime":
       return gatherNum((r) => pickMs[r]!);

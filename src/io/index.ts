@@ -23,7 +23,7 @@ export type ParquetCompression = "snappy" | "none";
 export function openSink(path: string, format: Format, columns: readonly OutColumn[], compression: ParquetCompression = "snappy"): Sink {
   switch (format) {
     case "parquet":
-      return parquetSink(path, columns, 8192, compression === "none" ? "UNCOMPRESSED" : "SNAPPY");
+      return parquetSink(path, columns, { codec: compression === "none" ? "UNCOMPRESSED" : "SNAPPY" });
     case "jsonl":
       return jsonlSink(path, columns);
     default:

@@ -1,101 +1,216 @@
-// Parquet output in row groups of 8,192 rows (hyparquet-writer holds a whole group: 64k-row groups took
-// ~330 MB of RSS, 8k-row groups ~180 MB), streamed to a temp file (hyparquet-writer's file writer
-// flushes every ~1 MB), renamed on success. Types: strings UTF8, doubles DOUBLE (null where missing),
-// timestamps INT64 TIMESTAMP(MICROS, not adjusted to UTC) like pandas writes naive datetimes.
-import type { SchemaElement } from "hyparquet";
-import { ParquetWriter } from "hyparquet-writer";
-import { fileWriter } from "hyparquet-writer/src/node.js";
+// Parquet output: a lean writer for flat, nullable columns, streamed row group by row group to a temp
+// file that is renamed only on success. Each sink batch becomes one data page (v1) per column, encoded
+// straight from the batch's typed arrays into reused buffers: no boxed value, BigInt or string per cell.
+//   doubles     DOUBLE, PLAIN
+//   timestamps  INT64 TIMESTAMP(MICROS, not adjusted to UTC), PLAIN, like pandas writes naive datetimes
+//   strings     BYTE_ARRAY UTF8, dictionary-encoded (RLE_DICTIONARY) until the dictionary stops paying, then PLAIN
+//   ride ids    BYTE_ARRAY UTF8, PLAIN, formatted from prefix + row number as bytes
+// Compression: snappy per column chunk, except a chunk whose first page snappy shrinks by less than 1/8
+// (random doubles) is stored uncompressed: same file size within a few percent, nothing to decompress.
+// Statistics: null counts everywhere, min/max for doubles and timestamps (what readers prune on).
+import { closeSync, openSync, writeSync } from "node:fs";
+import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
+import { VERSION } from "../version.js";
 import { tempTarget } from "./sink.js";
-import type { ColumnKind, OutBatch, OutColumn, Sink } from "./types.js";
+import { snappyCompress, snappyMaxLength } from "./snappy.js";
+import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
+import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
-type RawType = "STRING" | "DOUBLE" | "INT64" | "BOOLEAN";
+export type ParquetCodec = "SNAPPY" | "UNCOMPRESSED";
 
-export function parquetSink(path: string, columns: readonly OutColumn[], rowGroupRows = 8192, codec: "SNAPPY" | "UNCOMPRESSED" = "SNAPPY"): Sink {
+export interface ParquetSinkOptions {
+  /** Rows per row group (default 262,144): what the writer holds in memory, compressed, before writing. */
+  rowGroupRows?: number;
+  codec?: ParquetCodec;
+}
+
+// Parquet enum values (parquet.thrift).
+const TYPE = { BOOLEAN: 0, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
+const ENC = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
+const CODEC = { UNCOMPRESSED: 0, SNAPPY: 1 } as const;
+const PAGE = { DATA: 0, DICTIONARY: 2 } as const;
+const OPTIONAL = 1;
+const CONVERTED = { UTF8: 0, TIMESTAMP_MICROS: 10 } as const;
+
+const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
+const DICT_MAX_ENTRIES = 1 << 16; // keeps index bit widths <= 16
+const DICT_MAX_BYTES = 1 << 20; // pyarrow's dictionary page limit
+const LITTLE_ENDIAN = endianness() === "LE";
+
+type Physical = "DOUBLE" | "TIMESTAMP" | "INT64" | "BOOLEAN" | "STRING";
+
+/** A growable byte buffer, reused across pages and row groups. */
+interface Bytes {
+  b: Uint8Array;
+  n: number;
+}
+const bytes = (size = 1 << 16): Bytes => ({ b: new Uint8Array(size), n: 0 });
+function reserve(buf: Bytes, extra: number): void {
+  if (buf.n + extra <= buf.b.length) return;
+  const next = new Uint8Array(Math.max(buf.b.length * 2, buf.n + extra));
+  next.set(buf.b.subarray(0, buf.n));
+  buf.b = next;
+}
+function append(buf: Bytes, src: Uint8Array, len = src.length): void {
+  reserve(buf, len);
+  buf.b.set(len === src.length ? src : src.subarray(0, len), buf.n);
+  buf.n += len;
+}
+
+/** One column's chunk of the current row group. */
+interface Chunk {
+  name: string;
+  physical: Physical;
+  pages: Bytes; // data pages, headers included
+  dictPage: Bytes; // the dictionary page, written in front of the data pages
+  codec: ParquetCodec | undefined; // decided on the chunk's first page
+  values: number;
+  nulls: number;
+  uncompressed: number;
+  compressed: number;
+  min: number;
+  max: number;
+  encodings: Set<number>;
+  // Dictionary state (strings): value -> index, and the PLAIN-encoded values so far.
+  dict: Map<string, number> | undefined;
+  dictValues: Bytes;
+  dictOff: boolean; // stopped paying: the rest of the chunk is PLAIN
+}
+
+export function parquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
+  const rowGroupRows = options.rowGroupRows ?? 1 << 18;
+  const codec = options.codec ?? "SNAPPY";
   const target = tempTarget(path);
-  let writer: ParquetWriter | undefined;
-  let rawTypes: (RawType | undefined)[] = [];
-
-  const start = (first: OutBatch) => {
-    rawTypes = columns.map((c, j) => (c.kind === "raw" ? inferRaw(first.values[j]!, first.n) : undefined));
-    const schema: SchemaElement[] = [{ name: "root", num_children: columns.length }];
-    columns.forEach((c, j) => schema.push(element(c.name, c.kind, rawTypes[j])));
+  let fd: number;
+  try {
+    fd = openSync(target.tmp, "wx");
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+  }
+  let offset = 0;
+  const write = (b: Uint8Array, len = b.length) => {
+    let done = 0;
     try {
-      writer = new ParquetWriter({ writer: fileWriter(target.tmp), schema, createdBy: "ridepred", codec });
+      while (done < len) done += writeSync(fd, b, done, len - done);
     } catch (e) {
       throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
     }
-    return writer;
+    offset += len;
+  };
+  write(MAGIC);
+
+  let chunks: Chunk[] | undefined;
+  const rowGroups: ThriftStruct[] = [];
+  let groupRows = 0;
+  let totalRows = 0;
+  const scratch = newScratch();
+
+  const flush = () => {
+    if (!chunks || groupRows === 0) return;
+    const start = offset;
+    const metas: ThriftStruct[] = [];
+    let uncompressed = 0;
+    for (const c of chunks) {
+      const chunkStart = offset;
+      if (c.dict && c.dict.size > 0) writeDictionaryPage(c, scratch);
+      write(c.dictPage.b, c.dictPage.n);
+      const dataStart = offset;
+      write(c.pages.b, c.pages.n);
+      uncompressed += c.uncompressed;
+      metas.push(columnChunk(c, chunkStart, dataStart, c.dictPage.n > 0));
+      resetChunk(c);
+    }
+    rowGroups.push(struct([1, list("struct", metas)], [2, i64(uncompressed)], [3, i64(groupRows)], [5, i64(start)], [6, i64(offset - start)]));
+    totalRows += groupRows;
+    groupRows = 0;
   };
 
-  // Batches are small (memory); row groups should not be (readers pay per group): converted batches
-  // are held until ROW_GROUP rows, then written as one group.
-  let pending: ArrayLike<unknown>[] = columns.map(() => []);
-  let pendingRows = 0;
-  const flush = async () => {
-    if (!pendingRows) return;
-    const w = writer!;
-    const columnData = columns.map((c, j) => ({
-      name: c.name,
-      data: pending[j]! as unknown[],
-      // Unique ids, doubles and timestamps hardly gain from a dictionary: skip the attempt. Statistics only where a
-      // reader prunes on them (time ranges); computing them for every column cost ~10% of the run.
-      ...(c.name === "ride_id" || c.kind === "double" || c.kind === "timestamp" ? { encoding: "PLAIN" as const } : {}),
-      statistics: c.kind === "timestamp",
-      // Page indexes are held in memory until the footer: per small row group they add up with the file.
-      offsetIndex: false,
-    }));
-    pending = columns.map(() => []);
-    const n = pendingRows;
-    pendingRows = 0;
-    await w.write({ columnData, rowGroupSize: n });
+  let closed = false;
+  const close = () => {
+    if (!closed) closeSync(fd);
+    closed = true;
   };
 
   return {
     async write(batch: OutBatch) {
       if (batch.n === 0) return;
-      if (!writer) start(batch);
-      columns.forEach((c, j) => {
-        const converted = c.name === "ride_id" ? utf8Bytes(batch.values[j]!, batch.n) : toParquet(batch.values[j]!, batch.n, c.kind, rawTypes[j]);
-        if (pendingRows === 0) pending[j] = converted; // the usual case, batch size = group size: no copy
-        else {
-          const target = Array.isArray(pending[j]) ? (pending[j] as unknown[]) : Array.from(pending[j]!);
-          for (let r = 0; r < converted.length; r++) target.push(converted[r]);
-          pending[j] = target;
-        }
-      });
-      pendingRows += batch.n;
-      if (pendingRows >= rowGroupRows) await flush();
+      chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n)));
+      for (let j = 0; j < chunks.length; j++) writeDataPage(chunks[j]!, batch.values[j]!, batch.n, codec, scratch);
+      groupRows += batch.n;
+      if (groupRows >= rowGroupRows) flush();
     },
     async finish() {
-      if (!writer) start({ n: 0, values: columns.map(() => []) });
-      await flush();
-      await writer!.finish();
+      chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0)));
+      flush();
+      const footer = encodeStruct(
+        struct(
+          [1, 2],
+          [2, list("struct", schema(chunks))],
+          [3, i64(totalRows)],
+          [4, list("struct", rowGroups)],
+          [6, `ridepred version ${VERSION}`],
+          // TYPE_ORDER for every column: min/max follow the physical type's order.
+          [7, list("struct", chunks.map(() => struct([1, struct()])))],
+        ),
+      );
+      write(footer);
+      const len = new Uint8Array(4);
+      new DataView(len.buffer).setUint32(0, footer.length, true);
+      write(len);
+      write(MAGIC);
+      close();
       target.commit();
     },
     async abort() {
+      close();
       target.discard();
     },
   };
 }
 
-function element(name: string, kind: ColumnKind, raw: RawType | undefined): SchemaElement {
-  const repetition_type = "OPTIONAL" as const;
-  if (kind === "double") return { name, type: "DOUBLE", repetition_type };
-  if (kind === "timestamp")
-    return { name, type: "INT64", repetition_type, converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } };
-  if (kind === "raw" && raw === "DOUBLE") return { name, type: "DOUBLE", repetition_type };
-  if (kind === "raw" && raw === "INT64") return { name, type: "INT64", repetition_type };
-  if (kind === "raw" && raw === "BOOLEAN") return { name, type: "BOOLEAN", repetition_type };
-  return { name, type: "BYTE_ARRAY", repetition_type, converted_type: "UTF8", logical_type: { type: "STRING" } };
+function newChunk(name: string, physical: Physical): Chunk {
+  return {
+    name,
+    physical,
+    pages: bytes(),
+    dictPage: bytes(16),
+    codec: undefined,
+    values: 0,
+    nulls: 0,
+    uncompressed: 0,
+    compressed: 0,
+    min: Infinity,
+    max: -Infinity,
+    encodings: new Set(),
+    dict: physical === "STRING" ? new Map() : undefined,
+    dictValues: bytes(physical === "STRING" ? 1 << 12 : 16),
+    dictOff: false,
+  };
 }
 
-/** A passed-through column's type, from its first non-missing value. */
-function inferRaw(values: ArrayLike<unknown>, n: number): RawType {
+function resetChunk(c: Chunk): void {
+  c.pages.n = 0;
+  c.dictPage.n = 0;
+  c.codec = undefined;
+  c.values = c.nulls = c.uncompressed = c.compressed = 0;
+  c.min = Infinity;
+  c.max = -Infinity;
+  c.encodings.clear();
+  c.dict?.clear();
+  c.dictValues.n = 0;
+  c.dictOff = false;
+}
+
+/** A column's physical type: from its kind, or for passed-through columns from the first value present. */
+function physicalOf(kind: ColumnKind, values: OutValues, n: number): Physical {
+  if (kind === "double") return "DOUBLE";
+  if (kind === "timestamp") return "TIMESTAMP";
+  if (kind === "string" || isGeneratedIds(values)) return "STRING";
   for (let r = 0; r < n; r++) {
     const v = values[r];
-    if (v === null || v === undefined) continue;
+    if (v === null || v === undefined || (typeof v === "number" && v !== v)) continue;
     if (typeof v === "number") return "DOUBLE";
     if (typeof v === "bigint") return "INT64";
     if (typeof v === "boolean") return "BOOLEAN";
@@ -104,76 +219,409 @@ function inferRaw(values: ArrayLike<unknown>, n: number): RawType {
   return "STRING";
 }
 
-function toParquet(values: ArrayLike<unknown>, n: number, kind: ColumnKind, raw: RawType | undefined): ArrayLike<unknown> {
-  if (kind === "double" && values instanceof Float64Array && values.length === n && !values.some((v) => v !== v)) {
-    return values; // no nulls: the typed array as it is, no boxed number per value
-  }
-  const out = new Array<unknown>(n);
-  if (kind === "double") {
-    for (let r = 0; r < n; r++) {
-      const v = values[r] as number;
-      out[r] = v === v && v !== undefined && v !== null ? v : null;
-    }
-  } else if (kind === "timestamp") {
-    for (let r = 0; r < n; r++) {
-      const v = values[r] as number;
-      out[r] = v === v && v !== undefined && v !== null ? BigInt(Math.round(v * 1000)) : null;
-    }
-  } else {
-    const type = kind === "raw" ? raw : "STRING";
-    for (let r = 0; r < n; r++) out[r] = rawValue(values[r], type);
+function schema(chunks: Chunk[]): ThriftStruct[] {
+  const out = [struct([4, "schema"], [5, chunks.length])];
+  for (const c of chunks) {
+    if (c.physical === "DOUBLE") out.push(struct([1, TYPE.DOUBLE], [3, OPTIONAL], [4, c.name]));
+    else if (c.physical === "INT64") out.push(struct([1, TYPE.INT64], [3, OPTIONAL], [4, c.name]));
+    else if (c.physical === "BOOLEAN") out.push(struct([1, TYPE.BOOLEAN], [3, OPTIONAL], [4, c.name]));
+    else if (c.physical === "TIMESTAMP") {
+      // LogicalType.TIMESTAMP(isAdjustedToUTC=false, unit=MICROS)
+      const logical = struct([8, struct([1, false], [2, struct([2, struct()])])]);
+      out.push(struct([1, TYPE.INT64], [3, OPTIONAL], [4, c.name], [6, CONVERTED.TIMESTAMP_MICROS], [10, logical]));
+    } else out.push(struct([1, TYPE.BYTE_ARRAY], [3, OPTIONAL], [4, c.name], [6, CONVERTED.UTF8], [10, struct([1, struct()])]));
   }
   return out;
 }
 
-const encoder = new TextEncoder();
-
-/**
- * Unique strings (ride ids) as UTF-8 byte views into one buffer per batch: TextEncoder per value was ~15%
- * of a Parquet run. Only for PLAIN columns: a dictionary would key these views by identity.
- */
-function utf8Bytes(values: ArrayLike<unknown>, n: number): (Uint8Array | null)[] {
-  let total = 0;
-  for (let r = 0; r < n; r++) {
-    const v = values[r];
-    if (typeof v === "string") total += v.length;
+function columnChunk(c: Chunk, chunkStart: number, dataStart: number, hasDict: boolean): ThriftStruct {
+  const type = c.physical === "DOUBLE" ? TYPE.DOUBLE : c.physical === "STRING" ? TYPE.BYTE_ARRAY : c.physical === "BOOLEAN" ? TYPE.BOOLEAN : TYPE.INT64;
+  let minMax: [Uint8Array, Uint8Array] | undefined;
+  if (c.min <= c.max && (c.physical === "DOUBLE" || c.physical === "TIMESTAMP")) {
+    const enc = (x: number) => {
+      const b = new Uint8Array(8);
+      const v = new DataView(b.buffer);
+      if (c.physical === "DOUBLE") v.setFloat64(0, x, true);
+      else v.setBigInt64(0, BigInt(x), true);
+      return b;
+    };
+    minMax = [enc(c.min), enc(c.max)];
   }
-  const buf = new Uint8Array(total);
-  const out = new Array<Uint8Array | null>(n);
-  let at = 0;
+  const stats = struct([3, i64(c.nulls)], [5, minMax?.[1]], [6, minMax?.[0]]);
+  const meta = struct(
+    [1, type],
+    [2, list("i32", [...c.encodings].sort((a, b) => a - b))],
+    [3, list("string", [c.name])],
+    [4, CODEC[c.codec ?? "UNCOMPRESSED"]],
+    [5, i64(c.values)],
+    [6, i64(c.uncompressed)],
+    [7, i64(c.compressed)],
+    [9, i64(dataStart)],
+    [11, hasDict ? i64(chunkStart) : undefined],
+    [12, stats],
+  );
+  return struct([2, i64(chunkStart)], [3, meta]);
+}
+
+/** Reused per-sink work buffers. */
+interface Scratch {
+  body: Bytes; // the uncompressed page
+  z: Uint8Array; // its compressed form
+  f64: Float64Array;
+  i32: Int32Array;
+  levels: Uint8Array;
+}
+
+function newScratch(): Scratch {
+  return { body: bytes(1 << 17), z: new Uint8Array(0), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192) };
+}
+
+function isNull(v: unknown): boolean {
+  return v === null || v === undefined || (typeof v === "number" && v !== v);
+}
+
+/** Encode n values of one column as a data page and append it to the chunk. */
+function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCodec, s: Scratch): void {
+  const body = s.body;
+  body.n = 0;
+  // Definition levels: 1 = present, 0 = null (generated ids are never null).
+  if (s.levels.length < n) s.levels = new Uint8Array(n);
+  const levels = s.levels;
+  let nulls = 0;
+  if (!isGeneratedIds(values)) {
+    for (let r = 0; r < n; r++) {
+      const present = isNull(values[r]) ? 0 : 1;
+      levels[r] = present;
+      nulls += 1 - present;
+    }
+  }
+  reserve(body, 4);
+  body.n = 4;
+  if (nulls === 0) rleRun(body, n, 1, 1);
+  else hybrid(body, levels, n, 1);
+  new DataView(body.b.buffer).setUint32(0, body.n - 4, true);
+
+  let encoding: number = ENC.PLAIN;
+  switch (c.physical) {
+    case "DOUBLE":
+      encodeDoubles(c, values as ArrayLike<unknown>, n, nulls, s);
+      break;
+    case "TIMESTAMP":
+      encodeTimestamps(c, values as ArrayLike<unknown>, n, s);
+      break;
+    case "INT64":
+      encodeInt64(values as ArrayLike<unknown>, n, s);
+      break;
+    case "BOOLEAN":
+      encodeBooleans(values as ArrayLike<unknown>, n, s);
+      break;
+    case "STRING":
+      if (isGeneratedIds(values)) encodeIds(values, n, body);
+      else if (useDictionary(c)) {
+        encodeIndices(c, values, n, s);
+        encoding = ENC.RLE_DICTIONARY;
+      } else encodeStrings(values, n, body);
+      break;
+  }
+  c.values += n;
+  c.nulls += nulls;
+  c.encodings.add(ENC.RLE).add(encoding);
+  if (encoding === ENC.RLE_DICTIONARY) c.encodings.add(ENC.PLAIN); // the dictionary page
+  const header = (compressed: number) =>
+    encodeStruct(struct([1, PAGE.DATA], [2, body.n], [3, compressed], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])]));
+  appendPage(c, c.pages, body, header, codec, s);
+}
+
+/** Compress (or not) a page body and append header + payload; the chunk's first page decides its codec. */
+function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: number) => Uint8Array, codec: ParquetCodec, s: Scratch): void {
+  let payload = body.b;
+  let len = body.n;
+  if (codec === "SNAPPY" && c.codec !== "UNCOMPRESSED") {
+    const max = snappyMaxLength(body.n);
+    if (s.z.length < max) s.z = new Uint8Array(max);
+    const m = snappyCompress(body.b, body.n, s.z);
+    if (c.codec === undefined) c.codec = m <= body.n - (body.n >>> 3) ? "SNAPPY" : "UNCOMPRESSED";
+    if (c.codec === "SNAPPY") {
+      payload = s.z;
+      len = m;
+    }
+  } else c.codec ??= "UNCOMPRESSED";
+  const h = header(len);
+  append(dest, h);
+  append(dest, payload, len);
+  c.uncompressed += h.length + body.n;
+  c.compressed += h.length + len;
+}
+
+function writeDictionaryPage(c: Chunk, s: Scratch): void {
+  const body = s.body;
+  body.n = 0;
+  append(body, c.dictValues.b, c.dictValues.n);
+  const count = c.dict!.size;
+  const header = (compressed: number) => encodeStruct(struct([1, PAGE.DICTIONARY], [2, body.n], [3, compressed], [7, struct([1, count], [2, ENC.PLAIN])]));
+  // The chunk's codec was decided on its first data page; the dictionary follows it.
+  appendPage(c, c.dictPage, body, header, c.codec === "SNAPPY" ? "SNAPPY" : "UNCOMPRESSED", s);
+}
+
+function encodeDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: number, s: Scratch): void {
+  let src: Float64Array;
+  let k = 0;
+  if (values instanceof Float64Array && nulls === 0) {
+    src = values;
+    k = n;
+  } else {
+    if (s.f64.length < n) s.f64 = new Float64Array(n);
+    src = s.f64;
+    for (let r = 0; r < n; r++) {
+      const v = values[r];
+      if (!isNull(v)) src[k++] = typeof v === "number" ? v : Number(v);
+    }
+  }
+  let min = c.min;
+  let max = c.max;
+  for (let i = 0; i < k; i++) {
+    const v = src[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  c.min = min;
+  c.max = max;
+  copyFloat64(s.body, src, k);
+}
+
+function copyFloat64(body: Bytes, src: Float64Array, k: number): void {
+  reserve(body, k * 8);
+  if (LITTLE_ENDIAN) body.b.set(new Uint8Array(src.buffer, src.byteOffset, k * 8), body.n);
+  else {
+    const dv = new DataView(body.b.buffer, body.n);
+    for (let i = 0; i < k; i++) dv.setFloat64(i * 8, src[i]!, true);
+  }
+  body.n += k * 8;
+}
+
+/** Epoch milliseconds -> INT64 microseconds, as two 32-bit halves (exact below 2^53 us). */
+function encodeTimestamps(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scratch): void {
+  if (s.i32.length < 2 * n) s.i32 = new Int32Array(2 * n);
+  const halves = s.i32;
+  let k = 0;
+  let min = c.min;
+  let max = c.max;
+  for (let r = 0; r < n; r++) {
+    const v = values[r] as number;
+    if (isNull(v)) continue;
+    const us = Math.round(v * 1000);
+    if (us < min) min = us;
+    if (us > max) max = us;
+    const hi = Math.floor(us / 4294967296);
+    halves[2 * k] = us - hi * 4294967296; // low word, wraps to int32 as stored
+    halves[2 * k + 1] = hi;
+    k++;
+  }
+  c.min = min;
+  c.max = max;
+  copyWords(s.body, halves, 2 * k);
+}
+
+function copyWords(body: Bytes, words: Int32Array, count: number): void {
+  reserve(body, count * 4);
+  if (LITTLE_ENDIAN) body.b.set(new Uint8Array(words.buffer, words.byteOffset, count * 4), body.n);
+  else {
+    const dv = new DataView(body.b.buffer, body.n);
+    for (let i = 0; i < count; i++) dv.setInt32(i * 4, words[i]!, true);
+  }
+  body.n += count * 4;
+}
+
+function encodeInt64(values: ArrayLike<unknown>, n: number, s: Scratch): void {
+  const body = s.body;
+  reserve(body, n * 8);
+  const dv = new DataView(body.b.buffer, body.b.byteOffset);
   for (let r = 0; r < n; r++) {
     const v = values[r];
-    if (v === null || v === undefined) {
-      out[r] = null;
+    if (isNull(v)) continue;
+    dv.setBigInt64(body.n, typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v))), true);
+    body.n += 8;
+  }
+}
+
+function encodeBooleans(values: ArrayLike<unknown>, n: number, s: Scratch): void {
+  const body = s.body;
+  reserve(body, (n >>> 3) + 1);
+  let k = 0;
+  for (let r = 0; r < n; r++) {
+    const v = values[r];
+    if (isNull(v)) continue;
+    const byte = body.n + (k >>> 3);
+    if ((k & 7) === 0) body.b[byte] = 0;
+    if (v) body.b[byte]! |= 1 << (k & 7);
+    k++;
+  }
+  body.n += (k + 7) >>> 3;
+}
+
+// ---- strings ----
+
+/** Append s as UTF-8 (no length prefix) at buf.n; ASCII is copied char by char, the rest via TextEncoder. */
+const encoder = new TextEncoder();
+function putUtf8(buf: Bytes, s: string): void {
+  reserve(buf, s.length * 3);
+  const b = buf.b;
+  let at = buf.n;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch > 127) {
+      at += encoder.encodeInto(s.slice(i), b.subarray(at)).written;
+      break;
+    }
+    b[at++] = ch;
+  }
+  buf.n = at;
+}
+
+/** PLAIN BYTE_ARRAY: 4-byte little-endian length, then the bytes. */
+function putString(buf: Bytes, s: string): void {
+  reserve(buf, 4 + s.length * 3);
+  const at = buf.n;
+  buf.n += 4;
+  putUtf8(buf, s);
+  const len = buf.n - at - 4;
+  const b = buf.b;
+  b[at] = len & 0xff;
+  b[at + 1] = (len >>> 8) & 0xff;
+  b[at + 2] = (len >>> 16) & 0xff;
+  b[at + 3] = len >>> 24;
+}
+
+function text(v: unknown): string {
+  return typeof v === "string" ? v : String(v);
+}
+
+function encodeStrings(values: ArrayLike<unknown>, n: number, body: Bytes): void {
+  for (let r = 0; r < n; r++) {
+    const v = values[r];
+    if (!isNull(v)) putString(body, text(v));
+  }
+}
+
+/** prefix + number, formatted straight into bytes. */
+function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
+  const prefix = encoder.encode(ids.prefix);
+  const p = prefix.length;
+  reserve(body, n * (4 + p + 16));
+  const b = body.b;
+  let at = body.n;
+  const numbers = ids.numbers;
+  for (let r = 0; r < n; r++) {
+    let x = numbers[r]!;
+    let digits = 1;
+    for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+    const len = p + digits;
+    b[at] = len & 0xff;
+    b[at + 1] = (len >>> 8) & 0xff;
+    b[at + 2] = (len >>> 16) & 0xff;
+    b[at + 3] = len >>> 24;
+    at += 4;
+    if (p) b.set(prefix, at);
+    at += len;
+    for (let d = at - 1; d >= at - digits; d--) {
+      const q = Math.floor(x / 10);
+      b[d] = 48 + (x - q * 10);
+      x = q;
+    }
+  }
+  body.n = at;
+}
+
+/** Keep the dictionary while it stays small and values repeat; unique values (ids) switch it off. */
+function useDictionary(c: Chunk): boolean {
+  if (c.dictOff) return false;
+  const size = c.dict!.size;
+  if (size >= DICT_MAX_ENTRIES || c.dictValues.n >= DICT_MAX_BYTES || (c.values >= 1024 && size > c.values / 2)) c.dictOff = true;
+  return !c.dictOff;
+}
+
+function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scratch): void {
+  if (s.i32.length < n) s.i32 = new Int32Array(n);
+  const idx = s.i32;
+  const dict = c.dict!;
+  let k = 0;
+  let top = 0;
+  for (let r = 0; r < n; r++) {
+    const v = values[r];
+    if (isNull(v)) continue;
+    const str = text(v);
+    let i = dict.get(str);
+    if (i === undefined) {
+      i = dict.size;
+      dict.set(str, i);
+      putString(c.dictValues, str);
+    }
+    if (i > top) top = i;
+    idx[k++] = i;
+  }
+  const width = Math.max(1, 32 - Math.clz32(top));
+  const body = s.body;
+  reserve(body, 1);
+  body.b[body.n++] = width;
+  hybrid(body, idx, k, width);
+}
+
+// ---- RLE / bit-packing hybrid ----
+
+function varint(buf: Bytes, v: number): void {
+  reserve(buf, 5);
+  while (v > 0x7f) {
+    buf.b[buf.n++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf.b[buf.n++] = v;
+}
+
+function rleRun(buf: Bytes, count: number, value: number, width: number): void {
+  varint(buf, count * 2);
+  const w = (width + 7) >>> 3;
+  reserve(buf, w);
+  for (let i = 0; i < w; i++) buf.b[buf.n++] = (value >>> (8 * i)) & 0xff;
+}
+
+/** Runs of 8+ equal values as RLE runs, everything else bit-packed in groups of 8 (width <= 24). */
+function hybrid(buf: Bytes, v: ArrayLike<number>, k: number, width: number): void {
+  const runAt = (i: number) => {
+    if (i + 8 > k) return false;
+    const x = v[i];
+    for (let j = i + 1; j < i + 8; j++) if (v[j] !== x) return false;
+    return true;
+  };
+  let i = 0;
+  while (i < k) {
+    if (runAt(i)) {
+      const x = v[i]!;
+      let j = i + 8;
+      while (j < k && v[j] === x) j++;
+      rleRun(buf, j - i, x, width);
+      i = j;
       continue;
     }
-    const s = typeof v === "string" ? v : String(v);
-    const start = at;
-    let ascii = s.length <= total - at;
-    for (let i = 0; ascii && i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 127) ascii = false;
-      else buf[at++] = c;
+    const start = i;
+    do i += 8;
+    while (i < k && !runAt(i));
+    const groups = (Math.min(i, k) - start + 7) >>> 3;
+    varint(buf, (groups << 1) | 1);
+    reserve(buf, groups * width);
+    const b = buf.b;
+    let at = buf.n;
+    let acc = 0;
+    let bits = 0;
+    for (let j = start, end = start + groups * 8; j < end; j++) {
+      acc |= (j < k ? v[j]! : 0) << bits; // the last group is padded with zeros
+      bits += width;
+      while (bits >= 8) {
+        b[at++] = acc & 0xff;
+        acc >>>= 8;
+        bits -= 8;
+      }
     }
-    if (ascii) out[r] = buf.subarray(start, at);
-    else {
-      at = start;
-      out[r] = encoder.encode(s);
-    }
-  }
-  return out;
-}
-
-function rawValue(v: unknown, type: RawType | undefined): unknown {
-  if (v === null || v === undefined || (typeof v === "number" && v !== v)) return null;
-  switch (type) {
-    case "DOUBLE":
-      return typeof v === "number" ? v : Number(v);
-    case "INT64":
-      return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)));
-    case "BOOLEAN":
-      return Boolean(v);
-    default:
-      return typeof v === "string" ? v : String(v);
+    buf.n = at;
+    i = Math.min(i, k);
   }
 }

@@ -2,7 +2,7 @@
 // RFC 4180 (a cell with a comma, quote or line break is quoted, quotes doubled).
 import { formatTimestamp } from "./timestamp.js";
 import { openText } from "./sink.js";
-import type { ColumnKind, OutBatch, OutColumn, Sink } from "./types.js";
+import { cells as cellsOf, type ColumnKind, type OutBatch, type OutColumn, type Sink } from "./types.js";
 
 const needsQuote = /[",\r\n]/;
 
@@ -51,7 +51,9 @@ export function csvSink(path: string, columns: readonly OutColumn[], gzip: boole
   let header = columns.map((c) => csvQuote(c.name)).join(",") + "\n";
   const cells = columns.map((c) => csvCell(c.kind));
   return {
-    async write({ n, values }: OutBatch) {
+    async write(batch: OutBatch) {
+      const { n } = batch;
+      const values = batch.values.map((v) => cellsOf(v, n));
       let text = header;
       header = "";
       const m = cells.length;
@@ -73,7 +75,9 @@ export function csvSink(path: string, columns: readonly OutColumn[], gzip: boole
 export function jsonlSink(path: string, columns: readonly OutColumn[]): Sink {
   const out = openText(path, false);
   return {
-    async write({ n, values }: OutBatch) {
+    async write(batch: OutBatch) {
+      const { n } = batch;
+      const values = batch.values.map((v) => cellsOf(v, n));
       const lines: string[] = [];
       for (let r = 0; r < n; r++) {
         const o: Record<string, unknown> = {};

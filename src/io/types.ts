@@ -42,10 +42,34 @@ export interface OutColumn {
   kind: ColumnKind;
 }
 
+/**
+ * Ids made of a prefix and a row number ("trips_2021-02_41"), kept as numbers until a writer formats
+ * them: a million rows would otherwise be a million strings built only to be encoded again.
+ */
+export interface GeneratedIds {
+  readonly prefix: string;
+  /** numbers[r] for row r (integers). */
+  readonly numbers: Float64Array;
+}
+
+export type OutValues = ArrayLike<unknown> | GeneratedIds;
+
+export function isGeneratedIds(v: OutValues): v is GeneratedIds {
+  return (v as GeneratedIds).numbers !== undefined && (v as GeneratedIds).prefix !== undefined;
+}
+
+/** Values as a plain array-like (generated ids become their strings): for writers that work per cell. */
+export function cells(v: OutValues, n: number): ArrayLike<unknown> {
+  if (!isGeneratedIds(v)) return v;
+  const out = new Array<string>(n);
+  for (let r = 0; r < n; r++) out[r] = v.prefix + v.numbers[r];
+  return out;
+}
+
 /** One batch of output rows: values[j] holds column j for rows 0..n-1. Doubles and timestamps use NaN for null. */
 export interface OutBatch {
   n: number;
-  values: ArrayLike<unknown>[];
+  values: OutValues[];
 }
 
 export interface Sink {

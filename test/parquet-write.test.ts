@@ -1,0 +1,156 @@
+// ridepred's own Parquet writer and snappy compressor, checked against independent readers:
+// hyparquet (JS) for files, hyparquet's JS snappy and hyparquet-compressors' WASM snappy for pages.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import { snappyUncompress } from "hyparquet/src/snappy.js";
+import { compressors } from "hyparquet-compressors";
+import { afterAll, describe, expect, it } from "vitest";
+import { parquetSink } from "../src/io/parquet-write.js";
+import { snappyCompress, snappyMaxLength } from "../src/io/snappy.js";
+import type { OutColumn, OutValues } from "../src/io/types.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "ridepred-pqw-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let seed = 7;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+
+describe("snappy", () => {
+  const roundTrip = (src: Uint8Array) => {
+    const out = new Uint8Array(snappyMaxLength(src.length));
+    const m = snappyCompress(src, src.length, out);
+    const js = new Uint8Array(src.length);
+    snappyUncompress(out.subarray(0, m), js);
+    const wasm = compressors.SNAPPY!(out.subarray(0, m), src.length);
+    return { m, js, wasm };
+  };
+
+  it("round-trips through two independent decompressors, for every kind of input and size", () => {
+    const makers: ((i: number, a: Uint8Array) => number)[] = [
+      () => rnd() * 256, // incompressible
+      () => rnd() * 3, // tiny alphabet
+      (i) => i % 37, // period
+      (i, a) => (i > 10 && rnd() < 0.9 ? a[i - 1 - Math.floor(rnd() * 10)]! : rnd() * 256), // short matches
+      (i) => (i < 70000 ? 0 : 1), // one long run crossing a 64 KiB fragment
+    ];
+    for (let t = 0; t < 400; t++) {
+      const n = t < 40 ? t : Math.floor(rnd() ** 3 * 300_000);
+      const src = new Uint8Array(n);
+      const make = makers[t % makers.length]!;
+      for (let i = 0; i < n; i++) src[i] = make(i, src);
+      const { m, js, wasm } = roundTrip(src);
+      expect(m).toBeLessThanOrEqual(snappyMaxLength(n));
+      expect(Buffer.compare(js, src), `case ${t}, ${n} bytes`).toBe(0);
+      expect(Buffer.compare(wasm, src), `case ${t}, ${n} bytes`).toBe(0);
+    }
+  });
+
+  it("compresses what repeats", () => {
+    const ids = new TextEncoder().encode(Array.from({ length: 5000 }, (_, i) => `green_tripdata_2021-02_${i}`).join(""));
+    expect(roundTrip(ids).m).toBeLessThan(ids.length / 3);
+    expect(roundTrip(new Uint8Array(100_000)).m).toBeLessThan(5000);
+  });
+});
+
+describe("parquetSink", () => {
+  const write = async (name: string, columns: OutColumn[], batches: { n: number; values: OutValues[] }[], options = {}) => {
+    const path = join(tmp, name);
+    const sink = parquetSink(path, columns, options);
+    for (const b of batches) await sink.write(b);
+    await sink.finish();
+    const file = await asyncBufferFromFile(path);
+    // Timestamps as their stored INT64 microseconds, to check them exactly.
+    const parsers = { timestampFromMicroseconds: (v: bigint) => v };
+    return { path, metadata: await parquetMetadataAsync(file), rows: await parquetReadObjects({ file, parsers } as Parameters<typeof parquetReadObjects>[0]) };
+  };
+
+  it("writes every column kind with nulls, across pages and row groups, and hyparquet reads back the same values", async () => {
+    const columns: OutColumn[] = [
+      { name: "id", kind: "string" },
+      { name: "when", kind: "timestamp" },
+      { name: "zone", kind: "string" },
+      { name: "x", kind: "double" },
+      { name: "big", kind: "raw" },
+      { name: "flag", kind: "raw" },
+      { name: "note", kind: "raw" },
+    ];
+    const expected: Record<string, unknown>[] = [];
+    const batches = [];
+    let row = 0;
+    for (const n of [1, 7, 8, 9, 1000, 4096, 3]) {
+      const when = new Float64Array(n);
+      const x = new Float64Array(n);
+      const zone: (string | null)[] = [];
+      const big: (bigint | null)[] = [];
+      const flag: (boolean | null)[] = [];
+      const note: (string | null)[] = [];
+      for (let r = 0; r < n; r++, row++) {
+        when[r] = r % 13 === 5 ? NaN : Date.UTC(2021, 1, 1) + row * 61_123 + 0.5; // 0.5 ms = 500 us, exact
+        x[r] = row % 17 === 3 ? NaN : (rnd() - 0.5) * 1e6;
+        zone.push(row % 11 === 0 ? null : String(row % 20 < 12 ? 7 : (row * 7919) % 265));
+        big.push(row % 9 === 1 ? null : BigInt(row) * 1_000_000_007n - 5n);
+        flag.push(row % 5 === 2 ? null : row % 3 === 0);
+        note.push(row % 4 === 0 ? null : row % 2 ? "Zürich – 東京 😀" : "");
+        expected.push({
+          id: `trip_${row}`,
+          when: Number.isNaN(when[r]) ? null : BigInt(Math.round(when[r]! * 1000)), // exact microseconds
+          zone: zone[r],
+          x: Number.isNaN(x[r]) ? null : x[r],
+          big: big[r],
+          flag: flag[r],
+          note: note[r],
+        });
+      }
+      const numbers = Float64Array.from({ length: n }, (_, r) => row - n + r);
+      batches.push({ n, values: [{ prefix: "trip_", numbers }, when, zone, x, big, flag, note] });
+    }
+    const { rows, metadata } = await write("kinds.parquet", columns, batches, { rowGroupRows: 1000 });
+    expect(metadata.row_groups.length).toBe(3); // 1+7+8+9+1000 = 1025, then 4096, then 3
+    expect(Number(metadata.num_rows)).toBe(row);
+    expect(rows).toEqual(expected);
+    // Types a reader sees: timestamps as TIMESTAMP(MICROS), strings as UTF8, the rest by value.
+    const leaf = (name: string) => metadata.schema.find((s) => s.name === name)!;
+    expect(leaf("when")).toMatchObject({ type: "INT64", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } });
+    expect(leaf("id")).toMatchObject({ type: "BYTE_ARRAY", converted_type: "UTF8" });
+    expect(leaf("x").type).toBe("DOUBLE");
+    expect(leaf("big").type).toBe("INT64");
+    expect(leaf("flag").type).toBe("BOOLEAN");
+    // Statistics: null counts and min/max that match the data.
+    const g0 = metadata.row_groups[0]!;
+    const stat = (name: string) => g0.columns.find((c) => c.meta_data!.path_in_schema[0] === name)!.meta_data!.statistics!;
+    const xs = expected.slice(0, 1025).map((r) => r.x as number | null);
+    expect(Number(stat("x").null_count)).toBe(xs.filter((v) => v === null).length);
+    expect(stat("x").min_value).toBe(Math.min(...(xs.filter((v) => v !== null) as number[])));
+    expect(stat("x").max_value).toBe(Math.max(...(xs.filter((v) => v !== null) as number[])));
+    const zoneChunk = g0.columns.find((c) => c.meta_data!.path_in_schema[0] === "zone")!.meta_data!;
+    expect(zoneChunk.encodings).toContain("RLE_DICTIONARY");
+    expect(zoneChunk.dictionary_page_offset).toBeDefined();
+  });
+
+  it("stops using a dictionary for unique strings, and keeps it for repeated ones", async () => {
+    const n = 8192;
+    const unique = Array.from({ length: n }, (_, i) => `u${i * 7919}`);
+    const repeated = Array.from({ length: n }, (_, i) => `zone ${i % 50}`);
+    const batches = [0, 1, 2].map(() => ({ n, values: [unique, repeated] }));
+    const { rows, metadata } = await write("dict.parquet", [{ name: "u", kind: "string" }, { name: "r", kind: "string" }], batches);
+    expect(rows).toHaveLength(3 * n);
+    expect(rows[n + 5]).toEqual({ u: unique[5], r: repeated[5] });
+    const [u, r] = metadata.row_groups[0]!.columns.map((c) => c.meta_data!);
+    expect(u!.encodings).toEqual(expect.arrayContaining(["PLAIN", "RLE_DICTIONARY"])); // first page only
+    expect(r!.encodings).toContain("RLE_DICTIONARY");
+    expect(Number(r!.total_compressed_size)).toBeLessThan(Number(u!.total_compressed_size) / 5);
+  });
+
+  it("an empty output is a valid file with the schema and no rows; abort leaves nothing behind", async () => {
+    const { rows, metadata } = await write("empty.parquet", [{ name: "a", kind: "double" }], []);
+    expect(rows).toEqual([]);
+    expect(metadata.schema.map((s) => s.name)).toEqual(["schema", "a"]);
+    const dir = mkdtempSync(join(tmp, "abort-"));
+    const sink = parquetSink(join(dir, "out.parquet"), [{ name: "a", kind: "double" }]);
+    await sink.write({ n: 2, values: [new Float64Array([1, 2])] });
+    await sink.abort();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
