@@ -1,11 +1,13 @@
 // ridepred's own Parquet writer and snappy compressor, checked against independent readers:
-// hyparquet (JS) for files, hyparquet's JS snappy and hyparquet-compressors' WASM snappy for pages.
+// hyparquet (JS) and DuckDB (C++) for files, hyparquet's JS snappy and hyparquet-compressors' WASM
+// snappy for pages.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
 import { snappyUncompress } from "hyparquet/src/snappy.js";
 import { compressors } from "hyparquet-compressors";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { parquetSink } from "../src/io/parquet-write.js";
 import { snappyCompress, snappyMaxLength } from "../src/io/snappy.js";
@@ -106,10 +108,16 @@ describe("parquetSink", () => {
       const numbers = Float64Array.from({ length: n }, (_, r) => row - n + r);
       batches.push({ n, values: [{ prefix: "trip_", numbers }, when, zone, x, big, flag, note] });
     }
-    const { rows, metadata } = await write("kinds.parquet", columns, batches, { rowGroupRows: 1000 });
+    const { path, rows, metadata } = await write("kinds.parquet", columns, batches, { rowGroupRows: 1000 });
     expect(metadata.row_groups.length).toBe(3); // 1+7+8+9+1000 = 1025, then 4096, then 3
     expect(Number(metadata.num_rows)).toBe(row);
     expect(rows).toEqual(expected);
+    // DuckDB reads the same file to the same values.
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const sql = `SELECT id, epoch_us("when") AS "when", zone, x, big, flag, note FROM read_parquet('${path}')`;
+    const fromDuck = (await duck.runAndReadAll(sql)).getRowObjects().map((r) => ({ ...r, big: r.big === null ? null : BigInt(r.big as bigint) }));
+    expect(fromDuck).toEqual(expected);
+    duck.closeSync();
     // Types a reader sees: timestamps as TIMESTAMP(MICROS), strings as UTF8, the rest by value.
     const leaf = (name: string) => metadata.schema.find((s) => s.name === name)!;
     expect(leaf("when")).toMatchObject({ type: "INT64", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } });
