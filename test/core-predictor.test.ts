@@ -124,6 +124,43 @@ describe("inputs", () => {
     expect(p.predict({ ...d, PULocationID: "43_151", DOLocationID: "" + 1 })).toBe(p.predict({ ...d, PULocationID: 0, DOLocationID: 0 }));
   });
 
+  it("the dense id table answers exactly what the joined-string lookup does, for every kind of id", () => {
+    // The bundled PU_DO vocabulary is all small integer ids, so the dense table is in use; an extra
+    // non-integer column ("x_1") switches the same field to the Map path: both must agree everywhere.
+    const est = artifact.estimator;
+    if (est.kind !== "linear") throw new Error("linear expected");
+    const names = [...artifact.features.vectorizer.feature_names, "PU_DO=x_1"];
+    const q = compile({
+      ...artifact,
+      features: { ...artifact.features, vectorizer: { ...artifact.features.vectorizer, feature_names: names } },
+      estimator: { ...est, coef: [...est.coef, 0] },
+    });
+    const ids = ["0", "1", "43", "151", "264", "265", "266", "999", "4095", "4096", "99999", "043", "+43", " 43", "43 ", "4.3", "", "x", "1_1"];
+    const pu: unknown[] = [], dolist: unknown[] = [];
+    for (const a of ids) for (const b of ids) if (a !== "" && b !== "") (pu.push(a), dolist.push(b));
+    const n = pu.length;
+    const cols = { PULocationID: pu, DOLocationID: dolist, trip_distance: new Float64Array(n).fill(2.5) };
+    const dense = p.predictColumns(cols, n);
+    const viaMap = q.predictColumns(cols, n);
+    expect(dense.errors).toEqual([]);
+    expect(Array.from(dense.predictions)).toEqual(Array.from(viaMap.predictions));
+    // and single rides take the same path as batches
+    for (let r = 0; r < n; r += 7) expect(p.predict({ PULocationID: pu[r], DOLocationID: dolist[r], trip_distance: 2.5 })).toBe(dense.predictions[r]);
+  });
+
+  it("a row's error is its first bad input, and errors come in row order", () => {
+    const { errors } = p.predictColumns(
+      { PULocationID: ["43", null, {}, "43"], DOLocationID: [null, [], 151, 151], trip_distance: new Float64Array([NaN, 1, Infinity, 1]) },
+      4,
+    );
+    expect(errors).toEqual([
+      { row: 0, field: "DOLocationID", reason: "is required but missing" },
+      { row: 1, field: "PULocationID", reason: "is required but missing" },
+      { row: 2, field: "PULocationID", reason: "expected a category (string or integer), got an object" },
+    ]);
+    expect(() => p.predict({ PULocationID: 1, DOLocationID: 2, trip_distance: Infinity })).toThrow(/trip_distance/);
+  });
+
   it("optional inputs with a default fill the gap", () => {
     const a: ModelArtifact = { ...artifact, inputs: artifact.inputs.map((i) => (i.name === "PULocationID" ? { ...i, default: "43" } : i)) };
     expect(compile(a).predict({ DOLocationID: 151, trip_distance: 1.01 })).toBe(base);
@@ -159,5 +196,11 @@ describe("artifact format", () => {
     expect(problems).toContainEqual({ path: "inputs", reason: "must be a non-empty array" });
     expect(problems).toContainEqual({ path: "estimator.coef", reason: "has 13220 entries but there are 13221 features" });
     expect(validateArtifact([])).toEqual([{ path: "$", reason: "not a JSON object" }]);
+    // A field's kind must be its input's type: DictVectorizer one-hot encodes strings, passes numbers.
+    const fields = artifact.features.fields.map((f) => (f.kind === "number" ? { ...f, kind: "category" as const } : f));
+    expect(validateArtifact({ ...artifact, features: { ...artifact.features, fields } })).toContainEqual({
+      path: "features.fields[1].input",
+      reason: 'a category field needs a category input; "trip_distance" is number',
+    });
   });
 });

@@ -29,6 +29,7 @@ export function validateArtifact(doc: unknown): Problem[] {
   }
 
   const inputNames = new Set<string>();
+  const inputTypes = new Map<string, unknown>();
   if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) bad("inputs", "must be a non-empty array");
   else
     doc.inputs.forEach((inp, i) => {
@@ -37,6 +38,7 @@ export function validateArtifact(doc: unknown): Problem[] {
       if (typeof inp.required !== "boolean") bad(`inputs[${i}].required`, "must be a boolean");
       if (inputNames.has(inp.name)) bad(`inputs[${i}].name`, `duplicate input "${inp.name}"`);
       inputNames.add(inp.name);
+      inputTypes.set(inp.name, inp.type);
     });
 
   let nFeatures = -1;
@@ -53,9 +55,12 @@ export function validateArtifact(doc: unknown): Problem[] {
           if (fld.kind !== "category") bad(`${p}.template`, "only category fields are derived from a template");
           for (const m of fld.template.matchAll(/\{([^}]*)\}/g)) {
             if (!inputNames.has(m[1]!)) bad(`${p}.template`, `names unknown input "${m[1]}"`);
+            else if (inputTypes.get(m[1]!) !== "category") bad(`${p}.template`, `input "${m[1]}" must be a category input`);
           }
         } else if (typeof fld.input === "string") {
           if (!inputNames.has(fld.input)) bad(`${p}.input`, `unknown input "${fld.input}"`);
+          // DictVectorizer one-hot encodes strings and passes numbers through: a field's kind is its input's type.
+          else if (inputTypes.get(fld.input) !== fld.kind) bad(`${p}.input`, `a ${fld.kind} field needs a ${fld.kind} input; "${fld.input}" is ${inputTypes.get(fld.input)}`);
         } else bad(p, "needs an input or a template");
       });
     const v = f.vectorizer;

@@ -54,106 +54,173 @@ export function compile(artifact: ModelArtifact): Predictor {
   // "{A}<sep>{B}" templates (the course's PU_DO) are looked up as A then B, without building the string.
   const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
 
-  // Reused buffers: no allocation per row beyond the category strings themselves.
-  const values: (string | number | undefined)[] = new Array(nIn);
+  const estimate = compileEstimator(artifact.estimator, vec.feature_names.length);
   const idx = new Int32Array(nFields);
   const val = new Float64Array(nFields);
-  const estimate = compileEstimator(artifact.estimator, vec.feature_names.length);
 
-  /** Coerce raw values (already placed in `values`) into the sparse vector; returns its length. */
-  function vectorize(): number {
-    let nnz = 0;
-    for (let k = 0; k < nFields; k++) {
-      const f: FeatureField = fields[k]!;
-      if (f.kind === "number") {
-        const v = values[fieldInput[k]!];
-        if (v === undefined) continue; // optional input absent: DictVectorizer sees no key
-        const col = fieldColumn[k]!;
-        if (col >= 0) {
-          idx[nnz] = col;
-          val[nnz++] = v as number;
+  // Per-batch work arrays, grown on demand and reused: one typed column per input and per field.
+  let cap = 0;
+  let bad = new Uint8Array(0); // 1: the row has an error
+  let num: Float64Array[] = []; // number inputs (NaN = absent)
+  const cat: (string | undefined)[][] = inputs.map(() => []); // category inputs (undefined = absent)
+  let fieldCol = new Int32Array(0); // [k * cap + r]: the vocabulary column field k sets for row r, -1 none
+  let fieldVal = new Float64Array(0);
+  function grow(n: number): void {
+    if (n <= cap) return;
+    cap = Math.max(n, 2 * cap);
+    bad = new Uint8Array(cap);
+    num = inputs.map((inp) => (inp.type === "category" ? new Float64Array(0) : new Float64Array(cap)));
+    fieldCol = new Int32Array(nFields * cap);
+    fieldVal = new Float64Array(nFields * cap);
+  }
+
+  /** Input i of rows 0..n-1 coerced into cat[i] or num[i]; a row's first bad input is its error. */
+  function loadColumn(i: number, col: ArrayLike<unknown> | undefined, n: number, errors: RowError[]): void {
+    const spec = inputs[i]!;
+    const isCat = spec.type === "category";
+    const c = cat[i]!;
+    const x = num[i]!;
+    if (!isCat && col instanceof Float64Array && spec.default === undefined) {
+      // Parquet doubles: NaN is missing; no boxing, no coercion.
+      for (let r = 0; r < n; r++) {
+        const v = col[r]!;
+        if (v === v && v !== Infinity && v !== -Infinity) x[r] = v;
+        else if (bad[r] === 0) {
+          if (v === v) fail(r, spec.name, `expected a finite number, got ${v}`, errors);
+          else if (spec.required) fail(r, spec.name, "is required but missing", errors);
+          else x[r] = NaN;
         }
-      } else {
-        const pairs = fieldPairs[k];
-        if (pairs !== null) {
-          const a = values[pairs.a];
-          const b = values[pairs.b];
-          if (a === undefined || b === undefined) continue;
-          const col = pairs.index.get(a as string)?.get(b as string);
-          if (col !== undefined) {
-            idx[nnz] = col;
-            val[nnz++] = 1;
-          }
+      }
+      return;
+    }
+    for (let r = 0; r < n; r++) {
+      if (bad[r] === 1) continue;
+      let v: unknown = col === undefined ? undefined : col[r];
+      if (isMissing(v)) {
+        if (spec.default !== undefined) v = spec.default;
+        else if (spec.required) {
+          fail(r, spec.name, "is required but missing", errors);
+          continue;
+        } else {
+          if (isCat) c[r] = undefined;
+          else x[r] = NaN;
           continue;
         }
-        const parts = fieldParts[k];
-        let s: string;
-        if (parts === null) {
-          const v = values[fieldInput[k]!];
-          if (v === undefined) continue;
-          s = v as string;
-        } else {
-          s = "";
-          let missing = false;
-          for (const p of parts) {
-            if (typeof p === "string") s += p;
-            else {
-              const v = values[p];
-              if (v === undefined) missing = true;
-              s += v as string;
-            }
-          }
-          if (missing) continue;
-        }
-        const col = fieldVocab[k]!.get(s);
-        // An unseen category contributes nothing, exactly as DictVectorizer.transform ignores it.
-        if (col !== undefined) {
-          idx[nnz] = col;
-          val[nnz++] = 1;
-        }
+      }
+      try {
+        if (isCat) c[r] = coerceCategory(spec.name, v);
+        else x[r] = coerceNumber(spec.name, v);
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        fail(r, e.field, e.reason, errors);
       }
     }
-    return nnz;
   }
 
-  function load(i: number, raw: unknown): void {
-    const spec = inputs[i]!;
-    let v: unknown = raw;
-    if (isMissing(v)) {
-      if (spec.default !== undefined) v = spec.default;
-      else if (spec.required) throw new InputError(spec.name, "is required but missing");
+  function fail(r: number, field: string, reason: string, errors: RowError[]): void {
+    bad[r] = 1;
+    errors.push({ row: r, field, reason });
+  }
+
+  /** Field k's vocabulary column (and value) for rows 0..n-1, as DictVectorizer would set them. */
+  function vectorizeField(k: number, n: number): void {
+    const f: FeatureField = fields[k]!;
+    const base = k * cap;
+    if (f.kind === "number") {
+      const x = num[fieldInput[k]!]!;
+      const column = fieldColumn[k]!;
+      for (let r = 0; r < n; r++) {
+        const v = x[r]!;
+        // An absent optional input gives DictVectorizer no key; a name outside the vocabulary, no column.
+        fieldCol[base + r] = v === v && column >= 0 ? column : -1;
+        fieldVal[base + r] = v;
+      }
+      return;
+    }
+    const pairs = fieldPairs[k];
+    if (pairs !== null) {
+      const a = cat[pairs.a]!;
+      const b = cat[pairs.b]!;
+      const { index, dense, width } = pairs;
+      for (let r = 0; r < n; r++) {
+        const av = a[r];
+        const bv = b[r];
+        let col = -1;
+        if (av !== undefined && bv !== undefined) {
+          const x = dense === null ? -1 : smallId(av);
+          const y = x < 0 ? -1 : smallId(bv);
+          // A pair of small ids reads the dense table (outside it: not in the vocabulary); anything else the Maps.
+          if (y >= 0) col = x * width + y < dense!.length && y < width ? dense![x * width + y]! : -1;
+          else col = index.get(av)?.get(bv) ?? -1;
+        }
+        fieldCol[base + r] = col;
+        fieldVal[base + r] = 1;
+      }
+      return;
+    }
+    const vocab = fieldVocab[k]!;
+    const parts = fieldParts[k];
+    for (let r = 0; r < n; r++) {
+      let s: string | undefined;
+      if (parts === null) s = cat[fieldInput[k]!]![r];
       else {
-        values[i] = undefined;
-        return;
+        s = "";
+        for (const p of parts) {
+          if (typeof p === "string") s += p;
+          else {
+            const v = cat[p]![r];
+            if (v === undefined) {
+              s = undefined;
+              break;
+            }
+            s += v;
+          }
+        }
       }
+      // An unseen category contributes nothing, exactly as DictVectorizer.transform ignores it.
+      fieldCol[base + r] = s === undefined ? -1 : (vocab.get(s) ?? -1);
+      fieldVal[base + r] = 1;
     }
-    values[i] = spec.type === "category" ? coerceCategory(spec.name, v) : coerceNumber(spec.name, v);
-  }
-
-  function predict(ride: Readonly<Record<string, unknown>>): number {
-    if (typeof ride !== "object" || ride === null || Array.isArray(ride)) throw new InputError("$", "a ride must be a JSON object");
-    for (let i = 0; i < nIn; i++) load(i, ride[inputs[i]!.name]);
-    return estimate(idx, val, vectorize());
   }
 
   function predictColumns(columns: Columns, n: number, out?: Float64Array): BatchResult {
     const predictions = out && out.length >= n ? out : new Float64Array(n);
     const errors: RowError[] = [];
-    const cols = inputs.map((inp) => columns[inp.name]);
+    grow(n);
+    bad.fill(0, 0, n);
+    for (let i = 0; i < nIn; i++) loadColumn(i, columns[inputs[i]!.name], n, errors);
+    for (let k = 0; k < nFields; k++) vectorizeField(k, n);
     for (let r = 0; r < n; r++) {
-      try {
-        for (let i = 0; i < nIn; i++) {
-          const c = cols[i];
-          load(i, c === undefined ? undefined : c[r]);
-        }
-        predictions[r] = estimate(idx, val, vectorize());
-      } catch (e) {
-        if (!(e instanceof InputError)) throw e;
+      if (bad[r] === 1) {
         predictions[r] = NaN;
-        errors.push({ row: r, field: e.field, reason: e.reason });
+        continue;
       }
+      // The row's sparse vector, in field order (the order scikit-learn sums in).
+      let nnz = 0;
+      for (let k = 0, at = r; k < nFields; k++, at += cap) {
+        const col = fieldCol[at]!;
+        if (col >= 0) {
+          idx[nnz] = col;
+          val[nnz++] = fieldVal[at]!;
+        }
+      }
+      predictions[r] = estimate(idx, val, nnz);
     }
+    if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
     return { predictions, errors };
+  }
+
+  // One ride is a batch of one: the same code path as every batch.
+  const one: unknown[][] = inputs.map(() => [undefined]);
+  const oneColumns: Columns = Object.fromEntries(inputs.map((inp, i) => [inp.name, one[i]!]));
+  const oneOut = new Float64Array(1);
+  function predict(ride: Readonly<Record<string, unknown>>): number {
+    if (typeof ride !== "object" || ride === null || Array.isArray(ride)) throw new InputError("$", "a ride must be a JSON object");
+    for (let i = 0; i < nIn; i++) one[i]![0] = ride[inputs[i]!.name];
+    const { errors } = predictColumns(oneColumns, 1, oneOut);
+    for (let i = 0; i < nIn; i++) one[i]![0] = undefined; // hold no reference to the request
+    if (errors.length) throw new InputError(errors[0]!.field, errors[0]!.reason);
+    return oneOut[0]!;
   }
 
   return { artifact, name: artifact.name, version: artifact.version, inputs, predict, predictColumns };
@@ -175,7 +242,15 @@ interface PairIndex {
   a: number;
   b: number;
   index: Map<string, Map<string, number>>;
+  /**
+   * When both sides of every vocabulary value are small integers in canonical form (zone ids, "130"):
+   * column = dense[a * width + b] (-1: not in the vocabulary), one array read instead of two Map lookups.
+   */
+  dense: Int32Array | null;
+  width: number;
 }
+
+const DENSE_MAX = 4096; // ids below this, and at most this many cells per side
 
 /**
  * A two-level index for a template of exactly two inputs around one literal, when every vocabulary
@@ -187,15 +262,40 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   const [a, lit, b] = parts;
   if (typeof a !== "number" || typeof lit !== "string" || typeof b !== "number" || lit === "") return null;
   const index = new Map<string, Map<string, number>>();
+  let maxA = -1, maxB = -1, allInts = true;
   for (const [value, col] of vocab) {
     const at = value.indexOf(lit);
     if (at < 0 || value.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
     const left = value.slice(0, at);
+    const right = value.slice(at + lit.length);
     let inner = index.get(left);
     if (!inner) index.set(left, (inner = new Map()));
-    inner.set(value.slice(at + lit.length), col);
+    inner.set(right, col);
+    const x = smallId(left), y = smallId(right);
+    if (x < 0 || y < 0) allInts = false;
+    else {
+      maxA = Math.max(maxA, x);
+      maxB = Math.max(maxB, y);
+    }
   }
-  return { a, b, index };
+  if (!allInts || maxA < 0) return { a, b, index, dense: null, width: 0 };
+  const width = maxB + 1;
+  const dense = new Int32Array((maxA + 1) * width).fill(-1);
+  for (const [left, inner] of index) for (const [right, col] of inner) dense[smallId(left) * width + smallId(right)] = col;
+  return { a, b, index, dense, width };
+}
+
+/** "0".."4095" in canonical decimal form (no sign, no leading zero) -> its value; anything else -1. */
+function smallId(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(0) === 48)) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v < DENSE_MAX ? v : -1;
 }
 
 function vocabFor(featureNames: string[], prefix: string): Map<string, number> {
