@@ -137,6 +137,12 @@ describe("parquetSink", () => {
     expect(zoneChunk.dictionary_page_offset).toBeDefined();
   });
 
+  it("formats generated ids exactly as JavaScript prints prefix + number, at every digit count", async () => {
+    const numbers = [0, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 999999999, 1e9, 2147483647, 2147483648, 4294967296, 9007199254740991];
+    const { rows } = await write("ids.parquet", [{ name: "ride_id", kind: "string" }], [{ n: numbers.length, values: [{ prefix: "ré_", numbers: Float64Array.from(numbers) }] }]);
+    expect(rows.map((r) => r.ride_id)).toEqual(numbers.map((x) => `ré_${x}`));
+  });
+
   it("stops using a dictionary for unique strings, and keeps it for repeated ones", async () => {
     const n = 8192;
     const unique = Array.from({ length: n }, (_, i) => `u${i * 7919}`);

@@ -74,6 +74,7 @@ interface Chunk {
   encodings: Set<number>;
   // Dictionary state (strings): value -> index, and the PLAIN-encoded values so far.
   dict: Map<string, number> | undefined;
+  intDict: Int32Array; // small integer id -> dictionary index, -1 unknown
   dictValues: Bytes;
   dictOff: boolean; // stopped paying: the rest of the chunk is PLAIN
 }
@@ -185,6 +186,7 @@ function newChunk(name: string, physical: Physical): Chunk {
     max: -Infinity,
     encodings: new Set(),
     dict: physical === "STRING" ? new Map() : undefined,
+    intDict: new Int32Array(physical === "STRING" ? 4096 : 0).fill(-1),
     dictValues: bytes(physical === "STRING" ? 1 << 12 : 16),
     dictOff: false,
   };
@@ -199,6 +201,7 @@ function resetChunk(c: Chunk): void {
   c.max = -Infinity;
   c.encodings.clear();
   c.dict?.clear();
+  c.intDict.fill(-1);
   c.dictValues.n = 0;
   c.dictOff = false;
 }
@@ -288,7 +291,14 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
   if (s.levels.length < n) s.levels = new Uint8Array(n);
   const levels = s.levels;
   let nulls = 0;
-  if (!isGeneratedIds(values)) {
+  if (values instanceof Float64Array) {
+    for (let r = 0; r < n; r++) {
+      const v = values[r]!;
+      const present = v === v ? 1 : 0;
+      levels[r] = present;
+      nulls += 1 - present;
+    }
+  } else if (!isGeneratedIds(values)) {
     for (let r = 0; r < n; r++) {
       const present = isNull(values[r]) ? 0 : 1;
       levels[r] = present;
@@ -503,6 +513,10 @@ function encodeStrings(values: ArrayLike<unknown>, n: number, body: Bytes): void
   }
 }
 
+// "00".."99" as byte pairs: numbers are formatted two digits per division.
+const PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) (PAIRS[2 * i] = 48 + Math.floor(i / 10)), (PAIRS[2 * i + 1] = 48 + (i % 10));
+
 /** prefix + number, formatted straight into bytes. */
 function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
   const prefix = encoder.encode(ids.prefix);
@@ -513,23 +527,51 @@ function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
   const numbers = ids.numbers;
   for (let r = 0; r < n; r++) {
     let x = numbers[r]!;
-    let digits = 1;
-    for (let t = x; t >= 10; t = Math.floor(t / 10)) digits++;
+    const digits = x < 1e9 ? (x < 1e4 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : 4) : x < 1e6 ? (x < 1e5 ? 5 : 6) : x < 1e7 ? 7 : x < 1e8 ? 8 : 9) : String(x).length;
     const len = p + digits;
     b[at] = len & 0xff;
     b[at + 1] = (len >>> 8) & 0xff;
     b[at + 2] = (len >>> 16) & 0xff;
     b[at + 3] = len >>> 24;
     at += 4;
-    if (p) b.set(prefix, at);
+    for (let i = 0; i < p; i++) b[at + i] = prefix[i]!;
     at += len;
-    for (let d = at - 1; d >= at - digits; d--) {
-      const q = Math.floor(x / 10);
-      b[d] = 48 + (x - q * 10);
-      x = q;
+    let d = at;
+    if (x < 2147483648) {
+      let v = x | 0;
+      while (v >= 100) {
+        const q = (v / 100) | 0;
+        const pair = (v - q * 100) * 2;
+        b[--d] = PAIRS[pair + 1]!;
+        b[--d] = PAIRS[pair]!;
+        v = q;
+      }
+      if (v >= 10) {
+        b[--d] = PAIRS[v * 2 + 1]!;
+        b[--d] = PAIRS[v * 2]!;
+      } else b[--d] = 48 + v;
+    } else {
+      while (d > at - digits) {
+        const q = Math.floor(x / 10);
+        b[--d] = 48 + (x - q * 10);
+        x = q;
+      }
     }
   }
   body.n = at;
+}
+
+/** "0".."4095" in canonical decimal form -> its value; anything else -1. */
+function smallId(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(0) === 48)) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v < 4096 ? v : -1;
 }
 
 /** Keep the dictionary while it stays small and values repeat; unique values (ids) switch it off. */
@@ -544,20 +586,35 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
   if (s.i32.length < n) s.i32 = new Int32Array(n);
   const idx = s.i32;
   const dict = c.dict!;
+  const ints = c.intDict;
   let k = 0;
   let top = 0;
+  let last: unknown = undefined;
+  let lastIndex = -1;
   for (let r = 0; r < n; r++) {
     const v = values[r];
+    if (v === last) {
+      if (lastIndex >= 0) idx[k++] = lastIndex;
+      continue;
+    }
     if (isNull(v)) continue;
     const str = text(v);
-    let i = dict.get(str);
-    if (i === undefined) {
-      i = dict.size;
-      dict.set(str, i);
-      putString(c.dictValues, str);
+    // Zone ids and the like: a small canonical integer indexes a table; the rest goes through the Map.
+    const id = smallId(str);
+    let i = id >= 0 ? ints[id]! : -1;
+    if (i < 0) {
+      i = dict.get(str) ?? -1;
+      if (i < 0) {
+        i = dict.size;
+        dict.set(str, i);
+        putString(c.dictValues, str);
+      }
+      if (id >= 0) ints[id] = i;
     }
     if (i > top) top = i;
     idx[k++] = i;
+    last = v;
+    lastIndex = i;
   }
   const width = Math.max(1, 32 - Math.clz32(top));
   const body = s.body;
