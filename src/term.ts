@@ -19,3 +19,11 @@ export function printJson(value: unknown): void {
 export function log(message: string): void {
   process.stderr.write(message + "\n");
 }
+
+/** 1234567 -> "1,234,567", as toLocaleString("en-US") prints it, without loading ICU's locale data (~20 ms). */
+export function thousands(x: number): string {
+  const s = String(Math.abs(Math.round(x)));
+  let out = "";
+  for (let i = 0; i < s.length; i++) out += (i > 0 && (s.length - i) % 3 === 0 ? "," : "") + s[i];
+  return (x < 0 && Math.round(x) !== 0 ? "-" : "") + out;
+}

@@ -264,11 +264,6 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     for (let i = 0; i < k; i++) out[i] = src[keep[i]!];
     return out;
   };
-  const gatherNum = (f: (r: number) => number) => {
-    const out = new Float64Array(k);
-    for (let i = 0; i < k; i++) out[i] = f(keep[i]!);
-    return out;
-  };
   const { pred, pickMs, dropMs } = ctx;
   if (c.source === "raw") return gather(ctx.columns[c.name]!);
   if (c.source === "input") {
@@ -284,24 +279,36 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     }
     return out;
   }
+  // Derived numbers: one plain loop each (these run for every row of every batch).
+  const out = new Float64Array(k);
   switch (c.name) {
     case "ride_id": {
       const col = ctx.found.ride_id;
       if (col) return gather(ctx.columns[col]!).map((v) => (v === null || v === undefined ? null : String(v)));
-      const numbers = new Float64Array(k);
-      for (let i = 0; i < k; i++) numbers[i] = ctx.rowsRead + keep[i]!;
-      return { prefix: ctx.prefix, numbers };
+      for (let i = 0; i < k; i++) out[i] = ctx.rowsRead + keep[i]!;
+      return { prefix: ctx.prefix, numbers: out };
     }
     case "pickup_datetime":
-      return gatherNum((r) => pickMs[r]!);
+      for (let i = 0; i < k; i++) out[i] = pickMs[keep[i]!]!;
+      return out;
     case "dropoff_datetime":
-      return gatherNum((r) => dropMs[r]!);
+      for (let i = 0; i < k; i++) out[i] = dropMs[keep[i]!]!;
+      return out;
     case "actual_duration":
-      return gatherNum((r) => (dropMs[r]! - pickMs[r]!) / 60000);
+      for (let i = 0; i < k; i++) {
+        const r = keep[i]!;
+        out[i] = (dropMs[r]! - pickMs[r]!) / 60000;
+      }
+      return out;
     case "predicted_duration":
-      return gatherNum((r) => pred[r]!);
+      for (let i = 0; i < k; i++) out[i] = pred[keep[i]!]!;
+      return out;
     case "diff":
-      return gatherNum((r) => (dropMs[r]! - pickMs[r]!) / 60000 - pred[r]!);
+      for (let i = 0; i < k; i++) {
+        const r = keep[i]!;
+        out[i] = (dropMs[r]! - pickMs[r]!) / 60000 - pred[r]!;
+      }
+      return out;
     case "model_version":
       return new Array<string>(k).fill(ctx.predictor.version);
   }

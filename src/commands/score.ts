@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
 import { keyValue } from "./options.js";
+import { thousands } from "../term.js";
 
 interface ScoreOpts {
   output: string;
@@ -106,7 +107,7 @@ async function progress(input: string) {
     update: (p: { rows: number; fraction?: number; seconds: number }) => {
       const rate = p.seconds > 0 ? p.rows / p.seconds : 0;
       const eta = p.fraction && p.fraction > 0 && p.fraction < 1 ? `, ETA ${Math.ceil((p.seconds * (1 - p.fraction)) / p.fraction)} s` : "";
-      spinner.text = `scoring ${input}: ${p.rows.toLocaleString("en-US")} rows, ${Math.round(rate).toLocaleString("en-US")} rows/s${eta}`;
+      spinner.text = `scoring ${input}: ${thousands(p.rows)} rows, ${thousands(rate)} rows/s${eta}`;
     },
     stop: () => spinner.stop(),
   };
@@ -118,7 +119,7 @@ function report(s: import("../batch/score.js").ScoreSummary, json: boolean, data
     (dataOnStdout ? process.stderr : process.stdout).write(text);
     return;
   }
-  const n = (x: number) => x.toLocaleString("en-US");
+  const n = thousands;
   const f = (x: number) => x.toFixed(2);
   const lines = [
     `${s.input === "-" ? "stdin" : s.input} -> ${s.output === "-" ? "stdout" : s.output}: ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +

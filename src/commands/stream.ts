@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
-import { colors, log, printJson } from "../term.js";
+import { colors, log, printJson, thousands } from "../term.js";
 import { positiveNumber } from "./options.js";
 
 interface StreamOpts {
@@ -125,7 +125,7 @@ function describe(s: import("../stream/modes.js").Summary, c: ReturnType<typeof 
   const secs = `${(s.seconds ?? 0).toFixed(2)} s`;
   if (s.mode === "lambda") return `ridepred stream: ${plural(Number(s.invocations), "invocation")} in ${secs}`;
   const dead = s.dead_lettered ? c.yellow(`${s.dead_lettered} dead-lettered (${s.dead_letter})`) : "0 dead-lettered";
-  const rate = Math.round(s.events_per_second ?? 0).toLocaleString("en-US");
+  const rate = thousands(s.events_per_second ?? 0);
   const reclaimed = s.mode === "redis" ? `, ${s.reclaimed} redelivered` : "";
   return `ridepred stream: ${plural(s.events ?? 0, "event")}, ${c.green(plural(s.predictions ?? 0, "prediction"))}, ${dead}${reclaimed} in ${secs} (${rate} events/s)`;
 }
