@@ -148,6 +148,24 @@ describe("inputs", () => {
     for (let r = 0; r < n; r += 7) expect(p.predict({ PULocationID: pu[r], DOLocationID: dolist[r], trip_distance: 2.5 })).toBe(dense.predictions[r]);
   });
 
+  it("dictionary columns (Parquet categories) predict and fail exactly like plain columns", () => {
+    const dictionary = ["43", null, "151", {}, 7, "", "999"];
+    const indices = Int32Array.from([0, 2, -1, 1, 3, 4, 5, 6, 0, 2]);
+    const plain = Array.from(indices, (j) => (j < 0 ? null : dictionary[j]));
+    const dist = new Float64Array(indices.length).fill(3.25);
+    const viaDict = p.predictColumns({ PULocationID: { dictionary, indices }, DOLocationID: { dictionary, indices: indices.slice().reverse() }, trip_distance: dist }, indices.length);
+    const viaPlain = p.predictColumns({ PULocationID: plain, DOLocationID: plain.slice().reverse(), trip_distance: dist }, indices.length);
+    expect(viaDict.errors).toEqual(viaPlain.errors);
+    expect(viaDict.errors.length).toBeGreaterThan(0);
+    expect(Array.from(viaDict.predictions)).toEqual(Array.from(viaPlain.predictions));
+    // and with a default for missing values
+    const q = compile({ ...artifact, inputs: artifact.inputs.map((i) => (i.name === "PULocationID" ? { ...i, default: "43" } : i)) });
+    const a = q.predictColumns({ PULocationID: { dictionary, indices }, DOLocationID: plain, trip_distance: dist }, indices.length);
+    const b = q.predictColumns({ PULocationID: plain, DOLocationID: plain, trip_distance: dist }, indices.length);
+    expect(a.errors).toEqual(b.errors);
+    expect(Array.from(a.predictions)).toEqual(Array.from(b.predictions));
+  });
+
   it("a row's error is its first bad input, and errors come in row order", () => {
     const { errors } = p.predictColumns(
       { PULocationID: ["43", null, {}, "43"], DOLocationID: [null, [], 151, 151], trip_distance: new Float64Array([NaN, 1, Infinity, 1]) },

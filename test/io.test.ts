@@ -7,6 +7,7 @@ import { parse } from "csv-parse/sync";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { parquetWriteFile } from "hyparquet-writer";
 import { beforeAll, describe, expect, it } from "vitest";
+import { columnLength, isDict, materialize } from "../src/columns.js";
 import { resolveColumns } from "../src/io/aliases.js";
 import { openCsv } from "../src/io/csv-read.js";
 import { openParquet } from "../src/io/parquet-read.js";
@@ -27,15 +28,22 @@ async function readAll(src: BatchSource, wanted: string[], batchSize: number) {
   const cols: Record<string, unknown[]> = Object.fromEntries(wanted.map((w) => [w, []]));
   const errors: { row: number; reason: string }[] = [];
   const sizes: number[] = [];
+  const dictionaryEncoded = new Set<string>();
   let n = 0;
   for await (const b of src.batches(wanted, batchSize)) {
     sizes.push(b.n);
-    for (const w of wanted) for (let r = 0; r < b.n; r++) cols[w]!.push(b.columns[w]![r]);
+    for (const w of wanted) {
+      const col = b.columns[w]!;
+      expect(columnLength(col)).toBe(b.n);
+      if (isDict(col)) dictionaryEncoded.add(w);
+      const cells = materialize(col);
+      for (let r = 0; r < b.n; r++) cols[w]!.push(cells[r]);
+    }
     for (const e of b.errors) errors.push({ row: n + e.row, reason: e.reason });
     n += b.n;
   }
   await src.close();
-  return { cols, errors, sizes, n };
+  return { cols, errors, sizes, n, dictionaryEncoded };
 }
 
 describe("CSV scanner", () => {
@@ -126,7 +134,9 @@ describe("Parquet page-by-page reader", () => {
     });
     const src = await openParquet(file);
     expect(src.totalRows).toBe(n);
-    const { cols, sizes } = await readAll(src, ["trip_distance", "PULocationID", "big"], 333);
+    const { cols, sizes, dictionaryEncoded } = await readAll(src, ["trip_distance", "PULocationID", "big"], 333);
+    // Dictionary-encoded strings stay encoded (indices into the chunk's dictionary), across pages too.
+    expect([...dictionaryEncoded]).toEqual(["PULocationID"]);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(333);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(n);
     expect(cols.PULocationID).toEqual(ids);

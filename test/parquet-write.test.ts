@@ -143,6 +143,20 @@ describe("parquetSink", () => {
     expect(rows.map((r) => r.ride_id)).toEqual(numbers.map((x) => `ré_${x}`));
   });
 
+  it("dictionary columns are written through their dictionary, nulls and null entries included", async () => {
+    const dictionary = ["10", null, "Zürich", "7"];
+    const batches = [0, 1, 2].map((b) => {
+      const indices = Int32Array.from({ length: 1000 }, (_, r) => ((r + b) % 7 === 0 ? -1 : (r * 31 + b) % dictionary.length));
+      return { n: 1000, indices, values: [{ dictionary: b === 2 ? [...dictionary] : dictionary, indices }, { dictionary, indices }] };
+    });
+    const columns: OutColumn[] = [{ name: "zone", kind: "string" }, { name: "passed", kind: "raw" }];
+    const { rows, metadata } = await write("dictcol.parquet", columns, batches, { rowGroupRows: 2000 });
+    const expected = batches.flatMap((b) => Array.from(b.indices, (j) => (j < 0 ? null : dictionary[j]!)));
+    expect(rows.map((r) => r.zone)).toEqual(expected);
+    expect(rows.map((r) => r.passed)).toEqual(expected);
+    expect(metadata.row_groups[0]!.columns[0]!.meta_data!.encodings).toContain("RLE_DICTIONARY");
+  });
+
   it("stops using a dictionary for unique strings, and keeps it for repeated ones", async () => {
     const n = 8192;
     const unique = Array.from({ length: n }, (_, i) => `u${i * 7919}`);

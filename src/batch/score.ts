@@ -2,6 +2,7 @@
 // Every row read ends up scored, filtered (--filter-duration) or rejected (bad or missing fields),
 // and the summary says how many of each.
 import { basename } from "node:path";
+import { gather, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { openSink, openSource, type ParquetCompression } from "../io/index.js";
@@ -144,7 +145,12 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       ];
       for (const [col, ms] of timeCols) {
         if (!col) continue;
-        const vals = columns[col]!;
+        const column = columns[col]!;
+        if (column instanceof Float64Array) {
+          ms.set(column.subarray(0, n)); // Parquet timestamps: already epoch ms, NaN where missing
+          continue;
+        }
+        const vals = materialize(column);
         for (let r = 0; r < n; r++) {
           const t = toMillis(vals[r]);
           if (t === undefined) {
@@ -162,7 +168,7 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       }
 
       // One call per batch; model inputs are the input columns under their resolved names.
-      const modelCols: Record<string, ArrayLike<unknown> | undefined> = {};
+      const modelCols: Record<string, Column | undefined> = {};
       for (const name of inputNames) modelCols[name] = found[name] === undefined ? undefined : columns[found[name]!];
       if (textual) for (const name of categoryInputs) if (modelCols[name]) integralText(modelCols[name] as unknown[], n);
       const result = predictor.predictColumns(modelCols, n, pred);
@@ -247,7 +253,7 @@ function countFiltered(status: Uint8Array, n: number): number {
 }
 
 interface BatchContext {
-  columns: Record<string, ArrayLike<unknown>>;
+  columns: Record<string, Column>;
   pred: Float64Array;
   pickMs: Float64Array;
   dropMs: Float64Array;
@@ -259,24 +265,38 @@ interface BatchContext {
 
 /** One output column for the kept rows (keep[0..k)). */
 function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext): OutValues {
-  const gather = (src: ArrayLike<unknown>) => {
-    const out = new Array<unknown>(k);
-    for (let i = 0; i < k; i++) out[i] = src[keep[i]!];
-    return out;
-  };
   const { pred, pickMs, dropMs } = ctx;
-  if (c.source === "raw") return gather(ctx.columns[c.name]!);
+  if (c.source === "raw") return gather(ctx.columns[c.name]!, keep, k);
   if (c.source === "input") {
     const col = ctx.found[c.name];
     const src = col === undefined ? undefined : ctx.columns[col];
     const spec = ctx.predictor.inputs.find((i) => i.name === c.name)!;
-    const out = new Array<unknown>(k);
-    for (let i = 0; i < k; i++) {
-      const v = src?.[keep[i]!];
+    // The value the model saw: coerced, or the input's default where missing.
+    const value = (v: unknown) => {
       const missing = v === null || v === undefined || v === "" || (typeof v === "number" && v !== v);
-      const value = missing ? spec.default : v;
-      out[i] = value === undefined ? (c.kind === "double" ? NaN : null) : c.kind === "string" ? coerceCategory(c.name, value) : Number(value);
+      const x = missing ? spec.default : v;
+      return x === undefined ? (c.kind === "double" ? NaN : null) : c.kind === "string" ? coerceCategory(c.name, x) : Number(x);
+    };
+    if (src !== undefined && isDict(src)) {
+      // Kept rows were coerced by the predictor; an entry only rejected rows use may not coerce.
+      const dictionary = Array.from(src.dictionary, (v) => {
+        try {
+          return value(v);
+        } catch {
+          return null;
+        }
+      });
+      const indices = new Int32Array(k);
+      for (let i = 0; i < k; i++) indices[i] = src.indices[keep[i]!]!;
+      if (spec.default === undefined) return { dictionary, indices }; // -1: missing, written as null
+      const filled = dictionary.length;
+      dictionary.push(value(undefined));
+      for (let i = 0; i < k; i++) if (indices[i]! < 0) indices[i] = filled;
+      return { dictionary, indices };
     }
+    const cells = src === undefined ? undefined : materialize(src);
+    const out = new Array<unknown>(k);
+    for (let i = 0; i < k; i++) out[i] = value(cells?.[keep[i]!]);
     return out;
   }
   // Derived numbers: one plain loop each (these run for every row of every batch).
@@ -284,7 +304,7 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
   switch (c.name) {
     case "ride_id": {
       const col = ctx.found.ride_id;
-      if (col) return gather(ctx.columns[col]!).map((v) => (v === null || v === undefined ? null : String(v)));
+      if (col) return Array.from(materialize(gather(ctx.columns[col]!, keep, k)), (v) => (v === null || v === undefined ? null : String(v)));
       for (let i = 0; i < k; i++) out[i] = ctx.rowsRead + keep[i]!;
       return { prefix: ctx.prefix, numbers: out };
     }
@@ -316,11 +336,11 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
 }
 
 /** Rejected rows with their 1-based row number, field, reason, and the values the job read. */
-function rejectBatch(status: Uint8Array, why: (readonly [string, string] | undefined)[], columns: Record<string, ArrayLike<unknown>>, wanted: string[], n: number, rowsRead: number) {
+function rejectBatch(status: Uint8Array, why: (readonly [string, string] | undefined)[], columns: Record<string, Column>, wanted: string[], n: number, rowsRead: number) {
   const rows: number[] = [];
   for (let r = 0; r < n; r++) if (status[r] === 2) rows.push(r);
   return {
     n: rows.length,
-    values: [rows.map((r) => rowsRead + r + 1), rows.map((r) => why[r]![0]), rows.map((r) => why[r]![1]), ...wanted.map((w) => rows.map((r) => columns[w]![r]))],
+    values: [rows.map((r) => rowsRead + r + 1), rows.map((r) => why[r]![0]), rows.map((r) => why[r]![1]), ...wanted.map((w) => gather(columns[w]!, Int32Array.from(rows), rows.length))],
   };
 }

@@ -9,10 +9,13 @@ import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { compressors } from "hyparquet-compressors";
+import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
+/** A decoded page: values, or dictionary indices for a dictionary-encoded string page. */
+type Page = DecodedArray | DictColumn;
 
 const WINDOW = 1 << 20; // bytes read from the file at a time per column
 
@@ -86,7 +89,7 @@ export async function openParquet(path: string): Promise<BatchSource> {
       });
       for (let done = 0; done < groupRows; ) {
         const n = Math.min(batchSize, groupRows - done);
-        const columns: Record<string, ArrayLike<unknown>> = {};
+        const columns: Record<string, Column> = {};
         for (let j = 0; j < wanted.length; j++) columns[wanted[j]!] = await cursors[j]!.take(n);
         done += n;
         rowsDone += n;
@@ -135,7 +138,7 @@ class PageCursor {
   private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
   private dictionary: DecodedArray | undefined;
-  private pages: DecodedArray[] = [];
+  private pages: Page[] = [];
   private offset = 0; // rows already taken from pages[0]
   private available = 0;
 
@@ -150,33 +153,45 @@ class PageCursor {
     this.fast = fastKind(decoder);
   }
 
-  async take(n: number): Promise<ArrayLike<unknown>> {
+  async take(n: number): Promise<Column> {
     while (this.available < n) {
       if (this.pos >= this.end) throw new RidepredError(`${this.path}: column ${this.column} ends early (${this.available} of ${n} rows left): truncated or corrupt file`);
       await this.nextPage();
     }
     const first = this.pages[0]!;
-    let out: ArrayLike<unknown>;
-    if (first.length - this.offset >= n) {
+    let out: Column;
+    if (columnLength(first) - this.offset >= n) {
       out = slice(first, this.offset, this.offset + n);
       this.offset += n;
     } else {
-      const arr: { [i: number]: unknown; length: number } = first instanceof Float64Array ? new Float64Array(n) : new Array<unknown>(n);
+      // The batch spans pages: it stays a dictionary column if every page it takes from is one.
+      let allDict = true;
+      for (let i = 0, k = -this.offset; k < n; i++) {
+        const p = this.pages[i]!;
+        allDict &&= isDict(p) && p.dictionary === (first as DictColumn).dictionary;
+        k += columnLength(p);
+      }
+      const indices = allDict ? new Int32Array(n) : undefined;
+      const arr: { [i: number]: unknown; length: number } | undefined = allDict ? undefined : first instanceof Float64Array ? new Float64Array(n) : new Array<unknown>(n);
       let k = 0;
       while (k < n) {
         const p = this.pages[0]!;
-        const m = Math.min(n - k, p.length - this.offset);
-        for (let i = 0; i < m; i++) arr[k + i] = p[this.offset + i];
+        const m = Math.min(n - k, columnLength(p) - this.offset);
+        if (indices) indices.set((p as DictColumn).indices.subarray(this.offset, this.offset + m), k);
+        else {
+          const cells = materialize(p);
+          for (let i = 0; i < m; i++) arr![k + i] = cells[this.offset + i];
+        }
         k += m;
         this.offset += m;
-        if (this.offset === p.length) {
+        if (this.offset === columnLength(p)) {
           this.pages.shift();
           this.offset = 0;
         }
       }
-      out = arr;
+      out = indices ? { dictionary: (first as DictColumn).dictionary, indices } : arr!;
     }
-    if (this.pages.length && this.offset === this.pages[0]!.length) {
+    if (this.pages.length && this.offset === columnLength(this.pages[0]!)) {
       this.pages.shift();
       this.offset = 0;
     }
@@ -228,16 +243,19 @@ class PageCursor {
     }
     this.pos += total;
     if (header.type === "DICTIONARY_PAGE") {
-      if (result.data) this.dictionary = convert(result.data, this.decoder);
+      if (result.data) this.dictionary = convert(result.data as DecodedArray, this.decoder);
       if (this.fast?.kind === "number" && this.dictionary) this.numDict = Float64Array.from(this.dictionary as ArrayLike<number>, Number);
-    } else if (result.data && result.data.length) {
-      this.pages.push(result.data);
-      this.available += result.data.length;
+    } else if (result.data) {
+      const rows = columnLength(result.data);
+      if (rows) {
+        this.pages.push(result.data);
+        this.available += rows;
+      }
     }
   }
 
   /** One flat data page straight into a Float64Array (NaN = null) or a string array (null = null). */
-  private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): DecodedArray {
+  private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): Page {
     const fast = this.fast!;
     const d = this.decoder;
     const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
@@ -260,12 +278,16 @@ class PageCursor {
     const dict = encoding.endsWith("_DICTIONARY");
     if (dict && !this.dictionary) throw new Error("dictionary-encoded page without a dictionary");
     if (fast.kind === "string") {
-      const src = (dict ? this.dictionary : convert(page.dataPage, d)) as ArrayLike<string>;
-      const out = new Array<string | null>(numValues);
-      for (let i = 0, k = 0; i < numValues; i++) {
-        if (def && def[i] === 0) out[i] = null;
-        else out[i] = dict ? src[(values as ArrayLike<number>)[k++]!]! : src[k++]!;
+      if (dict) {
+        // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
+        const idx = values as ArrayLike<number>;
+        const indices = new Int32Array(numValues);
+        for (let i = 0, k = 0; i < numValues; i++) indices[i] = def && def[i] === 0 ? -1 : idx[k++]!;
+        return { dictionary: this.dictionary!, indices };
       }
+      const src = convert(page.dataPage, d) as ArrayLike<string>;
+      const out = new Array<string | null>(numValues);
+      for (let i = 0, k = 0; i < numValues; i++) out[i] = def && def[i] === 0 ? null : src[k++]!;
       return out;
     }
     const out = new Float64Array(numValues);
@@ -298,7 +320,8 @@ class PageCursor {
   }
 }
 
-function slice(a: DecodedArray, start: number, end: number): ArrayLike<unknown> {
+function slice(a: Page, start: number, end: number): Column {
+  if (isDict(a)) return start === 0 && end === a.indices.length ? a : { dictionary: a.dictionary, indices: a.indices.subarray(start, end) };
   if (start === 0 && end === a.length) return a;
   return Array.isArray(a) ? a.slice(start, end) : (a as Float64Array).subarray(start, end);
 }

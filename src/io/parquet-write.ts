@@ -15,6 +15,7 @@ import { VERSION } from "../version.js";
 import { tempTarget } from "./sink.js";
 import { snappyCompress, snappyMaxLength } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
+import { isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
 export type ParquetCodec = "SNAPPY" | "UNCOMPRESSED";
@@ -75,6 +76,8 @@ interface Chunk {
   // Dictionary state (strings): value -> index, and the PLAIN-encoded values so far.
   dict: Map<string, number> | undefined;
   intDict: Int32Array; // small integer id -> dictionary index, -1 unknown
+  mapFrom: ArrayLike<unknown> | undefined; // the input dictionary `map` translates
+  map: Int32Array | undefined;
   dictValues: Bytes;
   dictOff: boolean; // stopped paying: the rest of the chunk is PLAIN
 }
@@ -137,6 +140,9 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
   return {
     async write(batch: OutBatch) {
       if (batch.n === 0) return;
+      // Dictionary columns stay encoded only where the writer keeps a dictionary too (strings).
+      const values = batch.values.map((v, j) => (!isGeneratedIds(v) && isDict(v) && columns[j]!.kind !== "string" && columns[j]!.kind !== "raw" ? materialize(v) : v));
+      batch = { n: batch.n, values };
       chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n)));
       for (let j = 0; j < chunks.length; j++) writeDataPage(chunks[j]!, batch.values[j]!, batch.n, codec, scratch);
       groupRows += batch.n;
@@ -187,6 +193,8 @@ function newChunk(name: string, physical: Physical): Chunk {
     encodings: new Set(),
     dict: physical === "STRING" ? new Map() : undefined,
     intDict: new Int32Array(physical === "STRING" ? 4096 : 0).fill(-1),
+    mapFrom: undefined,
+    map: undefined,
     dictValues: bytes(physical === "STRING" ? 1 << 12 : 16),
     dictOff: false,
   };
@@ -202,15 +210,18 @@ function resetChunk(c: Chunk): void {
   c.encodings.clear();
   c.dict?.clear();
   c.intDict.fill(-1);
+  c.mapFrom = c.map = undefined;
   c.dictValues.n = 0;
   c.dictOff = false;
 }
 
 /** A column's physical type: from its kind, or for passed-through columns from the first value present. */
-function physicalOf(kind: ColumnKind, values: OutValues, n: number): Physical {
+function physicalOf(kind: ColumnKind, column: OutValues, n: number): Physical {
   if (kind === "double") return "DOUBLE";
   if (kind === "timestamp") return "TIMESTAMP";
-  if (kind === "string" || isGeneratedIds(values)) return "STRING";
+  if (kind === "string" || isGeneratedIds(column)) return "STRING";
+  const values = isDict(column) ? column.dictionary : column;
+  if (isDict(column)) n = values.length;
   for (let r = 0; r < n; r++) {
     const v = values[r];
     if (v === null || v === undefined || (typeof v === "number" && v !== v)) continue;
@@ -298,7 +309,18 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
       levels[r] = present;
       nulls += 1 - present;
     }
-  } else if (!isGeneratedIds(values)) {
+  } else if (isGeneratedIds(values)) {
+    // never null
+  } else if (isDict(values)) {
+    const { dictionary, indices } = values;
+    const presentAt = Uint8Array.from({ length: dictionary.length }, (_, j) => (isNull(dictionary[j]) ? 0 : 1));
+    for (let r = 0; r < n; r++) {
+      const j = indices[r]!;
+      const present = j >= 0 ? presentAt[j]! : 0;
+      levels[r] = present;
+      nulls += 1 - present;
+    }
+  } else {
     for (let r = 0; r < n; r++) {
       const present = isNull(values[r]) ? 0 : 1;
       levels[r] = present;
@@ -320,17 +342,18 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
       encodeTimestamps(c, values as ArrayLike<unknown>, n, s);
       break;
     case "INT64":
-      encodeInt64(values as ArrayLike<unknown>, n, s);
+      encodeInt64(materialize(values as Column), n, s);
       break;
     case "BOOLEAN":
-      encodeBooleans(values as ArrayLike<unknown>, n, s);
+      encodeBooleans(materialize(values as Column), n, s);
       break;
     case "STRING":
       if (isGeneratedIds(values)) encodeIds(values, n, body);
       else if (useDictionary(c)) {
-        encodeIndices(c, values, n, s);
+        if (isDict(values)) encodeDictColumn(c, values, n, s);
+        else encodeIndices(c, values, n, s);
         encoding = ENC.RLE_DICTIONARY;
-      } else encodeStrings(values, n, body);
+      } else encodeStrings(materialize(values), n, body);
       break;
   }
   c.values += n;
@@ -615,6 +638,50 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
     idx[k++] = i;
     last = v;
     lastIndex = i;
+  }
+  const width = Math.max(1, 32 - Math.clz32(top));
+  const body = s.body;
+  reserve(body, 1);
+  body.b[body.n++] = width;
+  hybrid(body, idx, k, width);
+}
+
+/** A dictionary column: each of its entries is looked up once, rows map through an index table. */
+function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): void {
+  if (c.mapFrom !== col.dictionary) {
+    // Entry j of the column's dictionary -> index in this chunk's dictionary (-1: null entry).
+    const m = col.dictionary.length;
+    const map = new Int32Array(m);
+    const entries = col.dictionary;
+    map.fill(-1);
+    for (let j = 0; j < m; j++) {
+      const v = entries[j];
+      if (isNull(v)) continue;
+      const str = text(v);
+      let i = c.dict!.get(str);
+      if (i === undefined) {
+        i = c.dict!.size;
+        c.dict!.set(str, i);
+        putString(c.dictValues, str);
+      }
+      map[j] = i;
+    }
+    c.mapFrom = col.dictionary;
+    c.map = map;
+  }
+  if (s.i32.length < n) s.i32 = new Int32Array(n);
+  const idx = s.i32;
+  const map = c.map!;
+  const indices = col.indices;
+  let k = 0;
+  let top = 0;
+  for (let r = 0; r < n; r++) {
+    const j = indices[r]!;
+    if (j < 0) continue;
+    const i = map[j]!;
+    if (i < 0) continue; // a null entry (its definition level is 0)
+    if (i > top) top = i;
+    idx[k++] = i;
   }
   const width = Math.max(1, 32 - Math.clz32(top));
   const body = s.body;

@@ -1,3 +1,7 @@
+import { materialize, type Column } from "../columns.js";
+
+export type { Column, DictColumn } from "../columns.js";
+
 // Record batches: the unit that flows input -> predictor -> sink. Columnar, so the predictor's
 // predictColumns runs once per batch and memory is bounded by the batch size, not the file size.
 
@@ -14,8 +18,8 @@ export interface ReadError {
 export interface RecordBatch {
   /** Rows in this batch. */
   n: number;
-  /** One array per requested column (undefined entries are missing values). */
-  columns: Record<string, ArrayLike<unknown>>;
+  /** One column per requested name (undefined or null cells are missing values). */
+  columns: Record<string, Column>;
   /** Rows the reader could not parse; their column values are undefined. */
   errors: ReadError[];
 }
@@ -52,15 +56,15 @@ export interface GeneratedIds {
   readonly numbers: Float64Array;
 }
 
-export type OutValues = ArrayLike<unknown> | GeneratedIds;
+export type OutValues = Column | GeneratedIds;
 
 export function isGeneratedIds(v: OutValues): v is GeneratedIds {
   return (v as GeneratedIds).numbers !== undefined && (v as GeneratedIds).prefix !== undefined;
 }
 
-/** Values as a plain array-like (generated ids become their strings): for writers that work per cell. */
+/** Values as plain cells (ids become their strings, dictionaries are expanded): for writers that work per cell. */
 export function cells(v: OutValues, n: number): ArrayLike<unknown> {
-  if (!isGeneratedIds(v)) return v;
+  if (!isGeneratedIds(v)) return materialize(v);
   const out = new Array<string>(n);
   for (let r = 0; r < n; r++) out[r] = v.prefix + v.numbers[r];
   return out;

@@ -2,6 +2,7 @@
 // Compiled once per artifact; every command (score, serve, stream, verify) calls these functions.
 
 import type { Estimator, FeatureField, InputSpec, ModelArtifact, TreeEnsembleEstimator } from "../artifact/types.js";
+import { isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { InputError } from "../errors.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 
@@ -18,8 +19,8 @@ export interface BatchResult {
   errors: RowError[];
 }
 
-/** Columnar batch: one array per input name (any array-like: plain arrays, typed arrays). */
-export type Columns = Record<string, ArrayLike<unknown> | undefined>;
+/** Columnar batch: one column per input name (plain arrays, typed arrays, dictionary columns). */
+export type Columns = Record<string, Column | undefined>;
 
 export interface Predictor {
   readonly artifact: ModelArtifact;
@@ -75,11 +76,16 @@ export function compile(artifact: ModelArtifact): Predictor {
   }
 
   /** Input i of rows 0..n-1 coerced into cat[i] or num[i]; a row's first bad input is its error. */
-  function loadColumn(i: number, col: ArrayLike<unknown> | undefined, n: number, errors: RowError[]): void {
+  function loadColumn(i: number, column: Column | undefined, n: number, errors: RowError[]): void {
     const spec = inputs[i]!;
     const isCat = spec.type === "category";
     const c = cat[i]!;
     const x = num[i]!;
+    if (column !== undefined && isDict(column)) {
+      if (isCat) return loadDictionary(i, column, n, errors);
+      column = materialize(column);
+    }
+    const col = column;
     if (!isCat && col instanceof Float64Array && spec.default === undefined) {
       // Parquet doubles: NaN is missing; no boxing, no coercion.
       for (let r = 0; r < n; r++) {
@@ -114,6 +120,44 @@ export function compile(artifact: ModelArtifact): Predictor {
         if (!(e instanceof InputError)) throw e;
         fail(r, e.field, e.reason, errors);
       }
+    }
+  }
+
+  /** A dictionary column: each distinct value is coerced once, rows take theirs by index. */
+  function loadDictionary(i: number, col: DictColumn, n: number, errors: RowError[]): void {
+    const spec = inputs[i]!;
+    const c = cat[i]!;
+    const { dictionary, indices } = col;
+    const m = dictionary.length;
+    const coerced = new Array<string | undefined>(m);
+    const problem = new Array<string | undefined>(m); // why entry j cannot be used, if it cannot
+    for (let j = 0; j < m; j++) {
+      let v: unknown = dictionary[j];
+      if (isMissing(v)) {
+        if (spec.default !== undefined) v = spec.default;
+        else {
+          coerced[j] = undefined;
+          if (spec.required) problem[j] = "is required but missing";
+          continue;
+        }
+      }
+      try {
+        coerced[j] = coerceCategory(spec.name, v);
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        problem[j] = e.reason;
+      }
+    }
+    const missing = spec.default !== undefined ? coerceCategory(spec.name, spec.default) : undefined;
+    for (let r = 0; r < n; r++) {
+      if (bad[r] === 1) continue;
+      const j = indices[r]!;
+      if (j < 0) {
+        if (missing !== undefined) c[r] = missing;
+        else if (spec.required) fail(r, spec.name, "is required but missing", errors);
+        else c[r] = undefined;
+      } else if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
+      else c[r] = coerced[j];
     }
   }
 

@@ -1,0 +1,44 @@
+// The columns that flow input -> predictor -> sink. A column is an array-like of cells, or a
+// dictionary-encoded column as Parquet stores categories: a zone id column of a million rows is a few
+// hundred distinct strings and an Int32Array, and every stage can work on the few hundred.
+
+/** Row r holds dictionary[indices[r]], or null where indices[r] < 0. */
+export interface DictColumn {
+  readonly dictionary: ArrayLike<unknown>;
+  readonly indices: Int32Array;
+}
+
+export type Column = ArrayLike<unknown> | DictColumn;
+
+export function isDict(c: Column): c is DictColumn {
+  return (c as DictColumn).indices instanceof Int32Array && (c as DictColumn).dictionary !== undefined;
+}
+
+export function columnLength(c: Column): number {
+  return isDict(c) ? c.indices.length : c.length;
+}
+
+/** The column as plain cells (a dictionary column is expanded): for code off the hot path. */
+export function materialize(c: Column): ArrayLike<unknown> {
+  if (!isDict(c)) return c;
+  const { dictionary, indices } = c;
+  const out = new Array<unknown>(indices.length);
+  for (let r = 0; r < indices.length; r++) {
+    const j = indices[r]!;
+    out[r] = j < 0 ? null : dictionary[j];
+  }
+  return out;
+}
+
+/** Rows keep[0..k) of a column, keeping a dictionary column encoded. */
+export function gather(c: Column, keep: Int32Array, k: number): Column {
+  if (isDict(c)) {
+    const indices = new Int32Array(k);
+    const src = c.indices;
+    for (let i = 0; i < k; i++) indices[i] = src[keep[i]!]!;
+    return { dictionary: c.dictionary, indices };
+  }
+  const out = new Array<unknown>(k);
+  for (let i = 0; i < k; i++) out[i] = c[keep[i]!];
+  return out;
+}
