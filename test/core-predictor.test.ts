@@ -149,8 +149,8 @@ describe("inputs", () => {
   });
 
   it("dictionary columns (Parquet categories) predict and fail exactly like plain columns", () => {
-    const dictionary = ["43", null, "151", {}, 7, "", "999"];
-    const indices = Int32Array.from([0, 2, -1, 1, 3, 4, 5, 6, 0, 2]);
+    const dictionary = ["43", null, "151", {}, 7, "", "999", "0043", "abc", "5000", "151"];
+    const indices = Int32Array.from([0, 2, -1, 1, 3, 4, 5, 6, 0, 2, 7, 8, 9, 10, 0, 10, 2, 6]);
     const plain = Array.from(indices, (j) => (j < 0 ? null : dictionary[j]));
     const dist = new Float64Array(indices.length).fill(3.25);
     const viaDict = p.predictColumns({ PULocationID: { dictionary, indices }, DOLocationID: { dictionary, indices: indices.slice().reverse() }, trip_distance: dist }, indices.length);

@@ -21,8 +21,9 @@ const hasShared = existsSync(join(SHARED, "green_tripdata_2023-01.parquet"));
 let predictor: Predictor;
 let tmp: string;
 
-function ridepred(args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? tmp, input: opts.input, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 1 << 28 });
+function ridepred(args: string[], opts: { cwd?: string; input?: string | Buffer; env?: Record<string, string> } = {}) {
+  const env = { ...process.env, NO_COLOR: "1", ...opts.env };
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? tmp, input: opts.input, encoding: "utf8", env, maxBuffer: 1 << 28 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -280,6 +281,34 @@ describe("rows that cannot be scored", () => {
     expect(JSON.parse(k.stdout)).toMatchObject({ rows_read: 3, scored: 1, rejected: 2, rejected_by_field: { $: 2 } });
   });
 
+  it("Parquet output encoded on the writer thread is byte for byte the file the main thread writes", () => {
+    const dir = mkdtempSync(join(tmp, "thread-"));
+    const on = ridepred(["score", SAMPLE_CSV, "-o", "on.parquet", "--json"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "on" } });
+    const off = ridepred(["score", SAMPLE_CSV, "-o", "off.parquet", "--json"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "off" } });
+    expect(on.code, on.stderr).toBe(0);
+    expect(off.code, off.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(join(dir, "on.parquet")), readFileSync(join(dir, "off.parquet")))).toBe(0);
+    expect(JSON.parse(on.stdout).scored).toBe(1000);
+    const bad = ridepred(["score", SAMPLE_CSV, "-o", "x.parquet"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "sometimes" } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/RIDEPRED_WRITER_THREAD=sometimes: expected on, off or auto/);
+  });
+
+  it("a run that fails after writing on the writer thread leaves no output file; an unwritable target is a clear error", () => {
+    const dir = mkdtempSync(join(tmp, "thread-fail-"));
+    // 1,000 good rows, then a broken one: batches of the good rows reach the thread before the failure.
+    const text = readFileSync(SAMPLE_CSV, "utf8").trimEnd() + "\n1,2,3\n";
+    writeFileSync(join(dir, "in.csv"), text);
+    const r = ridepred(["score", "in.csv", "-o", "out.parquet", "--batch-size", "100"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "on" } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/in\.csv: row 1001: \$: has 3 fields/);
+    expect(leftovers(dir, ["in.csv"])).toEqual([]);
+    writeFileSync(join(dir, "file"), "");
+    const u = ridepred(["score", SAMPLE_CSV, "-o", "file/out.parquet"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "on" } });
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/file\/out\.parquet: cannot create its directory/);
+  });
+
   it("a truncated Parquet file: exit 2, a clear message, no output file", () => {
     const dir = mkdtempSync(join(tmp, "trunc-"));
     const bad = join(dir, "cut.parquet");
@@ -300,10 +329,11 @@ describe("rows that cannot be scored", () => {
     expect(leftovers(dir, ["q.csv"])).toEqual([]);
   });
 
-  it("killed mid-run (SIGTERM): dies of the signal and leaves no file behind", async () => {
+  it.each(["out.csv", "out.parquet"])("killed mid-run (SIGTERM): dies of the signal and leaves no file behind (%s)", async (out) => {
+    // (Parquet from stdin is encoded on the writer thread: its temp file goes too.)
     const dir = mkdtempSync(join(tmp, "kill-"));
     const { spawn } = await import("node:child_process");
-    const child = spawn(process.execPath, [BIN, "score", "-", "-o", "out.csv", "--rejects", "rej.csv"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, "score", "-", "-o", out, "--rejects", "rej.csv"], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
     child.stdin.write(readFileSync(SAMPLE_CSV)); // stdin stays open: the run is waiting for more rows
     for (let i = 0; i < 200 && readdirSync(dir).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toHaveLength(2); // output and rejects, under temp names

@@ -1,6 +1,7 @@
 // The batch scoring pipeline: input -> record batch -> predictor.predictColumns -> sink.
 // Every row read ends up scored, filtered (--filter-duration) or rejected (bad or missing fields),
 // and the summary says how many of each.
+import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { gather, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
@@ -30,6 +31,8 @@ export interface ScoreJob {
   batchSize?: number;
   /** Parquet output compression (default snappy). */
   compression?: ParquetCompression;
+  /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~100k rows and up. */
+  writerThread?: "auto" | "on" | "off";
   /** Generated ride ids are PREFIX + row number (0-based, counting every row read): stable across re-runs. */
   rideIdPrefix?: string;
   onProgress?: (p: Progress) => void;
@@ -103,7 +106,7 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     // A passed-through Parquet timestamp arrives as epoch ms: write it as a timestamp, not a number.
     for (const c of plan) if (c.source === "raw" && source.timestampColumns.has(c.name)) c.kind = "timestamp";
     const outColumns: OutColumn[] = plan.map((c) => ({ name: c.name, kind: c.kind }));
-    sink = openSink(job.output, job.outputFormat, outColumns, job.compression);
+    sink = openSink(job.output, job.outputFormat, outColumns, { compression: job.compression, threaded: useWriterThread(job, source.totalRows) });
     if (job.rejects) {
       rejectSink = openSink(job.rejects, job.rejectsFormat ?? "csv", [
         { name: "row", kind: "raw" },
@@ -126,6 +129,8 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     const dropMs = new Float64Array(batchSize);
     const status = new Uint8Array(batchSize); // 0 keep, 1 filtered, 2 rejected
     const why: (readonly [string, string] | undefined)[] = new Array(batchSize);
+    let keep = new Int32Array(batchSize);
+    const scratch: Scratch[] = plan.map(() => ({ f64: new Float64Array(batchSize), i32: new Int32Array(batchSize) }));
 
     for await (const batch of source.batches(wanted, batchSize)) {
       const { n, columns } = batch;
@@ -175,7 +180,7 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       for (const e of result.errors) if (status[e.row] === 0) reject(e.row, e.field, e.reason);
 
       // Tally, then fail fast or set rejects aside.
-      const keep = new Int32Array(n);
+      if (keep.length < n) keep = new Int32Array(n);
       let k = 0;
       for (let r = 0; r < n; r++) {
         const s = status[r];
@@ -195,7 +200,9 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       scored += k;
       if (rejectSink && n - k - countFiltered(status, n) > 0) await rejectSink.write(rejectBatch(status, why, columns, wanted, n, rowsRead));
 
-      await sink.write({ n: k, values: plan.map((c) => outValues(c, k, keep, { columns, pred, pickMs, dropMs, found, predictor, rowsRead, prefix })) });
+      // Output columns are views of per-column buffers reused batch after batch (sinks consume a batch in write()).
+      const ctx: BatchContext = { columns, pred, pickMs, dropMs, found, predictor, rowsRead, prefix };
+      await sink.write({ n: k, values: plan.map((c, j) => outValues(c, k, keep, ctx, (scratch[j] = grown(scratch[j]!, k)))) });
       rowsRead += n;
       job.onProgress?.({ rows: rowsRead, fraction: source.progress(), seconds: (performance.now() - t0) / 1000 });
     }
@@ -231,6 +238,18 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
   }
 }
 
+/** A thread pays for its ~40 ms start from about 100k rows: known for Parquet, guessed from the size otherwise. */
+function useWriterThread(job: ScoreJob, totalRows: number | undefined): boolean {
+  if (job.outputFormat !== "parquet" || job.writerThread === "off") return false;
+  if (job.writerThread === "on" || job.input === "-") return true;
+  if (totalRows !== undefined) return totalRows >= 100_000;
+  try {
+    return statSync(job.input).size >= 8 << 20;
+  } catch {
+    return false;
+  }
+}
+
 function defaultPrefix(input: string): string {
   if (input === "-") return "stdin_";
   return basename(input).replace(/\.(csv\.gz|csv|parquet|pq|jsonl|ndjson)$/i, "") + "_";
@@ -263,8 +282,18 @@ interface BatchContext {
   prefix: string;
 }
 
-/** One output column for the kept rows (keep[0..k)). */
-function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext): OutValues {
+/** Reused output buffers of one column. */
+interface Scratch {
+  f64: Float64Array;
+  i32: Int32Array;
+}
+
+function grown(s: Scratch, k: number): Scratch {
+  return s.f64.length >= k ? s : { f64: new Float64Array(k), i32: new Int32Array(k) };
+}
+
+/** One output column for the kept rows (keep[0..k)), in the column's scratch buffers where it is numeric. */
+function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext, scratch: Scratch): OutValues {
   const { pred, pickMs, dropMs } = ctx;
   if (c.source === "raw") return gather(ctx.columns[c.name]!, keep, k);
   if (c.source === "input") {
@@ -286,7 +315,7 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
           return null;
         }
       });
-      const indices = new Int32Array(k);
+      const indices = scratch.i32.subarray(0, k);
       for (let i = 0; i < k; i++) indices[i] = src.indices[keep[i]!]!;
       if (spec.default === undefined) return { dictionary, indices }; // -1: missing, written as null
       const filled = dictionary.length;
@@ -300,7 +329,7 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     return out;
   }
   // Derived numbers: one plain loop each (these run for every row of every batch).
-  const out = new Float64Array(k);
+  const out = scratch.f64.subarray(0, k);
   switch (c.name) {
     case "ride_id": {
       const col = ctx.found.ride_id;
@@ -330,7 +359,7 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
       }
       return out;
     case "model_version":
-      return new Array<string>(k).fill(ctx.predictor.version);
+      return { dictionary: [ctx.predictor.version], indices: scratch.i32.subarray(0, k).fill(0) };
   }
   throw new Error(`internal: unknown output column ${c.name}`);
 }

@@ -79,6 +79,7 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
       batchSize,
       rideIdPrefix: opts.rideIdPrefix,
       compression: opts.compression,
+      writerThread: writerThreadSetting(),
       onProgress: spinner?.update,
     });
     spinner?.stop();
@@ -95,6 +96,14 @@ function parseRange(s: string): [number, number] {
   const lo = Number(m?.[1]), hi = Number(m?.[2]);
   if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) throw new RidepredError(`--filter-duration ${s}: expected MIN..MAX in minutes, e.g. 1..60`);
   return [lo, hi];
+}
+
+/** RIDEPRED_WRITER_THREAD=on|off overrides when Parquet output is encoded on a second thread. */
+function writerThreadSetting(): "auto" | "on" | "off" {
+  const v = process.env.RIDEPRED_WRITER_THREAD;
+  if (v === undefined || v === "" || v === "auto") return "auto";
+  if (v === "on" || v === "off") return v;
+  throw new RidepredError(`RIDEPRED_WRITER_THREAD=${v}: expected on, off or auto`);
 }
 
 /** ora on a terminal only: rows, rows/s and, when the reader knows how far it is, an ETA. */

@@ -133,7 +133,8 @@ function fastKind(d: ColumnDecoder): FastKind {
 }
 
 class PageCursor {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
+  private window: Uint8Array = new Uint8Array(0); // the reusable read buffer buf views, when reuse is safe
   private readonly fast: FastKind;
   private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
@@ -199,13 +200,21 @@ class PageCursor {
     return out;
   }
 
-  /** Make file bytes [pos, pos+len) available in buf. A fresh buffer each time: decoded values may view it. */
+  /**
+   * Make file bytes [pos, pos+len) available in buf. Pages before pos are decoded; the window is reused
+   * when nothing decoded can still view it (decompressed pages, or values the fast path copied out),
+   * else a fresh one is read: a 10M-row run otherwise leaves ~150 MB of windows for the GC to find.
+   */
   private async ensure(len: number): Promise<void> {
     const have = this.bufStart + this.buf.length - this.pos;
     if (this.pos >= this.bufStart && have >= len) return;
     const size = Math.min(Math.max(len, WINDOW), this.end - this.pos);
     if (size < len) throw new RidepredError(`${this.path}: column ${this.column}: page runs past its column chunk: corrupt file`);
-    const buf = new Uint8Array(size);
+    let buf: Uint8Array;
+    if (this.fast !== undefined || this.decoder.codec !== "UNCOMPRESSED") {
+      if (this.window.length < size) this.window = new Uint8Array(size);
+      buf = this.window.subarray(0, size);
+    } else buf = new Uint8Array(size);
     const { bytesRead } = await this.fh.read(buf, 0, size, this.pos);
     if (bytesRead < len) throw new RidepredError(`${this.path}: column ${this.column}: unexpected end of file: truncated`);
     this.buf = buf;

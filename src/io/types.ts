@@ -77,6 +77,7 @@ export interface OutBatch {
 }
 
 export interface Sink {
+  /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays. */
   write(batch: OutBatch): Promise<void>;
   /** Flush and move the temp file to its final name. */
   finish(): Promise<void>;

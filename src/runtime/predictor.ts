@@ -64,12 +64,17 @@ export function compile(artifact: ModelArtifact): Predictor {
   let bad = new Uint8Array(0); // 1: the row has an error
   let num: Float64Array[] = []; // number inputs (NaN = absent)
   const cat: (string | undefined)[][] = inputs.map(() => []); // category inputs (undefined = absent)
+  // Category inputs read from a dictionary column also get each row's small id (smallId of its value;
+  // -1 absent, -2 not a small id), computed once per dictionary entry: pairs of them then skip the strings.
+  let catId: Int32Array[] = [];
+  const catIdValid = new Uint8Array(nIn);
   let fieldCol = new Int32Array(0); // [k * cap + r]: the vocabulary column field k sets for row r, -1 none
   let fieldVal = new Float64Array(0);
   function grow(n: number): void {
     if (n <= cap) return;
     cap = Math.max(n, 2 * cap);
     bad = new Uint8Array(cap);
+    catId = inputs.map((inp) => new Int32Array(inp.type === "category" ? cap : 0));
     num = inputs.map((inp) => (inp.type === "category" ? new Float64Array(0) : new Float64Array(cap)));
     fieldCol = new Int32Array(nFields * cap);
     fieldVal = new Float64Array(nFields * cap);
@@ -81,6 +86,7 @@ export function compile(artifact: ModelArtifact): Predictor {
     const isCat = spec.type === "category";
     const c = cat[i]!;
     const x = num[i]!;
+    catIdValid[i] = 0;
     if (column !== undefined && isDict(column)) {
       if (isCat) return loadDictionary(i, column, n, errors);
       column = materialize(column);
@@ -149,6 +155,9 @@ export function compile(artifact: ModelArtifact): Predictor {
       }
     }
     const missing = spec.default !== undefined ? coerceCategory(spec.name, spec.default) : undefined;
+    const ids = Int32Array.from(coerced, (v) => (v === undefined ? -1 : idOf(v)));
+    const missingId = missing === undefined ? -1 : idOf(missing);
+    const id = catId[i]!;
     for (let r = 0; r < n; r++) {
       if (bad[r] === 1) continue;
       const j = indices[r]!;
@@ -156,9 +165,19 @@ export function compile(artifact: ModelArtifact): Predictor {
         if (missing !== undefined) c[r] = missing;
         else if (spec.required) fail(r, spec.name, "is required but missing", errors);
         else c[r] = undefined;
+        id[r] = missingId;
       } else if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
-      else c[r] = coerced[j];
+      else {
+        c[r] = coerced[j];
+        id[r] = ids[j]!;
+      }
     }
+    catIdValid[i] = 1;
+  }
+
+  function idOf(v: string): number {
+    const x = smallId(v);
+    return x >= 0 ? x : -2;
   }
 
   function fail(r: number, field: string, reason: string, errors: RowError[]): void {
@@ -186,6 +205,22 @@ export function compile(artifact: ModelArtifact): Predictor {
       const a = cat[pairs.a]!;
       const b = cat[pairs.b]!;
       const { index, dense, width } = pairs;
+      if (dense !== null && catIdValid[pairs.a] === 1 && catIdValid[pairs.b] === 1) {
+        // Both sides from dictionary columns: ids are ready, strings are needed only for odd values.
+        const ia = catId[pairs.a]!;
+        const ib = catId[pairs.b]!;
+        const size = dense.length;
+        for (let r = 0; r < n; r++) {
+          const x = ia[r]!;
+          const y = ib[r]!;
+          let col = -1;
+          if (x >= 0 && y >= 0) col = y < width && x * width + y < size ? dense[x * width + y]! : -1;
+          else if (x !== -1 && y !== -1 && bad[r] === 0) col = index.get(a[r]!)?.get(b[r]!) ?? -1;
+          fieldCol[base + r] = col;
+          fieldVal[base + r] = 1;
+        }
+        return;
+      }
       for (let r = 0; r < n; r++) {
         const av = a[r];
         const bv = b[r];
