@@ -135,6 +135,9 @@ function fastKind(d: ColumnDecoder): FastKind {
 class PageCursor {
   private buf: Uint8Array = new Uint8Array(0);
   private window: Uint8Array = new Uint8Array(0); // the reusable read buffer buf views, when reuse is safe
+  private defs = new Int32Array(0); // a page's definition levels, reused
+  private idx = new Int32Array(0); // a page's dictionary indices, reused
+  private readonly maxDef: number;
   private readonly fast: FastKind;
   private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
@@ -152,6 +155,7 @@ class PageCursor {
     private readonly decoder: ColumnDecoder,
   ) {
     this.fast = fastKind(decoder);
+    this.maxDef = getMaxDefinitionLevel(decoder.schemaPath);
   }
 
   async take(n: number): Promise<Column> {
@@ -268,64 +272,164 @@ class PageCursor {
     const fast = this.fast!;
     const d = this.decoder;
     const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
-    let page;
+    // Levels and indices decode into reused typed arrays (hyparquet makes a JS array of each, per page:
+    // at 10M rows that was ~500 MB of garbage, much of it in the old generation).
+    let body: Uint8Array;
+    let pos = 0;
     let encoding: string;
     let numValues: number;
+    let defEnd = 0;
+    let defStart = 0;
+    let defBytes: Uint8Array;
     if (header.type === "DATA_PAGE") {
       const daph = header.data_page_header!;
-      page = readDataPage(decompressPage(compressed, Number(header.uncompressed_page_size), d.codec, d.compressors), daph, d);
       encoding = daph.encoding;
       numValues = daph.num_values;
+      body = decompressPage(compressed, Number(header.uncompressed_page_size), d.codec, d.compressors);
+      defBytes = body;
+      if (this.maxDef > 0) {
+        if (body.length < 4) throw new Error("page too short for its definition levels");
+        const len = body[0]! | (body[1]! << 8) | (body[2]! << 16) | (body[3]! << 24);
+        defStart = 4;
+        defEnd = 4 + len;
+        pos = defEnd;
+      }
     } else {
       const daph2 = header.data_page_header_v2!;
-      page = readDataPageV2(compressed, header, d);
       encoding = daph2.encoding;
       numValues = daph2.num_values;
+      const repLen = daph2.repetition_levels_byte_length;
+      const defLen = daph2.definition_levels_byte_length;
+      defBytes = compressed;
+      defStart = repLen;
+      defEnd = repLen + defLen;
+      const values = compressed.subarray(defEnd);
+      const size = Number(header.uncompressed_page_size) - defEnd;
+      body = daph2.is_compressed === false ? values : decompressPage(values, size, d.codec, d.compressors);
     }
-    const values = page.dataPage as ArrayLike<unknown>;
-    const def = page.definitionLevels && page.definitionLevels.length && values.length !== numValues ? page.definitionLevels : undefined;
-    const dict = encoding.endsWith("_DICTIONARY");
-    if (dict && !this.dictionary) throw new Error("dictionary-encoded page without a dictionary");
-    if (fast.kind === "string") {
-      if (dict) {
+    if (defEnd > defBytes.length) throw new Error("definition levels run past the page");
+    if (this.defs.length < numValues) this.defs = new Int32Array(numValues);
+    const defs = this.defs;
+    let present = numValues;
+    if (this.maxDef > 0) {
+      readHybrid(defBytes, defStart, defEnd, 1, defs, numValues);
+      present = 0;
+      for (let i = 0; i < numValues; i++) present += defs[i]!;
+    }
+    const hasNulls = present !== numValues;
+    const dict = encoding === "RLE_DICTIONARY" || encoding === "PLAIN_DICTIONARY";
+    if (dict) {
+      if (!this.dictionary) throw new Error("dictionary-encoded page without a dictionary");
+      if (pos >= body.length && present > 0) throw new Error("dictionary page data is empty");
+      if (this.idx.length < present) this.idx = new Int32Array(present);
+      const width = present > 0 ? body[pos]! : 0;
+      if (width > 24) throw new Error(`dictionary index bit width ${width}`);
+      if (present > 0) readHybrid(body, pos + 1, body.length, width, this.idx, present);
+      const idx = this.idx;
+      const size = this.dictionary.length;
+      for (let k = 0; k < present; k++) if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
+      if (fast.kind === "string") {
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
-        const idx = values as ArrayLike<number>;
         const indices = new Int32Array(numValues);
-        for (let i = 0, k = 0; i < numValues; i++) indices[i] = def && def[i] === 0 ? -1 : idx[k++]!;
-        return { dictionary: this.dictionary!, indices };
+        if (!hasNulls) indices.set(idx.subarray(0, numValues));
+        else for (let i = 0, k = 0; i < numValues; i++) indices[i] = defs[i] === 0 ? -1 : idx[k++]!;
+        return { dictionary: this.dictionary, indices };
       }
-      const src = convert(page.dataPage, d) as ArrayLike<string>;
-      const out = new Array<string | null>(numValues);
-      for (let i = 0, k = 0; i < numValues; i++) out[i] = def && def[i] === 0 ? null : src[k++]!;
+      const out = new Float64Array(numValues);
+      const src = this.numDict!;
+      for (let i = 0, k = 0; i < numValues; i++) out[i] = hasNulls && defs[i] === 0 ? NaN : src[idx[k++]!]!;
+      return out;
+    }
+    if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, numValues, hasNulls ? defs : undefined);
+    // PLAIN numbers, read straight from the page bytes.
+    const type = d.type;
+    const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
+    if (pos + present * width > body.length) throw new Error("values run past the page");
+    const dv = new DataView(body.buffer, body.byteOffset + pos, present * width);
+    const out = new Float64Array(numValues);
+    const scale = fast.scale;
+    for (let i = 0, k = 0; i < numValues; i++) {
+      if (hasNulls && defs[i] === 0) {
+        out[i] = NaN;
+        continue;
+      }
+      const at = k++ * width;
+      if (type === "DOUBLE") out[i] = dv.getFloat64(at, true);
+      else if (type === "FLOAT") out[i] = dv.getFloat32(at, true);
+      else if (type === "INT32") out[i] = dv.getInt32(at, true);
+      // INT64 timestamps as two 32-bit halves, no BigInt: exact below 2^53 (any real timestamp).
+      else out[i] = (dv.getInt32(at + 4, true) * 4294967296 + dv.getUint32(at, true)) / scale;
+    }
+    return out;
+  }
+
+  /** Encodings the fast path does not decode itself (plain strings, delta, byte-stream-split): hyparquet's. */
+  private decodeGeneric(header: ReturnType<typeof parquetHeader>, compressed: Uint8Array, numValues: number, defs: Int32Array | undefined): Page {
+    const d = this.decoder;
+    const page =
+      header.type === "DATA_PAGE"
+        ? readDataPage(decompressPage(compressed, Number(header.uncompressed_page_size), d.codec, d.compressors), header.data_page_header!, d)
+        : readDataPageV2(compressed, header, d);
+    const values = (this.fast!.kind === "string" ? convert(page.dataPage, d) : page.dataPage) as ArrayLike<unknown>;
+    if (this.fast!.kind === "string") {
+      const out = new Array<unknown>(numValues);
+      for (let i = 0, k = 0; i < numValues; i++) out[i] = defs && defs[i] === 0 ? null : values[k++];
       return out;
     }
     const out = new Float64Array(numValues);
-    if (dict) {
-      const src = this.numDict!;
-      const idx = values as ArrayLike<number>;
-      for (let i = 0, k = 0; i < numValues; i++) out[i] = def && def[i] === 0 ? NaN : src[idx[k++]!]!;
-    } else if (fast.int64 && values instanceof BigInt64Array) {
-      // Two 32-bit halves instead of a BigInt per value: exact below 2^53 (any real timestamp).
-      const lo = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
-      const hi = new Int32Array(values.buffer, values.byteOffset, values.length * 2);
-      const scale = fast.scale;
-      for (let i = 0, k = 0; i < numValues; i++) {
-        if (def && def[i] === 0) out[i] = NaN;
-        else {
-          out[i] = (hi[2 * k + 1]! * 4294967296 + lo[2 * k]!) / scale;
-          k++;
-        }
-      }
-    } else {
-      const src = values as ArrayLike<number | bigint>;
-      const scale = fast.scale;
-      for (let i = 0, k = 0; i < numValues; i++) out[i] = def && def[i] === 0 ? NaN : Number(src[k++]!) / scale;
-    }
+    const scale = this.fast!.scale;
+    for (let i = 0, k = 0; i < numValues; i++) out[i] = defs && defs[i] === 0 ? NaN : Number(values[k++] as number | bigint) / scale;
     return out;
   }
 
   private corrupt(e: unknown): RidepredError {
     return new RidepredError(`${this.path}: column ${this.column}: cannot decode page at byte ${this.pos} (${(e as Error)?.message ?? e}): corrupt or truncated file`);
+  }
+}
+
+/**
+ * Parquet's RLE / bit-packing hybrid: count values of `width` bits (<= 24) from bytes[pos..end) into out.
+ * Throws when the data ends early rather than inventing zeros.
+ */
+export function readHybrid(bytes: Uint8Array, pos: number, end: number, width: number, out: Int32Array, count: number): void {
+  const valueBytes = (width + 7) >>> 3;
+  const mask = width === 0 ? 0 : 0xffffffff >>> (32 - width);
+  let k = 0;
+  while (k < count) {
+    if (pos >= end) throw new Error(`RLE/bit-packed data ends after ${k} of ${count} values`);
+    let header = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (pos >= end || shift > 28) throw new Error("bad RLE/bit-packed run header");
+      byte = bytes[pos++]!;
+      header += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80);
+    if (header % 2 === 0) {
+      const run = header / 2;
+      if (pos + valueBytes > end) throw new Error("RLE run value past the end of its data");
+      let v = 0;
+      for (let i = 0; i < valueBytes; i++) v |= bytes[pos++]! << (8 * i);
+      const m = Math.min(run, count - k);
+      out.fill(v, k, k + m);
+      k += m;
+    } else {
+      const groups = (header - 1) / 2;
+      const n = groups * 8;
+      if (pos + groups * width > end) throw new Error("bit-packed run past the end of its data");
+      let acc = 0;
+      let bits = 0;
+      for (let i = 0; i < n; i++) {
+        while (bits < width) {
+          acc |= bytes[pos++]! << bits;
+          bits += 8;
+        }
+        if (k < count) out[k++] = acc & mask;
+        acc >>>= width;
+        bits -= width;
+      }
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { tempTarget } from "./sink.js";
-import { snappyCompress, snappyMaxLength } from "./snappy.js";
+import { snappyCompress } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
 import { isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
@@ -42,11 +42,11 @@ const LITTLE_ENDIAN = endianness() === "LE";
 type Physical = "DOUBLE" | "TIMESTAMP" | "INT64" | "BOOLEAN" | "STRING";
 
 /** A growable byte buffer, reused across pages and row groups. */
-interface Bytes {
+export interface Bytes {
   b: Uint8Array;
   n: number;
 }
-const bytes = (size = 1 << 16): Bytes => ({ b: new Uint8Array(size), n: 0 });
+export const bytes = (size = 1 << 16): Bytes => ({ b: new Uint8Array(size), n: 0 });
 function reserve(buf: Bytes, extra: number): void {
   if (buf.n + extra <= buf.b.length) return;
   const next = new Uint8Array(Math.max(buf.b.length * 2, buf.n + extra));
@@ -84,7 +84,7 @@ interface Chunk {
 
 export function parquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
-  const rowGroupRows = options.rowGroupRows ?? 1 << 18;
+  const rowGroupRows = options.rowGroupRows ?? 1 << 17;
   const codec = options.codec ?? "SNAPPY";
   const target = tempTarget(path);
   let fd: number;
@@ -280,14 +280,13 @@ function columnChunk(c: Chunk, chunkStart: number, dataStart: number, hasDict: b
 /** Reused per-sink work buffers. */
 interface Scratch {
   body: Bytes; // the uncompressed page
-  z: Uint8Array; // its compressed form
   f64: Float64Array;
   i32: Int32Array;
   levels: Uint8Array;
 }
 
 function newScratch(): Scratch {
-  return { body: bytes(1 << 17), z: new Uint8Array(0), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192) };
+  return { body: bytes(1 << 17), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192) };
 }
 
 function isNull(v: unknown): boolean {
@@ -370,13 +369,11 @@ function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: num
   let payload = body.b;
   let len = body.n;
   if (codec === "SNAPPY" && c.codec !== "UNCOMPRESSED") {
-    const max = snappyMaxLength(body.n);
-    if (s.z.length < max) s.z = new Uint8Array(max);
-    const m = snappyCompress(body.b, body.n, s.z);
-    if (c.codec === undefined) c.codec = m <= body.n - (body.n >>> 3) ? "SNAPPY" : "UNCOMPRESSED";
+    const z = snappyCompress(body.b, body.n);
+    if (c.codec === undefined) c.codec = z.length <= body.n - (body.n >>> 3) ? "SNAPPY" : "UNCOMPRESSED";
     if (c.codec === "SNAPPY") {
-      payload = s.z;
-      len = m;
+      payload = z;
+      len = z.length;
     }
   } else c.codec ??= "UNCOMPRESSED";
   const h = header(len);
@@ -709,7 +706,7 @@ function rleRun(buf: Bytes, count: number, value: number, width: number): void {
 }
 
 /** Runs of 8+ equal values as RLE runs, everything else bit-packed in groups of 8 (width <= 24). */
-function hybrid(buf: Bytes, v: ArrayLike<number>, k: number, width: number): void {
+export function hybrid(buf: Bytes, v: ArrayLike<number>, k: number, width: number): void {
   const runAt = (i: number) => {
     if (i + 8 > k) return false;
     const x = v[i];
