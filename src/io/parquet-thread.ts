@@ -8,7 +8,7 @@ import { RidepredError } from "../errors.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import type { OutBatch, OutColumn, Sink } from "./types.js";
 
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = 4;
 
 interface Init {
   ridepredParquetSink: true;
@@ -25,7 +25,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   const init: Init = { ridepredParquetSink: true, path, columns, options };
   // A small young generation: the worker's garbage is the cloned batches, and at V8's default the
   // second heap added ~40 MB of peak RSS to a 10M-row run (measured: 224 MB default, 187 MB at 4 MB).
-  const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+  const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
   let inFlight = 0;
   let failure: RidepredError | undefined;
   let wake: (() => void) | undefined; // a write or finish waiting for the worker
