@@ -137,7 +137,8 @@ describe("parquetSink", () => {
   });
 
   it("formats generated ids exactly as JavaScript prints prefix + number, at every digit count", async () => {
-    const numbers = [0, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 999999999, 1e9, 2147483647, 2147483648, 4294967296, 9007199254740991];
+    const runs = [0, 95, 995, 99995, 2147483640, 9007199254740980].flatMap((start) => Array.from({ length: 11 }, (_, i) => start + i)); // consecutive, across carries
+    const numbers = [...runs, 0, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 999999999, 1e9, 2147483647, 2147483648, 4294967296, 9007199254740991];
     const { rows } = await write("ids.parquet", [{ name: "ride_id", kind: "string" }], [{ n: numbers.length, values: [{ prefix: "ré_", numbers: Float64Array.from(numbers) }] }]);
     expect(rows.map((r) => r.ride_id)).toEqual(numbers.map((x) => `ré_${x}`));
   });

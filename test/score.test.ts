@@ -120,14 +120,23 @@ describe("ridepred score on the committed samples", () => {
       expect(g.actual_duration).toBeCloseTo(minutes(row.lpep_pickup_datetime!, row.lpep_dropoff_datetime!), 12);
       expect(g.PULocationID).toBe(row.PULocationID);
     });
-    expect(summary.predictions.mean).toBeCloseTo(got.reduce((a, g) => a + (g.predicted_duration as number), 0) / got.length, 9);
+    const preds = got.map((g) => g.predicted_duration as number);
+    const mean = preds.reduce((a, x) => a + x, 0) / preds.length;
+    expect(summary.predictions.mean).toBeCloseTo(mean, 9);
+    expect(summary.predictions.std).toBeCloseTo(Math.sqrt(preds.reduce((a, x) => a + (x - mean) ** 2, 0) / preds.length), 9); // numpy's ddof=0
+    expect(summary.predictions.min).toBe(Math.min(...preds));
+    expect(summary.predictions.max).toBe(Math.max(...preds));
   });
 
   it("small batches still make full Parquet row groups; results do not depend on the batch size", async () => {
     const big = join(tmp, "b-big.parquet");
     const small = join(tmp, "b-small.parquet");
-    expect(ridepred(["score", SAMPLE_PQ, "-o", big]).code).toBe(0);
-    expect(ridepred(["score", SAMPLE_PQ, "-o", small, "--batch-size", "7"]).code).toBe(0);
+    const r1 = ridepred(["score", SAMPLE_PQ, "-o", big, "--json"]);
+    const r2 = ridepred(["score", SAMPLE_PQ, "-o", small, "--batch-size", "7", "--json"]);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    // the summary merges batch statistics: the same numbers whatever the batch size
+    const [s1, s2] = [JSON.parse(r1.stdout).predictions, JSON.parse(r2.stdout).predictions];
+    for (const key of ["mean", "std", "min", "max"]) expect(s2[key]).toBeCloseTo(s1[key], 9);
     const md = await parquetMetadataAsync(await asyncBufferFromFile(small));
     expect(md.row_groups.map((g) => Number(g.num_rows))).toEqual([1000]);
     const [a, b] = [await parquetReadObjects({ file: await asyncBufferFromFile(big) }), await parquetReadObjects({ file: await asyncBufferFromFile(small) })];

@@ -12,7 +12,7 @@ import type { Format, OutColumn, OutValues, Sink } from "../io/types.js";
 import { coerceCategory } from "../runtime/coerce.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { planColumns, type ColumnPlan } from "./columns.js";
-import { addStat, newStats, summarize } from "./stats.js";
+import { addStats, newStats, summarize } from "./stats.js";
 
 export interface ScoreJob {
   input: string;
@@ -184,10 +184,8 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       let k = 0;
       for (let r = 0; r < n; r++) {
         const s = status[r];
-        if (s === 0) {
-          keep[k++] = r;
-          addStat(stats, pred[r]!);
-        } else if (s === 1) filtered++;
+        if (s === 0) keep[k++] = r;
+        else if (s === 1) filtered++;
         else {
           rejected++;
           const [field, reason] = why[r]!;
@@ -198,6 +196,7 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
         }
       }
       scored += k;
+      addStats(stats, pred, keep, k);
       if (rejectSink && n - k - countFiltered(status, n) > 0) await rejectSink.write(rejectBatch(status, why, columns, wanted, n, rowsRead));
 
       // Output columns are views of per-column buffers reused batch after batch (sinks consume a batch in write()).
@@ -282,6 +281,19 @@ interface BatchContext {
   prefix: string;
 }
 
+/** out[i] = src[keep[i]] for i < k, copying each stretch of consecutive kept rows at once. */
+function copyRuns<T extends Float64Array | Int32Array>(src: T, keep: Int32Array, k: number, out: T): T {
+  let i = 0;
+  while (i < k) {
+    const from = keep[i]!;
+    let j = i + 1;
+    while (j < k && keep[j] === from + (j - i)) j++;
+    out.set(src.subarray(from, from + (j - i)), i);
+    i = j;
+  }
+  return out;
+}
+
 /** Reused output buffers of one column. */
 interface Scratch {
   f64: Float64Array;
@@ -315,8 +327,7 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
           return null;
         }
       });
-      const indices = scratch.i32.subarray(0, k);
-      for (let i = 0; i < k; i++) indices[i] = src.indices[keep[i]!]!;
+      const indices = copyRuns(src.indices, keep, k, scratch.i32.subarray(0, k));
       if (spec.default === undefined) return { dictionary, indices }; // -1: missing, written as null
       const filled = dictionary.length;
       dictionary.push(value(undefined));
@@ -328,7 +339,8 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     for (let i = 0; i < k; i++) out[i] = value(cells?.[keep[i]!]);
     return out;
   }
-  // Derived numbers: one plain loop each (these run for every row of every batch).
+  // Derived numbers: one plain loop each (these run for every row of every batch); straight copies go
+  // run by run (kept rows come in long consecutive stretches).
   const out = scratch.f64.subarray(0, k);
   switch (c.name) {
     case "ride_id": {
@@ -338,11 +350,9 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
       return { prefix: ctx.prefix, numbers: out };
     }
     case "pickup_datetime":
-      for (let i = 0; i < k; i++) out[i] = pickMs[keep[i]!]!;
-      return out;
+      return copyRuns(pickMs, keep, k, out);
     case "dropoff_datetime":
-      for (let i = 0; i < k; i++) out[i] = dropMs[keep[i]!]!;
-      return out;
+      return copyRuns(dropMs, keep, k, out);
     case "actual_duration":
       for (let i = 0; i < k; i++) {
         const r = keep[i]!;
@@ -350,8 +360,7 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
       }
       return out;
     case "predicted_duration":
-      for (let i = 0; i < k; i++) out[i] = pred[keep[i]!]!;
-      return out;
+      return copyRuns(pred, keep, k, out);
     case "diff":
       for (let i = 0; i < k; i++) {
         const r = keep[i]!;

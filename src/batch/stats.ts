@@ -1,4 +1,4 @@
-/** Running mean / std / min / max (Welford), so the summary needs no second pass over the output. */
+/** Running mean / std / min / max, merged batch by batch, so the summary needs no second pass over the output. */
 export interface Stats {
   count: number;
   mean: number;
@@ -9,13 +9,32 @@ export interface Stats {
 
 export const newStats = (): Stats => ({ count: 0, mean: 0, m2: 0, min: Infinity, max: -Infinity });
 
-export function addStat(s: Stats, x: number): void {
-  s.count++;
-  const d = x - s.mean;
-  s.mean += d / s.count;
-  s.m2 += d * (x - s.mean);
-  if (x < s.min) s.min = x;
-  if (x > s.max) s.max = x;
+/**
+ * Add values[idx[0..k)] at once: the batch's own mean and squared deviations (two plain passes), merged
+ * with the running ones (Chan et al.), so the hot loop has no division per value.
+ */
+export function addStats(s: Stats, values: Float64Array, idx: Int32Array, k: number): void {
+  if (k === 0) return;
+  let sum = 0, min = s.min, max = s.max;
+  for (let i = 0; i < k; i++) {
+    const x = values[idx[i]!]!;
+    sum += x;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const mean = sum / k;
+  let m2 = 0;
+  for (let i = 0; i < k; i++) {
+    const d = values[idx[i]!]! - mean;
+    m2 += d * d;
+  }
+  const n = s.count + k;
+  const delta = mean - s.mean;
+  s.mean += (delta * k) / n;
+  s.m2 += m2 + (delta * delta * s.count * k) / n;
+  s.count = n;
+  s.min = min;
+  s.max = max;
 }
 
 /** Population std (numpy's default, ddof=0). */

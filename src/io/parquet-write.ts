@@ -302,22 +302,33 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
   const levels = s.levels;
   let nulls = 0;
   if (values instanceof Float64Array) {
-    for (let r = 0; r < n; r++) {
-      const v = values[r]!;
-      const present = v === v ? 1 : 0;
-      levels[r] = present;
-      nulls += 1 - present;
+    // Usually no NaN at all: look first, write levels only if there is one.
+    let r = 0;
+    while (r < n && values[r] === values[r]) r++;
+    if (r < n) {
+      levels.fill(1, 0, r);
+      for (; r < n; r++) {
+        const v = values[r]!;
+        const present = v === v ? 1 : 0;
+        levels[r] = present;
+        nulls += 1 - present;
+      }
     }
   } else if (isGeneratedIds(values)) {
     // never null
   } else if (isDict(values)) {
     const { dictionary, indices } = values;
     const presentAt = Uint8Array.from({ length: dictionary.length }, (_, j) => (isNull(dictionary[j]) ? 0 : 1));
-    for (let r = 0; r < n; r++) {
-      const j = indices[r]!;
-      const present = j >= 0 ? presentAt[j]! : 0;
-      levels[r] = present;
-      nulls += 1 - present;
+    let r = 0;
+    while (r < n && indices[r]! >= 0 && presentAt[indices[r]!] === 1) r++;
+    if (r < n) {
+      levels.fill(1, 0, r);
+      for (; r < n; r++) {
+        const j = indices[r]!;
+        const present = j >= 0 ? presentAt[j]! : 0;
+        levels[r] = present;
+        nulls += 1 - present;
+      }
     }
   } else {
     for (let r = 0; r < n; r++) {
@@ -545,10 +556,22 @@ function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
   const b = body.b;
   let at = body.n;
   const numbers = ids.numbers;
+  let prevAt = -1; // where the previous id's length prefix starts
+  let prevLen = 0;
   for (let r = 0; r < n; r++) {
     let x = numbers[r]!;
+    if (r > 0 && x === numbers[r - 1]! + 1 && x % 10 !== 0) {
+      // The next row number (the usual case) differs from the previous id in its last digit only.
+      for (let i = 0; i < 4 + prevLen; i++) b[at + i] = b[prevAt + i]!;
+      b[at + 3 + prevLen]!++;
+      prevAt = at;
+      at += 4 + prevLen;
+      continue;
+    }
     const digits = x < 1e9 ? (x < 1e4 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : 4) : x < 1e6 ? (x < 1e5 ? 5 : 6) : x < 1e7 ? 7 : x < 1e8 ? 8 : 9) : String(x).length;
     const len = p + digits;
+    prevAt = at;
+    prevLen = len;
     b[at] = len & 0xff;
     b[at + 1] = (len >>> 8) & 0xff;
     b[at + 2] = (len >>> 16) & 0xff;

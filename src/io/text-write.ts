@@ -61,6 +61,11 @@ export function csvSink(path: string, columns: readonly OutColumn[], gzip: boole
         text += cells[0]!(values[0]![r]);
         for (let j = 1; j < m; j++) text += "," + cells[j]!(values[j]![r]);
         text += "\n";
+        // Written in pieces of ~32 KiB: a whole batch as one string is a large object only a full GC frees.
+        if (text.length >= 1 << 15) {
+          await out.write(text);
+          text = "";
+        }
       }
       if (text) await out.write(text);
     },
