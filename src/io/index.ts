@@ -23,7 +23,7 @@ export type ParquetCompression = "snappy" | "none";
 
 export interface SinkOptions {
   compression?: ParquetCompression;
-  /** Encode Parquet on a worker thread (worth it from ~100k rows; starting the thread costs ~40 ms). */
+  /** Encode Parquet on a worker thread (worth it for long runs: see useWriterThread in batch/score.ts). */
   threaded?: boolean;
 }
 

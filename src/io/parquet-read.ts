@@ -159,6 +159,9 @@ class PageCursor {
   }
 
   async take(n: number): Promise<Column> {
+    // The previous batch is done with: the pages it used up give their arrays back.
+    for (const p of this.retired) this.recycle(p);
+    this.retired.length = 0;
     while (this.available < n) {
       if (this.pos >= this.end) throw new RidepredError(`${this.path}: column ${this.column} ends early (${this.available} of ${n} rows left): truncated or corrupt file`);
       await this.nextPage();
@@ -190,14 +193,14 @@ class PageCursor {
         k += m;
         this.offset += m;
         if (this.offset === columnLength(p)) {
-          this.pages.shift();
+          this.retired.push(this.pages.shift()!);
           this.offset = 0;
         }
       }
       out = indices ? { dictionary: (first as DictColumn).dictionary, indices } : arr!;
     }
     if (this.pages.length && this.offset === columnLength(this.pages[0]!)) {
-      this.pages.shift();
+      this.retired.push(this.pages.shift()!);
       this.offset = 0;
     }
     this.available -= n;
@@ -330,12 +333,12 @@ class PageCursor {
       for (let k = 0; k < present; k++) if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
       if (fast.kind === "string") {
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
-        const indices = new Int32Array(numValues);
+        const indices = this.ints(numValues);
         if (!hasNulls) indices.set(idx.subarray(0, numValues));
         else for (let i = 0, k = 0; i < numValues; i++) indices[i] = defs[i] === 0 ? -1 : idx[k++]!;
         return { dictionary: this.dictionary, indices };
       }
-      const out = new Float64Array(numValues);
+      const out = this.floats(numValues);
       const src = this.numDict!;
       for (let i = 0, k = 0; i < numValues; i++) out[i] = hasNulls && defs[i] === 0 ? NaN : src[idx[k++]!]!;
       return out;
@@ -346,7 +349,7 @@ class PageCursor {
     const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
     if (pos + present * width > body.length) throw new Error("values run past the page");
     const dv = new DataView(body.buffer, body.byteOffset + pos, present * width);
-    const out = new Float64Array(numValues);
+    const out = this.floats(numValues);
     const scale = fast.scale;
     for (let i = 0, k = 0; i < numValues; i++) {
       if (hasNulls && defs[i] === 0) {
@@ -380,6 +383,29 @@ class PageCursor {
     const scale = this.fast!.scale;
     for (let i = 0, k = 0; i < numValues; i++) out[i] = defs && defs[i] === 0 ? NaN : Number(values[k++] as number | bigint) / scale;
     return out;
+  }
+
+  // Decoded pages are views of pooled arrays: a page's array goes back to the pool once the batch
+  // that used its last rows is done (batches are valid until the next is requested), so a long run
+  // decodes into the same few arrays instead of leaving ~300 MB per 10M rows to the GC.
+  private floatPool: Float64Array[] = [];
+  private intPool: Int32Array[] = [];
+  private retired: Page[] = [];
+
+  private floats(n: number): Float64Array {
+    const i = this.floatPool.findIndex((a) => a.length >= n);
+    return i >= 0 ? this.floatPool.splice(i, 1)[0]!.subarray(0, n) : new Float64Array(n);
+  }
+
+  private ints(n: number): Int32Array {
+    const i = this.intPool.findIndex((a) => a.length >= n);
+    return i >= 0 ? this.intPool.splice(i, 1)[0]!.subarray(0, n) : new Int32Array(n);
+  }
+
+  private recycle(p: Page): void {
+    // Only arrays this cursor made (whole-buffer views from the pools); one kept: pages can be MBs.
+    if (p instanceof Float64Array && this.floatPool.length < 1) this.floatPool.push(new Float64Array(p.buffer));
+    else if (isDict(p) && this.intPool.length < 1) this.intPool.push(new Int32Array(p.indices.buffer));
   }
 
   private corrupt(e: unknown): RidepredError {

@@ -8,7 +8,7 @@ import { RidepredError } from "../errors.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import type { OutBatch, OutColumn, Sink } from "./types.js";
 
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = 8;
 
 interface Init {
   ridepredParquetSink: true;

@@ -33,7 +33,10 @@ export interface BatchSource {
   readonly timestampColumns: ReadonlySet<string>;
   /** Fraction of the input consumed so far (0..1) when it can be known, e.g. bytes of a plain file. */
   progress(): number | undefined;
-  /** Stream the wanted columns in batches of at most batchSize rows. Call once. */
+  /**
+   * Stream the wanted columns in batches of at most batchSize rows. Call once. A batch's columns are
+   * valid until the next batch is requested: readers reuse their arrays (copy what must outlive it).
+   */
   batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch>;
   close(): Promise<void>;
 }
