@@ -1,7 +1,8 @@
 // Parquet as record batches with memory independent of the file size, even for the real TLC files
 // whose whole month is ONE row group: each needed column chunk is read page by page through a small
-// window (hyparquet decodes each page), and a batch is cut once every column has enough rows.
-// Only the columns the job needs are ever read.
+// window, and a batch is cut once every column has enough rows. Only the columns the job needs are
+// read. hyparquet parses the metadata and headers and decompresses; the common page layouts (levels,
+// dictionary indices, plain numbers) are decoded here into reused typed arrays.
 import { open, type FileHandle } from "node:fs/promises";
 import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type DecodedArray, type FileMetaData } from "hyparquet";
 import { parquetHeader, readPage } from "hyparquet/src/column.js";
@@ -108,30 +109,31 @@ export async function openParquet(path: string): Promise<BatchSource> {
   };
 }
 
-/** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
 /**
  * How a flat column's pages are decoded here directly (no per-value BigInt, no generic assembly):
  * "number" -> Float64Array with NaN for null (DOUBLE, FLOAT, plain INT32, INT64 timestamps in ms),
- * "string" -> array with null for null (UTF8 byte arrays). undefined: hyparquet's generic readPage.
+ * "string" -> a dictionary column (dictionary-encoded pages) or an array with null for null (UTF8 byte
+ * arrays). Levels, indices and plain numbers are decoded here; other encodings and kinds go to hyparquet.
  */
-type FastKind = { kind: "number"; /** divisor to milliseconds for timestamps, else 1 */ scale: number; int64: boolean } | { kind: "string" } | undefined;
+type FastKind = { kind: "number"; /** divisor to milliseconds for timestamps, else 1 */ scale: number } | { kind: "string" } | undefined;
 
 function fastKind(d: ColumnDecoder): FastKind {
   if (getMaxRepetitionLevel(d.schemaPath) !== 0 || getMaxDefinitionLevel(d.schemaPath) > 1) return undefined;
   const el = d.element;
   const ct = el.converted_type;
   const lt = el.logical_type;
-  if (d.type === "DOUBLE" || d.type === "FLOAT") return { kind: "number", scale: 1, int64: false };
-  if (d.type === "INT32" && !ct && (!lt || lt.type === "INTEGER")) return { kind: "number", scale: 1, int64: false };
+  if (d.type === "DOUBLE" || d.type === "FLOAT") return { kind: "number", scale: 1 };
+  if (d.type === "INT32" && !ct && (!lt || lt.type === "INTEGER")) return { kind: "number", scale: 1 };
   if (d.type === "INT64") {
     const unit = ct === "TIMESTAMP_MILLIS" ? "MILLIS" : ct === "TIMESTAMP_MICROS" ? "MICROS" : lt?.type === "TIMESTAMP" ? lt.unit : undefined;
-    if (unit) return { kind: "number", scale: unit === "MILLIS" ? 1 : unit === "MICROS" ? 1000 : 1e6, int64: true };
+    if (unit) return { kind: "number", scale: unit === "MILLIS" ? 1 : unit === "MICROS" ? 1000 : 1e6 };
     return undefined; // plain INT64 stays BigInt, exactly as stored
   }
   if (d.type === "BYTE_ARRAY" && (ct === "UTF8" || lt?.type === "STRING")) return { kind: "string" };
   return undefined;
 }
 
+/** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
 class PageCursor {
   private buf: Uint8Array = new Uint8Array(0);
   private window: Uint8Array = new Uint8Array(0); // the reusable read buffer buf views, when reuse is safe

@@ -372,11 +372,11 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
   if (encoding === ENC.RLE_DICTIONARY) c.encodings.add(ENC.PLAIN); // the dictionary page
   const header = (compressed: number) =>
     encodeStruct(struct([1, PAGE.DATA], [2, body.n], [3, compressed], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])]));
-  appendPage(c, c.pages, body, header, codec, s);
+  appendPage(c, c.pages, body, header, codec);
 }
 
 /** Compress (or not) a page body and append header + payload; the chunk's first page decides its codec. */
-function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: number) => Uint8Array, codec: ParquetCodec, s: Scratch): void {
+function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: number) => Uint8Array, codec: ParquetCodec): void {
   let payload = body.b;
   let len = body.n;
   if (codec === "SNAPPY" && c.codec !== "UNCOMPRESSED") {
@@ -401,7 +401,7 @@ function writeDictionaryPage(c: Chunk, s: Scratch): void {
   const count = c.dict!.size;
   const header = (compressed: number) => encodeStruct(struct([1, PAGE.DICTIONARY], [2, body.n], [3, compressed], [7, struct([1, count], [2, ENC.PLAIN])]));
   // The chunk's codec was decided on its first data page; the dictionary follows it.
-  appendPage(c, c.dictPage, body, header, c.codec === "SNAPPY" ? "SNAPPY" : "UNCOMPRESSED", s);
+  appendPage(c, c.dictPage, body, header, c.codec === "SNAPPY" ? "SNAPPY" : "UNCOMPRESSED");
 }
 
 function encodeDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: number, s: Scratch): void {
@@ -552,21 +552,30 @@ for (let i = 0; i < 100; i++) (PAIRS[2 * i] = 48 + Math.floor(i / 10)), (PAIRS[2
 function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
   const prefix = encoder.encode(ids.prefix);
   const p = prefix.length;
-  reserve(body, n * (4 + p + 16));
+  reserve(body, n * (4 + p + 16) + 4); // + 4: word copies may run 3 bytes past an entry
   const b = body.b;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let at = body.n;
   const numbers = ids.numbers;
   let prevAt = -1; // where the previous id's length prefix starts
   let prevLen = 0;
   for (let r = 0; r < n; r++) {
     let x = numbers[r]!;
-    if (r > 0 && x === numbers[r - 1]! + 1 && x % 10 !== 0) {
-      // The next row number (the usual case) differs from the previous id in its last digit only.
-      for (let i = 0; i < 4 + prevLen; i++) b[at + i] = b[prevAt + i]!;
-      b[at + 3 + prevLen]!++;
-      prevAt = at;
-      at += 4 + prevLen;
-      continue;
+    if (r > 0 && x === numbers[r - 1]! + 1) {
+      // The next row number (the usual case): copy the previous entry 4 bytes at a time (the reads stay
+      // one entry behind the writes; the few bytes past its end are overwritten next), then count up.
+      const size = 4 + prevLen;
+      for (let i = 0; i < size; i += 4) dv.setUint32(at + i, dv.getUint32(prevAt + i, true), true);
+      let d = at + size - 1;
+      const first = at + 4 + p;
+      while (d >= first && b[d] === 57) b[d--] = 48; // "9" -> "0", carry left
+      if (d >= first) {
+        b[d]!++;
+        prevAt = at;
+        at += size;
+        continue;
+      }
+      // all nines: one more digit, formatted in full below
     }
     const digits = x < 1e9 ? (x < 1e4 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : 4) : x < 1e6 ? (x < 1e5 ? 5 : 6) : x < 1e7 ? 7 : x < 1e8 ? 8 : 9) : String(x).length;
     const len = p + digits;
