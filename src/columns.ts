@@ -2,7 +2,10 @@
 // dictionary-encoded column as Parquet stores categories: a zone id column of a million rows is a few
 // hundred distinct strings and an Int32Array, and every stage can work on the few hundred.
 
-/** Row r holds dictionary[indices[r]], or null where indices[r] < 0. */
+/**
+ * Row r holds dictionary[indices[r]], or null where indices[r] < 0. A dictionary is never changed once
+ * made (batches of a row group share one): stages may keep what they derived from it, keyed by identity.
+ */
 export interface DictColumn {
   readonly dictionary: ArrayLike<unknown>;
   readonly indices: Int32Array;

@@ -302,6 +302,9 @@ function copyRuns<T extends Float64Array | Int32Array>(src: T, keep: Int32Array,
 interface Scratch {
   f64: Float64Array;
   i32: Int32Array;
+  /** The input dictionary dictOut was coerced from. */
+  dictFrom?: ArrayLike<unknown>;
+  dictOut?: unknown[];
 }
 
 function grown(s: Scratch, k: number): Scratch {
@@ -324,19 +327,24 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     };
     if (src !== undefined && isDict(src)) {
       // Kept rows were coerced by the predictor; an entry only rejected rows use may not coerce.
-      const dictionary = Array.from(src.dictionary, (v) => {
-        try {
-          return value(v);
-        } catch {
-          return null;
-        }
-      });
+      // One coerced dictionary per input dictionary (a row group's batches share it).
+      if (scratch.dictFrom !== src.dictionary) {
+        scratch.dictFrom = src.dictionary;
+        scratch.dictOut = Array.from(src.dictionary, (v) => {
+          try {
+            return value(v);
+          } catch {
+            return null;
+          }
+        });
+      }
+      const dictionary = scratch.dictOut!;
       const indices = copyRuns(src.indices, keep, k, scratch.i32.subarray(0, k));
       if (spec.default === undefined) return { dictionary, indices }; // -1: missing, written as null
       const filled = dictionary.length;
-      dictionary.push(value(undefined));
+      const withDefault = [...dictionary, value(undefined)];
       for (let i = 0; i < k; i++) if (indices[i]! < 0) indices[i] = filled;
-      return { dictionary, indices };
+      return { dictionary: withDefault, indices };
     }
     const cells = src === undefined ? undefined : materialize(src);
     const out = new Array<unknown>(k);

@@ -677,6 +677,9 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
 
 /** A dictionary column: each of its entries is looked up once, rows map through an index table. */
 function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): void {
+  // Batches of one row group share a dictionary; on the writer thread each arrives as a fresh copy, so
+  // equal entries count as the same dictionary.
+  if (c.mapFrom !== col.dictionary && sameEntries(c.mapFrom, col.dictionary)) c.mapFrom = col.dictionary;
   if (c.mapFrom !== col.dictionary) {
     // Entry j of the column's dictionary -> index in this chunk's dictionary (-1: null entry).
     const m = col.dictionary.length;
@@ -717,6 +720,12 @@ function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): voi
   reserve(body, 1);
   body.b[body.n++] = width;
   hybrid(body, idx, k, width);
+}
+
+function sameEntries(a: ArrayLike<unknown> | undefined, b: ArrayLike<unknown>): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  return true;
 }
 
 // ---- RLE / bit-packing hybrid ----

@@ -129,11 +129,38 @@ export function compile(artifact: ModelArtifact): Predictor {
     }
   }
 
+  // The last dictionary seen per input, coerced: a row group's batches share one dictionary.
+  const dictCache: ({ dictionary: ArrayLike<unknown>; coerced: (string | undefined)[]; problem: (string | undefined)[]; ids: Int32Array } | undefined)[] = inputs.map(() => undefined);
+
   /** A dictionary column: each distinct value is coerced once, rows take theirs by index. */
   function loadDictionary(i: number, col: DictColumn, n: number, errors: RowError[]): void {
     const spec = inputs[i]!;
     const c = cat[i]!;
     const { dictionary, indices } = col;
+    let cached = dictCache[i];
+    if (cached?.dictionary !== dictionary) cached = dictCache[i] = coerceDictionary(spec, dictionary);
+    const { coerced, problem, ids } = cached;
+    const missing = spec.default !== undefined ? coerceCategory(spec.name, spec.default) : undefined;
+    const missingId = missing === undefined ? -1 : idOf(missing);
+    const id = catId[i]!;
+    for (let r = 0; r < n; r++) {
+      if (bad[r] === 1) continue;
+      const j = indices[r]!;
+      if (j < 0) {
+        if (missing !== undefined) c[r] = missing;
+        else if (spec.required) fail(r, spec.name, "is required but missing", errors);
+        else c[r] = undefined;
+        id[r] = missingId;
+      } else if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
+      else {
+        c[r] = coerced[j];
+        id[r] = ids[j]!;
+      }
+    }
+    catIdValid[i] = 1;
+  }
+
+  function coerceDictionary(spec: InputSpec, dictionary: ArrayLike<unknown>) {
     const m = dictionary.length;
     const coerced = new Array<string | undefined>(m);
     const problem = new Array<string | undefined>(m); // why entry j cannot be used, if it cannot
@@ -154,25 +181,7 @@ export function compile(artifact: ModelArtifact): Predictor {
         problem[j] = e.reason;
       }
     }
-    const missing = spec.default !== undefined ? coerceCategory(spec.name, spec.default) : undefined;
-    const ids = Int32Array.from(coerced, (v) => (v === undefined ? -1 : idOf(v)));
-    const missingId = missing === undefined ? -1 : idOf(missing);
-    const id = catId[i]!;
-    for (let r = 0; r < n; r++) {
-      if (bad[r] === 1) continue;
-      const j = indices[r]!;
-      if (j < 0) {
-        if (missing !== undefined) c[r] = missing;
-        else if (spec.required) fail(r, spec.name, "is required but missing", errors);
-        else c[r] = undefined;
-        id[r] = missingId;
-      } else if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
-      else {
-        c[r] = coerced[j];
-        id[r] = ids[j]!;
-      }
-    }
-    catIdValid[i] = 1;
+    return { dictionary, coerced, problem, ids: Int32Array.from(coerced, (v) => (v === undefined ? -1 : idOf(v))) };
   }
 
   function idOf(v: string): number {
