@@ -239,7 +239,7 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
 
 /**
  * A second thread pays for its start (a second V8 heap, its own JIT warm-up) from about 1.5M rows
- * (measured: 1M rows came out even or slower, 10M rows 1.2-1.9x faster): the row count is known for
+ * (measured: 1M rows came out even or slower, 10M rows 1.2-1.5x faster): the row count is known for
  * Parquet, guessed from the size otherwise; a stream from stdin may be long, so it gets one.
  */
 function useWriterThread(job: ScoreJob, totalRows: number | undefined): boolean {
