@@ -45,3 +45,19 @@ export function gather(c: Column, keep: Int32Array, k: number): Column {
   for (let i = 0; i < k; i++) out[i] = c[keep[i]!];
   return out;
 }
+
+/**
+ * "0".."4095" in canonical decimal form (no sign, no leading zero) -> its value; anything else -1.
+ * Zone and vendor ids are such small integers: tables indexed by them replace string lookups.
+ */
+export function smallId(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(0) === 48)) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v < 4096 ? v : -1;
+}

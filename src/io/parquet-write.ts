@@ -15,7 +15,7 @@ import { VERSION } from "../version.js";
 import { tempTarget } from "./sink.js";
 import { snappyCompress } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
-import { isDict, materialize, type Column, type DictColumn } from "../columns.js";
+import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
 import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
 export type ParquetCodec = "SNAPPY" | "UNCOMPRESSED";
@@ -427,17 +427,22 @@ function encodeDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: n
   }
   c.min = min;
   c.max = max;
-  copyFloat64(s.body, src, k);
+  appendLE(s.body, src, k);
 }
 
-function copyFloat64(body: Bytes, src: Float64Array, k: number): void {
-  reserve(body, k * 8);
-  if (LITTLE_ENDIAN) body.b.set(new Uint8Array(src.buffer, src.byteOffset, k * 8), body.n);
+/** Append count elements of a typed array as little-endian bytes (a plain copy on little-endian machines). */
+function appendLE(body: Bytes, a: Float64Array | Int32Array, count: number): void {
+  const size = a.BYTES_PER_ELEMENT;
+  reserve(body, count * size);
+  if (LITTLE_ENDIAN) body.b.set(new Uint8Array(a.buffer, a.byteOffset, count * size), body.n);
   else {
     const dv = new DataView(body.b.buffer, body.n);
-    for (let i = 0; i < k; i++) dv.setFloat64(i * 8, src[i]!, true);
+    for (let i = 0; i < count; i++) {
+      if (a instanceof Float64Array) dv.setFloat64(i * 8, a[i]!, true);
+      else dv.setInt32(i * 4, a[i]!, true);
+    }
   }
-  body.n += k * 8;
+  body.n += count * size;
 }
 
 /** Epoch milliseconds -> INT64 microseconds, as two 32-bit halves (exact below 2^53 us). */
@@ -460,17 +465,7 @@ function encodeTimestamps(c: Chunk, values: ArrayLike<unknown>, n: number, s: Sc
   }
   c.min = min;
   c.max = max;
-  copyWords(s.body, halves, 2 * k);
-}
-
-function copyWords(body: Bytes, words: Int32Array, count: number): void {
-  reserve(body, count * 4);
-  if (LITTLE_ENDIAN) body.b.set(new Uint8Array(words.buffer, words.byteOffset, count * 4), body.n);
-  else {
-    const dv = new DataView(body.b.buffer, body.n);
-    for (let i = 0; i < count; i++) dv.setInt32(i * 4, words[i]!, true);
-  }
-  body.n += count * 4;
+  appendLE(s.body, halves, 2 * k);
 }
 
 function encodeInt64(values: ArrayLike<unknown>, n: number, s: Scratch): void {
@@ -613,19 +608,6 @@ function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
   body.n = at;
 }
 
-/** "0".."4095" in canonical decimal form -> its value; anything else -1. */
-function smallId(s: string): number {
-  const n = s.length;
-  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(0) === 48)) return -1;
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v < 4096 ? v : -1;
-}
-
 /** Keep the dictionary while it stays small and values repeat; unique values (ids) switch it off. */
 function useDictionary(c: Chunk): boolean {
   if (c.dictOff) return false;
@@ -637,7 +619,6 @@ function useDictionary(c: Chunk): boolean {
 function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scratch): void {
   if (s.i32.length < n) s.i32 = new Int32Array(n);
   const idx = s.i32;
-  const dict = c.dict!;
   const ints = c.intDict;
   let k = 0;
   let top = 0;
@@ -655,12 +636,7 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
     const id = smallId(str);
     let i = id >= 0 ? ints[id]! : -1;
     if (i < 0) {
-      i = dict.get(str) ?? -1;
-      if (i < 0) {
-        i = dict.size;
-        dict.set(str, i);
-        putString(c.dictValues, str);
-      }
+      i = dictIndex(c, str);
       if (id >= 0) ints[id] = i;
     }
     if (i > top) top = i;
@@ -668,11 +644,7 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
     last = v;
     lastIndex = i;
   }
-  const width = Math.max(1, 32 - Math.clz32(top));
-  const body = s.body;
-  reserve(body, 1);
-  body.b[body.n++] = width;
-  hybrid(body, idx, k, width);
+  indexData(s.body, idx, k, top);
 }
 
 /** A dictionary column: each of its entries is looked up once, rows map through an index table. */
@@ -689,14 +661,7 @@ function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): voi
     for (let j = 0; j < m; j++) {
       const v = entries[j];
       if (isNull(v)) continue;
-      const str = text(v);
-      let i = c.dict!.get(str);
-      if (i === undefined) {
-        i = c.dict!.size;
-        c.dict!.set(str, i);
-        putString(c.dictValues, str);
-      }
-      map[j] = i;
+      map[j] = dictIndex(c, text(v));
     }
     c.mapFrom = col.dictionary;
     c.map = map;
@@ -715,8 +680,23 @@ function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): voi
     if (i > top) top = i;
     idx[k++] = i;
   }
+  indexData(s.body, idx, k, top);
+}
+
+/** The chunk dictionary's index of str, adding it if new. */
+function dictIndex(c: Chunk, str: string): number {
+  let i = c.dict!.get(str);
+  if (i === undefined) {
+    i = c.dict!.size;
+    c.dict!.set(str, i);
+    putString(c.dictValues, str);
+  }
+  return i;
+}
+
+/** RLE_DICTIONARY page data: the indices' bit width, then the indices. */
+function indexData(body: Bytes, idx: Int32Array, k: number, top: number): void {
   const width = Math.max(1, 32 - Math.clz32(top));
-  const body = s.body;
   reserve(body, 1);
   body.b[body.n++] = width;
   hybrid(body, idx, k, width);

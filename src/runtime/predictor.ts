@@ -2,7 +2,7 @@
 // Compiled once per artifact; every command (score, serve, stream, verify) calls these functions.
 
 import type { Estimator, FeatureField, InputSpec, ModelArtifact, TreeEnsembleEstimator } from "../artifact/types.js";
-import { isDict, materialize, type Column, type DictColumn } from "../columns.js";
+import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
 import { InputError } from "../errors.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 
@@ -338,7 +338,6 @@ interface PairIndex {
   width: number;
 }
 
-const DENSE_MAX = 4096; // ids below this, and at most this many cells per side
 
 /**
  * A two-level index for a template of exactly two inputs around one literal, when every vocabulary
@@ -373,18 +372,6 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   return { a, b, index, dense, width };
 }
 
-/** "0".."4095" in canonical decimal form (no sign, no leading zero) -> its value; anything else -1. */
-function smallId(s: string): number {
-  const n = s.length;
-  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(0) === 48)) return -1;
-  let v = 0;
-  for (let i = 0; i < n; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v < DENSE_MAX ? v : -1;
-}
 
 function vocabFor(featureNames: string[], prefix: string): Map<string, number> {
   const m = new Map<string, number>();
