@@ -169,19 +169,24 @@ describe("Parquet page-by-page reader", () => {
       { name: "zone", kind: "string" },
       { name: "x", kind: "double" },
       { name: "t", kind: "timestamp" },
+      { name: "u", kind: "string" }, // unique: PLAIN pages after the first, read through hyparquet's decoder
     ], { rowGroupRows: 3000 });
-    const zones: (string | null)[] = [], xs: number[] = [], ts: number[] = [];
+    const zones: (string | null)[] = [], xs: number[] = [], ts: number[] = [], us: (string | null)[] = [];
     for (let b = 0; b < 5; b++) {
       const n = 1000 + b * 317;
       const zone = Array.from({ length: n }, (_, r) => ((r + b) % 13 === 0 ? null : String((r * 7 + b) % 300)));
       const x = Float64Array.from({ length: n }, (_, r) => ((r + b) % 11 === 0 ? NaN : r / 3 - b));
       const t = Float64Array.from({ length: n }, (_, r) => ((r + b) % 17 === 0 ? NaN : Date.UTC(2021, 0, 1) + (b * n + r) * 1000));
-      zones.push(...zone), xs.push(...x), ts.push(...t);
-      await sink.write({ n, values: [zone, x, t] });
+      const u = Array.from({ length: n }, (_, r) => ((r + b) % 19 === 0 ? null : `ride ${b}-${r} ü`));
+      zones.push(...zone), xs.push(...x), ts.push(...t), us.push(...u);
+      await sink.write({ n, values: [zone, x, t, u] });
     }
     await sink.finish();
-    const got = await readAll(await openParquet(file), ["zone", "x", "t"], 777);
-    expect(got.dictionaryEncoded).toEqual(new Set(["zone"]));
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
+    expect(md.row_groups[0]!.columns[3]!.meta_data!.encodings).toEqual(expect.arrayContaining(["PLAIN", "RLE_DICTIONARY"]));
+    const got = await readAll(await openParquet(file), ["zone", "x", "t", "u"], 777);
+    expect(got.cols.u).toEqual(us);
+    expect(got.dictionaryEncoded).toEqual(new Set(["zone", "u"])); // u: its first page, before the dictionary stopped paying
     expect(got.cols.zone).toEqual(zones);
     const norm = (v: unknown) => (typeof v === "number" && Number.isNaN(v) ? null : v);
     expect(got.cols.x!.map(norm)).toEqual(xs.map(norm));

@@ -272,7 +272,7 @@ class PageCursor {
     }
   }
 
-  /** One flat data page straight into a Float64Array (NaN = null) or a string array (null = null). */
+  /** One flat data page: a Float64Array (NaN = null), a dictionary column (-1 = null) or a string array (null = null). */
   private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): Page {
     const fast = this.fast!;
     const d = this.decoder;
@@ -345,7 +345,7 @@ class PageCursor {
       for (let i = 0, k = 0; i < numValues; i++) out[i] = hasNulls && defs[i] === 0 ? NaN : src[idx[k++]!]!;
       return out;
     }
-    if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, numValues, hasNulls ? defs : undefined);
+    if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
     // PLAIN numbers, read straight from the page bytes.
     const type = d.type;
     const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
@@ -368,13 +368,13 @@ class PageCursor {
     return out;
   }
 
-  /** Encodings the fast path does not decode itself (plain strings, delta, byte-stream-split): hyparquet's. */
-  private decodeGeneric(header: ReturnType<typeof parquetHeader>, compressed: Uint8Array, numValues: number, defs: Int32Array | undefined): Page {
+  /**
+   * Encodings the fast path does not decode itself (plain strings, delta, byte-stream-split): hyparquet's.
+   * A v1 page is handed over already decompressed; hyparquet's v2 reader decompresses for itself.
+   */
+  private decodeGeneric(header: ReturnType<typeof parquetHeader>, compressed: Uint8Array, body: Uint8Array, numValues: number, defs: Int32Array | undefined): Page {
     const d = this.decoder;
-    const page =
-      header.type === "DATA_PAGE"
-        ? readDataPage(decompressPage(compressed, Number(header.uncompressed_page_size), d.codec, d.compressors), header.data_page_header!, d)
-        : readDataPageV2(compressed, header, d);
+    const page = header.type === "DATA_PAGE" ? readDataPage(body, header.data_page_header!, d) : readDataPageV2(compressed, header, d);
     const values = (this.fast!.kind === "string" ? convert(page.dataPage, d) : page.dataPage) as ArrayLike<unknown>;
     if (this.fast!.kind === "string") {
       const out = new Array<unknown>(numValues);
@@ -387,27 +387,30 @@ class PageCursor {
     return out;
   }
 
-  // Decoded pages are views of pooled arrays: a page's array goes back to the pool once the batch
-  // that used its last rows is done (batches are valid until the next is requested), so a long run
-  // decodes into the same few arrays instead of leaving ~300 MB per 10M rows to the GC.
-  private floatPool: Float64Array[] = [];
-  private intPool: Int32Array[] = [];
+  // Decoded pages are views of a spare array: a page's array becomes the spare once the batch that
+  // used its last rows is done (batches are valid until the next is requested), so a long run decodes
+  // into the same two arrays instead of leaving ~300 MB per 10M rows to the GC. One spare each: pages
+  // can be megabytes.
+  private spareFloats: Float64Array | undefined;
+  private spareInts: Int32Array | undefined;
   private retired: Page[] = [];
 
   private floats(n: number): Float64Array {
-    const i = this.floatPool.findIndex((a) => a.length >= n);
-    return i >= 0 ? this.floatPool.splice(i, 1)[0]!.subarray(0, n) : new Float64Array(n);
+    const a = this.spareFloats;
+    this.spareFloats = undefined;
+    return a && a.length >= n ? a.subarray(0, n) : new Float64Array(n);
   }
 
   private ints(n: number): Int32Array {
-    const i = this.intPool.findIndex((a) => a.length >= n);
-    return i >= 0 ? this.intPool.splice(i, 1)[0]!.subarray(0, n) : new Int32Array(n);
+    const a = this.spareInts;
+    this.spareInts = undefined;
+    return a && a.length >= n ? a.subarray(0, n) : new Int32Array(n);
   }
 
+  /** Only arrays this cursor made (whole-buffer views) come back here. */
   private recycle(p: Page): void {
-    // Only arrays this cursor made (whole-buffer views from the pools); one kept: pages can be MBs.
-    if (p instanceof Float64Array && this.floatPool.length < 1) this.floatPool.push(new Float64Array(p.buffer));
-    else if (isDict(p) && this.intPool.length < 1) this.intPool.push(new Int32Array(p.indices.buffer));
+    if (p instanceof Float64Array) this.spareFloats ??= new Float64Array(p.buffer);
+    else if (isDict(p)) this.spareInts ??= new Int32Array(p.indices.buffer);
   }
 
   private corrupt(e: unknown): RidepredError {
