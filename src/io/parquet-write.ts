@@ -118,7 +118,7 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     let uncompressed = 0;
     for (const c of chunks) {
       const chunkStart = offset;
-      if (c.dict && c.dict.size > 0) writeDictionaryPage(c, scratch);
+      if (c.dict && c.dict.size > 0) writeDictionaryPage(c);
       write(c.dictPage.b, c.dictPage.n);
       const dataStart = offset;
       write(c.pages.b, c.pages.n);
@@ -341,7 +341,7 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
   body.n = 4;
   if (nulls === 0) rleRun(body, n, 1, 1);
   else hybrid(body, levels, n, 1);
-  new DataView(body.b.buffer).setUint32(0, body.n - 4, true);
+  putU32(body.b, 0, body.n - 4);
 
   let encoding: number = ENC.PLAIN;
   switch (c.physical) {
@@ -394,10 +394,9 @@ function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: num
   c.compressed += h.length + len;
 }
 
-function writeDictionaryPage(c: Chunk, s: Scratch): void {
-  const body = s.body;
-  body.n = 0;
-  append(body, c.dictValues.b, c.dictValues.n);
+/** The chunk's dictionary page: its PLAIN-encoded values are the page body as they stand. */
+function writeDictionaryPage(c: Chunk): void {
+  const body = c.dictValues;
   const count = c.dict!.size;
   const header = (compressed: number) => encodeStruct(struct([1, PAGE.DICTIONARY], [2, body.n], [3, compressed], [7, struct([1, count], [2, ENC.PLAIN])]));
   // The chunk's codec was decided on its first data page; the dictionary follows it.
@@ -520,12 +519,15 @@ function putString(buf: Bytes, s: string): void {
   const at = buf.n;
   buf.n += 4;
   putUtf8(buf, s);
-  const len = buf.n - at - 4;
-  const b = buf.b;
-  b[at] = len & 0xff;
-  b[at + 1] = (len >>> 8) & 0xff;
-  b[at + 2] = (len >>> 16) & 0xff;
-  b[at + 3] = len >>> 24;
+  putU32(buf.b, at, buf.n - at - 4);
+}
+
+/** v as 4 little-endian bytes at b[at]. */
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = v >>> 24;
 }
 
 function text(v: unknown): string {
@@ -576,10 +578,7 @@ function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
     const len = p + digits;
     prevAt = at;
     prevLen = len;
-    b[at] = len & 0xff;
-    b[at + 1] = (len >>> 8) & 0xff;
-    b[at + 2] = (len >>> 16) & 0xff;
-    b[at + 3] = len >>> 24;
+    putU32(b, at, len);
     at += 4;
     for (let i = 0; i < p; i++) b[at + i] = prefix[i]!;
     at += len;
