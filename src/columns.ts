@@ -33,16 +33,25 @@ export function materialize(c: Column): ArrayLike<unknown> {
   return out;
 }
 
-/** Rows keep[0..k) of a column, keeping a dictionary column encoded. */
+/** Rows keep[0..k) (ascending) of a column, keeping a dictionary column encoded and numbers typed. */
 export function gather(c: Column, keep: Int32Array, k: number): Column {
-  if (isDict(c)) {
-    const indices = new Int32Array(k);
-    const src = c.indices;
-    for (let i = 0; i < k; i++) indices[i] = src[keep[i]!]!;
-    return { dictionary: c.dictionary, indices };
-  }
+  if (isDict(c)) return { dictionary: c.dictionary, indices: copyRuns(c.indices, keep, k, new Int32Array(k)) };
+  if (c instanceof Float64Array) return copyRuns(c, keep, k, new Float64Array(k));
   const out = new Array<unknown>(k);
   for (let i = 0; i < k; i++) out[i] = c[keep[i]!];
+  return out;
+}
+
+/** out[i] = src[keep[i]] for i < k, copying each stretch of consecutive kept rows at once. */
+export function copyRuns<T extends Float64Array | Int32Array>(src: T, keep: Int32Array, k: number, out: T): T {
+  let i = 0;
+  while (i < k) {
+    const from = keep[i]!;
+    let j = i + 1;
+    while (j < k && keep[j] === from + (j - i)) j++;
+    out.set(src.subarray(from, from + (j - i)), i);
+    i = j;
+  }
   return out;
 }
 

@@ -3,13 +3,13 @@
 // and the summary says how many of each.
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { gather, isDict, materialize, type Column } from "../columns.js";
+import { copyRuns, gather, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { openSink, openSource, type ParquetCompression } from "../io/index.js";
 import { toMillis } from "../io/timestamp.js";
 import type { Format, OutColumn, OutValues, Sink } from "../io/types.js";
-import { coerceCategory } from "../runtime/coerce.js";
+import { coerceCategory, isMissing } from "../runtime/coerce.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { planColumns, type ColumnPlan } from "./columns.js";
 import { addStats, newStats, summarize } from "./stats.js";
@@ -182,12 +182,13 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       // Tally, then fail fast or set rejects aside.
       if (keep.length < n) keep = new Int32Array(n);
       let k = 0;
+      let rejectedHere = 0;
       for (let r = 0; r < n; r++) {
         const s = status[r];
         if (s === 0) keep[k++] = r;
         else if (s === 1) filtered++;
         else {
-          rejected++;
+          rejectedHere++;
           const [field, reason] = why[r]!;
           byField[field] = (byField[field] ?? 0) + 1;
           if (job.onError === "fail") {
@@ -196,8 +197,9 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
         }
       }
       scored += k;
+      rejected += rejectedHere;
       addStats(stats, pred, keep, k);
-      if (rejectSink && n - k - countFiltered(status, n) > 0) await rejectSink.write(rejectBatch(status, why, columns, wanted, n, rowsRead));
+      if (rejectSink && rejectedHere > 0) await rejectSink.write(rejectBatch(status, why, columns, wanted, n, rowsRead));
 
       // Output columns are views of per-column buffers reused batch after batch (sinks consume a batch in write()).
       const ctx: BatchContext = { columns, pred, pickMs, dropMs, found, predictor, rowsRead, prefix };
@@ -268,12 +270,6 @@ function integralText(col: unknown[], n: number): void {
   }
 }
 
-function countFiltered(status: Uint8Array, n: number): number {
-  let c = 0;
-  for (let r = 0; r < n; r++) if (status[r] === 1) c++;
-  return c;
-}
-
 interface BatchContext {
   columns: Record<string, Column>;
   pred: Float64Array;
@@ -283,19 +279,6 @@ interface BatchContext {
   predictor: Predictor;
   rowsRead: number;
   prefix: string;
-}
-
-/** out[i] = src[keep[i]] for i < k, copying each stretch of consecutive kept rows at once. */
-function copyRuns<T extends Float64Array | Int32Array>(src: T, keep: Int32Array, k: number, out: T): T {
-  let i = 0;
-  while (i < k) {
-    const from = keep[i]!;
-    let j = i + 1;
-    while (j < k && keep[j] === from + (j - i)) j++;
-    out.set(src.subarray(from, from + (j - i)), i);
-    i = j;
-  }
-  return out;
 }
 
 /** Reused output buffers of one column. */
@@ -321,13 +304,13 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
     const spec = ctx.predictor.inputs.find((i) => i.name === c.name)!;
     // The value the model saw: coerced, or the input's default where missing.
     const value = (v: unknown) => {
-      const missing = v === null || v === undefined || v === "" || (typeof v === "number" && v !== v);
-      const x = missing ? spec.default : v;
+      const x = isMissing(v) ? spec.default : v;
       return x === undefined ? (c.kind === "double" ? NaN : null) : c.kind === "string" ? coerceCategory(c.name, x) : Number(x);
     };
     if (src !== undefined && isDict(src)) {
       // Kept rows were coerced by the predictor; an entry only rejected rows use may not coerce.
-      // One coerced dictionary per input dictionary (a row group's batches share it).
+      // One coerced dictionary per input dictionary (a row group's batches share it), with the input's
+      // default, if it has one, as a last entry for missing rows.
       if (scratch.dictFrom !== src.dictionary) {
         scratch.dictFrom = src.dictionary;
         scratch.dictOut = Array.from(src.dictionary, (v) => {
@@ -337,14 +320,12 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
             return null;
           }
         });
+        if (spec.default !== undefined) scratch.dictOut.push(value(undefined));
       }
       const dictionary = scratch.dictOut!;
       const indices = copyRuns(src.indices, keep, k, scratch.i32.subarray(0, k));
-      if (spec.default === undefined) return { dictionary, indices }; // -1: missing, written as null
-      const filled = dictionary.length;
-      const withDefault = [...dictionary, value(undefined)];
-      for (let i = 0; i < k; i++) if (indices[i]! < 0) indices[i] = filled;
-      return { dictionary: withDefault, indices };
+      if (spec.default !== undefined) for (let i = 0; i < k; i++) if (indices[i]! < 0) indices[i] = dictionary.length - 1;
+      return { dictionary, indices }; // without a default, -1 (missing) is written as null
     }
     const cells = src === undefined ? undefined : materialize(src);
     const out = new Array<unknown>(k);
