@@ -107,21 +107,10 @@ export function compile(artifact: ModelArtifact): Predictor {
     }
     for (let r = 0; r < n; r++) {
       if (bad[r] === 1) continue;
-      let v: unknown = col === undefined ? undefined : col[r];
-      if (isMissing(v)) {
-        if (spec.default !== undefined) v = spec.default;
-        else if (spec.required) {
-          fail(r, spec.name, "is required but missing", errors);
-          continue;
-        } else {
-          if (isCat) c[r] = undefined;
-          else x[r] = NaN;
-          continue;
-        }
-      }
       try {
-        if (isCat) c[r] = coerceCategory(spec.name, v);
-        else x[r] = coerceNumber(spec.name, v);
+        const v = coerceValue(spec, col === undefined ? undefined : col[r]);
+        if (isCat) c[r] = v as string | undefined;
+        else x[r] = v === undefined ? NaN : (v as number);
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         fail(r, e.field, e.reason, errors);
@@ -139,19 +128,14 @@ export function compile(artifact: ModelArtifact): Predictor {
     const { dictionary, indices } = col;
     let cached = dictCache[i];
     if (cached?.dictionary !== dictionary) cached = dictCache[i] = coerceDictionary(spec, dictionary);
+    // Entry m stands for a missing value (index -1): the default, absent, or an error.
     const { coerced, problem, ids } = cached;
-    const missing = spec.default !== undefined ? coerceCategory(spec.name, spec.default) : undefined;
-    const missingId = missing === undefined ? -1 : idOf(missing);
+    const m = dictionary.length;
     const id = catId[i]!;
     for (let r = 0; r < n; r++) {
       if (bad[r] === 1) continue;
-      const j = indices[r]!;
-      if (j < 0) {
-        if (missing !== undefined) c[r] = missing;
-        else if (spec.required) fail(r, spec.name, "is required but missing", errors);
-        else c[r] = undefined;
-        id[r] = missingId;
-      } else if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
+      const j = indices[r]! < 0 ? m : indices[r]!;
+      if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
       else {
         c[r] = coerced[j];
         id[r] = ids[j]!;
@@ -160,28 +144,33 @@ export function compile(artifact: ModelArtifact): Predictor {
     catIdValid[i] = 1;
   }
 
+  /** Each entry coerced once, plus entry m for a missing value (index -1). */
   function coerceDictionary(spec: InputSpec, dictionary: ArrayLike<unknown>) {
     const m = dictionary.length;
-    const coerced = new Array<string | undefined>(m);
-    const problem = new Array<string | undefined>(m); // why entry j cannot be used, if it cannot
-    for (let j = 0; j < m; j++) {
-      let v: unknown = dictionary[j];
-      if (isMissing(v)) {
-        if (spec.default !== undefined) v = spec.default;
-        else {
-          coerced[j] = undefined;
-          if (spec.required) problem[j] = "is required but missing";
-          continue;
-        }
-      }
+    const coerced = new Array<string | undefined>(m + 1);
+    const problem = new Array<string | undefined>(m + 1); // why entry j cannot be used, if it cannot
+    for (let j = 0; j <= m; j++) {
       try {
-        coerced[j] = coerceCategory(spec.name, v);
+        coerced[j] = coerceValue(spec, j < m ? dictionary[j] : undefined) as string | undefined;
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         problem[j] = e.reason;
       }
     }
     return { dictionary, coerced, problem, ids: Int32Array.from(coerced, (v) => (v === undefined ? -1 : idOf(v))) };
+  }
+
+  /**
+   * A raw value as the model sees it: coerced, the input's default where missing, undefined where an
+   * optional input is absent. Throws InputError naming the field.
+   */
+  function coerceValue(spec: InputSpec, v: unknown): string | number | undefined {
+    if (isMissing(v)) {
+      if (spec.default !== undefined) v = spec.default;
+      else if (spec.required) throw new InputError(spec.name, "is required but missing");
+      else return undefined;
+    }
+    return spec.type === "category" ? coerceCategory(spec.name, v) : coerceNumber(spec.name, v);
   }
 
   function idOf(v: string): number {
@@ -214,31 +203,18 @@ export function compile(artifact: ModelArtifact): Predictor {
       const a = cat[pairs.a]!;
       const b = cat[pairs.b]!;
       const { index, dense, width } = pairs;
-      if (dense !== null && catIdValid[pairs.a] === 1 && catIdValid[pairs.b] === 1) {
-        // Both sides from dictionary columns: ids are ready, strings are needed only for odd values.
-        const ia = catId[pairs.a]!;
-        const ib = catId[pairs.b]!;
-        const size = dense.length;
-        for (let r = 0; r < n; r++) {
-          const x = ia[r]!;
-          const y = ib[r]!;
-          let col = -1;
-          if (x >= 0 && y >= 0) col = y < width && x * width + y < size ? dense[x * width + y]! : -1;
-          else if (x !== -1 && y !== -1 && bad[r] === 0) col = index.get(a[r]!)?.get(b[r]!) ?? -1;
-          fieldCol[base + r] = col;
-          fieldVal[base + r] = 1;
-        }
-        return;
-      }
+      // Small ids come ready from dictionary columns, else each value is parsed (-2: not a small id).
+      const ia = catIdValid[pairs.a] === 1 ? catId[pairs.a]! : null;
+      const ib = catIdValid[pairs.b] === 1 ? catId[pairs.b]! : null;
       for (let r = 0; r < n; r++) {
         const av = a[r];
         const bv = b[r];
         let col = -1;
-        if (av !== undefined && bv !== undefined) {
-          const x = dense === null ? -1 : smallId(av);
-          const y = x < 0 ? -1 : smallId(bv);
+        if (bad[r] === 0 && av !== undefined && bv !== undefined) {
+          const x = dense === null ? -2 : ia !== null ? ia[r]! : idOf(av);
+          const y = x < 0 ? -2 : ib !== null ? ib[r]! : idOf(bv);
           // A pair of small ids reads the dense table (outside it: not in the vocabulary); anything else the Maps.
-          if (y >= 0) col = x * width + y < dense!.length && y < width ? dense![x * width + y]! : -1;
+          if (y >= 0) col = y < width && x * width + y < dense!.length ? dense![x * width + y]! : -1;
           else col = index.get(av)?.get(bv) ?? -1;
         }
         fieldCol[base + r] = col;
