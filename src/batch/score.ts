@@ -106,9 +106,9 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     // A passed-through Parquet timestamp arrives as epoch ms: write it as a timestamp, not a number.
     for (const c of plan) if (c.source === "raw" && source.timestampColumns.has(c.name)) c.kind = "timestamp";
     const outColumns: OutColumn[] = plan.map((c) => ({ name: c.name, kind: c.kind }));
-    sink = openSink(job.output, job.outputFormat, outColumns, { compression: job.compression, threaded: useWriterThread(job, source.totalRows) });
+    sink = await openSink(job.output, job.outputFormat, outColumns, { compression: job.compression, threaded: useWriterThread(job, source.totalRows) });
     if (job.rejects) {
-      rejectSink = openSink(job.rejects, job.rejectsFormat ?? "csv", [
+      rejectSink = await openSink(job.rejects, job.rejectsFormat ?? "csv", [
         { name: "row", kind: "raw" },
         { name: "field", kind: "string" },
         { name: "reason", kind: "string" },

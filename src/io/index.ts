@@ -1,20 +1,15 @@
-// Open a source or a sink by format.
-import { openCsv } from "./csv-read.js";
-import { openJsonl } from "./jsonl-read.js";
-import { openParquet } from "./parquet-read.js";
-import { threadedParquetSink } from "./parquet-thread.js";
-import { parquetSink } from "./parquet-write.js";
-import { csvSink, jsonlSink } from "./text-write.js";
+// Open a source or a sink by format. Each format's module loads only when a run uses it: a CSV job
+// never loads hyparquet and its codecs.
 import type { BatchSource, Format, OutColumn, Sink } from "./types.js";
 
-export function openSource(path: string, format: Format): Promise<BatchSource> {
+export async function openSource(path: string, format: Format): Promise<BatchSource> {
   switch (format) {
     case "parquet":
-      return openParquet(path);
+      return (await import("./parquet-read.js")).openParquet(path);
     case "jsonl":
-      return openJsonl(path);
+      return (await import("./jsonl-read.js")).openJsonl(path);
     default:
-      return openCsv(path, format === "csv.gz");
+      return (await import("./csv-read.js")).openCsv(path, format === "csv.gz");
   }
 }
 
@@ -27,16 +22,17 @@ export interface SinkOptions {
   threaded?: boolean;
 }
 
-export function openSink(path: string, format: Format, columns: readonly OutColumn[], options: SinkOptions = {}): Sink {
+export async function openSink(path: string, format: Format, columns: readonly OutColumn[], options: SinkOptions = {}): Promise<Sink> {
   switch (format) {
     case "parquet": {
       const parquet = { codec: options.compression === "none" ? ("UNCOMPRESSED" as const) : ("SNAPPY" as const) };
-      return options.threaded ? threadedParquetSink(path, columns, parquet) : parquetSink(path, columns, parquet);
+      if (options.threaded) return (await import("./parquet-thread.js")).threadedParquetSink(path, columns, parquet);
+      return (await import("./parquet-write.js")).parquetSink(path, columns, parquet);
     }
     case "jsonl":
-      return jsonlSink(path, columns);
+      return (await import("./text-write.js")).jsonlSink(path, columns);
     default:
-      return csvSink(path, columns, format === "csv.gz");
+      return (await import("./text-write.js")).csvSink(path, columns, format === "csv.gz");
   }
 }
 
