@@ -7,7 +7,8 @@ import { errorHandler, HttpError } from "./errors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { ModelState } from "./model-state.js";
 import { openapi } from "./openapi.js";
-import { fastPredict } from "./fast-predict.js";
+import { fastPredict, predictCore } from "./fast-predict.js";
+import { acceptFast, type FastConnections } from "./http1.js";
 import { requestId } from "./request-id.js";
 import type { App, ServeContext } from "./routes/context.js";
 import { courseRoutes } from "./routes/course.js";
@@ -40,15 +41,19 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const { state } = opts;
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   let closing = false;
-  const fast = fastPredict({ state, metrics, logger: opts.logger, bodyLimit, closing: () => closing });
+  const core = predictCore({ state, metrics, logger: opts.logger, bodyLimit, closing: () => closing });
+  const fast = fastPredict(core);
+  let fastConnections: FastConnections | null = null;
   const app: App = Fastify({
-    // The hot path (POST /predict, JSON) is answered before fastify; every other request goes through it.
+    // The hot path (POST /predict, JSON) is answered before fastify: off the connection's bytes while
+    // they are the course's plain call (http1.ts), else on node:http; every other request goes to fastify.
     serverFactory: (handler) => {
       const server = createServer((req: IncomingMessage, res: ServerResponse) => {
         if (closing) unavailable(req, res);
         else if (!fast(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = 72_000; // fastify's own default
+      fastConnections = acceptFast(server, core);
       return server;
     },
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
@@ -65,6 +70,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
   app.addHook("preClose", (done) => {
     closing = true;
+    fastConnections?.closeIdle(); // node:http's idle connections are fastify's to close ("idle" below)
     done();
   });
   app.setErrorHandler(errorHandler);

@@ -1,6 +1,7 @@
-// POST /predict with a JSON body, served straight from node:http: the course's hot path, where fastify's
+// POST /predict with a JSON body, answered without fastify: the course's hot path, where fastify's
 // routing, hooks and reply machinery cost more than the prediction itself. Same contract as the fastify
-// route (same function, errors, limits, metrics, request ids); anything else goes to fastify.
+// route (same function, errors, limits, metrics, request ids). predictCore() is the answer, shared by
+// the two transports: fastPredict() on node:http (here) and the connection-level path in http1.ts.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { envelope, HttpError } from "./errors.js";
@@ -19,11 +20,29 @@ export interface FastPredictOptions {
   closing: () => boolean;
 }
 
-const ROUTE = "/predict";
+export const PREDICT_ROUTE = "/predict";
 
-/** Returns a handler that answers and returns true, or returns false to let fastify take the request. */
-export function fastPredict(o: FastPredictOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { state, metrics, logger, bodyLimit } = o;
+export interface PredictCore {
+  readonly bodyLimit: number;
+  readonly closing: () => boolean;
+  /** The JSON body's text -> the response's status (in `status`) and JSON text (returned). Logs 4xx and 500s. */
+  answer(text: string, id: string): string;
+  status: number;
+  /** The error text for a status without a body to parse (413). */
+  refuse(e: HttpError, id: string): string;
+  /** Counts a finished request in the metrics (and the debug log). */
+  done(id: string, url: string, status: number, start: number): void;
+}
+
+/** application/json, with or without parameters: the only type the hot path takes (fastify answers the rest). */
+export function isJsonType(ct: string | undefined): boolean {
+  if (ct === undefined) return false;
+  const lower = ct.toLowerCase();
+  return lower === "application/json" || lower.startsWith("application/json;") || lower.startsWith("application/json ");
+}
+
+export function predictCore(o: FastPredictOptions): PredictCore {
+  const { state, metrics, logger } = o;
   const debug = logger.isLevelEnabled("debug");
 
   // The single-ride answer as text around the number, rebuilt only when another model is swapped in.
@@ -39,43 +58,71 @@ export function fastPredict(o: FastPredictOptions): (req: IncomingMessage, res: 
     return head + JSON.stringify(y) + tail; // JSON.stringify(NaN/Infinity) is null, as for the fastify route
   }
 
-  function send(req: IncomingMessage, res: ServerResponse, id: string, start: number, status: number, body: unknown): void {
-    const text = typeof body === "string" ? body : JSON.stringify(body);
-    const headers: Record<string, string | number> = { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "x-request-id": id };
-    if (o.closing()) headers.connection = "close";
-    res.writeHead(status, headers);
-    res.end(text);
-    const seconds = (performance.now() - start) / 1000;
-    metrics.request(ROUTE, "POST", status, seconds);
-    if (debug) logger.debug({ reqId: id, method: "POST", url: req.url, status, ms: seconds * 1000 }, "request");
-  }
-
-  function fail(req: IncomingMessage, res: ServerResponse, id: string, start: number, e: unknown): void {
-    if (e instanceof HttpError) {
+  const core: PredictCore = {
+    bodyLimit: o.bodyLimit,
+    closing: o.closing,
+    status: 200,
+    answer(text, id) {
+      try {
+        if (text.length === 0) throw new HttpError(400, "malformed request", [{ field: "body", reason: "Body cannot be empty when content-type is set to 'application/json'" }]);
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new HttpError(400, "malformed request", [{ field: "body", reason: "Body is not valid JSON but content-type is set to 'application/json'" }]);
+        }
+        const m = state.current;
+        if (!m) throw new HttpError(503, "model not loaded yet", [{ field: "model", reason: `${state.path} is still loading or failed to load; see /health` }]);
+        const out = Array.isArray(body) ? JSON.stringify(coursePredict(m, body, metrics)) : one(m, predictOne(m, body, metrics));
+        core.status = 200;
+        return out;
+      } catch (e) {
+        if (e instanceof HttpError) return core.refuse(e, id);
+        logger.error({ reqId: id, err: e }, "unhandled error");
+        core.status = 500;
+        return JSON.stringify({ error: "internal error", details: [] });
+      }
+    },
+    refuse(e, id) {
       const body = envelope(e.message, e.details);
       if (e.statusCode < 500) logger.info({ reqId: id, status: e.statusCode, error: body.error, details: body.details.slice(0, 3) }, "request rejected");
-      send(req, res, id, start, e.statusCode, body);
-    } else {
-      logger.error({ reqId: id, err: e }, "unhandled error");
-      send(req, res, id, start, 500, { error: "internal error", details: [] });
-    }
+      core.status = e.statusCode;
+      return JSON.stringify(body);
+    },
+    done(id, url, status, start) {
+      const seconds = (performance.now() - start) / 1000;
+      metrics.request(PREDICT_ROUTE, "POST", status, seconds);
+      if (debug) logger.debug({ reqId: id, method: "POST", url, status, ms: seconds * 1000 }, "request");
+    },
+  };
+  return core;
+}
+
+/** The node:http transport: returns a handler that answers and returns true, or false to let fastify take the request. */
+export function fastPredict(core: PredictCore): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const { bodyLimit } = core;
+
+  function send(req: IncomingMessage, res: ServerResponse, id: string, start: number, text: string): void {
+    const status = core.status;
+    const headers: Record<string, string | number> = { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "x-request-id": id };
+    if (core.closing()) headers.connection = "close";
+    res.writeHead(status, headers);
+    res.end(text);
+    core.done(id, req.url!, status, start);
   }
 
   return (req, res) => {
     if (req.method !== "POST") return false;
     const url = req.url!;
-    if (url !== ROUTE && !url.startsWith(ROUTE + "?")) return false;
-    const ct = req.headers["content-type"];
-    if (ct === undefined) return false;
-    const lower = ct.toLowerCase();
-    if (lower !== "application/json" && !lower.startsWith("application/json;") && !lower.startsWith("application/json ")) return false;
+    if (url !== PREDICT_ROUTE && !url.startsWith(PREDICT_ROUTE + "?")) return false;
+    if (!isJsonType(req.headers["content-type"])) return false;
 
     const start = performance.now();
     const id = requestId(req);
     const declared = Number(req.headers["content-length"]);
     const tooLarge = () => {
       res.shouldKeepAlive = false; // the rest of the body is not read
-      fail(req, res, id, start, new HttpError(413, "request body too large", [{ field: "body", reason: `exceeds the limit of ${bodyLimit} bytes` }]));
+      send(req, res, id, start, core.refuse(new HttpError(413, "request body too large", [{ field: "body", reason: `exceeds the limit of ${bodyLimit} bytes` }]), id));
       req.resume();
     };
     if (declared > bodyLimit) {
@@ -99,20 +146,7 @@ export function fastPredict(o: FastPredictOptions): (req: IncomingMessage, res: 
       if (done) return;
       done = true;
       const text = chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8");
-      let body: unknown;
-      try {
-        if (text.length === 0) throw new HttpError(400, "malformed request", [{ field: "body", reason: "Body cannot be empty when content-type is set to 'application/json'" }]);
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw new HttpError(400, "malformed request", [{ field: "body", reason: "Body is not valid JSON but content-type is set to 'application/json'" }]);
-        }
-        const m = state.current;
-        if (!m) throw new HttpError(503, "model not loaded yet", [{ field: "model", reason: `${state.path} is still loading or failed to load; see /health` }]);
-        send(req, res, id, start, 200, Array.isArray(body) ? coursePredict(m, body, metrics) : one(m, predictOne(m, body, metrics)));
-      } catch (e) {
-        fail(req, res, id, start, e);
-      }
+      send(req, res, id, start, core.answer(text, id));
     });
     req.on("error", () => {
       done = true; // client went away mid-body: nothing to answer
