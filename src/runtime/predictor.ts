@@ -56,6 +56,8 @@ export function compile(artifact: ModelArtifact): Predictor {
   const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
 
   const estimate = compileEstimator(artifact.estimator, vec.feature_names.length);
+  // A linear model sums field by field over the whole batch instead of row by row through estimate.
+  const linear = artifact.estimator.kind === "linear" ? { coef: Float64Array.from(artifact.estimator.coef), intercept: artifact.estimator.intercept } : null;
   const idx = new Int32Array(nFields);
   const val = new Float64Array(nFields);
 
@@ -64,10 +66,13 @@ export function compile(artifact: ModelArtifact): Predictor {
   let bad = new Uint8Array(0); // 1: the row has an error
   let num: Float64Array[] = []; // number inputs (NaN = absent)
   const cat: (string | undefined)[][] = inputs.map(() => []); // category inputs (undefined = absent)
-  // Category inputs read from a dictionary column also get each row's small id (smallId of its value;
-  // -1 absent, -2 not a small id), computed once per dictionary entry: pairs of them then skip the strings.
+  // Category inputs read from a dictionary column get each row's entry (catEnt) and small id (catId:
+  // smallId of its value; -1 absent, -2 not a small id), computed once per entry: pairs of small ids
+  // then never touch a string, and cat[i] is filled from the entries only if a field asks (catStrings).
   let catId: Int32Array[] = [];
+  let catEnt: Int32Array[] = [];
   const catIdValid = new Uint8Array(nIn);
+  const catFilled = new Uint8Array(nIn); // cat[i] holds this batch's strings
   let fieldCol = new Int32Array(0); // [k * cap + r]: the vocabulary column field k sets for row r, -1 none
   let fieldVal = new Float64Array(0);
   function grow(n: number): void {
@@ -75,6 +80,7 @@ export function compile(artifact: ModelArtifact): Predictor {
     cap = Math.max(n, 2 * cap);
     bad = new Uint8Array(cap);
     catId = inputs.map((inp) => new Int32Array(inp.type === "category" ? cap : 0));
+    catEnt = inputs.map((inp) => new Int32Array(inp.type === "category" ? cap : 0));
     num = inputs.map((inp) => (inp.type === "category" ? new Float64Array(0) : new Float64Array(cap)));
     fieldCol = new Int32Array(nFields * cap);
     fieldVal = new Float64Array(nFields * cap);
@@ -87,6 +93,7 @@ export function compile(artifact: ModelArtifact): Predictor {
     const c = cat[i]!;
     const x = num[i]!;
     catIdValid[i] = 0;
+    catFilled[i] = 1;
     if (column !== undefined && isDict(column)) {
       if (isCat) return loadDictionary(i, column, n, errors);
       column = materialize(column);
@@ -119,29 +126,41 @@ export function compile(artifact: ModelArtifact): Predictor {
   }
 
   // The last dictionary seen per input, coerced: a row group's batches share one dictionary.
-  const dictCache: ({ dictionary: ArrayLike<unknown>; coerced: (string | undefined)[]; problem: (string | undefined)[]; ids: Int32Array } | undefined)[] = inputs.map(() => undefined);
+  type CoercedDictionary = ReturnType<typeof coerceDictionary>;
+  const dictCache: (CoercedDictionary | undefined)[] = inputs.map(() => undefined);
 
-  /** A dictionary column: each distinct value is coerced once, rows take theirs by index. */
+  /** A dictionary column: each distinct value is coerced once, rows take their entry and its id by index. */
   function loadDictionary(i: number, col: DictColumn, n: number, errors: RowError[]): void {
     const spec = inputs[i]!;
-    const c = cat[i]!;
     const { dictionary, indices } = col;
     let cached = dictCache[i];
     if (cached?.dictionary !== dictionary) cached = dictCache[i] = coerceDictionary(spec, dictionary);
     // Entry m stands for a missing value (index -1): the default, absent, or an error.
-    const { coerced, problem, ids } = cached;
+    const { problem, ids, usable } = cached;
     const m = dictionary.length;
     const id = catId[i]!;
+    const ent = catEnt[i]!;
     for (let r = 0; r < n; r++) {
       if (bad[r] === 1) continue;
       const j = indices[r]! < 0 ? m : indices[r]!;
-      if (problem[j] !== undefined) fail(r, spec.name, problem[j]!, errors);
-      else {
-        c[r] = coerced[j];
+      if (usable[j] === 1) {
+        ent[r] = j;
         id[r] = ids[j]!;
-      }
+      } else fail(r, spec.name, problem[j]!, errors);
     }
     catIdValid[i] = 1;
+    catFilled[i] = 0;
+  }
+
+  /** Input i's coerced values of rows 0..n-1 (rows already bad are left stale: their results are dropped). */
+  function catStrings(i: number, n: number): (string | undefined)[] {
+    const c = cat[i]!;
+    if (catFilled[i] === 1) return c;
+    const { coerced } = dictCache[i]!;
+    const ent = catEnt[i]!;
+    for (let r = 0; r < n; r++) if (bad[r] === 0) c[r] = coerced[ent[r]!];
+    catFilled[i] = 1;
+    return c;
   }
 
   /** Each entry coerced once, plus entry m for a missing value (index -1). */
@@ -157,7 +176,8 @@ export function compile(artifact: ModelArtifact): Predictor {
         problem[j] = e.reason;
       }
     }
-    return { dictionary, coerced, problem, ids: Int32Array.from(coerced, (v) => (v === undefined ? -1 : idOf(v))) };
+    const usable = Uint8Array.from(problem, (p) => (p === undefined ? 1 : 0));
+    return { dictionary, coerced, problem, usable, ids: Int32Array.from(coerced, (v) => (v === undefined ? -1 : idOf(v))) };
   }
 
   /**
@@ -200,12 +220,27 @@ export function compile(artifact: ModelArtifact): Predictor {
     }
     const pairs = fieldPairs[k];
     if (pairs !== null) {
-      const a = cat[pairs.a]!;
-      const b = cat[pairs.b]!;
       const { index, dense, width } = pairs;
       // Small ids come ready from dictionary columns, else each value is parsed (-2: not a small id).
       const ia = catIdValid[pairs.a] === 1 ? catId[pairs.a]! : null;
       const ib = catIdValid[pairs.b] === 1 ? catId[pairs.b]! : null;
+      if (ia !== null && ib !== null && dense !== null) {
+        // Both from dictionaries (Parquet zone ids): strings only for a pair that is not two small ids.
+        for (let r = 0; r < n; r++) {
+          let col = -1;
+          if (bad[r] === 0) {
+            const x = ia[r]!;
+            const y = ib[r]!;
+            if (x >= 0 && y >= 0) col = y < width && x * width + y < dense.length ? dense[x * width + y]! : -1;
+            else if (x !== -1 && y !== -1) col = index.get(catStrings(pairs.a, n)[r]!)?.get(catStrings(pairs.b, n)[r]!) ?? -1;
+          }
+          fieldCol[base + r] = col;
+          fieldVal[base + r] = 1;
+        }
+        return;
+      }
+      const a = catStrings(pairs.a, n);
+      const b = catStrings(pairs.b, n);
       for (let r = 0; r < n; r++) {
         const av = a[r];
         const bv = b[r];
@@ -226,13 +261,13 @@ export function compile(artifact: ModelArtifact): Predictor {
     const parts = fieldParts[k];
     for (let r = 0; r < n; r++) {
       let s: string | undefined;
-      if (parts === null) s = cat[fieldInput[k]!]![r];
+      if (parts === null) s = catStrings(fieldInput[k]!, n)[r];
       else {
         s = "";
         for (const p of parts) {
           if (typeof p === "string") s += p;
           else {
-            const v = cat[p]![r];
+            const v = catStrings(p, n)[r];
             if (v === undefined) {
               s = undefined;
               break;
@@ -254,7 +289,20 @@ export function compile(artifact: ModelArtifact): Predictor {
     bad.fill(0, 0, n);
     for (let i = 0; i < nIn; i++) loadColumn(i, columns[inputs[i]!.name], n, errors);
     for (let k = 0; k < nFields; k++) vectorizeField(k, n);
-    for (let r = 0; r < n; r++) {
+    if (linear !== null) {
+      // Column-wise, with each row's float operations in the order estimate() does them (acc = 0,
+      // + each present field's term in field order, then + intercept): the same bits, several times faster.
+      const { coef, intercept } = linear;
+      predictions.fill(0, 0, n);
+      for (let k = 0; k < nFields; k++) {
+        const base = k * cap;
+        for (let r = 0; r < n; r++) {
+          const col = fieldCol[base + r]!;
+          if (col >= 0) predictions[r] += fieldVal[base + r]! * coef[col]!;
+        }
+      }
+      for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
+    } else for (let r = 0; r < n; r++) {
       if (bad[r] === 1) {
         predictions[r] = NaN;
         continue;
