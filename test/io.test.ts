@@ -200,7 +200,7 @@ describe("Parquet page-by-page reader", () => {
     let seed = 3;
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let t = 0; t < 300; t++) {
-      const width = 1 + (t % 20);
+      const width = 1 + (t % 24);
       const n = 1 + Math.floor(rnd() * 3000);
       const values = Int32Array.from({ length: n }, (_, i) => (rnd() < 0.5 ? i >> 5 : Math.floor(rnd() * 2 ** width)) % 2 ** width);
       const buf = bytes();
@@ -213,8 +213,36 @@ describe("Parquet page-by-page reader", () => {
       readRleBitPackedHybrid({ view: new DataView(data.buffer, data.byteOffset, data.length), offset: 0 }, width, theirs, data.length);
       expect(theirs).toEqual(Array.from(values));
       if (data.length > 2) expect(() => readHybrid(data, 0, data.length - 2, width, new Int32Array(n), n)).toThrow(/ends after|past the end/);
+      // Fewer values than encoded, from an offset in a larger buffer: nothing past count is written.
+      const framed = new Uint8Array(data.length + 5);
+      framed.set(data, 2);
+      const some = Math.floor(n / 2);
+      const part = new Int32Array(n).fill(-7);
+      readHybrid(framed.subarray(0, 2 + data.length), 2, 2 + data.length, width, part, some);
+      expect(Array.from(part.subarray(0, some))).toEqual(Array.from(values.subarray(0, some)));
+      expect(part.subarray(some).every((v) => v === -7)).toBe(true);
     }
     expect(() => readHybrid(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), 0, 6, 1, new Int32Array(4), 4)).toThrow(/run header/);
+  });
+
+  it("definition levels that are one run of 1s are recognised without decoding them; anything else is not", async () => {
+    const { oneRunOfOnes } = await import("../src/io/parquet-read.js");
+    const { hybrid, bytes } = await import("../src/io/parquet-write.js");
+    const enc = (levels: number[]) => {
+      const buf = bytes();
+      hybrid(buf, levels, levels.length, 1);
+      return buf.b.subarray(0, buf.n);
+    };
+    const ones = enc(new Array(1000).fill(1));
+    expect(oneRunOfOnes(ones, 0, ones.length, 1000)).toBe(true);
+    expect(oneRunOfOnes(ones, 0, ones.length, 1001)).toBe(false);
+    const withNull = enc([...new Array(999).fill(1), 0]);
+    expect(oneRunOfOnes(withNull, 0, withNull.length, 1000)).toBe(false);
+    const zeros = enc(new Array(1000).fill(0));
+    expect(oneRunOfOnes(zeros, 0, zeros.length, 1000)).toBe(false);
+    const packed = enc([1, 1, 1, 1, 1, 1, 1, 1].concat([1, 0, 1, 0, 1, 0, 1, 0]));
+    expect(oneRunOfOnes(packed, 0, packed.length, 16)).toBe(false);
+    expect(oneRunOfOnes(ones, 0, 1, 1000)).toBe(false); // the run's value byte cut off
   });
 
   it("not Parquet, or cut short: a clear error", async () => {

@@ -316,7 +316,7 @@ class PageCursor {
     if (this.defs.length < numValues) this.defs = new Int32Array(numValues);
     const defs = this.defs;
     let present = numValues;
-    if (this.maxDef > 0) {
+    if (this.maxDef > 0 && !oneRunOfOnes(defBytes, defStart, defEnd, numValues)) {
       readHybrid(defBytes, defStart, defEnd, 1, defs, numValues);
       present = 0;
       for (let i = 0; i < numValues; i++) present += defs[i]!;
@@ -326,23 +326,26 @@ class PageCursor {
     if (dict) {
       if (!this.dictionary) throw new Error("dictionary-encoded page without a dictionary");
       if (pos >= body.length && present > 0) throw new Error("dictionary page data is empty");
-      if (this.idx.length < present) this.idx = new Int32Array(present);
+      // Without nulls a string page's indices are decoded straight into the array the page keeps.
+      const direct = fast.kind === "string" && !hasNulls;
+      if (!direct && this.idx.length < present) this.idx = new Int32Array(present);
+      const idx = direct ? this.ints(numValues) : this.idx;
       const width = present > 0 ? body[pos]! : 0;
       if (width > 24) throw new Error(`dictionary index bit width ${width}`);
-      if (present > 0) readHybrid(body, pos + 1, body.length, width, this.idx, present);
-      const idx = this.idx;
+      if (present > 0) readHybrid(body, pos + 1, body.length, width, idx, present);
       const size = this.dictionary.length;
       for (let k = 0; k < present; k++) if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
       if (fast.kind === "string") {
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
+        if (direct) return { dictionary: this.dictionary, indices: idx };
         const indices = this.ints(numValues);
-        if (!hasNulls) indices.set(idx.subarray(0, numValues));
-        else for (let i = 0, k = 0; i < numValues; i++) indices[i] = defs[i] === 0 ? -1 : idx[k++]!;
+        for (let i = 0, k = 0; i < numValues; i++) indices[i] = defs[i] === 0 ? -1 : idx[k++]!;
         return { dictionary: this.dictionary, indices };
       }
       const out = this.floats(numValues);
       const src = this.numDict!;
-      for (let i = 0, k = 0; i < numValues; i++) out[i] = hasNulls && defs[i] === 0 ? NaN : src[idx[k++]!]!;
+      if (!hasNulls) for (let i = 0; i < numValues; i++) out[i] = src[idx[i]!]!;
+      else for (let i = 0, k = 0; i < numValues; i++) out[i] = defs[i] === 0 ? NaN : src[idx[k++]!]!;
       return out;
     }
     if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
@@ -353,6 +356,10 @@ class PageCursor {
     const dv = new DataView(body.buffer, body.byteOffset + pos, present * width);
     const out = this.floats(numValues);
     const scale = fast.scale;
+    if (!hasNulls) {
+      plainNumbers(dv, type, scale, out, numValues);
+      return out;
+    }
     for (let i = 0, k = 0; i < numValues; i++) {
       if (hasNulls && defs[i] === 0) {
         out[i] = NaN;
@@ -418,6 +425,26 @@ class PageCursor {
   }
 }
 
+/** out[0..n) from n PLAIN values without nulls: one loop per physical type, nothing decided per value. */
+function plainNumbers(dv: DataView, type: string, scale: number, out: Float64Array, n: number): void {
+  if (type === "DOUBLE") for (let i = 0; i < n; i++) out[i] = dv.getFloat64(i * 8, true);
+  else if (type === "FLOAT") for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+  else if (type === "INT32") for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
+  // INT64 timestamps as two 32-bit halves, no BigInt: exact below 2^53 (any real timestamp).
+  else for (let i = 0; i < n; i++) out[i] = (dv.getInt32(i * 8 + 4, true) * 4294967296 + dv.getUint32(i * 8, true)) / scale;
+}
+
+/** Whether levels bytes[pos..end) open with one RLE run of 1s covering all n values (a column without nulls). */
+export function oneRunOfOnes(bytes: Uint8Array, pos: number, end: number, n: number): boolean {
+  let header = 0;
+  for (let shift = 0; pos < end && shift <= 28; shift += 7) {
+    const byte = bytes[pos++]!;
+    header += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) return header % 2 === 0 && header / 2 >= n && pos < end && bytes[pos] === 1;
+  }
+  return false;
+}
+
 /**
  * Parquet's RLE / bit-packing hybrid: count values of `width` bits (<= 24) from bytes[pos..end) into out.
  * Throws when the data ends early rather than inventing zeros.
@@ -447,8 +474,21 @@ export function readHybrid(bytes: Uint8Array, pos: number, end: number, width: n
       k += m;
     } else {
       const groups = (header - 1) / 2;
-      const n = groups * 8;
+      let n = groups * 8;
       if (pos + groups * width > end) throw new Error("bit-packed run past the end of its data");
+      // Whole groups of 8 that fit the output, one 32-bit read per value (width <= 24 plus a shift of
+      // <= 7 is at most 31 bits); the word may reach 3 bytes past the group, so the last group, and any
+      // whose word would pass the end of the data, take the byte-at-a-time loop below.
+      if (width > 0) {
+        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const fast = Math.min(groups - 1, Math.floor((end - 3 - pos) / width), Math.floor((count - k) / 8));
+        for (let g = 0; g < fast; g++) {
+          for (let i = 0, bit = 0; i < 8; i++, bit += width) out[k + i] = (dv.getUint32(pos + (bit >>> 3), true) >>> (bit & 7)) & mask;
+          k += 8;
+          pos += width;
+        }
+        if (fast > 0) n -= fast * 8;
+      }
       let acc = 0;
       let bits = 0;
       for (let i = 0; i < n; i++) {
