@@ -303,6 +303,36 @@ describe("rows that cannot be scored", () => {
     expect(bad.stderr).toMatch(/RIDEPRED_WRITER_THREAD=sometimes: expected on, off or auto/);
   });
 
+  it("the writer thread's shared-memory batches: same bytes across row groups (new dictionaries), pass-through columns and many batches", async () => {
+    const { parquetWriteFile } = await import("hyparquet-writer");
+    const dir = mkdtempSync(join(tmp, "thread-groups-"));
+    const n = 6000;
+    const t0 = Date.UTC(2021, 1, 1);
+    // Row groups of 1,700 rows: each has its own zone dictionary (drawn from a shifting range), nulls included.
+    const zone = (i: number, k: number) => (i % 301 === k ? null : String(1 + ((i * 7 + Math.floor(i / 1700) * 50 + k) % 260)));
+    parquetWriteFile({
+      filename: join(dir, "in.parquet"),
+      columnData: [
+        { name: "PULocationID", data: Array.from({ length: n }, (_, i) => zone(i, 0)), type: "STRING" },
+        { name: "DOLocationID", data: Array.from({ length: n }, (_, i) => zone(i, 3)), type: "STRING" },
+        { name: "trip_distance", data: Array.from({ length: n }, (_, i) => (i % 113 === 0 ? null : (i % 40) / 3)), type: "DOUBLE" },
+        { name: "lpep_pickup_datetime", data: Array.from({ length: n }, (_, i) => new Date(t0 + i * 60000)), type: "TIMESTAMP" },
+        { name: "lpep_dropoff_datetime", data: Array.from({ length: n }, (_, i) => new Date(t0 + i * 60000 + (i % 50) * 60000)), type: "TIMESTAMP" },
+        { name: "store_and_fwd_flag", data: Array.from({ length: n }, (_, i) => (i % 9 === 0 ? "Y" : "N")), type: "STRING" },
+      ],
+      rowGroupSize: 1700,
+    });
+    const args = ["score", "in.parquet", "--batch-size", "250", "--filter-duration", "1..60", "--on-error", "skip", "--columns", "ride_id,pickup_datetime,PULocationID,DOLocationID,store_and_fwd_flag,trip_distance,predicted_duration,model_version"];
+    const on = ridepred([...args, "-o", "on.parquet"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "on" } });
+    const off = ridepred([...args, "-o", "off.parquet"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "off" } });
+    expect(on.code, on.stderr).toBe(0);
+    expect(off.code, off.stderr).toBe(0);
+    expect(Buffer.compare(readFileSync(join(dir, "on.parquet")), readFileSync(join(dir, "off.parquet")))).toBe(0);
+    const rows = await parquetReadObjects({ file: await asyncBufferFromFile(join(dir, "on.parquet")) });
+    expect(rows.length).toBeGreaterThan(4000);
+    expect(new Set(rows.map((r) => r.store_and_fwd_flag))).toEqual(new Set(["Y", "N"]));
+  });
+
   it("a run that fails after writing on the writer thread leaves no output file; an unwritable target is a clear error", () => {
     const dir = mkdtempSync(join(tmp, "thread-fail-"));
     // 1,000 good rows, then a broken one: batches of the good rows reach the thread before the failure.
