@@ -4,6 +4,8 @@
 //   2. a bare node:http JSON echo     (the stack's limit: parse + stringify, no framework, no model)
 //   3. the course's Flask app         (pickle.load + DictVectorizer + LinearRegression, gunicorn, one sync worker)
 //   4. a node:http constant reply     (the floor: drains the body, answers a fixed string; --no-floor skips it)
+//   5. a node:net JSON echo           (the byte-level stack ridepred's /predict runs on, without the model:
+//                                      src/serve/http1.ts answers the course's call off the connection's bytes)
 // then a soak run of ridepred at 100 connections counting non-2xx answers. Prints req/s, p50/p99, ratios.
 // Usage: node bench/serve.mjs [--duration 10] [--rounds 2] [--connections 50] [--soak 60] [--workers 2]
 //                             [--pin auto|off] [--no-floor]
@@ -68,7 +70,17 @@ function start(command, commandArgs, env = {}, cpu = SERVER_CPU) {
   const child = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   child.stderr.on("data", (d) => (err = (err + d).slice(-4000)));
-  child.stdout.resume();
+  // A server that picks its own port prints it as its first line ({"port": N}); the others print nothing needed.
+  // stdout is read (drained) from the start so that the line is not lost to a late listener.
+  child.port = new Promise((resolve) => {
+    child.stdout.on("data", (d) => {
+      try {
+        resolve(JSON.parse(String(d).split("\n")[0]).port);
+      } catch {
+        /* not a port line */
+      }
+    });
+  });
   child.tail = () => err;
   children.push(child);
   return child;
@@ -181,19 +193,19 @@ async function main() {
   const rid = start(process.execPath, ["bin/ridepred", "serve", "--port", String(pRid), "--log-level", "warn"]);
   const echo = start(process.execPath, ["bench/serve-echo.mjs"]);
   const floor = args.floor ? start(process.execPath, ["bench/serve-floor.mjs"]) : null;
+  const netEcho = start(process.execPath, ["bench/serve-echo-net.mjs"]);
   const flask = start("/usr/bin/gunicorn", ["--workers", "1", "--worker-class", "sync", "--bind", `127.0.0.1:${pFlask}`, "--chdir", "bench/reference", "--log-level", "warning", "flask_app:app"], {
     MODEL: join(root, "models/ride-duration.bin"),
   });
-  // the echo server picks its own port and prints it
-  const portOf = (child) => new Promise((resolve) => child.stdout.once("data", (d) => resolve(JSON.parse(String(d)).port)));
-  const echoPort = await portOf(echo);
-  const floorPort = floor ? await portOf(floor) : 0;
-  const urls = { ridepred: `http://127.0.0.1:${pRid}/predict`, echo: `http://127.0.0.1:${echoPort}/`, flask: `http://127.0.0.1:${pFlask}/predict`, floor: `http://127.0.0.1:${floorPort}/` };
+  // the echo servers pick their own ports and print them
+  const [echoPort, floorPort, netEchoPort] = await Promise.all([echo, floor, netEcho].map((c) => (c ? c.port : 0)));
+  const urls = { ridepred: `http://127.0.0.1:${pRid}/predict`, echo: `http://127.0.0.1:${echoPort}/`, flask: `http://127.0.0.1:${pFlask}/predict`, floor: `http://127.0.0.1:${floorPort}/`, netEcho: `http://127.0.0.1:${netEchoPort}/` };
   const [a, , c] = await Promise.all([
     waitUp(urls.ridepred, rid, "ridepred"),
     waitUp(urls.echo, echo, "echo"),
     waitUp(urls.flask, flask, "flask"),
     floor ? waitUp(urls.floor, floor, "floor") : null,
+    waitUp(urls.netEcho, netEcho, "net echo"),
   ]);
   process.stderr.write(`same ride: ridepred ${a.duration}, Flask+scikit-learn ${c.duration} (${a.duration === c.duration ? "identical" : "DIFFERENT"})\n`);
 
@@ -207,6 +219,7 @@ async function main() {
     ["Flask+gunicorn (1 sync worker)", urls.flask, flask.pid],
   ];
   if (floor) targets.push(["node:http constant reply (floor)", urls.floor, floor.pid]);
+  targets.push(["node:net JSON echo (ridepred's transport, no model)", urls.netEcho, netEcho.pid]);
   const best = [];
   for (let round = 1; round <= Number(args.rounds); round++) {
     process.stderr.write(`round ${round}\n`);
@@ -227,6 +240,7 @@ async function main() {
   flask.kill("SIGTERM");
   echo.kill("SIGTERM");
   floor?.kill("SIGTERM");
+  netEcho.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 1000)); // let them exit before the soak: they share ridepred's CPU
 
   const S = Number(args.soak);
@@ -244,6 +258,7 @@ async function main() {
 
   const [r, e, f] = rows;
   const fl = floor ? rows[3] : null;
+  const ne = rows[floor ? 4 : 3];
   console.log(`\nsetup: wrk -t1 -c${C}, ${setup}; ${CORES} cores`);
   console.log(`best of ${args.rounds} rounds of ${D}s at ${C} connections (req/s, p50, p99, server and wrk CPU use from the same run; least CPU per request of any round)`);
   console.log("| server | req/s | p50 ms | p99 ms | CPU us/request | server CPU | wrk CPU | non-2xx |\n|---|---:|---:|---:|---:|---:|---:|---:|");
@@ -254,6 +269,7 @@ async function main() {
   console.log(`\nridepred / Flask reference: ${(r.rps / f.rps).toFixed(1)}x   (target >= 15x: ${check(r.rps / f.rps >= 15)})`);
   console.log(`  for scale: bare echo / Flask ${(e.rps / f.rps).toFixed(1)}x` + (fl ? `, constant reply / Flask ${(fl.rps / f.rps).toFixed(1)}x` : "") + `; Flask's CPU per request is ${(f.cpuUs / r.cpuUs).toFixed(1)}x ridepred's`);
   console.log(`ridepred / bare echo:       ${((100 * r.rps) / e.rps).toFixed(0)}%   (target >= 90%: ${check(r.rps / e.rps >= 0.9)}); CPU per request: echo is ${((100 * e.cpuUs) / r.cpuUs).toFixed(0)}% of ridepred's`);
+  console.log(`  ridepred's /predict bypasses node:http (src/serve/http1.ts); against the same byte-level transport echoing JSON without a model it reaches ${((100 * r.rps) / ne.rps).toFixed(0)}% (not a target)`);
   console.log(`ridepred p99 at ${C} conns:  ${r.p99.toFixed(2)} ms (target < 5 ms: ${check(r.p99 < 5)})`);
   if (soak) {
     console.log(
@@ -263,7 +279,7 @@ async function main() {
   }
   const load = loadavg()[0];
   console.log(`load average at the end: ${load.toFixed(1)} on ${CORES} cores (wrk and one server keep it near 2; a server CPU well below 1.00 when pinned means something else took its core)`);
-  console.log(JSON.stringify({ setup: { pinned: PIN, loadCpu: PIN ? LOAD_CPU : null, serverCpu: PIN ? SERVER_CPU : null, cores: CORES, wrkThreads: 1, connections: C }, rows, soak, ratios: { vsFlask: r.rps / f.rps, vsEcho: r.rps / e.rps, echoVsFlask: e.rps / f.rps, floorVsFlask: fl ? fl.rps / f.rps : null, cpuFlaskOverRidepred: f.cpuUs / r.cpuUs, cpuEchoOverRidepred: e.cpuUs / r.cpuUs }, loadavg: load }));
+  console.log(JSON.stringify({ setup: { pinned: PIN, loadCpu: PIN ? LOAD_CPU : null, serverCpu: PIN ? SERVER_CPU : null, cores: CORES, wrkThreads: 1, connections: C }, rows, soak, ratios: { vsFlask: r.rps / f.rps, vsEcho: r.rps / e.rps, vsNetEcho: r.rps / ne.rps, echoVsFlask: e.rps / f.rps, floorVsFlask: fl ? fl.rps / f.rps : null, cpuFlaskOverRidepred: f.cpuUs / r.cpuUs, cpuEchoOverRidepred: e.cpuUs / r.cpuUs }, loadavg: load }));
 }
 
 main().then(

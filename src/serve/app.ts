@@ -23,6 +23,11 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Override for GET /metrics (cluster workers ask the primary for the sum over workers). */
   metricsText?: () => Promise<string>;
+  /**
+   * Answer the course's plain POST /predict off the connection's bytes (http1.ts). Default on;
+   * RIDEPRED_FAST_PATH=off turns it off (diagnosis: node:http then reads every request).
+   */
+  fastPath?: boolean;
 }
 
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -53,7 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
         else if (!fast(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = 72_000; // fastify's own default
-      fastConnections = acceptFast(server, core);
+      if (opts.fastPath ?? process.env.RIDEPRED_FAST_PATH !== "off") fastConnections = acceptFast(server, core);
       return server;
     },
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,

@@ -9,7 +9,7 @@
 // answers anything it is not sure of; it only declines.
 import { STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { isJsonType, PREDICT_ROUTE, type PredictCore } from "./fast-predict.js";
+import { PREDICT_ROUTE, type PredictCore } from "./fast-predict.js";
 import { requestIdFrom } from "./request-id.js";
 
 /** node's default --max-http-header-size: a longer head is node:http's to refuse (431). */
@@ -18,9 +18,6 @@ const MAX_HEAD = 16 * 1024;
 const MAX_FAST_BODY = 256 * 1024;
 const PREFIX = Buffer.from(`POST ${PREDICT_ROUTE}`, "latin1");
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const TARGET = /^\/predict(\?[\x21-\x7e]*)?$/;
 const NEED_MORE = -1;
 const DECLINE = -2;
 
@@ -37,9 +34,54 @@ const installed = new WeakMap<Server, FastConnections>();
 export const fastConnectionsOf = (server: Server): FastConnections | undefined => installed.get(server);
 
 interface Parsed {
-  contentType: string | undefined;
+  contentType: boolean;
   requestId: string | undefined;
   length: number;
+  target: string;
+}
+
+/** RFC 9110 token characters (header names). */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN[c.charCodeAt(0)] = 1;
+const VERSION = Buffer.from(" HTTP/1.1", "latin1");
+const JSON_TYPE = "application/json";
+
+/** Index of the CR ending the line that starts at i (end when the head ends there); -1 for a bare CR, LF or other control byte. */
+function lineEnd(b: Buffer, i: number, end: number): number {
+  for (; i < end; i++) {
+    const c = b[i]!;
+    if (c < 0x20 ? c !== 0x09 : c === 0x7f) return c === 0x0d && b[i + 1] === 0x0a ? i : -1;
+  }
+  return end;
+}
+
+/** No byte from i to the end that lineEnd would refuse (a CR as the very last byte may still get its LF). */
+function plainSoFar(b: Buffer, i: number): boolean {
+  for (; i < b.length; i++) {
+    const c = b[i]!;
+    if (c === 0x0d) {
+      if (i + 1 < b.length && b[i + 1] !== 0x0a) return false;
+      i++;
+    } else if (c < 0x20 ? c !== 0x09 : c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** The bytes at i spell `lower` in any case (`lower`: lower-case letters, digits and "-"). */
+function named(b: Buffer, i: number, lower: string): boolean {
+  for (let k = 0; k < lower.length; k++) if ((b[i + k]! | 0x20) !== lower.charCodeAt(k)) return false;
+  return true;
+}
+
+/** application/json, alone or followed by parameters (";") or a space, in any case. */
+function isJson(b: Buffer, v: number, ve: number): boolean {
+  if (ve - v < JSON_TYPE.length) return false;
+  for (let k = 0; k < JSON_TYPE.length; k++) {
+    const c = JSON_TYPE.charCodeAt(k);
+    if (c === 0x2f ? b[v + k] !== c : (b[v + k]! | 0x20) !== c) return false;
+  }
+  const next = v + JSON_TYPE.length;
+  return next === ve || b[next] === 0x3b || b[next] === 0x20;
 }
 
 /**
@@ -67,54 +109,60 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
   };
   const keepAlive = () => `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n`;
 
-  /** Reads the head at `off` (which ends at `end`, the blank line) into `p`; false when the fast path declines it. */
-  const p: Parsed = { contentType: undefined, requestId: undefined, length: -1 };
-  function parseHead(head: string): boolean {
-    p.contentType = undefined;
+  /** Reads the head in data[off, end) (end: its blank line) into `p`; false when the fast path declines it. */
+  const p: Parsed = { contentType: false, requestId: undefined, length: -1, target: PREDICT_ROUTE };
+  function parseHead(b: Buffer, off: number, end: number): boolean {
+    p.contentType = false;
     p.requestId = undefined;
     p.length = -1;
-    let line = head.indexOf("\r\n");
-    const first = line < 0 ? head : head.slice(0, line);
-    if (!first.endsWith(" HTTP/1.1")) return false;
-    if (!TARGET.test(first.slice(5, first.length - 9))) return false;
+    // Request line: "POST /predict" (checked by the caller), an optional query, " HTTP/1.1".
+    let i = off + PREFIX.length;
+    const eol = lineEnd(b, i, end);
+    if (eol < 0 || eol - i < VERSION.length || b.compare(VERSION, 0, VERSION.length, eol - VERSION.length, eol) !== 0) return false;
+    const targetEnd = eol - VERSION.length;
+    if (i < targetEnd) {
+      if (b[i] !== 0x3f) return false; // "?"
+      for (let k = i + 1; k < targetEnd; k++) if (b[k]! < 0x21 || b[k]! > 0x7e) return false;
+      p.target = b.toString("latin1", off + 5, targetEnd);
+    } else p.target = PREDICT_ROUTE;
     let host = 0;
-    while (line >= 0) {
-      const from = line + 2;
-      line = head.indexOf("\r\n", from);
-      const text = line < 0 ? head.slice(from) : head.slice(from, line);
-      const colon = text.indexOf(":");
-      if (colon <= 0) return false;
-      const name = text.slice(0, colon);
-      if (!TOKEN.test(name)) return false; // also refuses obs-fold and space before the colon
-      const value = text.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
-      if (!FIELD_VALUE.test(value)) return false;
-      switch (name.toLowerCase()) {
-        case "host":
-          host++;
-          break;
-        case "content-length":
-          if (p.length >= 0 || !/^\d{1,9}$/.test(value)) return false;
-          p.length = Number(value);
-          break;
-        case "content-type":
-          if (p.contentType !== undefined) return false;
-          p.contentType = value;
-          break;
-        case "x-request-id":
-          if (p.requestId !== undefined) return false;
-          p.requestId = value;
-          break;
-        case "connection":
-          if (value.toLowerCase() !== "keep-alive") return false;
-          break;
-        case "transfer-encoding":
-        case "expect":
-        case "upgrade":
-        case "http2-settings":
-          return false;
+    i = eol + 2;
+    while (i < end) {
+      let j = i;
+      while (TOKEN[b[j]!] === 1) j++;
+      if (j === i || b[j] !== 0x3a) return false; // not "name:" (also obs-fold and a space before the colon)
+      let v = j + 1;
+      while (b[v] === 0x20 || b[v] === 0x09) v++;
+      const le = lineEnd(b, v, end);
+      if (le < 0) return false;
+      let ve = le;
+      while (ve > v && (b[ve - 1] === 0x20 || b[ve - 1] === 0x09)) ve--;
+      const len = j - i;
+      if (len === 4 && named(b, i, "host")) host++;
+      else if (len === 14 && named(b, i, "content-length")) {
+        if (p.length >= 0 || ve === v || ve - v > 9) return false;
+        let n = 0;
+        for (let k = v; k < ve; k++) {
+          const d = b[k]! - 0x30;
+          if (d < 0 || d > 9) return false;
+          n = n * 10 + d;
+        }
+        p.length = n;
+      } else if (len === 12 && named(b, i, "content-type")) {
+        if (p.contentType) return false;
+        p.contentType = isJson(b, v, ve);
+        if (!p.contentType) return false;
+      } else if (len === 12 && named(b, i, "x-request-id")) {
+        if (p.requestId !== undefined) return false;
+        p.requestId = b.toString("latin1", v, ve);
+      } else if (len === 10 && named(b, i, "connection")) {
+        if (ve - v !== 10 || !named(b, v, "keep-alive")) return false;
+      } else if ((len === 17 && named(b, i, "transfer-encoding")) || (len === 6 && named(b, i, "expect")) || (len === 7 && named(b, i, "upgrade")) || (len === 14 && named(b, i, "http2-settings"))) {
+        return false;
       }
+      i = le + 2;
     }
-    return host === 1 && p.length >= 0 && p.length <= maxBody && isJsonType(p.contentType);
+    return host === 1 && p.contentType && p.length >= 0 && p.length <= maxBody;
   }
 
   /** Answers the request at `off` into `out`: the offset after it, NEED_MORE, or DECLINE. */
@@ -125,8 +173,10 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     if (data.compare(PREFIX, 0, n, off, off + n) !== 0) return DECLINE;
     if (avail <= PREFIX.length) return NEED_MORE;
     const end = data.indexOf(HEAD_END, off);
-    if (end < 0) return avail > MAX_HEAD ? DECLINE : NEED_MORE;
-    if (end - off > MAX_HEAD || !parseHead(data.toString("latin1", off, end))) return DECLINE;
+    // Wait for the rest of a head only while node:http would wait too: not past its size limit, and not
+    // when the bytes so far hold something it refuses at once (a bare LF or CR, a control byte).
+    if (end < 0) return avail > MAX_HEAD || !plainSoFar(data, off + PREFIX.length) ? DECLINE : NEED_MORE;
+    if (end - off > MAX_HEAD || !parseHead(data, off, end)) return DECLINE;
     const bodyStart = end + 4;
     const next = bodyStart + p.length;
     if (next > data.length) return NEED_MORE;
@@ -138,10 +188,15 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     out +=
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
       `x-request-id: ${id}\r\nDate: ${dateHeader()}\r\n${closing ? "Connection: close\r\n" : keepAlive()}\r\n${text}`;
-    const url = data.toString("latin1", off + 5, data.indexOf(" ", off + 5));
-    core.done(id, url, status, start);
+    core.done(id, p.target, status, start);
     answered++;
     return next;
+  }
+
+  function clientError(socket: Socket, code: string, message: string): void {
+    const err = Object.assign(new Error(message), { code });
+    if (server.listenerCount("clientError") > 0) server.emit("clientError", err, socket);
+    else socket.end(`HTTP/1.1 ${code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request"}\r\nConnection: close\r\n\r\n`);
   }
 
   server.on("connection", (socket: Socket) => {
@@ -178,8 +233,10 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
         partial.add(socket);
       } else partial.delete(socket);
     };
-    const onEnd = (): void => void socket.end(); // the client is done sending: an unfinished request is dropped
-    const onTimeout = (): void => void socket.destroy();
+    // A request left unfinished is answered as node:http answers it: through the server's clientError
+    // handler (fastify's: 400 at end of input, 408 on timeout), which also closes the connection.
+    const onEnd = (): void => (pending ? clientError(socket, "HPE_INVALID_EOF_STATE", "Parse Error: Invalid EOF state") : void socket.end());
+    const onTimeout = (): void => (pending ? clientError(socket, "ERR_HTTP_REQUEST_TIMEOUT", "Request timeout") : void socket.destroy());
     const onError = (): void => void socket.destroy(); // ECONNRESET and the like: nothing to answer
     const onClose = (): void => void live.delete(socket);
 

@@ -18,6 +18,8 @@ export interface ServerOptions {
   autoload?: boolean;
   metricsText?: (metrics: Metrics) => () => Promise<string>;
   load?: (path: string) => LoadedModel;
+  /** See AppOptions.fastPath. */
+  fastPath?: boolean;
 }
 
 export interface RunningServer {
@@ -44,7 +46,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     else logger.error({ event: "model_reload_refused", path: r.path, error: r.error, serving: r.version, digest: r.digest }, "new model refused; the previous one keeps serving");
   };
   metrics.model(null);
-  const app = await buildApp({ state, logger, bodyLimit: opts.bodyLimit, metrics, metricsText: opts.metricsText?.(metrics) });
+  const app = await buildApp({ state, logger, bodyLimit: opts.bodyLimit, metrics, metricsText: opts.metricsText?.(metrics), fastPath: opts.fastPath });
   const host = opts.host ?? "127.0.0.1";
   const wanted = opts.port ?? 9696;
   let address: string;
