@@ -291,6 +291,28 @@ describe("serve: POST /predict off the connection's bytes", () => {
   });
 });
 
+describe("serve: timeouts on the fast path", () => {
+  it("an idle connection closes after keepAliveTimeout; one stuck mid-request gets fastify's 408 first", async () => {
+    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
+    try {
+      s.app.server.keepAliveTimeout = 300;
+      const idle = client(s.port);
+      await idle.send(post());
+      expect((await idle.replies(1))[0]!.headers["keep-alive"]).toBe("timeout=0");
+      const stuck = client(s.port);
+      await stuck.send(post().slice(0, 40));
+      const t0 = Date.now();
+      expect(await idle.waitClosed(3000)).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThan(150);
+      const [r] = await stuck.replies(1, 3000);
+      expect(r!.status).toBe(408);
+      expect(await stuck.waitClosed()).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("serve: shutdown with connections on the fast path", () => {
   it("closes idle connections, answers a request caught half-sent with Connection: close, and resolves", async () => {
     const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
