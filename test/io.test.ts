@@ -245,6 +245,28 @@ describe("Parquet page-by-page reader", () => {
     expect(oneRunOfOnes(ones, 0, 1, 1000)).toBe(false); // the run's value byte cut off
   });
 
+  it("every codec reads back the same rows, with only the decompressors a file's columns use loaded", async () => {
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const { decompressorsFor } = await import("../src/io/parquet-read.js");
+    const sample = join(__dirname, "../examples/green_tripdata_2021-02_sample.parquet");
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const wanted = ["PULocationID", "DOLocationID", "trip_distance", "lpep_pickup_datetime"];
+    const read = async (file: string) => (await readAll(await openParquet(file), wanted, 300)).cols;
+    const expected = await read(sample);
+    expect(expected.PULocationID!.length).toBe(1000);
+    for (const codec of ["snappy", "gzip", "zstd", "brotli", "lz4_raw", "uncompressed"]) {
+      const file = join(tmp, `codec-${codec}.parquet`);
+      await duck.run(`COPY (SELECT * FROM read_parquet('${sample}')) TO '${file}' (FORMAT parquet, COMPRESSION '${codec}')`);
+      const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
+      expect(md.row_groups[0]!.columns[0]!.meta_data!.codec).toBe(codec === "lz4_raw" ? "LZ4_RAW" : codec.toUpperCase());
+      expect(await read(file), codec).toEqual(expected);
+    }
+    // hyparquet's own LZ4 (the Hadoop framing DuckDB does not write) comes with the full set.
+    expect(Object.keys(await decompressorsFor(new Set(["LZ4"])))).toEqual(expect.arrayContaining(["LZ4", "LZ4_RAW", "GZIP", "ZSTD", "BROTLI", "SNAPPY"]));
+    expect(Object.keys(await decompressorsFor(new Set(["SNAPPY", "UNCOMPRESSED"])))).toEqual(["SNAPPY"]);
+    expect(await decompressorsFor(new Set(["UNCOMPRESSED"]))).toEqual({});
+  });
+
   it("not Parquet, or cut short: a clear error", async () => {
     const file = join(tmp, "fake.parquet");
     writeFileSync(file, "PULocationID,DOLocationID\n1,2\n");

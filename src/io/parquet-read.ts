@@ -4,12 +4,11 @@
 // read. hyparquet parses the metadata and headers and decompresses; the common page layouts (levels,
 // dictionary indices, plain numbers) are decoded here into reused typed arrays.
 import { open, type FileHandle } from "node:fs/promises";
-import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type DecodedArray, type FileMetaData } from "hyparquet";
+import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type CompressionCodec, type Compressors, type DecodedArray, type FileMetaData } from "hyparquet";
 import { parquetHeader, readPage } from "hyparquet/src/column.js";
 import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
-import { compressors } from "hyparquet-compressors";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import type { BatchSource, RecordBatch } from "./types.js";
@@ -67,6 +66,9 @@ export async function openParquet(path: string): Promise<BatchSource> {
   let rowsDone = 0;
 
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
+    const codecs = new Set<CompressionCodec>();
+    for (const rowGroup of metadata.row_groups) for (const c of rowGroup.columns) if (c.meta_data && wanted.includes(c.meta_data.path_in_schema[0]!)) codecs.add(c.meta_data.codec);
+    const compressors = await decompressorsFor(codecs);
     for (const [g, rowGroup] of metadata.row_groups.entries()) {
       const groupRows = Number(rowGroup.num_rows);
       const cursors = wanted.map((name) => {
@@ -107,6 +109,18 @@ export async function openParquet(path: string): Promise<BatchSource> {
     batches,
     close: () => fh.close().catch(() => {}),
   };
+}
+
+/**
+ * Decompressors for the codecs the columns read use. hyparquet-compressors' index loads all six (snappy's
+ * WASM, zstd, brotli, gzip, lz4), ~10-15 ms of start-up; the usual snappy or uncompressed file needs
+ * only hysnappy's WASM snappy or nothing. Any other codec loads the full set.
+ */
+export async function decompressorsFor(codecs: ReadonlySet<CompressionCodec>): Promise<Compressors> {
+  const list = [...codecs];
+  if (list.every((c) => c === "UNCOMPRESSED")) return {};
+  if (list.every((c) => c === "UNCOMPRESSED" || c === "SNAPPY")) return { SNAPPY: (await import("hysnappy")).snappyUncompressor() };
+  return (await import("hyparquet-compressors")).compressors;
 }
 
 /**
