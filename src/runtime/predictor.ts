@@ -232,7 +232,7 @@ export function compile(artifact: ModelArtifact): Predictor {
             const x = ia[r]!;
             const y = ib[r]!;
             if (x >= 0 && y >= 0) col = y < width && x * width + y < dense.length ? dense[x * width + y]! : -1;
-            else if (x !== -1 && y !== -1) col = index.get(catStrings(pairs.a, n)[r]!)?.get(catStrings(pairs.b, n)[r]!) ?? -1;
+            else if (x !== -1 && y !== -1) col = index().get(catStrings(pairs.a, n)[r]!)?.get(catStrings(pairs.b, n)[r]!) ?? -1;
           }
           fieldCol[base + r] = col;
           fieldVal[base + r] = 1;
@@ -250,7 +250,7 @@ export function compile(artifact: ModelArtifact): Predictor {
           const y = x < 0 ? -2 : ib !== null ? ib[r]! : idOf(bv);
           // A pair of small ids reads the dense table (outside it: not in the vocabulary); anything else the Maps.
           if (y >= 0) col = y < width && x * width + y < dense!.length ? dense![x * width + y]! : -1;
-          else col = index.get(av)?.get(bv) ?? -1;
+          else col = index().get(av)?.get(bv) ?? -1;
         }
         fieldCol[base + r] = col;
         fieldVal[base + r] = 1;
@@ -353,7 +353,8 @@ function parseTemplate(template: string, inputIndex: Map<string, number>): Part[
 interface PairIndex {
   a: number;
   b: number;
-  index: Map<string, Map<string, number>>;
+  /** left -> right -> column; built on first use (pairs of small ids never need it: ~25 ms of start-up). */
+  index(): Map<string, Map<string, number>>;
   /**
    * When both sides of every vocabulary value are small integers in canonical form (zone ids, "130"):
    * column = dense[a * width + b] (-1: not in the vocabulary), one array read instead of two Map lookups.
@@ -372,27 +373,37 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   if (!parts || !vocab || parts.length !== 3) return null;
   const [a, lit, b] = parts;
   if (typeof a !== "number" || typeof lit !== "string" || typeof b !== "number" || lit === "") return null;
-  const index = new Map<string, Map<string, number>>();
+  // Each value's split: [left, right, column, left id, right id].
+  const splits: [string, string, number, number, number][] = [];
   let maxA = -1, maxB = -1, allInts = true;
   for (const [value, col] of vocab) {
     const at = value.indexOf(lit);
     if (at < 0 || value.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
     const left = value.slice(0, at);
     const right = value.slice(at + lit.length);
-    let inner = index.get(left);
-    if (!inner) index.set(left, (inner = new Map()));
-    inner.set(right, col);
     const x = smallId(left), y = smallId(right);
+    splits.push([left, right, col, x, y]);
     if (x < 0 || y < 0) allInts = false;
     else {
       maxA = Math.max(maxA, x);
       maxB = Math.max(maxB, y);
     }
   }
+  let built: Map<string, Map<string, number>> | undefined;
+  const index = () => {
+    if (built) return built;
+    built = new Map();
+    for (const [left, right, col] of splits) {
+      let inner = built.get(left);
+      if (!inner) built.set(left, (inner = new Map()));
+      inner.set(right, col);
+    }
+    return built;
+  };
   if (!allInts || maxA < 0) return { a, b, index, dense: null, width: 0 };
   const width = maxB + 1;
   const dense = new Int32Array((maxA + 1) * width).fill(-1);
-  for (const [left, inner] of index) for (const [right, col] of inner) dense[smallId(left) * width + smallId(right)] = col;
+  for (const [, , col, x, y] of splits) dense[x * width + y] = col;
   return { a, b, index, dense, width };
 }
 
