@@ -283,10 +283,12 @@ interface Scratch {
   f64: Float64Array;
   i32: Int32Array;
   levels: Uint8Array;
+  /** The largest dictionary index scanDictColumn put in i32. */
+  top: number;
 }
 
 function newScratch(): Scratch {
-  return { body: bytes(1 << 17), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192) };
+  return { body: bytes(1 << 17), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192), top: 0 };
 }
 
 function isNull(v: unknown): boolean {
@@ -295,61 +297,34 @@ function isNull(v: unknown): boolean {
 
 /** Encode n values of one column as a data page and append it to the chunk. */
 function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCodec, s: Scratch): void {
+  if (s.levels.length < n) s.levels = new Uint8Array(n);
+  const dictionary = c.physical === "STRING" && !isGeneratedIds(values) && useDictionary(c);
+  // One pass over the common column shapes finds definition levels (1 = present, 0 = null), the null
+  // count and what the value encoding needs (statistics, converted values, dictionary indices).
+  const typed = values instanceof Float64Array;
+  let nulls: number;
+  if (typed && c.physical === "DOUBLE") nulls = scanDoubles(c, values, n, s);
+  else if (typed && c.physical === "TIMESTAMP") nulls = scanTimestamps(c, values, n, s);
+  else if (dictionary && !isGeneratedIds(values) && isDict(values)) nulls = scanDictColumn(c, values, n, s);
+  else nulls = definitionLevels(values, n, s.levels);
+
   const body = s.body;
   body.n = 0;
-  // Definition levels: 1 = present, 0 = null (generated ids are never null).
-  if (s.levels.length < n) s.levels = new Uint8Array(n);
-  const levels = s.levels;
-  let nulls = 0;
-  if (values instanceof Float64Array) {
-    // Usually no NaN at all: look first, write levels only if there is one.
-    let r = 0;
-    while (r < n && values[r] === values[r]) r++;
-    if (r < n) {
-      levels.fill(1, 0, r);
-      for (; r < n; r++) {
-        const v = values[r]!;
-        const present = v === v ? 1 : 0;
-        levels[r] = present;
-        nulls += 1 - present;
-      }
-    }
-  } else if (isGeneratedIds(values)) {
-    // never null
-  } else if (isDict(values)) {
-    const { dictionary, indices } = values;
-    const presentAt = Uint8Array.from({ length: dictionary.length }, (_, j) => (isNull(dictionary[j]) ? 0 : 1));
-    let r = 0;
-    while (r < n && indices[r]! >= 0 && presentAt[indices[r]!] === 1) r++;
-    if (r < n) {
-      levels.fill(1, 0, r);
-      for (; r < n; r++) {
-        const j = indices[r]!;
-        const present = j >= 0 ? presentAt[j]! : 0;
-        levels[r] = present;
-        nulls += 1 - present;
-      }
-    }
-  } else {
-    for (let r = 0; r < n; r++) {
-      const present = isNull(values[r]) ? 0 : 1;
-      levels[r] = present;
-      nulls += 1 - present;
-    }
-  }
   reserve(body, 4);
   body.n = 4;
   if (nulls === 0) rleRun(body, n, 1, 1);
-  else hybrid(body, levels, n, 1);
+  else hybrid(body, s.levels, n, 1);
   putU32(body.b, 0, body.n - 4);
 
   let encoding: number = ENC.PLAIN;
   switch (c.physical) {
     case "DOUBLE":
-      encodeDoubles(c, values as ArrayLike<unknown>, n, nulls, s);
+      if (typed) appendLE(body, nulls === 0 ? values : s.f64, n - nulls);
+      else encodeDoubles(c, values as ArrayLike<unknown>, n, nulls, s);
       break;
     case "TIMESTAMP":
-      encodeTimestamps(c, values as ArrayLike<unknown>, n, s);
+      if (typed) appendLE(body, s.i32, 2 * (n - nulls));
+      else encodeTimestamps(c, values as ArrayLike<unknown>, n, s);
       break;
     case "INT64":
       encodeInt64(materialize(values as Column), n, s);
@@ -359,8 +334,8 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
       break;
     case "STRING":
       if (isGeneratedIds(values)) encodeIds(values, n, body);
-      else if (useDictionary(c)) {
-        if (isDict(values)) encodeDictColumn(c, values, n, s);
+      else if (dictionary) {
+        if (isDict(values)) indexData(body, s.i32, n - nulls, s.top);
         else encodeIndices(c, values, n, s);
         encoding = ENC.RLE_DICTIONARY;
       } else encodeStrings(materialize(values), n, body);
@@ -373,6 +348,84 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
   const header = (compressed: number) =>
     encodeStruct(struct([1, PAGE.DATA], [2, body.n], [3, compressed], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])]));
   appendPage(c, c.pages, body, header, codec);
+}
+
+/** Definition levels of any column into levels[0..n); returns the null count (generated ids are never null). */
+function definitionLevels(values: OutValues, n: number, levels: Uint8Array): number {
+  let nulls = 0;
+  if (isGeneratedIds(values)) return 0;
+  if (isDict(values)) {
+    const { dictionary, indices } = values;
+    const presentAt = Uint8Array.from({ length: dictionary.length }, (_, j) => (isNull(dictionary[j]) ? 0 : 1));
+    for (let r = 0; r < n; r++) {
+      const j = indices[r]!;
+      const present = j >= 0 ? presentAt[j]! : 0;
+      levels[r] = present;
+      nulls += 1 - present;
+    }
+    return nulls;
+  }
+  for (let r = 0; r < n; r++) {
+    const present = isNull(values[r]) ? 0 : 1;
+    levels[r] = present;
+    nulls += 1 - present;
+  }
+  return nulls;
+}
+
+/** Doubles (NaN = null): levels, null count, min/max; with nulls, the present values packed into s.f64. */
+function scanDoubles(c: Chunk, values: Float64Array, n: number, s: Scratch): number {
+  const levels = s.levels;
+  let nulls = 0;
+  let min = c.min;
+  let max = c.max;
+  for (let r = 0; r < n; r++) {
+    const v = values[r]!;
+    if (v !== v) {
+      levels[r] = 0;
+      nulls++;
+      continue;
+    }
+    levels[r] = 1;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  c.min = min;
+  c.max = max;
+  if (nulls > 0) {
+    if (s.f64.length < n) s.f64 = new Float64Array(n);
+    let k = 0;
+    for (let r = 0; r < n; r++) if (levels[r] === 1) s.f64[k++] = values[r]!;
+  }
+  return nulls;
+}
+
+/** Epoch milliseconds (NaN = null) -> levels, null count, min/max, and INT64 microseconds in s.i32 as two 32-bit halves (exact below 2^53 us). */
+function scanTimestamps(c: Chunk, values: Float64Array, n: number, s: Scratch): number {
+  if (s.i32.length < 2 * n) s.i32 = new Int32Array(2 * n);
+  const halves = s.i32;
+  const levels = s.levels;
+  let k = 0;
+  let min = c.min;
+  let max = c.max;
+  for (let r = 0; r < n; r++) {
+    const v = values[r]!;
+    if (v !== v) {
+      levels[r] = 0;
+      continue;
+    }
+    levels[r] = 1;
+    const us = Math.round(v * 1000);
+    if (us < min) min = us;
+    if (us > max) max = us;
+    const hi = Math.floor(us / 4294967296);
+    halves[2 * k] = us - hi * 4294967296; // low word, wraps to int32 as stored
+    halves[2 * k + 1] = hi;
+    k++;
+  }
+  c.min = min;
+  c.max = max;
+  return n - k;
 }
 
 /** Compress (or not) a page body and append header + payload; the chunk's first page decides its codec. */
@@ -646,8 +699,12 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
   indexData(s.body, idx, k, top);
 }
 
-/** A dictionary column: each of its entries is looked up once, rows map through an index table. */
-function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): void {
+/**
+ * A dictionary column: each of its entries is looked up once, rows map through an index table. One
+ * pass gives levels (null entries and index -1 are nulls), the null count, and the chunk dictionary's
+ * indices of the present rows in s.i32 (their largest in s.top).
+ */
+function scanDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): number {
   // Batches of one row group share a dictionary; on the writer thread each arrives as a fresh copy, so
   // equal entries count as the same dictionary.
   if (c.mapFrom !== col.dictionary && sameEntries(c.mapFrom, col.dictionary)) c.mapFrom = col.dictionary;
@@ -667,19 +724,24 @@ function encodeDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): voi
   }
   if (s.i32.length < n) s.i32 = new Int32Array(n);
   const idx = s.i32;
+  const levels = s.levels;
   const map = c.map!;
   const indices = col.indices;
   let k = 0;
   let top = 0;
   for (let r = 0; r < n; r++) {
     const j = indices[r]!;
-    if (j < 0) continue;
-    const i = map[j]!;
-    if (i < 0) continue; // a null entry (its definition level is 0)
+    const i = j < 0 ? -1 : map[j]!;
+    if (i < 0) {
+      levels[r] = 0;
+      continue;
+    }
+    levels[r] = 1;
     if (i > top) top = i;
     idx[k++] = i;
   }
-  indexData(s.body, idx, k, top);
+  s.top = top;
+  return n - k;
 }
 
 /** The chunk dictionary's index of str, adding it if new. */
