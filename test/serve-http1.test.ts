@@ -313,6 +313,37 @@ describe("serve: timeouts on the fast path", () => {
   });
 });
 
+describe("serve: a request sent slowly (every byte resets the idle timeout)", () => {
+  it("is cut by node:http's headersTimeout for the head and requestTimeout for the body, with fastify's 408", async () => {
+    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
+    try {
+      s.app.server.headersTimeout = 400;
+      s.app.server.requestTimeout = 800;
+      const bytes = post();
+      const headEnd = bytes.indexOf("\r\n\r\n") + 4;
+      for (const [from, label] of [[0, "head"], [headEnd, "body"]] as const) {
+        const c = client(s.port);
+        await c.send(bytes.slice(0, from));
+        const t0 = Date.now();
+        for (let i = from; i < bytes.length - 1 && !c.closed; i++) {
+          await c.send(bytes[i]!);
+          await sleep(label === "head" ? 40 : 150);
+        }
+        const [r] = await c.replies(1, 2000);
+        expect(r?.status, label).toBe(408);
+        expect(Date.now() - t0, label).toBeGreaterThanOrEqual(label === "head" ? 400 : 800);
+        expect(await c.waitClosed(), label).toBe(true);
+      }
+      const ok = client(s.port); // a request sent at once is unaffected
+      await ok.send(post());
+      expect((await ok.replies(1))[0]!.status).toBe(200);
+      ok.end();
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("serve: shutdown with connections on the fast path", () => {
   it("closes idle connections, answers a request caught half-sent with Connection: close, and resolves", async () => {
     const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });

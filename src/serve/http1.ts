@@ -167,6 +167,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
 
   /** Answers the request at `off` into `out`: the offset after it, NEED_MORE, or DECLINE. */
   let out = "";
+  let headRead = false; // set with NEED_MORE when only the body is still coming
   function one(data: Buffer, off: number): number {
     const avail = data.length - off;
     const n = Math.min(avail, PREFIX.length);
@@ -179,7 +180,10 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     if (end - off > MAX_HEAD || !parseHead(data, off, end)) return DECLINE;
     const bodyStart = end + 4;
     const next = bodyStart + p.length;
-    if (next > data.length) return NEED_MORE;
+    if (next > data.length) {
+      headRead = true;
+      return NEED_MORE;
+    }
     const start = performance.now();
     const id = requestIdFrom(p.requestId);
     const text = core.answer(data.toString("utf8", bodyStart, next), id);
@@ -205,6 +209,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     socket.setNoDelay(true);
     socket.setTimeout(server.keepAliveTimeout);
     let pending: Buffer | null = null;
+    let since = 0; // when the unfinished request began
 
     const onData = (chunk: Buffer): void => {
       const data: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
@@ -212,6 +217,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
       let off = 0;
       let r = 0;
       out = "";
+      headRead = false;
       while (off < data.length) {
         r = one(data, off);
         if (r < 0) break;
@@ -230,7 +236,12 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
       if (r === DECLINE) return handOff(off < data.length ? data.subarray(off) : null);
       if (off < data.length) {
         pending = Buffer.from(data.subarray(off)); // a copy: `data` may be a slice of a larger pooled buffer
+        const now = Date.now();
+        if (off > 0 || !partial.has(socket)) since = now;
         partial.add(socket);
+        // node:http's limits on a request sent slowly (each byte resets the idle timeout, not these)
+        const limit = headRead ? server.requestTimeout : server.headersTimeout;
+        if (limit > 0 && now - since > limit) clientError(socket, "ERR_HTTP_REQUEST_TIMEOUT", "Request timeout");
       } else partial.delete(socket);
     };
     // A request left unfinished is answered as node:http answers it: through the server's clientError
