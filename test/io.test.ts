@@ -267,6 +267,26 @@ describe("Parquet page-by-page reader", () => {
     expect(await decompressorsFor(new Set(["UNCOMPRESSED"]))).toEqual({});
   });
 
+  it("snappy pages decompress as views of the WASM decoder's memory, equal to the input and to hyparquet's JavaScript decoder", async () => {
+    const { snappyUncompressView, viewsPages } = await import("../src/io/snappy-view.js");
+    const { snappyCompress } = await import("../src/io/snappy.js");
+    const { snappyUncompress } = await import("hyparquet/src/snappy.js");
+    expect(viewsPages()).toBe(true); // hysnappy's module was found: no copy per page
+    const inflate = snappyUncompressView();
+    let seed = 7;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (const n of [0, 1, 100, 70_000, 3 << 20, 5000]) {
+      const src = Uint8Array.from({ length: n }, (_, i) => (rnd() < 0.5 ? i % 251 : Math.floor(rnd() * 256)));
+      const z = snappyCompress(src);
+      const view = inflate(z, n);
+      expect(Buffer.compare(view, src)).toBe(0);
+      const js = new Uint8Array(n);
+      snappyUncompress(z, js);
+      expect(Buffer.compare(view, js)).toBe(0);
+    }
+    expect(() => inflate(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 10)).toThrow();
+  });
+
   it("not Parquet, or cut short: a clear error", async () => {
     const file = join(tmp, "fake.parquet");
     writeFileSync(file, "PULocationID,DOLocationID\n1,2\n");

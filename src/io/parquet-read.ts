@@ -11,6 +11,7 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
+import { snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
@@ -66,12 +67,16 @@ export async function openParquet(path: string): Promise<BatchSource> {
   let rowsDone = 0;
 
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
+    const buffers = wanted.map(() => new ColumnBuffers());
+    let cursors: PageCursor[] = [];
     const codecs = new Set<CompressionCodec>();
     for (const rowGroup of metadata.row_groups) for (const c of rowGroup.columns) if (c.meta_data && wanted.includes(c.meta_data.path_in_schema[0]!)) codecs.add(c.meta_data.codec);
     const compressors = await decompressorsFor(codecs);
     for (const [g, rowGroup] of metadata.row_groups.entries()) {
       const groupRows = Number(rowGroup.num_rows);
-      const cursors = wanted.map((name) => {
+      // The previous group's last batch is done with (the next one was asked for): its arrays are spares.
+      for (const c of cursors) c.release();
+      cursors = wanted.map((name, j) => {
         const chunk = rowGroup.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
         if (!chunk?.meta_data) throw new RidepredError(`${path}: column ${name} is not a flat column of row group ${g}`);
         const schemaPath = getTreePath(tree, chunk.meta_data.path_in_schema);
@@ -88,7 +93,7 @@ export async function openParquet(path: string): Promise<BatchSource> {
           compressors,
           utf8: true,
         };
-        return new PageCursor(fh, path, name, start, start + Number(md.total_compressed_size), decoder);
+        return new PageCursor(fh, path, name, start, start + Number(md.total_compressed_size), decoder, buffers[j]!);
       });
       for (let done = 0; done < groupRows; ) {
         const n = Math.min(batchSize, groupRows - done);
@@ -147,13 +152,28 @@ function fastKind(d: ColumnDecoder): FastKind {
   return undefined;
 }
 
+/**
+ * A column's reusable arrays, kept from one row group's cursor to the next: with a cursor's own, a
+ * 10M-row file of ten row groups allocated ~24 MB of fresh buffers per group.
+ */
+class ColumnBuffers {
+  window = new Uint8Array(0); // the read buffer a cursor's buf views, when reuse is safe
+  defs = new Int32Array(0); // a page's definition levels
+  idx = new Int32Array(0); // a page's dictionary indices
+  // Decoded pages are views of a spare array: a page's array becomes a spare once the batch that used
+  // its last rows is done (batches are valid until the next is requested), so a long run decodes into
+  // the same few arrays instead of leaving ~300 MB per 10M rows to the GC. At most two spares each (a
+  // batch spans two pages at most, and both come back when a row group ends): pages can be megabytes.
+  spareFloats: Float64Array[] = [];
+  spareInts: Int32Array[] = [];
+}
+
 /** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
 class PageCursor {
   private buf: Uint8Array = new Uint8Array(0);
-  private window: Uint8Array = new Uint8Array(0); // the reusable read buffer buf views, when reuse is safe
-  private defs = new Int32Array(0); // a page's definition levels, reused
-  private idx = new Int32Array(0); // a page's dictionary indices, reused
   private readonly maxDef: number;
+  /** A data page's values, decompressed for decodeFast (which copies them out before the next page). */
+  private readonly inflate: Uncompress;
   private readonly fast: FastKind;
   private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
@@ -169,8 +189,11 @@ class PageCursor {
     private pos: number,
     private readonly end: number,
     private readonly decoder: ColumnDecoder,
+    private readonly bufs: ColumnBuffers,
   ) {
     this.fast = fastKind(decoder);
+    const { codec, compressors } = decoder;
+    this.inflate = codec === "SNAPPY" ? snappyUncompressView() : (bytes, size) => decompressPage(bytes, size, codec, compressors);
     this.maxDef = getMaxDefinitionLevel(decoder.schemaPath);
   }
 
@@ -235,8 +258,8 @@ class PageCursor {
     if (size < len) throw new RidepredError(`${this.path}: column ${this.column}: page runs past its column chunk: corrupt file`);
     let buf: Uint8Array;
     if (this.fast !== undefined || this.decoder.codec !== "UNCOMPRESSED") {
-      if (this.window.length < size) this.window = new Uint8Array(size);
-      buf = this.window.subarray(0, size);
+      if (this.bufs.window.length < size) this.bufs.window = new Uint8Array(size);
+      buf = this.bufs.window.subarray(0, size);
     } else buf = new Uint8Array(size);
     const { bytesRead } = await this.fh.read(buf, 0, size, this.pos);
     if (bytesRead < len) throw new RidepredError(`${this.path}: column ${this.column}: unexpected end of file: truncated`);
@@ -304,7 +327,7 @@ class PageCursor {
       const daph = header.data_page_header!;
       encoding = daph.encoding;
       numValues = daph.num_values;
-      body = decompressPage(compressed, Number(header.uncompressed_page_size), d.codec, d.compressors);
+      body = this.inflated(compressed, Number(header.uncompressed_page_size));
       defBytes = body;
       if (this.maxDef > 0) {
         if (body.length < 4) throw new Error("page too short for its definition levels");
@@ -324,11 +347,11 @@ class PageCursor {
       defEnd = repLen + defLen;
       const values = compressed.subarray(defEnd);
       const size = Number(header.uncompressed_page_size) - defEnd;
-      body = daph2.is_compressed === false ? values : decompressPage(values, size, d.codec, d.compressors);
+      body = daph2.is_compressed === false ? values : this.inflated(values, size);
     }
     if (defEnd > defBytes.length) throw new Error("definition levels run past the page");
-    if (this.defs.length < numValues) this.defs = new Int32Array(numValues);
-    const defs = this.defs;
+    if (this.bufs.defs.length < numValues) this.bufs.defs = new Int32Array(numValues);
+    const defs = this.bufs.defs;
     let present = numValues;
     if (this.maxDef > 0 && !oneRunOfOnes(defBytes, defStart, defEnd, numValues)) {
       readHybrid(defBytes, defStart, defEnd, 1, defs, numValues);
@@ -342,8 +365,8 @@ class PageCursor {
       if (pos >= body.length && present > 0) throw new Error("dictionary page data is empty");
       // Without nulls a string page's indices are decoded straight into the array the page keeps.
       const direct = fast.kind === "string" && !hasNulls;
-      if (!direct && this.idx.length < present) this.idx = new Int32Array(present);
-      const idx = direct ? this.ints(numValues) : this.idx;
+      if (!direct && this.bufs.idx.length < present) this.bufs.idx = new Int32Array(present);
+      const idx = direct ? this.ints(numValues) : this.bufs.idx;
       const width = present > 0 ? body[pos]! : 0;
       if (width > 24) throw new Error(`dictionary index bit width ${width}`);
       if (present > 0) readHybrid(body, pos + 1, body.length, width, idx, present);
@@ -389,6 +412,13 @@ class PageCursor {
     return out;
   }
 
+  private inflated(bytes: Uint8Array, size: number): Uint8Array {
+    if (this.decoder.codec === "UNCOMPRESSED") return bytes;
+    const page = this.inflate(bytes, size);
+    if (page.length !== size) throw new Error(`decompressed page length ${page.length} does not match header ${size}`);
+    return page;
+  }
+
   /**
    * Encodings the fast path does not decode itself (plain strings, delta, byte-stream-split): hyparquet's.
    * A v1 page is handed over already decompressed; hyparquet's v2 reader decompresses for itself.
@@ -408,30 +438,34 @@ class PageCursor {
     return out;
   }
 
-  // Decoded pages are views of a spare array: a page's array becomes the spare once the batch that
-  // used its last rows is done (batches are valid until the next is requested), so a long run decodes
-  // into the same two arrays instead of leaving ~300 MB per 10M rows to the GC. One spare each: pages
-  // can be megabytes.
-  private spareFloats: Float64Array | undefined;
-  private spareInts: Int32Array | undefined;
   private retired: Page[] = [];
 
+  // New arrays get 1/8 to spare: a chunk's pages differ by a few rows (262,141 then 262,145), and a spare
+  // one row short would be dropped for a fresh megabyte-sized array on nearly every page.
   private floats(n: number): Float64Array {
-    const a = this.spareFloats;
-    this.spareFloats = undefined;
-    return a && a.length >= n ? a.subarray(0, n) : new Float64Array(n);
+    const a = this.bufs.spareFloats.pop();
+    return (a && a.length >= n ? a : new Float64Array(n + (n >>> 3))).subarray(0, n);
   }
 
   private ints(n: number): Int32Array {
-    const a = this.spareInts;
-    this.spareInts = undefined;
-    return a && a.length >= n ? a.subarray(0, n) : new Int32Array(n);
+    const a = this.bufs.spareInts.pop();
+    return (a && a.length >= n ? a : new Int32Array(n + (n >>> 3))).subarray(0, n);
   }
 
   /** Only arrays this cursor made (whole-buffer views) come back here. */
   private recycle(p: Page): void {
-    if (p instanceof Float64Array) this.spareFloats ??= new Float64Array(p.buffer);
-    else if (isDict(p)) this.spareInts ??= new Int32Array(p.indices.buffer);
+    const { spareFloats, spareInts } = this.bufs;
+    if (p instanceof Float64Array) {
+      if (spareFloats.length < 2) spareFloats.push(new Float64Array(p.buffer));
+    } else if (isDict(p) && spareInts.length < 2) spareInts.push(new Int32Array(p.indices.buffer));
+  }
+
+  /** The chunk is read and its last batch done with: every page's array may be reused. */
+  release(): void {
+    for (const p of this.retired) this.recycle(p);
+    for (const p of this.pages) this.recycle(p);
+    this.retired.length = 0;
+    this.pages.length = 0;
   }
 
   private corrupt(e: unknown): RidepredError {
