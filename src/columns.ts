@@ -60,10 +60,15 @@ export function copyRuns<T extends Float64Array | Int32Array>(src: T, keep: Int3
  * Zone and vendor ids are such small integers: tables indexed by them replace string lookups.
  */
 export function smallId(s: string): number {
-  const n = s.length;
-  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(0) === 48)) return -1;
+  return smallIdIn(s, 0, s.length);
+}
+
+/** smallId of s.slice(start, end), without making the slice. */
+export function smallIdIn(s: string, start: number, end: number): number {
+  const n = end - start;
+  if (n === 0 || n > 4 || (n > 1 && s.charCodeAt(start) === 48)) return -1;
   let v = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = start; i < end; i++) {
     const d = s.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;

@@ -2,7 +2,7 @@
 // Compiled once per artifact; every command (score, serve, stream, verify) calls these functions.
 
 import type { Estimator, FeatureField, InputSpec, ModelArtifact, TreeEnsembleEstimator } from "../artifact/types.js";
-import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
+import { isDict, materialize, smallId, smallIdIn, type Column, type DictColumn } from "../columns.js";
 import { InputError } from "../errors.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 
@@ -373,16 +373,17 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   if (!parts || !vocab || parts.length !== 3) return null;
   const [a, lit, b] = parts;
   if (typeof a !== "number" || typeof lit !== "string" || typeof b !== "number" || lit === "") return null;
-  // Each value's split: [left, right, column, left id, right id].
-  const splits: [string, string, number, number, number][] = [];
-  let maxA = -1, maxB = -1, allInts = true;
+  // First pass, without building strings: every value splits once, and the two sides' small ids.
+  const size = vocab.size;
+  const xs = new Int32Array(size), ys = new Int32Array(size), cols = new Int32Array(size);
+  let maxA = -1, maxB = -1, allInts = true, i = 0;
   for (const [value, col] of vocab) {
     const at = value.indexOf(lit);
     if (at < 0 || value.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
-    const left = value.slice(0, at);
-    const right = value.slice(at + lit.length);
-    const x = smallId(left), y = smallId(right);
-    splits.push([left, right, col, x, y]);
+    const x = smallIdIn(value, 0, at), y = smallIdIn(value, at + lit.length, value.length);
+    xs[i] = x;
+    ys[i] = y;
+    cols[i++] = col;
     if (x < 0 || y < 0) allInts = false;
     else {
       maxA = Math.max(maxA, x);
@@ -393,19 +394,22 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   const index = () => {
     if (built) return built;
     built = new Map();
-    for (const [left, right, col] of splits) {
+    for (const [value, col] of vocab) {
+      const at = value.indexOf(lit);
+      const left = value.slice(0, at);
       let inner = built.get(left);
       if (!inner) built.set(left, (inner = new Map()));
-      inner.set(right, col);
+      inner.set(value.slice(at + lit.length), col);
     }
     return built;
   };
   if (!allInts || maxA < 0) return { a, b, index, dense: null, width: 0 };
   const width = maxB + 1;
   const dense = new Int32Array((maxA + 1) * width).fill(-1);
-  for (const [, , col, x, y] of splits) dense[x * width + y] = col;
+  for (let j = 0; j < size; j++) dense[xs[j]! * width + ys[j]!] = cols[j]!;
   return { a, b, index, dense, width };
 }
+
 
 
 function vocabFor(featureNames: string[], prefix: string): Map<string, number> {
