@@ -3,12 +3,14 @@
 // A batch's typed arrays are copied into one of MAX_IN_FLIGHT slots of shared memory, and the worker
 // writes from views of the slot: no structured clone, no per-batch garbage in either heap. A dictionary's
 // entries cross only when a column's dictionary changes (once per row group); other cells are cloned.
+// Generated ride ids are PLAIN-encoded here, on the reading side (encodeIds, the writer's own encoder):
+// the writer thread is the busier one, and the bytes are the same wherever they are made.
 // The caller may reuse or drop a batch as soon as write() returns. At most MAX_IN_FLIGHT batches wait
 // in the worker: memory stays bounded when writing is the slower side.
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { isDict } from "../columns.js";
 import { RidepredError } from "../errors.js";
-import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
+import { encodeIds, idsBytes, parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { isGeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
 const MAX_IN_FLIGHT = 8;
@@ -27,7 +29,7 @@ interface Init {
 type Wire =
   | { t: "f64"; at: number; n: number }
   | { t: "dict"; at: number; n: number; entries?: ArrayLike<unknown> }
-  | { t: "ids"; prefix: string; at: number; n: number }
+  | { t: "ids"; prefix: string; at: number; n: number; encodedAt: number; encodedLength: number }
   | { t: "cells"; values: ArrayLike<unknown> };
 
 type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" } | { type: "abort" };
@@ -117,6 +119,7 @@ function slotBytes(values: readonly OutValues[]): number {
   for (const v of values) {
     const a = typedOf(v);
     if (a) bytes += align8(a.byteLength);
+    if (isGeneratedIds(v)) bytes += align8(idsBytes(v.prefix, v.numbers.length));
   }
   return Math.max(bytes, 8);
 }
@@ -131,7 +134,15 @@ function toWire(values: readonly OutValues[], memory: SharedArrayBuffer, lastDic
     new Uint8Array(memory, at, a.byteLength).set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     const start = at;
     at += align8(a.byteLength);
-    if (isGeneratedIds(v)) return { t: "ids", prefix: v.prefix, at: start, n };
+    if (isGeneratedIds(v)) {
+      const capacity = idsBytes(v.prefix, n);
+      const encoded = { b: new Uint8Array(memory, at, capacity), n: 0 }; // what encodeIds reserves: it never grows it
+      encodeIds(v, n, encoded);
+      // (Were it ever to grow it after all, the bytes would not be in the slot: the worker encodes them.)
+      const encodedAt = encoded.b.buffer === memory ? at : -1;
+      at += align8(capacity);
+      return { t: "ids", prefix: v.prefix, at: start, n, encodedAt, encodedLength: encoded.n };
+    }
     if (!isDict(v)) return { t: "f64", at: start, n };
     if (lastDictionary[j] === v.dictionary) return { t: "dict", at: start, n };
     lastDictionary[j] = v.dictionary;
@@ -147,8 +158,10 @@ function fromWire(m: { n: number; memory: SharedArrayBuffer; columns: Wire[] }, 
         return w.values;
       case "f64":
         return new Float64Array(m.memory, w.at, w.n);
-      case "ids":
-        return { prefix: w.prefix, numbers: new Float64Array(m.memory, w.at, w.n) };
+      case "ids": {
+        const numbers = new Float64Array(m.memory, w.at, w.n);
+        return w.encodedAt < 0 ? { prefix: w.prefix, numbers } : { prefix: w.prefix, numbers, encoded: new Uint8Array(m.memory, w.encodedAt, w.encodedLength) };
+      }
       case "dict":
         if (w.entries) dictionaries[j] = w.entries;
         return { dictionary: dictionaries[j]!, indices: new Int32Array(m.memory, w.at, w.n) };

@@ -333,7 +333,10 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
       encodeBooleans(materialize(values as Column), n, s);
       break;
     case "STRING":
-      if (isGeneratedIds(values)) encodeIds(values, n, body);
+      if (isGeneratedIds(values)) {
+        if (values.encoded) append(body, values.encoded);
+        else encodeIds(values, n, body);
+      }
       else if (dictionary) {
         if (isDict(values)) indexData(body, s.i32, n - nulls, s.top);
         else encodeIndices(c, values, n, s);
@@ -598,11 +601,16 @@ function encodeStrings(values: ArrayLike<unknown>, n: number, body: Bytes): void
 const PAIRS = new Uint8Array(200);
 for (let i = 0; i < 100; i++) (PAIRS[2 * i] = 48 + Math.floor(i / 10)), (PAIRS[2 * i + 1] = 48 + (i % 10));
 
-/** prefix + number, formatted straight into bytes. */
-function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
+/** Bytes encodeIds reserves for n ids with this prefix (their most, plus room for its word copies). */
+export function idsBytes(prefix: string, n: number): number {
+  return n * (4 + encoder.encode(prefix).length + 16) + 4;
+}
+
+/** prefix + number, formatted straight into bytes (PLAIN BYTE_ARRAY). */
+export function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
   const prefix = encoder.encode(ids.prefix);
   const p = prefix.length;
-  reserve(body, n * (4 + p + 16) + 4); // + 4: word copies may run 3 bytes past an entry
+  reserve(body, n * (4 + p + 16) + 4); // = idsBytes; + 4: word copies may run 3 bytes past an entry
   const b = body.b;
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let at = body.n;
