@@ -31,7 +31,7 @@ export interface ScoreJob {
   batchSize?: number;
   /** Parquet output compression (default snappy). */
   compression?: ParquetCompression;
-  /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~1.5M rows and up. */
+  /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~750k rows and up. */
   writerThread?: "auto" | "on" | "off";
   /** Generated ride ids are PREFIX + row number (0-based, counting every row read): stable across re-runs. */
   rideIdPrefix?: string;
@@ -240,16 +240,17 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
 }
 
 /**
- * A second thread pays for its start (a second V8 heap, its own JIT warm-up) from about 1.5M rows
- * (measured: 1M rows came out even or slower, 10M rows 1.2-1.5x faster): the row count is known for
- * Parquet, guessed from the size otherwise; a stream from stdin may be long, so it gets one.
+ * A second thread pays for its start (a second V8 heap, its own JIT warm-up) from somewhere between
+ * 300k rows (even) and 1M rows (1.13x faster; 10M rows 1.4x), since batches cross in shared memory:
+ * the row count is known for Parquet, guessed from the size otherwise (~100 bytes a CSV row); a stream
+ * from stdin may be long, so it gets one.
  */
 function useWriterThread(job: ScoreJob, totalRows: number | undefined): boolean {
   if (job.outputFormat !== "parquet" || job.writerThread === "off") return false;
   if (job.writerThread === "on" || job.input === "-") return true;
-  if (totalRows !== undefined) return totalRows >= 1_500_000;
+  if (totalRows !== undefined) return totalRows >= 750_000;
   try {
-    return statSync(job.input).size >= 128 << 20;
+    return statSync(job.input).size >= 72 << 20;
   } catch {
     return false;
   }
