@@ -287,6 +287,43 @@ describe("Parquet page-by-page reader", () => {
     expect(() => inflate(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 10)).toThrow();
   });
 
+  it("a snappy stream that declares another length than its page header is refused, not padded with stale memory", async () => {
+    const { snappyUncompressView } = await import("../src/io/snappy-view.js");
+    const { snappyCompress } = await import("../src/io/snappy.js");
+    const { decompressorsFor } = await import("../src/io/parquet-read.js");
+    const src = Uint8Array.from({ length: 5000 }, (_, i) => i % 7);
+    const z = snappyCompress(src);
+    const decoders = [snappyUncompressView(), (await decompressorsFor(new Set(["SNAPPY"]))).SNAPPY!, (await decompressorsFor(new Set(["SNAPPY", "GZIP"]))).SNAPPY!];
+    for (const inflate of decoders) {
+      expect(Buffer.compare(inflate(z, 5000), src)).toBe(0);
+      expect(() => inflate(z, 5800)).toThrow(/snappy stream holds 5000 bytes, the page header says 5800/);
+      expect(() => inflate(z, 4200)).toThrow(/snappy stream holds 5000 bytes, the page header says 4200/);
+    }
+    // In a file: a data page whose stream is cut short by 800 bytes, with its declared length to match.
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const { parquetHeader } = await import("hyparquet/src/column.js");
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const file = join(tmp, "short-snappy.parquet");
+    await duck.run(`COPY (SELECT i::DOUBLE AS trip_distance FROM range(2000) t(i)) TO '${file}' (FORMAT parquet, COMPRESSION 'snappy')`);
+    const bytes = readFileSync(file);
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
+    const at = Number(md.row_groups[0]!.columns[0]!.meta_data!.data_page_offset);
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: at };
+    const header = parquetHeader(reader);
+    expect(header.uncompressed_page_size).toBeGreaterThan(1000);
+    const body = reader.offset; // the snappy stream starts with its length as a varint
+    let declared = 0;
+    let len = 0;
+    while (bytes[body + len]! & 0x80) declared += (bytes[body + len]! & 0x7f) * 2 ** (7 * len++);
+    declared += bytes[body + len]! * 2 ** (7 * len++);
+    expect(declared).toBe(header.uncompressed_page_size);
+    const lie = declared - 800; // same varint width: patched in place
+    for (let i = 0, v = lie; i < len; i++, v = Math.floor(v / 128)) bytes[body + i] = (v & 0x7f) | (i < len - 1 ? 0x80 : 0);
+    const patched = join(tmp, "short-snappy-patched.parquet");
+    writeFileSync(patched, bytes);
+    await expect(readAll(await openParquet(patched), ["trip_distance"], 500)).rejects.toThrow(/short-snappy-patched\.parquet.*trip_distance.*snappy stream holds \d+ bytes, the page header says \d+/s);
+  });
+
   it("not Parquet, or cut short: a clear error", async () => {
     const file = join(tmp, "fake.parquet");
     writeFileSync(file, "PULocationID,DOLocationID\n1,2\n");

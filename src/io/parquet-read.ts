@@ -11,7 +11,7 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
-import { snappyUncompressView, type Uncompress } from "./snappy-view.js";
+import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
@@ -124,8 +124,9 @@ export async function openParquet(path: string): Promise<BatchSource> {
 export async function decompressorsFor(codecs: ReadonlySet<CompressionCodec>): Promise<Compressors> {
   const list = [...codecs];
   if (list.every((c) => c === "UNCOMPRESSED")) return {};
-  if (list.every((c) => c === "UNCOMPRESSED" || c === "SNAPPY")) return { SNAPPY: (await import("hysnappy")).snappyUncompressor() };
-  return (await import("hyparquet-compressors")).compressors;
+  if (list.every((c) => c === "UNCOMPRESSED" || c === "SNAPPY")) return { SNAPPY: checkedSnappy((await import("hysnappy")).snappyUncompressor()) };
+  const all = (await import("hyparquet-compressors")).compressors;
+  return { ...all, SNAPPY: checkedSnappy(all.SNAPPY!) };
 }
 
 /**

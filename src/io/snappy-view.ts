@@ -27,7 +27,31 @@ let shared: Uncompress | undefined;
 
 /** The view-returning decoder (one per thread: calls must not interleave with use of the previous view). */
 export function snappyUncompressView(): Uncompress {
-  return (shared ??= viewDecoder() ?? snappyUncompressor());
+  return (shared ??= checkedSnappy(viewDecoder() ?? snappyUncompressor()));
+}
+
+/** The uncompressed length a snappy stream declares in its preamble (a varint of up to 5 bytes); -1 if malformed. */
+export function snappyDeclaredLength(input: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < 5 && i < input.length; i++) {
+    const b = input[i]!;
+    n += (b & 0x7f) * 2 ** (7 * i);
+    if (b < 0x80) return n;
+  }
+  return -1;
+}
+
+/**
+ * hysnappy writes as many bytes as the stream declares, not as many as the page header says: a stream
+ * that declares another length than the page would come back padded with stale memory (read as values)
+ * or overrun its output. Refused here, before it runs.
+ */
+export function checkedSnappy(decode: Uncompress): Uncompress {
+  return (input, outputLength) => {
+    const declared = snappyDeclaredLength(input);
+    if (declared !== outputLength) throw new Error(declared < 0 ? "invalid snappy length header" : `snappy stream holds ${declared} bytes, the page header says ${outputLength}`);
+    return decode(input, outputLength);
+  };
 }
 
 function viewDecoder(): Uncompress | undefined {
