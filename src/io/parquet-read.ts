@@ -164,7 +164,8 @@ class ColumnBuffers {
   // Decoded pages are views of a spare array: a page's array becomes a spare once the batch that used
   // its last rows is done (batches are valid until the next is requested), so a long run decodes into
   // the same few arrays instead of leaving ~300 MB per 10M rows to the GC. At most two spares each (a
-  // batch spans two pages at most, and both come back when a row group ends): pages can be megabytes.
+  // batch usually spans two pages at most; when a batch is larger than a page, the extra arrays are left
+  // to the GC), and both come back when a row group ends: pages can be megabytes.
   spareFloats: Float64Array[] = [];
   spareInts: Int32Array[] = [];
 }
