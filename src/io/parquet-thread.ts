@@ -48,6 +48,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   let failure: RidepredError | undefined;
   let wake: (() => void) | undefined; // a write or finish waiting for the worker
   let settled = false;
+  let exited = false; // nothing will arrive from the worker any more
 
   const fail = (e: RidepredError) => {
     failure ??= e;
@@ -61,14 +62,17 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   });
   worker.on("error", (e) => fail(new RidepredError(`${path}: Parquet writer thread failed: ${e.message}`, 1)));
   worker.on("exit", (code) => {
+    exited = true;
     if (!settled) fail(new RidepredError(`${path}: Parquet writer thread exited (code ${code}) before finishing`, 1));
+    wake?.();
   });
 
-  /** Wait until cond() holds or the worker failed. */
+  /** Wait until cond() holds, or the worker failed or is gone (then throw: never wait on a dead worker). */
   const until = async (cond: () => boolean) => {
-    while (!cond() && !failure) await new Promise<void>((resolve) => (wake = resolve));
+    while (!cond() && !failure && !exited) await new Promise<void>((resolve) => (wake = resolve));
     wake = undefined;
     if (failure) throw failure;
+    if (!cond()) throw new RidepredError(`${path}: Parquet writer thread exited before finishing`, 1);
   };
   let ended = false;
   const end = async (request: Request) => {
@@ -98,7 +102,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
       await end({ type: "finish" });
     },
     async abort() {
-      if (ended) return;
+      if (ended || exited) return;
       failure = undefined; // aborting after a failure still removes the temp file
       await end({ type: "abort" }).catch(() => {});
     },
