@@ -225,6 +225,8 @@ describe("serve: POST /predict off the connection's bytes", () => {
       ["a signed Content-Length", post(BODY).replace(`Content-Length: ${BODY.length}`, `Content-Length: +${BODY.length}`), (r) => expect(r.status).toBe(400)],
       ["a space in the target", post(BODY, [], "/predict?a b"), (r) => expect(r.status).toBe(400)],
       ["HTTP/1.2", post(BODY).replace("HTTP/1.1", "HTTP/1.2"), (r) => expect(r.status).toBe(400)], // node:http refuses it too
+      // node:http reads 2,000 headers (maxHeadersCount) and drops the rest: here Content-Type and Content-Length
+      ["2,001 headers", `POST /predict HTTP/1.1\r\nHost: a\r\n${"a:\r\n".repeat(2000)}Content-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`, (r) => expect(r.status).toBe(400)],
     ];
     const fast0 = fastAnswered();
     for (const [name, bytes, check] of cases) {
@@ -239,7 +241,9 @@ describe("serve: POST /predict off the connection's bytes", () => {
   });
 
   it("a head that node:http refuses before it is complete is refused as soon, not waited on", async () => {
-    for (const bytes of ["POST /predict HTTP/1.1\nHost: x\n", "POST /predict HTTP/1.1\r\nHost: x\rY", "POST /predict HTTP/1.1\r\nX-A: \x00"]) {
+    const heads = ["POST /predict HTTP/1.1\nHost: x\n", "POST /predict HTTP/1.1\r\nHost: x\rY", "POST /predict HTTP/1.1\r\nX-A: \x00"];
+    heads.push("POST /predict HTTP/1.1\r\nHo st: a\r\n", "POST /predict HTTP/1.1\r\nHost a\r\n", "POST /predict\xff HTTP/1.1\r\n", "POST /predict HTTP/9.9\r\n");
+    for (const bytes of heads) {
       const c = client(s.port);
       await c.send(bytes); // no blank line, no half-close: node:http answers at once
       const [r] = await c.replies(1, 1500);

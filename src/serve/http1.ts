@@ -7,17 +7,18 @@
 // the rest of its life: node's own parser then decides (fastify's routes, 4xx for malformed requests,
 // chunked bodies, Expect, Upgrade, HTTP/1.0, Connection: close, oversized heads). The fast path never
 // answers anything it is not sure of; it only declines.
-import { STATUS_CODES, type Server } from "node:http";
+import { maxHeaderSize, STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { PREDICT_ROUTE, type PredictCore } from "./fast-predict.js";
 import { requestIdFrom } from "./request-id.js";
 
-/** node's default --max-http-header-size: a longer head is node:http's to refuse (431). */
-const MAX_HEAD = 16 * 1024;
+/** node's --max-http-header-size (16 KiB unless set): a longer head is node:http's to refuse (431). */
+const MAX_HEAD = maxHeaderSize;
 /** Bodies up to this size are read here; larger ones (up to bodyLimit) go through node:http, which streams. */
 const MAX_FAST_BODY = 256 * 1024;
 const PREFIX = Buffer.from(`POST ${PREDICT_ROUTE}`, "latin1");
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
 const NEED_MORE = -1;
 const DECLINE = -2;
 
@@ -111,7 +112,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
 
   /** Reads the head in data[off, end) (end: its blank line) into `p`; false when the fast path declines it. */
   const p: Parsed = { contentType: false, requestId: undefined, length: -1, target: PREDICT_ROUTE };
-  function parseHead(b: Buffer, off: number, end: number): boolean {
+  function parseHead(b: Buffer, off: number, end: number, complete = true): boolean {
     p.contentType = false;
     p.requestId = undefined;
     p.length = -1;
@@ -126,8 +127,11 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
       p.target = b.toString("latin1", off + 5, targetEnd);
     } else p.target = PREDICT_ROUTE;
     let host = 0;
+    let count = 0;
+    const maxCount = server.maxHeadersCount ?? 2000; // node:http drops headers past it (0: no limit)
     i = eol + 2;
     while (i < end) {
+      if (++count > maxCount && maxCount > 0) return false;
       let j = i;
       while (TOKEN[b[j]!] === 1) j++;
       if (j === i || b[j] !== 0x3a) return false; // not "name:" (also obs-fold and a space before the colon)
@@ -162,6 +166,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
       }
       i = le + 2;
     }
+    if (!complete) return true; // lines so far are well-formed: the rest of the head may still come
     return host === 1 && p.contentType && p.length >= 0 && p.length <= maxBody;
   }
 
@@ -176,7 +181,11 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     const end = data.indexOf(HEAD_END, off);
     // Wait for the rest of a head only while node:http would wait too: not past its size limit, and not
     // when the bytes so far hold something it refuses at once (a bare LF or CR, a control byte).
-    if (end < 0) return avail > MAX_HEAD || !plainSoFar(data, off + PREFIX.length) ? DECLINE : NEED_MORE;
+    if (end < 0) {
+      if (avail > MAX_HEAD || !plainSoFar(data, off + PREFIX.length)) return DECLINE;
+      const lines = data.lastIndexOf(CRLF); // the complete lines so far must already be well-formed
+      return lines > off && !parseHead(data, off, lines, false) ? DECLINE : NEED_MORE;
+    }
     if (end - off > MAX_HEAD || !parseHead(data, off, end)) return DECLINE;
     const bodyStart = end + 4;
     const next = bodyStart + p.length;
