@@ -187,6 +187,7 @@ function stopAll() {
 }
 process.on("exit", stopAll);
 process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143)); // a killed bench stops its servers too (seen: a SIGTERMed run left three behind)
 
 async function main() {
   const [pRid, pFlask, pRidN] = await Promise.all([freePort(), freePort(), freePort()]);
