@@ -187,7 +187,7 @@ function stopAll() {
 }
 process.on("exit", stopAll);
 process.on("SIGINT", () => process.exit(130));
-process.on("SIGTERM", () => process.exit(143)); // a killed bench stops its servers too (seen: a SIGTERMed run left three behind)
+process.on("SIGTERM", () => process.exit(143)); // a killed bench stops its servers too, at the end of the wrk run under way
 
 async function main() {
   const [pRid, pFlask, pRidN] = await Promise.all([freePort(), freePort(), freePort()]);
@@ -224,11 +224,12 @@ async function main() {
   const best = [];
   for (let round = 1; round <= Number(args.rounds); round++) {
     process.stderr.write(`round ${round}\n`);
-    targets.forEach(([name, url, pid], i) => {
+    for (const [i, [name, url, pid]] of targets.entries()) {
+      await new Promise((r) => setImmediate(r)); // wrk runs synchronously: let a SIGTERM/SIGINT in between runs
       const r = measure(name, url, pid);
       const b = best[i];
       best[i] = !b ? { ...r, rounds: 1 } : { ...(r.rps > b.rps ? r : b), cpuUs: Math.min(r.cpuUs, b.cpuUs), rounds: b.rounds + 1 };
-    });
+    }
   }
   const rows = best;
   const W = Number(args.workers);
