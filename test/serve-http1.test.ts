@@ -438,7 +438,7 @@ describe("serve: the fast path answers exactly as node:http would (differential,
   }
 
   /**
-   * Sends each request's pieces with pauses, then waits for its answer (or 150 ms, or the close) before
+   * Sends each request's pieces with pauses, then waits for its answer (or 300 ms, or the close) before
    * the next: node:http reading a pipeline in one packet may refuse a later request before it answers an
    * earlier one, which the fast path does answer. Then half-closes; returns all bytes until the close.
    */
@@ -467,7 +467,8 @@ describe("serve: the fast path answers exactly as node:http would (differential,
             socket.write(p);
             await sleep(2);
           }
-          for (let t = 0; t < 75 && !closed && parseReplies(got).replies.length === answered; t++) await sleep(2);
+          const deadline = Date.now() + 300; // room for a loaded machine (some requests get no answer until more bytes come)
+          while (!closed && parseReplies(got).replies.length === answered && Date.now() < deadline) await sleep(2);
         }
         if (!closed) socket.end();
       });
