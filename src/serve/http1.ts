@@ -56,18 +56,6 @@ function lineEnd(b: Buffer, i: number, end: number): number {
   return end;
 }
 
-/** No byte from i to the end that lineEnd would refuse (a CR as the very last byte may still get its LF). */
-function plainSoFar(b: Buffer, i: number): boolean {
-  for (; i < b.length; i++) {
-    const c = b[i]!;
-    if (c === 0x0d) {
-      if (i + 1 < b.length && b[i + 1] !== 0x0a) return false;
-      i++;
-    } else if (c < 0x20 ? c !== 0x09 : c === 0x7f) return false;
-  }
-  return true;
-}
-
 /** The bytes at i spell `lower` in any case (`lower`: lower-case letters, digits and "-"). */
 function named(b: Buffer, i: number, lower: string): boolean {
   for (let k = 0; k < lower.length; k++) if ((b[i + k]! | 0x20) !== lower.charCodeAt(k)) return false;
@@ -180,11 +168,15 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     if (avail <= PREFIX.length) return NEED_MORE;
     const end = data.indexOf(HEAD_END, off);
     // Wait for the rest of a head only while node:http would wait too: not past its size limit, and not
-    // when the bytes so far hold something it refuses at once (a bare LF or CR, a control byte).
+    // when the bytes so far hold something it refuses at once. The complete lines must be well-formed
+    // (parseHead), the line still arriving free of what lineEnd refuses (a CR as the last byte may still
+    // get its LF).
     if (end < 0) {
-      if (avail > MAX_HEAD || !plainSoFar(data, off + PREFIX.length)) return DECLINE;
-      const lines = data.lastIndexOf(CRLF); // the complete lines so far must already be well-formed
-      return lines > off && !parseHead(data, off, lines, false) ? DECLINE : NEED_MORE;
+      if (avail > MAX_HEAD) return DECLINE;
+      const lines = data.lastIndexOf(CRLF);
+      if (lines > off && !parseHead(data, off, lines, false)) return DECLINE;
+      const tailEnd = data[data.length - 1] === 0x0d ? data.length - 1 : data.length;
+      return lineEnd(data, lines > off ? lines + 2 : off + PREFIX.length, tailEnd) === tailEnd ? NEED_MORE : DECLINE;
     }
     if (end - off > MAX_HEAD || !parseHead(data, off, end)) return DECLINE;
     const bodyStart = end + 4;
