@@ -35,7 +35,9 @@ if (isMainThread) {
       const r = m.report;
       console.log(`fuzz: ${r.cases} mutants of ${r.files} fixtures in ${r.seconds.toFixed(1)} s (seed ${seed})`);
       console.log(`  imported ${r.imported}, refused ${r.refused}, defects ${r.defects.length}; slowest case ${r.slowest.toFixed(1)} ms`);
-      console.log(`  ${(r.cases / r.seconds).toFixed(0)} mutants/s vs reference ${r.refPerSec.toFixed(0)} clean imports/s in the same run (ratio ${(r.cases / r.seconds / r.refPerSec).toFixed(2)}: refusals stop early)`);
+      console.log(
+        `  ${(r.cases / r.seconds).toFixed(0)} mutants/s vs reference ${r.refPerSec.toFixed(0)} clean imports/s in the same run (ratio ${(r.cases / r.seconds / r.refPerSec).toFixed(2)}: refusals stop early)`,
+      );
       for (const d of r.defects.slice(0, 20)) console.log(`  DEFECT ${d}`);
       process.exitCode = r.defects.length ? 1 : 0;
     }
@@ -50,7 +52,12 @@ if (isMainThread) {
   const { importPickleBytes } = await import("../dist/sklearn/import.js");
   const { seconds, seed } = workerData;
   const valid = (f) => /\.(pkl|joblib|joblib\.z|joblib\.gz)$/.test(f) && !/^(lz4|xz)\./.test(f);
-  const files = [...readdirSync(DIR).filter(valid), ...readdirSync(DIR + "handmade").filter(valid).map((f) => "handmade/" + f)];
+  const files = [
+    ...readdirSync(DIR).filter(valid),
+    ...readdirSync(DIR + "handmade")
+      .filter(valid)
+      .map((f) => "handmade/" + f),
+  ];
   const sources = files.map((f) => readFileSync(DIR + f));
   const rides = JSON.parse(readFileSync(DIR + "rides.json", "utf8")).slice(0, 5);
 

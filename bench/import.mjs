@@ -17,13 +17,16 @@ for (let i = 0; i < n + 3; i++) {
   const a = importPickleFile(file);
   compile(a);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (i >= 3) times.push(ms); // the first runs include JIT warm-up; reported separately below
+  if (i >= 3)
+    times.push(ms); // the first runs include JIT warm-up; reported separately below
   else if (i === 0) console.log(`ridepred import, first (cold) run: ${ms.toFixed(1)} ms`);
   features = a.features.vectorizer.feature_names.length;
 }
 times.sort((a, b) => a - b);
 const median = times[Math.floor(times.length / 2)];
-console.log(`ridepred import + compile of ${file.split("/").pop()} (${features} features): median ${median.toFixed(2)} ms, p90 ${times[Math.floor(times.length * 0.9)].toFixed(2)} ms over ${n} runs`);
+console.log(
+  `ridepred import + compile of ${file.split("/").pop()} (${features} features): median ${median.toFixed(2)} ms, p90 ${times[Math.floor(times.length * 0.9)].toFixed(2)} ms over ${n} runs`,
+);
 
 const py = "/usr/bin/python3";
 if (existsSync(py)) {

@@ -10,7 +10,27 @@ import { fileWriter } from "hyparquet-writer/src/node.js";
 
 const shared = new URL("../../shared/data/", import.meta.url).pathname;
 const months = ["green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet", "green_tripdata_2023-01.parquet"].map((f) => join(shared, f));
-const cols = ["VendorID", "lpep_pickup_datetime", "lpep_dropoff_datetime", "store_and_fwd_flag", "RatecodeID", "PULocationID", "DOLocationID", "passenger_count", "trip_distance", "fare_amount", "extra", "mta_tax", "tip_amount", "tolls_amount", "improvement_surcharge", "total_amount", "payment_type", "trip_type", "congestion_surcharge"];
+const cols = [
+  "VendorID",
+  "lpep_pickup_datetime",
+  "lpep_dropoff_datetime",
+  "store_and_fwd_flag",
+  "RatecodeID",
+  "PULocationID",
+  "DOLocationID",
+  "passenger_count",
+  "trip_distance",
+  "fare_amount",
+  "extra",
+  "mta_tax",
+  "tip_amount",
+  "tolls_amount",
+  "improvement_surcharge",
+  "total_amount",
+  "payment_type",
+  "trip_type",
+  "congestion_surcharge",
+];
 
 export async function makeData(rows, dir) {
   mkdirSync(dir, { recursive: true });
@@ -30,18 +50,41 @@ export async function makeData(rows, dir) {
   const rowAt = (i) => {
     const r = real[i % real.length];
     const shift = Math.floor(i / real.length) * week;
-    return { ...r, lpep_pickup_datetime: new Date(r.lpep_pickup_datetime.getTime() + shift), lpep_dropoff_datetime: new Date(r.lpep_dropoff_datetime.getTime() + shift) };
+    return {
+      ...r,
+      lpep_pickup_datetime: new Date(r.lpep_pickup_datetime.getTime() + shift),
+      lpep_dropoff_datetime: new Date(r.lpep_dropoff_datetime.getTime() + shift),
+    };
   };
 
   const csv = createWriteStream(csvPath);
   const write = (s) => (csv.write(s) ? Promise.resolve() : new Promise((res) => csv.once("drain", res)));
   await write(cols.join(",") + "\n");
   const group = 1_000_000;
-  const types = { VendorID: "DOUBLE", lpep_pickup_datetime: "TIMESTAMP", lpep_dropoff_datetime: "TIMESTAMP", store_and_fwd_flag: "STRING", PULocationID: "STRING", DOLocationID: "STRING" };
+  const types = {
+    VendorID: "DOUBLE",
+    lpep_pickup_datetime: "TIMESTAMP",
+    lpep_dropoff_datetime: "TIMESTAMP",
+    store_and_fwd_flag: "STRING",
+    PULocationID: "STRING",
+    DOLocationID: "STRING",
+  };
   const schema = [{ name: "root", num_children: cols.length }];
   for (const c of cols) {
     const t = types[c] ?? "DOUBLE";
-    schema.push(t === "STRING" ? { name: c, type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" } : t === "TIMESTAMP" ? { name: c, type: "INT64", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" }, repetition_type: "OPTIONAL" } : { name: c, type: "DOUBLE", repetition_type: "OPTIONAL" });
+    schema.push(
+      t === "STRING"
+        ? { name: c, type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" }
+        : t === "TIMESTAMP"
+          ? {
+              name: c,
+              type: "INT64",
+              converted_type: "TIMESTAMP_MICROS",
+              logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" },
+              repetition_type: "OPTIONAL",
+            }
+          : { name: c, type: "DOUBLE", repetition_type: "OPTIONAL" },
+    );
   }
   const pq = new ParquetWriter({ writer: fileWriter(pqPath), schema });
   for (let start = 0; start < rows; start += group) {
@@ -57,7 +100,7 @@ export async function makeData(rows, dir) {
       }
       cols.forEach((c, j) => {
         const v = r[c];
-        data[j][i] = v instanceof Date ? BigInt(v.getTime()) * 1000n : v ?? null;
+        data[j][i] = v instanceof Date ? BigInt(v.getTime()) * 1000n : (v ?? null);
       });
     }
     if (lines.length) await write(lines.join("\n") + "\n");

@@ -70,7 +70,12 @@ const common = ["--filter-duration", "1..60", "--json"]; // the course job's fil
 
 let ref;
 if (withReference && existsSync(python)) {
-  ref = measure("reference: pandas + scikit-learn, CSV -> CSV", python, [join(root, "bench/score_reference.py"), join(root, "models/ride-duration.bin"), csvPath, outRef]);
+  ref = measure("reference: pandas + scikit-learn, CSV -> CSV", python, [
+    join(root, "bench/score_reference.py"),
+    join(root, "models/ride-duration.bin"),
+    csvPath,
+    outRef,
+  ]);
   results.push(ref);
 }
 // ridepred's runs go round after round; each keeps its fastest round (other load on a shared machine only
@@ -79,7 +84,11 @@ const runs = [
   ["ridepred score CSV -> CSV", (r) => [bin, "score", csvPath, "-o", out("csv", r) + ".csv", ...common], {}],
   ["ridepred score Parquet -> Parquet", (r) => [bin, "score", pqPath, "-o", out("pq", r) + ".parquet", ...common], {}],
   // the same job with the Parquet encoder on the main thread: what the second core is worth
-  ["ridepred Parquet -> Parquet, RIDEPRED_WRITER_THREAD=off", (r) => [bin, "score", pqPath, "-o", out("pq-main", r) + ".parquet", ...common], { RIDEPRED_WRITER_THREAD: "off" }],
+  [
+    "ridepred Parquet -> Parquet, RIDEPRED_WRITER_THREAD=off",
+    (r) => [bin, "score", pqPath, "-o", out("pq-main", r) + ".parquet", ...common],
+    { RIDEPRED_WRITER_THREAD: "off" },
+  ],
 ];
 const outputs = [];
 for (let round = 0; round < rounds; round++) for (const [, args] of runs) outputs.push(args(round).at(-4));
@@ -89,7 +98,8 @@ for (let round = 0; round < rounds; round++) {
   runs.forEach(([label, args, env], i) => {
     const m = measure(label, process.execPath, args(round), env);
     const b = best[i];
-    best[i] = !b || m.seconds < b.seconds ? { ...m, rss: Math.max(m.rss, b?.rss ?? 0), rounds: round + 1 } : { ...b, rss: Math.max(m.rss, b.rss), rounds: round + 1 };
+    best[i] =
+      !b || m.seconds < b.seconds ? { ...m, rss: Math.max(m.rss, b?.rss ?? 0), rounds: round + 1 } : { ...b, rss: Math.max(m.rss, b.rss), rounds: round + 1 };
   });
 }
 const [csv, pq] = best;
@@ -98,7 +108,9 @@ const outPq = out("pq", rounds - 1) + ".parquet";
 results.push(...best);
 
 const fmt = (x) => Math.round(x).toLocaleString("en-US");
-console.log(`\nbench/score: ${fmt(rows)} real TLC rows (green 2021-01, 2021-02, 2023-01 repeated), filter 1..60 min, ${cpus().length} cores, same machine, same run; ridepred: fastest of ${rounds} rounds, highest RSS of them`);
+console.log(
+  `\nbench/score: ${fmt(rows)} real TLC rows (green 2021-01, 2021-02, 2023-01 repeated), filter 1..60 min, ${cpus().length} cores, same machine, same run; ridepred: fastest of ${rounds} rounds, highest RSS of them`,
+);
 console.log("| run | seconds | rows/s (wall) | rows/s (job) | vs reference | peak RSS |");
 console.log("|---|---:|---:|---:|---:|---:|");
 for (const r of results) {
@@ -113,7 +125,9 @@ const peak = Math.max(...results.filter((r) => r !== ref).map((r) => r.rss));
 console.log(`\ntargets (${fmt(rows)} rows):`);
 console.log(`- Parquet -> Parquet >= 2,000,000 rows/s: ${fmt(pq.rate)} wall, ${fmt(pq.job)} job: ${verdict(pq.rate >= 2e6)} (wall)`);
 if (ref) console.log(`- CSV -> CSV >= 2x the reference: ${(csv.rate / ref.rate).toFixed(2)}x: ${verdict(csv.rate / ref.rate >= 2)}`);
-console.log(`- peak RSS < 200 MB at 10,000,000 rows: ${peak.toFixed(0)} MB at ${fmt(rows)} rows: ${rows >= 10_000_000 ? verdict(peak < 200) : "(run with --rows 10000000 to check)"}`);
+console.log(
+  `- peak RSS < 200 MB at 10,000,000 rows: ${peak.toFixed(0)} MB at ${fmt(rows)} rows: ${rows >= 10_000_000 ? verdict(peak < 200) : "(run with --rows 10000000 to check)"}`,
+);
 
 if (ref) {
   const [a, b] = [await column(outCsv, "predicted_duration"), await column(outRef, "predicted_duration")];

@@ -129,7 +129,17 @@ function childrenCpuSeconds() {
 }
 
 function wrk(url, seconds, connections) {
-  const [cmd, argv] = onCpu(LOAD_CPU, "wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "--timeout", "5s", "-s", join(root, "bench/serve-post.lua"), url]);
+  const [cmd, argv] = onCpu(LOAD_CPU, "wrk", [
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    "--latency",
+    "--timeout",
+    "5s",
+    "-s",
+    join(root, "bench/serve-post.lua"),
+    url,
+  ]);
   const c0 = childrenCpuSeconds();
   const r = spawnSync(cmd, argv, { encoding: "utf8" });
   const wrkCpu = (childrenCpuSeconds() - c0) / seconds;
@@ -195,12 +205,22 @@ async function main() {
   const echo = start(process.execPath, ["bench/serve-echo.mjs"]);
   const floor = args.floor ? start(process.execPath, ["bench/serve-floor.mjs"]) : null;
   const netEcho = start(process.execPath, ["bench/serve-echo-net.mjs"]);
-  const flask = start("/usr/bin/gunicorn", ["--workers", "1", "--worker-class", "sync", "--bind", `127.0.0.1:${pFlask}`, "--chdir", "bench/reference", "--log-level", "warning", "flask_app:app"], {
-    MODEL: join(root, "models/ride-duration.bin"),
-  });
+  const flask = start(
+    "/usr/bin/gunicorn",
+    ["--workers", "1", "--worker-class", "sync", "--bind", `127.0.0.1:${pFlask}`, "--chdir", "bench/reference", "--log-level", "warning", "flask_app:app"],
+    {
+      MODEL: join(root, "models/ride-duration.bin"),
+    },
+  );
   // the echo servers pick their own ports and print them
   const [echoPort, floorPort, netEchoPort] = await Promise.all([echo, floor, netEcho].map((c) => (c ? c.port : 0)));
-  const urls = { ridepred: `http://127.0.0.1:${pRid}/predict`, echo: `http://127.0.0.1:${echoPort}/`, flask: `http://127.0.0.1:${pFlask}/predict`, floor: `http://127.0.0.1:${floorPort}/`, netEcho: `http://127.0.0.1:${netEchoPort}/` };
+  const urls = {
+    ridepred: `http://127.0.0.1:${pRid}/predict`,
+    echo: `http://127.0.0.1:${echoPort}/`,
+    flask: `http://127.0.0.1:${pFlask}/predict`,
+    floor: `http://127.0.0.1:${floorPort}/`,
+    netEcho: `http://127.0.0.1:${netEchoPort}/`,
+  };
   const [a, , c] = await Promise.all([
     waitUp(urls.ridepred, rid, "ridepred"),
     waitUp(urls.echo, echo, "echo"),
@@ -262,16 +282,28 @@ async function main() {
   const fl = floor ? rows[3] : null;
   const ne = rows[floor ? 4 : 3];
   console.log(`\nsetup: wrk -t1 -c${C}, ${setup}; ${CORES} cores`);
-  console.log(`best of ${args.rounds} rounds of ${D}s at ${C} connections (req/s, p50, p99, server and wrk CPU use from the same run; least CPU per request of any round)`);
+  console.log(
+    `best of ${args.rounds} rounds of ${D}s at ${C} connections (req/s, p50, p99, server and wrk CPU use from the same run; least CPU per request of any round)`,
+  );
   console.log("| server | req/s | p50 ms | p99 ms | CPU us/request | server CPU | wrk CPU | non-2xx |\n|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const x of rows) {
-    console.log(`| ${x.name} | ${x.rps.toFixed(0)} | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.cpuUs.toFixed(1)} | ${x.serverCpu.toFixed(2)} | ${x.wrkCpu.toFixed(2)} | ${x.non2xx + x.socketErrors} |`);
+    console.log(
+      `| ${x.name} | ${x.rps.toFixed(0)} | ${x.p50.toFixed(2)} | ${x.p99.toFixed(2)} | ${x.cpuUs.toFixed(1)} | ${x.serverCpu.toFixed(2)} | ${x.wrkCpu.toFixed(2)} | ${x.non2xx + x.socketErrors} |`,
+    );
   }
   const check = (ok) => (ok ? "met" : "NOT met");
   console.log(`\nridepred / Flask reference: ${(r.rps / f.rps).toFixed(1)}x   (target >= 15x: ${check(r.rps / f.rps >= 15)})`);
-  console.log(`  for scale: bare echo / Flask ${(e.rps / f.rps).toFixed(1)}x` + (fl ? `, constant reply / Flask ${(fl.rps / f.rps).toFixed(1)}x` : "") + `; Flask's CPU per request is ${(f.cpuUs / r.cpuUs).toFixed(1)}x ridepred's`);
-  console.log(`ridepred / bare echo:       ${((100 * r.rps) / e.rps).toFixed(0)}%   (target >= 90%: ${check(r.rps / e.rps >= 0.9)}); CPU per request: echo is ${((100 * e.cpuUs) / r.cpuUs).toFixed(0)}% of ridepred's`);
-  console.log(`  ridepred's /predict bypasses node:http (src/serve/http1.ts); against the same byte-level transport echoing JSON without a model it reaches ${((100 * r.rps) / ne.rps).toFixed(0)}% (not a target)`);
+  console.log(
+    `  for scale: bare echo / Flask ${(e.rps / f.rps).toFixed(1)}x` +
+      (fl ? `, constant reply / Flask ${(fl.rps / f.rps).toFixed(1)}x` : "") +
+      `; Flask's CPU per request is ${(f.cpuUs / r.cpuUs).toFixed(1)}x ridepred's`,
+  );
+  console.log(
+    `ridepred / bare echo:       ${((100 * r.rps) / e.rps).toFixed(0)}%   (target >= 90%: ${check(r.rps / e.rps >= 0.9)}); CPU per request: echo is ${((100 * e.cpuUs) / r.cpuUs).toFixed(0)}% of ridepred's`,
+  );
+  console.log(
+    `  ridepred's /predict bypasses node:http (src/serve/http1.ts); against the same byte-level transport echoing JSON without a model it reaches ${((100 * r.rps) / ne.rps).toFixed(0)}% (not a target)`,
+  );
   console.log(`ridepred p99 at ${C} conns:  ${r.p99.toFixed(2)} ms (target < 5 ms: ${check(r.p99 < 5)})`);
   if (soak) {
     console.log(
@@ -280,8 +312,26 @@ async function main() {
     );
   }
   const load = loadavg()[0];
-  console.log(`load average at the end: ${load.toFixed(1)} on ${CORES} cores (wrk and one server keep it near 2; a server CPU well below 1.00 when pinned means something else took its core)`);
-  console.log(JSON.stringify({ setup: { pinned: PIN, loadCpu: PIN ? LOAD_CPU : null, serverCpu: PIN ? SERVER_CPU : null, cores: CORES, wrkThreads: 1, connections: C }, rows, soak, ratios: { vsFlask: r.rps / f.rps, vsEcho: r.rps / e.rps, vsNetEcho: r.rps / ne.rps, echoVsFlask: e.rps / f.rps, floorVsFlask: fl ? fl.rps / f.rps : null, cpuFlaskOverRidepred: f.cpuUs / r.cpuUs, cpuEchoOverRidepred: e.cpuUs / r.cpuUs }, loadavg: load }));
+  console.log(
+    `load average at the end: ${load.toFixed(1)} on ${CORES} cores (wrk and one server keep it near 2; a server CPU well below 1.00 when pinned means something else took its core)`,
+  );
+  console.log(
+    JSON.stringify({
+      setup: { pinned: PIN, loadCpu: PIN ? LOAD_CPU : null, serverCpu: PIN ? SERVER_CPU : null, cores: CORES, wrkThreads: 1, connections: C },
+      rows,
+      soak,
+      ratios: {
+        vsFlask: r.rps / f.rps,
+        vsEcho: r.rps / e.rps,
+        vsNetEcho: r.rps / ne.rps,
+        echoVsFlask: e.rps / f.rps,
+        floorVsFlask: fl ? fl.rps / f.rps : null,
+        cpuFlaskOverRidepred: f.cpuUs / r.cpuUs,
+        cpuEchoOverRidepred: e.cpuUs / r.cpuUs,
+      },
+      loadavg: load,
+    }),
+  );
 }
 
 main().then(

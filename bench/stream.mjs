@@ -49,12 +49,19 @@ const tCat = best(`cat ${file} | cat > /dev/null`);
 const tEcho = best(`cat ${file} | ${process.execPath} ${join(root, "bench/stream-echo.mjs")} > /dev/null`);
 const tRide = best(`cat ${file} | ${process.execPath} ${bin} stream > /dev/null`);
 const tStart = best(`${process.execPath} ${bin} stream < /dev/null`); // start-up: load + prove the model, no events
-const out = execFileSync("sh", ["-c", `head -n 1000 ${file} | ${process.execPath} ${bin} stream | wc -l`], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+const out = execFileSync("sh", ["-c", `head -n 1000 ${file} | ${process.execPath} ${bin} stream | wc -l`], {
+  encoding: "utf8",
+  stdio: ["ignore", "pipe", "ignore"],
+}).trim();
 if (out !== "1000") throw new Error(`ridepred stream answered ${out} of 1000 lines`);
 console.log(`  cat | cat (OS pipe)                 ${fmt(nPipe / tCat).padStart(12)} events/s`);
 console.log(`  node parse+stringify (no model)     ${fmt(nPipe / tEcho).padStart(12)} events/s`);
-console.log(`  ridepred stream                     ${fmt(nPipe / tRide).padStart(12)} events/s  = ${(tEcho / tRide).toFixed(2)} x node echo, ${(tCat / tRide).toFixed(3)} x cat`);
-console.log(`  ridepred stream minus start-up      ${fmt(nPipe / (tRide - tStart)).padStart(12)} events/s  (start-up with no input: ${(tStart * 1000).toFixed(0)} ms)`);
+console.log(
+  `  ridepred stream                     ${fmt(nPipe / tRide).padStart(12)} events/s  = ${(tEcho / tRide).toFixed(2)} x node echo, ${(tCat / tRide).toFixed(3)} x cat`,
+);
+console.log(
+  `  ridepred stream minus start-up      ${fmt(nPipe / (tRide - tStart)).padStart(12)} events/s  (start-up with no input: ${(tStart * 1000).toFixed(0)} ms)`,
+);
 
 // ---- Redis Streams ----------------------------------------------------------------------------------------
 if (spawnSync("redis-server", ["--version"]).status !== 0) {
@@ -87,7 +94,9 @@ if (spawnSync("redis-server", ["--version"]).status !== 0) {
       }
       return (performance.now() - t0) / 1000;
     };
-    console.log(`\nRedis Streams (redis-server ${/v=(\S+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1]}, 127.0.0.1), ${fmt(nRedis)} events, batch ${batch}:`);
+    console.log(
+      `\nRedis Streams (redis-server ${/v=(\S+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1]}, 127.0.0.1), ${fmt(nRedis)} events, batch ${batch}:`,
+    );
     const tXadd = await load("ref-in");
     console.log(`  raw XADD, pipelined by 1000          ${fmt(nRedis / tXadd).padStart(12)} events/s (producer side)`);
 
@@ -111,9 +120,25 @@ if (spawnSync("redis-server", ["--version"]).status !== 0) {
     // ridepred: events already on the stream; timed from the first prediction written to the last.
     await load("rides");
     t0 = performance.now();
-    const child = spawn(process.execPath, [bin, "stream", "--from", `redis://127.0.0.1:${port}/rides`, "--to", `redis://127.0.0.1:${port}/predictions`, "--group", "duration", "--batch", String(batch), "--json"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        "stream",
+        "--from",
+        `redis://127.0.0.1:${port}/rides`,
+        "--to",
+        `redis://127.0.0.1:${port}/predictions`,
+        "--group",
+        "duration",
+        "--batch",
+        String(batch),
+        "--json",
+      ],
+      {
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
     let summary = "";
     child.stdout.on("data", (d) => (summary += d));
     let tFirst = 0;

@@ -25,7 +25,13 @@ describe("ridepred import", () => {
     const out = join(tmp, "lr.json");
     const ex = join(tmp, "ex.jsonl");
     const expected = JSON.parse(readFileSync(join(FIX, "linear/LinearRegression.expected.json"), "utf8"));
-    writeFileSync(ex, expected.rides.slice(0, 20).map((input: unknown, i: number) => JSON.stringify({ input, output: expected.predictions[i] })).join("\n") + "\n");
+    writeFileSync(
+      ex,
+      expected.rides
+        .slice(0, 20)
+        .map((input: unknown, i: number) => JSON.stringify({ input, output: expected.predictions[i] }))
+        .join("\n") + "\n",
+    );
     const r = ridepred("import", join(FIX, "linear/LinearRegression.p5.pkl"), "-o", out, "--examples", ex, "--env", "python=3.11.2", "--json");
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
@@ -127,7 +133,10 @@ describe("ridepred verify", () => {
 
   it("checks recorded versions against Pipfile.lock, requirements.txt, conda.yaml, python_env.yaml", () => {
     const files: Record<string, string> = {
-      "Pipfile.lock": JSON.stringify({ _meta: { requires: { python_version: "3.9" } }, default: { "scikit-learn": { version: "==1.2.2" }, numpy: { version: "==1.24.2" } } }),
+      "Pipfile.lock": JSON.stringify({
+        _meta: { requires: { python_version: "3.9" } },
+        default: { "scikit-learn": { version: "==1.2.2" }, numpy: { version: "==1.24.2" } },
+      }),
       "requirements.txt": "mlflow==2.9.2\nscikit-learn==1.2.1\nnumpy==1.24.2\n",
       "conda.yaml": "channels:\n- conda-forge\ndependencies:\n- python=3.11.2\n- pip<=23.0\n- pip:\n  - mlflow==2.9.2\n  - scikit-learn==1.0.2\n",
       "python_env.yaml": "python: 3.11.2\nbuild_dependencies:\n- pip==23.0\ndependencies:\n- -r requirements.txt\n- scikit-learn==1.2.1\n",

@@ -92,10 +92,7 @@ describe("inputs", () => {
   });
 
   it("a batch reports bad rows by index and never zeroes them", () => {
-    const { predictions, errors } = p.predictColumns(
-      { PULocationID: ["43", null, "43"], DOLocationID: [151, 151, 151], trip_distance: [1.01, 1.01, "x"] },
-      3,
-    );
+    const { predictions, errors } = p.predictColumns({ PULocationID: ["43", null, "43"], DOLocationID: [151, 151, 151], trip_distance: [1.01, 1.01, "x"] }, 3);
     expect(predictions[0]).toBe(base);
     expect(Number.isNaN(predictions[1])).toBe(true);
     expect(Number.isNaN(predictions[2])).toBe(true);
@@ -136,8 +133,9 @@ describe("inputs", () => {
       estimator: { ...est, coef: [...est.coef, 0] },
     });
     const ids = ["0", "1", "43", "151", "264", "265", "266", "999", "4095", "4096", "99999", "043", "+43", " 43", "43 ", "4.3", "", "x", "1_1"];
-    const pu: unknown[] = [], dolist: unknown[] = [];
-    for (const a of ids) for (const b of ids) if (a !== "" && b !== "") (pu.push(a), dolist.push(b));
+    const pu: unknown[] = [],
+      dolist: unknown[] = [];
+    for (const a of ids) for (const b of ids) if (a !== "" && b !== "") pu.push(a), dolist.push(b);
     const n = pu.length;
     const cols = { PULocationID: pu, DOLocationID: dolist, trip_distance: new Float64Array(n).fill(2.5) };
     const dense = p.predictColumns(cols, n);
@@ -153,7 +151,10 @@ describe("inputs", () => {
     const indices = Int32Array.from([0, 2, -1, 1, 3, 4, 5, 6, 0, 2, 7, 8, 9, 10, 0, 10, 2, 6]);
     const plain = Array.from(indices, (j) => (j < 0 ? null : dictionary[j]));
     const dist = new Float64Array(indices.length).fill(3.25);
-    const viaDict = p.predictColumns({ PULocationID: { dictionary, indices }, DOLocationID: { dictionary, indices: indices.slice().reverse() }, trip_distance: dist }, indices.length);
+    const viaDict = p.predictColumns(
+      { PULocationID: { dictionary, indices }, DOLocationID: { dictionary, indices: indices.slice().reverse() }, trip_distance: dist },
+      indices.length,
+    );
     const viaPlain = p.predictColumns({ PULocationID: plain, DOLocationID: plain.slice().reverse(), trip_distance: dist }, indices.length);
     expect(viaDict.errors).toEqual(viaPlain.errors);
     expect(viaDict.errors.length).toBeGreaterThan(0);

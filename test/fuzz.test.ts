@@ -85,7 +85,10 @@ describe("hostile corpus", () => {
   }
 
   it("audit names every dangerous global without running anything, through joblib compression too", () => {
-    for (const [file, global] of [["getattr_import.p2.pkl", "builtins.getattr"], ["os_system.joblib.gz", "posix.system"]]) {
+    for (const [file, global] of [
+      ["getattr_import.p2.pkl", "builtins.getattr"],
+      ["os_system.joblib.gz", "posix.system"],
+    ]) {
       const report = auditPickle(readFileSync(join(HOSTILE, file!)));
       expect(report.globals).toContainEqual({ name: global, allowed: false });
       expect(report.risks[global!]).toBe("can run code or touch the system");
@@ -193,9 +196,13 @@ describe("protocol 5 out-of-band buffers", () => {
 describe("mutation fuzz of valid fixtures (seeded, bounded)", () => {
   const SEEDS = [1, 2, 3];
   const CASES_PER_SEED = 400;
-  const sources = ["Pipeline_Ridge.p2.pkl", "DecisionTreeRegressor_tuple.p4.pkl", "GradientBoostingRegressor_dummy_median.p5.pkl", "RandomForestRegressor.joblib", "HistGradientBoostingRegressor.p4.pkl"].map((f) =>
-    readFileSync(join(DIR, f)),
-  );
+  const sources = [
+    "Pipeline_Ridge.p2.pkl",
+    "DecisionTreeRegressor_tuple.p4.pkl",
+    "GradientBoostingRegressor_dummy_median.p5.pkl",
+    "RandomForestRegressor.joblib",
+    "HistGradientBoostingRegressor.p4.pkl",
+  ].map((f) => readFileSync(join(DIR, f)));
   const sample = rides.slice(0, 5);
 
   for (const seed of SEEDS) {

@@ -63,7 +63,9 @@ describe("MLflow folder variants", () => {
   it("MLmodel disagreeing with the pickle about scikit-learn is refused", () => {
     const dir = copyFolder("Pipeline_Ridge");
     writeFileSync(join(dir, "MLmodel"), readFileSync(join(dir, "MLmodel"), "utf8").replace("sklearn_version: 1.2.1", "sklearn_version: 1.3.0"));
-    expect(() => importMlflow(dir)).toThrow(/MLmodel flavors\.sklearn\.sklearn_version .* says scikit-learn 1\.3\.0, but _sklearn_version in the pickled .* says 1\.2\.1/);
+    expect(() => importMlflow(dir)).toThrow(
+      /MLmodel flavors\.sklearn\.sklearn_version .* says scikit-learn 1\.3\.0, but _sklearn_version in the pickled .* says 1\.2\.1/,
+    );
   });
 
   it("pickled_model names the file; a missing one is a clear error", () => {

@@ -23,7 +23,8 @@ const DIR = join(__dirname, "fixtures", "sklearn");
 const HM = join(DIR, "handmade");
 const BIN = join(__dirname, "..", "bin", "ridepred");
 const rides: Record<string, string | number>[] = JSON.parse(readFileSync(join(DIR, "rides.json"), "utf8"));
-const expectedOf = (dir: string, name: string): { sklearn: string; predictions: number[] } => JSON.parse(readFileSync(join(dir, `${name}.expected.json`), "utf8"));
+const expectedOf = (dir: string, name: string): { sklearn: string; predictions: number[] } =>
+  JSON.parse(readFileSync(join(dir, `${name}.expected.json`), "utf8"));
 
 // Trees and forests: bit-exact. Linear and boosted sums: within 1e-9 relative (they happen to be exact too).
 const MODELS: Record<string, { cls: string; exact: boolean; trees?: number }> = {
@@ -68,7 +69,15 @@ describe("scikit-learn estimators in every layout match scikit-learn's predictio
         }
         const format = artifact.environment.source.format;
         expect(format).toBe(
-          layout === "mlflow" ? "mlflow (pickle)" : layout === "joblib" ? "joblib" : layout === "joblib.z" ? "joblib+zlib" : layout === "joblib.gz" ? "joblib+gzip" : "pickle",
+          layout === "mlflow"
+            ? "mlflow (pickle)"
+            : layout === "joblib"
+              ? "joblib"
+              : layout === "joblib.z"
+                ? "joblib+zlib"
+                : layout === "joblib.gz"
+                  ? "joblib+gzip"
+                  : "pickle",
         );
         const { worst, identical } = compare(artifact, expected.predictions);
         expect(rides.length).toBe(1003);
@@ -121,7 +130,10 @@ describe("scikit-learn estimators in every layout match scikit-learn's predictio
     expect(est.trees.every((t) => t.missing_left?.length === t.feature.length)).toBe(true);
     // The baseline is the mean training duration of the sample.
     const durations = readFileSync(join(__dirname, "..", "examples", "green_tripdata_2021-02_sample.csv"), "utf8")
-      .trim().split("\n").slice(1).map((l) => Number(l.split(",").at(-1)));
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => Number(l.split(",").at(-1)));
     const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
     expect(Math.abs(est.init - mean) / mean).toBeLessThan(1e-9);
   });
@@ -139,7 +151,9 @@ describe("model.json validation of trees", () => {
     expect(broken((e) => (e.trees[0]!.left[0] = 0))).toEqual([expect.stringMatching(/trees\[0\]\.left\/right\[0\]: child index out of range/)]);
     expect(broken((e) => (e.trees[1]!.feature[0] = 99999))).toEqual([expect.stringMatching(/trees\[1\]\.feature\[0\]: feature index 99999 out of range/)]);
     expect(broken((e) => (e.trees[0]!.missing_left = [1]))).toEqual([expect.stringMatching(/missing_left: must be an array of 0\/1, one per node/)]);
-    expect(broken((e) => ((e as { compare: string }).compare = "float16"))).toEqual([expect.stringMatching(/estimator\.compare: must be "float32" or "float64"/)]);
+    expect(broken((e) => ((e as { compare: string }).compare = "float16"))).toEqual([
+      expect.stringMatching(/estimator\.compare: must be "float32" or "float64"/),
+    ]);
   });
 });
 
@@ -177,7 +191,8 @@ describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian array
       const { worst, identical } = compare(artifact, expectedOf(HM, name).predictions);
       if (exact) expect(identical).toBe(rides.length);
       else expect(worst).toBeLessThan(1e-9);
-      if (file.includes("sklearn021")) expect(artifact.environment.source.globals!.some((g) => /^sklearn\.(ensemble\.(forest|gradient_boosting)|linear_model\.ridge)\./.test(g))).toBe(true);
+      if (file.includes("sklearn021"))
+        expect(artifact.environment.source.globals!.some((g) => /^sklearn\.(ensemble\.(forest|gradient_boosting)|linear_model\.ridge)\./.test(g))).toBe(true);
       if (file.includes("numpy2")) {
         expect(artifact.environment.recorded.numpy).toBe("2.x");
         expect(artifact.environment.source.globals!.some((g) => g.startsWith("numpy._core."))).toBe(true);
@@ -194,7 +209,9 @@ describe("hand-made layouts (numpy 2 paths, 8-field tree nodes, big-endian array
 
 describe("refusals name the problem", () => {
   it("joblib files compressed with lz4 or xz are refused naming the compressor", () => {
-    expect(() => importPickleFile(join(DIR, "lz4.joblib"))).toThrow(/compressed with lz4: ridepred reads joblib files that are uncompressed or compressed with zlib or gzip/);
+    expect(() => importPickleFile(join(DIR, "lz4.joblib"))).toThrow(
+      /compressed with lz4: ridepred reads joblib files that are uncompressed or compressed with zlib or gzip/,
+    );
     expect(() => importPickleFile(join(DIR, "xz.joblib"))).toThrow(/compressed with xz/);
   });
 
@@ -202,7 +219,9 @@ describe("refusals name the problem", () => {
     expect(() => importPickleFile(join(DIR, "unsupported", "Pipeline_StandardScaler.p4.pkl"))).toThrow(
       /refused global sklearn\.preprocessing\._data\.StandardScaler: a scikit-learn class ridepred does not import/,
     );
-    expect(() => importPickleFile(join(DIR, "unsupported", "DecisionTreeClassifier.p4.pkl"))).toThrow(/refused global sklearn\.tree\._classes\.DecisionTreeClassifier: a scikit-learn class/);
+    expect(() => importPickleFile(join(DIR, "unsupported", "DecisionTreeClassifier.p4.pkl"))).toThrow(
+      /refused global sklearn\.tree\._classes\.DecisionTreeClassifier: a scikit-learn class/,
+    );
   });
 
   it("a corrupt zlib stream is a clear error", () => {
@@ -257,11 +276,19 @@ describe("MLflow model folders", () => {
     const dir = mkdtempSync(join(tmpdir(), "ridepred-mlcli-"));
     const name = "GradientBoostingRegressor";
     const preds = expectedOf(DIR, name).predictions;
-    writeFileSync(join(dir, "ex.jsonl"), rides.slice(0, 50).map((r, i) => JSON.stringify({ input: r, output: preds[i] })).join("\n"));
+    writeFileSync(
+      join(dir, "ex.jsonl"),
+      rides
+        .slice(0, 50)
+        .map((r, i) => JSON.stringify({ input: r, output: preds[i] }))
+        .join("\n"),
+    );
     const out = join(dir, "gb.json");
     const folder = join(DIR, `${name}.mlflow`);
     const summary = JSON.parse(
-      execFileSync(BIN, ["import", folder, "-o", out, "--examples", join(dir, "ex.jsonl"), "--examples-source", "scikit-learn 1.2.1 predict", "--json"], { encoding: "utf8" }),
+      execFileSync(BIN, ["import", folder, "-o", out, "--examples", join(dir, "ex.jsonl"), "--examples-source", "scikit-learn 1.2.1 predict", "--json"], {
+        encoding: "utf8",
+      }),
     );
     expect(summary.format).toBe("mlflow (pickle)");
     expect(summary.trees).toBe(25);

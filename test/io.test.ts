@@ -47,15 +47,16 @@ async function readAll(src: BatchSource, wanted: string[], batchSize: number) {
 }
 
 describe("CSV scanner", () => {
-  const tricky = [
-    'id,"name, with comma",note,num',
-    '1,plain,,3.5',
-    '2,"quoted ""twice""","line one\nline two",4',
-    '"3","",x,5',
-    '4,"a\r\nb",",",6',
-    '',
-    '5,é unicode ✓,"",7',
-  ].join("\r\n") + "\r\n";
+  const tricky =
+    [
+      'id,"name, with comma",note,num',
+      "1,plain,,3.5",
+      '2,"quoted ""twice""","line one\nline two",4',
+      '"3","",x,5',
+      '4,"a\r\nb",",",6',
+      "",
+      '5,é unicode ✓,"",7',
+    ].join("\r\n") + "\r\n";
 
   for (const chunk of [1, 2, 3, 7, 64, 1 << 20]) {
     it(`agrees with csv-parse on quotes, doubled quotes, line breaks in quotes, CRLF, BOM, UTF-8 (${chunk}-byte chunks)`, async () => {
@@ -145,33 +146,43 @@ describe("Parquet page-by-page reader", () => {
     expect(cols.big).toEqual(big);
   });
 
-  it.skipIf(!existsSync(join(SHARED, "green_tripdata_2023-01.parquet")))("real months (one big row group; INT64/INT32/string ids; timestamps) equal hyparquet's rows", async () => {
-    for (const month of ["2023-01", "2023-02", "2021-02"]) {
-      const file = join(SHARED, `green_tripdata_${month}.parquet`);
-      const cols = ["lpep_pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "passenger_count"];
-      const ref = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: cols });
-      const src = await openParquet(file);
-      expect([...src.timestampColumns].sort()).toEqual(["lpep_dropoff_datetime", "lpep_pickup_datetime"]);
-      const got = await readAll(src, cols, 10_000);
-      expect(got.n).toBe(ref.length);
-      for (const c of cols) {
-        const expected = ref.map((r) => (r[c] instanceof Date ? (r[c] as Date).getTime() : r[c]));
-        const norm = (v: unknown) => (v === undefined || (typeof v === "number" && Number.isNaN(v)) ? null : v);
-        expect(got.cols[c]!.map(norm)).toEqual(expected.map(norm));
+  it.skipIf(!existsSync(join(SHARED, "green_tripdata_2023-01.parquet")))(
+    "real months (one big row group; INT64/INT32/string ids; timestamps) equal hyparquet's rows",
+    async () => {
+      for (const month of ["2023-01", "2023-02", "2021-02"]) {
+        const file = join(SHARED, `green_tripdata_${month}.parquet`);
+        const cols = ["lpep_pickup_datetime", "PULocationID", "DOLocationID", "trip_distance", "passenger_count"];
+        const ref = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: cols });
+        const src = await openParquet(file);
+        expect([...src.timestampColumns].sort()).toEqual(["lpep_dropoff_datetime", "lpep_pickup_datetime"]);
+        const got = await readAll(src, cols, 10_000);
+        expect(got.n).toBe(ref.length);
+        for (const c of cols) {
+          const expected = ref.map((r) => (r[c] instanceof Date ? (r[c] as Date).getTime() : r[c]));
+          const norm = (v: unknown) => (v === undefined || (typeof v === "number" && Number.isNaN(v)) ? null : v);
+          expect(got.cols[c]!.map(norm)).toEqual(expected.map(norm));
+        }
       }
-    }
-  });
+    },
+  );
 
   it("reads back what ridepred's own writer wrote (v1 pages): nulls, dictionaries, doubles, timestamps, across row groups", async () => {
     const { parquetSink } = await import("../src/io/parquet-write.js");
     const file = join(tmp, "own.parquet");
-    const sink = parquetSink(file, [
-      { name: "zone", kind: "string" },
-      { name: "x", kind: "double" },
-      { name: "t", kind: "timestamp" },
-      { name: "u", kind: "string" }, // unique: PLAIN pages after the first, read through hyparquet's decoder
-    ], { rowGroupRows: 3000 });
-    const zones: (string | null)[] = [], xs: number[] = [], ts: number[] = [], us: (string | null)[] = [];
+    const sink = parquetSink(
+      file,
+      [
+        { name: "zone", kind: "string" },
+        { name: "x", kind: "double" },
+        { name: "t", kind: "timestamp" },
+        { name: "u", kind: "string" }, // unique: PLAIN pages after the first, read through hyparquet's decoder
+      ],
+      { rowGroupRows: 3000 },
+    );
+    const zones: (string | null)[] = [],
+      xs: number[] = [],
+      ts: number[] = [],
+      us: (string | null)[] = [];
     for (let b = 0; b < 5; b++) {
       const n = 1000 + b * 317;
       const zone = Array.from({ length: n }, (_, r) => ((r + b) % 13 === 0 ? null : String((r * 7 + b) % 300)));
@@ -293,7 +304,11 @@ describe("Parquet page-by-page reader", () => {
     const { decompressorsFor } = await import("../src/io/parquet-read.js");
     const src = Uint8Array.from({ length: 5000 }, (_, i) => i % 7);
     const z = snappyCompress(src);
-    const decoders = [snappyUncompressView(), (await decompressorsFor(new Set(["SNAPPY"]))).SNAPPY!, (await decompressorsFor(new Set(["SNAPPY", "GZIP"]))).SNAPPY!];
+    const decoders = [
+      snappyUncompressView(),
+      (await decompressorsFor(new Set(["SNAPPY"]))).SNAPPY!,
+      (await decompressorsFor(new Set(["SNAPPY", "GZIP"]))).SNAPPY!,
+    ];
     for (const inflate of decoders) {
       expect(Buffer.compare(inflate(z, 5000), src)).toBe(0);
       expect(() => inflate(z, 5800)).toThrow(/snappy stream holds 5000 bytes, the page header says 5800/);
@@ -321,7 +336,9 @@ describe("Parquet page-by-page reader", () => {
     for (let i = 0, v = lie; i < len; i++, v = Math.floor(v / 128)) bytes[body + i] = (v & 0x7f) | (i < len - 1 ? 0x80 : 0);
     const patched = join(tmp, "short-snappy-patched.parquet");
     writeFileSync(patched, bytes);
-    await expect(readAll(await openParquet(patched), ["trip_distance"], 500)).rejects.toThrow(/short-snappy-patched\.parquet.*trip_distance.*snappy stream holds \d+ bytes, the page header says \d+/s);
+    await expect(readAll(await openParquet(patched), ["trip_distance"], 500)).rejects.toThrow(
+      /short-snappy-patched\.parquet.*trip_distance.*snappy stream holds \d+ bytes, the page header says \d+/s,
+    );
   });
 
   it("not Parquet, or cut short: a clear error", async () => {
@@ -333,7 +350,8 @@ describe("Parquet page-by-page reader", () => {
 
 describe("timestamps are naive wall-clock time", () => {
   it("parse and format round-trip the TLC style, with fractions and T", () => {
-    for (const s of ["2021-02-01 00:34:03", "2008-12-31 23:59:59", "2021-03-14 02:30:00", "2021-11-07 01:30:00"]) expect(formatTimestamp(parseTimestamp(s))).toBe(s);
+    for (const s of ["2021-02-01 00:34:03", "2008-12-31 23:59:59", "2021-03-14 02:30:00", "2021-11-07 01:30:00"])
+      expect(formatTimestamp(parseTimestamp(s))).toBe(s);
     expect(formatTimestamp(parseTimestamp("2021-02-01T00:34:03.250"))).toBe("2021-02-01 00:34:03.250");
     expect(parseTimestamp("2021-02-01")).toBe(Date.UTC(2021, 1, 1));
   });
@@ -357,7 +375,13 @@ describe("timestamps are naive wall-clock time", () => {
   it("formatting agrees with Date on random instants", () => {
     for (let i = 0; i < 2000; i++) {
       const ms = Math.floor(((i * 7919) % 2000) * 1e9 + i * 1013);
-      expect(formatTimestamp(ms)).toBe(new Date(ms).toISOString().slice(0, 23).replace("T", " ").replace(/\.000$/, ""));
+      expect(formatTimestamp(ms)).toBe(
+        new Date(ms)
+          .toISOString()
+          .slice(0, 23)
+          .replace("T", " ")
+          .replace(/\.000$/, ""),
+      );
     }
   });
 });

@@ -119,7 +119,11 @@ describe("parquetSink", () => {
     duck.closeSync();
     // Types a reader sees: timestamps as TIMESTAMP(MICROS), strings as UTF8, the rest by value.
     const leaf = (name: string) => metadata.schema.find((s) => s.name === name)!;
-    expect(leaf("when")).toMatchObject({ type: "INT64", converted_type: "TIMESTAMP_MICROS", logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" } });
+    expect(leaf("when")).toMatchObject({
+      type: "INT64",
+      converted_type: "TIMESTAMP_MICROS",
+      logical_type: { type: "TIMESTAMP", isAdjustedToUTC: false, unit: "MICROS" },
+    });
     expect(leaf("id")).toMatchObject({ type: "BYTE_ARRAY", converted_type: "UTF8" });
     expect(leaf("x").type).toBe("DOUBLE");
     expect(leaf("big").type).toBe("INT64");
@@ -139,7 +143,11 @@ describe("parquetSink", () => {
   it("formats generated ids exactly as JavaScript prints prefix + number, at every digit count", async () => {
     const runs = [0, 95, 995, 99995, 2147483640, 9007199254740980].flatMap((start) => Array.from({ length: 11 }, (_, i) => start + i)); // consecutive, across carries
     const numbers = [...runs, 0, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 999999999, 1e9, 2147483647, 2147483648, 4294967296, 9007199254740991];
-    const { rows } = await write("ids.parquet", [{ name: "ride_id", kind: "string" }], [{ n: numbers.length, values: [{ prefix: "ré_", numbers: Float64Array.from(numbers) }] }]);
+    const { rows } = await write(
+      "ids.parquet",
+      [{ name: "ride_id", kind: "string" }],
+      [{ n: numbers.length, values: [{ prefix: "ré_", numbers: Float64Array.from(numbers) }] }],
+    );
     expect(rows.map((r) => r.ride_id)).toEqual(numbers.map((x) => `ré_${x}`));
   });
 
@@ -147,9 +155,19 @@ describe("parquetSink", () => {
     const dictionary = ["10", null, "Zürich", "7"];
     const batches = [0, 1, 2].map((b) => {
       const indices = Int32Array.from({ length: 1000 }, (_, r) => ((r + b) % 7 === 0 ? -1 : (r * 31 + b) % dictionary.length));
-      return { n: 1000, indices, values: [{ dictionary: b === 2 ? [...dictionary] : dictionary, indices }, { dictionary, indices }] };
+      return {
+        n: 1000,
+        indices,
+        values: [
+          { dictionary: b === 2 ? [...dictionary] : dictionary, indices },
+          { dictionary, indices },
+        ],
+      };
     });
-    const columns: OutColumn[] = [{ name: "zone", kind: "string" }, { name: "passed", kind: "raw" }];
+    const columns: OutColumn[] = [
+      { name: "zone", kind: "string" },
+      { name: "passed", kind: "raw" },
+    ];
     const { rows, metadata } = await write("dictcol.parquet", columns, batches, { rowGroupRows: 2000 });
     const expected = batches.flatMap((b) => Array.from(b.indices, (j) => (j < 0 ? null : dictionary[j]!)));
     expect(rows.map((r) => r.zone)).toEqual(expected);
@@ -162,7 +180,14 @@ describe("parquetSink", () => {
     const unique = Array.from({ length: n }, (_, i) => `u${i * 7919}`);
     const repeated = Array.from({ length: n }, (_, i) => `zone ${i % 50}`);
     const batches = [0, 1, 2].map(() => ({ n, values: [unique, repeated] }));
-    const { rows, metadata } = await write("dict.parquet", [{ name: "u", kind: "string" }, { name: "r", kind: "string" }], batches);
+    const { rows, metadata } = await write(
+      "dict.parquet",
+      [
+        { name: "u", kind: "string" },
+        { name: "r", kind: "string" },
+      ],
+      batches,
+    );
     expect(rows).toHaveLength(3 * n);
     expect(rows[n + 5]).toEqual({ u: unique[5], r: repeated[5] });
     const [u, r] = metadata.row_groups[0]!.columns.map((c) => c.meta_data!);

@@ -66,7 +66,10 @@ describe.skipIf(!existsSync(THIRD_PARTY))("the third-party pickle in ../shared (
   it("imports: scikit-learn 1.2.2, one-hot PULocationID/DOLocationID, no trip_distance", () => {
     const a = importPickleFile(THIRD_PARTY, { defaults: { PULocationID: "-1", DOLocationID: "-1" } });
     expect(a.environment.recorded["scikit-learn"]).toBe("1.2.2");
-    expect(a.inputs.map((i) => [i.name, i.type]).sort()).toEqual([["DOLocationID", "category"], ["PULocationID", "category"]]);
+    expect(a.inputs.map((i) => [i.name, i.type]).sort()).toEqual([
+      ["DOLocationID", "category"],
+      ["PULocationID", "category"],
+    ]);
     expect(a.features.vectorizer.feature_names.some((n) => n.startsWith("trip_distance"))).toBe(false);
     const est = a.estimator;
     if (est.kind !== "linear") throw new Error("expected linear");
@@ -90,7 +93,10 @@ describe("hostile pickles are refused and nothing runs", () => {
     ["builtins_exec", "builtins.exec"],
   ];
   for (const [name, global] of cases) {
-    for (const [proto, form] of [[2, "GLOBAL"], [4, "STACK_GLOBAL"]] as const) {
+    for (const [proto, form] of [
+      [2, "GLOBAL"],
+      [4, "STACK_GLOBAL"],
+    ] as const) {
       it(`${name} (${form}): refused naming ${global}, no side effect`, () => {
         rmSync(MARKER, { force: true });
         const file = join(FIX, "hostile", `${name}.p${proto}.pkl`);

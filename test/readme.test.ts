@@ -17,7 +17,10 @@ function testedBlocks(): { title: string; lines: string[] }[] {
   for (const m of readme.matchAll(re)) {
     const before = readme.slice(0, m.index);
     const title = [...before.matchAll(/^## (.*)$/gm)].pop()?.[1] ?? "README";
-    const lines = m[1]!.replace(/\\\n\s*/g, "").split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+    const lines = m[1]!
+      .replace(/\\\n\s*/g, "")
+      .split("\n")
+      .filter((l) => l.trim() && !l.trim().startsWith("#"));
     out.push({ title, lines });
   }
   return out;

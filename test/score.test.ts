@@ -48,7 +48,16 @@ describe("ridepred score on the committed samples", () => {
     const out = readCsv(join(dir, "predictions.csv"));
     const rows = await parquetReadObjects({ file: await asyncBufferFromFile(SAMPLE_PQ) });
     expect(out).toHaveLength(rows.length);
-    expect(Object.keys(out[0]!)).toEqual(["ride_id", "pickup_datetime", "PULocationID", "DOLocationID", "actual_duration", "predicted_duration", "diff", "model_version"]);
+    expect(Object.keys(out[0]!)).toEqual([
+      "ride_id",
+      "pickup_datetime",
+      "PULocationID",
+      "DOLocationID",
+      "actual_duration",
+      "predicted_duration",
+      "diff",
+      "model_version",
+    ]);
     rows.forEach((row, i) => {
       const o = out[i]!;
       const expected = predictor.predict(row);
@@ -154,13 +163,19 @@ describe("ridepred score on the committed samples", () => {
   });
 
   it("matches scikit-learn's own committed predictions (JSONL in, JSONL out)", () => {
-    const examples = readFileSync(join(ROOT, "models/ride-duration.examples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const examples = readFileSync(join(ROOT, "models/ride-duration.examples.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const input = join(tmp, "examples.jsonl");
     writeFileSync(input, examples.map((e, i) => JSON.stringify({ ride_id: `ex${i}`, ...e.input })).join("\n") + "\n");
     const out = join(tmp, "examples.out.jsonl");
     const r = ridepred(["score", input, "-o", out]);
     expect(r.code, r.stderr).toBe(0);
-    const got = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const got = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(got).toHaveLength(examples.length);
     got.forEach((g, i) => {
       expect(g.ride_id).toBe(`ex${i}`);
@@ -266,16 +281,32 @@ describe("rows that cannot be scored", () => {
         { name: "trip_distance", data: dist, type: "DOUBLE" },
       ],
     });
-    const r = ridepred(["score", "in.parquet", "-o", "out.jsonl", "--rejects", "rej.jsonl", "--columns", "ride_id,PULocationID,DOLocationID,predicted_duration", "--json"], { cwd: dir });
+    const r = ridepred(
+      ["score", "in.parquet", "-o", "out.jsonl", "--rejects", "rej.jsonl", "--columns", "ride_id,PULocationID,DOLocationID,predicted_duration", "--json"],
+      { cwd: dir },
+    );
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ rows_read: 5, scored: 2, rejected: 3, rejected_by_field: { PULocationID: 1, DOLocationID: 1, trip_distance: 1 } });
-    const out = readFileSync(join(dir, "out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      rows_read: 5,
+      scored: 2,
+      rejected: 3,
+      rejected_by_field: { PULocationID: 1, DOLocationID: 1, trip_distance: 1 },
+    });
+    const out = readFileSync(join(dir, "out.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(out.map((o) => [o.ride_id, o.PULocationID, o.DOLocationID])).toEqual([
       ["in_0", "130", "205"],
       ["in_1", "55", "55"],
     ]);
-    expect(out.map((o) => o.predicted_duration)).toEqual([0, 1].map((i) => predictor.predict({ PULocationID: pu[i], DOLocationID: dO[i], trip_distance: dist[i] })));
-    const rej = readFileSync(join(dir, "rej.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(out.map((o) => o.predicted_duration)).toEqual(
+      [0, 1].map((i) => predictor.predict({ PULocationID: pu[i], DOLocationID: dO[i], trip_distance: dist[i] })),
+    );
+    const rej = readFileSync(join(dir, "rej.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rej.map((x) => [x.row, x.field])).toEqual([
       [3, "PULocationID"],
       [4, "DOLocationID"],
@@ -322,7 +353,18 @@ describe("rows that cannot be scored", () => {
       ],
       rowGroupSize: 1700,
     });
-    const args = ["score", "in.parquet", "--batch-size", "250", "--filter-duration", "1..60", "--on-error", "skip", "--columns", "ride_id,pickup_datetime,PULocationID,DOLocationID,store_and_fwd_flag,trip_distance,predicted_duration,model_version"];
+    const args = [
+      "score",
+      "in.parquet",
+      "--batch-size",
+      "250",
+      "--filter-duration",
+      "1..60",
+      "--on-error",
+      "skip",
+      "--columns",
+      "ride_id,pickup_datetime,PULocationID,DOLocationID,store_and_fwd_flag,trip_distance,predicted_duration,model_version",
+    ];
     const on = ridepred([...args, "-o", "on.parquet"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "on" } });
     const off = ridepred([...args, "-o", "off.parquet"], { cwd: dir, env: { RIDEPRED_WRITER_THREAD: "off" } });
     expect(on.code, on.stderr).toBe(0);
@@ -395,9 +437,16 @@ describe("real TLC shapes", () => {
     const dir = mkdtempSync(join(tmp, "snake-"));
     const src = readCsv(SAMPLE_CSV).slice(0, 50);
     const head = ["pickup_datetime", "dropoff_datetime", "pickup_location_id", "dropoff_location_id", "dist", "note"];
-    const body = src.map((r, i) => [r.lpep_pickup_datetime, r.lpep_dropoff_datetime, `"${r.PULocationID}"`, r.DOLocationID, r.trip_distance, i % 2 ? '"a, ""quoted""\r\nnote"' : ""].join(","));
+    const body = src.map((r, i) =>
+      [r.lpep_pickup_datetime, r.lpep_dropoff_datetime, `"${r.PULocationID}"`, r.DOLocationID, r.trip_distance, i % 2 ? '"a, ""quoted""\r\nnote"' : ""].join(
+        ",",
+      ),
+    );
     writeFileSync(join(dir, "in.csv"), [head.join(","), ...body].join("\r\n") + "\r\n");
-    const r = ridepred(["score", "in.csv", "-o", "out.csv", "--map", "dist=trip_distance", "--columns", "pickup_datetime,PULocationID,predicted_duration,note", "--json"], { cwd: dir });
+    const r = ridepred(
+      ["score", "in.csv", "-o", "out.csv", "--map", "dist=trip_distance", "--columns", "pickup_datetime,PULocationID,predicted_duration,note", "--json"],
+      { cwd: dir },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ rows_read: 50, scored: 50 });
     const out = readCsv(join(dir, "out.csv"));
@@ -409,7 +458,9 @@ describe("real TLC shapes", () => {
   });
 
   it("ids written as floats in CSV (pandas' 130.0) are the categories the model knows", () => {
-    const r = ridepred(["score", "-", "--columns", "PULocationID,DOLocationID,predicted_duration"], { input: "PULocationID,DOLocationID,trip_distance\n130.0,205.00,3.66\n130,205,3.66\n" });
+    const r = ridepred(["score", "-", "--columns", "PULocationID,DOLocationID,predicted_duration"], {
+      input: "PULocationID,DOLocationID,trip_distance\n130.0,205.00,3.66\n130,205,3.66\n",
+    });
     expect(r.code, r.stderr).toBe(0);
     const [a, b] = parse(r.stdout, { columns: true }) as Record<string, string>[];
     expect(a).toEqual(b);
@@ -421,7 +472,20 @@ describe("real TLC shapes", () => {
     const dir = mkdtempSync(join(tmp, "sched-"));
     mkdirSync(join(dir, "data"));
     copyFileSync(SAMPLE_PQ, join(dir, "data/green_tripdata_2021-02.parquet"));
-    const r = ridepred(["score", "data/green_tripdata_{year}-{month}.parquet", "-o", "out/{year}/{month}/predictions.parquet", "--run-date", "2021-03-05", "--period", "previous-month", "--json"], { cwd: dir });
+    const r = ridepred(
+      [
+        "score",
+        "data/green_tripdata_{year}-{month}.parquet",
+        "-o",
+        "out/{year}/{month}/predictions.parquet",
+        "--run-date",
+        "2021-03-05",
+        "--period",
+        "previous-month",
+        "--json",
+      ],
+      { cwd: dir },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ input: "data/green_tripdata_2021-02.parquet", output: "out/2021/02/predictions.parquet", scored: 1000 });
     expect(existsSync(join(dir, "out/2021/02/predictions.parquet"))).toBe(true);
@@ -435,10 +499,23 @@ describe("real TLC shapes", () => {
       it(`green ${month} Parquet (ids ${month === "2023-01" ? "INT64" : month === "2023-02" ? "INT32" : "strings"}) -> Parquet: predictions equal the predictor's, filter reconciles`, async () => {
         const file = join(SHARED, `green_tripdata_${month}.parquet`);
         const out = join(tmp, `green_${month}.parquet`);
-        const r = ridepred(["score", file, "-o", out, "--filter-duration", "1..60", "--columns", "ride_id,PULocationID,DOLocationID,trip_distance,actual_duration,predicted_duration", "--json"]);
+        const r = ridepred([
+          "score",
+          file,
+          "-o",
+          out,
+          "--filter-duration",
+          "1..60",
+          "--columns",
+          "ride_id,PULocationID,DOLocationID,trip_distance,actual_duration,predicted_duration",
+          "--json",
+        ]);
         expect(r.code, r.stderr).toBe(0);
         const s = JSON.parse(r.stdout);
-        const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: ["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"] });
+        const rows = await parquetReadObjects({
+          file: await asyncBufferFromFile(file),
+          columns: ["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"],
+        });
         const keep = rows.flatMap((row, i) => {
           const d = ((row.lpep_dropoff_datetime as Date).getTime() - (row.lpep_pickup_datetime as Date).getTime()) / 60000;
           return d >= 1 && d <= 60 ? [i] : [];
@@ -447,7 +524,8 @@ describe("real TLC shapes", () => {
         expect(s.filtered).toBe(rows.length - keep.length);
         expect(s.rejected).toBe(0);
         expect(s.scored).toBe(keep.length);
-        if (month === "2021-01") expect(s.filtered).toBe(0); // published already cleaned to 1..60 minutes
+        if (month === "2021-01")
+          expect(s.filtered).toBe(0); // published already cleaned to 1..60 minutes
         else expect(s.filtered).toBeGreaterThan(0);
         const got = await parquetReadObjects({ file: await asyncBufferFromFile(out) });
         expect(got).toHaveLength(keep.length);
@@ -470,7 +548,9 @@ describe("real TLC shapes", () => {
       const got = readCsv(out);
       got.forEach((o, i) => {
         const row = input[i]!;
-        expect(Number(o.predicted_duration)).toBe(predictor.predict({ PULocationID: row.pickup_location_id, DOLocationID: row.dropoff_location_id, trip_distance: row.trip_distance }));
+        expect(Number(o.predicted_duration)).toBe(
+          predictor.predict({ PULocationID: row.pickup_location_id, DOLocationID: row.dropoff_location_id, trip_distance: row.trip_distance }),
+        );
         expect(Number(o.actual_duration)).toBeCloseTo(minutes(row.pickup_datetime!, row.dropoff_datetime!), 9);
       });
     });
@@ -499,7 +579,11 @@ describe("progress", () => {
   });
 
   it.skipIf(!existsSync("/usr/bin/script"))("a terminal of unknown width gets no spinner (ora would redraw forever) and the run completes", () => {
-    const r = spawnSync("/usr/bin/script", ["-qec", `${process.execPath} ${BIN} score ${SAMPLE_PQ} -o ${join(tmp, "nosize.csv")}`, "/dev/null"], { encoding: "utf8", input: "", timeout: 30_000 });
+    const r = spawnSync("/usr/bin/script", ["-qec", `${process.execPath} ${BIN} score ${SAMPLE_PQ} -o ${join(tmp, "nosize.csv")}`, "/dev/null"], {
+      encoding: "utf8",
+      input: "",
+      timeout: 30_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/1,000 rows read/);
   });
@@ -526,7 +610,9 @@ describe("scheduling examples run as written", () => {
   }
 
   it("examples/crontab: scores last month into predictions/{year}/{month}/ and logs the JSON summary", () => {
-    const line = readFileSync(join(ROOT, "examples/crontab"), "utf8").split("\n").find((l) => /^[0-9*]/.test(l))!;
+    const line = readFileSync(join(ROOT, "examples/crontab"), "utf8")
+      .split("\n")
+      .find((l) => /^[0-9*]/.test(l))!;
     const command = line.trim().split(/\s+/).slice(5).join(" ");
     const { dir, redirect } = scratch();
     const r = spawnSync("sh", ["-c", redirect(command)], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
@@ -543,7 +629,12 @@ describe("scheduling examples run as written", () => {
       .slice(yaml.indexOf("args:"), yaml.indexOf("command:"))
       .split("\n")
       .filter((l) => /^\s+- /.test(l))
-      .map((l) => l.replace(/^\s+- /, "").replace(/\s+#.*$/, "").trim());
+      .map((l) =>
+        l
+          .replace(/^\s+- /, "")
+          .replace(/\s+#.*$/, "")
+          .trim(),
+      );
     expect(yaml).toMatch(/command: \["ridepred"\]/);
     const { dir, redirect } = scratch();
     const r = spawnSync(process.execPath, [BIN, ...args.map(redirect)], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });

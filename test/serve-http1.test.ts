@@ -24,7 +24,15 @@ interface Reply {
 
 /** POST /predict as bytes; `head` lines replace the defaults when given. */
 function post(body = BODY, extra: string[] = [], target = "/predict"): string {
-  return [`POST ${target} HTTP/1.1`, "Host: 127.0.0.1", "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(body)}`, ...extra, "", body].join("\r\n");
+  return [
+    `POST ${target} HTTP/1.1`,
+    "Host: 127.0.0.1",
+    "Content-Type: application/json",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...extra,
+    "",
+    body,
+  ].join("\r\n");
 }
 
 /** Parses complete HTTP/1.1 responses (Content-Length or chunked bodies) off the front of `buf`. */
@@ -161,14 +169,19 @@ describe("serve: POST /predict off the connection's bytes", () => {
       expect(fastAnswered(), body).toBe(fast0 + 1);
       const b = client(s.port);
       const chunked = body.length ? `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n` : "0\r\n\r\n";
-      await b.send(["POST /predict HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", "Transfer-Encoding: chunked", "X-Request-Id: same", "", chunked].join("\r\n"));
+      await b.send(
+        ["POST /predict HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json", "Transfer-Encoding: chunked", "X-Request-Id: same", "", chunked].join(
+          "\r\n",
+        ),
+      );
       const [slow] = await b.replies(1);
       b.end();
       expect(fastAnswered(), body).toBe(fast0 + 1);
       expect(fast!.status, body).toBe(slow!.status);
       expect(fast!.body, body).toBe(slow!.body);
       expect(fast!.names.map((n) => n.toLowerCase()).sort(), body).toEqual(slow!.names.map((n) => n.toLowerCase()).sort());
-      for (const k of ["content-type", "content-length", "x-request-id", "connection", "keep-alive"]) expect(fast!.headers[k], `${body} ${k}`).toBe(slow!.headers[k]);
+      for (const k of ["content-type", "content-length", "x-request-id", "connection", "keep-alive"])
+        expect(fast!.headers[k], `${body} ${k}`).toBe(slow!.headers[k]);
     }
   });
 
@@ -182,7 +195,10 @@ describe("serve: POST /predict off the connection's bytes", () => {
       if (i % 16 === 0) await sleep(1);
     }
     const got = await c.replies(2);
-    expect(got.map((r) => r.body)).toEqual([JSON.stringify({ duration: DURATION, model_version: "2021-01.1" }), JSON.stringify([{ duration: DURATION, model_version: "2021-01.1" }])]);
+    expect(got.map((r) => r.body)).toEqual([
+      JSON.stringify({ duration: DURATION, model_version: "2021-01.1" }),
+      JSON.stringify([{ duration: DURATION, model_version: "2021-01.1" }]),
+    ]);
     expect(fastAnswered()).toBe(fast0 + 2);
     c.end();
   });
@@ -206,12 +222,20 @@ describe("serve: POST /predict off the connection's bytes", () => {
 
   it("declines what it is not sure of; node:http then answers as it always does", async () => {
     const cases: [string, string, (r: Reply) => void][] = [
-      ["HTTP/1.0", `POST /predict HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`, (r) => expect(JSON.parse(r.body).duration).toBe(DURATION)],
+      [
+        "HTTP/1.0",
+        `POST /predict HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`,
+        (r) => expect(JSON.parse(r.body).duration).toBe(DURATION),
+      ],
       ["Connection: close", post(BODY, ["Connection: close"]), (r) => expect(r.headers.connection).toBe("close")],
       ["Expect: 100-continue", post(BODY, ["Expect: 100-continue"]), (r) => expect([100, 200]).toContain(r.status)],
       ["two Content-Length", post(BODY, [`Content-Length: ${BODY.length}`]), (r) => expect(r.status).toBe(400)],
       ["Content-Length and Transfer-Encoding", post(BODY, ["Transfer-Encoding: chunked"]), (r) => expect(r.status).toBe(400)],
-      ["no Host", `POST /predict HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`, (r) => expect(r.status).toBe(400)],
+      [
+        "no Host",
+        `POST /predict HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`,
+        (r) => expect(r.status).toBe(400),
+      ],
       ["space before the colon", post(BODY, ["X-Thing : 1"]), (r) => expect(r.status).toBe(400)],
       ["obs-fold", post(BODY, ["X-Thing: a", " folded"]), (r) => expect(r.status).toBe(400)],
       ["text/plain", post(BODY).replace("application/json", "text/plain"), (r) => expect(r.status).toBe(415)],
@@ -226,7 +250,11 @@ describe("serve: POST /predict off the connection's bytes", () => {
       ["a space in the target", post(BODY, [], "/predict?a b"), (r) => expect(r.status).toBe(400)],
       ["HTTP/1.2", post(BODY).replace("HTTP/1.1", "HTTP/1.2"), (r) => expect(r.status).toBe(400)], // node:http refuses it too
       // node:http reads 2,000 headers (maxHeadersCount) and drops the rest: here Content-Type and Content-Length
-      ["2,001 headers", `POST /predict HTTP/1.1\r\nHost: a\r\n${"a:\r\n".repeat(2000)}Content-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`, (r) => expect(r.status).toBe(400)],
+      [
+        "2,001 headers",
+        `POST /predict HTTP/1.1\r\nHost: a\r\n${"a:\r\n".repeat(2000)}Content-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`,
+        (r) => expect(r.status).toBe(400),
+      ],
     ];
     const fast0 = fastAnswered();
     for (const [name, bytes, check] of cases) {
@@ -242,7 +270,12 @@ describe("serve: POST /predict off the connection's bytes", () => {
 
   it("a head that node:http refuses before it is complete is refused as soon, not waited on", async () => {
     const heads = ["POST /predict HTTP/1.1\nHost: x\n", "POST /predict HTTP/1.1\r\nHost: x\rY", "POST /predict HTTP/1.1\r\nX-A: \x00"];
-    heads.push("POST /predict HTTP/1.1\r\nHo st: a\r\n", "POST /predict HTTP/1.1\r\nHost a\r\n", "POST /predict\xff HTTP/1.1\r\n", "POST /predict HTTP/9.9\r\n");
+    heads.push(
+      "POST /predict HTTP/1.1\r\nHo st: a\r\n",
+      "POST /predict HTTP/1.1\r\nHost a\r\n",
+      "POST /predict\xff HTTP/1.1\r\n",
+      "POST /predict HTTP/9.9\r\n",
+    );
     for (const bytes of heads) {
       const c = client(s.port);
       await c.send(bytes); // no blank line, no half-close: node:http answers at once
@@ -325,7 +358,10 @@ describe("serve: a request sent slowly (every byte resets the idle timeout)", ()
       s.app.server.requestTimeout = 800;
       const bytes = post();
       const headEnd = bytes.indexOf("\r\n\r\n") + 4;
-      for (const [from, label] of [[0, "head"], [headEnd, "body"]] as const) {
+      for (const [from, label] of [
+        [0, "head"],
+        [headEnd, "body"],
+      ] as const) {
         const c = client(s.port);
         await c.send(bytes.slice(0, from));
         const t0 = Date.now();
@@ -383,15 +419,18 @@ describe("serve: the fast path answers exactly as node:http would (differential,
   let plain: RunningServer;
   beforeAll(async () => {
     const logger = pino({ level: "silent" });
-    [fast, plain] = await Promise.all([startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: true }), startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: false })]);
+    [fast, plain] = await Promise.all([
+      startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: true }),
+      startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: false }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([fast?.close(), plain?.close()]);
   });
 
   let seed = 20261125;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const chance = (p: number) => rand() < p;
 
   function request(): string {
@@ -410,23 +449,66 @@ describe("serve: the fast path answers exactly as node:http would (differential,
     ]);
     if (ordinary) {
       const len = Buffer.byteLength(body);
-      const head = [pick(["Host: 127.0.0.1:9696", "host: x"]), pick(["Content-Type: application/json", "content-type: application/json; charset=UTF-8"]), pick([`Content-Length: ${len}`, `content-length:  ${len} `])];
-      if (chance(0.5)) head.push(pick(["X-Request-Id: req-42", "Accept: application/json", "Connection: keep-alive", "User-Agent: backend/2.1", "X-Forwarded-For: 10.0.0.1"]));
+      const head = [
+        pick(["Host: 127.0.0.1:9696", "host: x"]),
+        pick(["Content-Type: application/json", "content-type: application/json; charset=UTF-8"]),
+        pick([`Content-Length: ${len}`, `content-length:  ${len} `]),
+      ];
+      if (chance(0.5))
+        head.push(pick(["X-Request-Id: req-42", "Accept: application/json", "Connection: keep-alive", "User-Agent: backend/2.1", "X-Forwarded-For: 10.0.0.1"]));
       return `POST ${pick(["/predict", "/predict?v=2"])} HTTP/1.1\r\n${head.join("\r\n")}\r\n\r\n${body}`;
     }
     const method = chance(0.9) ? "POST" : pick(["post", "PUT", "GET", "POST "]);
-    const target = chance(0.8) ? "/predict" : pick(["/predict?x=1", "/predict?a=b&c=%20", "/predict?q={}|^`\\", "/predictions", "/Predict", "/predict#f", "//predict"]);
+    const target = chance(0.8)
+      ? "/predict"
+      : pick(["/predict?x=1", "/predict?a=b&c=%20", "/predict?q={}|^`\\", "/predictions", "/Predict", "/predict#f", "//predict"]);
     const version = chance(0.92) ? "HTTP/1.1" : pick(["HTTP/1.0", "HTTP/1.2", "http/1.1", "HTTP/2.0"]);
     const headers: string[] = [];
     if (chance(0.95)) headers.push(pick(["Host: 127.0.0.1", "host: x", "HOST:y", "Host: a\tb "]));
     if (chance(0.03)) headers.push("Host: again");
-    if (chance(0.95)) headers.push(pick(["Content-Type: application/json", "content-type: APPLICATION/JSON; charset=utf-8", "Content-Type:application/json ", "Content-Type: application/jsonx", "Content-Type: text/plain", "Content-Type:"]));
+    if (chance(0.95))
+      headers.push(
+        pick([
+          "Content-Type: application/json",
+          "content-type: APPLICATION/JSON; charset=utf-8",
+          "Content-Type:application/json ",
+          "Content-Type: application/jsonx",
+          "Content-Type: text/plain",
+          "Content-Type:",
+        ]),
+      );
     const len = Buffer.byteLength(body);
     if (chance(0.93)) headers.push(pick([`Content-Length: ${len}`, `content-length:${len}`, `Content-Length: ${len}  `, `Content-Length: 0${len}`]));
-    else headers.push(pick([`Content-Length: +${len}`, `Content-Length: ${len}, ${len}`, `Content-Length: ${len}\r\nContent-Length: ${len}`, "Transfer-Encoding: chunked", `Content-Length: ${len} x`]));
+    else
+      headers.push(
+        pick([
+          `Content-Length: +${len}`,
+          `Content-Length: ${len}, ${len}`,
+          `Content-Length: ${len}\r\nContent-Length: ${len}`,
+          "Transfer-Encoding: chunked",
+          `Content-Length: ${len} x`,
+        ]),
+      );
     for (let i = 0; i < 3; i++) {
       if (chance(0.25))
-        headers.push(pick(["X-Request-Id: abc-123", "X-Request-Id: not sane", "Accept: */*", "User-Agent: fuzz/1.0 (é)", "Connection: keep-alive", "Connection: close", "Expect: 100-continue", "X-Empty:", "X-Tab:\tv\t", "X Bad: 1", "X-Ctl: a\x01b", "X-Obs: a\r\n b", "X-Bare: a\nb", "X-Del: \x7f"]));
+        headers.push(
+          pick([
+            "X-Request-Id: abc-123",
+            "X-Request-Id: not sane",
+            "Accept: */*",
+            "User-Agent: fuzz/1.0 (é)",
+            "Connection: keep-alive",
+            "Connection: close",
+            "Expect: 100-continue",
+            "X-Empty:",
+            "X-Tab:\tv\t",
+            "X Bad: 1",
+            "X-Ctl: a\x01b",
+            "X-Obs: a\r\n b",
+            "X-Bare: a\nb",
+            "X-Del: \x7f",
+          ]),
+        );
     }
     for (let i = headers.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));

@@ -35,7 +35,11 @@ afterEach(() => {
 });
 
 function spawnServe(args: string[]): { child: ChildProcess; events: Event[]; stderr: () => string; waitFor: Serve["waitFor"]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--host", "127.0.0.1", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--host", "127.0.0.1", ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   running.push(child);
   const events: Event[] = [];
   let err = "";
@@ -87,11 +91,21 @@ function halfSent(url: string, path: string, body: string) {
   const half = Math.floor(body.length / 2);
   let finish!: () => void;
   const done = new Promise<{ status: number; json: any }>((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
-    });
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+      },
+    );
     req.on("error", reject);
     req.write(body.slice(0, half));
     finish = () => req.end(body.slice(half));
@@ -288,7 +302,10 @@ describe("README: Web service examples", () => {
     const lines = blocks[0]!.filter((l) => l.startsWith("ridepred serve")).map((l) => l.replace(/#.*$/, "").trim());
     expect(lines).toHaveLength(2);
     for (const line of lines) {
-      const args = line.split(/\s+/).slice(2).map((a) => (a === "model.json" ? BUNDLED_MODEL : a));
+      const args = line
+        .split(/\s+/)
+        .slice(2)
+        .map((a) => (a === "model.json" ? BUNDLED_MODEL : a));
       const s = await startServe(args);
       expect((await predict(s.url)).json).toEqual({ duration: EXPECTED, model_version: ART.version });
       s.child.kill("SIGTERM");

@@ -42,7 +42,7 @@ async function call(s: RunningServer, method: string, path: string, body?: unkno
   }
   const res = await fetch(s.url + path, init);
   const text = await res.text();
-  let json: any = undefined;
+  let json: any;
   try {
     json = JSON.parse(text);
   } catch {
@@ -133,7 +133,16 @@ describe("ridepred serve: routes", () => {
     const sub = rides.slice(0, n);
     const bodies: [string, unknown][] = [
       ["dataframe_split", { dataframe_split: { columns: [...NAMES], data: sub.map((r) => NAMES.map((k) => r[k])) } }],
-      ["dataframe_split (extra column, other order, index)", { dataframe_split: { index: sub.map((_, i) => i), columns: ["trip_distance", "x", "DOLocationID", "PULocationID"], data: sub.map((r) => [r.trip_distance, 1, r.DOLocationID, r.PULocationID]) } }],
+      [
+        "dataframe_split (extra column, other order, index)",
+        {
+          dataframe_split: {
+            index: sub.map((_, i) => i),
+            columns: ["trip_distance", "x", "DOLocationID", "PULocationID"],
+            data: sub.map((r) => [r.trip_distance, 1, r.DOLocationID, r.PULocationID]),
+          },
+        },
+      ],
       ["dataframe_records", { dataframe_records: sub }],
       ["instances as records", { instances: sub }],
       ["instances as rows in input order", { instances: sub.map((r) => NAMES.map((k) => r[k])) }],
@@ -188,7 +197,12 @@ describe("ridepred serve: routes", () => {
     for (const path of ["/v2/models/ride-duration/infer", "/v2/models/ride-duration/versions/2021-01.1/infer"]) {
       const r = await call(s, "POST", path, body);
       expect(r.status, r.text).toBe(200);
-      expect(r.json).toEqual({ model_name: "ride-duration", model_version: "2021-01.1", id: "req-42", outputs: [{ name: "duration", shape: [n], datatype: "FP64", data: expected.slice(0, n) }] });
+      expect(r.json).toEqual({
+        model_name: "ride-duration",
+        model_version: "2021-01.1",
+        id: "req-42",
+        outputs: [{ name: "duration", shape: [n], datatype: "FP64", data: expected.slice(0, n) }],
+      });
     }
     // Without an id, the response's id is the request id (also in the X-Request-Id header).
     const { id: _, ...noId } = body;
@@ -205,7 +219,21 @@ describe("ridepred serve: routes", () => {
 
     const api = (await call(s, "GET", "/openapi.json")).json;
     expect(api.openapi).toBe("3.1.0");
-    for (const p of ["/predict", "/invocations", "/ping", "/health", "/version", "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/ride-duration", "/v2/models/ride-duration/infer", "/v2/models/ride-duration/versions/{version}/infer", "/metrics", "/openapi.json"]) {
+    for (const p of [
+      "/predict",
+      "/invocations",
+      "/ping",
+      "/health",
+      "/version",
+      "/v2",
+      "/v2/health/live",
+      "/v2/health/ready",
+      "/v2/models/ride-duration",
+      "/v2/models/ride-duration/infer",
+      "/v2/models/ride-duration/versions/{version}/infer",
+      "/metrics",
+      "/openapi.json",
+    ]) {
       expect(api.paths, p).toHaveProperty([p]);
     }
     expect(api.components.schemas.Ride.required).toEqual([...NAMES]);
@@ -213,7 +241,14 @@ describe("ridepred serve: routes", () => {
     await call(s, "POST", "/predict", rides[3]);
     const m = await call(s, "GET", "/metrics");
     expect(m.headers.get("content-type")).toMatch(/^text\/plain/);
-    const value = (re: RegExp) => Number(m.text.split("\n").find((l) => re.test(l))?.split(" ").pop());
+    const value = (re: RegExp) =>
+      Number(
+        m.text
+          .split("\n")
+          .find((l) => re.test(l))
+          ?.split(" ")
+          .pop(),
+      );
     expect(value(/^ridepred_http_requests_total\{route="\/predict",method="POST",status="200"\}/)).toBeGreaterThanOrEqual(7);
     expect(value(/^ridepred_http_request_duration_seconds_count\{route="\/predict"\}/)).toBeGreaterThanOrEqual(7);
     // 6 + 1000 from /predict, 7*200 + 1000 from /invocations, 2*100 + 100 from V2, + 1
@@ -275,7 +310,12 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
     const r3 = await call(s, "POST", "/invocations", { dataframe_records: batch });
     expect(r3.json.details).toEqual(r2.json.details);
     // many bad rows: the first 50 are listed, the message says how many in all
-    const all = await call(s, "POST", "/predict", rides.slice(0, 600).map(({ trip_distance: _, ...r }) => r));
+    const all = await call(
+      s,
+      "POST",
+      "/predict",
+      rides.slice(0, 600).map(({ trip_distance: _, ...r }) => r),
+    );
     expectEnvelope(all, 400);
     expect(all.json.error).toBe("600 of 600 rows rejected (600 problems; the first 50 are listed)");
     expect(all.json.details).toHaveLength(50);
@@ -284,23 +324,74 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
 
   it("400: malformed JSON, wrong shapes, MLflow and V2 structure errors", async () => {
     const bad: [string, string, unknown, (d: any[]) => void][] = [
-      ["POST", "/predict", "{\"PULocationID\": 10,", (d) => expect(d[0].field).toBe("body")],
+      ["POST", "/predict", '{"PULocationID": 10,', (d) => expect(d[0].field).toBe("body")],
       ["POST", "/predict", "42", (d) => expect(d).toEqual([{ field: "body", reason: "got number" }])],
       ["POST", "/invocations", { columns: ["a"], data: [[1]] }, (d) => expect(d[0].reason).toMatch(/got columns, data/)],
       ["POST", "/invocations", { dataframe_records: [], instances: [] }, (d) => expect(d[0].reason).toBe("got dataframe_records and instances")],
-      ["POST", "/invocations", { dataframe_split: { columns: [...NAMES], data: [[1, 2]] } }, (d) => expect(d).toEqual([{ row: 0, field: "dataframe_split.data[0]", reason: "has 2 values but dataframe_split.columns names 3" }])],
-      ["POST", "/invocations", { dataframe_split: { columns: ["PULocationID", "trip_distance"], data: [[1, 2]] } }, (d) => expect(d).toEqual([{ field: "DOLocationID", reason: "is required but dataframe_split.columns has no such column" }])],
+      [
+        "POST",
+        "/invocations",
+        { dataframe_split: { columns: [...NAMES], data: [[1, 2]] } },
+        (d) => expect(d).toEqual([{ row: 0, field: "dataframe_split.data[0]", reason: "has 2 values but dataframe_split.columns names 3" }]),
+      ],
+      [
+        "POST",
+        "/invocations",
+        { dataframe_split: { columns: ["PULocationID", "trip_distance"], data: [[1, 2]] } },
+        (d) => expect(d).toEqual([{ field: "DOLocationID", reason: "is required but dataframe_split.columns has no such column" }]),
+      ],
       ["POST", "/invocations", { dataframe_split: { columns: "PULocationID", data: [] } }, (d) => expect(d[0].field).toBe("dataframe_split.columns")],
-      ["POST", "/invocations", { inputs: { PULocationID: [1, 2], DOLocationID: [1], trip_distance: [1, 2] } }, (d) => expect(d[0]).toEqual({ field: "inputs.DOLocationID", reason: "has 1 values but the columns before it have 2" })],
+      [
+        "POST",
+        "/invocations",
+        { inputs: { PULocationID: [1, 2], DOLocationID: [1], trip_distance: [1, 2] } },
+        (d) => expect(d[0]).toEqual({ field: "inputs.DOLocationID", reason: "has 1 values but the columns before it have 2" }),
+      ],
       ["POST", "/invocations", { instances: [[1, 2]] }, (d) => expect(d[0]).toMatchObject({ row: 0, field: "instances[0]" })],
       ["POST", "/invocations", { inputs: "x" }, (d) => expect(d[0]).toEqual({ field: "inputs", reason: "got string" })],
       ["POST", "/v2/models/ride-duration/infer", { inputs: [] }, (d) => expect(d[0].field).toBe("inputs")],
-      ["POST", "/v2/models/ride-duration/infer", { inputs: [{ name: "PULocationID", datatype: "INT64", data: [1] }] }, (d) => expect(d).toContainEqual({ field: "inputs[0].shape", reason: "is required" })],
-      ["POST", "/v2/models/ride-duration/infer", { inputs: [{ name: "PULocationID", shape: [2], datatype: "INT64", data: [1] }] }, (d) => expect(d[0]).toEqual({ field: "inputs[0].data", reason: "has 1 values but shape [2] says 2" })],
-      ["POST", "/v2/models/ride-duration/infer", { inputs: [{ name: "PULocationID", shape: [1, 3], datatype: "INT64", data: [1, 2, 3] }] }, (d) => expect(d[0].field).toBe("inputs[0].shape")],
-      ["POST", "/v2/models/ride-duration/infer", { inputs: [{ name: "PULocationID", shape: [1], datatype: "INT64", data: [1] }] }, (d) => expect(d.map((x) => x.field)).toEqual(["DOLocationID", "trip_distance"])],
-      ["POST", "/v2/models/ride-duration/infer", { inputs: [{ name: "PULocationID", shape: [1], datatype: "INT64", data: [1] }, { name: "DOLocationID", shape: [1], datatype: "INT64", data: [1] }, { name: "trip_distance", shape: [1], datatype: "BYTES", data: ["far"] }] }, (d) => expect(d).toEqual([{ row: 0, ...reasonFor({ PULocationID: 1, DOLocationID: 1, trip_distance: "far" }) }])],
-      ["POST", "/v2/models/ride-duration/infer", { inputs: [{ name: "PULocationID", shape: [1], datatype: "INT64", data: [1] }], outputs: [{ name: "eta" }] }, (d) => expect(d[0].reason).toMatch(/no "eta"/)],
+      [
+        "POST",
+        "/v2/models/ride-duration/infer",
+        { inputs: [{ name: "PULocationID", datatype: "INT64", data: [1] }] },
+        (d) => expect(d).toContainEqual({ field: "inputs[0].shape", reason: "is required" }),
+      ],
+      [
+        "POST",
+        "/v2/models/ride-duration/infer",
+        { inputs: [{ name: "PULocationID", shape: [2], datatype: "INT64", data: [1] }] },
+        (d) => expect(d[0]).toEqual({ field: "inputs[0].data", reason: "has 1 values but shape [2] says 2" }),
+      ],
+      [
+        "POST",
+        "/v2/models/ride-duration/infer",
+        { inputs: [{ name: "PULocationID", shape: [1, 3], datatype: "INT64", data: [1, 2, 3] }] },
+        (d) => expect(d[0].field).toBe("inputs[0].shape"),
+      ],
+      [
+        "POST",
+        "/v2/models/ride-duration/infer",
+        { inputs: [{ name: "PULocationID", shape: [1], datatype: "INT64", data: [1] }] },
+        (d) => expect(d.map((x) => x.field)).toEqual(["DOLocationID", "trip_distance"]),
+      ],
+      [
+        "POST",
+        "/v2/models/ride-duration/infer",
+        {
+          inputs: [
+            { name: "PULocationID", shape: [1], datatype: "INT64", data: [1] },
+            { name: "DOLocationID", shape: [1], datatype: "INT64", data: [1] },
+            { name: "trip_distance", shape: [1], datatype: "BYTES", data: ["far"] },
+          ],
+        },
+        (d) => expect(d).toEqual([{ row: 0, ...reasonFor({ PULocationID: 1, DOLocationID: 1, trip_distance: "far" }) }]),
+      ],
+      [
+        "POST",
+        "/v2/models/ride-duration/infer",
+        { inputs: [{ name: "PULocationID", shape: [1], datatype: "INT64", data: [1] }], outputs: [{ name: "eta" }] },
+        (d) => expect(d[0].reason).toMatch(/no "eta"/),
+      ],
     ];
     for (const [method, path, body, check] of bad) {
       const r = await call(s, method, path, body);
@@ -329,7 +420,12 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
         c.close();
       },
     });
-    const chunked = await fetch(s.url + "/predict", { method: "POST", body: chunks, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+    const chunked = await fetch(s.url + "/predict", {
+      method: "POST",
+      body: chunks,
+      headers: { "content-type": "application/json" },
+      duplex: "half",
+    } as RequestInit);
     expect(chunked.status).toBe(413);
     expect(await chunked.json()).toEqual(big.json);
 
@@ -368,8 +464,15 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
       ["PATCH", "/metrics", "GET, HEAD"],
     ]) {
       // with a body of a type the route would refuse: the method is reported, not the content type
-      const r = await call(s, method!, path!, method === "GET" || method === "HEAD" ? undefined : "x", method === "GET" || method === "HEAD" ? {} : { "content-type": "text/plain" });
-      if (method === "HEAD") expect(r.status).toBe(405); // no body to check
+      const r = await call(
+        s,
+        method!,
+        path!,
+        method === "GET" || method === "HEAD" ? undefined : "x",
+        method === "GET" || method === "HEAD" ? {} : { "content-type": "text/plain" },
+      );
+      if (method === "HEAD")
+        expect(r.status).toBe(405); // no body to check
       else expectEnvelope(r, 405);
       expect(r.headers.get("allow")).toBe(allow);
     }
@@ -407,7 +510,10 @@ describe("ridepred serve: draining", () => {
     expect(JSON.parse(first!.slice(first!.indexOf("\r\n\r\n") + 4))).toEqual({ predictions: [expected[2]] });
     expect(second).toMatch(/^HTTP\/1\.1 503 /);
     expect(second).toMatch(/\r\nconnection: close\r\n/i);
-    expect(JSON.parse(second!.slice(second!.indexOf("\r\n\r\n") + 4))).toEqual({ error: "server is shutting down", details: [{ field: "server", reason: "retry on another instance" }] });
+    expect(JSON.parse(second!.slice(second!.indexOf("\r\n\r\n") + 4))).toEqual({
+      error: "server is shutting down",
+      details: [{ field: "server", reason: "retry on another instance" }],
+    });
   });
 });
 
@@ -531,7 +637,12 @@ describe("ridepred serve: readiness and hot reload", () => {
       const seen = new Set<string>();
       const one = async (i: number) => {
         const ride = rides[i % rides.length]!;
-        const r = i % 2 ? await call(s, "POST", "/predict", ride) : await call(s, "POST", "/v2/models/ride-duration/infer", { inputs: NAMES.map((k) => ({ name: k, shape: [1], datatype: "BYTES", data: [ride[k]] })) });
+        const r =
+          i % 2
+            ? await call(s, "POST", "/predict", ride)
+            : await call(s, "POST", "/v2/models/ride-duration/infer", {
+                inputs: NAMES.map((k) => ({ name: k, shape: [1], datatype: "BYTES", data: [ride[k]] })),
+              });
         return { ride, r };
       };
       // Waves of requests with a model swap between them while they are in flight.
@@ -570,7 +681,11 @@ describe("ridepred serve: readiness and hot reload", () => {
       const { digest: _, ...rest } = art;
       const tampered = JSON.stringify({ ...art, version: "evil" });
       const failing = serializeArtifact({ ...rest, version: "2021-01.9", estimator: { ...art.estimator, intercept: 99 } as any });
-      for (const [text, why] of [["{not json", /not valid JSON/], [tampered, /digest mismatch/], [failing, /golden example/]] as const) {
+      for (const [text, why] of [
+        ["{not json", /not valid JSON/],
+        [tampered, /digest mismatch/],
+        [failing, /golden example/],
+      ] as const) {
         writeFileSync(path, text);
         const r = s.reload();
         expect(r.ok).toBe(false);

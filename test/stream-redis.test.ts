@@ -87,10 +87,20 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     url = (stream) => `redis://127.0.0.1:${port}/${stream}`;
     redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
     redis.on("error", () => {});
-    await waitFor("redis-server", async () => redis.connect().then(() => true, () => false), 10_000);
+    await waitFor(
+      "redis-server",
+      async () =>
+        redis.connect().then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+    );
     // A second model for the "several consumers" test: a Ridge fixture imported with the real CLI.
     tmp = mkdtempSync(join(tmpdir(), "ridepred-stream-redis-"));
-    const imp = spawnSync(process.execPath, [BIN, "import", join(ROOT, "test/fixtures/linear/Ridge.p4.pkl"), "-o", join(tmp, "ridge.json")], { encoding: "utf8" });
+    const imp = spawnSync(process.execPath, [BIN, "import", join(ROOT, "test/fixtures/linear/Ridge.p4.pkl"), "-o", join(tmp, "ridge.json")], {
+      encoding: "utf8",
+    });
     expect(imp.status, imp.stderr).toBe(0);
     ridge = loadModel(join(tmp, "ridge.json")).predictor;
   });
@@ -116,7 +126,13 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     return entries.map(([, f]) => {
       const field = (k: string) => f[f.indexOf(k) + 1]!;
       const ev = JSON.parse(field("data"));
-      return { rideId: ev.prediction.ride_id as number, duration: ev.prediction.ride_duration as number, model: ev.model as string, version: ev.version as string, sourceId: field("source_id") };
+      return {
+        rideId: ev.prediction.ride_id as number,
+        duration: ev.prediction.ride_duration as number,
+        model: ev.model as string,
+        version: ev.version as string,
+        sourceId: field("source_id"),
+      };
     });
   }
 
@@ -129,7 +145,17 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     await waitFor("1000 predictions", async () => (await redis.xlen("predictions")) >= N);
     const { code, summary } = await c.stop();
     expect(code).toBe(0);
-    expect(summary).toMatchObject({ mode: "redis", model: predictor.name, version: predictor.version, group: "duration", consumer: "c1", events: N, predictions: N, dead_lettered: 0, reclaimed: 0 });
+    expect(summary).toMatchObject({
+      mode: "redis",
+      model: predictor.name,
+      version: predictor.version,
+      group: "duration",
+      consumer: "c1",
+      events: N,
+      predictions: N,
+      dead_lettered: 0,
+      reclaimed: 0,
+    });
     const preds = await predictions("predictions");
     expect(preds).toHaveLength(N);
     preds.forEach((p, i) => {
@@ -153,9 +179,17 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     expect(code).toBe(0);
     expect(summary).toMatchObject({ events: 7, predictions: 4, dead_lettered: 3 });
     expect((await predictions("mixed-out")).map((p) => p.rideId)).toStrictEqual([0, 1, 2, 3]);
-    const dead = ((await redis.xrange("mixed-dlq", "-", "+")) as [string, string[]][]).map(([, f]) => Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]]))));
+    const dead = ((await redis.xrange("mixed-dlq", "-", "+")) as [string, string[]][]).map(([, f]) =>
+      Object.fromEntries(f.flatMap((v, i) => (i % 2 ? [] : [[v, f[i + 1]]]))),
+    );
     expect(dead).toStrictEqual([
-      expect.objectContaining({ source_id: badJson, data: "{not json", reason: expect.stringMatching(/^not valid JSON/), group: "duration", source_stream: "mixed" }),
+      expect.objectContaining({
+        source_id: badJson,
+        data: "{not json",
+        reason: expect.stringMatching(/^not valid JSON/),
+        group: "duration",
+        source_stream: "mixed",
+      }),
       expect.objectContaining({ source_id: missing, reason: "ride.DOLocationID: is required but missing", model: `${predictor.name}@${predictor.version}` }),
       expect.objectContaining({ source_id: noData, reason: 'entry has no "data" field (fields: payload)' }),
     ]);
@@ -195,7 +229,9 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     }
     for (let i = 0; i < N; i++) expect(seen.has(i), `ride_id ${i} lost`).toBe(true);
     const duplicates = preds.length - seen.size;
-    console.log(`SIGKILL after ${beforeRestart} predictions: ${pendingAtKill} entries pending at kill, all redelivered on restart; ${duplicates} duplicate predictions (written, not yet acked)`);
+    console.log(
+      `SIGKILL after ${beforeRestart} predictions: ${pendingAtKill} entries pending at kill, all redelivered on restart; ${duplicates} duplicate predictions (written, not yet acked)`,
+    );
     // Only entries left pending by the dead process can be predicted twice, and the restart re-read all of them.
     expect(duplicates).toBeLessThanOrEqual(pendingAtKill);
     expect(summary.reclaimed).toBe(pendingAtKill);
@@ -231,12 +267,23 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     const out = new Redis({ port: port2, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
     out.on("error", () => {});
     try {
-      await waitFor("second redis-server", async () => out.connect().then(() => true, () => false), 10_000);
+      await waitFor(
+        "second redis-server",
+        async () =>
+          out.connect().then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+      );
       await produce("split", 0, 100);
       await redis.xadd("split", "*", "data", "{oops");
       const c = startConsumer(["--from", url("split"), "--to", `redis://127.0.0.1:${port2}/split-out`, "--group", "duration", "--consumer", "w"]);
       // The default dead-letter stream is named after the input, on the output server.
-      await waitFor("100 predictions and the poison on the second server", async () => (await out.xlen("split-out")) >= 100 && (await out.xlen("split:dead-letter")) >= 1);
+      await waitFor(
+        "100 predictions and the poison on the second server",
+        async () => (await out.xlen("split-out")) >= 100 && (await out.xlen("split:dead-letter")) >= 1,
+      );
       expect(await redis.exists("split:dead-letter")).toBe(0);
       out.disconnect();
       server2.kill("SIGKILL");
@@ -289,7 +336,10 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     await waitFor("both groups done", async () => (await redis.xlen("shared-duration")) >= N && (await redis.xlen("shared-ridge")) >= N);
     const [ra, rb] = await Promise.all([a.stop(), b.stop()]);
     expect([ra.code, rb.code]).toStrictEqual([0, 0]);
-    for (const [stream, p] of [["shared-duration", predictor], ["shared-ridge", ridge]] as const) {
+    for (const [stream, p] of [
+      ["shared-duration", predictor],
+      ["shared-ridge", ridge],
+    ] as const) {
       const preds = await predictions(stream);
       expect(preds).toHaveLength(N);
       preds.forEach((x, i) => {

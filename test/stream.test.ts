@@ -19,7 +19,10 @@ const courseRide = { PULocationID: 130, DOLocationID: 205, trip_distance: 3.66 }
 
 // 1,000 real rides from the committed February 2021 sample (ids stored as strings there).
 const rows = parse(readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv")), { columns: true }) as Record<string, string>[];
-const rides = rows.map((r, i) => ({ ride: { PULocationID: r.PULocationID, DOLocationID: r.DOLocationID, trip_distance: Number(r.trip_distance) }, ride_id: i }));
+const rides = rows.map((r, i) => ({
+  ride: { PULocationID: r.PULocationID, DOLocationID: r.DOLocationID, trip_distance: Number(r.trip_distance) },
+  ride_id: i,
+}));
 
 let tmp: string;
 beforeAll(() => {
@@ -65,12 +68,22 @@ describe("ridepred stream (JSONL pipe)", () => {
     lines.splice(700, 0, ""); // blank lines are skipped, not errors
     const r = runCli([], lines.join("\n") + "\n");
     expect(r.code).toBe(0);
-    const out = r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
+    const out = r.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(out).toHaveLength(rides.length);
     out.forEach((o, i) => {
-      expect(o).toStrictEqual({ model: predictor.name, version: predictor.version, prediction: { ride_duration: predictor.predict(rides[i]!.ride), ride_id: i } });
+      expect(o).toStrictEqual({
+        model: predictor.name,
+        version: predictor.version,
+        prediction: { ride_duration: predictor.predict(rides[i]!.ride), ride_id: i },
+      });
     });
-    const errors = r.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const errors = r.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l));
     expect(errors).toStrictEqual([
       { error: expect.stringMatching(/^not valid JSON/), line: 11, input: "this is not json" },
       { error: "ride.DOLocationID: is required but missing", line: 501, input: lines[500] },
@@ -83,10 +96,18 @@ describe("ridepred stream (JSONL pipe)", () => {
     const input = [JSON.stringify(rides[0]), "{", JSON.stringify(rides[1])].join("\n"); // no final newline
     const r = runCli(["--dead-letter", dl, "--json"], input);
     expect(r.code).toBe(0);
-    expect(r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).prediction.ride_id)).toStrictEqual([0, 1]);
-    expect(readFileSync(dl, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l))).toStrictEqual([
-      { error: expect.stringMatching(/^not valid JSON/), line: 2, input: "{" },
-    ]);
+    expect(
+      r.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l).prediction.ride_id),
+    ).toStrictEqual([0, 1]);
+    expect(
+      readFileSync(dl, "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toStrictEqual([{ error: expect.stringMatching(/^not valid JSON/), line: 2, input: "{" }]);
     const summary = JSON.parse(r.stderr.trim().split("\n").pop()!);
     expect(summary).toMatchObject({ mode: "jsonl", model: predictor.name, events: 3, predictions: 2, dead_lettered: 1, dead_letter: dl });
   });

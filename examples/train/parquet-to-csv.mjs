@@ -9,8 +9,7 @@ if (!file) {
 }
 const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: wanted.length ? wanted : undefined });
 const cols = wanted.length ? wanted : Object.keys(rows[0] ?? {});
-const cell = (v) =>
-  v === null || v === undefined ? "" : v instanceof Date ? v.toISOString().slice(0, 19).replace("T", " ") : String(v);
+const cell = (v) => (v === null || v === undefined ? "" : v instanceof Date ? v.toISOString().slice(0, 19).replace("T", " ") : String(v));
 const out = [cols.join(",")];
 for (const r of rows) out.push(cols.map((c) => cell(r[c])).join(","));
 process.stdout.write(out.join("\n") + "\n");

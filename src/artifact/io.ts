@@ -32,7 +32,10 @@ export function readArtifact(path: string): ModelArtifact {
   const doc = readArtifactJson(path);
   const problems = validateArtifact(doc);
   if (problems.length) {
-    const list = problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join("; ");
+    const list = problems
+      .slice(0, 5)
+      .map((p) => `${p.path}: ${p.reason}`)
+      .join("; ");
     throw new RidepredError(`${path}: not a valid ridepred model: ${list}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ""}`);
   }
   const artifact = doc as ModelArtifact;

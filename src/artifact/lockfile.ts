@@ -15,7 +15,7 @@ export function normalizePackage(name: string): string {
 function splitRequirement(line: string): [string, string] | null {
   const clean = line.replace(/#.*$/, "").replace(/;.*$/, "").trim();
   if (!clean || clean.startsWith("-")) return null;
-  const m = /^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)$/.exec(clean);
+  const m = /^([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*(.*)$/.exec(clean);
   if (!m) return null;
   let spec = m[3]!.trim();
   if (/^=[^=]/.test(spec)) spec = "=" + spec; // conda's "python=3.9" means ==3.9(.*)
@@ -93,7 +93,10 @@ function cmp(a: string, b: string): number {
  * allows that major. A pin "==1.2" matches 1.2 and 1.2.*, as pip does for conda-style pins.
  */
 export function satisfies(recorded: string, spec: string): boolean {
-  const clauses = spec.split(",").map((s) => s.trim()).filter(Boolean);
+  const clauses = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!clauses.length) return true;
   const majorOnly = /^(\d+)\.x$/.exec(recorded);
   return clauses.every((c) => {
@@ -123,7 +126,12 @@ export function satisfies(recorded: string, spec: string): boolean {
         return c0 < 0;
       case "~=": {
         const w = parts(want);
-        return c0 >= 0 && parts(recorded).slice(0, w.length - 1).every((n, i) => n === w[i]);
+        return (
+          c0 >= 0 &&
+          parts(recorded)
+            .slice(0, w.length - 1)
+            .every((n, i) => n === w[i])
+        );
       }
     }
     return true;

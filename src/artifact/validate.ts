@@ -60,7 +60,8 @@ export function validateArtifact(doc: unknown): Problem[] {
         } else if (typeof fld.input === "string") {
           if (!inputNames.has(fld.input)) bad(`${p}.input`, `unknown input "${fld.input}"`);
           // DictVectorizer one-hot encodes strings and passes numbers through: a field's kind is its input's type.
-          else if (inputTypes.get(fld.input) !== fld.kind) bad(`${p}.input`, `a ${fld.kind} field needs a ${fld.kind} input; "${fld.input}" is ${inputTypes.get(fld.input)}`);
+          else if (inputTypes.get(fld.input) !== fld.kind)
+            bad(`${p}.input`, `a ${fld.kind} field needs a ${fld.kind} input; "${fld.input}" is ${inputTypes.get(fld.input)}`);
         } else bad(p, "needs an input or a template");
       });
     const v = f.vectorizer;
@@ -130,7 +131,8 @@ function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string,
   if (!(arrs as number[][]).every((a) => a.every(Number.isFinite))) return bad(p, "node arrays must hold finite numbers");
   for (let i = 0; i < n; i++) {
     if (feature![i]! < 0) continue;
-    if (!Number.isInteger(feature![i]) || !Number.isInteger(left![i]) || !Number.isInteger(right![i])) return bad(`${p}[${i}]`, "feature and child indices must be integers");
+    if (!Number.isInteger(feature![i]) || !Number.isInteger(left![i]) || !Number.isInteger(right![i]))
+      return bad(`${p}[${i}]`, "feature and child indices must be integers");
     if (nFeatures >= 0 && feature![i]! >= nFeatures) return bad(`${p}.feature[${i}]`, `feature index ${feature![i]} out of range`);
     // Children come after their parent in scikit-learn's depth-first layout: this also rules out cycles.
     if (!(left![i]! > i && left![i]! < n && right![i]! > i && right![i]! < n)) return bad(`${p}.left/right[${i}]`, "child index out of range");

@@ -25,26 +25,30 @@ export interface ColumnPlan {
  * Resolve the requested output columns. Without --columns: ride_id, pickup_datetime (if the input has one),
  * the model's category inputs, actual_duration and diff (if pickup and dropoff exist), predicted_duration, model_version.
  */
-export function planColumns(requested: readonly string[] | undefined, inputs: readonly InputSpec[], has: { pickup: boolean; dropoff: boolean; raw: (name: string) => boolean }): ColumnPlan[] {
+export function planColumns(
+  requested: readonly string[] | undefined,
+  inputs: readonly InputSpec[],
+  has: { pickup: boolean; dropoff: boolean; raw: (name: string) => boolean },
+): ColumnPlan[] {
   const inputKind = new Map(inputs.map((i) => [i.name, (i.type === "category" ? "string" : "double") as ColumnKind]));
-  const names =
-    requested ??
-    [
-      "ride_id",
-      ...(has.pickup ? ["pickup_datetime"] : []),
-      ...inputs.filter((i) => i.type === "category").map((i) => i.name),
-      ...(has.pickup && has.dropoff ? ["actual_duration"] : []),
-      "predicted_duration",
-      ...(has.pickup && has.dropoff ? ["diff"] : []),
-      "model_version",
-    ];
+  const names = requested ?? [
+    "ride_id",
+    ...(has.pickup ? ["pickup_datetime"] : []),
+    ...inputs.filter((i) => i.type === "category").map((i) => i.name),
+    ...(has.pickup && has.dropoff ? ["actual_duration"] : []),
+    "predicted_duration",
+    ...(has.pickup && has.dropoff ? ["diff"] : []),
+    "model_version",
+  ];
   return names.map((name) => {
     const kind = inputKind.get(name);
     if (kind) return { name, kind, source: "input" };
     const d = DERIVED[name];
     if (d) {
-      if ((name === "pickup_datetime" || name === "actual_duration" || name === "diff") && !has.pickup) throw new RidepredError(`--columns ${name}: the input has no pickup time column`);
-      if ((name === "dropoff_datetime" || name === "actual_duration" || name === "diff") && !has.dropoff) throw new RidepredError(`--columns ${name}: the input has no dropoff time column`);
+      if ((name === "pickup_datetime" || name === "actual_duration" || name === "diff") && !has.pickup)
+        throw new RidepredError(`--columns ${name}: the input has no pickup time column`);
+      if ((name === "dropoff_datetime" || name === "actual_duration" || name === "diff") && !has.dropoff)
+        throw new RidepredError(`--columns ${name}: the input has no dropoff time column`);
       return { name, kind: d, source: "derived" };
     }
     if (has.raw(name)) return { name, kind: "raw", source: "raw" };

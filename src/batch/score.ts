@@ -90,7 +90,9 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     const pickupCol = found.pickup_datetime;
     const dropoffCol = found.dropoff_datetime;
     if (job.filterDuration && (!pickupCol || !dropoffCol)) {
-      throw new RidepredError(`${label}: --filter-duration needs pickup and dropoff times (tried ${triedNames("pickup_datetime").join(", ")} / ${triedNames("dropoff_datetime").join(", ")}; use --map)`);
+      throw new RidepredError(
+        `${label}: --filter-duration needs pickup and dropoff times (tried ${triedNames("pickup_datetime").join(", ")} / ${triedNames("dropoff_datetime").join(", ")}; use --map)`,
+      );
     }
     const rawNames = new Set(source.names);
     const plan = planColumns(job.columns, predictor.inputs, { pickup: !!pickupCol, dropoff: !!dropoffCol, raw: (n) => rawNames.has(n) });
@@ -121,7 +123,10 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     const textual = job.inputFormat === "csv" || job.inputFormat === "csv.gz";
     const categoryInputs = predictor.inputs.filter((i) => i.type === "category").map((i) => i.name);
     const stats = newStats();
-    let rowsRead = 0, scored = 0, filtered = 0, rejected = 0;
+    let rowsRead = 0,
+      scored = 0,
+      filtered = 0,
+      rejected = 0;
     const byField: Record<string, number> = {};
     const [lo, hi] = job.filterDuration ?? [-Infinity, Infinity];
     let pred = new Float64Array(batchSize);
@@ -368,11 +373,23 @@ function outValues(c: ColumnPlan, k: number, keep: Int32Array, ctx: BatchContext
 }
 
 /** Rejected rows with their 1-based row number, field, reason, and the values the job read. */
-function rejectBatch(status: Uint8Array, why: (readonly [string, string] | undefined)[], columns: Record<string, Column>, wanted: string[], n: number, rowsRead: number) {
+function rejectBatch(
+  status: Uint8Array,
+  why: (readonly [string, string] | undefined)[],
+  columns: Record<string, Column>,
+  wanted: string[],
+  n: number,
+  rowsRead: number,
+) {
   const rows: number[] = [];
   for (let r = 0; r < n; r++) if (status[r] === 2) rows.push(r);
   return {
     n: rows.length,
-    values: [rows.map((r) => rowsRead + r + 1), rows.map((r) => why[r]![0]), rows.map((r) => why[r]![1]), ...wanted.map((w) => gather(columns[w]!, Int32Array.from(rows), rows.length))],
+    values: [
+      rows.map((r) => rowsRead + r + 1),
+      rows.map((r) => why[r]![0]),
+      rows.map((r) => why[r]![1]),
+      ...wanted.map((w) => gather(columns[w]!, Int32Array.from(rows), rows.length)),
+    ],
   };
 }

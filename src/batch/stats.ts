@@ -15,7 +15,9 @@ export const newStats = (): Stats => ({ count: 0, mean: 0, m2: 0, min: Infinity,
  */
 export function addStats(s: Stats, values: Float64Array, idx: Int32Array, k: number): void {
   if (k === 0) return;
-  let sum = 0, min = s.min, max = s.max;
+  let sum = 0,
+    min = s.min,
+    max = s.max;
   for (let i = 0; i < k; i++) {
     const x = values[idx[i]!]!;
     sum += x;

@@ -94,7 +94,9 @@ async function run(source: string, opts: Opts): Promise<number> {
       rejected.push(`row ${i}: ${(e as Error).message}`);
     }
   });
-  const output = opts.output ?? (isDir ? source.replace(/[\\/]+$/, "").replace(/\.mlflow$/, "") : source.replace(/\.(bin|pkl|pickle|joblib)(\.(z|gz|zlib|gzip))?$/i, "")) + ".json";
+  const output =
+    opts.output ??
+    (isDir ? source.replace(/[\\/]+$/, "").replace(/\.mlflow$/, "") : source.replace(/\.(bin|pkl|pickle|joblib)(\.(z|gz|zlib|gzip))?$/i, "")) + ".json";
   writeFileAtomic(output, serializeArtifact(artifact));
 
   const est = artifact.estimator;
@@ -118,13 +120,29 @@ async function run(source: string, opts: Opts): Promise<number> {
   };
   if (opts.json) printJson(summary);
   else {
-    log(`${c.green("imported")} ${source} (${src.format}, pickle protocol ${summary.protocol}, ${Object.entries(summary.recorded).map(([k, v]) => `${k} ${v}`).join(", ") || "no versions recorded"})`);
+    log(
+      `${c.green("imported")} ${source} (${src.format}, pickle protocol ${summary.protocol}, ${
+        Object.entries(summary.recorded)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ") || "no versions recorded"
+      })`,
+    );
     const size = est.kind === "tree_ensemble" ? ` (${est.trees.length} tree${est.trees.length === 1 ? "" : "s"}, ${summary.nodes} nodes)` : "";
     log(`  ${summary.estimator}${size} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
-    for (const [file, pins] of Object.entries(summary.pins)) log(`  pins from ${file}: ${Object.entries(pins).map(([k, v]) => `${k}${v}`).join(" ")}`);
+    for (const [file, pins] of Object.entries(summary.pins))
+      log(
+        `  pins from ${file}: ${Object.entries(pins)
+          .map(([k, v]) => `${k}${v}`)
+          .join(" ")}`,
+      );
     if (mlflow?.runId) log(`  MLflow run ${mlflow.runId}`);
-    if (exampleRows.length) log(`  ${rejected.length ? c.yellow(`MLflow input example: ${rejected.length} of ${exampleRows.length} rows rejected (${rejected[0]})`) : `MLflow input example: ${exampleRows.length} rows accepted`}`);
-    log(`  ${check.total ? `${check.total} golden examples reproduce (max relative error ${check.maxRelError.toExponential(1)})` : c.yellow("no golden examples: pass --examples so verify can prove predictions")}`);
+    if (exampleRows.length)
+      log(
+        `  ${rejected.length ? c.yellow(`MLflow input example: ${rejected.length} of ${exampleRows.length} rows rejected (${rejected[0]})`) : `MLflow input example: ${exampleRows.length} rows accepted`}`,
+      );
+    log(
+      `  ${check.total ? `${check.total} golden examples reproduce (max relative error ${check.maxRelError.toExponential(1)})` : c.yellow("no golden examples: pass --examples so verify can prove predictions")}`,
+    );
     log(`  wrote ${output} (${artifact.digest.slice(0, 19)}...)`);
   }
   return 0;
@@ -147,10 +165,14 @@ async function audit(source: string, isDir: boolean, json: boolean): Promise<num
     const fmt = `${report.format}${report.compression ? ` (${report.compression})` : ""}${report.protocol !== undefined ? `, pickle protocol ${report.protocol}` : ""}`;
     log(`${file}: ${fmt}`);
     for (const g of report.globals) {
-      process.stdout.write(`${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}${report.risks[g.name] ? out.dim(`  (${report.risks[g.name]}; first named at byte ${report.offsets[g.name]})`) : ""}\n`);
+      process.stdout.write(
+        `${g.allowed ? out.green("allowed") : out.red("REFUSED")}  ${g.name}${report.risks[g.name] ? out.dim(`  (${report.risks[g.name]}; first named at byte ${report.offsets[g.name]})`) : ""}\n`,
+      );
     }
     if (report.error) log(`${file}: ${report.error}`);
-    log(`${report.globals.length} globals, ${refused.length} refused${refused.length ? ": importing this file would stop at the first refused global; nothing in it was run" : ""}`);
+    log(
+      `${report.globals.length} globals, ${refused.length} refused${refused.length ? ": importing this file would stop at the first refused global; nothing in it was run" : ""}`,
+    );
   }
   return refused.length || report.error ? 1 : 0;
 }
@@ -165,31 +187,35 @@ function readText(path: string, what: string): string {
 
 function readEnvFile(path: string): Record<string, string> {
   const env: Record<string, string> = {};
-  readText(path, "env file").split(/\r?\n/).forEach((line, i) => {
-    const t = line.replace(/#.*$/, "").trim();
-    if (!t) return;
-    const eq = t.indexOf("=");
-    if (eq <= 0) throw new RidepredError(`${path}:${i + 1}: expected NAME=VERSION, got ${JSON.stringify(t)}`);
-    env[t.slice(0, eq).trim()] = t.slice(eq + 1).trim();
-  });
+  readText(path, "env file")
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      const t = line.replace(/#.*$/, "").trim();
+      if (!t) return;
+      const eq = t.indexOf("=");
+      if (eq <= 0) throw new RidepredError(`${path}:${i + 1}: expected NAME=VERSION, got ${JSON.stringify(t)}`);
+      env[t.slice(0, eq).trim()] = t.slice(eq + 1).trim();
+    });
   return env;
 }
 
 function readExamples(path: string): Example[] {
   const out: Example[] = [];
-  readText(path, "examples").split(/\r?\n/).forEach((line, i) => {
-    if (!line.trim()) return;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(line);
-    } catch (e) {
-      throw new RidepredError(`${path}:${i + 1}: not valid JSON: ${(e as Error).message}`);
-    }
-    const d = doc as { input?: unknown; output?: unknown };
-    if (typeof d !== "object" || d === null || typeof d.input !== "object" || d.input === null || Array.isArray(d.input) || typeof d.output !== "number") {
-      throw new RidepredError(`${path}:${i + 1}: expected {"input": {...}, "output": number}`);
-    }
-    out.push({ input: d.input as Example["input"], output: d.output });
-  });
+  readText(path, "examples")
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(line);
+      } catch (e) {
+        throw new RidepredError(`${path}:${i + 1}: not valid JSON: ${(e as Error).message}`);
+      }
+      const d = doc as { input?: unknown; output?: unknown };
+      if (typeof d !== "object" || d === null || typeof d.input !== "object" || d.input === null || Array.isArray(d.input) || typeof d.output !== "number") {
+        throw new RidepredError(`${path}:${i + 1}: expected {"input": {...}, "output": number}`);
+      }
+      out.push({ input: d.input as Example["input"], output: d.output });
+    });
   return out;
 }

@@ -21,7 +21,12 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
   const doc = readArtifactJson(file);
   const problems = validateArtifact(doc);
   if (problems.length) {
-    throw new RidepredError(`${file}: not a valid ridepred model: ${problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join("; ")}`);
+    throw new RidepredError(
+      `${file}: not a valid ridepred model: ${problems
+        .slice(0, 5)
+        .map((p) => `${p.path}: ${p.reason}`)
+        .join("; ")}`,
+    );
   }
   const a = doc as import("../artifact/types.js").ModelArtifact;
   const digestOk = computeDigest(a) === a.digest;
@@ -61,7 +66,8 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
   row("format", `v${a.format_version} (runtime must support ${a.environment.requires_format})`);
   row("target", `${a.target.name} (${a.target.unit})`);
   out.push(c.bold("inputs"));
-  for (const i of a.inputs) row(i.name, `${i.type}${i.required ? ", required" : ", optional"}${i.default !== undefined ? `, default ${JSON.stringify(i.default)}` : ""}`);
+  for (const i of a.inputs)
+    row(i.name, `${i.type}${i.required ? ", required" : ", optional"}${i.default !== undefined ? `, default ${JSON.stringify(i.default)}` : ""}`);
   out.push(c.bold("features"));
   for (const f of a.features.fields) row(f.name, `${f.kind}${"template" in f ? ` from ${f.template}` : ""}`);
   row("vectorizer", `DictVectorizer, ${report.features.count} columns, separator ${JSON.stringify(report.features.separator)}`);
@@ -72,8 +78,17 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
   const env = a.environment;
   for (const [k, v] of Object.entries(env.recorded)) row(k, `${v}${env.evidence?.[k] ? c.dim(`  (${env.evidence[k]})`) : ""}`);
   if (!Object.keys(env.recorded).length) row("(none)", c.yellow("the source recorded no versions"));
-  for (const [file2, pins] of Object.entries(env.pins ?? {})) row(file2, Object.entries(pins).map(([k, v]) => `${k}${v}`).join(" "));
-  row("source", `${env.source.file} (${env.source.format}${env.source.protocol !== undefined ? ` protocol ${env.source.protocol}` : ""}) sha256 ${env.source.sha256.slice(0, 16)}...`);
+  for (const [file2, pins] of Object.entries(env.pins ?? {}))
+    row(
+      file2,
+      Object.entries(pins)
+        .map(([k, v]) => `${k}${v}`)
+        .join(" "),
+    );
+  row(
+    "source",
+    `${env.source.file} (${env.source.format}${env.source.protocol !== undefined ? ` protocol ${env.source.protocol}` : ""}) sha256 ${env.source.sha256.slice(0, 16)}...`,
+  );
   row("written by", `ridepred ${env.written_by.ridepred}, node ${env.written_by.node}`);
   out.push(c.bold("examples"));
   row("cases", `${a.examples.cases.length} (${a.examples.source}), tolerance rel ${a.examples.tolerance.relative} abs ${a.examples.tolerance.absolute}`);

@@ -30,14 +30,25 @@ export function scoreCommand(): Command {
     .option("--input-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdin)")
     .option("--output-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdout)")
     .option("--map <column=target>", "read model input or role TARGET from input COLUMN, e.g. --map PU=PULocationID (repeatable)", keyValue("--map"), {})
-    .option("--columns <list>", "output columns, comma-separated (default: ride_id,pickup_datetime,<category inputs>,actual_duration,predicted_duration,diff,model_version)")
+    .option(
+      "--columns <list>",
+      "output columns, comma-separated (default: ride_id,pickup_datetime,<category inputs>,actual_duration,predicted_duration,diff,model_version)",
+    )
     .option("--filter-duration <min..max>", "keep rides whose actual duration in minutes is in [min, max], e.g. 1..60; the rest are counted as filtered")
-    .addOption(new Option("--on-error <mode>", "a row that cannot be scored: fail (stop, exit 1) or skip (count it, write it to --rejects)").choices(["fail", "skip"]))
+    .addOption(
+      new Option("--on-error <mode>", "a row that cannot be scored: fail (stop, exit 1) or skip (count it, write it to --rejects)").choices(["fail", "skip"]),
+    )
     .option("--rejects <file>", "write rows that cannot be scored here, with the reason (implies --on-error skip)")
     .option("--run-date <date>", "date that fills {year}/{month}/{day} in paths (YYYY-MM-DD; default today, UTC)")
-    .addOption(new Option("--period <period>", "which period of the run date the paths name").choices(["day", "previous-day", "month", "previous-month"]).default("day"))
+    .addOption(
+      new Option("--period <period>", "which period of the run date the paths name").choices(["day", "previous-day", "month", "previous-month"]).default("day"),
+    )
     .option("--batch-size <rows>", "rows per batch (memory grows with it)", "8192")
-    .addOption(new Option("--compression <codec>", "Parquet output compression: snappy, or none (larger file, faster to write)").choices(["snappy", "none"]).default("snappy"))
+    .addOption(
+      new Option("--compression <codec>", "Parquet output compression: snappy, or none (larger file, faster to write)")
+        .choices(["snappy", "none"])
+        .default("snappy"),
+    )
     .option("--ride-id-prefix <text>", "prefix of generated ride ids (default: the input file name and _)")
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
     .action(async (input: string, opts: ScoreOpts) => {
@@ -71,7 +82,10 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
       outputFormat: formatOf(output, opts.outputFormat, output === "-" ? "csv" : undefined),
       predictor,
       map: opts.map,
-      columns: opts.columns?.split(",").map((s) => s.trim()).filter(Boolean),
+      columns: opts.columns
+        ?.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
       filterDuration: opts.filterDuration === undefined ? undefined : parseRange(opts.filterDuration),
       onError,
       rejects,
@@ -93,8 +107,10 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
 
 function parseRange(s: string): [number, number] {
   const m = /^\s*(-?[\d.]+)\s*\.\.\s*(-?[\d.]+)\s*$/.exec(s);
-  const lo = Number(m?.[1]), hi = Number(m?.[2]);
-  if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) throw new RidepredError(`--filter-duration ${s}: expected MIN..MAX in minutes, e.g. 1..60`);
+  const lo = Number(m?.[1]),
+    hi = Number(m?.[2]);
+  if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi)
+    throw new RidepredError(`--filter-duration ${s}: expected MIN..MAX in minutes, e.g. 1..60`);
   return [lo, hi];
 }
 
@@ -134,7 +150,15 @@ function report(s: import("../batch/score.js").ScoreSummary, json: boolean, data
     `${s.input === "-" ? "stdin" : s.input} -> ${s.output === "-" ? "stdout" : s.output}: ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
       ` in ${s.seconds.toFixed(2)} s (${n(Math.round(s.rows_per_second))} rows/s)`,
   ];
-  if (s.predictions) lines.push(`predicted_duration: mean ${f(s.predictions.mean)}, std ${f(s.predictions.std)}, min ${f(s.predictions.min)}, max ${f(s.predictions.max)} (model ${s.model.name} ${s.model.version})`);
-  if (s.rejected) lines.push(`rejected by field: ${Object.entries(s.rejected_by_field).map(([k, v]) => `${k} ${n(v)}`).join(", ")}${s.rejects ? ` (rows in ${s.rejects})` : " (not kept: add --rejects FILE to keep them)"}`);
+  if (s.predictions)
+    lines.push(
+      `predicted_duration: mean ${f(s.predictions.mean)}, std ${f(s.predictions.std)}, min ${f(s.predictions.min)}, max ${f(s.predictions.max)} (model ${s.model.name} ${s.model.version})`,
+    );
+  if (s.rejected)
+    lines.push(
+      `rejected by field: ${Object.entries(s.rejected_by_field)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ")}${s.rejects ? ` (rows in ${s.rejects})` : " (not kept: add --rejects FILE to keep them)"}`,
+    );
   process.stderr.write(lines.join("\n") + "\n");
 }

@@ -25,18 +25,37 @@ export function serveCommand(): Command {
     .option("--watch", "reload the model when its file changes (as SIGHUP does)", false)
     .option("--max-body <bytes>", "largest request body accepted (413 beyond)", positiveNumber("--max-body"), 4 * 1024 * 1024)
     .option("--shutdown-timeout <seconds>", "longest wait for in-flight requests on SIGTERM", positiveNumber("--shutdown-timeout"), 30)
-    .addOption(new Option("--log-level <level>", "JSON log level on stderr (debug adds one line per request)").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"))
-    .action(async (o: { model?: string; port: number; host: string; workers: number | "auto"; watch: boolean; maxBody: number; shutdownTimeout: number; logLevel: string }) => {
-      const [{ runServe }, { defaultModelPath }, { availableParallelism }] = await Promise.all([import("../serve/run.js"), import("../artifact/io.js"), import("node:os")]);
-      process.exitCode = await runServe({
-        model: o.model ?? defaultModelPath(),
-        host: o.host,
-        port: o.port,
-        workers: o.workers === "auto" ? availableParallelism() : o.workers,
-        watch: o.watch,
-        bodyLimit: Math.floor(o.maxBody),
-        logLevel: o.logLevel,
-        shutdownTimeoutMs: o.shutdownTimeout * 1000,
-      });
-    });
+    .addOption(
+      new Option("--log-level <level>", "JSON log level on stderr (debug adds one line per request)")
+        .choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+        .default("info"),
+    )
+    .action(
+      async (o: {
+        model?: string;
+        port: number;
+        host: string;
+        workers: number | "auto";
+        watch: boolean;
+        maxBody: number;
+        shutdownTimeout: number;
+        logLevel: string;
+      }) => {
+        const [{ runServe }, { defaultModelPath }, { availableParallelism }] = await Promise.all([
+          import("../serve/run.js"),
+          import("../artifact/io.js"),
+          import("node:os"),
+        ]);
+        process.exitCode = await runServe({
+          model: o.model ?? defaultModelPath(),
+          host: o.host,
+          port: o.port,
+          workers: o.workers === "auto" ? availableParallelism() : o.workers,
+          watch: o.watch,
+          bodyLimit: Math.floor(o.maxBody),
+          logLevel: o.logLevel,
+          shutdownTimeoutMs: o.shutdownTimeout * 1000,
+        });
+      },
+    );
 }

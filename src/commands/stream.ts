@@ -27,17 +27,30 @@ export function streamCommand(): Command {
         "Default: JSONL on stdin -> JSONL on stdout. --from/--to: a Redis Streams consumer group. --lambda-port: the Lambda invoke endpoint for Kinesis events.",
     )
     .option("--model <file>", "model.json (default: the bundled model, or $RIDEPRED_MODEL)")
-    .option("--dead-letter <file|url>", "where bad events go: a file (JSONL mode; default stderr) or redis://host:port/STREAM (default <from stream>:dead-letter)")
-    .option("--from <url>", "read events from redis://host:port/STREAM (field \"data\" holds the event JSON)")
+    .option(
+      "--dead-letter <file|url>",
+      "where bad events go: a file (JSONL mode; default stderr) or redis://host:port/STREAM (default <from stream>:dead-letter)",
+    )
+    .option("--from <url>", 'read events from redis://host:port/STREAM (field "data" holds the event JSON)')
     .option("--to <url>", "XADD predictions to redis://host:port/STREAM")
     .option("--group <name>", "consumer group (one per model: every group sees every event)")
     .option("--consumer <name>", "consumer name within the group; restart under the same name to resume its pending entries (default: host name)")
     .option("--start <id>", "where a new group starts reading: 0 = all entries on the stream, $ = only new ones", "0")
-    .addOption(new Option("--batch <n>", "most events in flight at once (read, predicted, written, acked together)").default(100).argParser(positiveInt("--batch")))
+    .addOption(
+      new Option("--batch <n>", "most events in flight at once (read, predicted, written, acked together)").default(100).argParser(positiveInt("--batch")),
+    )
     .addOption(new Option("--block <ms>", "longest blocking read, so a stop request is noticed within it").default(1000).argParser(positiveInt("--block")))
-    .addOption(new Option("--claim-idle <ms>", "take over entries pending this long at a dead consumer (checked this often)").default(30000).argParser(positiveNumber("--claim-idle")))
+    .addOption(
+      new Option("--claim-idle <ms>", "take over entries pending this long at a dead consumer (checked this often)")
+        .default(30000)
+        .argParser(positiveNumber("--claim-idle")),
+    )
     .addOption(new Option("--max-deliveries <n>", "dead-letter an entry delivered more often than this").default(5).argParser(positiveInt("--max-deliveries")))
-    .addOption(new Option("--lambda-port <port>", "serve the Kinesis Lambda handler at POST /2015-03-31/functions/function/invocations (0: any free port)").argParser(positiveNumber("--lambda-port")))
+    .addOption(
+      new Option("--lambda-port <port>", "serve the Kinesis Lambda handler at POST /2015-03-31/functions/function/invocations (0: any free port)").argParser(
+        positiveNumber("--lambda-port"),
+      ),
+    )
     .option("--host <addr>", "address for --lambda-port", "127.0.0.1")
     .option("--json", "summary as JSON (stdout; on stderr in JSONL mode, where stdout carries the predictions)")
     .action(async (opts: StreamOpts) => {
@@ -57,8 +70,10 @@ async function run(opts: StreamOpts): Promise<number> {
   const redisMode = opts.from !== undefined || opts.to !== undefined || opts.group !== undefined;
   if (redisMode && (!opts.from || !opts.to || !opts.group)) throw new RidepredError("Redis mode needs all of --from, --to and --group");
   if (redisMode && opts.lambdaPort !== undefined) throw new RidepredError("--lambda-port cannot be combined with --from/--to");
-  if (opts.lambdaPort !== undefined && opts.deadLetter) throw new RidepredError("--dead-letter does not apply to --lambda-port (bad records are reported in the response)");
-  if (!redisMode && opts.deadLetter?.startsWith("redis://")) throw new RidepredError("--dead-letter redis://... needs --from/--to (in JSONL mode it is a file)");
+  if (opts.lambdaPort !== undefined && opts.deadLetter)
+    throw new RidepredError("--dead-letter does not apply to --lambda-port (bad records are reported in the response)");
+  if (!redisMode && opts.deadLetter?.startsWith("redis://"))
+    throw new RidepredError("--dead-letter redis://... needs --from/--to (in JSONL mode it is a file)");
 
   const { loadModel } = await import("../runtime/load.js");
   const modes = await import("../stream/modes.js");
@@ -101,7 +116,9 @@ async function run(opts: StreamOpts): Promise<number> {
         start: opts.start,
         signal: stop.signal,
         onReady: (i) =>
-          log(`ridepred stream: ${predictor.name} ${predictor.version}, group ${i.group} consumer ${i.consumer}: ${i.from} -> ${i.to} (dead letters: ${i.dead_letter})`),
+          log(
+            `ridepred stream: ${predictor.name} ${predictor.version}, group ${i.group} consumer ${i.consumer}: ${i.from} -> ${i.to} (dead letters: ${i.dead_letter})`,
+          ),
       });
     } else {
       summary = await modes.runJsonl(predictor, { batch: opts.batch, signal: stop.signal, ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}) });

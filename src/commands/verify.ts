@@ -61,21 +61,29 @@ async function run(path: string | undefined, opts: { lock: string[]; source?: st
       const results = checkPins(recorded, pins);
       if (!results.length) add(`lock ${basename(lock)}`, false, `pins none of the recorded packages (${Object.keys(recorded).join(", ") || "none recorded"})`);
       for (const r of results) {
-        add(
-          `${r.package}`,
-          r.ok,
-          `${r.package}: built with ${r.recorded}, ${basename(lock)} pins ${r.pinned.replace(/^==/, "")}`,
-        );
+        add(`${r.package}`, r.ok, `${r.package}: built with ${r.recorded}, ${basename(lock)} pins ${r.pinned.replace(/^==/, "")}`);
       }
     }
     if (opts.source) {
       const { importSource } = await import("../sklearn/import.js");
       // Re-import as `import` would (file or MLflow folder); its recorded sha256 is that of the bytes it read.
-      const src = await importSource(opts.source, { derive: Object.fromEntries(a.features.fields.flatMap((f) => ("template" in f ? [[f.name, f.template]] : []))) });
+      const src = await importSource(opts.source, {
+        derive: Object.fromEntries(a.features.fields.flatMap((f) => ("template" in f ? [[f.name, f.template]] : []))),
+      });
       const sha = src.environment.source.sha256;
       const same = canonicalJson([src.features, src.estimator]) === canonicalJson([a.features, a.estimator]);
-      add("source sha256", sha === a.environment.source.sha256, sha === a.environment.source.sha256 ? `${basename(opts.source)} is the file it was imported from` : `${basename(opts.source)} hashes to ${sha.slice(0, 16)}..., the model was imported from ${a.environment.source.sha256.slice(0, 16)}...`);
-      add("source content", same, same ? "re-import gives identical features and estimator" : "re-importing the source gives different features or coefficients");
+      add(
+        "source sha256",
+        sha === a.environment.source.sha256,
+        sha === a.environment.source.sha256
+          ? `${basename(opts.source)} is the file it was imported from`
+          : `${basename(opts.source)} hashes to ${sha.slice(0, 16)}..., the model was imported from ${a.environment.source.sha256.slice(0, 16)}...`,
+      );
+      add(
+        "source content",
+        same,
+        same ? "re-import gives identical features and estimator" : "re-importing the source gives different features or coefficients",
+      );
     }
   }
   const ok = checks.every((c) => c.ok);
@@ -83,7 +91,11 @@ async function run(path: string | undefined, opts: { lock: string[]; source?: st
   else {
     const c = colors();
     for (const ch of checks) process.stdout.write(`${ch.ok ? c.green("PASS") : c.red("FAIL")}  ${ch.check.padEnd(14)} ${ch.detail}\n`);
-    process.stdout.write(ok ? c.green(`${file}: all ${checks.length} checks passed\n`) : c.red(`${file}: ${checks.filter((x) => !x.ok).length} of ${checks.length} checks failed\n`));
+    process.stdout.write(
+      ok
+        ? c.green(`${file}: all ${checks.length} checks passed\n`)
+        : c.red(`${file}: ${checks.filter((x) => !x.ok).length} of ${checks.length} checks failed\n`),
+    );
   }
   return ok ? 0 : 1;
 }

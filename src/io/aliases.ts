@@ -20,7 +20,11 @@ const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
  * Which input column feeds each target. `map` is COLUMN -> TARGET as given on the command line.
  * A target with no column maps to undefined (the caller decides whether that is an error).
  */
-export function resolveColumns(names: readonly string[], targets: readonly string[], map: Readonly<Record<string, string>> = {}): Record<string, string | undefined> {
+export function resolveColumns(
+  names: readonly string[],
+  targets: readonly string[],
+  map: Readonly<Record<string, string>> = {},
+): Record<string, string | undefined> {
   const have = new Set(names);
   const byNorm = new Map<string, string>();
   for (const n of names) if (!byNorm.has(norm(n))) byNorm.set(norm(n), n);

@@ -40,7 +40,12 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
   };
 
   // Header: the first record, every field kept.
-  const header: ScanTarget = { slots: Int32Array.from({ length: MAX_HEADER }, (_, i) => i), cols: Array.from({ length: MAX_HEADER }, () => []), width: MAX_HEADER, header: true };
+  const header: ScanTarget = {
+    slots: Int32Array.from({ length: MAX_HEADER }, (_, i) => i),
+    cols: Array.from({ length: MAX_HEADER }, () => []),
+    width: MAX_HEADER,
+    header: true,
+  };
   for (;;) {
     const got = await more();
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -69,7 +74,8 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
         try {
           r = scanRecords(text, pos, ended, target, n, batchSize - n, problems);
         } catch (e) {
-          if (e instanceof UnclosedQuote) throw new RidepredError(`${label}: not valid CSV: the quoted field opened in row ${rowsDone + e.row + 1} is never closed`);
+          if (e instanceof UnclosedQuote)
+            throw new RidepredError(`${label}: not valid CSV: the quoted field opened in row ${rowsDone + e.row + 1} is never closed`);
           throw e;
         }
         pos = r.pos;

@@ -30,7 +30,7 @@ export async function openJsonl(path: string): Promise<BatchSource> {
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
     let pending: string | undefined = firstLine;
     for (;;) {
-      const cols = wanted.map(() => new Array<unknown>());
+      const cols = wanted.map(() => [] as unknown[]);
       const errors: ReadError[] = [];
       let n = 0;
       while (n < batchSize) {

@@ -4,7 +4,15 @@
 // read. hyparquet parses the metadata and headers and decompresses; the common page layouts (levels,
 // dictionary indices, plain numbers) are decoded here into reused typed arrays.
 import { open, type FileHandle } from "node:fs/promises";
-import { parquetMetadataAsync, parquetSchema, type AsyncBuffer, type CompressionCodec, type Compressors, type DecodedArray, type FileMetaData } from "hyparquet";
+import {
+  parquetMetadataAsync,
+  parquetSchema,
+  type AsyncBuffer,
+  type CompressionCodec,
+  type Compressors,
+  type DecodedArray,
+  type FileMetaData,
+} from "hyparquet";
 import { parquetHeader, readPage } from "hyparquet/src/column.js";
 import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
@@ -59,7 +67,12 @@ export async function openParquet(path: string): Promise<BatchSource> {
     tree.children
       .filter((c) => {
         const el = c.element;
-        return el.converted_type === "TIMESTAMP_MILLIS" || el.converted_type === "TIMESTAMP_MICROS" || el.logical_type?.type === "TIMESTAMP" || (el.type === "INT96" && !el.converted_type);
+        return (
+          el.converted_type === "TIMESTAMP_MILLIS" ||
+          el.converted_type === "TIMESTAMP_MICROS" ||
+          el.logical_type?.type === "TIMESTAMP" ||
+          (el.type === "INT96" && !el.converted_type)
+        );
       })
       .map((c) => c.element.name),
   );
@@ -70,7 +83,8 @@ export async function openParquet(path: string): Promise<BatchSource> {
     const buffers = wanted.map(() => new ColumnBuffers());
     let cursors: PageCursor[] = [];
     const codecs = new Set<CompressionCodec>();
-    for (const rowGroup of metadata.row_groups) for (const c of rowGroup.columns) if (c.meta_data && wanted.includes(c.meta_data.path_in_schema[0]!)) codecs.add(c.meta_data.codec);
+    for (const rowGroup of metadata.row_groups)
+      for (const c of rowGroup.columns) if (c.meta_data && wanted.includes(c.meta_data.path_in_schema[0]!)) codecs.add(c.meta_data.codec);
     const compressors = await decompressorsFor(codecs);
     for (const [g, rowGroup] of metadata.row_groups.entries()) {
       const groupRows = Number(rowGroup.num_rows);
@@ -135,7 +149,7 @@ export async function decompressorsFor(codecs: ReadonlySet<CompressionCodec>): P
  * "string" -> a dictionary column (dictionary-encoded pages) or an array with null for null (UTF8 byte
  * arrays). Levels, indices and plain numbers are decoded here; other encodings and kinds go to hyparquet.
  */
-type FastKind = { kind: "number"; /** divisor to milliseconds for timestamps, else 1 */ scale: number } | { kind: "string" } | undefined;
+type FastKind = { kind: "number" /** divisor to milliseconds for timestamps, else 1 */; scale: number } | { kind: "string" } | undefined;
 
 function fastKind(d: ColumnDecoder): FastKind {
   if (getMaxRepetitionLevel(d.schemaPath) !== 0 || getMaxDefinitionLevel(d.schemaPath) > 1) return undefined;
@@ -204,7 +218,8 @@ class PageCursor {
     for (const p of this.retired) this.recycle(p);
     this.retired.length = 0;
     while (this.available < n) {
-      if (this.pos >= this.end) throw new RidepredError(`${this.path}: column ${this.column} ends early (${this.available} of ${n} rows left): truncated or corrupt file`);
+      if (this.pos >= this.end)
+        throw new RidepredError(`${this.path}: column ${this.column} ends early (${this.available} of ${n} rows left): truncated or corrupt file`);
       await this.nextPage();
     }
     const first = this.pages[0]!;
@@ -221,7 +236,11 @@ class PageCursor {
         k += columnLength(p);
       }
       const indices = allDict ? new Int32Array(n) : undefined;
-      const arr: { [i: number]: unknown; length: number } | undefined = allDict ? undefined : first instanceof Float64Array ? new Float64Array(n) : new Array<unknown>(n);
+      const arr: { [i: number]: unknown; length: number } | undefined = allDict
+        ? undefined
+        : first instanceof Float64Array
+          ? new Float64Array(n)
+          : new Array<unknown>(n);
       let k = 0;
       while (k < n) {
         const p = this.pages[0]!;
@@ -423,7 +442,13 @@ class PageCursor {
    * Encodings the fast path does not decode itself (plain strings, delta, byte-stream-split): hyparquet's.
    * A v1 page is handed over already decompressed; hyparquet's v2 reader decompresses for itself.
    */
-  private decodeGeneric(header: ReturnType<typeof parquetHeader>, compressed: Uint8Array, body: Uint8Array, numValues: number, defs: Int32Array | undefined): Page {
+  private decodeGeneric(
+    header: ReturnType<typeof parquetHeader>,
+    compressed: Uint8Array,
+    body: Uint8Array,
+    numValues: number,
+    defs: Int32Array | undefined,
+  ): Page {
     const d = this.decoder;
     const page = header.type === "DATA_PAGE" ? readDataPage(body, header.data_page_header!, d) : readDataPageV2(compressed, header, d);
     const values = (this.fast!.kind === "string" ? convert(page.dataPage, d) : page.dataPage) as ArrayLike<unknown>;
@@ -469,7 +494,9 @@ class PageCursor {
   }
 
   private corrupt(e: unknown): RidepredError {
-    return new RidepredError(`${this.path}: column ${this.column}: cannot decode page at byte ${this.pos} (${(e as Error)?.message ?? e}): corrupt or truncated file`);
+    return new RidepredError(
+      `${this.path}: column ${this.column}: cannot decode page at byte ${this.pos} (${(e as Error)?.message ?? e}): corrupt or truncated file`,
+    );
   }
 }
 

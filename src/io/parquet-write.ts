@@ -141,7 +141,9 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     async write(batch: OutBatch) {
       if (batch.n === 0) return;
       // Dictionary columns stay encoded only where the writer keeps a dictionary too (strings).
-      const values = batch.values.map((v, j) => (!isGeneratedIds(v) && isDict(v) && columns[j]!.kind !== "string" && columns[j]!.kind !== "raw" ? materialize(v) : v));
+      const values = batch.values.map((v, j) =>
+        !isGeneratedIds(v) && isDict(v) && columns[j]!.kind !== "string" && columns[j]!.kind !== "raw" ? materialize(v) : v,
+      );
       batch = { n: batch.n, values };
       chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n)));
       for (let j = 0; j < chunks.length; j++) writeDataPage(chunks[j]!, batch.values[j]!, batch.n, codec, scratch);
@@ -159,7 +161,13 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
           [4, list("struct", rowGroups)],
           [6, `ridepred version ${VERSION}`],
           // TYPE_ORDER for every column: min/max follow the physical type's order.
-          [7, list("struct", chunks.map(() => struct([1, struct()])))],
+          [
+            7,
+            list(
+              "struct",
+              chunks.map(() => struct([1, struct()])),
+            ),
+          ],
         ),
       );
       write(footer);
@@ -264,7 +272,13 @@ function columnChunk(c: Chunk, chunkStart: number, dataStart: number, hasDict: b
   const stats = struct([3, i64(c.nulls)], [5, minMax?.[1]], [6, minMax?.[0]]);
   const meta = struct(
     [1, type],
-    [2, list("i32", [...c.encodings].sort((a, b) => a - b))],
+    [
+      2,
+      list(
+        "i32",
+        [...c.encodings].sort((a, b) => a - b),
+      ),
+    ],
     [3, list("string", [c.name])],
     [4, CODEC[c.codec ?? "UNCOMPRESSED"]],
     [5, i64(c.values)],
@@ -336,8 +350,7 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
       if (isGeneratedIds(values)) {
         if (values.encoded) append(body, values.encoded);
         else encodeIds(values, n, body);
-      }
-      else if (dictionary) {
+      } else if (dictionary) {
         if (isDict(values)) indexData(body, s.i32, n - nulls, s.top);
         else encodeIndices(c, values, n, s);
         encoding = ENC.RLE_DICTIONARY;
@@ -635,7 +648,8 @@ export function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
       }
       // all nines: one more digit, formatted in full below
     }
-    const digits = x < 1e9 ? (x < 1e4 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : 4) : x < 1e6 ? (x < 1e5 ? 5 : 6) : x < 1e7 ? 7 : x < 1e8 ? 8 : 9) : String(x).length;
+    const digits =
+      x < 1e9 ? (x < 1e4 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : 4) : x < 1e6 ? (x < 1e5 ? 5 : 6) : x < 1e7 ? 7 : x < 1e8 ? 8 : 9) : String(x).length;
     const len = p + digits;
     prevAt = at;
     prevLen = len;
@@ -682,7 +696,7 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
   const ints = c.intDict;
   let k = 0;
   let top = 0;
-  let last: unknown = undefined;
+  let last: unknown;
   let lastIndex = -1;
   for (let r = 0; r < n; r++) {
     const v = values[r];

@@ -49,7 +49,8 @@ export function snappyDeclaredLength(input: Uint8Array): number {
 export function checkedSnappy(decode: Uncompress): Uncompress {
   return (input, outputLength) => {
     const declared = snappyDeclaredLength(input);
-    if (declared !== outputLength) throw new Error(declared < 0 ? "invalid snappy length header" : `snappy stream holds ${declared} bytes, the page header says ${outputLength}`);
+    if (declared !== outputLength)
+      throw new Error(declared < 0 ? "invalid snappy length header" : `snappy stream holds ${declared} bytes, the page header says ${outputLength}`);
     return decode(input, outputLength);
   };
 }

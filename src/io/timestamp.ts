@@ -21,8 +21,14 @@ function digits(s: string, i: number, n: number): number {
 export function parseTimestamp(s: string): number {
   const len = s.length;
   if (len < 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return NaN;
-  const y = digits(s, 0, 4), mo = digits(s, 5, 2), d = digits(s, 8, 2);
-  let h = 0, mi = 0, sec = 0, ms = 0, i = 10;
+  const y = digits(s, 0, 4),
+    mo = digits(s, 5, 2),
+    d = digits(s, 8, 2);
+  let h = 0,
+    mi = 0,
+    sec = 0,
+    ms = 0,
+    i = 10;
   if (len > 10) {
     const sep = s.charCodeAt(10);
     if (sep !== 32 && sep !== 84) return NaN; // " " or "T"

@@ -10,7 +10,10 @@ export interface ExampleFailure {
 }
 
 /** Run the artifact's golden examples through the predictor; any miss beyond tolerance is a failure. */
-export function checkExamples(predictor: Predictor, artifact: ModelArtifact = predictor.artifact): { total: number; failures: ExampleFailure[]; maxRelError: number } {
+export function checkExamples(
+  predictor: Predictor,
+  artifact: ModelArtifact = predictor.artifact,
+): { total: number; failures: ExampleFailure[]; maxRelError: number } {
   const { tolerance, cases } = artifact.examples;
   const failures: ExampleFailure[] = [];
   let maxRel = 0;

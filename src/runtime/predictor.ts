@@ -218,7 +218,7 @@ export function compile(artifact: ModelArtifact): Predictor {
       }
       return;
     }
-    const pairs = fieldPairs[k];
+    const pairs = fieldPairs[k]!;
     if (pairs !== null) {
       const { index, dense, width } = pairs;
       // Small ids come ready from dictionary columns, else each value is parsed (-2: not a small id).
@@ -258,7 +258,7 @@ export function compile(artifact: ModelArtifact): Predictor {
       return;
     }
     const vocab = fieldVocab[k]!;
-    const parts = fieldParts[k];
+    const parts = fieldParts[k]!;
     for (let r = 0; r < n; r++) {
       let s: string | undefined;
       if (parts === null) s = catStrings(fieldInput[k]!, n)[r];
@@ -298,26 +298,27 @@ export function compile(artifact: ModelArtifact): Predictor {
         const base = k * cap;
         for (let r = 0; r < n; r++) {
           const col = fieldCol[base + r]!;
-          if (col >= 0) predictions[r] += fieldVal[base + r]! * coef[col]!;
+          if (col >= 0) predictions[r]! += fieldVal[base + r]! * coef[col]!;
         }
       }
       for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
-    } else for (let r = 0; r < n; r++) {
-      if (bad[r] === 1) {
-        predictions[r] = NaN;
-        continue;
-      }
-      // The row's sparse vector, in field order (the order scikit-learn sums in).
-      let nnz = 0;
-      for (let k = 0, at = r; k < nFields; k++, at += cap) {
-        const col = fieldCol[at]!;
-        if (col >= 0) {
-          idx[nnz] = col;
-          val[nnz++] = fieldVal[at]!;
+    } else
+      for (let r = 0; r < n; r++) {
+        if (bad[r] === 1) {
+          predictions[r] = NaN;
+          continue;
         }
+        // The row's sparse vector, in field order (the order scikit-learn sums in).
+        let nnz = 0;
+        for (let k = 0, at = r; k < nFields; k++, at += cap) {
+          const col = fieldCol[at]!;
+          if (col >= 0) {
+            idx[nnz] = col;
+            val[nnz++] = fieldVal[at]!;
+          }
+        }
+        predictions[r] = estimate(idx, val, nnz);
       }
-      predictions[r] = estimate(idx, val, nnz);
-    }
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
     return { predictions, errors };
   }
@@ -363,7 +364,6 @@ interface PairIndex {
   width: number;
 }
 
-
 /**
  * A two-level index for a template of exactly two inputs around one literal, when every vocabulary
  * value splits on that literal in exactly one place (so the index answers exactly what the joined
@@ -375,12 +375,18 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   if (typeof a !== "number" || typeof lit !== "string" || typeof b !== "number" || lit === "") return null;
   // First pass, without building strings: every value splits once, and the two sides' small ids.
   const size = vocab.size;
-  const xs = new Int32Array(size), ys = new Int32Array(size), cols = new Int32Array(size);
-  let maxA = -1, maxB = -1, allInts = true, i = 0;
+  const xs = new Int32Array(size),
+    ys = new Int32Array(size),
+    cols = new Int32Array(size);
+  let maxA = -1,
+    maxB = -1,
+    allInts = true,
+    i = 0;
   for (const [value, col] of vocab) {
     const at = value.indexOf(lit);
     if (at < 0 || value.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
-    const x = smallIdIn(value, 0, at), y = smallIdIn(value, at + lit.length, value.length);
+    const x = smallIdIn(value, 0, at),
+      y = smallIdIn(value, at + lit.length, value.length);
     xs[i] = x;
     ys[i] = y;
     cols[i++] = col;
@@ -409,8 +415,6 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   for (let j = 0; j < size; j++) dense[xs[j]! * width + ys[j]!] = cols[j]!;
   return { a, b, index, dense, width };
 }
-
-
 
 function vocabFor(featureNames: string[], prefix: string): Map<string, number> {
   const m = new Map<string, number>();

@@ -36,7 +36,12 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 /** A request arriving on a kept-alive connection while draining: 503 in the usual envelope, then close. */
 function unavailable(req: IncomingMessage, res: ServerResponse): void {
   const body = JSON.stringify({ error: "server is shutting down", details: [{ field: "server", reason: "retry on another instance" }] });
-  res.writeHead(503, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body), "x-request-id": requestId(req), connection: "close" });
+  res.writeHead(503, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "x-request-id": requestId(req),
+    connection: "close",
+  });
   res.end(body);
   req.resume();
 }

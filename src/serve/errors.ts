@@ -67,11 +67,22 @@ export function errorHandler(err: FastifyError | HttpError, req: FastifyRequest,
     body = { error: `invalid request ${(err as FastifyError).validationContext ?? "body"}`, details };
   } else if (code === "FST_ERR_CTP_BODY_TOO_LARGE") {
     status = 413;
-    body = { error: "request body too large", details: [{ field: "body", reason: `exceeds the limit of ${req.routeOptions.bodyLimit ?? "the configured"} bytes` }] };
+    body = {
+      error: "request body too large",
+      details: [{ field: "body", reason: `exceeds the limit of ${req.routeOptions.bodyLimit ?? "the configured"} bytes` }],
+    };
   } else if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
     status = 415;
     const ct = req.headers["content-type"];
-    body = { error: "unsupported content type", details: [{ field: "content-type", reason: `${ct ? JSON.stringify(ct) : "a missing content type"} is not accepted here; send application/json${req.url.startsWith("/invocations") ? " or text/csv" : ""}` }] };
+    body = {
+      error: "unsupported content type",
+      details: [
+        {
+          field: "content-type",
+          reason: `${ct ? JSON.stringify(ct) : "a missing content type"} is not accepted here; send application/json${req.url.startsWith("/invocations") ? " or text/csv" : ""}`,
+        },
+      ],
+    };
   } else if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
     // JSON syntax errors, empty bodies, bad content-length...: fastify's message is safe and says what was wrong.
     status = err.statusCode;

@@ -47,7 +47,13 @@ export function fastCounter(registry: Registry, name: string, help: string, labe
   };
 }
 
-export function fastHistogram(registry: Registry, name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): (...labelValues: string[]) => HistogramSeries {
+export function fastHistogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly string[],
+  buckets: readonly number[],
+): (...labelValues: string[]) => HistogramSeries {
   const upper = Float64Array.from(buckets);
   const nb = upper.length;
   const series = new Map<string, { labels: Labels; counts: Float64Array; sum: number; count: number; observe(v: number): void }>();

@@ -64,7 +64,8 @@ export function predictCore(o: FastPredictOptions): PredictCore {
     status: 200,
     answer(text, id) {
       try {
-        if (text.length === 0) throw new HttpError(400, "malformed request", [{ field: "body", reason: "Body cannot be empty when content-type is set to 'application/json'" }]);
+        if (text.length === 0)
+          throw new HttpError(400, "malformed request", [{ field: "body", reason: "Body cannot be empty when content-type is set to 'application/json'" }]);
         let body: unknown;
         try {
           body = JSON.parse(text);
@@ -104,7 +105,11 @@ export function fastPredict(core: PredictCore): (req: IncomingMessage, res: Serv
 
   function send(req: IncomingMessage, res: ServerResponse, id: string, start: number, text: string): void {
     const status = core.status;
-    const headers: Record<string, string | number> = { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "x-request-id": id };
+    const headers: Record<string, string | number> = {
+      "content-type": "application/json; charset=utf-8",
+      "content-length": Buffer.byteLength(text),
+      "x-request-id": id,
+    };
     if (core.closing()) headers.connection = "close";
     res.writeHead(status, headers);
     res.end(text);
@@ -122,7 +127,13 @@ export function fastPredict(core: PredictCore): (req: IncomingMessage, res: Serv
     const declared = Number(req.headers["content-length"]);
     const tooLarge = () => {
       res.shouldKeepAlive = false; // the rest of the body is not read
-      send(req, res, id, start, core.refuse(new HttpError(413, "request body too large", [{ field: "body", reason: `exceeds the limit of ${bodyLimit} bytes` }]), id));
+      send(
+        req,
+        res,
+        id,
+        start,
+        core.refuse(new HttpError(413, "request body too large", [{ field: "body", reason: `exceeds the limit of ${bodyLimit} bytes` }]), id),
+      );
       req.resume();
     };
     if (declared > bodyLimit) {

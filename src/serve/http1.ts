@@ -149,7 +149,12 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
         p.requestId = b.toString("latin1", v, ve);
       } else if (len === 10 && named(b, i, "connection")) {
         if (ve - v !== 10 || !named(b, v, "keep-alive")) return false;
-      } else if ((len === 17 && named(b, i, "transfer-encoding")) || (len === 6 && named(b, i, "expect")) || (len === 7 && named(b, i, "upgrade")) || (len === 14 && named(b, i, "http2-settings"))) {
+      } else if (
+        (len === 17 && named(b, i, "transfer-encoding")) ||
+        (len === 6 && named(b, i, "expect")) ||
+        (len === 7 && named(b, i, "upgrade")) ||
+        (len === 14 && named(b, i, "http2-settings"))
+      ) {
         return false;
       }
       i = le + 2;

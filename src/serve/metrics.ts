@@ -15,9 +15,25 @@ export interface Metrics {
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "ridepred_" });
-  const requests = fastCounter(registry, "ridepred_http_requests_total", "HTTP requests answered, by route template, method and status code", ["route", "method", "status"]);
-  const latency = fastHistogram(registry, "ridepred_http_request_duration_seconds", "Time from request received to response sent, by route template", ["route"], [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
-  const predicted = fastHistogram(registry, "ridepred_prediction_value", "Predicted values (the model's target, e.g. ride duration in minutes)", [], [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120])();
+  const requests = fastCounter(registry, "ridepred_http_requests_total", "HTTP requests answered, by route template, method and status code", [
+    "route",
+    "method",
+    "status",
+  ]);
+  const latency = fastHistogram(
+    registry,
+    "ridepred_http_request_duration_seconds",
+    "Time from request received to response sent, by route template",
+    ["route"],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+  );
+  const predicted = fastHistogram(
+    registry,
+    "ridepred_prediction_value",
+    "Predicted values (the model's target, e.g. ride duration in minutes)",
+    [],
+    [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120],
+  )();
   const info = new Gauge({
     name: "ridepred_model_info",
     help: "The model being served (value 1); 0 series means no model loaded yet",
@@ -25,7 +41,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registers: [registry],
     aggregator: "max",
   });
-  const ready = new Gauge({ name: "ridepred_model_ready", help: "1 once a model is loaded and its golden examples reproduce", registers: [registry], aggregator: "min" });
+  const ready = new Gauge({
+    name: "ridepred_model_ready",
+    help: "1 once a model is loaded and its golden examples reproduce",
+    registers: [registry],
+    aggregator: "min",
+  });
   const reloads = new Counter({
     name: "ridepred_model_reloads_total",
     help: "Hot reload attempts, by result (ok: swapped in; refused: invalid file, old model kept)",

@@ -18,7 +18,15 @@ export function openapi(m: LoadedModel | null): unknown {
     ? {
         type: "object",
         description: S.Ride.description,
-        properties: Object.fromEntries(m.artifact.inputs.map((i) => [i.name, { description: `${i.type}${i.description ? `: ${i.description}` : ""}`, ...(i.type === "number" ? { type: ["number", "string"] } : { type: ["string", "integer"] }) }])),
+        properties: Object.fromEntries(
+          m.artifact.inputs.map((i) => [
+            i.name,
+            {
+              description: `${i.type}${i.description ? `: ${i.description}` : ""}`,
+              ...(i.type === "number" ? { type: ["number", "string"] } : { type: ["string", "integer"] }),
+            },
+          ]),
+        ),
         required: m.artifact.inputs.filter((i) => i.required && i.default === undefined).map((i) => i.name),
       }
     : S.Ride;
@@ -29,40 +37,66 @@ export function openapi(m: LoadedModel | null): unknown {
   const params = [{ name: "version", in: "path", required: true, schema: { type: "string" } }];
   return {
     openapi: "3.1.0",
-    info: { title: "ridepred", version: VERSION, description: m ? `Serving ${m.artifact.name} ${m.artifact.version}: ${m.artifact.description ?? ""}` : "No model loaded yet" },
+    info: {
+      title: "ridepred",
+      version: VERSION,
+      description: m ? `Serving ${m.artifact.name} ${m.artifact.version}: ${m.artifact.description ?? ""}` : "No model loaded yet",
+    },
     components: { schemas: { Error: S.ErrorBody, Ride: ride } },
     paths: {
       "/predict": {
         post: {
           summary: "The course's endpoint: one ride or an array of rides",
-          requestBody: { required: true, content: json({ anyOf: [{ $ref: "#/components/schemas/Ride" }, { type: "array", items: { $ref: "#/components/schemas/Ride" } }] }) },
+          requestBody: {
+            required: true,
+            content: json({ anyOf: [{ $ref: "#/components/schemas/Ride" }, { type: "array", items: { $ref: "#/components/schemas/Ride" } }] }),
+          },
           responses: { ...ok("One result per ride (an array for an array)", { anyOf: [result, { type: "array", items: result }] }), ...errors },
         },
       },
       "/invocations": {
         post: {
           summary: "MLflow scoring protocol",
-          requestBody: { required: true, content: { ...json(S.MlflowBody), "text/csv": { schema: { type: "string", description: "CSV with a header line naming the inputs" } } } },
+          requestBody: {
+            required: true,
+            content: { ...json(S.MlflowBody), "text/csv": { schema: { type: "string", description: "CSV with a header line naming the inputs" } } },
+          },
           responses: { ...ok("Predictions in row order", S.MlflowResponse), ...errors },
         },
       },
       "/ping": get("MLflow liveness+readiness: 200 once the model serves, 503 before"),
       "/health": get("Same as /ping"),
-      "/version": { get: { summary: "ridepred version", responses: { "200": { description: "version", content: { "text/plain": { schema: { type: "string" } } } } } } },
+      "/version": {
+        get: { summary: "ridepred version", responses: { "200": { description: "version", content: { "text/plain": { schema: { type: "string" } } } } } },
+      },
       "/v2": get("V2 server metadata"),
       "/v2/health/live": get("V2 liveness"),
       "/v2/health/ready": get("V2 readiness: 200 once the model is loaded and its golden examples reproduce, 503 before"),
       [v2]: get("V2 model metadata", S.V2ModelMetadata),
       [`${v2}/ready`]: get("V2 model readiness"),
       [`${v2}/infer`]: {
-        post: { summary: "V2 inference: one tensor per input, shape [n] or [n,1]", requestBody: { required: true, content: json(S.V2InferBody) }, responses: { ...ok("Outputs", S.V2InferResponse), ...errors } },
+        post: {
+          summary: "V2 inference: one tensor per input, shape [n] or [n,1]",
+          requestBody: { required: true, content: json(S.V2InferBody) },
+          responses: { ...ok("Outputs", S.V2InferResponse), ...errors },
+        },
       },
       [`${v2}/versions/{version}`]: { get: { summary: "V2 model metadata for a version", parameters: params, responses: ok("metadata", S.V2ModelMetadata) } },
       [`${v2}/versions/{version}/ready`]: { get: { summary: "V2 model readiness for a version", parameters: params, responses: ok("readiness") } },
       [`${v2}/versions/{version}/infer`]: {
-        post: { summary: "V2 inference for a version", parameters: params, requestBody: { required: true, content: json(S.V2InferBody) }, responses: { ...ok("Outputs", S.V2InferResponse), ...errors } },
+        post: {
+          summary: "V2 inference for a version",
+          parameters: params,
+          requestBody: { required: true, content: json(S.V2InferBody) },
+          responses: { ...ok("Outputs", S.V2InferResponse), ...errors },
+        },
       },
-      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } } } },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics",
+          responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+        },
+      },
       "/openapi.json": get("This document"),
     },
   };

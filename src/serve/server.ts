@@ -43,7 +43,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     metrics.reload(r.ok);
     metrics.model(state.current);
     if (r.ok) logger.info({ event: "model_reloaded", path: r.path, version: r.version, digest: r.digest }, "model reloaded");
-    else logger.error({ event: "model_reload_refused", path: r.path, error: r.error, serving: r.version, digest: r.digest }, "new model refused; the previous one keeps serving");
+    else
+      logger.error(
+        { event: "model_reload_refused", path: r.path, error: r.error, serving: r.version, digest: r.digest },
+        "new model refused; the previous one keeps serving",
+      );
   };
   metrics.model(null);
   const app = await buildApp({ state, logger, bodyLimit: opts.bodyLimit, metrics, metricsText: opts.metricsText?.(metrics), fastPath: opts.fastPath });
@@ -55,7 +59,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   } catch (e) {
     await app.close();
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "EADDRINUSE" ? "the address is already in use" : code === "EACCES" ? "permission denied (ports below 1024 need privileges)" : code === "EADDRNOTAVAIL" ? "no such local address" : (e as Error).message;
+    const why =
+      code === "EADDRINUSE"
+        ? "the address is already in use"
+        : code === "EACCES"
+          ? "permission denied (ports below 1024 need privileges)"
+          : code === "EADDRNOTAVAIL"
+            ? "no such local address"
+            : (e as Error).message;
     throw new RidepredError(`cannot listen on ${host}:${wanted}: ${why}`);
   }
   const port = (app.server.address() as { port: number }).port;
@@ -72,7 +83,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const m = (opts.load ?? loadModel)(opts.model);
         state.current = m;
         metrics.model(m);
-        logger.info({ event: "model_loaded", path: opts.model, name: m.artifact.name, version: m.artifact.version, digest: m.artifact.digest, examples: m.artifact.examples.cases.length }, "model loaded; golden examples reproduce; ready");
+        logger.info(
+          {
+            event: "model_loaded",
+            path: opts.model,
+            name: m.artifact.name,
+            version: m.artifact.version,
+            digest: m.artifact.digest,
+            examples: m.artifact.examples.cases.length,
+          },
+          "model loaded; golden examples reproduce; ready",
+        );
         return m;
       } catch (e) {
         const err = e instanceof RidepredError ? e : new RidepredError(`${opts.model}: ${(e as Error).message}`, 1);

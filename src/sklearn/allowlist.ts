@@ -57,7 +57,8 @@ function baseRules(): Map<string, GlobalRule> {
   rules.set("_codecs.encode", {
     kind: "function",
     call: ([s, enc], ctx) => {
-      if (typeof s !== "string" || (enc !== "latin1" && enc !== "latin-1")) return ctx.fail(`_codecs.encode(${describe(s ?? null)}, ${String(enc)}) is not the bytes idiom`);
+      if (typeof s !== "string" || (enc !== "latin1" && enc !== "latin-1"))
+        return ctx.fail(`_codecs.encode(${describe(s ?? null)}, ${String(enc)}) is not the bytes idiom`);
       return latin1Bytes(s);
     },
   });
@@ -76,7 +77,10 @@ function baseRules(): Map<string, GlobalRule> {
   rules.set("builtins.set", { kind: "function", call: asList });
   rules.set("builtins.frozenset", { kind: "function", call: asList });
   rules.set("__builtin__.set", { kind: "function", call: asList });
-  rules.set("builtins.bytearray", { kind: "function", call: ([b]) => (b instanceof Uint8Array ? b.slice() : typeof b === "string" ? latin1Bytes(b) : new Uint8Array()) });
+  rules.set("builtins.bytearray", {
+    kind: "function",
+    call: ([b]) => (b instanceof Uint8Array ? b.slice() : typeof b === "string" ? latin1Bytes(b) : new Uint8Array()),
+  });
   rules.set("collections.OrderedDict", { kind: "function", call: () => new Map() });
   // bytes() is how protocol 2 writes b"" (sklearn's Cython losses pickle one).
   for (const b of ["builtins.bytes", "__builtin__.bytes"]) {

@@ -75,7 +75,8 @@ export interface AuditReport {
 }
 
 /** Modules whose names in a pickle mean code execution, for the audit's explanation. */
-const RISKY = /^(os|posix|nt|subprocess|builtins|__builtin__|sys|shutil|socket|pty|importlib|runpy|pickle|_pickle|marshal|ctypes|code|codeop|webbrowser|multiprocessing|asyncio|types|functools|operator|cloudpickle|dill|joblib\.externals)\b/;
+const RISKY =
+  /^(os|posix|nt|subprocess|builtins|__builtin__|sys|shutil|socket|pty|importlib|runpy|pickle|_pickle|marshal|ctypes|code|codeop|webbrowser|multiprocessing|asyncio|types|functools|operator|cloudpickle|dill|joblib\.externals)\b/;
 
 /** Every global a file names, and which are refused, without building anything. */
 export function auditPickle(bytes: Uint8Array): AuditReport {

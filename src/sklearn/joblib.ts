@@ -52,7 +52,8 @@ export function joblibRules(): Map<string, GlobalRule> {
   };
   const legacy: GlobalRule = {
     kind: "function",
-    call: (_args, ctx) => ctx.fail("joblib < 0.10 layout: its arrays live in separate .npy files beside the pickle; re-save the model with a current joblib.dump"),
+    call: (_args, ctx) =>
+      ctx.fail("joblib < 0.10 layout: its arrays live in separate .npy files beside the pickle; re-save the model with a current joblib.dump"),
   };
   for (const m of WRAPPER_MODULES) {
     rules.set(`${m}.NumpyArrayWrapper`, wrapper);

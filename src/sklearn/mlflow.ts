@@ -48,7 +48,10 @@ export function readMlflowFolder(dir: string): MlflowInfo {
   const sk = obj(flavors.sklearn);
   const pyfunc = obj(flavors.python_function);
   if (!flavors.sklearn) {
-    throw new RidepredError(`${mlmodelPath}: no sklearn flavor (flavors: ${Object.keys(flavors).join(", ") || "none"}); ridepred imports scikit-learn models`, 2);
+    throw new RidepredError(
+      `${mlmodelPath}: no sklearn flavor (flavors: ${Object.keys(flavors).join(", ") || "none"}); ridepred imports scikit-learn models`,
+      2,
+    );
   }
   const serialization = str(sk.serialization_format) ?? "cloudpickle";
   if (serialization !== "pickle" && serialization !== "cloudpickle") {
@@ -133,11 +136,15 @@ export function importMlflowModel(dir: string, opts: ImportOptions = {}): ModelA
 
 export function importMlflow(dir: string, opts: ImportOptions = {}): MlflowImport {
   const info = readMlflowFolder(dir);
-  const artifact = importPickleFile(info.modelFile, { ...opts, name: opts.name ?? basename(resolve(dir)).replace(/\.mlflow$/, "") }, {
-    recorded: info.recorded,
-    evidence: info.evidence,
-    pins: info.pins,
-  });
+  const artifact = importPickleFile(
+    info.modelFile,
+    { ...opts, name: opts.name ?? basename(resolve(dir)).replace(/\.mlflow$/, "") },
+    {
+      recorded: info.recorded,
+      evidence: info.evidence,
+      pins: info.pins,
+    },
+  );
   artifact.environment.source.format = `mlflow (${info.serialization})`;
   artifact.environment.source.file = `${basename(resolve(dir))}/${basename(info.modelFile)}`;
   // Signature names document the inputs (MLflow's column types) where they match the model's.

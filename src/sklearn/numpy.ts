@@ -48,7 +48,22 @@ export function parseTypestr(s: string, ctx: CallContext): DType {
   let kind = m[2]!;
   let size = m[3] ? Number(m[3]) : 0;
   // Single-letter type codes (numpy's char codes) as older pickles may write them.
-  const codes: Record<string, [string, number]> = { d: ["f", 8], f: ["f", 4], e: ["f", 2], q: ["i", 8], l: ["i", 8], i: ["i", 4], h: ["i", 2], b: ["i", 1], Q: ["u", 8], L: ["u", 8], I: ["u", 4], H: ["u", 2], B: ["u", 1], "?": ["b", 1] };
+  const codes: Record<string, [string, number]> = {
+    d: ["f", 8],
+    f: ["f", 4],
+    e: ["f", 2],
+    q: ["i", 8],
+    l: ["i", 8],
+    i: ["i", 4],
+    h: ["i", 2],
+    b: ["i", 1],
+    Q: ["u", 8],
+    L: ["u", 8],
+    I: ["u", 4],
+    H: ["u", 2],
+    B: ["u", 1],
+    "?": ["b", 1],
+  };
   if (!m[3] && codes[kind]) [kind, size] = codes[kind]!;
   if (kind === "O") size = 8;
   if (kind === "b" && !size) size = 1;
@@ -93,7 +108,9 @@ function shapeOf(v: PyValue, ctx: CallContext): number[] {
   return dims.map((d) => {
     const n = typeof d === "bigint" ? Number(d) : d;
     if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-      return ctx.fail(`numpy array shape [${dims.map((x) => (typeof x === "number" || typeof x === "bigint" ? String(x) : describe(x))).join(",")}] is invalid`);
+      return ctx.fail(
+        `numpy array shape [${dims.map((x) => (typeof x === "number" || typeof x === "bigint" ? String(x) : describe(x))).join(",")}] is invalid`,
+      );
     }
     return n;
   });
@@ -175,17 +192,29 @@ function reader(dt: DType, v: DataView, le: boolean, ctx: CallContext): (off: nu
   // 64-bit integers as two 32-bit halves: exact below 2**53, no BigInt per element.
   const [lo, hi] = le ? [0, 4] : [4, 0];
   switch (k) {
-    case "f8": return (o) => v.getFloat64(o, le);
-    case "f4": return (o) => v.getFloat32(o, le);
-    case "f2": return (o) => half(v.getUint16(o, le));
-    case "i8": return (o) => v.getInt32(o + hi, le) * 4294967296 + v.getUint32(o + lo, le);
-    case "i4": return (o) => v.getInt32(o, le);
-    case "i2": return (o) => v.getInt16(o, le);
-    case "i1": return (o) => v.getInt8(o);
-    case "u8": return (o) => v.getUint32(o + hi, le) * 4294967296 + v.getUint32(o + lo, le);
-    case "u4": return (o) => v.getUint32(o, le);
-    case "u2": return (o) => v.getUint16(o, le);
-    case "u1": case "b1": return (o) => v.getUint8(o);
+    case "f8":
+      return (o) => v.getFloat64(o, le);
+    case "f4":
+      return (o) => v.getFloat32(o, le);
+    case "f2":
+      return (o) => half(v.getUint16(o, le));
+    case "i8":
+      return (o) => v.getInt32(o + hi, le) * 4294967296 + v.getUint32(o + lo, le);
+    case "i4":
+      return (o) => v.getInt32(o, le);
+    case "i2":
+      return (o) => v.getInt16(o, le);
+    case "i1":
+      return (o) => v.getInt8(o);
+    case "u8":
+      return (o) => v.getUint32(o + hi, le) * 4294967296 + v.getUint32(o + lo, le);
+    case "u4":
+      return (o) => v.getUint32(o, le);
+    case "u2":
+      return (o) => v.getUint16(o, le);
+    case "u1":
+    case "b1":
+      return (o) => v.getUint8(o);
   }
   return ctx.fail(`numpy dtype ${dtypeName(dt)} cannot be read as numbers`);
 }
@@ -233,7 +262,8 @@ function scalar(args: PyValue[], ctx: CallContext): PyValue {
   if (!isDType(dt)) return ctx.fail("numpy scalar without a dtype");
   if (dt.kind === "O") return raw ?? null;
   const bytes = typeof raw === "string" ? latin1Bytes(raw) : raw;
-  if (!(bytes instanceof Uint8Array) || bytes.length !== dt.itemsize) return ctx.fail(`numpy scalar of ${dtypeName(dt)} has ${describe(raw ?? null)} data of the wrong size`);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== dt.itemsize)
+    return ctx.fail(`numpy scalar of ${dtypeName(dt)} has ${describe(raw ?? null)} data of the wrong size`);
   const v = decodeElements(bytes, dt, 1, ctx);
   return Array.isArray(v) ? (v[0] as PyValue) : ctx.fail("structured numpy scalars are not supported");
 }

@@ -4,18 +4,7 @@
 // Anything else stops the read with an error that names the module.class and the byte offset.
 
 /** A Python value as read from a pickle. Lists and tuples are arrays; dicts are Maps (keys need not be strings). */
-export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyValue[]
-  | Map<PyValue, PyValue>
-  | PyGlobal
-  | PyObject
-  | Decoded;
+export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> | PyGlobal | PyObject | Decoded;
 
 /** A reference to a class or function, as named by GLOBAL / STACK_GLOBAL. */
 export interface PyGlobal {
@@ -192,7 +181,11 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     // Most strings in a model (feature names, attribute names) are short ASCII: skip TextDecoder.
     if (n <= 64) {
       let ascii = true;
-      for (let i = 0; i < n; i++) if (b[i]! >= 0x80) { ascii = false; break; }
+      for (let i = 0; i < n; i++)
+        if (b[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
       if (ascii) return String.fromCharCode.apply(null, b as unknown as number[]);
     }
     try {
@@ -247,7 +240,9 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     opts.onGlobal?.(q, rule !== undefined, opStart);
     if (!rule && !opts.auditOnly) {
       if (module === "sklearn" || module.startsWith("sklearn.")) {
-        fail(`refused global ${q}: a scikit-learn class ridepred does not import (it reads a DictVectorizer followed by a linear or tree regressor); nothing was executed`);
+        fail(
+          `refused global ${q}: a scikit-learn class ridepred does not import (it reads a DictVectorizer followed by a linear or tree regressor); nothing was executed`,
+        );
       }
       fail(`refused global ${q}: not on ridepred's allow-list (a pickle that names it could run code; nothing was executed)`);
     }
@@ -628,7 +623,8 @@ function hashKey(k: PyValue, fail: (m: string) => never): PyValue {
   if (typeof k === "bigint") return Number.isSafeInteger(Number(k)) ? Number(k) : k.toString();
   if (Array.isArray(k)) {
     // Tuple keys: flat tuples of scalars only (a nested or self-referencing key is not a model's).
-    if (!k.every((x) => x === null || ["string", "number", "boolean", "bigint"].includes(typeof x))) return fail("unsupported dict key: a tuple holding containers");
+    if (!k.every((x) => x === null || ["string", "number", "boolean", "bigint"].includes(typeof x)))
+      return fail("unsupported dict key: a tuple holding containers");
     return JSON.stringify(k, (_, x) => (typeof x === "bigint" ? x.toString() : x));
   }
   return fail(`unsupported dict key type ${describe(k)}`);
@@ -659,5 +655,7 @@ function unquote(s: string, fail: (m: string) => never): string {
   if ((q !== "'" && q !== '"') || s[s.length - 1] !== q) fail("STRING argument is not quoted");
   return s
     .slice(1, -1)
-    .replace(/\\x([0-9a-fA-F]{2})|\\(['"\\nrt])/g, (_, h, c) => (h ? String.fromCharCode(parseInt(h, 16)) : ({ n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c] ?? c));
+    .replace(/\\x([0-9a-fA-F]{2})|\\(['"\\nrt])/g, (_, h, c) =>
+      h ? String.fromCharCode(parseInt(h, 16)) : (({ n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c] ?? c),
+    );
 }

@@ -37,7 +37,8 @@ function checkTopology(t: TreeSpec, nFeatures: number, what: string, fail: Fail)
   const n = t.feature.length;
   for (let i = 0; i < n; i++) {
     if (t.feature[i]! < 0) continue;
-    if (!Number.isInteger(t.feature[i]) || t.feature[i]! >= nFeatures) fail(`${what} node ${i} splits on feature ${t.feature[i]}, but there are ${nFeatures} features`);
+    if (!Number.isInteger(t.feature[i]) || t.feature[i]! >= nFeatures)
+      fail(`${what} node ${i} splits on feature ${t.feature[i]}, but there are ${nFeatures} features`);
     const l = t.left[i]!;
     const r = t.right[i]!;
     if (!(l > i && l < n && r > i && r < n)) fail(`${what} node ${i} has children ${l}/${r} outside the tree of ${n} nodes`);
@@ -131,7 +132,8 @@ function gradientBoosting(est: PyObject, nFeatures: number, fail: Fail, charge: 
   const cls = "GradientBoostingRegressor";
   const lr = scalarOf(attr(est, "learning_rate", fail), `${cls}.learning_rate`, fail);
   const stages = attr(est, "estimators_", fail);
-  if (isNdArray(stages) && stages.shape.length === 2 && stages.shape[1] !== 1) fail(`${cls}.estimators_ has shape [${stages.shape}]: only one tree per stage (regression) is supported`);
+  if (isNdArray(stages) && stages.shape.length === 2 && stages.shape[1] !== 1)
+    fail(`${cls}.estimators_ has shape [${stages.shape}]: only one tree per stage (regression) is supported`);
   const members = objects(stages, `${cls}.estimators_`, fail);
   if (!members.length) fail(`${cls}.estimators_ is empty`);
   const trees = members.map((m, i) => decisionTree(m, nFeatures, `${cls}.estimators_[${i}]`, fail, charge));
@@ -142,7 +144,8 @@ function gradientBoosting(est: PyObject, nFeatures: number, fail: Fail, charge: 
   else if (isPyObject(initV) && shortName(initV) === "DummyRegressor") init = scalarOf(attr(initV, "constant_", fail), `${cls}.init_.constant_`, fail);
   else return fail(`${cls}.init_ is a ${describe(initV)}: only DummyRegressor (the default) and "zero" are supported`);
   const loss = stateOf(est, fail).get("loss");
-  if (typeof loss === "string" && !["squared_error", "ls", "absolute_error", "lad", "huber", "quantile"].includes(loss)) fail(`${cls} loss ${loss} is not supported`);
+  if (typeof loss === "string" && !["squared_error", "ls", "absolute_error", "lad", "huber", "quantile"].includes(loss))
+    fail(`${cls} loss ${loss} is not supported`);
   return { kind: "tree_ensemble", sklearn_class: cls, aggregate: "sum", compare: "float32", init, scale: lr, trees };
 }
 
@@ -155,7 +158,8 @@ function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail, char
     fail(`${cls} loss ${loss} is not supported (only losses whose predictions are the raw sums)`);
   }
   const cat = st.get("is_categorical_");
-  if (cat !== undefined && cat !== null && numbersOf(cat, `${cls}.is_categorical_`, fail).some((c) => c)) fail(`${cls} with categorical features is not supported`);
+  if (cat !== undefined && cat !== null && numbersOf(cat, `${cls}.is_categorical_`, fail).some((c) => c))
+    fail(`${cls} with categorical features is not supported`);
   const init = scalarOf(attr(est, "_baseline_prediction", fail), `${cls}._baseline_prediction`, fail);
   const iterations = objects(attr(est, "_predictors", fail), `${cls}._predictors`, fail);
   if (!iterations.length) fail(`${cls}._predictors is empty`);

@@ -43,7 +43,7 @@ export function parseYaml(text: string, where: string): Yaml {
     if (plain === "null" || plain === "~" || plain === "") return null;
     if (plain === "[]") return [];
     if (plain === "{}") return {};
-    if (/^[|>&*!\[{]/.test(plain)) err(l, `unsupported YAML construct ${JSON.stringify(plain.slice(0, 20))}`);
+    if (/^[|>&*![{]/.test(plain)) err(l, `unsupported YAML construct ${JSON.stringify(plain.slice(0, 20))}`);
     // A plain scalar may continue on deeper lines (folded with spaces).
     let s = plain;
     while (i < lines.length && lines[i]!.indent > l.indent && !/^- |^[^\s:]+:( |$)/.test(lines[i]!.text)) s += " " + lines[i++]!.text;

@@ -37,7 +37,8 @@ export function eventTransform(predictor: Predictor): Transform {
         return { ok: false, reason: `not valid JSON: ${(e as Error).message}` };
       }
     }
-    if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return { ok: false, reason: 'an event must be a JSON object {"ride": {...}, "ride_id": ...}' };
+    if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+      return { ok: false, reason: 'an event must be a JSON object {"ride": {...}, "ride_id": ...}' };
     const ev = doc as Partial<RideEvent>;
     if (ev.ride === undefined) return { ok: false, reason: 'missing "ride"' };
     if (ev.ride_id === undefined) return { ok: false, reason: 'missing "ride_id"' };

@@ -86,15 +86,16 @@ export function jsonlSink(out: Writable, deadLetters: DeadLetterWriter): Sink {
     async write(outputs: readonly Output[]) {
       let text = "";
       for (const o of outputs) text += o.json + "\n";
-      if (!out.write(text)) await new Promise<void>((resolve, reject) => {
-        const done = (e?: Error) => {
-          out.off("drain", done);
-          out.off("error", done);
-          e ? reject(e) : resolve();
-        };
-        out.on("drain", done);
-        out.on("error", done);
-      });
+      if (!out.write(text))
+        await new Promise<void>((resolve, reject) => {
+          const done = (e?: Error) => {
+            out.off("drain", done);
+            out.off("error", done);
+            e ? reject(e) : resolve();
+          };
+          out.on("drain", done);
+          out.on("error", done);
+        });
     },
     async deadLetter(letters: readonly DeadLetter[]) {
       deadLetters.write(letters);

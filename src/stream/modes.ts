@@ -49,10 +49,9 @@ export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promi
   const from = parseStreamUrl("--from", o.from);
   const to = parseStreamUrl("--to", o.to);
   // Dead letters are written with the predictions' connection: by default beside them, named after the input.
-  const dead = o.deadLetter
-    ? parseStreamUrl("--dead-letter", o.deadLetter)
-    : withStream(to, `${from.stream}:dead-letter`);
-  if (sameServer(from, to) && from.stream === to.stream) throw new RidepredError("--to must be another stream than --from (predictions would be read back as events)");
+  const dead = o.deadLetter ? parseStreamUrl("--dead-letter", o.deadLetter) : withStream(to, `${from.stream}:dead-letter`);
+  if (sameServer(from, to) && from.stream === to.stream)
+    throw new RidepredError("--to must be another stream than --from (predictions would be read back as events)");
   if (!sameServer(to, dead)) throw new RidepredError("--dead-letter must be on the same Redis server as --to");
   const consumer = o.consumer ?? `${hostname()}`;
   const input = await connectRedis(from);
@@ -64,13 +63,37 @@ export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promi
   try {
     const created = await ensureGroup(input, from.stream, o.group, o.start);
     o.onReady?.({ from: from.display, to: to.display, dead_letter: dead.display, group: o.group, consumer, group_created: created });
-    const source = redisSource(input, from.stream, { group: o.group, consumer, start: o.start, blockMs: o.blockMs, claimIdleMs: o.claimIdleMs, maxDeliveries: o.maxDeliveries });
-    const sink = redisSink(output, { to: to.stream, deadLetter: dead.stream, origin: { stream: from.stream, group: o.group, consumer, model: `${predictor.name}@${predictor.version}` } });
+    const source = redisSource(input, from.stream, {
+      group: o.group,
+      consumer,
+      start: o.start,
+      blockMs: o.blockMs,
+      claimIdleMs: o.claimIdleMs,
+      maxDeliveries: o.maxDeliveries,
+    });
+    const sink = redisSink(output, {
+      to: to.stream,
+      deadLetter: dead.stream,
+      origin: { stream: from.stream, group: o.group, consumer, model: `${predictor.name}@${predictor.version}` },
+    });
     const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
       // Lost the broker mid-stream: nothing unacked is lost, so say so and exit 1 for the supervisor.
-      throw new RidepredError(`Redis failed mid-stream: ${e.message}; events not yet acknowledged stay pending in group ${o.group} and are redelivered on restart`, 1);
+      throw new RidepredError(
+        `Redis failed mid-stream: ${e.message}; events not yet acknowledged stay pending in group ${o.group} and are redelivered on restart`,
+        1,
+      );
     });
-    return { mode: "redis", model: predictor.name, version: predictor.version, from: from.display, to: to.display, dead_letter: dead.display, group: o.group, consumer, ...stats };
+    return {
+      mode: "redis",
+      model: predictor.name,
+      version: predictor.version,
+      from: from.display,
+      to: to.display,
+      dead_letter: dead.display,
+      group: o.group,
+      consumer,
+      ...stats,
+    };
   } finally {
     input.disconnect();
     await output.quit().catch(() => output.disconnect());
@@ -88,5 +111,12 @@ export async function runLambda(
   o.onReady?.(`http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${server.port}${INVOKE_PATH}`);
   if (!o.signal.aborted) await new Promise<void>((resolve) => o.signal.addEventListener("abort", () => resolve(), { once: true }));
   await server.close();
-  return { mode: "lambda", model: predictor.name, version: predictor.version, port: server.port, invocations: server.invocations(), seconds: (performance.now() - t0) / 1000 };
+  return {
+    mode: "lambda",
+    model: predictor.name,
+    version: predictor.version,
+    port: server.port,
+    invocations: server.invocations(),
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

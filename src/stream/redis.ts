@@ -143,7 +143,8 @@ export function redisSource(redis: Redis, stream: string, o: GroupOptions): Sour
     const count = new Map(rows.map((r) => [r[0], Number(r[3])]));
     for (const m of msgs) {
       const n = count.get(m.id) ?? 0;
-      if (n > o.maxDeliveries && m.poison === undefined) m.poison = `delivered ${n} times without being acknowledged (more than --max-deliveries ${o.maxDeliveries}): it may crash consumers`;
+      if (n > o.maxDeliveries && m.poison === undefined)
+        m.poison = `delivered ${n} times without being acknowledged (more than --max-deliveries ${o.maxDeliveries}): it may crash consumers`;
     }
   }
 
@@ -176,7 +177,11 @@ export function redisSource(redis: Redis, stream: string, o: GroupOptions): Sour
         cursor = "0-0";
       }
       if (phase === "claim") {
-        const [next, entries] = (await redis.call("XAUTOCLAIM", stream, o.group, o.consumer, o.claimIdleMs, cursor, "COUNT", max)) as [string, Entry[], string[]?];
+        const [next, entries] = (await redis.call("XAUTOCLAIM", stream, o.group, o.consumer, o.claimIdleMs, cursor, "COUNT", max)) as [
+          string,
+          Entry[],
+          string[]?,
+        ];
         cursor = next;
         if (next === "0-0") {
           phase = "new";
@@ -223,7 +228,24 @@ export function redisSink(redis: Redis, o: SinkOptions): Sink {
       const p = redis.pipeline();
       const { stream, group, consumer, model } = o.origin;
       for (const l of letters) {
-        p.xadd(o.deadLetter, "*", "data", l.data ?? "", "reason", l.reason, "source_stream", stream, "source_id", l.id, "group", group, "consumer", consumer, "model", model);
+        p.xadd(
+          o.deadLetter,
+          "*",
+          "data",
+          l.data ?? "",
+          "reason",
+          l.reason,
+          "source_stream",
+          stream,
+          "source_id",
+          l.id,
+          "group",
+          group,
+          "consumer",
+          consumer,
+          "model",
+          model,
+        );
       }
       await exec(p);
     },

@@ -25,7 +25,10 @@ export function coursePredict(m: LoadedModel, body: unknown, metrics: Metrics): 
 
 /** One ride (not an array) -> its prediction, recorded in the metrics. Throws HttpError (400) naming the field. */
 export function predictOne(m: LoadedModel, body: unknown, metrics: Metrics): number {
-  if (typeof body !== "object" || body === null) throw badRequest("the body must be a ride (a JSON object) or an array of rides", [{ field: "body", reason: `got ${body === null ? "null" : typeof body}` }]);
+  if (typeof body !== "object" || body === null)
+    throw badRequest("the body must be a ride (a JSON object) or an array of rides", [
+      { field: "body", reason: `got ${body === null ? "null" : typeof body}` },
+    ]);
   let y: number;
   try {
     y = m.predictor.predict(body as Record<string, unknown>);

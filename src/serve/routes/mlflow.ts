@@ -27,7 +27,9 @@ export function mlflowRoutes(app: App, ctx: ServeContext): void {
   const health = (path: string) =>
     app.get(path, async (_req, reply) => {
       const m = state.current;
-      return reply.code(m ? 200 : 503).send(m ? { status: "ok", model: m.artifact.name, version: m.artifact.version } : { status: "loading", model: null, version: null });
+      return reply
+        .code(m ? 200 : 503)
+        .send(m ? { status: "ok", model: m.artifact.name, version: m.artifact.version } : { status: "loading", model: null, version: null });
     });
   health("/ping");
   health("/health");
@@ -70,6 +72,10 @@ function fromCsv(p: Predictor, text: string): Batch {
   if (!records.length) throw badRequest("the CSV holds no rows", [{ field: "body", reason: "expected a header line and at least one row" }]);
   const names = new Set(Object.keys(records[0]!));
   const missing = p.inputs.filter((i) => i.required && i.default === undefined && !names.has(i.name));
-  if (missing.length) throw badRequest("missing input columns", missing.map((i) => ({ field: i.name, reason: "is required but the CSV header has no such column" })));
+  if (missing.length)
+    throw badRequest(
+      "missing input columns",
+      missing.map((i) => ({ field: i.name, reason: "is required but the CSV header has no such column" })),
+    );
   return fromRecords(p, records, "csv");
 }

@@ -25,7 +25,11 @@ export function v2Routes(app: App, ctx: ServeContext): void {
       const body = req.body;
       const target = m.artifact.target.name;
       const wanted = body.outputs?.filter((o) => o.name !== target) ?? [];
-      if (wanted.length) throw badRequest("unknown output requested", wanted.map((o) => ({ field: "outputs", reason: `this model has one output, "${target}"; no "${o.name}"` })));
+      if (wanted.length)
+        throw badRequest(
+          "unknown output requested",
+          wanted.map((o) => ({ field: "outputs", reason: `this model has one output, "${target}"; no "${o.name}"` })),
+        );
       const y = scoreBatch(m.predictor, fromColumns(m.predictor, tensorsToColumns(body.inputs), "inputs"));
       metrics.predictions(y);
       return {
@@ -43,7 +47,9 @@ function named(m: LoadedModel, params: V2ModelParams): LoadedModel {
   const a = m.artifact;
   if (params.name !== a.name) throw new HttpError(404, `model "${params.name}" not found`, [{ field: "name", reason: `this server serves "${a.name}"` }]);
   if (params.version !== undefined && params.version !== a.version) {
-    throw new HttpError(404, `model "${params.name}" version "${params.version}" not found`, [{ field: "version", reason: `this server serves version "${a.version}"` }]);
+    throw new HttpError(404, `model "${params.name}" version "${params.version}" not found`, [
+      { field: "version", reason: `this server serves version "${a.version}"` },
+    ]);
   }
   return m;
 }
