@@ -119,9 +119,6 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
     }
 
     const prefix = job.rideIdPrefix ?? defaultPrefix(job.input);
-    // CSV has no types: an id written by pandas as "130.0" is the category "130", as a DOUBLE 130.0 would be.
-    const textual = job.inputFormat === "csv" || job.inputFormat === "csv.gz";
-    const categoryInputs = predictor.inputs.filter((i) => i.type === "category").map((i) => i.name);
     const stats = newStats();
     let rowsRead = 0,
       scored = 0,
@@ -180,7 +177,6 @@ export async function score(job: ScoreJob): Promise<ScoreSummary> {
       // One call per batch; model inputs are the input columns under their resolved names.
       const modelCols: Record<string, Column | undefined> = {};
       for (const name of inputNames) modelCols[name] = found[name] === undefined ? undefined : columns[found[name]!];
-      if (textual) for (const name of categoryInputs) if (modelCols[name]) integralText(modelCols[name] as unknown[], n);
       const result = predictor.predictColumns(modelCols, n, pred);
       for (const e of result.errors) if (status[e.row] === 0) reject(e.row, e.field, e.reason);
 
@@ -264,16 +260,6 @@ function useWriterThread(job: ScoreJob, totalRows: number | undefined): boolean 
 function defaultPrefix(input: string): string {
   if (input === "-") return "stdin_";
   return basename(input).replace(/\.(csv\.gz|csv|parquet|pq|jsonl|ndjson)$/i, "") + "_";
-}
-
-const integralFloat = /^-?\d+\.0+$/;
-
-/** "130.0" -> "130" in place (the column arrays of a CSV batch are ours). */
-function integralText(col: unknown[], n: number): void {
-  for (let r = 0; r < n; r++) {
-    const v = col[r];
-    if (typeof v === "string" && v.charCodeAt(v.length - 1) === 48 && integralFloat.test(v)) col[r] = v.slice(0, v.indexOf("."));
-  }
 }
 
 interface BatchContext {

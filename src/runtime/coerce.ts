@@ -7,23 +7,55 @@ export function isMissing(v: unknown): boolean {
 }
 
 /**
- * A category value as Python's str() would have made it from the training data: strings stay as they are,
- * integral numbers print without a decimal point (10 and 10.0 -> "10", since ids read from Parquet are
- * often DOUBLE), bigints (INT64 columns) print as integers.
+ * A category value, by one rule for every transport (CSV, JSON, Parquet, Redis, ...): a number or a string
+ * in integral form (`^[+-]?\d+(\.0+)?$`: 130, 130.0, "130", "130.0", "+130", "0130") is that integer's
+ * category, "130" (ids are written by pandas as 130.0 and read from Parquet as DOUBLE, and a training
+ * vocabulary holds "130"); any other string is the category as written; a non-integral number is
+ * Python's repr of it (1.5 -> "1.5").
  */
 export function coerceCategory(field: string, v: unknown): string {
   switch (typeof v) {
     case "string":
-      return v;
+      return integralText(v);
     case "number":
       if (!Number.isFinite(v)) throw new InputError(field, `expected a category (string or integer), got ${v}`);
-      if (Number.isInteger(v)) return v >= 0 && v < SMALL_INTS ? smallInt(v) : String(v);
+      if (Number.isInteger(v)) return v >= 0 && v < SMALL_INTS ? smallInt(v) : Math.abs(v) < 1e21 ? String(v) : BigInt(v).toString();
       return pyFloatRepr(v);
     case "bigint":
       return v >= 0n && v < BigInt(SMALL_INTS) ? smallInt(Number(v)) : v.toString();
     default:
       throw new InputError(field, `expected a category (string or integer), got ${describe(v)}`);
   }
+}
+
+/**
+ * A string in integral form -> the integer it spells, in canonical decimal ("+130", "0130", "130.00" ->
+ * "130"; "-0" -> "0"); any other string as it is. One pass over the characters, no allocation for a
+ * string already canonical (the common "130").
+ */
+function integralText(s: string): string {
+  const n = s.length;
+  const c0 = s.charCodeAt(0);
+  const start = c0 === 43 || c0 === 45 ? 1 : 0;
+  let i = start;
+  let c = 0;
+  while (i < n && (c = s.charCodeAt(i)) >= 48 && c <= 57) i++;
+  const end = i; // digits are s[start, end)
+  if (end === start) return s; // "", "+", "abc"
+  if (i < n) {
+    if (c !== 46 || i + 1 === n) return s; // "130x", "130."
+    for (i++; i < n; i++) if (s.charCodeAt(i) !== 48) return s; // "130.5"
+  }
+  let z = start;
+  while (z < end - 1 && s.charCodeAt(z) === 48) z++; // leading zeros, keeping one digit
+  const zero = end - z === 1 && s.charCodeAt(z) === 48;
+  const negative = c0 === 45 && !zero;
+  if (c0 !== 43 && z === start && end === n && (negative || start === 0)) return s; // already canonical: "130", "-7"
+  if (!negative && end - z <= 4) {
+    const v = Number(s.slice(z, end));
+    if (v < SMALL_INTS) return smallInt(v);
+  }
+  return (negative ? "-" : "") + s.slice(z, end);
 }
 
 // Ids (zones, vendors) are small integers: reuse one string per value, so the hot path allocates
