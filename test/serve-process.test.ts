@@ -34,11 +34,14 @@ afterEach(() => {
   for (const c of running.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-function spawnServe(args: string[]): { child: ChildProcess; events: Event[]; stderr: () => string; waitFor: Serve["waitFor"]; exited: Promise<number | null> } {
+function spawnServe(
+  args: string[],
+  env: Record<string, string> = {},
+): { child: ChildProcess; events: Event[]; stderr: () => string; waitFor: Serve["waitFor"]; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--host", "127.0.0.1", ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", RIDEPRED_FAST_PATH: "", ...env },
   });
   running.push(child);
   const events: Event[] = [];
@@ -73,8 +76,8 @@ function spawnServe(args: string[]): { child: ChildProcess; events: Event[]; std
   return { child, events, stderr: () => err, waitFor, exited };
 }
 
-async function startServe(args: string[] = []): Promise<Serve> {
-  const s = spawnServe(args);
+async function startServe(args: string[] = [], env: Record<string, string> = {}): Promise<Serve> {
+  const s = spawnServe(args, env);
   const listening = await s.waitFor((e) => e.event === "listening", "listening");
   await s.waitFor((e) => e.event === "model_loaded", "model_loaded");
   return { ...s, url: `http://127.0.0.1:${listening.port}` };
@@ -272,6 +275,36 @@ describe("ridepred serve (process)", () => {
     const badPort = spawnServe(["--port", "70000"]);
     expect(await badPort.exited).toBe(2);
     expect(badPort.stderr()).toMatch(/--port 70000/);
+  });
+});
+
+describe("ridepred serve: the byte-level /predict path is opt-in", () => {
+  /** The fast path's counter on /metrics: requests it answered off the bytes (null: no series at all). */
+  const fastAnswered = async (url: string) => {
+    const line = (await (await fetch(url + "/metrics")).text()).split("\n").find((l) => l.startsWith('ridepred_fast_path_total{outcome="answered"}'));
+    return line ? Number(line.split(" ").pop()) : null;
+  };
+
+  it("off by default (node:http reads every request), on with --fast-path or RIDEPRED_FAST_PATH=on; a bad value exits 2", async () => {
+    for (const [args, env, on] of [
+      [[], {}, false],
+      [[], { RIDEPRED_FAST_PATH: "off" }, false],
+      [["--fast-path"], {}, true],
+      [[], { RIDEPRED_FAST_PATH: "on" }, true],
+    ] as const) {
+      const s = await startServe([...args], env);
+      const listening = s.events.find((e) => e.event === "listening")!;
+      expect(listening.fastPath, JSON.stringify([args, env])).toBe(on);
+      const r = await predict(s.url);
+      expect(r.status).toBe(200);
+      expect(r.json.duration).toBe(EXPECTED);
+      expect(await fastAnswered(s.url), JSON.stringify([args, env])).toBe(on ? 1 : null);
+      s.child.kill("SIGTERM");
+      expect(await s.exited).toBe(0);
+    }
+    const bad = spawnServe([], { RIDEPRED_FAST_PATH: "yes" });
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toContain('RIDEPRED_FAST_PATH=yes: expected "on" or "off"');
   });
 });
 

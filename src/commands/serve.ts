@@ -15,6 +15,13 @@ function workers(v: string): number | "auto" {
   return n;
 }
 
+/** RIDEPRED_FAST_PATH: "on" turns the byte-level /predict path on, "off" or unset leaves it off. */
+function fastPathFromEnv(v: string | undefined): boolean {
+  if (v === undefined || v === "" || v === "off") return false;
+  if (v === "on") return true;
+  throw new RidepredError(`RIDEPRED_FAST_PATH=${v}: expected "on" or "off"`);
+}
+
 export function serveCommand(): Command {
   return new Command("serve")
     .description("HTTP service: the course's POST /predict, MLflow /invocations, KServe V2 /v2/..., /metrics, /openapi.json")
@@ -24,6 +31,11 @@ export function serveCommand(): Command {
     .option("-w, --workers <n>", 'processes sharing the port (node:cluster); "auto" = one per core', workers, 1)
     .option("--watch", "reload the model when its file changes (as SIGHUP does)", false)
     .option("--max-body <bytes>", "largest request body accepted (413 beyond)", positiveNumber("--max-body"), 4 * 1024 * 1024)
+    .option(
+      "--fast-path",
+      "answer the plain POST /predict off the connection's bytes, not through node:http's parser (behind a trusted proxy; also RIDEPRED_FAST_PATH=on)",
+      false,
+    )
     .option("--shutdown-timeout <seconds>", "longest wait for in-flight requests on SIGTERM", positiveNumber("--shutdown-timeout"), 30)
     .addOption(
       new Option("--log-level <level>", "JSON log level on stderr (debug adds one line per request)")
@@ -39,8 +51,10 @@ export function serveCommand(): Command {
         watch: boolean;
         maxBody: number;
         shutdownTimeout: number;
+        fastPath: boolean;
         logLevel: string;
       }) => {
+        const fastPath = o.fastPath || fastPathFromEnv(process.env.RIDEPRED_FAST_PATH);
         const [{ runServe }, { defaultModelPath }, { availableParallelism }] = await Promise.all([
           import("../serve/run.js"),
           import("../artifact/io.js"),
@@ -55,6 +69,7 @@ export function serveCommand(): Command {
           bodyLimit: Math.floor(o.maxBody),
           logLevel: o.logLevel,
           shutdownTimeoutMs: o.shutdownTimeout * 1000,
+          fastPath,
         });
       },
     );

@@ -24,8 +24,9 @@ export interface AppOptions {
   /** Override for GET /metrics (cluster workers ask the primary for the sum over workers). */
   metricsText?: () => Promise<string>;
   /**
-   * Answer the course's plain POST /predict off the connection's bytes (http1.ts). Default on;
-   * RIDEPRED_FAST_PATH=off turns it off (diagnosis: node:http then reads every request).
+   * Answer the course's plain POST /predict off the connection's bytes (http1.ts) instead of through
+   * node:http's parser. Off by default: node:http (llhttp) then reads every request. Opt-in
+   * (`serve --fast-path`), for deployments behind a trusted proxy.
    */
   fastPath?: boolean;
 }
@@ -55,15 +56,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const fast = fastPredict(core);
   let fastConnections: FastConnections | null = null;
   const app: App = Fastify({
-    // The hot path (POST /predict, JSON) is answered before fastify: off the connection's bytes while
-    // they are the course's plain call (http1.ts), else on node:http; every other request goes to fastify.
+    // The hot path (POST /predict, JSON) is answered on node:http before fastify routes it (fast-predict.ts);
+    // with opts.fastPath, the course's plain call is answered off the connection's bytes (http1.ts).
     serverFactory: (handler) => {
       const server = createServer((req: IncomingMessage, res: ServerResponse) => {
         if (closing) unavailable(req, res);
         else if (!fast(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = 72_000; // fastify's own default
-      if (opts.fastPath ?? process.env.RIDEPRED_FAST_PATH !== "off") fastConnections = acceptFast(server, core);
+      if (opts.fastPath) fastConnections = acceptFast(server, core, metrics);
       return server;
     },
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,

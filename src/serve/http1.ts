@@ -10,6 +10,7 @@
 import { maxHeaderSize, STATUS_CODES, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { PREDICT_ROUTE, type PredictCore } from "./fast-predict.js";
+import type { Metrics } from "./metrics.js";
 import { requestIdFrom } from "./request-id.js";
 
 /** node's --max-http-header-size (16 KiB unless set): a longer head is node:http's to refuse (431). */
@@ -25,14 +26,7 @@ const DECLINE = -2;
 export interface FastConnections {
   /** At shutdown: close idle connections now; a connection mid-request closes once it is answered. */
   closeIdle(): void;
-  /** Connections currently on the fast path, and requests it has answered (tests, diagnosis). */
-  readonly size: number;
-  readonly answered: number;
 }
-
-const installed = new WeakMap<Server, FastConnections>();
-/** The fast path installed on `server`, if any. */
-export const fastConnectionsOf = (server: Server): FastConnections | undefined => installed.get(server);
 
 interface Parsed {
   contentType: boolean;
@@ -77,14 +71,13 @@ function isJson(b: Buffer, v: number, ve: number): boolean {
  * Takes over `server`'s connections: each starts on the fast path and moves to node:http (the listener
  * node installed) at its first request the fast path does not take.
  */
-export function acceptFast(server: Server, core: PredictCore): FastConnections {
+export function acceptFast(server: Server, core: PredictCore, metrics: Metrics): FastConnections {
   const [toHttp] = server.listeners("connection") as ((socket: Socket) => void)[];
   if (!toHttp) throw new Error("node:http's connection listener is missing");
   server.removeListener("connection", toHttp);
   const maxBody = Math.min(MAX_FAST_BODY, core.bodyLimit);
   const live = new Set<Socket>();
   const partial = new WeakSet<Socket>(); // holds unanswered bytes: not idle
-  let answered = 0;
 
   let dateSecond = -1;
   let date = "";
@@ -199,7 +192,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
       `x-request-id: ${id}\r\nDate: ${dateHeader()}\r\n${closing ? "Connection: close\r\n" : keepAlive()}\r\n${text}`;
     core.done(id, p.target, status, start);
-    answered++;
+    metrics.fastPath("answered");
     return next;
   }
 
@@ -258,6 +251,7 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     const onClose = (): void => void live.delete(socket);
 
     const handOff = (rest: Buffer | null): void => {
+      metrics.fastPath("handed_off");
       live.delete(socket);
       partial.delete(socket);
       socket.off("data", onData);
@@ -279,17 +273,9 @@ export function acceptFast(server: Server, core: PredictCore): FastConnections {
     socket.on("close", onClose);
   });
 
-  const fast: FastConnections = {
+  return {
     closeIdle() {
       for (const socket of live) if (!partial.has(socket)) socket.destroy();
     },
-    get size() {
-      return live.size;
-    },
-    get answered() {
-      return answered;
-    },
   };
-  installed.set(server, fast);
-  return fast;
 }

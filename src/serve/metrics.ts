@@ -10,6 +10,8 @@ export interface Metrics {
   prediction(value: number): void;
   model(m: LoadedModel | null): void;
   reload(ok: boolean): void;
+  /** With --fast-path: a request answered off the connection's bytes, or a connection handed to node:http. */
+  fastPath(outcome: "answered" | "handed_off"): void;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -54,6 +56,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registers: [registry],
   });
 
+  const fastPath = fastCounter(
+    registry,
+    "ridepred_fast_path_total",
+    "With --fast-path: requests answered off the connection's bytes (answered), connections handed to node:http (handed_off)",
+    ["outcome"],
+  );
+
   // Series resolved once per label set; the hot path only adds numbers.
   const reqSeries = new Map<string, CounterSeries>();
   const latSeries = new Map<string, HistogramSeries>();
@@ -81,6 +90,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     },
     reload(ok) {
       reloads.labels(ok ? "ok" : "refused").inc();
+    },
+    fastPath(outcome) {
+      fastPath(outcome).inc(); // series made on first use: none without --fast-path
     },
   };
 }

@@ -20,6 +20,8 @@ export interface ServeOptions {
   logLevel: string;
   /** Longest wait for in-flight requests at shutdown before giving up (exit 1). */
   shutdownTimeoutMs: number;
+  /** See AppOptions.fastPath. */
+  fastPath?: boolean;
 }
 
 const METRICS_REQ = "ridepred:metrics-req";
@@ -63,8 +65,20 @@ async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
       return () => askPrimaryForMetrics();
     };
   }
-  server = await startServer({ model: opts.model, host: opts.host, port: opts.port, bodyLimit: opts.bodyLimit, logger, metricsText, autoload: false });
-  logger.info({ event: "listening", url: server.url, port: server.port, model: opts.model }, `listening on ${server.url}`);
+  server = await startServer({
+    model: opts.model,
+    host: opts.host,
+    port: opts.port,
+    bodyLimit: opts.bodyLimit,
+    logger,
+    metricsText,
+    autoload: false,
+    fastPath: opts.fastPath,
+  });
+  logger.info(
+    { event: "listening", url: server.url, port: server.port, model: opts.model, fastPath: opts.fastPath === true },
+    `listening on ${server.url}${opts.fastPath ? " (--fast-path: POST /predict read off the connection's bytes)" : ""}`,
+  );
   try {
     server.loadInitial();
   } catch (e) {
