@@ -18,14 +18,20 @@ interface ScoreOpts {
   batchSize: string;
   rideIdPrefix?: string;
   compression?: "snappy" | "none";
+  where?: string;
+  query?: string;
+  ifExists?: "upsert" | "replace-period" | "replace" | "append";
   json?: boolean;
 }
 
 export function scoreCommand(): Command {
   return new Command("score")
-    .description("score a file of rides in batches: CSV, CSV.gz, Parquet or JSONL in and out")
-    .argument("<input>", "input file (.csv, .csv.gz, .parquet, .jsonl; - for stdin); may hold {year}/{month}/{day}")
-    .option("-o, --output <file>", "output file, format from the extension; - for stdout (CSV)", "-")
+    .description("score rides in batches: CSV, CSV.gz, Parquet, JSONL files or PostgreSQL/DuckDB tables in and out")
+    .argument(
+      "<input>",
+      "input file (.csv, .csv.gz, .parquet, .jsonl; - for stdin) or table (postgresql://USER@HOST/DB?table=T, duckdb:FILE?table=T); may hold {year}/{month}/{day}",
+    )
+    .option("-o, --output <file>", "output file, format from the extension, or table URL; - for stdout (CSV)", "-")
     .option("--model <file>", "model.json (default: the bundled model)")
     .option("--input-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdin)")
     .option("--output-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdout)")
@@ -49,7 +55,17 @@ export function scoreCommand(): Command {
         .choices(["snappy", "none"])
         .default("snappy"),
     )
-    .option("--ride-id-prefix <text>", "prefix of generated ride ids (default: the input file name and _)")
+    .option("--ride-id-prefix <text>", "prefix of generated ride ids (default: the input file name and _; a table input needs it or a ride_id column)")
+    .option("--where <condition>", "table input: SQL condition on the rows read; {start} {end} {year} {month} {day} are the run period's")
+    .option("--query <select>", "table input: the SELECT that gives the rows, instead of ?table= (same placeholders)")
+    .addOption(
+      new Option("--if-exists <mode>", "table output: upsert by ride_id (default), replace-period, replace (empty it first) or append").choices([
+        "upsert",
+        "replace-period",
+        "replace",
+        "append",
+      ]),
+    )
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
     .action(async (input: string, opts: ScoreOpts) => {
       process.exitCode = await run(input, opts);
@@ -58,11 +74,11 @@ export function scoreCommand(): Command {
 
 async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
   const { score } = await import("../batch/score.js");
-  const { fillTemplate, periodDate } = await import("../batch/template.js");
-  const { formatOf } = await import("../io/format.js");
+  const { fillTemplate, runPeriod } = await import("../batch/template.js");
+  const { formatFor, isTableLocation, redactLocation } = await import("../io/index.js");
   const { loadModel } = await import("../runtime/load.js");
 
-  const date = periodDate(opts.runDate, opts.period as never);
+  const date = runPeriod(opts.runDate, opts.period as never);
   const input = inputArg === "-" ? "-" : fillTemplate(inputArg, date);
   const output = opts.output === "-" ? "-" : fillTemplate(opts.output, date);
   const rejects = opts.rejects === undefined ? undefined : fillTemplate(opts.rejects, date);
@@ -71,15 +87,19 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
   const onError = opts.onError ?? (rejects ? "skip" : "fail");
   if (rejects && onError === "fail") throw new RidepredError("--rejects needs --on-error skip (with fail, the first bad row stops the run)");
   if (rejects && rejects !== "-" && rejects === output) throw new RidepredError("--rejects and --output must be different files");
+  if ((opts.where !== undefined || opts.query !== undefined) && !isTableLocation(input))
+    throw new RidepredError("--where and --query need a table input (postgresql:// or duckdb:)");
+  if (opts.where !== undefined && opts.query !== undefined) throw new RidepredError("--where and --query: give one (put the condition in the query)");
+  if (opts.ifExists !== undefined && !isTableLocation(output)) throw new RidepredError("--if-exists needs a table output (postgresql:// or duckdb:)");
 
   const { predictor } = loadModel(opts.model);
-  const spinner = await progress(input);
+  const spinner = await progress(redactLocation(input));
   try {
     const summary = await score({
       input,
-      inputFormat: formatOf(input, opts.inputFormat, input === "-" ? "csv" : undefined),
+      inputFormat: formatFor(input, opts.inputFormat),
       output,
-      outputFormat: formatOf(output, opts.outputFormat, output === "-" ? "csv" : undefined),
+      outputFormat: formatFor(output, opts.outputFormat),
       predictor,
       map: opts.map,
       columns: opts.columns
@@ -89,10 +109,14 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
       filterDuration: opts.filterDuration === undefined ? undefined : parseRange(opts.filterDuration),
       onError,
       rejects,
-      rejectsFormat: rejects ? formatOf(rejects, undefined, rejects === "-" ? "csv" : undefined) : undefined,
+      rejectsFormat: rejects ? formatFor(rejects) : undefined,
       batchSize,
       rideIdPrefix: opts.rideIdPrefix,
       compression: opts.compression,
+      where: opts.where,
+      query: opts.query,
+      period: date,
+      ifExists: opts.ifExists,
       writerThread: writerThreadSetting(),
       onProgress: spinner?.update,
     });

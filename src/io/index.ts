@@ -1,40 +1,83 @@
-// Open a source or a sink by format. Each format's module loads only when a run uses it: a CSV job
-// never loads hyparquet and its codecs.
-import type { BatchSource, Format, OutColumn, Sink } from "./types.js";
+// Open a source or a sink by location: a file path ("-" for stdin/stdout), whose format comes from
+// --input-format/--output-format or the extension, or a table URL (postgresql://, postgres://,
+// duckdb:PATH?table=NAME). Each module loads only when a run uses it: a CSV job never loads hyparquet
+// and its codecs, a file job never loads pg or DuckDB.
+import { RidepredError } from "../errors.js";
+import { formatOf } from "./format.js";
+import { isTableLocation, parseTableUrl } from "./table-url.js";
+import type { BatchSource, Format, OutColumn, RunPeriod, Sink } from "./types.js";
 
-export async function openSource(path: string, format: Format): Promise<BatchSource> {
+export interface SourceOptions {
+  /** File format (default: from the extension; stdin is CSV). Ignored for tables. */
+  format?: Format;
+  /** Tables: an SQL condition on the rows read; {start} {end} {year} {month} {day} are the run period's. */
+  where?: string;
+  /** Tables: the SELECT that gives the rows (same placeholders), instead of the URL's table. */
+  query?: string;
+  period?: RunPeriod;
+}
+
+/** The file format of a location; undefined for a table URL. */
+export function formatFor(location: string, explicit?: string): Format | undefined {
+  if (isTableLocation(location)) return undefined;
+  return formatOf(location, explicit, location === "-" ? "csv" : undefined);
+}
+
+export async function openSource(location: string, options: SourceOptions = {}): Promise<BatchSource> {
+  const table = parseTableUrl(location);
+  if (table?.engine === "postgresql") return (await import("./pg-read.js")).openPgSource(table, options);
+  if (table?.engine === "duckdb") return (await import("./duckdb-read.js")).openDuckdbSource(table, options);
+  if (options.where !== undefined || options.query !== undefined) throw new RidepredError("--where and --query need a table input (postgresql:// or duckdb:)");
+  const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet":
-      return (await import("./parquet-read.js")).openParquet(path);
+      return (await import("./parquet-read.js")).openParquet(location);
     case "jsonl":
-      return (await import("./jsonl-read.js")).openJsonl(path);
+      return (await import("./jsonl-read.js")).openJsonl(location);
     default:
-      return (await import("./csv-read.js")).openCsv(path, format === "csv.gz");
+      return (await import("./csv-read.js")).openCsv(location, format === "csv.gz");
   }
 }
 
 /** Parquet compression: snappy (the default, as pandas writes) or none (bigger files, faster to write). */
 export type ParquetCompression = "snappy" | "none";
 
+/** How a table output meets the rows already in it (see README "Batch from and to databases"). */
+export type IfExists = "upsert" | "replace-period" | "replace" | "append";
+export const IF_EXISTS: readonly IfExists[] = ["upsert", "replace-period", "replace", "append"];
+
 export interface SinkOptions {
+  /** File format (default: from the extension; stdout is CSV). Ignored for tables. */
+  format?: Format;
   compression?: ParquetCompression;
   /** Encode Parquet on a worker thread (worth it for long runs: see useWriterThread in batch/score.ts). */
   threaded?: boolean;
+  /** Tables: default upsert when the columns hold the key, else append. */
+  ifExists?: IfExists;
+  /** Tables: the period replace-period deletes before inserting. */
+  period?: RunPeriod;
+  /** Tables: the column that identifies a row (ride_id): primary key of a created table. */
+  key?: string;
 }
 
-export async function openSink(path: string, format: Format, columns: readonly OutColumn[], options: SinkOptions = {}): Promise<Sink> {
+export async function openSink(location: string, columns: readonly OutColumn[], options: SinkOptions = {}): Promise<Sink> {
+  const table = parseTableUrl(location);
+  if (table?.engine === "postgresql") return (await import("./pg-write.js")).openPgSink(table, columns, options);
+  if (table?.engine === "duckdb") return (await import("./duckdb-write.js")).openDuckdbSink(table, columns, options);
+  const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet": {
       const parquet = { codec: options.compression === "none" ? ("UNCOMPRESSED" as const) : ("SNAPPY" as const) };
-      if (options.threaded) return (await import("./parquet-thread.js")).threadedParquetSink(path, columns, parquet);
-      return (await import("./parquet-write.js")).parquetSink(path, columns, parquet);
+      if (options.threaded) return (await import("./parquet-thread.js")).threadedParquetSink(location, columns, parquet);
+      return (await import("./parquet-write.js")).parquetSink(location, columns, parquet);
     }
     case "jsonl":
-      return (await import("./text-write.js")).jsonlSink(path, columns);
+      return (await import("./text-write.js")).jsonlSink(location, columns);
     default:
-      return (await import("./text-write.js")).csvSink(path, columns, format === "csv.gz");
+      return (await import("./text-write.js")).csvSink(location, columns, format === "csv.gz");
   }
 }
 
 export { formatOf } from "./format.js";
-export type { BatchSource, Format, OutColumn, Sink } from "./types.js";
+export { isTableLocation, redactLocation } from "./table-url.js";
+export type { BatchSource, Format, OutColumn, RunPeriod, Sink } from "./types.js";

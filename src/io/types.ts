@@ -24,6 +24,23 @@ export interface RecordBatch {
   errors: ReadError[];
 }
 
+export interface BatchOptions {
+  /**
+   * The caller numbers the rows (generated ride ids): give them in an order that is the same on every
+   * run over the same data. Files are read in file order anyway; a table orders its rows (see pg-read).
+   */
+  stableOrder?: boolean;
+}
+
+/** The run's period ({start} inclusive, {end} exclusive, as naive wall-clock ms read as UTC) and its date. */
+export interface RunPeriod {
+  start: number;
+  end: number;
+  year: number;
+  month: number;
+  day: number;
+}
+
 export interface BatchSource {
   /** Column names of the input, in file order. */
   readonly names: readonly string[];
@@ -37,7 +54,7 @@ export interface BatchSource {
    * Stream the wanted columns in batches of at most batchSize rows. Call once. A batch's columns are
    * valid until the next batch is requested: readers reuse their arrays (copy what must outlive it).
    */
-  batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch>;
+  batches(wanted: readonly string[], batchSize: number, options?: BatchOptions): AsyncGenerator<RecordBatch>;
   close(): Promise<void>;
 }
 
@@ -81,11 +98,16 @@ export interface OutBatch {
   values: OutValues[];
 }
 
+export interface SinkResult {
+  /** Rows the output now holds from this run (a table's inserted + updated rows). */
+  rowsWritten: number;
+}
+
 export interface Sink {
   /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays. */
   write(batch: OutBatch): Promise<void>;
-  /** Flush and move the temp file to its final name. */
-  finish(): Promise<void>;
+  /** Flush and move the temp file to its final name (a table: merge the staged rows, in one transaction). */
+  finish(): Promise<SinkResult | void>;
   /** Drop the temp file: a failed run leaves nothing under the final name. */
   abort(): Promise<void>;
 }
