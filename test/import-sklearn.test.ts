@@ -46,10 +46,14 @@ function compare(artifact: ModelArtifact, expected: number[]): { worst: number; 
   const p = compile(artifact);
   let worst = 0;
   let identical = 0;
+  // The whole set as one batch too (trees walk a batch tree by tree): the same bits as one ride at a time.
+  const columns = Object.fromEntries(p.inputs.map((inp) => [inp.name, rides.map((r) => r[inp.name])]));
+  const batch = p.predictColumns(columns, rides.length).predictions;
   rides.forEach((ride, i) => {
     const y = p.predict(ride);
     const e = expected[i]!;
     if (y === e) identical++;
+    if (!Object.is(batch[i], y)) throw new Error(`ride ${i}: batch ${batch[i]} != one ride ${y}`);
     worst = Math.max(worst, Math.abs(y - e) / Math.max(Math.abs(e), 1e-12));
   });
   return { worst, identical };

@@ -1,10 +1,11 @@
 // The one prediction path: raw ride -> feature dict -> DictVectorizer vector -> estimator.
 // Compiled once per artifact; every command (score, serve, stream, verify) calls these functions.
 
-import type { Estimator, FeatureField, InputSpec, ModelArtifact, TreeEnsembleEstimator } from "../artifact/types.js";
+import type { FeatureField, InputSpec, ModelArtifact } from "../artifact/types.js";
 import { isDict, materialize, smallId, smallIdIn, type Column, type DictColumn } from "../columns.js";
 import { InputError } from "../errors.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
+import { compileTrees } from "./trees.js";
 
 export interface RowError {
   /** 0-based row index within the batch. */
@@ -55,11 +56,9 @@ export function compile(artifact: ModelArtifact): Predictor {
   // "{A}<sep>{B}" templates (the course's PU_DO) are looked up as A then B, without building the string.
   const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
 
-  const estimate = compileEstimator(artifact.estimator, vec.feature_names.length);
-  // A linear model sums field by field over the whole batch instead of row by row through estimate.
+  // A linear model sums field by field over the whole batch; trees walk the batch tree by tree.
   const linear = artifact.estimator.kind === "linear" ? { coef: Float64Array.from(artifact.estimator.coef), intercept: artifact.estimator.intercept } : null;
-  const idx = new Int32Array(nFields);
-  const val = new Float64Array(nFields);
+  const trees = artifact.estimator.kind === "tree_ensemble" ? compileTrees(artifact.estimator) : null;
 
   // Per-batch work arrays, grown on demand and reused: one typed column per input and per field.
   let cap = 0;
@@ -290,8 +289,8 @@ export function compile(artifact: ModelArtifact): Predictor {
     for (let i = 0; i < nIn; i++) loadColumn(i, columns[inputs[i]!.name], n, errors);
     for (let k = 0; k < nFields; k++) vectorizeField(k, n);
     if (linear !== null) {
-      // Column-wise, with each row's float operations in the order estimate() does them (acc = 0,
-      // + each present field's term in field order, then + intercept): the same bits, several times faster.
+      // Column-wise, with each row's float operations in scipy's csr_matvec order (acc = 0, + each present
+      // field's term in field order), then + intercept_: the same bits as scikit-learn.
       const { coef, intercept } = linear;
       predictions.fill(0, 0, n);
       for (let k = 0; k < nFields; k++) {
@@ -302,23 +301,7 @@ export function compile(artifact: ModelArtifact): Predictor {
         }
       }
       for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
-    } else
-      for (let r = 0; r < n; r++) {
-        if (bad[r] === 1) {
-          predictions[r] = NaN;
-          continue;
-        }
-        // The row's sparse vector, in field order (the order scikit-learn sums in).
-        let nnz = 0;
-        for (let k = 0, at = r; k < nFields; k++, at += cap) {
-          const col = fieldCol[at]!;
-          if (col >= 0) {
-            idx[nnz] = col;
-            val[nnz++] = fieldVal[at]!;
-          }
-        }
-        predictions[r] = estimate(idx, val, nnz);
-      }
+    } else trees!({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
     return { predictions, errors };
   }
@@ -422,71 +405,4 @@ function vocabFor(featureNames: string[], prefix: string): Map<string, number> {
     if (name.startsWith(prefix)) m.set(name.slice(prefix.length), i);
   });
   return m;
-}
-
-type Estimate = (idx: Int32Array, val: Float64Array, nnz: number) => number;
-
-function compileEstimator(est: Estimator, nFeatures: number): Estimate {
-  if (est.kind === "linear") {
-    const coef = Float64Array.from(est.coef);
-    const intercept = est.intercept;
-    // Same order as scipy's csr_matvec then "+ intercept_", so results match scikit-learn bit for bit.
-    return (idx, val, nnz) => {
-      let acc = 0;
-      for (let j = 0; j < nnz; j++) acc += val[j]! * coef[idx[j]!]!;
-      return acc + intercept;
-    };
-  }
-  return compileTrees(est, nFeatures);
-}
-
-function compileTrees(est: TreeEnsembleEstimator, nFeatures: number): Estimate {
-  const dense = new Float64Array(nFeatures); // zero except at the row's touched columns
-  // All trees in one set of flat typed arrays (children made absolute): one walk, no per-tree objects.
-  const nTrees = est.trees.length;
-  const total = est.trees.reduce((n, t) => n + t.feature.length, 0);
-  const feature = new Int32Array(total);
-  const threshold = new Float64Array(total);
-  const left = new Int32Array(total);
-  const right = new Int32Array(total);
-  const value = new Float64Array(total);
-  const missingLeft = new Uint8Array(total);
-  const roots = new Int32Array(nTrees);
-  let base = 0;
-  est.trees.forEach((t, k) => {
-    roots[k] = base;
-    for (let i = 0; i < t.feature.length; i++) {
-      feature[base + i] = t.feature[i]!;
-      threshold[base + i] = t.threshold[i]!;
-      left[base + i] = base + t.left[i]!;
-      right[base + i] = base + t.right[i]!;
-      value[base + i] = t.value[i]!;
-      missingLeft[base + i] = t.missing_left?.[i] ?? 0;
-    }
-    base += t.feature.length;
-  });
-  // scikit-learn's trees compare float32(x) <= threshold: round the row's values once, not per node.
-  const f32 = est.compare === "float32";
-  const { init, scale } = est;
-  const mean = est.aggregate === "mean";
-  return (idx, val, nnz) => {
-    if (f32) for (let j = 0; j < nnz; j++) dense[idx[j]!] = Math.fround(val[j]!);
-    else for (let j = 0; j < nnz; j++) dense[idx[j]!] = val[j]!;
-    // Boosting accumulates raw = init; raw += scale * tree(x) stage by stage (predict_stages,
-    // _predict_iterations); forests sum the trees then divide (_accumulate_prediction). Same order
-    // of float operations as scikit-learn, so results agree bit for bit.
-    let acc = mean ? 0 : init;
-    for (let k = 0; k < nTrees; k++) {
-      let node = roots[k]!;
-      let f: number;
-      while ((f = feature[node]!) >= 0) {
-        const x = dense[f]!;
-        // NaN fails every comparison: it goes where missing_go_to_left says (right when absent).
-        node = x <= threshold[node]! || (x !== x && missingLeft[node] === 1) ? left[node]! : right[node]!;
-      }
-      acc += mean ? value[node]! : scale * value[node]!;
-    }
-    for (let j = 0; j < nnz; j++) dense[idx[j]!] = 0;
-    return mean ? init + scale * (acc / nTrees) : acc;
-  };
 }
