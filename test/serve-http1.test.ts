@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLED_MODEL } from "../src/artifact/io.js";
 import { loadModel } from "../src/runtime/load.js";
 import { startServer, type RunningServer } from "../src/serve/server.js";
-import { client, exchange, fastPathCounts, normalize, type Reply, sleep, post as wirePost } from "./helpers/http-wire.js";
+import { client, exchange, fastPathCounts, normalize, type Reply, sleep, post as wirePost } from "./support/http-wire.js";
 
 const { predictor } = loadModel(BUNDLED_MODEL);
 const RIDE = { PULocationID: 10, DOLocationID: 50, trip_distance: 40 };
@@ -175,10 +175,15 @@ describe("serve: POST /predict off the connection's bytes", () => {
       "POST /predict HTTP/1.1\r\nHost a\r\n",
       "POST /predict\xff HTTP/1.1\r\n",
       "POST /predict HTTP/9.9\r\n",
+      "POST /predict HTTP/1.1\r\nHost : a\r\n",
+      "POST /predict HTTP/1.1\r\nHost: a\r\n folded\r\n",
+      "POST /predict HTTP/1.1\r\nContent-Length: 1x\r\n",
+      "POST /pre\tdict HTTP/1.1\r\n",
+      "POST /predict?a\tb HTTP/1.1\r\n",
     );
     for (const bytes of heads) {
       const c = client(s.port);
-      await c.send(bytes); // no blank line, no half-close: node:http answers at once
+      await c.send(Buffer.from(bytes, "latin1")); // no blank line, no half-close: node:http answers at once
       const [r] = await c.replies(1, 1500);
       expect(r?.status, JSON.stringify(bytes)).toBe(400);
       c.end();
