@@ -12,7 +12,8 @@ import type { ModelArtifact } from "../src/artifact/types.js";
 import { validateArtifact } from "../src/artifact/validate.js";
 import { RidepredError } from "../src/errors.js";
 import { compile } from "../src/runtime/predictor.js";
-import { auditPickle, importPickleFile, importSource } from "../src/sklearn/import.js";
+import { auditPickle, importPickleFile } from "../src/sklearn/import.js";
+import { importSource } from "../src/sklearn/source.js";
 import { importMlflow } from "../src/sklearn/mlflow.js";
 import Ajv2020 from "ajv/dist/2020.js";
 
@@ -241,7 +242,7 @@ describe("refusals name the problem", () => {
     const dir = mkdtempSync(join(tmpdir(), "ridepred-mlf-"));
     await expect(importSource(dir)).rejects.toThrow(/not an MLflow model \(no MLmodel file\)/);
     writeFileSync(join(dir, "MLmodel"), "flavors:\n  python_function:\n    loader_module: mlflow.pyfunc.model\n");
-    await expect(importSource(dir)).rejects.toThrow(/no sklearn flavor \(flavors: python_function\)/);
+    await expect(importSource(dir)).rejects.toThrow(/no sklearn or xgboost flavor \(flavors: python_function\)/);
     writeFileSync(join(dir, "MLmodel"), "flavors:\n  sklearn:\n    pickled_model: model.skops\n    serialization_format: skops\n");
     await expect(importSource(dir)).rejects.toThrow(/serialization_format skops is not supported/);
     writeFileSync(join(dir, "MLmodel"), "flavors:\n  sklearn:\n    pickled_model: ../../etc/passwd\n");

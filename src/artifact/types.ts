@@ -65,7 +65,44 @@ export interface TreeEnsembleEstimator {
   trees: TreeSpec[];
 }
 
-export type Estimator = LinearEstimator | TreeEnsembleEstimator;
+/** XGBoost objectives ridepred predicts, by the output transform each applies to the margin sum. */
+export type XGBoostObjective =
+  | "reg:squarederror"
+  | "reg:linear"
+  | "reg:absoluteerror"
+  | "reg:pseudohubererror"
+  | "reg:tweedie"
+  | "count:poisson"
+  | "reg:gamma"
+  | "reg:logistic"
+  | "binary:logistic"
+  | "binary:logitraw";
+
+/**
+ * An XGBoost gbtree booster. For node i of a tree: feature[i] < 0 marks a leaf holding value[i]; an inner
+ * node sends a feature value x left when float32(x) < threshold[i] (XGBoost's strict comparison), and a
+ * missing feature where missing_left[i] says (XGBoost's default direction). Leaf values and thresholds are
+ * float32 values. margin[g] = float32 sum, in tree order, of base_margin[g] and the leaves of the trees of
+ * group g; the prediction is the objective's transform of the margin (identity, exp, or the sigmoid).
+ */
+export interface XGBoostEstimator {
+  kind: "xgboost";
+  /** The Python class it came from: "Booster" (xgboost.core), "XGBRegressor", ... */
+  sklearn_class: string;
+  objective: XGBoostObjective;
+  /** base_score in margin space (after the objective's ProbToMargin), float32, one per output group. */
+  base_margin: number[];
+  /**
+   * A feature the vectorizer leaves unset: "missing" when the model was fed DictVectorizer's sparse matrix
+   * (XGBoost's DMatrix treats an entry that is not stored as missing), "zero" when fed a dense array.
+   */
+  absent: "missing" | "zero";
+  /** Output group of each tree; omitted when there is one group. */
+  tree_group?: number[];
+  trees: TreeSpec[];
+}
+
+export type Estimator = LinearEstimator | TreeEnsembleEstimator | XGBoostEstimator;
 
 export interface SourceInfo {
   file: string;
@@ -75,6 +112,8 @@ export interface SourceInfo {
   protocol?: number;
   /** Python globals the file referenced, e.g. "sklearn.linear_model._base.LinearRegression". */
   globals?: string[];
+  /** A preprocessor read from its own file (the DictVectorizer an MLflow XGBoost run logs beside the booster). */
+  preprocessor?: { file: string; sha256: string; format: string; protocol?: number; globals?: string[] };
 }
 
 export interface Environment {

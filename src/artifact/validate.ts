@@ -113,8 +113,31 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
     if (!Number.isFinite(est.init) || !Number.isFinite(est.scale)) bad("estimator", "init and scale must be finite numbers");
     if (!Array.isArray(est.trees) || est.trees.length === 0) return bad("estimator.trees", "must be a non-empty array");
     est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
+  } else if (est.kind === "xgboost") {
+    if (typeof est.objective !== "string" || !XGBOOST_OBJECTIVES.includes(est.objective))
+      bad("estimator.objective", `must be one of ${XGBOOST_OBJECTIVES.join(", ")}`);
+    if (est.absent !== "missing" && est.absent !== "zero") bad("estimator.absent", 'must be "missing" or "zero"');
+    if (!Array.isArray(est.base_margin) || est.base_margin.length !== 1 || !est.base_margin.every(Number.isFinite))
+      bad("estimator.base_margin", "must hold one finite number");
+    if (!Array.isArray(est.trees) || est.trees.length === 0) return bad("estimator.trees", "must be a non-empty array");
+    if (est.tree_group !== undefined && !(Array.isArray(est.tree_group) && est.tree_group.length === est.trees.length && est.tree_group.every((g) => g === 0)))
+      bad("estimator.tree_group", "must give group 0 for every tree");
+    est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
   } else bad("estimator.kind", `unknown estimator kind ${JSON.stringify(est.kind)}`);
 }
+
+const XGBOOST_OBJECTIVES: unknown[] = [
+  "reg:squarederror",
+  "reg:linear",
+  "reg:absoluteerror",
+  "reg:pseudohubererror",
+  "reg:tweedie",
+  "count:poisson",
+  "reg:gamma",
+  "reg:logistic",
+  "binary:logistic",
+  "binary:logitraw",
+];
 
 function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string, r: string) => void): void {
   if (!isObj(t)) return bad(p, "must be an object");

@@ -18,13 +18,17 @@ interface Opts {
   examplesSource?: string;
   tolerance?: number;
   audit?: boolean;
+  preprocessor?: string;
   json?: boolean;
 }
 
 export function importCommand(): Command {
   return new Command("import")
-    .description("read a scikit-learn pickle, joblib file or MLflow model folder safely (nothing in it runs) and write a verified model.json")
-    .argument("<source>", "pickle or joblib file (plain, zlib or gzip) or MLflow model folder: a Pipeline(DictVectorizer, estimator) or (dv, estimator) tuple")
+    .description("read a scikit-learn pickle, joblib file, XGBoost booster or MLflow model folder safely (nothing in it runs) and write a verified model.json")
+    .argument(
+      "<source>",
+      "pickle or joblib file (plain, zlib or gzip): a Pipeline(DictVectorizer, estimator) or (dv, estimator) tuple; an XGBoost booster (binary, JSON or UBJSON, with --preprocessor); or an MLflow model folder",
+    )
     .option("-o, --output <file>", "where to write the model (default: SOURCE with .json)")
     .option("--name <name>", "model name (default: the file's base name)")
     .option("--model-version <v>", "model version (default: the first 12 hex of the source's sha256)")
@@ -36,6 +40,7 @@ export function importCommand(): Command {
     .option("--examples <file.jsonl>", 'golden examples, one {"input": {...}, "output": n} per line')
     .option("--examples-source <text>", "where the examples' outputs came from")
     .option("--tolerance <rel>", "relative tolerance for the examples (default 1e-9)", positiveNumber("--tolerance"))
+    .option("--preprocessor <file>", "an XGBoost booster's pickled DictVectorizer (e.g. RUN/preprocessor/preprocessor.b)")
     .option("--audit", "only list the globals the file references and which are refused; load nothing")
     .option("--json", "print a JSON report to stdout")
     .action(async (source: string, opts: Opts) => {
@@ -45,23 +50,18 @@ export function importCommand(): Command {
 
 async function run(source: string, opts: Opts): Promise<number> {
   const c = colors(process.stderr);
-  const { statSync } = await import("node:fs");
-  let isDir = false;
-  try {
-    isDir = statSync(source).isDirectory();
-  } catch (e) {
-    throw fileError(source, "cannot read", e);
-  }
+  const { importFrom, isDirectory } = await import("../sklearn/source.js");
+  const isDir = isDirectory(source);
   if (opts.audit) return audit(source, isDir, opts.json ?? false);
 
-  const { importPickleFile, parseDerive } = await import("../sklearn/import.js");
+  const { parseDerive } = await import("../sklearn/import.js");
   const { compile } = await import("../runtime/predictor.js");
   const { checkExamples } = await import("../runtime/examples.js");
   const { serializeArtifact, writeFileAtomic } = await import("../artifact/io.js");
 
   const env = { ...(opts.envFile ? readEnvFile(opts.envFile) : {}), ...opts.env };
   const examples = opts.examples ? readExamples(opts.examples) : undefined;
-  const importOpts = {
+  const { artifact, mlflow } = importFrom(source, {
     name: opts.name,
     version: opts.modelVersion,
     description: opts.description,
@@ -71,13 +71,8 @@ async function run(source: string, opts: Opts): Promise<number> {
     examples,
     examplesSource: opts.examplesSource,
     tolerance: opts.tolerance !== undefined ? { relative: opts.tolerance, absolute: opts.tolerance } : undefined,
-  };
-  let artifact: import("../artifact/types.js").ModelArtifact;
-  let mlflow: import("../sklearn/mlflow.js").MlflowInfo | undefined;
-  if (isDir) {
-    const { importMlflow } = await import("../sklearn/mlflow.js");
-    ({ artifact, info: mlflow } = importMlflow(source, importOpts));
-  } else artifact = importPickleFile(source, importOpts);
+    preprocessor: opts.preprocessor,
+  });
   const predictor = compile(artifact);
   const check = checkExamples(predictor);
   if (check.failures.length) {
@@ -96,7 +91,8 @@ async function run(source: string, opts: Opts): Promise<number> {
   });
   const output =
     opts.output ??
-    (isDir ? source.replace(/[\\/]+$/, "").replace(/\.mlflow$/, "") : source.replace(/\.(bin|pkl|pickle|joblib)(\.(z|gz|zlib|gzip))?$/i, "")) + ".json";
+    (isDir ? source.replace(/[\\/]+$/, "").replace(/\.mlflow$/, "") : source.replace(/\.(bin|pkl|pickle|joblib|xgb|ubj|model)(\.(z|gz|zlib|gzip))?$/i, "")) +
+      ".json";
   writeFileAtomic(output, serializeArtifact(artifact));
 
   const est = artifact.estimator;
@@ -109,7 +105,9 @@ async function run(source: string, opts: Opts): Promise<number> {
     format: src.format,
     protocol: src.protocol,
     estimator: est.sklearn_class,
-    ...(est.kind === "tree_ensemble" ? { trees: est.trees.length, nodes: est.trees.reduce((n, t) => n + t.feature.length, 0) } : {}),
+    ...(est.kind !== "linear" ? { trees: est.trees.length, nodes: est.trees.reduce((n, t) => n + t.feature.length, 0) } : {}),
+    ...(est.kind === "xgboost" ? { objective: est.objective, absent_features: est.absent } : {}),
+    ...(src.preprocessor ? { preprocessor: src.preprocessor.file } : {}),
     features: artifact.features.vectorizer.feature_names.length,
     inputs: artifact.inputs.map((i) => `${i.name}:${i.type}`),
     recorded: artifact.environment.recorded,
@@ -121,14 +119,15 @@ async function run(source: string, opts: Opts): Promise<number> {
   if (opts.json) printJson(summary);
   else {
     log(
-      `${c.green("imported")} ${source} (${src.format}, pickle protocol ${summary.protocol}, ${
+      `${c.green("imported")} ${source} (${src.format}${summary.protocol !== undefined ? `, pickle protocol ${summary.protocol}` : ""}${src.preprocessor ? `, preprocessor ${src.preprocessor.file}` : ""}, ${
         Object.entries(summary.recorded)
           .map(([k, v]) => `${k} ${v}`)
           .join(", ") || "no versions recorded"
       })`,
     );
-    const size = est.kind === "tree_ensemble" ? ` (${est.trees.length} tree${est.trees.length === 1 ? "" : "s"}, ${summary.nodes} nodes)` : "";
-    log(`  ${summary.estimator}${size} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
+    const size = est.kind !== "linear" ? ` (${est.trees.length} tree${est.trees.length === 1 ? "" : "s"}, ${summary.nodes} nodes)` : "";
+    const objective = est.kind === "xgboost" ? `, objective ${est.objective}, unset features ${est.absent}` : "";
+    log(`  ${summary.estimator}${size}${objective} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
     for (const [file, pins] of Object.entries(summary.pins))
       log(
         `  pins from ${file}: ${Object.entries(pins)
@@ -157,7 +156,10 @@ async function audit(source: string, isDir: boolean, json: boolean): Promise<num
     file = readMlflowFolder(source).modelFile;
   }
   const bytes = readBytes(file); // the importer's reader: size limit and error message alike
-  const report = auditPickle(bytes);
+  const { detectFormat } = await import("../xgboost/detect.js");
+  const booster = detectFormat(bytes);
+  // A saved booster is data only (trees and parameters): it names no Python globals.
+  const report = booster !== null ? { format: `xgboost ${booster}`, compression: null, globals: [], risks: {}, offsets: {} } : auditPickle(bytes);
   const refused = report.globals.filter((g) => !g.allowed);
   if (json) printJson({ file, ...report, refused: refused.map((g) => g.name) });
   else {

@@ -65,7 +65,7 @@ async function run(path: string | undefined, opts: { lock: string[]; source?: st
       }
     }
     if (opts.source) {
-      const { importSource } = await import("../sklearn/import.js");
+      const { importSource } = await import("../sklearn/source.js");
       // Re-import as `import` would (file or MLflow folder); its recorded sha256 is that of the bytes it read.
       const src = await importSource(opts.source, {
         derive: Object.fromEntries(a.features.fields.flatMap((f) => ("template" in f ? [[f.name, f.template]] : []))),

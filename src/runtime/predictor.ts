@@ -6,6 +6,7 @@ import { isDict, materialize, smallId, smallIdIn, type Column, type DictColumn }
 import { InputError } from "../errors.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 import { compileTrees } from "./trees.js";
+import { compileXGBoost } from "./xgboost.js";
 
 export interface RowError {
   /** 0-based row index within the batch. */
@@ -58,7 +59,8 @@ export function compile(artifact: ModelArtifact): Predictor {
 
   // A linear model sums field by field over the whole batch; trees walk the batch tree by tree.
   const linear = artifact.estimator.kind === "linear" ? { coef: Float64Array.from(artifact.estimator.coef), intercept: artifact.estimator.intercept } : null;
-  const trees = artifact.estimator.kind === "tree_ensemble" ? compileTrees(artifact.estimator) : null;
+  const est = artifact.estimator;
+  const trees = est.kind === "tree_ensemble" ? compileTrees(est) : est.kind === "xgboost" ? compileXGBoost(est, vec.feature_names.length) : null;
 
   // Per-batch work arrays, grown on demand and reused: one typed column per input and per field.
   let cap = 0;

@@ -47,6 +47,10 @@ export const SKLEARN_CLASSES: Record<string, string[]> = {
   CyHalfPoissonLoss: ["sklearn._loss._loss"],
   CyHalfGammaLoss: ["sklearn._loss._loss"],
   CyHuberLoss: ["sklearn._loss._loss"],
+  // XGBoost's scikit-learn wrappers: the fitted booster rides along as Booster.handle, its raw model bytes.
+  XGBRegressor: ["xgboost.sklearn"],
+  XGBClassifier: ["xgboost.sklearn"],
+  Booster: ["xgboost.core"],
 };
 
 const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);

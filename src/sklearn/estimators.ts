@@ -4,8 +4,11 @@ import type { DictVectorizerSpec, Estimator } from "../artifact/types.js";
 import { numbersOf } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
-import { sklearnClassName } from "./allowlist.js";
+import { attr, shortName, stateOf } from "./state.js";
 import { treeEstimator } from "./trees.js";
+import { wrapperEstimator, XGBOOST_WRAPPERS } from "../xgboost/sklearn.js";
+
+export { attr, shortName, stateOf };
 
 export interface ModelParts {
   vectorizer: DictVectorizerSpec;
@@ -15,22 +18,6 @@ export interface ModelParts {
 }
 
 type Fail = (message: string) => never;
-
-/** The object's __dict__ state as a Map (sklearn objects pickle a dict state). */
-export function stateOf(obj: PyObject, fail: Fail): Map<PyValue, PyValue> {
-  if (obj.state instanceof Map) return obj.state;
-  // A (dict, slotstate) pair, as objects with __slots__ pickle.
-  if (Array.isArray(obj.state) && obj.state[0] instanceof Map) return obj.state[0];
-  return fail(`${obj.$class} has no attribute state (got ${describe(obj.state)})`);
-}
-
-export function attr(obj: PyObject, name: string, fail: Fail): PyValue {
-  const st = stateOf(obj, fail);
-  if (!st.has(name)) fail(`${shortName(obj)} has no ${name}: it was pickled before fit(), or by an unsupported version`);
-  return st.get(name)!;
-}
-
-export const shortName = (obj: PyObject) => sklearnClassName(obj.$class) ?? obj.$class;
 
 /** The (DictVectorizer, estimator) pair of a (dv, model) tuple or list, or a Pipeline / make_pipeline of them. */
 export function modelObjects(root: PyValue, fail: Fail): { dv: PyObject; est: PyObject; pipeline: boolean } {
@@ -72,7 +59,12 @@ export function modelParts(root: PyValue, fail: Fail): ModelParts {
   }
   const vectorizer = dictVectorizer(dv, fail);
   const n = vectorizer.feature_names.length;
-  const estimator = LINEAR.has(shortName(est)) ? linear(est, n, fail) : treeEstimator(est, n, fail);
+  const cls = shortName(est);
+  const estimator = LINEAR.has(cls)
+    ? linear(est, n, fail)
+    : XGBOOST_WRAPPERS.has(cls)
+      ? wrapperEstimator(est, n, absentFeatures(dv, fail), fail)
+      : treeEstimator(est, n, fail);
   return { vectorizer, estimator, sklearnVersions: versions };
 }
 
@@ -93,6 +85,15 @@ export function dictVectorizer(dv: PyObject, fail: Fail): DictVectorizerSpec {
     fail("DictVectorizer.feature_names_ disagrees with vocabulary_");
   }
   return { kind: "DictVectorizer", separator: sep as string, feature_names: names };
+}
+
+/**
+ * How DictVectorizer hands an unset feature to the estimator: "missing" when it builds a sparse matrix
+ * (the default; XGBoost treats an entry that is not stored as missing), "zero" when sparse=False.
+ */
+export function absentFeatures(dv: PyObject, fail: Fail): "missing" | "zero" {
+  const sparse = stateOf(dv, fail).get("sparse");
+  return sparse === false ? "zero" : "missing";
 }
 
 const LINEAR = new Set(["LinearRegression", "Ridge", "Lasso", "ElasticNet", "SGDRegressor"]);

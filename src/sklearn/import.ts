@@ -149,19 +149,6 @@ export function importPickleBytes(path: string, bytes: Uint8Array, opts: ImportO
   );
 }
 
-/** A model file or an MLflow model folder. */
-export async function importSource(path: string, opts: ImportOptions = {}): Promise<ModelArtifact> {
-  let dir = false;
-  try {
-    dir = statSync(path).isDirectory();
-  } catch (e) {
-    throw fileError(path, "cannot read", e);
-  }
-  if (!dir) return importPickleFile(path, opts);
-  const { importMlflowModel } = await import("./mlflow.js");
-  return importMlflowModel(path, opts);
-}
-
 /** Run a reader over untrusted structure: any non-ridepred error becomes a clear error about the file. */
 function guard<T>(path: string, f: () => T): T {
   try {
@@ -193,7 +180,7 @@ export function buildArtifact(
     recorded["scikit-learn"] = skv.join(" + ");
     evidence["scikit-learn"] = `_sklearn_version in the pickled ${Object.keys(parts.sklearnVersions).join(" and ")}`;
   }
-  const globals = source.globals ?? [];
+  const globals = [...(source.globals ?? []), ...(source.preprocessor?.globals ?? [])];
   if (globals.some((g) => g.startsWith("numpy._core."))) {
     recorded.numpy = "2.x";
     evidence.numpy = "the pickle names numpy._core.* (written by numpy >= 2)";
@@ -226,7 +213,7 @@ export function buildArtifact(
   const artifact: Omit<ModelArtifact, "digest"> = {
     format: FORMAT,
     format_version: FORMAT_VERSION,
-    name: opts.name ?? source.file.replace(/\.(bin|pkl|pickle|joblib)$/i, ""),
+    name: opts.name ?? source.file.replace(/\.(bin|pkl|pickle|joblib|xgb|json|ubj|model)$/i, ""),
     version: opts.version ?? source.sha256.slice(0, 12),
     created: opts.created ?? new Date().toISOString(),
     ...(opts.description ? { description: opts.description } : {}),

@@ -1,4 +1,4 @@
-// An MLflow model folder (mlflow.sklearn.save_model / log_model): MLmodel names the pickled model and
+// An MLflow model folder (mlflow.sklearn or mlflow.xgboost save_model / log_model): MLmodel names the model file and
 // the versions it was saved with; requirements.txt, conda.yaml and python_env.yaml pin the environment.
 // Everything recorded lands in the artifact's environment, so inspect shows it and verify --lock checks it.
 
@@ -8,12 +8,16 @@ import type { ModelArtifact } from "../artifact/types.js";
 import { computeDigest } from "../artifact/digest.js";
 import { parsePinsText } from "../artifact/lockfile.js";
 import { RidepredError } from "../errors.js";
-import { importPickleFile, type ImportOptions } from "./import.js";
+import { importBoosterFile, type BoosterImportOptions } from "../xgboost/import.js";
+import { importPickleFile } from "./import.js";
 import { parseYaml, type Yaml } from "./yaml.js";
 
 export interface MlflowInfo {
+  flavor: "sklearn" | "xgboost";
   modelFile: string;
   serialization: string;
+  /** The xgboost flavor's model_class, short: "Booster", "XGBRegressor". */
+  modelClass?: string;
   recorded: Record<string, string>;
   evidence: Record<string, string>;
   pins: Record<string, Record<string, string>>;
@@ -46,20 +50,31 @@ export function readMlflowFolder(dir: string): MlflowInfo {
   }
   const flavors = obj(doc.flavors);
   const sk = obj(flavors.sklearn);
+  const xgb = obj(flavors.xgboost);
   const pyfunc = obj(flavors.python_function);
-  if (!flavors.sklearn) {
+  let flavor: MlflowInfo["flavor"];
+  let serialization: string;
+  let file: string;
+  if (flavors.sklearn) {
+    flavor = "sklearn";
+    serialization = str(sk.serialization_format) ?? "cloudpickle";
+    if (serialization !== "pickle" && serialization !== "cloudpickle") {
+      throw new RidepredError(`${mlmodelPath}: serialization_format ${serialization} is not supported (pickle and cloudpickle are)`, 2);
+    }
+    file = str(sk.pickled_model) ?? str(pyfunc.model_path) ?? "model.pkl";
+  } else if (flavors.xgboost) {
+    // mlflow.xgboost.log_model: the booster saved by save_model, in the format model_format names.
+    flavor = "xgboost";
+    serialization = `xgboost ${str(xgb.model_format) ?? "xgb"}`;
+    file = str(xgb.data) ?? str(pyfunc.data) ?? "model.xgb";
+  } else {
     throw new RidepredError(
-      `${mlmodelPath}: no sklearn flavor (flavors: ${Object.keys(flavors).join(", ") || "none"}); ridepred imports scikit-learn models`,
+      `${mlmodelPath}: no sklearn or xgboost flavor (flavors: ${Object.keys(flavors).join(", ") || "none"}); ridepred imports scikit-learn and XGBoost models`,
       2,
     );
   }
-  const serialization = str(sk.serialization_format) ?? "cloudpickle";
-  if (serialization !== "pickle" && serialization !== "cloudpickle") {
-    throw new RidepredError(`${mlmodelPath}: serialization_format ${serialization} is not supported (pickle and cloudpickle are)`, 2);
-  }
-  const file = str(sk.pickled_model) ?? str(pyfunc.model_path) ?? "model.pkl";
   const modelFile = resolve(dir, file);
-  if (!modelFile.startsWith(resolve(dir))) throw new RidepredError(`${mlmodelPath}: pickled_model ${file} points outside the folder`, 2);
+  if (!modelFile.startsWith(resolve(dir))) throw new RidepredError(`${mlmodelPath}: model file ${file} points outside the folder`, 2);
 
   const recorded: Record<string, string> = {};
   const evidence: Record<string, string> = {};
@@ -72,6 +87,7 @@ export function readMlflowFolder(dir: string): MlflowInfo {
     }
   };
   put("scikit-learn", str(sk.sklearn_version), `MLmodel flavors.sklearn.sklearn_version${note}`);
+  put("xgboost", str(xgb.xgb_version), `MLmodel flavors.xgboost.xgb_version${note}`);
   put("python", str(pyfunc.python_version), `MLmodel flavors.python_function.python_version${note}`);
   put("mlflow", str(doc.mlflow_version), `MLmodel mlflow_version${note}`);
 
@@ -101,7 +117,8 @@ export function readMlflowFolder(dir: string): MlflowInfo {
   if (exampleFile && existsSync(resolve(dir, exampleFile)) && resolve(dir, exampleFile).startsWith(resolve(dir))) {
     inputExample = readInputExample(resolve(dir, exampleFile));
   }
-  return { modelFile, serialization, recorded, evidence, pins, runId, signature, inputExample };
+  const modelClass = flavor === "xgboost" ? (str(xgb.model_class) ?? "xgboost.core.Booster").split(".").pop() : undefined;
+  return { flavor, modelFile, serialization, modelClass, recorded, evidence, pins, runId, signature, inputExample };
 }
 
 /** input_example.json as rows: pandas "split" ({columns, data}), "records" ([{...}]) or {"dataframe_split": ...}. */
@@ -130,23 +147,21 @@ export interface MlflowImport {
 }
 
 /** Import the folder's model with every recorded version and pin in its environment. */
-export function importMlflowModel(dir: string, opts: ImportOptions = {}): ModelArtifact {
+export function importMlflowModel(dir: string, opts: BoosterImportOptions = {}): ModelArtifact {
   return importMlflow(dir, opts).artifact;
 }
 
-export function importMlflow(dir: string, opts: ImportOptions = {}): MlflowImport {
+export function importMlflow(dir: string, opts: BoosterImportOptions = {}): MlflowImport {
   const info = readMlflowFolder(dir);
-  const artifact = importPickleFile(
-    info.modelFile,
-    { ...opts, name: opts.name ?? basename(resolve(dir)).replace(/\.mlflow$/, "") },
-    {
-      recorded: info.recorded,
-      evidence: info.evidence,
-      pins: info.pins,
-    },
-  );
-  artifact.environment.source.format = `mlflow (${info.serialization})`;
-  artifact.environment.source.file = `${basename(resolve(dir))}/${basename(info.modelFile)}`;
+  const named = { ...opts, name: opts.name ?? basename(resolve(dir)).replace(/\.mlflow$/, "") };
+  const extra = { recorded: info.recorded, evidence: info.evidence, pins: info.pins };
+  const artifact =
+    info.flavor === "xgboost"
+      ? importBoosterFile(info.modelFile, named, { extra, modelClass: info.modelClass })
+      : importPickleFile(info.modelFile, named, extra);
+  const src = artifact.environment.source;
+  src.format = info.flavor === "xgboost" ? `mlflow (${src.format})` : `mlflow (${info.serialization})`;
+  src.file = `${basename(resolve(dir))}/${basename(info.modelFile)}`;
   // Signature names document the inputs (MLflow's column types) where they match the model's.
   for (const inp of artifact.inputs) {
     const col = info.signature?.find((c) => c.name === inp.name);

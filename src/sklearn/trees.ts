@@ -9,7 +9,7 @@ import type { TreeEnsembleEstimator, TreeSpec } from "../artifact/types.js";
 import { isNdArray, numbersOf, type Records } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
-import { attr, shortName, stateOf } from "./estimators.js";
+import { attr, shortName, stateOf } from "./state.js";
 
 type Fail = (message: string) => never;
 

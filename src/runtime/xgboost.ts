@@ -1,0 +1,91 @@
+// XGBoost boosters over a batch, tree by tree like trees.ts, with XGBoost's own rules (its CPU predictor):
+// features as float32 (a DMatrix stores float), x < split_condition goes left, a missing feature takes
+// the node's default direction, and each row's margin is a float32 sum starting at the base margin,
+// adding its trees' leaves in tree order (PredictByAllTrees); then the objective's transform.
+import type { XGBoostEstimator } from "../artifact/types.js";
+import type { BatchEstimate, SparseBatch } from "./trees.js";
+
+/** Each tree breadth first, so a split at i goes to kid[i] (left) or kid[i] + 1 (right); a leaf keeps its value in thr. */
+function flatten(est: XGBoostEstimator) {
+  const total = est.trees.reduce((n, t) => n + t.feature.length, 0);
+  const roots = new Int32Array(est.trees.length);
+  const feat = new Int32Array(total);
+  const thr = new Float64Array(total);
+  const kid = new Int32Array(total);
+  const defaultLeft = new Uint8Array(total);
+  let next = 0;
+  est.trees.forEach((t, k) => {
+    roots[k] = next;
+    const base = next;
+    const queue = [0];
+    next++;
+    for (let j = 0; j < queue.length; j++) {
+      const src = queue[j]!;
+      const at = base + j;
+      const leaf = t.feature[src]! < 0;
+      feat[at] = leaf ? -1 : t.feature[src]!;
+      thr[at] = leaf ? t.value[src]! : t.threshold[src]!;
+      defaultLeft[at] = t.missing_left?.[src] ?? 0;
+      if (leaf) continue;
+      kid[at] = next;
+      queue.push(t.left[src]!, t.right[src]!);
+      next += 2;
+    }
+    if (queue.length !== t.feature.length) throw new Error(`internal: tree ${k} has ${t.feature.length - queue.length} unreachable nodes`);
+  });
+  return { roots, feat, thr, kid, defaultLeft };
+}
+
+/** The objective's PredTransform, rounded to float32 like XGBoost's (expf, 1 / (1 + expf(-x))). */
+function transformOf(objective: XGBoostEstimator["objective"]): ((margin: number) => number) | null {
+  const f32 = Math.fround;
+  switch (objective) {
+    case "reg:tweedie":
+    case "count:poisson":
+    case "reg:gamma":
+      return (m) => f32(Math.exp(m));
+    case "reg:logistic":
+    case "binary:logistic":
+      return (m) => f32(1 / f32(1 + f32(Math.exp(-m))));
+    default:
+      return null;
+  }
+}
+
+export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number): BatchEstimate {
+  const { roots, feat, thr, kid, defaultLeft } = flatten(est);
+  const nTrees = roots.length;
+  // A feature the row does not set: missing (NaN) when the booster was fed a sparse matrix, else 0.
+  const unset = est.absent === "missing" ? Number.NaN : 0;
+  const base = Math.fround(est.base_margin[0]!);
+  const transform = transformOf(est.objective);
+  let rounded = new Float64Array(0);
+
+  return (batch: SparseBatch, n: number, skip: Uint8Array, out: Float64Array) => {
+    const { col, stride, nFields } = batch;
+    if (rounded.length < batch.val.length) rounded = new Float64Array(batch.val.length);
+    const val = rounded;
+    for (let k = 0; k < nFields; k++) for (let r = 0, at = k * stride; r < n; r++, at++) val[at] = Math.fround(batch.val[at]!);
+    out.fill(base, 0, n);
+    for (let t = 0; t < nTrees; t++) {
+      const root = roots[t]!;
+      for (let r = 0; r < n; r++) {
+        if (skip[r] === 1) continue;
+        let node = root;
+        let f: number;
+        while ((f = feat[node]!) >= 0) {
+          let x = unset;
+          for (let k = 0, at = r; k < nFields; k++, at += stride) {
+            if (col[at] === f) {
+              x = val[at]!;
+              break;
+            }
+          }
+          node = kid[node]! + (x !== x ? 1 - defaultLeft[node]! : x < thr[node]! ? 0 : 1);
+        }
+        out[r] = Math.fround(out[r]! + thr[node]!);
+      }
+    }
+    for (let r = 0; r < n; r++) out[r] = skip[r] === 1 ? NaN : transform === null ? out[r]! : transform(out[r]!);
+  };
+}
