@@ -82,6 +82,12 @@ describe("every objective in every format equals XGBoost's predict on 1,005 real
         expect(artifact.environment.source.format).toBe(`xgboost ${{ xgb: "legacy binary", json: "json", ubj: "ubjson" }[ext]}`);
         expect(artifact.environment.recorded.xgboost).toBe(ext === "xgb" ? "1.7" : "1.7.4");
         const { worstUlps, identical } = compare(artifact, expected);
+        // The whole batch at once (tree by tree over the rows) gives each ride's bits.
+        const columns = Object.fromEntries(["PULocationID", "DOLocationID", "trip_distance"].map((k) => [k, rides.map((r) => r[k])]));
+        const single = compile(artifact);
+        const batch = compile(artifact).predictColumns(columns, rides.length);
+        expect(batch.errors).toEqual([]);
+        expect(Array.from(batch.predictions)).toEqual(rides.map((r) => single.predict(r)));
         if (IDENTITY.has(objective)) expect(identical, `${name}.${ext}`).toBe(rides.length);
         else expect(worstUlps, `${name}.${ext}`).toBeLessThanOrEqual(1);
       }
