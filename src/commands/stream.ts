@@ -18,22 +18,34 @@ interface StreamOpts {
   lambdaPort?: number;
   host: string;
   json?: boolean;
+  sessionTimeout: number;
+  kafkaIdempotent: "auto" | "on" | "off";
+  kafkaTls?: boolean;
+  kafkaCa?: string;
+  kafkaSasl?: string;
+  checkpoint?: string;
+  shards?: string;
 }
 
 export function streamCommand(): Command {
   return new Command("stream")
     .description(
       'predict ride events as they arrive: {"ride": {...}, "ride_id": ...} -> {"model", "version", "prediction": {"ride_duration", "ride_id"}}.\n' +
-        "Default: JSONL on stdin -> JSONL on stdout. --from/--to: a Redis Streams consumer group. --lambda-port: the Lambda invoke endpoint for Kinesis events.",
+        "Default: JSONL on stdin -> JSONL on stdout. --from/--to: Redis Streams or Kafka (a consumer group) or Kinesis (every shard, from a checkpoint).\n" +
+        "--lambda-port: the Lambda invoke endpoint for Kinesis events.",
     )
     .option("--model <file>", "model.json (default: the bundled model, or $RIDEPRED_MODEL)")
     .option(
       "--dead-letter <file|url>",
-      "where bad events go: a file (JSONL mode; default stderr) or redis://host:port/STREAM (default <from stream>:dead-letter)",
+      "where bad events go: a file (JSONL mode; default stderr), redis://host:port/STREAM (default <from stream>:dead-letter), " +
+        "kafka://BROKERS/TOPIC (default <from topic>.dead-letter) or kinesis://STREAM (default <from stream>.dead-letter if it exists, else stderr)",
     )
-    .option("--from <url>", 'read events from redis://host:port/STREAM (field "data" holds the event JSON)')
-    .option("--to <url>", "XADD predictions to redis://host:port/STREAM")
-    .option("--group <name>", "consumer group (one per model: every group sees every event)")
+    .option(
+      "--from <url>",
+      'read events from redis://host:port/STREAM (field "data" holds the event JSON), kafka://HOST:PORT[,HOST:PORT...]/TOPIC or kinesis://STREAM',
+    )
+    .option("--to <url>", "write predictions to redis://host:port/STREAM, kafka://HOST:PORT[,...]/TOPIC or kinesis://STREAM")
+    .option("--group <name>", "Redis or Kafka consumer group (one per model: every group sees every event)")
     .option("--consumer <name>", "consumer name within the group; restart under the same name to resume its pending entries (default: host name)")
     .option("--start <id>", "where a new group starts reading: 0 = all entries on the stream, $ = only new ones", "0")
     .addOption(
@@ -52,6 +64,19 @@ export function streamCommand(): Command {
       ),
     )
     .option("--host <addr>", "address for --lambda-port", "127.0.0.1")
+    .addOption(
+      new Option("--session-timeout <ms>", "Kafka: a member silent this long is dropped from the group and its partitions reassigned")
+        .default(30000)
+        .argParser(positiveInt("--session-timeout")),
+    )
+    .addOption(
+      new Option("--kafka-idempotent <mode>", "Kafka: idempotent producer; auto = where the cluster allows it").choices(["auto", "on", "off"]).default("auto"),
+    )
+    .option("--kafka-tls", "Kafka: connect with TLS (Node's CA bundle)")
+    .option("--kafka-ca <pem>", "Kafka: TLS with this CA certificate file")
+    .option("--kafka-sasl <mechanism>", "Kafka: SASL plain, scram-sha-256 or scram-sha-512, with $KAFKA_SASL_USERNAME / $KAFKA_SASL_PASSWORD")
+    .option("--checkpoint <file|url>", "Kinesis: where each shard's position is saved: a JSON file, or redis://host:port/HASH")
+    .option("--shards <i/n>", "Kinesis: read only split i of n (0-based), for n processes on one stream")
     .option("--json", "summary as JSON (stdout; on stderr in JSONL mode, where stdout carries the predictions)")
     .action(async (opts: StreamOpts) => {
       process.exitCode = await run(opts);
@@ -66,14 +91,35 @@ function positiveInt(flag: string) {
   };
 }
 
+type Broker = "redis" | "kafka" | "kinesis";
+
+/** The broker named by --from's scheme; --to must name the same kind. */
+function brokerOf(opts: StreamOpts): Broker | undefined {
+  if (opts.from === undefined && opts.to === undefined && opts.group === undefined) return undefined;
+  if (!opts.from || !opts.to) throw new RidepredError("--from and --to go together (a broker to read events from and one to write predictions to)");
+  const scheme = (url: string) => /^([a-z]+):\/\//.exec(url)?.[1];
+  const kind = scheme(opts.from);
+  if (kind !== "redis" && kind !== "kafka" && kind !== "kinesis")
+    throw new RidepredError(`--from ${opts.from}: expected redis://host:port/STREAM, kafka://HOST:PORT/TOPIC or kinesis://STREAM`);
+  if (scheme(opts.to) !== kind) throw new RidepredError(`--to ${opts.to}: must be a ${kind}:// URL like --from (one broker kind per process)`);
+  if (kind !== "kinesis" && !opts.group) throw new RidepredError(`${kind === "redis" ? "Redis" : "Kafka"} mode needs --group`);
+  if (kind === "kinesis" && opts.group) throw new RidepredError("--group does not apply to Kinesis (no consumer groups: see --shards)");
+  if (kind === "kinesis" && !opts.checkpoint)
+    throw new RidepredError("Kinesis mode needs --checkpoint FILE or redis://host:port/HASH (where each shard's position is saved)");
+  if (opts.deadLetter && scheme(opts.deadLetter) !== kind) throw new RidepredError(`--dead-letter ${opts.deadLetter}: must be a ${kind}:// URL like --from`);
+  return kind;
+}
+
 async function run(opts: StreamOpts): Promise<number> {
-  const redisMode = opts.from !== undefined || opts.to !== undefined || opts.group !== undefined;
-  if (redisMode && (!opts.from || !opts.to || !opts.group)) throw new RidepredError("Redis mode needs all of --from, --to and --group");
-  if (redisMode && opts.lambdaPort !== undefined) throw new RidepredError("--lambda-port cannot be combined with --from/--to");
+  const broker = brokerOf(opts);
+  if (broker && opts.lambdaPort !== undefined) throw new RidepredError("--lambda-port cannot be combined with --from/--to");
   if (opts.lambdaPort !== undefined && opts.deadLetter)
     throw new RidepredError("--dead-letter does not apply to --lambda-port (bad records are reported in the response)");
-  if (!redisMode && opts.deadLetter?.startsWith("redis://"))
-    throw new RidepredError("--dead-letter redis://... needs --from/--to (in JSONL mode it is a file)");
+  if (!broker && opts.deadLetter && /^[a-z]+:\/\//.test(opts.deadLetter))
+    throw new RidepredError(`--dead-letter ${opts.deadLetter} needs --from/--to (in JSONL mode it is a file)`);
+  if (broker !== "kafka" && (opts.kafkaTls || opts.kafkaCa || opts.kafkaSasl))
+    throw new RidepredError("--kafka-tls/--kafka-ca/--kafka-sasl apply to kafka:// only");
+  if (broker !== "kinesis" && (opts.checkpoint || opts.shards)) throw new RidepredError("--checkpoint/--shards apply to kinesis:// only");
 
   const { loadModel } = await import("../runtime/load.js");
   const modes = await import("../stream/modes.js");
@@ -93,6 +139,7 @@ async function run(opts: StreamOpts): Promise<number> {
   };
   process.stdout.on("error", onStdoutError);
   const c = colors(process.stderr);
+  const say = (m: string) => log(`ridepred stream: ${m}`);
   try {
     let summary: import("../stream/modes.js").Summary;
     if (opts.lambdaPort !== undefined) {
@@ -100,9 +147,9 @@ async function run(opts: StreamOpts): Promise<number> {
         port: opts.lambdaPort,
         host: opts.host,
         signal: stop.signal,
-        onReady: (url) => log(`ridepred stream: ${predictor.name} ${predictor.version}, Lambda endpoint POST ${url}`),
+        onReady: (url) => say(`${predictor.name} ${predictor.version}, Lambda endpoint POST ${url}`),
       });
-    } else if (redisMode) {
+    } else if (broker === "redis") {
       summary = await modes.runRedis(predictor, {
         from: opts.from!,
         to: opts.to!,
@@ -116,9 +163,35 @@ async function run(opts: StreamOpts): Promise<number> {
         start: opts.start,
         signal: stop.signal,
         onReady: (i) =>
-          log(
-            `ridepred stream: ${predictor.name} ${predictor.version}, group ${i.group} consumer ${i.consumer}: ${i.from} -> ${i.to} (dead letters: ${i.dead_letter})`,
-          ),
+          say(`${predictor.name} ${predictor.version}, group ${i.group} consumer ${i.consumer}: ${i.from} -> ${i.to} (dead letters: ${i.dead_letter})`),
+      });
+    } else if (broker === "kafka") {
+      summary = await modes.runKafka(predictor, {
+        from: opts.from!,
+        to: opts.to!,
+        group: opts.group!,
+        ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
+        batch: opts.batch,
+        blockMs: opts.block,
+        start: opts.start,
+        sessionTimeoutMs: opts.sessionTimeout,
+        idempotence: opts.kafkaIdempotent,
+        security: { tls: opts.kafkaTls ?? false, ...(opts.kafkaCa ? { ca: opts.kafkaCa } : {}), ...(opts.kafkaSasl ? { sasl: opts.kafkaSasl } : {}) },
+        signal: stop.signal,
+        log: say,
+      });
+    } else if (broker === "kinesis") {
+      summary = await modes.runKinesis(predictor, {
+        from: opts.from!,
+        to: opts.to!,
+        ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
+        checkpoint: opts.checkpoint!,
+        ...(opts.shards ? { shards: opts.shards } : {}),
+        batch: opts.batch,
+        blockMs: opts.block,
+        start: opts.start,
+        signal: stop.signal,
+        log: say,
       });
     } else {
       summary = await modes.runJsonl(predictor, { batch: opts.batch, signal: stop.signal, ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}) });

@@ -32,7 +32,7 @@ export async function startLambdaServer(handle: KinesisHandler, port: number, ho
     count++;
     // Like Lambda's Invoke API: a function error is a 200 with X-Amz-Function-Error and an error payload.
     try {
-      send(200, handle(text === "" ? {} : JSON.parse(text)));
+      send(200, await handle(text === "" ? {} : JSON.parse(text)));
     } catch (e) {
       const err = e as Error;
       send(200, { errorMessage: err.message, errorType: err.name }, { "x-amz-function-error": "Unhandled" });

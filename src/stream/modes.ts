@@ -1,17 +1,19 @@
-// The three ways `ridepred stream` runs, each wiring a source and sink to the same transform.
+// The ways `ridepred stream` runs, each wiring a source and sink to the same transform. Broker clients
+// (kafkajs, the AWS SDK) load only in the mode that needs them.
 // Each returns once stopped (end of input, or the abort signal from SIGTERM/SIGINT) with a summary.
 import { hostname } from "node:os";
 import { RidepredError } from "../errors.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { eventTransform } from "./event.js";
 import { fileDeadLetters, jsonlSink, jsonlSource, stderrDeadLetters } from "./jsonl.js";
-import { kinesisHandler } from "./kinesis.js";
+import { lambdaHandler } from "./kinesis.js";
 import { INVOKE_PATH, startLambdaServer } from "./lambda-server.js";
+import type { Idempotence, SecurityOptions } from "./kafka.js";
 import { runPipeline, type StreamStats } from "./pipeline.js";
 import { connectRedis, ensureGroup, parseStreamUrl, redisSink, redisSource, sameServer, withStream } from "./redis.js";
 
 export interface Summary extends Partial<StreamStats> {
-  mode: "jsonl" | "redis" | "lambda";
+  mode: "jsonl" | "redis" | "lambda" | "kafka" | "kinesis";
   model: string;
   version: string;
   [k: string]: unknown;
@@ -105,7 +107,7 @@ export async function runLambda(
   o: { port: number; host: string; signal: AbortSignal; onReady?: (url: string) => void },
 ): Promise<Summary> {
   const t0 = performance.now();
-  const server = await startLambdaServer(kinesisHandler(predictor), o.port, o.host).catch((e: NodeJS.ErrnoException) => {
+  const server = await startLambdaServer(await lambdaHandler(predictor), o.port, o.host).catch((e: NodeJS.ErrnoException) => {
     throw new RidepredError(e.code === "EADDRINUSE" ? `--lambda-port ${o.port}: already in use` : `--lambda-port ${o.port}: ${e.message}`);
   });
   o.onReady?.(`http://${o.host.includes(":") ? `[${o.host}]` : o.host}:${server.port}${INVOKE_PATH}`);
@@ -119,4 +121,183 @@ export async function runLambda(
     invocations: server.invocations(),
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+export interface KafkaModeOptions {
+  from: string;
+  to: string;
+  group: string;
+  deadLetter?: string;
+  batch: number;
+  blockMs: number;
+  start: string;
+  sessionTimeoutMs: number;
+  idempotence: Idempotence;
+  security: SecurityOptions;
+  signal: AbortSignal;
+  log: (msg: string) => void;
+}
+
+export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promise<Summary> {
+  const k = await import("./kafka.js");
+  const { Kafka, logLevel } = await import("kafkajs");
+  const from = k.parseKafkaUrl("--from", o.from);
+  const to = k.parseKafkaUrl("--to", o.to);
+  const dead = k.parseKafkaUrl("--dead-letter", o.deadLetter ?? `kafka://${to.brokers.join(",")}/${from.topic}.dead-letter`);
+  const cluster = (a: { brokers: string[] }) => [...a.brokers].sort().join(",");
+  if (cluster(from) === cluster(to) && from.topic === to.topic)
+    throw new RidepredError("--to must be another topic than --from (predictions would be read back as events)");
+  if (cluster(to) !== cluster(dead)) throw new RidepredError("--dead-letter must be on the same Kafka cluster as --to");
+  const security = k.kafkaSecurity(o.security);
+  // kafkajs's own log lines (connection errors, rebalances), warnings and up, prefixed like ours. Its
+  // warning that bounded retries weaken the idempotent producer is ours to accept: a send that keeps
+  // failing exits 1 (the supervisor restarts; uncommitted offsets are re-read) instead of retrying forever.
+  const logCreator = () => (e: { level: number; namespace: string; log: { message: string } }) => {
+    if (e.level <= logLevel.WARN && !e.log.message.startsWith("Limiting retries")) o.log(`kafka ${e.namespace}: ${e.log.message}`);
+  };
+  const client = (brokers: string[]) =>
+    new Kafka({ clientId: "ridepred", brokers, ...security, logLevel: logLevel.WARN, logCreator, connectionTimeout: 3000, retry: { retries: 5 } });
+  const kin = client(from.brokers);
+  const kout = cluster(from) === cluster(to) ? kin : client(to.brokers);
+  const model = `${predictor.name}@${predictor.version}`;
+  const connectError = (where: string) => (e: Error) => {
+    throw new RidepredError(`cannot connect to ${where}: ${e.message}`);
+  };
+  const { producer, idempotent } = await k.connectProducer(kout, o.idempotence, o.log).catch(connectError(to.display));
+  const consumer = kin.consumer({
+    groupId: o.group,
+    sessionTimeout: o.sessionTimeoutMs,
+    heartbeatInterval: Math.min(3000, Math.floor(o.sessionTimeoutMs / 3)),
+    maxBytes: 4 << 20,
+  });
+  let partitions: number[] = [];
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    partitions = [...(payload.memberAssignment[from.topic] ?? [])].sort((a, b) => a - b);
+    o.log(`joined group ${o.group}: ${from.topic} partitions ${partitions.join(",") || "none"}`);
+  });
+  let lostCommits = 0;
+  try {
+    await consumer.connect().catch(connectError(from.display));
+    o.log(
+      `${predictor.name} ${predictor.version}, group ${o.group}: ${from.display} -> ${to.display} (dead letters: ${dead.display}${idempotent ? "" : "; producer not idempotent"})`,
+    );
+    const source = await k.kafkaSource(consumer, {
+      topic: from.topic,
+      start: o.start,
+      blockMs: o.blockMs,
+      concurrency: 8,
+      onLostCommit: (ps, why) => {
+        lostCommits++;
+        o.log(`partitions ${ps.join(",")} moved to another member before their offsets were committed (${why}): they are delivered again there`);
+      },
+    });
+    const sink = k.kafkaSink(producer, { to: to.topic, deadLetter: dead.topic, origin: { topic: from.topic, group: o.group, model } });
+    let stats: StreamStats;
+    try {
+      stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal });
+    } catch (e) {
+      throw new RidepredError(
+        `Kafka failed mid-stream: ${(e as Error).message}; offsets not yet committed for group ${o.group} are delivered again on restart`,
+        1,
+      );
+    } finally {
+      await source.close().catch(() => {});
+    }
+    return {
+      mode: "kafka",
+      model: predictor.name,
+      version: predictor.version,
+      from: from.display,
+      to: to.display,
+      dead_letter: dead.display,
+      group: o.group,
+      partitions,
+      idempotent,
+      lost_commits: lostCommits,
+      ...stats,
+    };
+  } finally {
+    await consumer.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+  }
+}
+
+export interface KinesisModeOptions {
+  from: string;
+  to: string;
+  deadLetter?: string;
+  checkpoint: string;
+  shards?: string;
+  batch: number;
+  blockMs: number;
+  start: string;
+  signal: AbortSignal;
+  log: (msg: string) => void;
+}
+
+export async function runKinesis(predictor: Predictor, o: KinesisModeOptions): Promise<Summary> {
+  const ks = await import("./kinesis-stream.js");
+  const { fileCheckpoint } = await import("./checkpoint.js");
+  const from = ks.parseKinesisUrl("--from", o.from);
+  const to = ks.parseKinesisUrl("--to", o.to);
+  if (from.stream === to.stream) throw new RidepredError("--to must be another stream than --from (predictions would be read back as events)");
+  const split = o.shards === undefined ? undefined : ks.parseSplit(o.shards);
+  const client = ks.kinesisClient();
+  try {
+    // Both streams must exist (Kinesis creates none on write); an unreachable endpoint or missing region
+    // or credentials is reported here, before any checkpoint is taken.
+    const exists = async (stream: string) => {
+      try {
+        const { DescribeStreamSummaryCommand } = await import("@aws-sdk/client-kinesis");
+        await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
+        return true;
+      } catch (e) {
+        if ((e as Error).name === "ResourceNotFoundException") return false;
+        throw new RidepredError(`Kinesis (${process.env.AWS_ENDPOINT_URL_KINESIS ?? process.env.AWS_ENDPOINT_URL ?? "AWS"}): ${(e as Error).message}`);
+      }
+    };
+    for (const s of [from, to]) if (!(await exists(s.stream))) throw new RidepredError(`${s.display}: no such Kinesis stream`);
+    let dead: string | undefined;
+    if (o.deadLetter) {
+      dead = ks.parseKinesisUrl("--dead-letter", o.deadLetter).stream;
+      if (!(await exists(dead))) throw new RidepredError(`--dead-letter ${o.deadLetter}: no such Kinesis stream`);
+    } else if (await exists(`${from.stream}.dead-letter`)) dead = `${from.stream}.dead-letter`;
+    const store = fileCheckpoint(o.checkpoint, from.stream, o.log);
+    try {
+      const source = await ks.kinesisSource(client, {
+        stream: from.stream,
+        store,
+        ...(split ? { split } : {}),
+        start: o.start,
+        blockMs: o.blockMs,
+        log: o.log,
+      });
+      const sink = ks.kinesisSink(client, {
+        to: to.stream,
+        deadLetter: dead,
+        origin: { stream: from.stream, model: `${predictor.name}@${predictor.version}` },
+      });
+      const deadDisplay = dead ? `kinesis://${dead}` : "stderr";
+      o.log(
+        `${predictor.name} ${predictor.version}: ${from.display} -> ${to.display} (dead letters: ${deadDisplay}; checkpoint ${store.display}${split ? `; shards split ${split.index}/${split.count}` : ""})`,
+      );
+      const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
+        throw new RidepredError(`Kinesis failed mid-stream: ${e.message}; records after the checkpoint in ${store.display} are read again on restart`, 1);
+      });
+      return {
+        mode: "kinesis",
+        model: predictor.name,
+        version: predictor.version,
+        from: from.display,
+        to: to.display,
+        dead_letter: deadDisplay,
+        checkpoint: store.display,
+        ...stats,
+      };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    client.destroy();
+  }
 }

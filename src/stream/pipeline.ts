@@ -36,12 +36,12 @@ export async function runPipeline(source: Source, sink: Sink, transform: Transfo
     outputs.length = letters.length = ids.length = 0;
     for (const m of batch) {
       ids.push(m.id);
-      if (m.poison !== undefined) letters.push({ id: m.id, data: m.data, reason: m.poison });
-      else if (m.data === undefined) letters.push({ id: m.id, data: undefined, reason: "message has no data" });
+      if (m.poison !== undefined) letters.push({ id: m.id, data: m.data, reason: m.poison, key: m.key });
+      else if (m.data === undefined) letters.push({ id: m.id, data: undefined, reason: "message has no data", key: m.key });
       else {
         const r = transform(m.data);
-        if (r.ok) outputs.push({ id: m.id, json: r.json });
-        else letters.push({ id: m.id, data: m.data, reason: r.reason });
+        if (r.ok) outputs.push({ id: m.id, json: r.json, key: m.key, rideId: rideIdText(r.event.prediction.ride_id) });
+        else letters.push({ id: m.id, data: m.data, reason: r.reason, key: m.key });
       }
     }
     // Write first, ack last: the order that makes a crash cost duplicates, never losses.
@@ -57,4 +57,9 @@ export async function runPipeline(source: Source, sink: Sink, transform: Transfo
   stats.seconds = (performance.now() - t0) / 1000;
   stats.events_per_second = stats.seconds > 0 ? stats.events / stats.seconds : 0;
   return stats;
+}
+
+/** The ride id as the course's function passes it to put_record (`str(ride_id)`): strings as they are. */
+export function rideIdText(id: unknown): string {
+  return typeof id === "string" ? id : JSON.stringify(id);
 }

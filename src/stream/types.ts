@@ -1,5 +1,5 @@
-// The seam between brokers and the prediction loop. A broker adapter (JSONL pipe, Redis Streams; Kafka or
-// Kinesis later) provides a Source and a Sink; pipeline.ts does the rest, identically for all of them.
+// The seam between brokers and the prediction loop. A broker adapter (JSONL pipe, Redis Streams, Kafka,
+// Kinesis) provides a Source and a Sink; pipeline.ts does the rest, identically for all of them.
 
 /** One message as the broker delivered it: `id` is what ack() and dead letters refer to. */
 export interface Message {
@@ -8,6 +8,8 @@ export interface Message {
   data: string | undefined;
   /** Set when the broker already knows the message is poison (e.g. redelivered too often). */
   poison?: string;
+  /** The broker's partition key (Kafka key, Kinesis partition key), carried to the output and dead letter. */
+  key?: Buffer | string | null;
 }
 
 export interface Source {
@@ -27,12 +29,17 @@ export interface DeadLetter {
   id: string;
   data: string | undefined;
   reason: string;
+  key?: Buffer | string | null;
 }
 
 export interface Output {
   /** The source message it answers (kept beside the event so downstream can de-duplicate redeliveries). */
   id: string;
   json: string;
+  /** The input message's key (Kafka writes the prediction under it: same partition as the event's). */
+  key?: Buffer | string | null;
+  /** The event's ride id as text: the course's output partition key on Kinesis. */
+  rideId: string;
 }
 
 export interface Sink {
