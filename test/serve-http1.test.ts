@@ -1,7 +1,10 @@
-// POST /predict read off the connection's bytes (src/serve/http1.ts), against a real server on 127.0.0.1,
+// `serve --fast-path`: POST /predict read off the connection's bytes (src/serve/http1.ts), against a real
+// server on 127.0.0.1,
 // with a raw TCP client so that the exact bytes on the wire are under test: pipelining, requests split at
 // every byte, hand-off to node:http mid-connection, every kind of request the fast path must decline,
-// backpressure, shutdown. Answers are compared with the predictor and with node:http's own answers.
+// backpressure, shutdown. Answers are compared with the predictor and with node:http's own answers. Last,
+// the default server (no --fast-path) is shown to be node:http itself. test/serve-llhttp.test.ts holds the
+// adversarial differential.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";

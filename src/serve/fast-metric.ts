@@ -1,5 +1,5 @@
 // Counters and histograms for the per-request path. prom-client hashes the label set on every
-// observation (~1 us each); these resolve labels once per series and only add numbers per request.
+// observation; these resolve labels once per series and only add numbers per request.
 // They register in a prom-client Registry as custom metrics (same text format, same cluster aggregation).
 import type { Registry } from "prom-client";
 
