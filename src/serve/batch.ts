@@ -71,7 +71,9 @@ export function fromPositional(predictor: Predictor, rows: unknown[], where: str
   });
   if (bad.length) throw badRequest(`${bad.length} of ${rows.length} rows have the wrong shape`, bad);
   const columns: Columns = {};
-  names.forEach((name, j) => (columns[name] = rows.map((r) => (r as unknown[])[j])));
+  names.forEach((name, j) => {
+    columns[name] = rows.map((r) => (r as unknown[])[j]);
+  });
   return { columns, n: rows.length };
 }
 

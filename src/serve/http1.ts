@@ -126,9 +126,9 @@ class FastConnection {
       if (core.closing()) break; // answered with Connection: close; nothing after it is read
     }
     this.flush();
-    if (core.closing() && off > 0) return void this.socket.end();
-    if (r === DECLINE) return this.handOff(data.subarray(off, end));
-    this.keep(data, chunk, off, end);
+    if (core.closing() && off > 0) this.socket.end();
+    else if (r === DECLINE) this.handOff(data.subarray(off, end));
+    else this.keep(data, chunk, off, end);
   };
 
   /** Answers the request at data[off] into `out`: the offset after it, NEED_MORE or DECLINE. */
