@@ -1,4 +1,5 @@
 // bench/fuzz: a longer mutation fuzz of every committed sklearn fixture (pickle, joblib plain/zlib/gzip, hand-made)
+// and XGBoost booster (legacy binary, JSON, UBJSON; test/fixtures/xgboost)
 // than the test suite's. Each mutant must import into a valid, predicting artifact or be refused with a
 // RidepredError; anything else, or a case that stalls for 10 s (watchdog), is a defect and exit 1.
 // Throughput is reported beside the reference measured in the same run: importing the unmutated files.
@@ -48,8 +49,18 @@ if (isMainThread) {
     process.exitCode = 1;
   });
 } else {
-  const { mutate, rng, runCase } = await import("../dist/sklearn/fuzz.js");
+  const { mutate, rng, runCase } = await import("./fuzz-lib.mjs");
   const { importPickleBytes } = await import("../dist/sklearn/import.js");
+  const { importBoosterBytes } = await import("../dist/xgboost/import.js");
+  const { validateArtifact } = await import("../dist/artifact/validate.js");
+  const { compile } = await import("../dist/runtime/predictor.js");
+  const { InputError, RidepredError } = await import("../dist/errors.js");
+  const ridepred = { validateArtifact, compile, InputError, RidepredError };
+  // XGBoost boosters in every format, imported behind their DictVectorizer.
+  const XGB = fileURLToPath(new URL("../test/fixtures/xgboost/", import.meta.url));
+  const boosters = readdirSync(XGB)
+    .filter((f) => /\.(xgb|json|ubj)$/.test(f) && !f.endsWith(".expected.json") && f !== "rides.json" && f !== "course-run.expected.json")
+    .map((f) => XGB + f);
   const { seconds, seed } = workerData;
   const valid = (f) => /\.(pkl|joblib|joblib\.z|joblib\.gz)$/.test(f) && !/^(lz4|xz)\./.test(f);
   const files = [
@@ -58,13 +69,19 @@ if (isMainThread) {
       .filter(valid)
       .map((f) => "handmade/" + f),
   ];
-  const sources = files.map((f) => readFileSync(DIR + f));
+  const sources = [...files.map((f) => readFileSync(DIR + f)), ...boosters.map((f) => readFileSync(f))];
+  files.push(...boosters.map((f) => f.slice(XGB.length - "xgboost/".length)));
+  const isBooster = (k) => k >= files.length - boosters.length;
+  const importer = (k) => (isBooster(k) ? (b) => importBoosterBytes("fuzz", b, { preprocessor: XGB + "dv.b" }) : (b) => importPickleBytes("fuzz.pkl", b));
   const rides = JSON.parse(readFileSync(DIR + "rides.json", "utf8")).slice(0, 5);
 
   // Reference: clean imports of the same files, same process, before the fuzz.
   let refN = 0;
   const refStart = performance.now();
-  while (performance.now() - refStart < Math.min(5000, seconds * 100)) importPickleBytes("ref", sources[refN++ % sources.length]);
+  while (performance.now() - refStart < Math.min(5000, seconds * 100)) {
+    const k = refN++ % sources.length;
+    importer(k)(sources[k]);
+  }
   const refPerSec = refN / ((performance.now() - refStart) / 1000);
 
   const rand = rng(seed);
@@ -76,7 +93,7 @@ if (isMainThread) {
     let bytes = mutate(sources[k], rand, sources[(k + 1) % sources.length]);
     if (rand() < 0.3) bytes = mutate(bytes, rand, sources[k]);
     if (i % 50 === 0) parentPort.postMessage({ type: "case", case: { index: i, file: files[k] } });
-    const r = runCase(bytes, rides);
+    const r = runCase(importer(k), bytes, rides, ridepred);
     report.slowest = Math.max(report.slowest, r.ms);
     if (r.outcome === "defect") report.defects.push(`case ${i} (${files[k]}): ${r.message}`);
     else report[r.outcome]++;

@@ -6,10 +6,11 @@ import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { RidepredError } from "../src/errors.js";
+import { InputError, RidepredError } from "../src/errors.js";
 import { makeResolver } from "../src/sklearn/allowlist.js";
 import { modelParts } from "../src/sklearn/estimators.js";
-import { mutate, rng, runCase } from "../src/sklearn/fuzz.js";
+// A plain ES module shared with bench/fuzz.mjs: test-only code stays out of src/ and dist/.
+import { mutate, rng, runCase } from "../bench/fuzz-lib.mjs";
 import { auditPickle, importPickleBytes } from "../src/sklearn/import.js";
 import { importSource } from "../src/sklearn/source.js";
 import { decompress } from "../src/sklearn/joblib.js";
@@ -18,6 +19,9 @@ import { serializeArtifact } from "../src/artifact/io.js";
 import { validateArtifact } from "../src/artifact/validate.js";
 import { compile } from "../src/runtime/predictor.js";
 import type { ModelArtifact, TreeSpec } from "../src/artifact/types.js";
+import { importBoosterBytes } from "../src/xgboost/import.js";
+
+const RIDEPRED = { validateArtifact, compile, RidepredError, InputError };
 
 const DIR = join(__dirname, "fixtures", "sklearn");
 const HOSTILE = join(DIR, "hostile");
@@ -217,14 +221,44 @@ describe("mutation fuzz of valid fixtures (seeded, bounded)", () => {
         const donor = sources[(i + 1) % sources.length]!;
         let bytes = mutate(src, rand, donor);
         if (rand() < 0.3) bytes = mutate(bytes, rand, donor); // sometimes two mutations
-        const r = runCase(bytes, sample);
-        tally[r.outcome]++;
+        const r = runCase((b: Uint8Array) => importPickleBytes("fuzz.pkl", b), bytes, sample, RIDEPRED);
+        tally[r.outcome as keyof typeof tally]++;
         slowest = Math.max(slowest, r.ms);
         if (r.outcome === "defect") defects.push(`case ${i}: ${r.message}`);
       }
       expect(defects).toEqual([]);
       expect(tally.refused).toBeGreaterThan(CASES_PER_SEED / 4); // the mutations really break files
       expect(tally.imported + tally.refused).toBe(CASES_PER_SEED);
+      expect(slowest).toBeLessThan(2000);
+    });
+  }
+});
+
+describe("mutation fuzz of XGBoost boosters in every format (seeded, bounded)", () => {
+  const XGB = join(__dirname, "fixtures", "xgboost");
+  const preprocessor = join(XGB, "dv.b");
+  const files = ["reg-squarederror.xgb", "binary-logistic.json", "count-poisson.ubj", "handmade/v2.ubj", "handmade/v3.json"];
+  const sources = files.map((f) => readFileSync(join(XGB, f)));
+  const sample: Record<string, string | number>[] = JSON.parse(readFileSync(join(XGB, "rides.json"), "utf8")).slice(-6);
+  const CASES = 300;
+  for (const seed of [1, 2]) {
+    it(`seed ${seed}: ${CASES} mutants each import cleanly or are refused with a RidepredError`, () => {
+      const rand = rng(seed);
+      const tally = { imported: 0, refused: 0, defect: 0 };
+      const defects: string[] = [];
+      let slowest = 0;
+      for (let i = 0; i < CASES; i++) {
+        const k = i % sources.length;
+        let bytes = mutate(sources[k]!, rand, sources[(k + 1) % sources.length]!);
+        if (rand() < 0.3) bytes = mutate(bytes, rand, sources[k]!);
+        const r = runCase((b: Uint8Array) => importBoosterBytes(`fuzz-${files[k]}`, b, { preprocessor }), bytes, sample, RIDEPRED);
+        tally[r.outcome as keyof typeof tally]++;
+        slowest = Math.max(slowest, r.ms);
+        if (r.outcome === "defect") defects.push(`case ${i} (${files[k]}): ${r.message}`);
+      }
+      expect(defects).toEqual([]);
+      expect(tally.refused).toBeGreaterThan(CASES / 5);
+      expect(tally.imported).toBeGreaterThan(0);
       expect(slowest).toBeLessThan(2000);
     });
   }

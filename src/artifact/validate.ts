@@ -160,6 +160,15 @@ function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string,
     // Children come after their parent in scikit-learn's depth-first layout: this also rules out cycles.
     if (!(left![i]! > i && left![i]! < n && right![i]! > i && right![i]! < n)) return bad(`${p}.left/right[${i}]`, "child index out of range");
   }
+  // Every node but the root is the child of exactly one split: one tree, every node reachable.
+  const parents = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (feature![i]! < 0) continue;
+    if (left![i] === right![i]) return bad(`${p}.left/right[${i}]`, "both children are the same node");
+    parents[left![i]!]!++;
+    parents[right![i]!]!++;
+  }
+  for (let i = 1; i < n; i++) if (parents[i] !== 1) return bad(`${p}[${i}]`, parents[i] ? "node has more than one parent" : "node is unreachable from the root");
 }
 
 export function isArtifact(doc: unknown): doc is ModelArtifact {
