@@ -155,6 +155,10 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
       `${label}: --filter-duration needs pickup and dropoff times (tried ${triedNames("pickup_datetime").join(", ")} / ${triedNames("dropoff_datetime").join(", ")}; use --map)`,
     );
   }
+  if (source.checkColumn) {
+    for (const inp of predictor.inputs) if (found[inp.name] !== undefined) source.checkColumn(found[inp.name]!, inp.type === "category" ? "category" : "number");
+    for (const col of [pickupCol, dropoffCol]) if (col !== undefined) source.checkColumn(col, "timestamp");
+  }
   const rawNames = new Set(source.names);
   const columns = planColumns(job.columns, predictor.inputs, { pickup: !!pickupCol, dropoff: !!dropoffCol, raw: (n) => rawNames.has(n) });
   const wanted = [

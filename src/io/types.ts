@@ -41,6 +41,9 @@ export interface RunPeriod {
   day: number;
 }
 
+/** What a run reads a column as. */
+export type ColumnUse = "number" | "category" | "timestamp";
+
 export interface BatchSource {
   /** Column names of the input, in file order. */
   readonly names: readonly string[];
@@ -48,6 +51,11 @@ export interface BatchSource {
   readonly totalRows?: number;
   /** Columns decoded to epoch milliseconds from a Parquet TIMESTAMP (naive wall-clock time read as UTC). */
   readonly timestampColumns: ReadonlySet<string>;
+  /**
+   * Tables: refuse (a RidepredError naming the column and its type) a column whose type can never serve
+   * this use, e.g. a boolean as a distance. Files have no column types to check: their cells are coerced.
+   */
+  checkColumn?(name: string, use: ColumnUse): void;
   /** Fraction of the input consumed so far (0..1) when it can be known, e.g. bytes of a plain file. */
   progress(): number | undefined;
   /**

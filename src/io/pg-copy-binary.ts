@@ -1,0 +1,144 @@
+// PostgreSQL's binary COPY format, read into record-batch columns: a header, then per row an int16
+// field count and per field an int32 length (-1: NULL) and the value in the type's binary send format.
+// The SELECT feeding COPY casts every column to one of the few types decoded here (see pg-read.ts), so
+// numbers arrive as IEEE doubles or integers, times as int64 microseconds, the rest as UTF-8 text.
+import type { Column } from "../columns.js";
+
+/** How a column's binary values are decoded. */
+export type Decode = "float8" | "int2" | "int4" | "int8" | "timestamp" | "text";
+
+const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+/** Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01, in ms. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+/** Text values of up to 6 bytes (zone ids, "N", short codes) are keyed by their bytes: no string is made per cell. */
+const SHORT = 6;
+
+/** Builds one batch of columns from tuples; call reset() after a batch has been handed on. */
+export class BinaryBatcher {
+  n = 0;
+  private readonly nums: Float64Array[];
+  private texts: Int32Array[];
+  private dicts: unknown[][];
+  private byKey: Map<number, number>[];
+  private byText: Map<string, number>[];
+  /** Decoded short strings, kept across batches (a zone id is decoded once per run). */
+  private readonly shortCache = new Map<number, string>();
+
+  constructor(
+    private readonly decode: readonly Decode[],
+    private readonly size: number,
+  ) {
+    this.nums = decode.map((d) => (d === "text" ? new Float64Array(0) : new Float64Array(size)));
+    this.texts = decode.map((d) => (d === "text" ? new Int32Array(size) : new Int32Array(0)));
+    this.dicts = decode.map(() => []);
+    this.byKey = decode.map(() => new Map());
+    this.byText = decode.map(() => new Map());
+  }
+
+  get full(): boolean {
+    return this.n >= this.size;
+  }
+
+  /**
+   * Decode whole tuples from buf[at..end); returns where the first incomplete tuple starts (the caller
+   * keeps those bytes for the next chunk), or -1 at the trailer. Stops early when the batch is full.
+   */
+  tuples(buf: Buffer, at: number, end: number): number {
+    const m = this.decode.length;
+    while (!this.full) {
+      if (at + 2 > end) return at;
+      const fields = buf.readInt16BE(at);
+      if (fields === -1) return -1;
+      if (fields !== m) throw new Error(`COPY: a row with ${fields} fields, expected ${m}`);
+      // Is the whole tuple here?
+      let p = at + 2;
+      for (let j = 0; j < m; j++) {
+        if (p + 4 > end) return at;
+        const len = buf.readInt32BE(p);
+        p += 4 + (len > 0 ? len : 0);
+        if (p > end) return at;
+      }
+      p = at + 2;
+      const r = this.n;
+      for (let j = 0; j < m; j++) {
+        const len = buf.readInt32BE(p);
+        p += 4;
+        this.cell(j, r, buf, p, len);
+        if (len > 0) p += len;
+      }
+      this.n = r + 1;
+      at = p;
+    }
+    return at;
+  }
+
+  private cell(j: number, r: number, buf: Buffer, p: number, len: number): void {
+    const d = this.decode[j]!;
+    if (d === "text") {
+      this.texts[j]![r] = len < 0 ? -1 : this.textIndex(j, buf, p, len);
+      return;
+    }
+    const out = this.nums[j]!;
+    if (len < 0) out[r] = NaN;
+    else if (d === "float8") out[r] = buf.readDoubleBE(p);
+    else if (d === "int4") out[r] = buf.readInt32BE(p);
+    else if (d === "int2") out[r] = buf.readInt16BE(p);
+    else if (d === "int8") out[r] = Number(buf.readBigInt64BE(p));
+    else {
+      // timestamp: int64 microseconds since 2000-01-01, read as hi * 2^32 + lo (exact below 2^53).
+      const us = buf.readInt32BE(p) * 4294967296 + buf.readUInt32BE(p + 4);
+      out[r] = us / 1000 + PG_EPOCH_MS;
+    }
+  }
+
+  private textIndex(j: number, buf: Buffer, p: number, len: number): number {
+    const dict = this.dicts[j]!;
+    if (len <= SHORT) {
+      let key = len;
+      for (let i = 0; i < len; i++) key = key * 256 + buf[p + i]!;
+      const map = this.byKey[j]!;
+      let idx = map.get(key);
+      if (idx === undefined) {
+        let s = this.shortCache.get(key);
+        if (s === undefined) this.shortCache.set(key, (s = buf.toString("utf8", p, p + len)));
+        idx = dict.length;
+        dict.push(s);
+        map.set(key, idx);
+      }
+      return idx;
+    }
+    const s = buf.toString("utf8", p, p + len);
+    const map = this.byText[j]!;
+    let idx = map.get(s);
+    if (idx === undefined) {
+      idx = dict.length;
+      dict.push(s);
+      map.set(s, idx);
+    }
+    return idx;
+  }
+
+  /** The batch's columns: numbers and times as Float64Array (NaN: NULL), text dictionary-encoded. */
+  columns(): Column[] {
+    return this.decode.map((d, j) =>
+      d === "text" ? { dictionary: this.dicts[j]!, indices: this.texts[j]!.subarray(0, this.n) } : this.nums[j]!.subarray(0, this.n),
+    );
+  }
+
+  /** Start the next batch: text dictionaries are new objects (a dictionary never changes once handed out). */
+  reset(): void {
+    this.n = 0;
+    this.dicts = this.decode.map(() => []);
+    this.byKey = this.decode.map(() => new Map());
+    this.byText = this.decode.map(() => new Map());
+  }
+}
+
+/** Bytes of the header (signature, flags, extension) at the start of the stream; -1 if incomplete. */
+export function headerLength(buf: Buffer): number {
+  if (buf.length < 19) return -1;
+  if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error("COPY: not a binary COPY stream");
+  const ext = buf.readInt32BE(15);
+  return buf.length < 19 + ext ? -1 : 19 + ext;
+}
