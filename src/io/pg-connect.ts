@@ -7,7 +7,10 @@ import { RidepredError } from "../errors.js";
 import type { PgLocation } from "./table-url.js";
 
 export async function pgConnect(loc: PgLocation): Promise<pg.Client> {
-  const ssl = !loc.sslmode || loc.sslmode === "disable" || loc.sslmode === "allow" || loc.sslmode === "prefer" ? false : { rejectUnauthorized: loc.sslmode.startsWith("verify") };
+  const ssl =
+    !loc.sslmode || loc.sslmode === "disable" || loc.sslmode === "allow" || loc.sslmode === "prefer"
+      ? false
+      : { rejectUnauthorized: loc.sslmode.startsWith("verify") };
   const client = new pg.Client({
     host: loc.host,
     port: loc.port,

@@ -18,7 +18,23 @@ import { type PgLocation, qualified, quoteIdent, tableLabel } from "./table-url.
 import type { BatchOptions, BatchSource, ColumnUse, RecordBatch } from "./types.js";
 
 /** PostgreSQL type OIDs the reader handles natively; every other type is read as text. */
-const OID = { bool: 16, int8: 20, int2: 21, int4: 23, text: 25, float4: 700, float8: 701, bpchar: 1042, varchar: 1043, date: 1082, timestamp: 1114, timestamptz: 1184, numeric: 1700, name: 19, uuid: 2950 } as const;
+const OID = {
+  bool: 16,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  text: 25,
+  float4: 700,
+  float8: 701,
+  bpchar: 1042,
+  varchar: 1043,
+  date: 1082,
+  timestamp: 1114,
+  timestamptz: 1184,
+  numeric: 1700,
+  name: 19,
+  uuid: 2950,
+} as const;
 const NUMBERS = new Set<number>([OID.int2, OID.int4, OID.int8, OID.float4, OID.float8, OID.numeric]);
 const TIMES = new Set<number>([OID.date, OID.timestamp, OID.timestamptz]);
 const TEXTS = new Set<number>([OID.text, OID.varchar, OID.bpchar, OID.name]);
@@ -44,7 +60,9 @@ export async function openPgSource(loc: PgLocation, options: SourceOptions): Pro
         const oid = types.get(name)!;
         const ok = use === "number" || use === "category" ? NUMBERS.has(oid) || TEXTS.has(oid) : use === "timestamp" ? TIMES.has(oid) || TEXTS.has(oid) : true;
         if (!ok)
-          throw new RidepredError(`${loc.label}: ${what}: column ${name} is ${typeName.get(oid) ?? `type ${oid}`}, which cannot be read as a ${use === "category" ? "category" : use}`);
+          throw new RidepredError(
+            `${loc.label}: ${what}: column ${name} is ${typeName.get(oid) ?? `type ${oid}`}, which cannot be read as a ${use === "category" ? "category" : use}`,
+          );
       },
       async *batches(wanted: readonly string[], batchSize: number, opts: BatchOptions = {}): AsyncGenerator<RecordBatch> {
         const decode = wanted.map((w) => decodeOf(types.get(w)!));
@@ -73,7 +91,10 @@ function describeError(loc: PgLocation, e: unknown, what: string): RidepredError
 }
 
 async function typeNames(client: pg.Client, oids: number[]): Promise<Map<number, string>> {
-  const r = await client.query<{ oid: number; name: string }>("SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type WHERE oid = ANY($1::oid[])", [oids]);
+  const r = await client.query<{ oid: number; name: string }>(
+    "SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_type WHERE oid = ANY($1::oid[])",
+    [oids],
+  );
   return new Map(r.rows.map((row) => [row.oid, row.name]));
 }
 
@@ -126,7 +147,7 @@ async function* copyBatches(
   const batch = (): RecordBatch => {
     const cols = batcher.columns();
     const columns: Record<string, Column> = {};
-    wanted.forEach((w, j) => (columns[w] = cols[j]!));
+    for (let j = 0; j < wanted.length; j++) columns[wanted[j]!] = cols[j]!;
     return { n: batcher.n, columns, errors: [] };
   };
   let pending: Buffer | undefined;

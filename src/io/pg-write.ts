@@ -81,7 +81,8 @@ type Cell = (v: unknown) => string;
 
 /** COPY text format: tab between cells, \N for NULL, backslash escapes for \, tab, newline, CR. */
 const needsEscape = /[\\\t\n\r]/;
-const escapeText = (s: string) => (needsEscape.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")) : s);
+const escapeText = (s: string) =>
+  needsEscape.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")) : s;
 
 function copyCell(kind: ColumnKind): Cell {
   if (kind === "double") return (v) => (v === null || v === undefined || v !== v ? "\\N" : String(v));

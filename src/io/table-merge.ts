@@ -67,6 +67,8 @@ export interface MergeSpec {
   key?: string;
   period?: RunPeriod;
   target: TargetInfo;
+  /** How each staged column becomes the target's value (default: the column itself). */
+  stageExpr?: (column: OutColumn) => string;
 }
 
 /** The --if-exists mode a run uses, refused (exit 2, before any row is read) when the table cannot take it. */
@@ -79,15 +81,20 @@ export function checkTarget(label: string, spec: Omit<MergeSpec, "stage" | "mode
     const have = new Set(target.columns);
     const missing = columns.filter((c) => !have.has(c.name));
     if (missing.length > 0)
-      throw new RidepredError(`${label}: table ${name} has no column ${missing.map((c) => c.name).join(", ")} (it has ${target.columns.join(", ")}); choose the output with --columns`);
+      throw new RidepredError(
+        `${label}: table ${name} has no column ${missing.map((c) => c.name).join(", ")} (it has ${target.columns.join(", ")}); choose the output with --columns`,
+      );
   }
   if (mode === "upsert") {
     if (!hasKey) throw new RidepredError(`${label}: --if-exists upsert needs the ${key ?? "ride_id"} column in the output (--columns)`);
     if (target.exists && !target.keyed)
-      throw new RidepredError(`${label}: --if-exists upsert needs a primary key or unique constraint on ${name}(${key}); add one, or use --if-exists replace-period/append`);
+      throw new RidepredError(
+        `${label}: --if-exists upsert needs a primary key or unique constraint on ${name}(${key}); add one, or use --if-exists replace-period/append`,
+      );
   }
   if (mode === "replace-period") {
-    if (!columns.some((c) => c.name === "pickup_datetime")) throw new RidepredError(`${label}: --if-exists replace-period needs pickup_datetime in the output (--columns)`);
+    if (!columns.some((c) => c.name === "pickup_datetime"))
+      throw new RidepredError(`${label}: --if-exists replace-period needs pickup_datetime in the output (--columns)`);
     if (!spec.period) throw new RidepredError(`${label}: --if-exists replace-period needs a run period (--run-date, --period)`);
   }
   return mode;
@@ -106,9 +113,13 @@ export async function mergeStaged(s: TableSession, spec: MergeSpec): Promise<num
     if (spec.mode === "replace" && spec.target.exists) await s.run(`TRUNCATE ${target}`);
     if (spec.mode === "replace-period") {
       const p = spec.period!;
-      await s.run(`DELETE FROM ${target} WHERE "pickup_datetime" >= $1::timestamp AND "pickup_datetime" < $2::timestamp`, [formatTimestamp(p.start), formatTimestamp(p.end)]);
+      await s.run(`DELETE FROM ${target} WHERE "pickup_datetime" >= $1::timestamp AND "pickup_datetime" < $2::timestamp`, [
+        formatTimestamp(p.start),
+        formatTimestamp(p.end),
+      ]);
     }
-    let insert = `INSERT INTO ${target} (${cols}) SELECT ${cols} FROM ${spec.stage}`;
+    const select = spec.stageExpr ? spec.columns.map((c) => spec.stageExpr!(c)).join(", ") : cols;
+    let insert = `INSERT INTO ${target} (${cols}) SELECT ${select} FROM ${spec.stage}`;
     if (spec.mode === "upsert") {
       const set = spec.columns.filter((c) => c.name !== spec.key).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`);
       insert += ` ON CONFLICT (${quoteIdent(spec.key!)}) DO ${set.length > 0 ? `UPDATE SET ${set.join(", ")}` : "NOTHING"}`;
@@ -138,7 +149,10 @@ async function refuseDuplicates(s: TableSession, spec: MergeSpec): Promise<void>
   );
   const first = dup[0];
   if (first)
-    throw new RidepredError(`${s.label}: ride_id ${first.id} appears ${first.n} times in this run: nothing written to table ${tableLabel(spec.table)} (ride ids must be unique)`, 1);
+    throw new RidepredError(
+      `${s.label}: ride_id ${first.id} appears ${first.n} times in this run: nothing written to table ${tableLabel(spec.table)} (ride ids must be unique)`,
+      1,
+    );
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -150,5 +164,5 @@ function isUniqueViolation(e: unknown): boolean {
 function duplicateKey(e: unknown): string | undefined {
   const err = e as { detail?: string; message?: string };
   const text = `${err.detail ?? ""} ${err.message ?? ""}`;
-  return /=\((.*?)\) already exists/.exec(text)?.[1] ?? /duplicate key "([^"]*)"/.exec(text)?.[1] ?? /key: (\S+?)["']?$/m.exec(text)?.[1];
+  return /=\((.*?)\) already exists/.exec(text)?.[1] ?? /duplicate key "(?:[^":]+: )?([^"]*)"/i.exec(text)?.[1];
 }
