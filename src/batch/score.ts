@@ -156,7 +156,8 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     );
   }
   if (source.checkColumn) {
-    for (const inp of predictor.inputs) if (found[inp.name] !== undefined) source.checkColumn(found[inp.name]!, inp.type === "category" ? "category" : "number");
+    for (const inp of predictor.inputs)
+      if (found[inp.name] !== undefined) source.checkColumn(found[inp.name]!, inp.type === "category" ? "category" : "number");
     for (const col of [pickupCol, dropoffCol]) if (col !== undefined) source.checkColumn(col, "timestamp");
   }
   const rawNames = new Set(source.names);
