@@ -4,7 +4,8 @@
 // `ridepred serve --fast-path` and to `ridepred serve` (node:http reads every request); the bytes that come
 // back must be the same (Date and generated request ids aside). The CI test (test/serve-llhttp.test.ts)
 // does the same over byte classes; this is the whole sweep (~90,000 requests per server, a few minutes).
-// Usage: node bench/serve-sweep.mjs [--parallel 16] [--limit N]   (exit 1 if any answer differs)
+// Usage: node bench/serve-sweep.mjs [--parallel 16] [--limit N] [--match REGEX (case names, e.g. "at 150$")]
+// (exit 1 if any answer differs)
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
@@ -12,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { values: args } = parseArgs({ options: { parallel: { type: "string", default: "16" }, limit: { type: "string", default: "0" } } });
+const { values: args } = parseArgs({
+  options: { parallel: { type: "string", default: "16" }, limit: { type: "string", default: "0" }, match: { type: "string", default: "" } },
+});
 const BODY = '{"PULocationID":10,"DOLocationID":50,"trip_distance":40}';
 const VALID = Buffer.from(
   `POST /predict?v=1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\nX-Request-Id: sweep-1\r\nConnection: keep-alive\r\n\r\n${BODY}`,
@@ -103,7 +106,8 @@ function* cases() {
 
 async function main() {
   const [fastPort, plainPort] = await Promise.all([serve(["--fast-path"]), serve([])]);
-  const all = [...cases()];
+  const match = args.match ? new RegExp(args.match) : null;
+  const all = [...cases()].filter(([name]) => !match || match.test(name));
   const limit = Number(args.limit);
   const todo = limit > 0 ? all.slice(0, limit) : all;
   process.stderr.write(`${todo.length} requests to each server (${VALID.length}-byte request; ${args.parallel} connections at a time)\n`);

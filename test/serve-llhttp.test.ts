@@ -11,6 +11,8 @@
 // complete request followed in the same packet by bytes it refuses drops the first answer and sends only
 // the 400; the fast path answers the first. Writing the two parts apart compares the framing (what
 // request smuggling depends on) instead of that.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLED_MODEL } from "../src/artifact/io.js";
@@ -276,4 +278,52 @@ describe("serve --fast-path: adversarial differential against node:http", () => 
     expect(await differences(cases)).toEqual([]);
     expect((await fastPathCounts(fast)).answered - before).toBeGreaterThan(500); // harmless changes (in the query, the id, a value) stay on the fast path
   }, 240_000);
+});
+
+// Without --fast-path the server is node:http: on every case above it refuses (a parser 400, then the close)
+// exactly when a bare node:http server does. Their successful answers differ (a bare server has no model),
+// so what is compared is the parser's verdict: the refusal, and how many requests were answered before it.
+describe("serve (default): node:http's verdict on every case", () => {
+  let s: RunningServer;
+  let bare: Server;
+  let barePort: number;
+  beforeAll(async () => {
+    s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
+    bare = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("{}"));
+    });
+    await new Promise<void>((r) => bare.listen(0, "127.0.0.1", r));
+    barePort = (bare.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await s?.close();
+    bare?.close();
+  });
+
+  /** Responses before a parser refusal (node's bare 400, or fastify's clientError 400), and whether one came. */
+  const verdict = (text: string) => {
+    const refusal =
+      /HTTP\/1\.1 400 Bad Request\r\n(Connection: close\r\n\r\n|Content-Length: \d+\r\nContent-Type: application\/json\r\n\r\n\{"error":"Bad Request")/.exec(
+        text,
+      );
+    const before = refusal ? text.slice(0, refusal.index) : text;
+    return { answered: (before.match(/HTTP\/1\.1 \d{3} /g) ?? []).length, refused: refusal !== null };
+  };
+
+  it("llhttp's cases and the TE/CL obfuscations: refused by both or by neither", async () => {
+    const bad: string[] = [];
+    let refused = 0;
+    for (const [name, text] of [...LLHTTP, ...TE_CL]) {
+      const bytes = Buffer.from(text, "latin1");
+      const cut = framedEnd(bytes);
+      const pieces = cut < bytes.length ? [[bytes.subarray(0, cut)], [bytes.subarray(cut)]] : [[bytes]];
+      const [a, b] = await Promise.all([exchange(s.port, pieces, 1500), exchange(barePort, pieces, 1500)]);
+      if (verdict(b).refused) refused++;
+      if (JSON.stringify(verdict(a)) !== JSON.stringify(verdict(b)))
+        bad.push(`${name}: ridepred ${JSON.stringify(verdict(a))}, node:http ${JSON.stringify(verdict(b))}`);
+    }
+    expect(bad).toEqual([]);
+    expect(refused).toBeGreaterThan(40); // most of these are refusals: the comparison is not vacuous
+  }, 120_000);
 });
