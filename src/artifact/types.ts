@@ -35,8 +35,12 @@ export interface LinearEstimator {
   kind: "linear";
   /** The scikit-learn class it came from, e.g. "LinearRegression". */
   sklearn_class: string;
+  /** One coefficient per feature and output: output k's coefficient of feature i is coef[k * n_features + i]. */
   coef: number[];
-  intercept: number;
+  /** One per output: a number when there is one output (every regressor), an array of `outputs` otherwise. */
+  intercept: number | number[];
+  /** Raw outputs (classifiers: one per class of a multiclass LogisticRegression); default 1. */
+  outputs?: number;
 }
 
 /**
@@ -60,9 +64,19 @@ export interface TreeEnsembleEstimator {
   aggregate: "sum" | "mean";
   /** "float32": compare Math.fround(x) <= threshold, as scikit-learn's DecisionTree does; "float64": as HistGradientBoosting. */
   compare: "float32" | "float64";
-  init: number;
+  /** Where each output starts: a number (every output), or one per output. */
+  init: number | number[];
   scale: number;
   trees: TreeSpec[];
+  /**
+   * Raw outputs (default 1). With `value_width` 1 and several outputs, tree t adds to output t % outputs
+   * (scikit-learn's boosting stages: one tree per class per stage, stage-major).
+   */
+  outputs?: number;
+  /** Values per node (default 1): node i's are value[i * w .. i * w + w), and a tree adds its leaf's w values to outputs 0..w-1. */
+  value_width?: number;
+  /** Each leaf's values are divided by their sum before aggregating (scikit-learn's classification trees: class counts -> frequencies). */
+  normalize_leaves?: boolean;
 }
 
 /** XGBoost objectives ridepred predicts, by the output transform each applies to the margin sum. */
@@ -104,6 +118,28 @@ export interface XGBoostEstimator {
 
 export type Estimator = LinearEstimator | TreeEnsembleEstimator | XGBoostEstimator;
 
+/** A class label as predict() returns it: a JSON number, string or boolean. */
+export type ClassLabel = string | number | boolean;
+
+/**
+ * How a classifier's raw outputs become class probabilities (the arithmetic of scikit-learn's predict_proba):
+ * "logistic": one raw output s; P = [1 - expit(s), expit(s)]. "logistic_ovr": expit of each, then divided by their sum.
+ * "softmax": softmax of the outputs ([-s, s] when there is one). "logsumexp": exp(raw - logsumexp(raw)).
+ * "identity": the outputs are the probabilities (forests: the mean of the trees' class frequencies).
+ */
+export type ClassifierLink = "logistic" | "logistic_ovr" | "softmax" | "logsumexp" | "identity";
+
+/** Present when the model is a classifier: its estimator's raw outputs, through `link`, give one probability per class. */
+export interface ClassifierSpec {
+  /** classes_ in scikit-learn's order, as JSON values: what predict() returns. */
+  classes: ClassLabel[];
+  /** str() of each class as Python prints it ("0", "True", "short"): the names of per-class outputs (proba_<name>). */
+  class_names: string[];
+  link: ClassifierLink;
+  /** How predict() picks the label: "raw": argmax of the raw outputs (one output: class 1 when > 0); "proba": argmax of the probabilities. First maximum wins. */
+  decision: "raw" | "proba";
+}
+
 export interface SourceInfo {
   file: string;
   sha256: string;
@@ -131,7 +167,10 @@ export interface Environment {
 
 export interface Example {
   input: Record<string, string | number | null>;
-  output: number;
+  /** A regressor's prediction, or a classifier's label. */
+  output: number | string | boolean;
+  /** Classifiers: predict_proba, by class name. */
+  probabilities?: Record<string, number>;
 }
 
 export interface ExampleSet {
@@ -148,10 +187,13 @@ export interface ModelArtifact {
   version: string;
   created: string;
   description?: string;
-  target: { name: string; unit: string };
+  /** event_key: the stream events' name for the prediction (default "ride_<name>"). */
+  target: { name: string; unit: string; event_key?: string };
   inputs: InputSpec[];
   features: { fields: FeatureField[]; vectorizer: DictVectorizerSpec };
   estimator: Estimator;
+  /** Classifiers only. */
+  classifier?: ClassifierSpec;
   environment: Environment;
   examples: ExampleSet;
   /** "sha256:<hex>" of the canonical JSON of every other field. */

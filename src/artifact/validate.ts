@@ -74,7 +74,8 @@ export function validateArtifact(doc: unknown): Problem[] {
     }
   }
 
-  validateEstimator(doc.estimator, nFeatures, bad);
+  const outputs = validateEstimator(doc.estimator, nFeatures, bad);
+  validateClassifier(doc.classifier, outputs, bad);
 
   if (!isObj(doc.environment)) bad("environment", "must be an object");
   else {
@@ -90,7 +91,12 @@ export function validateArtifact(doc: unknown): Problem[] {
     if (!Array.isArray(ex.cases)) bad("examples.cases", "must be an array");
     else
       ex.cases.forEach((c, i) => {
-        if (!isObj(c) || !isObj(c.input) || typeof c.output !== "number") bad(`examples.cases[${i}]`, "must be {input: {...}, output: number}");
+        if (!isObj(c) || !isObj(c.input)) return bad(`examples.cases[${i}]`, "must be {input: {...}, output: ...}");
+        if (doc.classifier === undefined && typeof c.output !== "number") bad(`examples.cases[${i}].output`, "must be a number (the prediction)");
+        if (doc.classifier !== undefined && !["number", "string", "boolean"].includes(typeof c.output))
+          bad(`examples.cases[${i}].output`, "must be a class label");
+        if (c.probabilities !== undefined && !(isObj(c.probabilities) && Object.values(c.probabilities).every((p) => typeof p === "number")))
+          bad(`examples.cases[${i}].probabilities`, "must map class names to numbers");
       });
     if (!isObj(ex.tolerance) || typeof ex.tolerance.relative !== "number" || typeof ex.tolerance.absolute !== "number") {
       bad("examples.tolerance", "must be {relative, absolute}");
@@ -99,31 +105,62 @@ export function validateArtifact(doc: unknown): Problem[] {
   return problems;
 }
 
-function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: string) => void): void {
-  if (!isObj(est)) return bad("estimator", "must be an object");
+/** Checks the estimator; returns its number of raw outputs. */
+function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: string) => void): number {
+  if (!isObj(est)) {
+    bad("estimator", "must be an object");
+    return 1;
+  }
+  const outputs = est.outputs ?? 1;
+  if (!Number.isInteger(outputs) || (outputs as number) < 1) {
+    bad("estimator.outputs", "must be a positive integer");
+    return 1;
+  }
+  const m = outputs as number;
+  // One number per output: a single number for one output (every regressor), else an array of m.
+  const perOutput = (v: unknown, p: string) => {
+    const ok = m === 1 ? Number.isFinite(v) : Array.isArray(v) && v.length === m && v.every(Number.isFinite);
+    if (!ok) bad(p, m === 1 ? "must be a finite number" : `must be an array of ${m} finite numbers, one per output`);
+  };
   if (est.kind === "linear") {
-    if (!Array.isArray(est.coef) || !est.coef.every(Number.isFinite)) return bad("estimator.coef", "must be an array of finite numbers");
-    if (nFeatures >= 0 && est.coef.length !== nFeatures) {
-      bad("estimator.coef", `has ${est.coef.length} entries but there are ${nFeatures} features`);
+    if (!Array.isArray(est.coef) || !est.coef.every(Number.isFinite)) {
+      bad("estimator.coef", "must be an array of finite numbers");
+      return m;
     }
-    if (!Number.isFinite(est.intercept)) bad("estimator.intercept", "must be a finite number");
+    if (nFeatures >= 0 && est.coef.length !== nFeatures * m) {
+      bad("estimator.coef", `has ${est.coef.length} entries but there are ${nFeatures} features${m > 1 ? ` and ${m} outputs` : ""}`);
+    }
+    perOutput(est.intercept, "estimator.intercept");
   } else if (est.kind === "tree_ensemble") {
     if (est.aggregate !== "sum" && est.aggregate !== "mean") bad("estimator.aggregate", 'must be "sum" or "mean"');
     if (est.compare !== "float32" && est.compare !== "float64") bad("estimator.compare", 'must be "float32" or "float64"');
-    if (!Number.isFinite(est.init) || !Number.isFinite(est.scale)) bad("estimator", "init and scale must be finite numbers");
-    if (!Array.isArray(est.trees) || est.trees.length === 0) return bad("estimator.trees", "must be a non-empty array");
-    est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
+    if (!Number.isFinite(est.scale)) bad("estimator.scale", "must be a finite number");
+    if (Number.isFinite(est.init)) {
+      // one number: every output starts there
+    } else perOutput(est.init, "estimator.init");
+    const w = est.value_width ?? 1;
+    if (w !== 1 && w !== m) bad("estimator.value_width", `must be 1 or the number of outputs (${m})`);
+    if (est.normalize_leaves !== undefined && typeof est.normalize_leaves !== "boolean") bad("estimator.normalize_leaves", "must be a boolean");
+    if (!Array.isArray(est.trees) || est.trees.length === 0) {
+      bad("estimator.trees", "must be a non-empty array");
+      return m;
+    }
+    est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad, w === m ? m : 1));
   } else if (est.kind === "xgboost") {
     if (typeof est.objective !== "string" || !XGBOOST_OBJECTIVES.includes(est.objective))
       bad("estimator.objective", `must be one of ${XGBOOST_OBJECTIVES.join(", ")}`);
     if (est.absent !== "missing" && est.absent !== "zero") bad("estimator.absent", 'must be "missing" or "zero"');
     if (!Array.isArray(est.base_margin) || est.base_margin.length !== 1 || !est.base_margin.every(Number.isFinite))
       bad("estimator.base_margin", "must hold one finite number");
-    if (!Array.isArray(est.trees) || est.trees.length === 0) return bad("estimator.trees", "must be a non-empty array");
+    if (!Array.isArray(est.trees) || est.trees.length === 0) {
+      bad("estimator.trees", "must be a non-empty array");
+      return m;
+    }
     if (est.tree_group !== undefined && !(Array.isArray(est.tree_group) && est.tree_group.length === est.trees.length && est.tree_group.every((g) => g === 0)))
       bad("estimator.tree_group", "must give group 0 for every tree");
     est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
   } else bad("estimator.kind", `unknown estimator kind ${JSON.stringify(est.kind)}`);
+  return m;
 }
 
 const XGBOOST_OBJECTIVES: unknown[] = [
@@ -139,14 +176,40 @@ const XGBOOST_OBJECTIVES: unknown[] = [
   "binary:logitraw",
 ];
 
-function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string, r: string) => void): void {
+const LINKS = ["logistic", "logistic_ovr", "softmax", "logsumexp", "identity"];
+
+/** A classifier's classes, and a link that fits the estimator's outputs; a regressor has one output. */
+function validateClassifier(c: unknown, outputs: number, bad: (p: string, r: string) => void): void {
+  if (c === undefined) {
+    if (outputs !== 1) bad("estimator.outputs", `a regressor has one output, not ${outputs}`);
+    return;
+  }
+  if (!isObj(c)) return bad("classifier", "must be an object");
+  const classes = c.classes;
+  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((x) => ["number", "string", "boolean"].includes(typeof x)))
+    return bad("classifier.classes", "must list at least two class labels (numbers, strings or booleans)");
+  if (new Set(classes).size !== classes.length) bad("classifier.classes", "has duplicates");
+  const names = c.class_names;
+  if (!Array.isArray(names) || names.length !== classes.length || !names.every((n) => typeof n === "string"))
+    bad("classifier.class_names", `must be ${classes.length} strings, one per class`);
+  else if (new Set(names).size !== names.length) bad("classifier.class_names", "has duplicates");
+  if (!LINKS.includes(c.link as string)) return bad("classifier.link", `must be one of ${LINKS.join(", ")}`);
+  if (c.decision !== "raw" && c.decision !== "proba") bad("classifier.decision", 'must be "raw" or "proba"');
+  // One raw output serves two classes (logistic, softmax of [-s, s]); otherwise one output per class.
+  const k = classes.length;
+  const fits = c.link === "logistic" ? k === 2 && outputs === 1 : c.link === "softmax" && outputs === 1 ? k === 2 : outputs === k;
+  if (!fits) bad("classifier.link", `${c.link} does not fit ${outputs} raw output${outputs === 1 ? "" : "s"} for ${k} classes`);
+}
+
+function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string, r: string) => void, width = 1): void {
   if (!isObj(t)) return bad(p, "must be an object");
   const keys = ["feature", "threshold", "left", "right", "value"] as const;
   const arrs = keys.map((k) => t[k]);
   if (!arrs.every((a) => Array.isArray(a) && a.every((x) => typeof x === "number"))) return bad(p, `${keys.join(", ")} must be number arrays`);
   const [feature, , left, right] = arrs as number[][];
   const n = feature!.length;
-  if (n === 0 || !arrs.every((a) => (a as number[]).length === n)) return bad(p, "node arrays must be non-empty and of equal length");
+  if (n === 0 || !arrs.every((a, j) => (a as number[]).length === (keys[j] === "value" ? n * width : n)))
+    return bad(p, `node arrays must be non-empty and of equal length${width > 1 ? ` (value: ${width} per node)` : ""}`);
   const missing = t.missing_left;
   if (missing !== undefined && !(Array.isArray(missing) && missing.length === n && missing.every((m) => m === 0 || m === 1))) {
     return bad(`${p}.missing_left`, "must be an array of 0/1, one per node");

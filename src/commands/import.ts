@@ -10,6 +10,8 @@ interface Opts {
   name?: string;
   modelVersion?: string;
   description?: string;
+  target?: string;
+  eventKey?: string;
   derive: string[];
   default: Record<string, string>;
   env: Record<string, string>;
@@ -33,6 +35,8 @@ export function importCommand(): Command {
     .option("--name <name>", "model name (default: the file's base name)")
     .option("--model-version <v>", "model version (default: the first 12 hex of the source's sha256)")
     .option("--description <text>", "free text stored in the model")
+    .option("--target <name>", "what the model predicts: names the outputs (default: duration for a regressor, class for a classifier)")
+    .option("--event-key <name>", "stream events' name for the prediction (default: ride_<target>)")
     .option("--derive <spec>", "derived category feature NAME=A_B or NAME={A}_{B} (repeatable; PU_DO is recognised)", collect, [])
     .option("--default <spec>", "value for a missing input, NAME=VALUE (repeatable)", keyValue("--default"), {})
     .option("--env <spec>", "a training-environment version, NAME=VERSION (repeatable)", keyValue("--env"), {})
@@ -65,6 +69,8 @@ async function run(source: string, opts: Opts): Promise<number> {
     name: opts.name,
     version: opts.modelVersion,
     description: opts.description,
+    target: opts.target !== undefined ? { name: nonEmpty("--target", opts.target) } : undefined,
+    eventKey: opts.eventKey !== undefined ? nonEmpty("--event-key", opts.eventKey) : undefined,
     derive: Object.fromEntries(opts.derive.map(parseDerive)),
     defaults: opts.default,
     env,
@@ -105,6 +111,8 @@ async function run(source: string, opts: Opts): Promise<number> {
     format: src.format,
     protocol: src.protocol,
     estimator: est.sklearn_class,
+    target: artifact.target.name,
+    ...(artifact.classifier ? { classes: artifact.classifier.class_names } : {}),
     ...(est.kind !== "linear" ? { trees: est.trees.length, nodes: est.trees.reduce((n, t) => n + t.feature.length, 0) } : {}),
     ...(est.kind === "xgboost" ? { objective: est.objective, absent_features: est.absent } : {}),
     ...(src.preprocessor ? { preprocessor: src.preprocessor.file } : {}),
@@ -128,6 +136,7 @@ async function run(source: string, opts: Opts): Promise<number> {
     const size = est.kind !== "linear" ? ` (${est.trees.length} tree${est.trees.length === 1 ? "" : "s"}, ${summary.nodes} nodes)` : "";
     const objective = est.kind === "xgboost" ? `, objective ${est.objective}, unset features ${est.absent}` : "";
     log(`  ${summary.estimator}${size}${objective} over ${summary.features} features; inputs ${summary.inputs.join(", ")}`);
+    if (artifact.classifier) log(`  predicts ${artifact.target.name}: one of ${artifact.classifier.class_names.join(", ")}, with the probability of each`);
     for (const [file, pins] of Object.entries(summary.pins))
       log(
         `  pins from ${file}: ${Object.entries(pins)
@@ -179,6 +188,11 @@ async function audit(source: string, isDir: boolean, json: boolean): Promise<num
   return refused.length || report.error ? 1 : 0;
 }
 
+function nonEmpty(flag: string, v: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(v)) throw new RidepredError(`${flag} ${JSON.stringify(v)}: expected a name (letters, digits, _ . -)`);
+  return v;
+}
+
 function readText(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8");
@@ -213,11 +227,27 @@ function readExamples(path: string): Example[] {
       } catch (e) {
         throw new RidepredError(`${path}:${i + 1}: not valid JSON: ${(e as Error).message}`);
       }
-      const d = doc as { input?: unknown; output?: unknown };
-      if (typeof d !== "object" || d === null || typeof d.input !== "object" || d.input === null || Array.isArray(d.input) || typeof d.output !== "number") {
-        throw new RidepredError(`${path}:${i + 1}: expected {"input": {...}, "output": number}`);
+      const d = doc as { input?: unknown; output?: unknown; probabilities?: unknown };
+      const label = ["number", "string", "boolean"].includes(typeof d?.output);
+      const probs = d?.probabilities;
+      if (
+        typeof d !== "object" ||
+        d === null ||
+        typeof d.input !== "object" ||
+        d.input === null ||
+        Array.isArray(d.input) ||
+        !label ||
+        (probs !== undefined && (typeof probs !== "object" || probs === null || !Object.values(probs).every((p) => typeof p === "number")))
+      ) {
+        throw new RidepredError(
+          `${path}:${i + 1}: expected {"input": {...}, "output": number} (a classifier's: a label, and optionally "probabilities": {class: p})`,
+        );
       }
-      out.push({ input: d.input as Example["input"], output: d.output });
+      out.push({
+        input: d.input as Example["input"],
+        output: d.output as Example["output"],
+        ...(probs ? { probabilities: probs as Record<string, number> } : {}),
+      });
     });
   return out;
 }

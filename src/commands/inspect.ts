@@ -39,6 +39,7 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
     description: a.description ?? null,
     format_version: a.format_version,
     target: a.target,
+    ...(a.classifier ? { classifier: a.classifier } : {}),
     inputs: a.inputs,
     features: {
       fields: a.features.fields,
@@ -65,6 +66,7 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
   row("created", a.created);
   row("format", `v${a.format_version} (runtime must support ${a.environment.requires_format})`);
   row("target", `${a.target.name} (${a.target.unit})`);
+  if (a.classifier) row("classes", `${a.classifier.class_names.join(", ")} (probabilities by ${a.classifier.link})`);
   out.push(c.bold("inputs"));
   for (const i of a.inputs)
     row(i.name, `${i.type}${i.required ? ", required" : ", optional"}${i.default !== undefined ? `, default ${JSON.stringify(i.default)}` : ""}`);
@@ -72,7 +74,7 @@ async function run(path: string | undefined, json: boolean): Promise<number> {
   for (const f of a.features.fields) row(f.name, `${f.kind}${"template" in f ? ` from ${f.template}` : ""}`);
   row("vectorizer", `DictVectorizer, ${report.features.count} columns, separator ${JSON.stringify(report.features.separator)}`);
   out.push(c.bold("estimator"));
-  if (est.kind === "linear") row(est.sklearn_class, `${est.coef.length} coefficients, intercept ${est.intercept}`);
+  if (est.kind === "linear") row(est.sklearn_class, `${est.coef.length} coefficients, intercept ${JSON.stringify(est.intercept)}`);
   else row(est.sklearn_class, `${est.trees.length} trees, ${report.estimator.nodes} nodes`);
   out.push(c.bold("built with"));
   const env = a.environment;

@@ -1,9 +1,10 @@
 // The one prediction path: raw ride -> feature dict -> DictVectorizer vector -> estimator.
 // Compiled once per artifact; every command (score, serve, stream, verify) calls these functions.
 
-import type { FeatureField, InputSpec, ModelArtifact } from "../artifact/types.js";
+import type { ClassifierSpec, FeatureField, InputSpec, ModelArtifact } from "../artifact/types.js";
 import { isDict, materialize, smallId, smallIdIn, type Column, type DictColumn } from "../columns.js";
 import { InputError } from "../errors.js";
+import { compileClassifier, compileRaw } from "./classifier.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 import { compileTrees } from "./trees.js";
 import { compileXGBoost } from "./xgboost.js";
@@ -16,8 +17,10 @@ export interface RowError {
 }
 
 export interface BatchResult {
-  /** One prediction per row; NaN where the row was rejected (listed in errors). */
+  /** One prediction per row (a classifier's: the index of the predicted class); NaN where the row was rejected (listed in errors). */
   predictions: Float64Array;
+  /** Classifiers: k probabilities per row (row r's at [r * k, r * k + k)), in the order of classifier.classes. */
+  probabilities?: Float64Array;
   errors: RowError[];
 }
 
@@ -29,10 +32,14 @@ export interface Predictor {
   readonly name: string;
   readonly version: string;
   readonly inputs: readonly InputSpec[];
-  /** Score one ride given as an object keyed by input name. Throws InputError naming the field. */
+  /** The classes and link of a classifier; null for a regressor. */
+  readonly classifier: ClassifierSpec | null;
+  /** Score one ride given as an object keyed by input name (a classifier: the class index). Throws InputError naming the field. */
   predict(ride: Readonly<Record<string, unknown>>): number;
-  /** Score n rows of a columnar batch; a bad row is reported in errors, never dropped or zeroed. */
-  predictColumns(columns: Columns, n: number, out?: Float64Array): BatchResult;
+  /** A classifier's class index and probabilities for one ride (the array is reused by the next call). Throws InputError. */
+  classify(ride: Readonly<Record<string, unknown>>): { index: number; probabilities: Float64Array };
+  /** Score n rows of a columnar batch; a bad row is reported in errors, never dropped or zeroed. out/probaOut: reused when large enough. */
+  predictColumns(columns: Columns, n: number, out?: Float64Array, probaOut?: Float64Array): BatchResult;
 }
 
 type Part = string | number; // template literal text, or an input index
@@ -57,10 +64,21 @@ export function compile(artifact: ModelArtifact): Predictor {
   // "{A}<sep>{B}" templates (the course's PU_DO) are looked up as A then B, without building the string.
   const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
 
-  // A linear model sums field by field over the whole batch; trees walk the batch tree by tree.
-  const linear = artifact.estimator.kind === "linear" ? { coef: Float64Array.from(artifact.estimator.coef), intercept: artifact.estimator.intercept } : null;
+  // A classifier scores row by row (k outputs each); a linear regressor sums field by field over the whole
+  // batch; regression trees and boosters walk the batch tree by tree.
+  const spec = artifact.classifier ?? null;
+  const classifier = spec ? compileClassifier(spec, compileRaw(artifact.estimator, vec.feature_names.length)) : null;
   const est = artifact.estimator;
-  const trees = est.kind === "tree_ensemble" ? compileTrees(est) : est.kind === "xgboost" ? compileXGBoost(est, vec.feature_names.length) : null;
+  const linear = !classifier && est.kind === "linear" ? { coef: Float64Array.from(est.coef), intercept: est.intercept as number } : null;
+  const trees = classifier
+    ? null
+    : est.kind === "tree_ensemble"
+      ? compileTrees(est)
+      : est.kind === "xgboost"
+        ? compileXGBoost(est, vec.feature_names.length)
+        : null;
+  const idx = new Int32Array(nFields);
+  const val = new Float64Array(nFields);
 
   // Per-batch work arrays, grown on demand and reused: one typed column per input and per field.
   let cap = 0;
@@ -283,8 +301,10 @@ export function compile(artifact: ModelArtifact): Predictor {
     }
   }
 
-  function predictColumns(columns: Columns, n: number, out?: Float64Array): BatchResult {
+  function predictColumns(columns: Columns, n: number, out?: Float64Array, probaOut?: Float64Array): BatchResult {
     const predictions = out && out.length >= n ? out : new Float64Array(n);
+    const k = classifier?.k ?? 0;
+    const probabilities = classifier ? (probaOut && probaOut.length >= n * k ? probaOut : new Float64Array(n * k)) : undefined;
     const errors: RowError[] = [];
     grow(n);
     bad.fill(0, 0, n);
@@ -303,25 +323,48 @@ export function compile(artifact: ModelArtifact): Predictor {
         }
       }
       for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
-    } else trees!({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
+    } else if (trees) trees({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
+    else
+      for (let r = 0; r < n; r++) {
+        if (bad[r] === 1) {
+          predictions[r] = NaN;
+          continue;
+        }
+        // The row's sparse vector, in field order (the order scikit-learn sums in).
+        let nnz = 0;
+        for (let k = 0, at = r; k < nFields; k++, at += cap) {
+          const col = fieldCol[at]!;
+          if (col >= 0) {
+            idx[nnz] = col;
+            val[nnz++] = fieldVal[at]!;
+          }
+        }
+        predictions[r] = classifier!.score(idx, val, nnz, probabilities!, r * k);
+      }
+    if (probabilities) for (let r = 0; r < n; r++) if (bad[r] === 1) probabilities.fill(NaN, r * k, r * k + k);
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
-    return { predictions, errors };
+    return probabilities ? { predictions, probabilities, errors } : { predictions, errors };
   }
 
   // One ride is a batch of one: the same code path as every batch.
   const one: unknown[][] = inputs.map(() => [undefined]);
   const oneColumns: Columns = Object.fromEntries(inputs.map((inp, i) => [inp.name, one[i]!]));
   const oneOut = new Float64Array(1);
+  const oneProba = new Float64Array(classifier?.k ?? 0);
   function predict(ride: Readonly<Record<string, unknown>>): number {
     if (typeof ride !== "object" || ride === null || Array.isArray(ride)) throw new InputError("$", "a ride must be a JSON object");
     for (let i = 0; i < nIn; i++) one[i]![0] = ride[inputs[i]!.name];
-    const { errors } = predictColumns(oneColumns, 1, oneOut);
+    const { errors } = predictColumns(oneColumns, 1, oneOut, oneProba);
     for (let i = 0; i < nIn; i++) one[i]![0] = undefined; // hold no reference to the request
     if (errors.length) throw new InputError(errors[0]!.field, errors[0]!.reason);
     return oneOut[0]!;
   }
+  function classify(ride: Readonly<Record<string, unknown>>): { index: number; probabilities: Float64Array } {
+    if (!classifier) throw new Error(`${artifact.name} is not a classifier`);
+    return { index: predict(ride), probabilities: oneProba };
+  }
 
-  return { artifact, name: artifact.name, version: artifact.version, inputs, predict, predictColumns };
+  return { artifact, name: artifact.name, version: artifact.version, inputs, classifier: spec, predict, classify, predictColumns };
 }
 
 function parseTemplate(template: string, inputIndex: Map<string, number>): Part[] {

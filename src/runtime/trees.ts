@@ -70,7 +70,8 @@ export function compileTrees(est: TreeEnsembleEstimator): BatchEstimate {
   const nTrees = roots.length;
   // scikit-learn's `tree` module compares float32(x) <= threshold: round the batch's values once.
   const f32 = est.compare === "float32";
-  const { init, scale } = est;
+  const init = est.init as number; // a regressor has one output (validateArtifact); classifiers use runtime/classifier.ts
+  const scale = est.scale;
   const mean = est.aggregate === "mean";
   let rounded = new Float64Array(0);
 

@@ -51,6 +51,27 @@ export const SKLEARN_CLASSES: Record<string, string[]> = {
   XGBRegressor: ["xgboost.sklearn"],
   XGBClassifier: ["xgboost.sklearn"],
   Booster: ["xgboost.core"],
+
+  // Classifiers (src/sklearn/classifiers.ts) and the helper objects they carry.
+  LogisticRegression: ["sklearn.linear_model._logistic", "sklearn.linear_model.logistic"],
+  DecisionTreeClassifier: ["sklearn.tree._classes", "sklearn.tree.tree"],
+  ExtraTreeClassifier: ["sklearn.tree._classes", "sklearn.tree.tree"],
+  RandomForestClassifier: ["sklearn.ensemble._forest", "sklearn.ensemble.forest"],
+  ExtraTreesClassifier: ["sklearn.ensemble._forest", "sklearn.ensemble.forest"],
+  GradientBoostingClassifier: ["sklearn.ensemble._gb", "sklearn.ensemble.gradient_boosting"],
+  DummyClassifier: ["sklearn.dummy"],
+  BinomialDeviance: ["sklearn.ensemble._gb_losses", "sklearn.ensemble.gradient_boosting"],
+  MultinomialDeviance: ["sklearn.ensemble._gb_losses", "sklearn.ensemble.gradient_boosting"],
+  HistGradientBoostingClassifier: ["sklearn.ensemble._hist_gradient_boosting.gradient_boosting"],
+  BinaryCrossEntropy: ["sklearn.ensemble._hist_gradient_boosting.loss"],
+  CategoricalCrossEntropy: ["sklearn.ensemble._hist_gradient_boosting.loss"],
+  HalfBinomialLoss: ["sklearn._loss.loss"],
+  HalfMultinomialLoss: ["sklearn._loss.loss"],
+  LogitLink: ["sklearn._loss.link"],
+  MultinomialLogit: ["sklearn._loss.link"],
+  CyHalfBinomialLoss: ["sklearn._loss._loss"],
+  CyHalfMultinomialLoss: ["sklearn._loss._loss"],
+  LabelEncoder: ["sklearn.preprocessing._label", "sklearn.preprocessing.label"],
 };
 
 const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
@@ -101,7 +122,16 @@ function baseRules(): Map<string, GlobalRule> {
     rules.set(c, { kind: "class" });
   }
   // Cython classes pickle through a module-level __pyx_unpickle_<Class>(type, checksum, state): kept as data.
-  for (const c of ["CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss", "CyHalfPoissonLoss", "CyHalfGammaLoss", "CyHuberLoss"]) {
+  for (const c of [
+    "CyHalfSquaredError",
+    "CyAbsoluteError",
+    "CyPinballLoss",
+    "CyHalfPoissonLoss",
+    "CyHalfGammaLoss",
+    "CyHuberLoss",
+    "CyHalfBinomialLoss",
+    "CyHalfMultinomialLoss",
+  ]) {
     rules.set(`sklearn._loss._loss.__pyx_unpickle_${c}`, {
       kind: "function",
       call: ([, , state]) => ({ $class: `sklearn._loss._loss.${c}`, args: [], state: state ?? null }),

@@ -1,6 +1,6 @@
 // From unpickled scikit-learn objects (inert PyObjects) to the artifact's vectorizer and estimator.
 
-import type { DictVectorizerSpec, Estimator } from "../artifact/types.js";
+import type { ClassifierSpec, DictVectorizerSpec, Estimator } from "../artifact/types.js";
 import { numbersOf } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
@@ -8,11 +8,15 @@ import { attr, shortName, stateOf } from "./state.js";
 import { treeEstimator } from "./trees.js";
 import { wrapperEstimator, XGBOOST_WRAPPERS } from "../xgboost/sklearn.js";
 
+import { CLASSIFIERS, classifierParts } from "./classifiers.js";
+
 export { attr, shortName, stateOf };
 
 export interface ModelParts {
   vectorizer: DictVectorizerSpec;
   estimator: Estimator;
+  /** Classifiers: classes and how raw outputs become probabilities. */
+  classifier?: ClassifierSpec;
   /** _sklearn_version of each object that recorded one, by class name. */
   sklearnVersions: Record<string, string>;
 }
@@ -60,6 +64,7 @@ export function modelParts(root: PyValue, fail: Fail): ModelParts {
   const vectorizer = dictVectorizer(dv, fail);
   const n = vectorizer.feature_names.length;
   const cls = shortName(est);
+  if (CLASSIFIERS.has(cls)) return { vectorizer, ...classifierParts(est, n, fail), sklearnVersions: versions };
   const estimator = LINEAR.has(cls)
     ? linear(est, n, fail)
     : XGBOOST_WRAPPERS.has(cls)

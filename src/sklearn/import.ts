@@ -16,7 +16,9 @@ export interface ImportOptions {
   name?: string;
   version?: string;
   description?: string;
-  target?: { name: string; unit: string };
+  target?: { name: string; unit?: string };
+  /** Stream events' name for the prediction (default "ride_<target>"). */
+  eventKey?: string;
   /** Derived category features: NAME -> template such as "{PULocationID}_{DOLocationID}". */
   derive?: Record<string, string>;
   /** Defaults for missing inputs, NAME -> value. */
@@ -217,10 +219,11 @@ export function buildArtifact(
     version: opts.version ?? source.sha256.slice(0, 12),
     created: opts.created ?? new Date().toISOString(),
     ...(opts.description ? { description: opts.description } : {}),
-    target: opts.target ?? { name: "duration", unit: "minutes" },
+    target: targetOf(opts, parts.classifier !== undefined),
     inputs,
     features: { fields, vectorizer: parts.vectorizer },
     estimator: parts.estimator,
+    ...(parts.classifier ? { classifier: parts.classifier } : {}),
     environment: {
       recorded,
       evidence,
@@ -236,6 +239,13 @@ export function buildArtifact(
     },
   };
   return { ...artifact, digest: computeDigest(artifact) };
+}
+
+/** --target / --event-key, or the defaults: "duration" (minutes) for a regressor, "class" for a classifier. */
+function targetOf(opts: ImportOptions, classifier: boolean): ModelArtifact["target"] {
+  const name = opts.target?.name ?? (classifier ? "class" : "duration");
+  const unit = opts.target?.unit ?? (classifier ? "class" : name === "duration" ? "minutes" : "");
+  return { name, unit, ...(opts.eventKey ? { event_key: opts.eventKey } : {}) };
 }
 
 const COURSE_FIELD = "PU_DO";

@@ -16,15 +16,15 @@ type Fail = (message: string) => never;
 /** Nodes across all trees of one model. A forest can name one tree a million times through the memo;
  *  the artifact would then hold a million copies. 5M nodes is far beyond the models ridepred serves. */
 export const MAX_TREE_NODES = 5_000_000;
-type Charge = (nodes: number) => void;
+export type Charge = (nodes: number) => void;
 
-function records(v: PyValue, what: string, fail: Fail): { n: number; cols: Records } {
+export function records(v: PyValue, what: string, fail: Fail): { n: number; cols: Records } {
   if (!isNdArray(v) || !v.dtype?.fields || Array.isArray(v.data)) return fail(`${what} must be a structured numpy array, got ${describe(v)}`);
   if (v.shape.length !== 1) fail(`${what} has shape [${v.shape}], expected one dimension`);
   return { n: v.shape[0]!, cols: v.data as Records };
 }
 
-function column(cols: Records, names: string[], what: string, fail: Fail): number[] {
+export function column(cols: Records, names: string[], what: string, fail: Fail): number[] {
   for (const name of names) {
     const c = cols[name];
     if (Array.isArray(c) && c.every((x) => typeof x === "number")) return c as number[];
@@ -33,7 +33,7 @@ function column(cols: Records, names: string[], what: string, fail: Fail): numbe
 }
 
 /** Nodes must form a tree whose children follow their parent (as both builders lay them out): no cycles. */
-function checkTopology(t: TreeSpec, nFeatures: number, what: string, fail: Fail): void {
+export function checkTopology(t: TreeSpec, nFeatures: number, what: string, fail: Fail): void {
   const n = t.feature.length;
   for (let i = 0; i < n; i++) {
     if (t.feature[i]! < 0) continue;
@@ -88,13 +88,13 @@ function decisionTree(est: PyValue, nFeatures: number, what: string, fail: Fail,
   return sklearnTree(attr(est, "tree_", fail), nFeatures, `${what}.tree_`, fail, charge);
 }
 
-const objects = (v: PyValue, what: string, fail: Fail): PyValue[] => {
+export const objects = (v: PyValue, what: string, fail: Fail): PyValue[] => {
   if (Array.isArray(v)) return v;
   if (isNdArray(v) && Array.isArray(v.data) && v.dtype?.kind === "O") return v.data as PyValue[];
   return fail(`${what} must be a list or object array of estimators, got ${describe(v)}`);
 };
 
-function scalarOf(v: PyValue, what: string, fail: Fail): number {
+export function scalarOf(v: PyValue, what: string, fail: Fail): number {
   const xs = numbersOf(v, what, fail);
   if (xs.length !== 1 || !Number.isFinite(xs[0])) fail(`${what} must be one finite number, got [${xs.slice(0, 3)}${xs.length > 3 ? ", ..." : ""}]`);
   return xs[0]!;
@@ -171,7 +171,7 @@ function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail, char
   return { kind: "tree_ensemble", sklearn_class: cls, aggregate: "sum", compare: "float64", init, scale: 1, trees };
 }
 
-function histTree(p: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge): TreeSpec {
+export function histTree(p: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge): TreeSpec {
   if (!isPyObject(p) || shortName(p) !== "TreePredictor") return fail(`${what} is a ${describe(p)}, not a TreePredictor`);
   const { n, cols } = records(stateOf(p, fail).get("nodes") ?? null, `${what}.nodes`, fail);
   charge(n);
