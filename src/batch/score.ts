@@ -9,6 +9,7 @@ import { copyRuns, gather, isDict, materialize, type Column } from "../columns.j
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
+import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
 import type { BatchSource, Format, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
@@ -81,18 +82,16 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
   const label = labelOf(job.input);
   const source = await openSource(job.input, { format: job.inputFormat, where: job.where, query: job.query, period: job.period });
   const open: OpenSinks = {};
-  // Killed (Ctrl-C, a Kubernetes eviction): remove the temp files / roll back, then die of the same signal.
-  const onSignal = (signal: NodeJS.Signals) => {
-    void Promise.allSettled([open.sink?.abort(), open.rejects?.abort()]).finally(() => process.kill(process.pid, signal));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  // Killed (Ctrl-C, a Kubernetes eviction): temp files go at once, the sinks get a moment to abort (roll
+  // back), then the process dies of the same signal.
+  const stop = stopOnSignals(() => Promise.allSettled([open.sink?.abort(), open.rejects?.abort()]));
   try {
     const plan = planRun(job, source, label);
     await openSinks(job, source, plan, open);
     const tally = newTally();
     const work = newWork(plan.columns, job.batchSize ?? 8192);
     for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds })) {
+      await stop.checkpoint();
       const k = scoreBatch(job, plan, batch, work, tally, label);
       if (open.rejects && tally.rejectedInBatch > 0) await open.rejects.write(rejectBatch(work, batch, plan.wanted, tally.rowsRead));
       await open.sink!.write({
@@ -108,8 +107,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     await open.rejects?.abort();
     throw e;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.dispose();
     await source.close();
   }
 }

@@ -7,10 +7,12 @@
 // the writer thread is the busier one, and the bytes are the same wherever they are made.
 // The caller may reuse or drop a batch as soon as write() returns. At most MAX_IN_FLIGHT batches wait
 // in the worker: memory stays bounded when writing is the slower side.
+import { closeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { isDict } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { encodeIds, idsBytes, parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
+import { forgetTemp, tempTarget } from "./sink.js";
 import { isGeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
 const MAX_IN_FLIGHT = 8;
@@ -32,12 +34,16 @@ type Wire =
   | { t: "ids"; prefix: string; at: number; n: number; encodedAt: number; encodedLength: number }
   | { t: "cells"; values: ArrayLike<unknown> };
 
-type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" } | { type: "abort" };
+type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" };
 type Reply = { type: "written" } | { type: "done" } | { type: "error"; message: string; exitCode: 1 | 2 };
 
 export function threadedParquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
-  const init: Init = { ridepredParquetSink: true, path, columns, options };
+  // The temp file is made here, on the main thread, so that a signal handler here can remove it; the
+  // worker opens it again (never creating it: once removed, it stays removed).
+  const target = tempTarget(path);
+  closeSync(target.fd);
+  const init: Init = { ridepredParquetSink: true, path, columns, options: { ...options, temp: target.tmp } };
   // A small young generation: at V8's default the second heap added ~40 MB of peak RSS to a 10M-row run
   // (measured when batches were cloned: 224 MB default, 187 MB at 4 MB; they now cross in shared memory).
   const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
@@ -46,39 +52,41 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   const slots: SharedArrayBuffer[] = [];
   const lastDictionary: (ArrayLike<unknown> | undefined)[] = columns.map(() => undefined);
   let failure: RidepredError | undefined;
-  let wake: (() => void) | undefined; // a write or finish waiting for the worker
+  let waiting: (() => void)[] = []; // writes and a finish waiting for the worker: every one is woken
+  const wake = () => {
+    const w = waiting;
+    waiting = [];
+    for (const resolve of w) resolve();
+  };
   let settled = false;
   let exited = false; // nothing will arrive from the worker any more
 
   const fail = (e: RidepredError) => {
     failure ??= e;
-    wake?.();
+    wake();
   };
   worker.on("message", (m: Reply) => {
     if (m.type === "error") fail(new RidepredError(m.message, m.exitCode));
     else if (m.type === "written") inFlight--;
     else settled = true;
-    wake?.();
+    wake();
   });
   worker.on("error", (e) => fail(new RidepredError(`${path}: Parquet writer thread failed: ${e.message}`, 1)));
   worker.on("exit", (code) => {
     exited = true;
     if (!settled) fail(new RidepredError(`${path}: Parquet writer thread exited (code ${code}) before finishing`, 1));
-    wake?.();
+    wake();
   });
 
   /** Wait until cond() holds, or the worker failed or is gone (then throw: never wait on a dead worker). */
   const until = async (cond: () => boolean) => {
-    while (!cond() && !failure && !exited) await new Promise<void>((resolve) => (wake = resolve));
-    wake = undefined;
+    while (!cond() && !failure && !exited) await new Promise<void>((resolve) => waiting.push(resolve));
     if (failure) throw failure;
     if (!cond()) throw new RidepredError(`${path}: Parquet writer thread exited before finishing`, 1);
   };
-  let ended = false;
-  const end = async (request: Request) => {
+  const finish = async () => {
     // The worker is stopped afterwards, whatever happened: on a failure it has already removed its temp file.
-    ended = true;
-    worker.postMessage(request);
+    worker.postMessage({ type: "finish" } satisfies Request);
     try {
       await until(() => settled);
     } finally {
@@ -99,12 +107,13 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
       await until(() => inFlight < MAX_IN_FLIGHT);
     },
     async finish() {
-      await end({ type: "finish" });
+      await finish();
+      forgetTemp(target.tmp); // renamed by the worker
     },
     async abort() {
-      if (ended || exited) return;
-      failure = undefined; // aborting after a failure still removes the temp file
-      await end({ type: "abort" }).catch(() => {});
+      // Stopped mid-batch, not after the batches still queued: Node closes the files a worker opened.
+      if (!exited) await worker.terminate();
+      target.discard();
     },
   };
 }
@@ -204,14 +213,14 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
           await sink.write(fromWire(m, dictionaries));
           reply({ type: "written" });
         } else {
-          await (m.type === "finish" ? sink.finish() : sink.abort());
+          await sink.finish();
           sink = undefined;
           reply({ type: "done" });
         }
       } catch (e) {
         const failed = sink;
         sink = undefined;
-        if (m.type !== "abort") await failed?.abort().catch(() => {});
+        await failed?.abort().catch(() => {});
         report(e);
       }
     });

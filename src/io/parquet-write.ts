@@ -12,7 +12,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { tempTarget } from "./sink.js";
+import { adoptTemp, tempTarget } from "./sink.js";
 import { snappyCompress } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
 import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
@@ -21,9 +21,11 @@ import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type
 export type ParquetCodec = "SNAPPY" | "UNCOMPRESSED";
 
 export interface ParquetSinkOptions {
-  /** Rows per row group (default 262,144): what the writer holds in memory, compressed, before writing. */
+  /** Rows per row group (default 131,072): what the writer holds in memory, compressed, before writing. */
   rowGroupRows?: number;
   codec?: ParquetCodec;
+  /** The temp file to write, already created (by the thread that handed this writer its work). */
+  temp?: string;
 }
 
 // Parquet enum values (parquet.thrift).
@@ -86,13 +88,8 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
   const rowGroupRows = options.rowGroupRows ?? 1 << 17;
   const codec = options.codec ?? "SNAPPY";
-  const target = tempTarget(path);
-  let fd: number;
-  try {
-    fd = openSync(target.tmp, "wx");
-  } catch (e) {
-    throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
-  }
+  const target = options.temp === undefined ? tempTarget(path) : adoptTemp(path, options.temp, openTemp(path, options.temp));
+  const fd = target.fd;
   let offset = 0;
   const write = (b: Uint8Array, len = b.length) => {
     let done = 0;
@@ -183,6 +180,15 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
       target.discard();
     },
   };
+}
+
+/** Open a temp file made by another thread, never creating it (it is gone if a signal removed it). */
+function openTemp(path: string, tmp: string): number {
+  try {
+    return openSync(tmp, "r+");
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+  }
 }
 
 function newChunk(name: string, physical: Physical): Chunk {

@@ -1,31 +1,163 @@
 // Output files are written under a temporary name in the same directory and renamed only on success:
 // a failed or interrupted run never leaves a partial file under the final name.
-import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, openSync, readdirSync, renameSync, rmSync, type WriteStream } from "node:fs";
+import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { RidepredError } from "../errors.js";
 
 export interface TempTarget {
-  /** Where to write now. */
+  /** Where to write now: `.NAME.HOST.PID.UNIQUE.tmp` beside the target, created (empty) and open. */
   tmp: string;
+  /** The open file descriptor of tmp; whoever writes closes it. */
+  fd: number;
+  /** Rename tmp to the target. */
   commit(): void;
+  /** Remove tmp (it may already be gone). */
   discard(): void;
 }
 
+// Temp files of this thread not yet committed or discarded: what a signal must remove (removeTempsSync).
+const live = new Set<string>();
+let unique = 0;
+
+/**
+ * A temp file for path, created now (so a signal handler that removes it cannot race an open still under
+ * way). Its name carries the host name and pid, and stale temps in that directory left by a killed run of
+ * this host (pid no longer alive) are removed first; another host's are never touched (shards may share a
+ * volume, and its pids mean nothing here).
+ */
 export function tempTarget(path: string): TempTarget {
+  const dir = dirname(path);
   // Scheduled runs write to paths like out/{year}/{month}.parquet: create the directory.
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new RidepredError(`${path}: cannot create its directory: ${(e as Error).message}`);
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  removeStaleTemps(dir);
+  const tmp = join(dir, `.${basename(path)}.${HOST}.${process.pid}.${Date.now().toString(36)}${(unique++).toString(36)}.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(tmp, "wx");
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+  }
+  live.add(tmp);
+  return adoptTemp(path, tmp, fd);
+}
+
+/** A temp file another thread created (the Parquet writer thread's, made on the main thread): commit or discard it here. */
+export function adoptTemp(path: string, tmp: string, fd: number): TempTarget {
   return {
     tmp,
-    commit: () => renameSync(tmp, path),
-    discard: () => rmSync(tmp, { force: true }),
+    fd,
+    commit: () => {
+      renameSync(tmp, path);
+      live.delete(tmp);
+    },
+    discard: () => {
+      rmSync(tmp, { force: true });
+      live.delete(tmp);
+    },
   };
+}
+
+/** Stop tracking a temp file committed by another thread (it is no longer there to remove). */
+export function forgetTemp(tmp: string): void {
+  live.delete(tmp);
+}
+
+/** Remove every temp file of this thread, synchronously: what a signal handler can rely on. */
+export function removeTempsSync(): void {
+  for (const tmp of live) rmSync(tmp, { force: true });
+  live.clear();
+}
+
+// Host names may hold dots; in temp names they become "_", so that the name splits unambiguously.
+const HOST = hostname().replace(/[^A-Za-z0-9-]/g, "_") || "host";
+const STALE = new RegExp(`^\\..+\\.${HOST}\\.(\\d+)\\.[0-9a-z]+\\.tmp$`);
+
+function removeStaleTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = STALE.exec(name);
+    if (m && !alive(Number(m[1]))) rmSync(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
+
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+export interface SignalStop {
+  /** Stop handling the signals (the run is over). */
+  dispose(): void;
+  /**
+   * Await in the run's loop: lets the event loop turn every ~50 ms (a batch loop whose reads and writes
+   * complete without I/O would otherwise keep a signal waiting for seconds), and never returns once a
+   * signal arrived, so the run does no more work while it stops.
+   */
+  checkpoint(): Promise<void> | undefined;
+}
+
+/**
+ * Until dispose(), SIGINT and SIGTERM end the process promptly, dying of the same signal (exit status
+ * 130 / 143): this thread's temp files are removed at once, synchronously, then `cleanup` (aborts that
+ * need I/O, e.g. a remote upload) gets at most `graceMs`. Nothing waits longer: a scheduler's next run
+ * must not be blocked by a run that was told to stop.
+ */
+export function stopOnSignals(cleanup?: () => Promise<unknown>, graceMs = 1500): SignalStop {
+  let stopping = false;
+  let turned = performance.now();
+  const onSignal = (signal: keyof typeof SIGNALS) => {
+    stopping = true;
+    dispose();
+    removeTempsSync();
+    const die = () => {
+      removeTempsSync();
+      process.kill(process.pid, signal);
+      setTimeout(() => process.exit(128 + SIGNALS[signal]), 100).unref();
+    };
+    if (!cleanup) return die();
+    const timer = setTimeout(die, graceMs);
+    void Promise.resolve()
+      .then(cleanup)
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(timer);
+        die();
+      });
+  };
+  const dispose = () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const never = new Promise<void>(() => {});
+  const checkpoint = () => {
+    if (stopping) return never;
+    const now = performance.now();
+    if (now - turned < 50) return undefined;
+    turned = now;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => (stopping ? never : undefined));
+  };
+  return { dispose, checkpoint };
 }
 
 /** A text output: a file (via temp + rename), optionally gzipped, or stdout for "-". */
@@ -63,12 +195,7 @@ export function openText(path: string, gzip: boolean): TextOut {
     };
   }
   const target = tempTarget(path);
-  let file: WriteStream;
-  try {
-    file = createWriteStream(target.tmp, { flags: "wx" });
-  } catch (e) {
-    throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
-  }
+  const file: WriteStream = createWriteStream(target.tmp, { fd: target.fd });
   let failed: Error | undefined;
   file.on("error", (e) => (failed ??= e));
   const out: Writable = gzip ? createGzip({ level: 6 }) : file;
@@ -89,7 +216,6 @@ export function openText(path: string, gzip: boolean): TextOut {
       target.commit();
     },
     abort: async () => {
-      // Wait for the stream to close: removing the file before an in-flight open completes would leave it behind.
       if (!file.closed) {
         const closed = new Promise<void>((resolve) => file.once("close", () => resolve()));
         file.destroy();
