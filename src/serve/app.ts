@@ -8,7 +8,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import type { ModelState } from "./model-state.js";
 import { openapi } from "./openapi.js";
 import { fastPredict, predictCore } from "./fast-predict.js";
-import { acceptFast, type FastConnections } from "./http1.js";
+import type { FastConnections } from "./http1.js";
 import { requestId } from "./request-id.js";
 import type { App, ServeContext } from "./routes/context.js";
 import { courseRoutes } from "./routes/course.js";
@@ -55,6 +55,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const core = predictCore({ state, metrics, logger: opts.logger, bodyLimit, closing: () => closing });
   const fast = fastPredict(core);
   let fastConnections: FastConnections | null = null;
+  const acceptFast = opts.fastPath ? (await import("./http1.js")).acceptFast : null; // not even loaded without --fast-path
   const app: App = Fastify({
     // The hot path (POST /predict, JSON) is answered on node:http before fastify routes it (fast-predict.ts);
     // with opts.fastPath, the course's plain call is answered off the connection's bytes (http1.ts).
@@ -64,7 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
         else if (!fast(req, res)) handler(req, res);
       });
       server.keepAliveTimeout = 72_000; // fastify's own default
-      if (opts.fastPath) fastConnections = acceptFast(server, core, metrics);
+      if (acceptFast) fastConnections = acceptFast(server, core, metrics);
       return server;
     },
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
@@ -77,13 +78,24 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const ctx: ServeContext = { state, metrics, metricsText: opts.metricsText ?? (() => metrics.registry.metrics()) };
-  const debug = opts.logger.isLevelEnabled("debug");
-
   app.addHook("preClose", (done) => {
     closing = true;
     fastConnections?.closeIdle(); // node:http's idle connections are fastify's to close ("idle" below)
     done();
   });
+  envelopeIdsAndMetrics(app, metrics, opts.logger.isLevelEnabled("debug"));
+  const methods = methodsByPath(app);
+  await app.register(async (scope) => courseRoutes(scope as App, ctx));
+  await app.register(async (scope) => mlflowRoutes(scope as App, ctx)); // its own scope: text/csv only here
+  await app.register(async (scope) => v2Routes(scope as App, ctx));
+  app.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await ctx.metricsText()));
+  app.get("/openapi.json", async () => openapi(state.current));
+  methodNotAllowed(app, methods);
+  return app;
+}
+
+/** One error envelope (404 included), the request id echoed, every request counted (and logged at debug). */
+function envelopeIdsAndMetrics(app: App, metrics: Metrics, debug: boolean): void {
   app.setErrorHandler(errorHandler);
   app.removeContentTypeParser("text/plain"); // JSON everywhere (and CSV on /invocations): anything else is a 415
   app.setNotFoundHandler((req, reply) => {
@@ -99,8 +111,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     if (debug) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, "request");
     done();
   });
+}
 
-  // Collect each path's methods so other methods answer 405 with Allow, not 404.
+/** Each path's methods, filled in as routes are added after this call. */
+function methodsByPath(app: App): Map<string, Set<string>> {
   const methods = new Map<string, Set<string>>();
   app.addHook("onRoute", (r) => {
     if ((r.config as { notAllowed?: boolean } | undefined)?.notAllowed) return;
@@ -108,13 +122,11 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     for (const m of [r.method].flat()) set.add(m);
     methods.set(r.url, set);
   });
+  return methods;
+}
 
-  await app.register(async (scope) => courseRoutes(scope as App, ctx));
-  await app.register(async (scope) => mlflowRoutes(scope as App, ctx)); // its own scope: text/csv only here
-  await app.register(async (scope) => v2Routes(scope as App, ctx));
-  app.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await ctx.metricsText()));
-  app.get("/openapi.json", async () => openapi(state.current));
-
+/** Other methods on a known path answer 405 with Allow, not 404. */
+function methodNotAllowed(app: App, methods: Map<string, Set<string>>): void {
   for (const [url, have] of methods) {
     if (have.has("GET")) have.add("HEAD");
     const allow = [...have].sort().join(", ");
@@ -132,5 +144,4 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       handler: async () => undefined,
     });
   }
-  return app;
 }
