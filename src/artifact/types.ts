@@ -29,7 +29,20 @@ export interface DictVectorizerSpec {
   separator: string;
   /** feature_names_ in column order; coef[i] belongs to feature_names[i]. */
   feature_names: string[];
+  /** false: DictVectorizer(sparse=False), a dense matrix (unset features are 0 to every step); omitted: sparse. */
+  sparse?: boolean;
 }
+
+/**
+ * A scikit-learn scaler between the DictVectorizer and the estimator, its fitted arrays one entry per feature
+ * column. Applied as scikit-learn's transform() does: on DictVectorizer's sparse output only stored values
+ * change, multiplied by 1 / scale; on dense output (vectorizer.sparse false) every column is transformed,
+ * x = (x - mean) / scale, x / scale, or x * scale + min then clipped.
+ */
+export type ScalerSpec =
+  | { kind: "StandardScaler"; mean: number[] | null; scale: number[] | null }
+  | { kind: "MaxAbsScaler"; scale: number[] }
+  | { kind: "MinMaxScaler"; scale: number[]; min: number[]; clip: [number, number] | null };
 
 export interface LinearEstimator {
   kind: "linear";
@@ -77,6 +90,8 @@ export interface TreeEnsembleEstimator {
   value_width?: number;
   /** Each leaf's values are divided by their sum before aggregating (scikit-learn's classification trees: class counts -> frequencies). */
   normalize_leaves?: boolean;
+  /** "exp": the prediction is exp(raw) (HistGradientBoosting's poisson and gamma losses); omitted: the raw value. */
+  link?: "exp";
 }
 
 /** XGBoost objectives ridepred predicts, by the output transform each applies to the margin sum. */
@@ -190,7 +205,8 @@ export interface ModelArtifact {
   /** event_key: the stream events' name for the prediction (default "ride_<name>"). */
   target: { name: string; unit: string; event_key?: string };
   inputs: InputSpec[];
-  features: { fields: FeatureField[]; vectorizer: DictVectorizerSpec };
+  /** scalers: the Pipeline's scaling steps after the vectorizer, in order. */
+  features: { fields: FeatureField[]; vectorizer: DictVectorizerSpec; scalers?: ScalerSpec[] };
   estimator: Estimator;
   /** Classifiers only. */
   classifier?: ClassifierSpec;

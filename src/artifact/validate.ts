@@ -71,7 +71,9 @@ export function validateArtifact(doc: unknown): Problem[] {
       if (!Array.isArray(v.feature_names) || !v.feature_names.every((n) => typeof n === "string")) {
         bad("features.vectorizer.feature_names", "must be an array of strings");
       } else nFeatures = v.feature_names.length;
+      if (v.sparse !== undefined && typeof v.sparse !== "boolean") bad("features.vectorizer.sparse", "must be a boolean");
     }
+    if (f.scalers !== undefined) validateScalers(f.scalers, nFeatures, isObj(v) && v.sparse === false, bad);
   }
 
   const outputs = validateEstimator(doc.estimator, nFeatures, bad);
@@ -103,6 +105,30 @@ export function validateArtifact(doc: unknown): Problem[] {
     }
   }
   return problems;
+}
+
+function validateScalers(scalers: unknown, nFeatures: number, dense: boolean, bad: (p: string, r: string) => void): void {
+  if (!Array.isArray(scalers)) return bad("features.scalers", "must be an array");
+  const perFeature = (a: unknown, p: string, nullable: boolean) => {
+    if (a === null && nullable) return;
+    if (!Array.isArray(a) || !a.every(Number.isFinite)) return bad(p, "must be an array of finite numbers");
+    if (nFeatures >= 0 && a.length !== nFeatures) bad(p, `has ${a.length} entries but there are ${nFeatures} features`);
+  };
+  scalers.forEach((s, i) => {
+    const p = `features.scalers[${i}]`;
+    if (!isObj(s)) return bad(p, "must be an object");
+    if (s.kind === "StandardScaler") {
+      perFeature(s.mean, `${p}.mean`, true);
+      perFeature(s.scale, `${p}.scale`, true);
+      if (s.mean !== null && !dense) bad(`${p}.mean`, "centring needs a dense vectorizer (sparse: false)");
+    } else if (s.kind === "MaxAbsScaler") perFeature(s.scale, `${p}.scale`, false);
+    else if (s.kind === "MinMaxScaler") {
+      perFeature(s.scale, `${p}.scale`, false);
+      perFeature(s.min, `${p}.min`, false);
+      if (!dense) bad(p, "MinMaxScaler needs a dense vectorizer (sparse: false)");
+      if (s.clip !== null && !(Array.isArray(s.clip) && s.clip.length === 2 && s.clip.every(Number.isFinite))) bad(`${p}.clip`, "must be null or [low, high]");
+    } else bad(`${p}.kind`, "must be StandardScaler, MaxAbsScaler or MinMaxScaler");
+  });
 }
 
 /** Checks the estimator; returns its number of raw outputs. */
@@ -146,6 +172,7 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
       return m;
     }
     est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad, w === m ? m : 1));
+    if (est.link !== undefined && est.link !== "exp") bad("estimator.link", 'must be "exp" when present');
   } else if (est.kind === "xgboost") {
     if (typeof est.objective !== "string" || !XGBOOST_OBJECTIVES.includes(est.objective))
       bad("estimator.objective", `must be one of ${XGBOOST_OBJECTIVES.join(", ")}`);
@@ -231,7 +258,8 @@ function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string,
     parents[left![i]!]!++;
     parents[right![i]!]!++;
   }
-  for (let i = 1; i < n; i++) if (parents[i] !== 1) return bad(`${p}[${i}]`, parents[i] ? "node has more than one parent" : "node is unreachable from the root");
+  for (let i = 1; i < n; i++)
+    if (parents[i] !== 1) return bad(`${p}[${i}]`, parents[i] ? "node has more than one parent" : "node is unreachable from the root");
 }
 
 export function isArtifact(doc: unknown): doc is ModelArtifact {

@@ -7,6 +7,7 @@ import { InputError } from "../errors.js";
 import { compileClassifier, compileRaw } from "./classifier.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 import { compileTrees } from "./trees.js";
+import { compileScalers } from "./scalers.js";
 import { compileXGBoost } from "./xgboost.js";
 
 export interface RowError {
@@ -70,12 +71,18 @@ export function compile(artifact: ModelArtifact): Predictor {
   const classifier = spec ? compileClassifier(spec, compileRaw(artifact.estimator, vec.feature_names.length)) : null;
   const est = artifact.estimator;
   const linear = !classifier && est.kind === "linear" ? { coef: Float64Array.from(est.coef), intercept: est.intercept as number } : null;
+  const expLink = est.kind === "tree_ensemble" && est.link === "exp";
+  // Scalers between the vectorizer and the estimator; on dense input an unset feature may become non-zero.
+  const scaling = compileScalers(artifact.features.scalers, vec.feature_names.length, vec.sparse !== false);
+  const defaults = scaling?.defaults ?? null;
+  // A linear model with such defaults adds sum(coef * default) once, then (value - default) per set feature.
+  const linearDefaults = linear && defaults ? { offset: defaults.reduce((acc, d, c) => acc + linear.coef[c]! * d, 0), d: defaults } : null;
   const trees = classifier
     ? null
     : est.kind === "tree_ensemble"
       ? compileTrees(est)
       : est.kind === "xgboost"
-        ? compileXGBoost(est, vec.feature_names.length)
+        ? compileXGBoost(est, vec.feature_names.length, defaults)
         : null;
   const idx = new Int32Array(nFields);
   const val = new Float64Array(nFields);
@@ -310,21 +317,25 @@ export function compile(artifact: ModelArtifact): Predictor {
     bad.fill(0, 0, n);
     for (let i = 0; i < nIn; i++) loadColumn(i, columns[inputs[i]!.name], n, errors);
     for (let k = 0; k < nFields; k++) vectorizeField(k, n);
+    scaling?.apply(fieldCol, fieldVal, cap, nFields, n);
     if (linear !== null) {
       // Column-wise, with each row's float operations in scipy's csr_matvec order (acc = 0, + each present
       // field's term in field order), then + intercept_: the same bits as scikit-learn.
       const { coef, intercept } = linear;
-      predictions.fill(0, 0, n);
+      predictions.fill(linearDefaults?.offset ?? 0, 0, n);
       for (let k = 0; k < nFields; k++) {
         const base = k * cap;
         for (let r = 0; r < n; r++) {
           const col = fieldCol[base + r]!;
-          if (col >= 0) predictions[r]! += fieldVal[base + r]! * coef[col]!;
+          if (col >= 0) predictions[r]! += linearDefaults ? (fieldVal[base + r]! - linearDefaults.d[col]!) * coef[col]! : fieldVal[base + r]! * coef[col]!;
         }
       }
       for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
-    } else if (trees) trees({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
-    else
+    } else if (trees) {
+      trees({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
+      // HistGradientBoosting's poisson/gamma losses: predict() is the log link's inverse of the raw sum.
+      if (expLink) for (let r = 0; r < n; r++) predictions[r] = Math.exp(predictions[r]!);
+    } else
       for (let r = 0; r < n; r++) {
         if (bad[r] === 1) {
           predictions[r] = NaN;

@@ -52,11 +52,13 @@ function transformOf(objective: XGBoostEstimator["objective"]): ((margin: number
   }
 }
 
-export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number): BatchEstimate {
+/** `defaults`: what each unset feature is after dense scaling (a Pipeline's scaler), instead of 0. */
+export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaults: Float64Array | null = null): BatchEstimate {
   const { roots, feat, thr, kid, defaultLeft } = flatten(est);
   const nTrees = roots.length;
   // A feature the row does not set: missing (NaN) when the booster was fed a sparse matrix, else 0.
   const unset = est.absent === "missing" ? Number.NaN : 0;
+  const unsetOf = est.absent === "zero" && defaults ? Float64Array.from(defaults, Math.fround) : null;
   const base = Math.fround(est.base_margin[0]!);
   const transform = transformOf(est.objective);
   let rounded = new Float64Array(0);
@@ -74,7 +76,7 @@ export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number): Batch
         let node = root;
         let f: number;
         while ((f = feat[node]!) >= 0) {
-          let x = unset;
+          let x = unsetOf === null ? unset : unsetOf[f]!;
           for (let k = 0, at = r; k < nFields; k++, at += stride) {
             if (col[at] === f) {
               x = val[at]!;

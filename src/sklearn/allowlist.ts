@@ -47,6 +47,9 @@ export const SKLEARN_CLASSES: Record<string, string[]> = {
   CyHalfPoissonLoss: ["sklearn._loss._loss"],
   CyHalfGammaLoss: ["sklearn._loss._loss"],
   CyHuberLoss: ["sklearn._loss._loss"],
+  StandardScaler: ["sklearn.preprocessing._data", "sklearn.preprocessing.data"],
+  MaxAbsScaler: ["sklearn.preprocessing._data", "sklearn.preprocessing.data"],
+  MinMaxScaler: ["sklearn.preprocessing._data", "sklearn.preprocessing.data"],
   // XGBoost's scikit-learn wrappers: the fitted booster rides along as Booster.handle, its raw model bytes.
   XGBRegressor: ["xgboost.sklearn"],
   XGBClassifier: ["xgboost.sklearn"],

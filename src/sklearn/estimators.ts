@@ -1,9 +1,10 @@
 // From unpickled scikit-learn objects (inert PyObjects) to the artifact's vectorizer and estimator.
 
-import type { ClassifierSpec, DictVectorizerSpec, Estimator } from "../artifact/types.js";
+import type { ClassifierSpec, DictVectorizerSpec, Estimator, ScalerSpec } from "../artifact/types.js";
 import { numbersOf } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
+import { SCALERS, scalerSpec } from "./scalers.js";
 import { attr, shortName, stateOf } from "./state.js";
 import { treeEstimator } from "./trees.js";
 import { wrapperEstimator, XGBOOST_WRAPPERS } from "../xgboost/sklearn.js";
@@ -14,6 +15,8 @@ export { attr, shortName, stateOf };
 
 export interface ModelParts {
   vectorizer: DictVectorizerSpec;
+  /** Scaling steps of the Pipeline between the vectorizer and the estimator. */
+  scalers?: ScalerSpec[];
   estimator: Estimator;
   /** Classifiers: classes and how raw outputs become probabilities. */
   classifier?: ClassifierSpec;
@@ -24,7 +27,7 @@ export interface ModelParts {
 type Fail = (message: string) => never;
 
 /** The (DictVectorizer, estimator) pair of a (dv, model) tuple or list, or a Pipeline / make_pipeline of them. */
-export function modelObjects(root: PyValue, fail: Fail): { dv: PyObject; est: PyObject; pipeline: boolean } {
+export function modelObjects(root: PyValue, fail: Fail): { dv: PyObject; scalers: PyObject[]; est: PyObject; pipeline: boolean } {
   if (isPyObject(root) && shortName(root) === "Pipeline") {
     const steps = attr(root, "steps", fail);
     if (!Array.isArray(steps)) return fail(`Pipeline.steps is a ${describe(steps)}, not a list`);
@@ -37,10 +40,13 @@ export function modelObjects(root: PyValue, fail: Fail): { dv: PyObject; est: Py
       objs.push(obj as PyObject);
     });
     const names = objs.map(shortName);
-    if (objs.length !== 2 || names[0] !== "DictVectorizer") {
-      fail(`expected a Pipeline of DictVectorizer then one estimator, found steps ${names.join(" -> ") || "(none)"}`);
+    const middle = names.slice(1, -1);
+    if (objs.length < 2 || names[0] !== "DictVectorizer" || !middle.every((m) => SCALERS.has(m))) {
+      fail(
+        `expected a Pipeline of DictVectorizer, optional scalers (${[...SCALERS].join(", ")}), then one estimator; found steps ${names.join(" -> ") || "(none)"}`,
+      );
     }
-    return { dv: objs[0]!, est: objs[1]!, pipeline: true };
+    return { dv: objs[0]!, scalers: objs.slice(1, -1), est: objs[objs.length - 1]!, pipeline: true };
   }
   const objs = Array.isArray(root) ? root : [root];
   const dv = objs.find((o) => isPyObject(o) && shortName(o) === "DictVectorizer") as PyObject | undefined;
@@ -50,27 +56,40 @@ export function modelObjects(root: PyValue, fail: Fail): { dv: PyObject; est: Py
       `expected a Pipeline(DictVectorizer, estimator) or a (DictVectorizer, estimator) tuple, found ${Array.isArray(root) ? `a tuple of ${objs.map(describe).join(", ")}` : describe(root)}`,
     );
   }
-  return { dv: dv!, est: est!, pipeline: false };
+  return { dv: dv!, scalers: [], est: est!, pipeline: false };
 }
 
 export function modelParts(root: PyValue, fail: Fail): ModelParts {
-  const { dv, est } = modelObjects(root, fail);
+  const { dv, scalers, est } = modelObjects(root, fail);
   const versions: Record<string, string> = {};
   const pipe = isPyObject(root) && shortName(root) === "Pipeline" ? [root] : [];
-  for (const o of [...pipe, dv, est]) {
+  for (const o of [...pipe, dv, ...scalers, est]) {
     const v = stateOf(o, fail).get("_sklearn_version");
     if (typeof v === "string") versions[shortName(o)] = v;
   }
   const vectorizer = dictVectorizer(dv, fail);
   const n = vectorizer.feature_names.length;
   const cls = shortName(est);
-  if (CLASSIFIERS.has(cls)) return { vectorizer, ...classifierParts(est, n, fail), sklearnVersions: versions };
+  const specs = scalers.map((o) => scalerSpec(o, n, vectorizer.sparse !== false, fail));
+  const withScalers = specs.length ? { scalers: specs } : {};
+  // Centring or shifting a dense matrix makes every unset feature non-zero: the linear regressor and XGBoost
+  // paths carry per-feature defaults; scikit-learn's tree walk and the classifiers read unset features as 0.
+  const shifts = specs.some((sc) => sc.kind === "MinMaxScaler" || (sc.kind === "StandardScaler" && sc.mean !== null));
+  const refuseShift = () =>
+    fail(
+      `${specs.map((sc) => sc.kind).join(", ")} shifting features before ${cls} is not supported (drop the scaler, or use StandardScaler(with_mean=False) / MaxAbsScaler)`,
+    );
+  if (CLASSIFIERS.has(cls)) {
+    if (shifts) refuseShift();
+    return { vectorizer, ...classifierParts(est, n, fail), sklearnVersions: versions, ...withScalers };
+  }
   const estimator = LINEAR.has(cls)
     ? linear(est, n, fail)
     : XGBOOST_WRAPPERS.has(cls)
       ? wrapperEstimator(est, n, absentFeatures(dv, fail), fail)
       : treeEstimator(est, n, fail);
-  return { vectorizer, estimator, sklearnVersions: versions };
+  if (estimator.kind === "tree_ensemble" && shifts) refuseShift();
+  return { vectorizer, estimator, sklearnVersions: versions, ...withScalers };
 }
 
 export function dictVectorizer(dv: PyObject, fail: Fail): DictVectorizerSpec {
@@ -89,7 +108,7 @@ export function dictVectorizer(dv: PyObject, fail: Fail): DictVectorizerSpec {
   if (Array.isArray(listed) && (listed.length !== names.length || listed.some((n, i) => n !== names[i]))) {
     fail("DictVectorizer.feature_names_ disagrees with vocabulary_");
   }
-  return { kind: "DictVectorizer", separator: sep as string, feature_names: names };
+  return { kind: "DictVectorizer", separator: sep as string, feature_names: names, ...(stateOf(dv, fail).get("sparse") === false ? { sparse: false } : {}) };
 }
 
 /**

@@ -221,7 +221,7 @@ export function buildArtifact(
     ...(opts.description ? { description: opts.description } : {}),
     target: targetOf(opts, parts.classifier !== undefined),
     inputs,
-    features: { fields, vectorizer: parts.vectorizer },
+    features: { fields, vectorizer: parts.vectorizer, ...(parts.scalers ? { scalers: parts.scalers } : {}) },
     estimator: parts.estimator,
     ...(parts.classifier ? { classifier: parts.classifier } : {}),
     environment: {

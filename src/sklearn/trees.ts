@@ -153,9 +153,10 @@ function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail, char
   const cls = "HistGradientBoostingRegressor";
   const st = stateOf(est, fail);
   const loss = st.get("loss");
-  // The identity link: raw predictions are the predictions. Poisson/gamma would need exp().
-  if (typeof loss === "string" && !["squared_error", "least_squares", "absolute_error", "least_absolute_deviation", "quantile"].includes(loss)) {
-    fail(`${cls} loss ${loss} is not supported (only losses whose predictions are the raw sums)`);
+  // Identity-link losses predict the raw sums; poisson and gamma predict exp(raw) (their LogLink's inverse).
+  const identity = ["squared_error", "least_squares", "absolute_error", "least_absolute_deviation", "quantile"];
+  if (typeof loss === "string" && !identity.includes(loss) && !EXP_LINK.includes(loss)) {
+    fail(`${cls} loss ${loss} is not supported (supported: ${[...identity, ...EXP_LINK].join(", ")})`);
   }
   const cat = st.get("is_categorical_");
   if (cat !== undefined && cat !== null && numbersOf(cat, `${cls}.is_categorical_`, fail).some((c) => c))
@@ -168,8 +169,11 @@ function histGradientBoosting(est: PyObject, nFeatures: number, fail: Fail, char
     if (preds.length !== 1) fail(`${cls}._predictors[${i}] has ${preds.length} trees: only one per iteration (regression) is supported`);
     return histTree(preds[0]!, nFeatures, `${cls}._predictors[${i}][0]`, fail, charge);
   });
-  return { kind: "tree_ensemble", sklearn_class: cls, aggregate: "sum", compare: "float64", init, scale: 1, trees };
+  const link = typeof loss === "string" && EXP_LINK.includes(loss) ? { link: "exp" as const } : {};
+  return { kind: "tree_ensemble", sklearn_class: cls, aggregate: "sum", compare: "float64", init, scale: 1, trees, ...link };
 }
+
+const EXP_LINK = ["poisson", "gamma"];
 
 export function histTree(p: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge): TreeSpec {
   if (!isPyObject(p) || shortName(p) !== "TreePredictor") return fail(`${what} is a ${describe(p)}, not a TreePredictor`);
