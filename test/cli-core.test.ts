@@ -117,6 +117,26 @@ describe("ridepred verify", () => {
     expect(j.checks.map((c: { check: string }) => c.check)).toEqual(["schema", "digest", "format", "examples"]);
   });
 
+  it("a model without golden examples is a warning (exit 0); --strict makes warnings fail (exit 1)", () => {
+    // The first CI run of `ridepred import model.bin -o model.json && ridepred verify model.json` must pass.
+    const out = join(tmp, "no-examples.json");
+    expect(ridepred("import", join(FIX, "linear/Ridge.p4.pkl"), "-o", out).code).toBe(0);
+    const r = ridepred("verify", out);
+    expect([r.code, r.stderr]).toStrictEqual([0, ""]);
+    expect(r.stdout).toMatch(/^WARN\s+examples\s+no golden examples: nothing proves the predictions \(re-import with --examples\)$/m);
+    expect(r.stdout).toMatch(/: 3 of 4 checks passed, 1 warning \(--strict fails on warnings\)\n$/);
+    const strict = ridepred("verify", out, "--strict");
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/^WARN\s+examples\s+no golden examples/m);
+    expect(strict.stdout).toMatch(/: 0 of 4 checks failed, 1 warning \(--strict: failing\)\n$/);
+    const j = JSON.parse(ridepred("verify", out, "--strict", "--json").stdout);
+    expect(j).toMatchObject({ ok: false, strict: true, failed: 0, warnings: 1 });
+    expect(j.checks.find((c: { check: string }) => c.check === "examples")).toMatchObject({ status: "warn", ok: false });
+    expect(JSON.parse(ridepred("verify", out, "--json").stdout)).toMatchObject({ ok: true, strict: false, warnings: 1 });
+    // A model with examples has no warning: --strict passes it.
+    expect(ridepred("verify", "--strict").code).toBe(0);
+  });
+
   it("fails on the digest when one coefficient is changed", () => {
     const doc = JSON.parse(readFileSync(join(ROOT, "models/ride-duration.json"), "utf8"));
     doc.estimator.coef[100] += 0.001;
