@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
 import { keyValue } from "./options.js";
@@ -16,6 +17,7 @@ interface ScoreOpts {
   runDate?: string;
   period: string;
   batchSize: string;
+  threads?: string;
   rideIdPrefix?: string;
   compression?: "snappy" | "none";
   where?: string;
@@ -66,6 +68,7 @@ export function scoreCommand(): Command {
         "append",
       ]),
     )
+    .option("--threads <n|auto>", "threads a tree ensemble's batches are walked on (default $RIDEPRED_THREADS, else auto: one per core, at most 4)")
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
     .action(async (input: string, opts: ScoreOpts) => {
       process.exitCode = await run(input, opts);
@@ -92,7 +95,7 @@ async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
   if (opts.where !== undefined && opts.query !== undefined) throw new RidepredError("--where and --query: give one (put the condition in the query)");
   if (opts.ifExists !== undefined && !isTableLocation(output)) throw new RidepredError("--if-exists needs a table output (postgresql:// or duckdb:)");
 
-  const { predictor } = loadModel(opts.model);
+  const { predictor } = loadModel(opts.model, { threads: threadsSetting(opts.threads) });
   const spinner = await progress(redactLocation(input));
   try {
     const summary = await score({
@@ -136,6 +139,18 @@ function parseRange(s: string): [number, number] {
   if (!m || !Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi)
     throw new RidepredError(`--filter-duration ${s}: expected MIN..MAX in minutes, e.g. 1..60`);
   return [lo, hi];
+}
+
+/** --threads N|auto, else RIDEPRED_THREADS, else auto: one thread per core, at most 4. */
+function threadsSetting(option: string | undefined): number {
+  const v = option ?? process.env.RIDEPRED_THREADS ?? "auto";
+  if (v === "auto" || v === "") return Math.min(4, availableParallelism());
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new RidepredError(
+      `${option !== undefined ? "--threads" : "RIDEPRED_THREADS="}${option !== undefined ? " " : ""}${v}: expected a whole number of threads from 1 to 64, or auto`,
+    );
+  return n;
 }
 
 /** RIDEPRED_WRITER_THREAD=on|off overrides when Parquet output is encoded on a second thread. */

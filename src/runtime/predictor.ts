@@ -23,6 +23,8 @@ export interface BatchResult {
   /** Classifiers: k probabilities per row (row r's at [r * k, r * k + k)), in the order of classifier.classes. */
   probabilities?: Float64Array;
   errors: RowError[];
+  /** Threads that computed this batch (tree ensembles may split a large batch; see CompileOptions). */
+  threads: number;
 }
 
 /** Columnar batch: one column per input name (plain arrays, typed arrays, dictionary columns). */
@@ -45,8 +47,13 @@ export interface Predictor {
 
 type Part = string | number; // template literal text, or an input index
 
+export interface CompileOptions {
+  /** Threads a large batch may use (tree ensembles only; default 1: the calling thread alone). */
+  threads?: number;
+}
+
 /** Compile an artifact into a predictor. Validation is the caller's job (readArtifact does it). */
-export function compile(artifact: ModelArtifact): Predictor {
+export function compile(artifact: ModelArtifact, options: CompileOptions = {}): Predictor {
   const inputs = artifact.inputs;
   const nIn = inputs.length;
   const inputIndex = new Map(inputs.map((inp, i) => [inp.name, i]));
@@ -80,7 +87,7 @@ export function compile(artifact: ModelArtifact): Predictor {
   const trees = classifier
     ? null
     : est.kind === "tree_ensemble"
-      ? compileTrees(est)
+      ? compileTrees(est, options.threads)
       : est.kind === "xgboost"
         ? compileXGBoost(est, vec.feature_names.length, defaults)
         : null;
@@ -313,6 +320,7 @@ export function compile(artifact: ModelArtifact): Predictor {
     const k = classifier?.k ?? 0;
     const probabilities = classifier ? (probaOut && probaOut.length >= n * k ? probaOut : new Float64Array(n * k)) : undefined;
     const errors: RowError[] = [];
+    let threads = 1;
     grow(n);
     bad.fill(0, 0, n);
     for (let i = 0; i < nIn; i++) loadColumn(i, columns[inputs[i]!.name], n, errors);
@@ -332,7 +340,7 @@ export function compile(artifact: ModelArtifact): Predictor {
       }
       for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
     } else if (trees) {
-      trees({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
+      threads = trees({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
       // HistGradientBoosting's poisson/gamma losses: predict() is the log link's inverse of the raw sum.
       if (expLink) for (let r = 0; r < n; r++) predictions[r] = Math.exp(predictions[r]!);
     } else
@@ -354,7 +362,7 @@ export function compile(artifact: ModelArtifact): Predictor {
       }
     if (probabilities) for (let r = 0; r < n; r++) if (bad[r] === 1) probabilities.fill(NaN, r * k, r * k + k);
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
-    return probabilities ? { predictions, probabilities, errors } : { predictions, errors };
+    return probabilities ? { predictions, probabilities, errors, threads } : { predictions, errors, threads };
   }
 
   // One ride is a batch of one: the same code path as every batch.

@@ -1,45 +1,25 @@
-// Tree ensembles over a batch, tree by tree: one tree's nodes stay in cache while every row of the batch
-// passes it, instead of every row walking the whole forest (a 100-tree, depth-20 forest is ~260k nodes,
-// far more than a core's cache). Each row still sums its trees in tree order, so the float operations,
-// and the bits, are scikit-learn's.
+// Tree ensembles compiled for the predictor: the forest flattened into typed arrays (shared memory when
+// tree workers help), walked on the calling thread or split between it and workers.
 import type { TreeEnsembleEstimator } from "../artifact/types.js";
+import { type Forest, type RangeWalk, rangeWalker, type SparseBatch, type WalkParams } from "./tree-walk.js";
+import { startTreeWorker, type TreeWorker } from "./tree-worker.js";
 
-/**
- * A batch as the predictor vectorized it: for field k and row r (at k * stride + r), the vocabulary
- * column it sets (-1: none) and its value. A feature no field sets is 0, as in DictVectorizer's output.
- */
-export interface SparseBatch {
-  readonly col: Int32Array;
-  readonly val: Float64Array;
-  readonly stride: number;
-  readonly nFields: number;
-}
+export type { SparseBatch } from "./tree-walk.js";
 
-export type BatchEstimate = (batch: SparseBatch, n: number, skip: Uint8Array, out: Float64Array) => void;
+/** Walks a batch into out; returns how many threads walked it. */
+export type BatchEstimate = (batch: SparseBatch, n: number, skip: Uint8Array, out: Float64Array) => number;
 
-/**
- * Every tree's nodes in flat arrays, each tree contiguous and laid out breadth first so that a node's two
- * children are adjacent: a split at i goes to kid[i] (left) or kid[i] + 1 (right), and three arrays
- * describe a node. A leaf (feat -1) keeps its value in thr.
- */
-interface Forest {
-  roots: Int32Array;
-  feat: Int32Array;
-  thr: Float64Array;
-  kid: Int32Array;
-  /** 1 where a missing (NaN) value goes left; null when no tree has missing-value directions. */
-  missingLeft: Uint8Array | null;
-}
-
-function flatten(est: TreeEnsembleEstimator): Forest {
+/** The forest's arrays, in shared memory when tree workers will read them too. */
+function flatten(est: TreeEnsembleEstimator, shared: boolean): Forest {
   const total = est.trees.reduce((n, t) => n + t.feature.length, 0);
   const anyMissing = est.trees.some((t) => t.missing_left?.some((m) => m === 1));
+  const mem = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   const f: Forest = {
-    roots: new Int32Array(est.trees.length),
-    feat: new Int32Array(total),
-    thr: new Float64Array(total),
-    kid: new Int32Array(total),
-    missingLeft: anyMissing ? new Uint8Array(total) : null,
+    roots: new Int32Array(mem(4 * est.trees.length)),
+    feat: new Int32Array(mem(4 * total)),
+    thr: new Float64Array(mem(8 * total)),
+    kid: new Int32Array(mem(4 * total)),
+    missingLeft: anyMissing ? new Uint8Array(mem(total)) : null,
   };
   let next = 0;
   est.trees.forEach((t, k) => {
@@ -65,79 +45,49 @@ function flatten(est: TreeEnsembleEstimator): Forest {
   return f;
 }
 
-export function compileTrees(est: TreeEnsembleEstimator): BatchEstimate {
-  const { roots, feat, thr, kid, missingLeft } = flatten(est);
-  const nTrees = roots.length;
-  // scikit-learn's `tree` module compares float32(x) <= threshold: round the batch's values once.
-  const f32 = est.compare === "float32";
-  const init = est.init as number; // a regressor has one output (validateArtifact); classifiers use runtime/classifier.ts
-  const scale = est.scale;
-  const mean = est.aggregate === "mean";
-  let rounded = new Float64Array(0);
+export function compileTrees(est: TreeEnsembleEstimator, threads = 1): BatchEstimate {
+  // A regressor has one output (validateArtifact); classifiers use runtime/classifier.ts.
+  const params: WalkParams = { f32: est.compare === "float32", init: est.init as number, scale: est.scale, mean: est.aggregate === "mean" };
+  const forest = flatten(est, threads > 1);
+  const walk = rangeWalker(forest, params);
+  if (threads <= 1)
+    return (batch, n, skip, out) => {
+      walk(batch, 0, n, skip, out);
+      return 1;
+    };
+  return parallelWalk(forest, params, walk, threads);
+}
 
+/** Below this many rows a batch is walked on the calling thread alone (a request of one ride, say). */
+const MIN_PARALLEL_ROWS = 1024;
+/** How long the first large batch waits for tree workers to start (they take ~50 ms on an idle machine). */
+const WORKER_START_MS = 10_000;
+
+/**
+ * The batch's rows split between the calling thread and threads - 1 tree workers: each worker gets its
+ * rows copied into its own shared buffers, the caller walks the first share meanwhile, then waits
+ * (Atomics.wait: predictColumns stays synchronous) and copies the workers' predictions back.
+ */
+function parallelWalk(forest: Forest, params: WalkParams, walk: RangeWalk, threads: number): BatchEstimate {
+  let pool: TreeWorker[] | undefined;
   return (batch, n, skip, out) => {
-    const { col, stride, nFields } = batch;
-    let val = batch.val;
-    if (f32) {
-      if (rounded.length < val.length) rounded = new Float64Array(val.length);
-      for (let k = 0; k < nFields; k++) for (let r = 0, at = k * stride; r < n; r++, at++) rounded[at] = Math.fround(val[at]!);
-      val = rounded;
+    if (n < MIN_PARALLEL_ROWS) {
+      walk(batch, 0, n, skip, out);
+      return 1;
     }
-    // Boosting accumulates raw = init; raw += scale * tree(x) stage by stage (predict_stages,
-    // _predict_iterations); forests sum the trees then divide (_accumulate_prediction).
-    out.fill(mean ? 0 : init, 0, n);
-    if (nFields > 4) return walkAny(batch, n, skip, val, out);
-    for (let t = 0; t < nTrees; t++) {
-      const root = roots[t]!;
-      for (let r = 0; r < n; r++) {
-        if (skip[r] === 1) continue;
-        // The row's few set features, held in locals for the whole walk (-2: no such field, never a feature).
-        const c0 = nFields > 0 ? col[r]! : -2,
-          c1 = nFields > 1 ? col[stride + r]! : -2,
-          c2 = nFields > 2 ? col[2 * stride + r]! : -2,
-          c3 = nFields > 3 ? col[3 * stride + r]! : -2;
-        const v0 = nFields > 0 ? val[r]! : 0,
-          v1 = nFields > 1 ? val[stride + r]! : 0,
-          v2 = nFields > 2 ? val[2 * stride + r]! : 0,
-          v3 = nFields > 3 ? val[3 * stride + r]! : 0;
-        let node = root;
-        let f: number;
-        while ((f = feat[node]!) >= 0) {
-          const x = f === c0 ? v0 : f === c1 ? v1 : f === c2 ? v2 : f === c3 ? v3 : 0; // a feature no field sets is 0
-          // NaN fails every comparison: it goes where missing_go_to_left says (right when absent).
-          node = kid[node]! + (x <= thr[node]! || (x !== x && missingLeft !== null && missingLeft[node] === 1) ? 0 : 1);
-        }
-        out[r]! += mean ? thr[node]! : scale * thr[node]!;
-      }
-    }
-    finish(n, skip, out);
+    // The first large batch waits (boundedly) for the workers to start; one that cannot start gets no
+    // share, now or later: the caller walks it.
+    const first = pool === undefined;
+    pool ??= Array.from({ length: threads - 1 }, () => startTreeWorker(forest, params));
+    const helpers = pool.filter((w) => w.ready(first ? WORKER_START_MS : 0));
+    const share = Math.ceil(n / (helpers.length + 1));
+    const jobs = helpers.map((w, i) => {
+      const from = Math.min(n, share * (i + 1));
+      const to = Math.min(n, from + share);
+      return { w, from, to, seq: w.post(batch, from, to, skip) };
+    });
+    walk(batch, 0, Math.min(n, share), skip, out);
+    for (const { w, from, to, seq } of jobs) w.collect(seq, out, from, to);
+    return jobs.length + 1;
   };
-
-  function finish(n: number, skip: Uint8Array, out: Float64Array): void {
-    if (mean) for (let r = 0; r < n; r++) out[r] = init + scale * (out[r]! / nTrees);
-    for (let r = 0; r < n; r++) if (skip[r] === 1) out[r] = NaN;
-  }
-
-  /** Any number of fields: the row's value of a feature is searched among them at each node. */
-  function walkAny({ col, stride, nFields }: SparseBatch, n: number, skip: Uint8Array, val: Float64Array, out: Float64Array): void {
-    for (let t = 0; t < nTrees; t++) {
-      for (let r = 0; r < n; r++) {
-        if (skip[r] === 1) continue;
-        let node = roots[t]!;
-        let f: number;
-        while ((f = feat[node]!) >= 0) {
-          let x = 0;
-          for (let k = 0, at = r; k < nFields; k++, at += stride) {
-            if (col[at] === f) {
-              x = val[at]!;
-              break;
-            }
-          }
-          node = kid[node]! + (x <= thr[node]! || (x !== x && missingLeft !== null && missingLeft[node] === 1) ? 0 : 1);
-        }
-        out[r]! += mean ? thr[node]! : scale * thr[node]!;
-      }
-    }
-    finish(n, skip, out);
-  }
 }

@@ -89,5 +89,6 @@ export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaul
       }
     }
     for (let r = 0; r < n; r++) out[r] = skip[r] === 1 ? NaN : transform === null ? out[r]! : transform(out[r]!);
+    return 1;
   };
 }

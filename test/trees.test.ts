@@ -1,0 +1,90 @@
+// Tree ensembles walk a batch tree by tree, on the calling thread or split with tree workers
+// (src/runtime/trees.ts, tree-walk.ts, tree-worker.ts): every way gives scikit-learn's bits.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compile } from "../src/runtime/predictor.js";
+import { importPickleFile } from "../src/sklearn/import.js";
+
+const DIR = join(__dirname, "fixtures", "sklearn");
+const BIN = join(__dirname, "..", "bin", "ridepred");
+const rides: Record<string, string | number>[] = JSON.parse(readFileSync(join(DIR, "rides.json"), "utf8"));
+const TREES = [
+  "DecisionTreeRegressor",
+  "RandomForestRegressor",
+  "ExtraTreesRegressor",
+  "GradientBoostingRegressor",
+  "GradientBoostingRegressor_dummy_median",
+  "HistGradientBoostingRegressor",
+];
+
+describe("tree ensembles over large batches", () => {
+  // Three copies of the 1,003 real rides, so that the batch is past the size tree workers take on.
+  const many = [...rides, ...rides, ...rides];
+  for (const name of TREES) {
+    it(`${name}: one thread and three threads give scikit-learn's predictions, bit for bit`, () => {
+      const artifact = importPickleFile(join(DIR, `${name}.p4.pkl`));
+      const expected: number[] = JSON.parse(readFileSync(join(DIR, `${name}.expected.json`), "utf8")).predictions;
+      const one = compile(artifact);
+      const three = compile(artifact, { threads: 3 });
+      const columns = Object.fromEntries(one.inputs.map((inp) => [inp.name, many.map((r) => r[inp.name])]));
+      const a = Float64Array.from(one.predictColumns(columns, many.length).predictions);
+      const byThree = three.predictColumns(columns, many.length);
+      expect(byThree.threads).toBe(3); // the workers did walk two thirds of the rows
+      const b = Float64Array.from(byThree.predictions);
+      // twice, so that the workers' second job (reused buffers) is checked too
+      const c = three.predictColumns(columns, many.length).predictions;
+      for (let i = 0; i < many.length; i++) {
+        const want = name.startsWith("Gradient") || name.startsWith("Hist") ? a[i] : expected[i % rides.length];
+        expect(Object.is(a[i], want) && Object.is(b[i], a[i]) && Object.is(c[i], a[i]), `row ${i}: ${a[i]} ${b[i]} ${c[i]} want ${want}`).toBe(true);
+      }
+      // The boosted sums match scikit-learn to 1e-12 relative (test/import-sklearn.test.ts); the threads add nothing.
+      for (let i = 0; i < rides.length; i++) expect(Math.abs(a[i]! - expected[i]!)).toBeLessThanOrEqual(Math.abs(expected[i]!) * 1e-12);
+    });
+  }
+
+  it("a rejected row in a threaded batch is NaN with its error, the rest are scored", () => {
+    const artifact = importPickleFile(join(DIR, "RandomForestRegressor.p4.pkl"));
+    const p = compile(artifact, { threads: 2 });
+    const columns = Object.fromEntries(p.inputs.map((inp) => [inp.name, many.map((r) => r[inp.name])]));
+    const distance = p.inputs.find((i) => i.type === "number")!.name;
+    (columns[distance] as unknown[])[2500] = "abc";
+    const { predictions, errors } = p.predictColumns(columns, many.length);
+    expect(errors).toEqual([{ row: 2500, field: distance, reason: 'expected a number, got "abc"' }]);
+    expect(Number.isNaN(predictions[2500])).toBe(true);
+    expect(predictions.filter((x) => Number.isNaN(x)).length).toBe(1);
+  });
+
+  it("score --threads 2 with a forest: same output as --threads 1, and the workers never keep the process alive", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ridepred-trees-"));
+    const model = join(dir, "forest.json");
+    expect(spawnSync(process.execPath, [BIN, "import", join(DIR, "RandomForestRegressor.p4.pkl"), "-o", model], { encoding: "utf8" }).status).toBe(0);
+    const sample = readFileSync(join(__dirname, "..", "examples", "green_tripdata_2021-02_sample.csv"), "utf8").split("\n");
+    const body = sample.slice(1).filter(Boolean);
+    writeFileSync(join(dir, "rides.csv"), [sample[0], ...body, ...body, ...body].join("\n") + "\n"); // 3,000 rows
+    const outs = ["1", "2"].map((t) => {
+      const out = join(dir, `out${t}.csv`);
+      const r = spawnSync(process.execPath, [BIN, "score", join(dir, "rides.csv"), "--model", model, "-o", out, "--threads", t], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(out, "utf8");
+    });
+    expect(outs[1]).toBe(outs[0]);
+    expect(outs[0]!.split("\n").length).toBeGreaterThan(3000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("score --threads: a bad value is a usage error (exit 2)", () => {
+    const bad = spawnSync(process.execPath, [BIN, "score", "examples/green_tripdata_2021-02_sample.csv", "--threads", "0"], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--threads 0: expected a whole number of threads from 1 to 64, or auto");
+    const env = { ...process.env, RIDEPRED_THREADS: "x" };
+    const badEnv = spawnSync(process.execPath, [BIN, "score", "examples/green_tripdata_2021-02_sample.csv"], { encoding: "utf8", env });
+    expect(badEnv.status).toBe(2);
+    expect(badEnv.stderr).toContain("RIDEPRED_THREADS=x: expected a whole number");
+  });
+});
