@@ -132,6 +132,20 @@ describe("ridepred score", () => {
   });
 });
 
+describe("the library (src/index.ts)", () => {
+  it("predictRides on the rides parsed from JSON, and predictor.predict one by one", async () => {
+    const { predictRides } = await import("../src/index.js");
+    const parsed = rides.map((_, i) => JSON.parse(rideJson(i)) as Record<string, unknown>);
+    const batch = predictRides(predictor, parsed);
+    expect(batch.errors).toStrictEqual([]);
+    same("predictRides", batch.predictions);
+    same(
+      "predict",
+      parsed.map((r) => predictor.predict(r)),
+    );
+  });
+});
+
 describe("ridepred stream", () => {
   const events = () => rides.map((_, i) => `{"ride":${rideJson(i)},"ride_id":${i}}`);
   const byId = (out: { prediction: { ride_id: number; ride_duration: number } }[]) => {
