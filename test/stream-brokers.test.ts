@@ -180,7 +180,7 @@ for (const h of [redisHarness(), kafkaHarness(), kinesisHarness()]) {
     beforeAll(() => h.start());
     afterAll(() => h.stop());
 
-    it("N events in, N distinct ride ids out, each equal to predictor.predict", async () => {
+    it("N events in, N distinct ride ids out, each equal to predictor.predict", { timeout: 120_000 }, async () => {
       const N = 1000;
       const lane = await h.lane("bulk");
       await lane.produce(
@@ -223,7 +223,7 @@ for (const h of [redisHarness(), kafkaHarness(), kinesisHarness()]) {
       ]);
     });
 
-    it("a consumer SIGKILLed mid-stream and restarted loses no ride id", async () => {
+    it("a consumer SIGKILLed mid-stream and restarted loses no ride id", { timeout: 180_000 }, async () => {
       const N = 3000;
       const lane = await h.lane("crash");
       const args = [...lane.args, "--batch", "50"];

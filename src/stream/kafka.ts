@@ -6,7 +6,7 @@
 // eachBatch call open until its messages are acked, so kafkajs neither fetches past nor rebalances away
 // a partition whose messages are still in flight.
 import { readFileSync } from "node:fs";
-import type { Consumer, Kafka, KafkaConfig, Producer, SASLOptions } from "kafkajs";
+import type { Consumer, ConsumerRunConfig, Kafka, KafkaConfig, Producer, SASLOptions } from "kafkajs";
 import { RidepredError } from "../errors.js";
 import type { DeadLetter, Message, Output, Sink, Source } from "./types.js";
 
@@ -97,7 +97,10 @@ export interface ConsumerOptions {
   concurrency: number;
   /** Offsets that could not be committed because the partition moved to another member (rebalance). */
   onLostCommit?: (partitions: number[], reason: string) => void;
+  log?: (m: string) => void;
 }
+
+const MAX_RESTARTS = 5;
 
 /** The consumer must be connected; subscribes and starts it. */
 export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promise<Source> {
@@ -112,16 +115,7 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
     wake = undefined;
     w?.();
   };
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    // kafkajs restarts itself after retriable errors; anything else ends the stream.
-    if (!payload.restart) {
-      failure = payload.error;
-      notify();
-    }
-  });
-
-  await consumer.subscribe({ topic: o.topic, fromBeginning: o.start === "0" });
-  await consumer.run({
+  const runConfig: ConsumerRunConfig = {
     autoCommit: false,
     partitionsConsumedConcurrently: o.concurrency,
     eachBatch: async ({ batch, heartbeat }) => {
@@ -147,7 +141,35 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
         clearInterval(beat);
       }
     },
+  };
+
+  // kafkajs restarts itself after retriable errors. A non-retriable crash is restarted here a few times
+  // in a row (a join can lose a race, e.g. a follower's SyncGroup reaching kcat's mock cluster before the
+  // leader's gets INVALID_REQUEST); the budget is renewed by every successful join. Then the stream ends.
+  let restarts = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => (restarts = 0));
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || closing) return;
+    if (++restarts > MAX_RESTARTS) {
+      failure = payload.error;
+      notify();
+      return;
+    }
+    o.log?.(`consumer stopped (${payload.error.message}); rejoining the group (${restarts} of ${MAX_RESTARTS})`);
+    setTimeout(() => {
+      if (closing) return;
+      consumer
+        .connect()
+        .then(() => consumer.run(runConfig))
+        .catch((e: Error) => {
+          failure = e;
+          notify();
+        });
+    }, 1000);
   });
+
+  await consumer.subscribe({ topic: o.topic, fromBeginning: o.start === "0" });
+  await consumer.run(runConfig);
 
   const releaseAll = () => {
     for (const h of new Set(held.values())) h.release();
@@ -254,6 +276,13 @@ export function kafkaSink(producer: Producer, o: ProducerSinkOptions): Sink {
 
 export type Idempotence = "auto" | "on" | "off";
 
+/** The error under kafkajs's retry wrappers (KafkaJSNumberOfRetriesExceeded keeps the last one as cause). */
+function rootCause(e: unknown): Error {
+  let err = e as Error & { cause?: unknown; originalError?: unknown };
+  for (let i = 0; i < 5 && (err.cause ?? err.originalError); i++) err = (err.cause ?? err.originalError) as typeof err;
+  return err;
+}
+
 /**
  * A connected producer. The idempotent producer (exactly one copy per send even when kafkajs retries)
  * needs InitProducerId from the cluster; `auto` falls back to a plain producer when the broker refuses it
@@ -261,20 +290,25 @@ export type Idempotence = "auto" | "on" | "off";
  */
 export async function connectProducer(kafka: Kafka, mode: Idempotence, warn: (msg: string) => void): Promise<{ producer: Producer; idempotent: boolean }> {
   const { Partitioners } = await import("kafkajs");
-  const base = { createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true };
-  if (mode !== "off") {
-    const producer = kafka.producer({ ...base, idempotent: true, maxInFlightRequests: 1 });
+  const base = { createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true, maxInFlightRequests: 1 };
+  const connect = async (idempotent: boolean) => {
+    const producer = kafka.producer({ ...base, idempotent });
     try {
       await producer.connect();
-      return { producer, idempotent: true };
+      return producer;
     } catch (e) {
-      await producer.disconnect().catch(() => {});
-      // An unreachable or refusing cluster is not a question of idempotence: report it as it is.
-      if (mode === "on" || /Connection|SASL|Authentication/.test((e as Error).name)) throw e;
-      warn(`the cluster refused the idempotent producer (${(e as Error).message}); producing without it: a retried send may write a prediction twice`);
+      await producer.disconnect().catch(() => {}); // or its reconnect timers keep the process alive
+      throw e;
     }
+  };
+  if (mode === "off") return { producer: await connect(false), idempotent: false };
+  try {
+    return { producer: await connect(true), idempotent: true };
+  } catch (e) {
+    // An unreachable cluster is not a question of idempotence: report it as it is.
+    if (mode === "on" || /Connection/.test(rootCause(e).name)) throw e;
+    const producer = await connect(false); // its own error if the cluster refuses this too
+    warn(`the cluster refused the idempotent producer (${(e as Error).message}); producing without it: a retried send may write a prediction twice`);
+    return { producer, idempotent: false };
   }
-  const producer = kafka.producer({ ...base, idempotent: false, maxInFlightRequests: 1 });
-  await producer.connect();
-  return { producer, idempotent: false };
 }

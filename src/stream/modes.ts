@@ -152,16 +152,30 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
   // kafkajs's own log lines (connection errors, rebalances), warnings and up, prefixed like ours. Its
   // warning that bounded retries weaken the idempotent producer is ours to accept: a send that keeps
   // failing exits 1 (the supervisor restarts; uncommitted offsets are re-read) instead of retrying forever.
+  // A line repeated by kafkajs's retries is shown once a minute.
+  const shown = new Map<string, number>();
   const logCreator = () => (e: { level: number; namespace: string; log: { message: string } }) => {
-    if (e.level <= logLevel.WARN && !e.log.message.startsWith("Limiting retries")) o.log(`kafka ${e.namespace}: ${e.log.message}`);
+    const line = `kafka ${e.namespace}: ${e.log.message}`;
+    // "Response Heartbeat(...)" and the like: kafkajs's request-level echo of an error its caller handles.
+    if (e.level > logLevel.WARN || e.log.message.startsWith("Limiting retries") || (e.namespace === "Connection" && e.log.message.startsWith("Response ")))
+      return;
+    if (performance.now() - (shown.get(line) ?? -1e9) < 60_000) return;
+    shown.set(line, performance.now());
+    o.log(line);
   };
   const client = (brokers: string[]) =>
     new Kafka({ clientId: "ridepred", brokers, ...security, logLevel: logLevel.WARN, logCreator, connectionTimeout: 3000, retry: { retries: 5 } });
   const kin = client(from.brokers);
   const kout = cluster(from) === cluster(to) ? kin : client(to.brokers);
   const model = `${predictor.name}@${predictor.version}`;
+  // The usual causes of a refused handshake, named when the options make them likely.
+  const hint = o.security.sasl
+    ? ` (with --kafka-sasl ${o.security.sasl}: does this listener accept SASL, and these credentials?)`
+    : security.ssl
+      ? " (with TLS: does this listener speak TLS?)"
+      : "";
   const connectError = (where: string) => (e: Error) => {
-    throw new RidepredError(`cannot connect to ${where}: ${e.message}`);
+    throw new RidepredError(`cannot connect to ${where}: ${e.message}${hint}`);
   };
   const { producer, idempotent } = await k.connectProducer(kout, o.idempotence, o.log).catch(connectError(to.display));
   const consumer = kin.consumer({
@@ -186,6 +200,7 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
       start: o.start,
       blockMs: o.blockMs,
       concurrency: 8,
+      log: o.log,
       onLostCommit: (ps, why) => {
         lostCommits++;
         o.log(`partitions ${ps.join(",")} moved to another member before their offsets were committed (${why}): they are delivered again there`);
