@@ -9,6 +9,7 @@ import { verifyCommand } from "./commands/verify.js";
 import { scoreCommand } from "./commands/score.js";
 import { serveCommand } from "./commands/serve.js";
 import { streamCommand } from "./commands/stream.js";
+import { exportCommand } from "./commands/export.js";
 
 export function program(): Command {
   const p = new Command("ridepred")
@@ -16,7 +17,7 @@ export function program(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
-  for (const c of [importCommand(), inspectCommand(), verifyCommand(), scoreCommand(), serveCommand(), streamCommand()]) {
+  for (const c of [importCommand(), inspectCommand(), verifyCommand(), scoreCommand(), serveCommand(), streamCommand(), exportCommand()]) {
     p.addCommand(c.exitOverride());
   }
   return p;

@@ -1,0 +1,100 @@
+// bench/sql: the exported model scored inside DuckDB against `ridepred score`, on the same N real rows
+// (../shared's green months repeated, as Parquet), the same number of threads, in one run. Three timings,
+// each the whole job from Parquet in to Parquet out (ride_id, predicted_duration, model_version):
+//   export   `ridepred export sql --dialect duckdb` run in DuckDB, then COPY (SELECT ... FROM the view) TO parquet
+//   hand     DuckDB's own best plan for the same arithmetic: a hand-written LEFT JOIN on the same weights
+//            table (no input checks, no category rule), COPY TO parquet
+//   ridepred `ridepred score IN.parquet -o OUT.parquet --columns ride_id,predicted_duration,model_version`
+// The two DuckDB outputs are then compared with ridepred's, prediction by prediction.
+// usage: npm run build && flock /tmp/ridepred-bench.lock node bench/sql.mjs [--rows 10000000] [--threads 2] [--rounds 3] [--dir /tmp/ridepred-bench-sql]
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : def;
+};
+const rows = Number(arg("--rows", 10_000_000));
+const threads = Number(arg("--threads", 2));
+const rounds = Number(arg("--rounds", 3));
+const dir = arg("--dir", "/tmp/ridepred-bench-sql");
+const root = fileURLToPath(new URL("..", import.meta.url));
+const shared = join(root, "../shared/data");
+const bin = join(root, "bin/ridepred");
+const months = ["green_tripdata_2021-01.parquet", "green_tripdata_2021-02.parquet"].map((f) => join(shared, f));
+if (!months.every(existsSync)) {
+  console.log("bench/sql: skipped, ../shared/data (real TLC months) is absent");
+  process.exit(0);
+}
+
+const { DuckDBInstance } = await import("@duckdb/node-api");
+const { readArtifact } = await import(join(root, "dist/artifact/io.js"));
+const { exportSql } = await import(join(root, "dist/sql/script.js"));
+const fmt = (x) => Math.round(x).toLocaleString("en-US");
+
+mkdirSync(dir, { recursive: true });
+const input = join(dir, `green_${rows}.parquet`);
+const db = await (await DuckDBInstance.create(":memory:", { threads: String(threads) })).connect();
+if (!existsSync(input)) {
+  console.error(`preparing ${fmt(rows)} real rows in ${input} ...`);
+  const src = `read_parquet([${months.map((m) => `'${m}'`).join(", ")}])`;
+  const n = Number((await db.runAndReadAll(`SELECT count(*) FROM ${src}`)).getRows()[0][0]);
+  await db.run(
+    `COPY (SELECT lpep_pickup_datetime, lpep_dropoff_datetime, PULocationID, DOLocationID, trip_distance, fare_amount, total_amount
+       FROM ${src}, range(${Math.ceil(rows / n)}) LIMIT ${rows}) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)`,
+  );
+}
+
+const artifact = readArtifact(join(root, "models/ride-duration.json"));
+// DuckDB numbers the rows of the file itself: the id column needs no window over 10M rows.
+const table = `read_parquet('${input}', file_row_number = true)`;
+const { sql, bytes } = exportSql(artifact, { dialect: "duckdb", table, map: { file_row_number: "ride_id" } });
+await db.run(sql);
+const est = artifact.estimator;
+const trip = artifact.features.vectorizer.feature_names.indexOf("trip_distance");
+const hand = `SELECT r.file_row_number AS ride_id, (COALESCE(w.coef, 0) + r.trip_distance * ${est.coef[trip]}e0) + ${est.intercept}e0 AS predicted_duration, '${artifact.version}' AS model_version
+  FROM ${table} r LEFT JOIN ride_predictions_weights w ON w.field = 0 AND w.value = r.PULocationID || '_' || r.DOLocationID`;
+
+const out = (name) => join(dir, `${name}.parquet`);
+async function duck(name, query) {
+  rmSync(out(name), { force: true });
+  const t0 = performance.now();
+  await db.run(`COPY (${query}) TO '${out(name)}' (FORMAT parquet)`);
+  return (performance.now() - t0) / 1000;
+}
+function ridepred() {
+  rmSync(out("ridepred"), { force: true });
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, "score", input, "-o", out("ridepred"), "--columns", "ride_id,predicted_duration,model_version"], {
+    encoding: "utf8",
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
+  });
+  if (r.status !== 0) throw new Error(`ridepred score failed: ${r.stderr}`);
+  return (performance.now() - t0) / 1000;
+}
+
+console.log(`bench/sql: ${fmt(rows)} rows, ${threads} threads, ${rounds} rounds; exported script ${fmt(bytes)} bytes`);
+const best = { export: Infinity, hand: Infinity, ridepred: Infinity };
+for (let i = 0; i < rounds; i++) {
+  const e = await duck("export", "SELECT ride_id, predicted_duration, model_version FROM ride_predictions");
+  const h = await duck("hand", hand);
+  const p = ridepred();
+  console.log(`round ${i + 1}: export ${e.toFixed(2)} s, hand-written join ${h.toFixed(2)} s, ridepred score ${p.toFixed(2)} s`);
+  best.export = Math.min(best.export, e);
+  best.hand = Math.min(best.hand, h);
+  best.ridepred = Math.min(best.ridepred, p);
+}
+for (const [k, s] of Object.entries(best)) console.log(`best ${k}: ${s.toFixed(2)} s, ${fmt(rows / s)} rows/s`);
+console.log(`export / hand-written: ${(best.export / best.hand).toFixed(2)}x; export / ridepred: ${(best.export / best.ridepred).toFixed(2)}x`);
+
+// Same predictions: ride ids: ridepred writes "<file>_<row>", DuckDB the row number (both 0-based).
+const check = await db.runAndReadAll(`SELECT count(*) AS n,
+    count(*) FILTER (WHERE e.predicted_duration IS DISTINCT FROM r.predicted_duration) AS export_differ,
+    count(*) FILTER (WHERE h.predicted_duration IS DISTINCT FROM r.predicted_duration) AS hand_differ
+  FROM (SELECT CAST(regexp_extract(ride_id, '([0-9]+)$', 1) AS BIGINT) AS id, predicted_duration FROM '${out("ridepred")}') r
+  LEFT JOIN '${out("export")}' e ON e.ride_id = r.id LEFT JOIN '${out("hand")}' h ON h.ride_id = r.id`);
+const [n, exportDiffer, handDiffer] = check.getRows()[0].map(Number);
+console.log(`check: ${fmt(n)} rows; export differs from ridepred on ${fmt(exportDiffer)}, hand-written on ${fmt(handDiffer)}`);
+if (exportDiffer !== 0) process.exitCode = 1;
