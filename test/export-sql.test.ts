@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readArtifact } from "../src/artifact/io.js";
 import type { ModelArtifact } from "../src/artifact/types.js";
 import { compile } from "../src/runtime/predictor.js";
-import { importSource } from "../src/sklearn/import.js";
+import { importSource } from "../src/sklearn/source.js";
 import { exportSql } from "../src/sql/script.js";
 import { float32Bound } from "../src/sql/trees.js";
 import { mariadbMissing, startMariadb, type MariaDb } from "./support/mariadb.js";
@@ -466,5 +466,12 @@ describe("ridepred export sql (command line)", () => {
       }
     })();
     expect(e?.message).toContain('Booster (estimator kind "xgboost") cannot be exported to SQL yet');
+    const out = join(tmp, "classifier.json");
+    const imp = spawnSync(process.execPath, [BIN, "import", join(FIX, "classifiers/DecisionTreeClassifier_binary.pkl"), "-o", out], { encoding: "utf8" });
+    expect(imp.status, imp.stderr).toBe(0);
+    const r = run(out, "--dialect", "postgres", "--table", "t");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('DecisionTreeClassifier (estimator kind "tree_ensemble") is a classifier; classifiers cannot be exported to SQL yet');
+    expect(r.stdout).toBe("");
   });
 });

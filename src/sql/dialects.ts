@@ -135,6 +135,10 @@ const duckdb: Dialect = {
   // typeof() is folded when the query is planned: a numeric column is never converted to text, which
   // would cost more than the rest of the query.
   emptyText: (raw, t) => `(typeof(${raw}) = 'VARCHAR' AND ${t} = '')`,
+  floatNaN: (raw) => `(typeof(${raw}) IN ('DOUBLE', 'FLOAT') AND isnan(TRY_CAST(${raw} AS DOUBLE)))`,
+  floatInf: (raw) => `(typeof(${raw}) IN ('DOUBLE', 'FLOAT') AND isinf(TRY_CAST(${raw} AS DOUBLE)))`,
+  numericText: (raw, ok) => `(typeof(${raw}) <> 'VARCHAR' OR ${ok})`,
+  numberValue: (raw, ok) => `CASE WHEN ${ok} THEN TRY_CAST(${raw} AS DOUBLE) END`,
   // An integer column's text is canonical; text that may need rewriting starts with '+', '-' or '0' (all
   // sort before '1', byte order) or has a '.'. A float column always takes the general path (NaN, 130.0).
   canonicalAlready: (raw, t) =>

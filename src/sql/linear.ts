@@ -61,7 +61,7 @@ export function linearSql(d: Dialect, a: ModelArtifact, est: LinearEstimator, we
     // A numeric field outside the vocabulary sets no column; an absent value sets none either.
     if (col >= 0) acc = `(${acc} + COALESCE(${product(d, field, est.coef[col]!)}, ${d.num(0)}))`;
   });
-  return { setup, joins, prediction: `(${acc} + ${d.num(est.intercept)})`, weightRows: rows.length };
+  return { setup, joins, prediction: `(${acc} + ${d.num(est.intercept as number)})`, weightRows: rows.length };
 }
 
 /**

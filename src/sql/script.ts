@@ -54,6 +54,8 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
 function checkSupported(a: ModelArtifact): void {
   const est = a.estimator as { kind: string; sklearn_class?: string };
   const what = `${est.sklearn_class ?? est.kind} (estimator kind "${est.kind}")`;
+  if ("classifier" in a && a.classifier !== undefined)
+    throw new RidepredError(`export sql: ${what} is a classifier; classifiers cannot be exported to SQL yet (regressors only)`, 1);
   const known = KNOWN_KEYS[est.kind];
   if (!known) throw new RidepredError(`export sql: ${what} cannot be exported to SQL yet (supported: linear models, trees and tree ensembles)`, 1);
   const extra = (obj: object, keys: readonly string[]) => Object.keys(obj).filter((k) => !keys.includes(k));
@@ -152,7 +154,7 @@ export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
     from = ["ridepred_f f", ...lin.joins].join("\n  ");
     prediction = lin.prediction;
     info = { kind: est.kind, class: est.sklearn_class, weightRows: lin.weightRows };
-  } else {
+  } else if (est.kind === "tree_ensemble") {
     const trees = treesSql(d, est, columnSources(a));
     let prev = "ridepred_f";
     trees.chunks.forEach((expr, n) => {
@@ -162,7 +164,7 @@ export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
     from = `${prev} f`;
     prediction = trees.prediction(`f.acc${trees.chunks.length - 1}`);
     info = { kind: est.kind, class: est.sklearn_class, trees: est.trees.length, nodes: nodeCount(est) };
-  }
+  } else throw new RidepredError(`export sql: ${est.sklearn_class} cannot be exported to SQL yet`, 1); // refused by checkSupported already
   const select = [
     "f.ride_id AS ride_id",
     ...extra.output,

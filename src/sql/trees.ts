@@ -68,18 +68,19 @@ const TREES_PER_CHUNK = 25;
 
 export function treesSql(d: Dialect, est: TreeEnsembleEstimator, sources: readonly ColumnSource[]): TreesSql {
   const mean = est.aggregate === "mean";
+  const init = est.init as number; // one output: several are refused before this
   const leaf = (v: number) => d.num(mean ? v : est.scale * v);
   const chunks: string[] = [];
   for (let from = 0; from < est.trees.length; from += TREES_PER_CHUNK) {
     // Boosting starts from init and adds scale * tree (predict_stages); forests sum from 0 and divide.
-    let acc = from === 0 ? d.num(mean ? 0 : est.init) : `acc${from / TREES_PER_CHUNK - 1}`;
+    let acc = from === 0 ? d.num(mean ? 0 : init) : `acc${from / TREES_PER_CHUNK - 1}`;
     for (const tree of est.trees.slice(from, from + TREES_PER_CHUNK)) acc = `(${acc} + ${treeCase(d, est, tree, sources, leaf)})`;
     chunks.push(acc);
   }
   const n = est.trees.length;
   return {
     chunks,
-    prediction: (total) => (mean ? `(${d.num(est.init)} + ${d.num(est.scale)} * (${total} / ${d.num(n)}))` : total),
+    prediction: (total) => (mean ? `(${d.num(init)} + ${d.num(est.scale)} * (${total} / ${d.num(n)}))` : total),
   };
 }
 
