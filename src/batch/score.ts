@@ -13,6 +13,7 @@ import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
 import type { BatchSource, Format, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
+import { outputsOf, type Outputs } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { planColumns, type ColumnPlan } from "./columns.js";
 import { addStats, newStats, summarize, type Stats } from "./stats.js";
@@ -72,6 +73,8 @@ export interface ScoreSummary {
   /** Rejections by field, e.g. {"PULocationID": 3}. */
   rejected_by_field: Record<string, number>;
   predictions: { mean: number; std: number; min: number; max: number } | null;
+  /** Classifiers: rows scored per predicted class (by class name). */
+  classes?: Record<string, number>;
   seconds: number;
   rows_per_second: number;
 }
@@ -88,7 +91,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
   try {
     const plan = planRun(job, source, label);
     await openSinks(job, source, plan, open);
-    const tally = newTally();
+    const tally = newTally(plan.outputs.classNames.length);
     const work = newWork(plan.columns, job.batchSize ?? 8192);
     for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds })) {
       await stop.checkpoint();
@@ -132,6 +135,8 @@ interface RunPlan {
   inputs: Predictor["inputs"];
   /** The model version written in every row. */
   model: string;
+  /** What the prediction columns are called and hold (runtime/outputs.ts). */
+  outputs: Outputs;
 }
 
 function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
@@ -159,7 +164,8 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     for (const col of [pickupCol, dropoffCol]) if (col !== undefined) source.checkColumn(col, "timestamp");
   }
   const rawNames = new Set(source.names);
-  const columns = planColumns(job.columns, predictor.inputs, { pickup: !!pickupCol, dropoff: !!dropoffCol, raw: (n) => rawNames.has(n) });
+  const outputs = outputsOf(predictor.artifact);
+  const columns = planColumns(job.columns, predictor.inputs, { pickup: !!pickupCol, dropoff: !!dropoffCol, raw: (n) => rawNames.has(n) }, outputs);
   const wanted = [
     ...new Set(
       [...inputNames.map((n) => found[n]), pickupCol, dropoffCol, found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)].filter(
@@ -186,6 +192,7 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     prefix: job.rideIdPrefix ?? defaultPrefix(job.input),
     inputs: predictor.inputs,
     model: predictor.version,
+    outputs,
   };
 }
 
@@ -231,13 +238,26 @@ interface Tally {
   rejectedInBatch: number;
   byField: Record<string, number>;
   stats: Stats;
+  /** Classifiers: rows scored per predicted class. */
+  classCounts: number[];
 }
 
-const newTally = (): Tally => ({ rowsRead: 0, scored: 0, filtered: 0, rejected: 0, rejectedInBatch: 0, byField: {}, stats: newStats() });
+const newTally = (classes: number): Tally => ({
+  rowsRead: 0,
+  scored: 0,
+  filtered: 0,
+  rejected: 0,
+  rejectedInBatch: 0,
+  byField: {},
+  stats: newStats(),
+  classCounts: new Array<number>(classes).fill(0),
+});
 
 /** Per-batch work arrays, reused batch after batch (grown when a batch is larger). */
 interface Work {
   pred: Float64Array;
+  /** A classifier's probabilities, k per row. */
+  proba: Float64Array;
   pickMs: Float64Array;
   dropMs: Float64Array;
   /** 0 keep, 1 filtered, 2 rejected. */
@@ -251,6 +271,7 @@ interface Work {
 function newWork(columns: ColumnPlan[], size: number): Work {
   return {
     pred: new Float64Array(size),
+    proba: new Float64Array(0),
     pickMs: new Float64Array(size),
     dropMs: new Float64Array(size),
     status: new Uint8Array(size),
@@ -295,7 +316,8 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   // One call per batch; model inputs are the input columns under their resolved names.
   const modelCols: Record<string, Column | undefined> = {};
   for (const name of plan.inputNames) modelCols[name] = plan.found[name] === undefined ? undefined : columns[plan.found[name]!];
-  const result = job.predictor.predictColumns(modelCols, n, work.pred);
+  const result = job.predictor.predictColumns(modelCols, n, work.pred, work.proba);
+  if (result.probabilities) work.proba = result.probabilities; // kept for the next batch
   for (const e of result.errors) if (status[e.row] === 0) reject(e.row, e.field, e.reason);
 
   // Tally, then fail fast or set rejects aside.
@@ -317,7 +339,8 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   tally.scored += k;
   tally.rejected += rejectedHere;
   tally.rejectedInBatch = rejectedHere;
-  addStats(tally.stats, work.pred, work.keep, k);
+  if (plan.outputs.classes) for (let i = 0; i < k; i++) tally.classCounts[work.pred[work.keep[i]!]!]!++;
+  else addStats(tally.stats, work.pred, work.keep, k);
   return k;
 }
 
@@ -360,7 +383,8 @@ async function finish(job: ScoreJob, open: OpenSinks, t: Tally, seconds: number)
     rejected: t.rejected,
     rows_written: result?.rowsWritten ?? t.scored,
     rejected_by_field: t.byField,
-    predictions: summarize(t.stats),
+    predictions: t.classCounts.length ? null : summarize(t.stats),
+    ...(t.classCounts.length ? { classes: Object.fromEntries(outputsOf(job.predictor.artifact).classNames.map((c, i) => [c, t.classCounts[i]!])) } : {}),
     seconds,
     rows_per_second: seconds > 0 ? t.rowsRead / seconds : 0,
   };
@@ -409,6 +433,7 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
   const { pred, pickMs, dropMs, keep } = work;
   if (c.source === "raw") return gather(batch.columns[c.name]!, keep, k);
   if (c.source === "input") return inputValues(c, k, keep, batch, plan, scratch);
+  if (c.source === "prediction") return predictionValues(c.proba!, k, work, plan.outputs, scratch);
   // Derived numbers: one plain loop each (these run for every row of every batch); straight copies go
   // run by run (kept rows come in long consecutive stretches).
   const out = scratch.f64.subarray(0, k);
@@ -429,8 +454,6 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
         out[i] = (dropMs[r]! - pickMs[r]!) / 60000;
       }
       return out;
-    case "predicted_duration":
-      return copyRuns(pred, keep, k, out);
     case "diff":
       for (let i = 0; i < k; i++) {
         const r = keep[i]!;
@@ -441,6 +464,26 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
       return { dictionary: [plan.model], indices: scratch.i32.subarray(0, k).fill(0) };
   }
   throw new Error(`internal: unknown output column ${c.name}`);
+}
+
+/** The prediction (p = -1: a regressor's number, a classifier's label) or the probability of class p, of the kept rows. */
+function predictionValues(p: number, k: number, work: Work, o: Outputs, scratch: Scratch): OutValues {
+  const { pred, proba, keep } = work;
+  const out = scratch.f64.subarray(0, k);
+  if (p >= 0) {
+    const m = o.classNames.length;
+    for (let i = 0; i < k; i++) out[i] = proba[keep[i]! * m + p]!;
+    return out;
+  }
+  if (!o.classes) return copyRuns(pred, keep, k, out);
+  if (o.labelKind === "double") {
+    for (let i = 0; i < k; i++) out[i] = o.classes[pred[keep[i]!]!] as number;
+    return out;
+  }
+  // Labels as Python prints them ("True", "short"), dictionary-encoded by class.
+  const idx = scratch.i32.subarray(0, k);
+  for (let i = 0; i < k; i++) idx[i] = pred[keep[i]!]!;
+  return { dictionary: o.classNames as string[], indices: idx };
 }
 
 /** A model input as the model saw it: coerced, or the input's default where missing. */

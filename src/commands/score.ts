@@ -193,6 +193,12 @@ function report(s: import("../batch/score.js").ScoreSummary, json: boolean, data
     lines.push(
       `predicted_duration: mean ${f(s.predictions.mean)}, std ${f(s.predictions.std)}, min ${f(s.predictions.min)}, max ${f(s.predictions.max)} (model ${s.model.name} ${s.model.version})`,
     );
+  if (s.classes)
+    lines.push(
+      `predicted classes: ${Object.entries(s.classes)
+        .map(([c, v]) => `${c} ${n(v)}`)
+        .join(", ")} (model ${s.model.name} ${s.model.version})`,
+    );
   if (s.rejected)
     lines.push(
       `rejected by field: ${Object.entries(s.rejected_by_field)

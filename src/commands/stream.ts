@@ -30,7 +30,7 @@ interface StreamOpts {
 export function streamCommand(): Command {
   return new Command("stream")
     .description(
-      'predict ride events as they arrive: {"ride": {...}, "ride_id": ...} -> {"model", "version", "prediction": {"ride_duration", "ride_id"}}.\n' +
+      'predict ride events as they arrive: {"ride": {...}, "ride_id": ...} -> {"model", "version", "prediction": {"ride_<target>", "ride_id"}} (a classifier adds "ride_<target>_probability").\n' +
         "Default: JSONL on stdin -> JSONL on stdout. --from/--to: Redis Streams or Kafka (a consumer group) or Kinesis (every shard, from a checkpoint).\n" +
         "--lambda-port: the Lambda invoke endpoint for Kinesis events.",
     )

@@ -1,6 +1,6 @@
 // Request payloads of every wire format, turned into the predictor's columnar batch. The predictor then
 // judges each value (InputError field/reason); this module only checks the payload's shape.
-import type { Columns, Predictor } from "../runtime/predictor.js";
+import type { BatchResult, Columns, Predictor } from "../runtime/predictor.js";
 import { badRequest, type ErrorDetail } from "./errors.js";
 
 export interface Batch {
@@ -90,12 +90,18 @@ function requireColumns(predictor: Predictor, have: { has(name: string): boolean
 
 /** Score a batch; any rejected row fails the request with every row's field and reason. */
 export function scoreBatch(predictor: Predictor, batch: Batch): Float64Array {
-  const { predictions, errors } = predictor.predictColumns(batch.columns, batch.n);
+  return scoreRows(predictor, batch).predictions;
+}
+
+/** scoreBatch, with a classifier's probabilities. */
+export function scoreRows(predictor: Predictor, batch: Batch): BatchResult {
+  const result = predictor.predictColumns(batch.columns, batch.n);
+  const { errors } = result;
   if (errors.length) {
     throw badRequest(
       `${errors.length} of ${batch.n} rows rejected`,
       errors.map((e) => ({ row: e.row, field: e.field, reason: e.reason })),
     );
   }
-  return predictions;
+  return result;
 }

@@ -76,7 +76,8 @@ export function predictCore(o: FastPredictOptions): PredictCore {
         }
         const m = state.current;
         if (!m) throw new HttpError(503, "model not loaded yet", [{ field: "model", reason: `${state.path} is still loading or failed to load; see /health` }]);
-        const out = Array.isArray(body) ? JSON.stringify(coursePredict(m, body, metrics)) : one(m, predictOne(m, body, metrics));
+        // A classifier's answer has its probabilities too: coursePredict shapes it (runtime/outputs.ts).
+        const out = Array.isArray(body) || m.predictor.classifier ? JSON.stringify(coursePredict(m, body, metrics)) : one(m, predictOne(m, body, metrics));
         core.status = 200;
         return out;
       } catch (e) {

@@ -1,7 +1,9 @@
 // The course's stream events. In:  {"ride": {...inputs}, "ride_id": 256}
 // Out: {"model": name, "version": version, "prediction": {"ride_duration": 21.3, "ride_id": 256}}
+// (the key is the model's: runtime/outputs.ts; a classifier adds "<key>_probability").
 // One transform shared by every source (JSONL, Lambda/Kinesis, Redis Streams).
 import { InputError } from "../errors.js";
+import { eventFields, eventPrediction, outputsOf } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
 
 export interface RideEvent {
@@ -12,7 +14,8 @@ export interface RideEvent {
 export interface PredictionEvent {
   model: string;
   version: string;
-  prediction: { ride_duration: number; ride_id: unknown };
+  /** "ride_<target>" (or the model's event_key): the prediction; classifiers add "<key>_probability". */
+  prediction: { ride_id: unknown; [key: string]: unknown };
 }
 
 /** A transformed event: the prediction as JSON text, or why the event is poison. */
@@ -26,8 +29,10 @@ export type Transform = (data: string | Buffer | unknown) => Outcome;
  */
 export function eventTransform(predictor: Predictor): Transform {
   // The constant head of every output line, built once.
-  const head = `{"model":${JSON.stringify(predictor.name)},"version":${JSON.stringify(predictor.version)},"prediction":{"ride_duration":`;
+  const head = `{"model":${JSON.stringify(predictor.name)},"version":${JSON.stringify(predictor.version)},"prediction":{`;
   const { name: model, version } = predictor;
+  const outputs = outputsOf(predictor.artifact);
+  const classifier = predictor.classifier !== null;
   return (data) => {
     let doc: unknown = data;
     if (typeof data === "string" || Buffer.isBuffer(data)) {
@@ -43,18 +48,18 @@ export function eventTransform(predictor: Predictor): Transform {
     if (ev.ride === undefined) return { ok: false, reason: 'missing "ride"' };
     if (ev.ride_id === undefined) return { ok: false, reason: 'missing "ride_id"' };
     let y: number;
+    let proba: Float64Array | undefined;
     try {
-      y = predictor.predict(ev.ride as Record<string, unknown>);
+      if (classifier) ({ index: y, probabilities: proba } = predictor.classify(ev.ride as Record<string, unknown>));
+      else y = predictor.predict(ev.ride as Record<string, unknown>);
     } catch (e) {
       if (e instanceof InputError) return { ok: false, reason: e.field === "$" ? `ride: ${e.reason}` : `ride.${e.field}: ${e.reason}` };
       throw e;
     }
     if (!Number.isFinite(y)) return { ok: false, reason: `prediction is not a finite number (${y})` };
     const rideId = ev.ride_id;
-    return {
-      ok: true,
-      json: head + JSON.stringify(y) + ',"ride_id":' + JSON.stringify(rideId) + "}}",
-      event: { model, version, prediction: { ride_duration: y, ride_id: rideId } },
-    };
+    const fields = eventFields(outputs, y, proba);
+    const json = head + fields + ',"ride_id":' + JSON.stringify(rideId) + "}}";
+    return { ok: true, json, event: { model, version, prediction: { ...eventPrediction(outputs, y, proba), ride_id: rideId } } };
   };
 }

@@ -2,7 +2,8 @@
 // an array of rides -> an array of those. fast-predict.ts serves the same function without fastify.
 import { InputError } from "../../errors.js";
 import type { LoadedModel } from "../../runtime/load.js";
-import { fromRecords, scoreBatch } from "../batch.js";
+import { courseAnswer, outputsOf } from "../../runtime/outputs.js";
+import { fromRecords, scoreBatch, scoreRows } from "../batch.js";
 import { badRequest } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import { ready, type App, type ServeContext } from "./context.js";
@@ -12,6 +13,7 @@ export function coursePredict(m: LoadedModel, body: unknown, metrics: Metrics): 
   const p = m.predictor;
   const target = m.artifact.target.name;
   const version = m.artifact.version;
+  if (p.classifier) return classifierPredict(m, body);
   if (Array.isArray(body)) {
     const y = scoreBatch(p, fromRecords(p, body, "body"));
     metrics.predictions(y);
@@ -23,12 +25,34 @@ export function coursePredict(m: LoadedModel, body: unknown, metrics: Metrics): 
   return { [target]: y, model_version: version };
 }
 
-/** One ride (not an array) -> its prediction, recorded in the metrics. Throws HttpError (400) naming the field. */
-export function predictOne(m: LoadedModel, body: unknown, metrics: Metrics): number {
+/** A classifier: {"<target>": label, "probabilities": {class: p}, "model_version"} per ride (names: runtime/outputs.ts). */
+function classifierPredict(m: LoadedModel, body: unknown): unknown {
+  const o = outputsOf(m.artifact);
+  const version = m.artifact.version;
+  if (Array.isArray(body)) {
+    const { predictions, probabilities } = scoreRows(m.predictor, fromRecords(m.predictor, body, "body"));
+    return Array.from(predictions, (y, r) => courseAnswer(o, version, y, probabilities, r));
+  }
+  checkRide(body);
+  try {
+    const { index, probabilities } = m.predictor.classify(body as Record<string, unknown>);
+    return courseAnswer(o, version, index, probabilities, 0);
+  } catch (e) {
+    if (e instanceof InputError) throw badRequest("invalid ride", [{ field: e.field, reason: e.reason }]);
+    throw e;
+  }
+}
+
+function checkRide(body: unknown): void {
   if (typeof body !== "object" || body === null)
     throw badRequest("the body must be a ride (a JSON object) or an array of rides", [
       { field: "body", reason: `got ${body === null ? "null" : typeof body}` },
     ]);
+}
+
+/** One ride (not an array) -> its prediction, recorded in the metrics. Throws HttpError (400) naming the field. */
+export function predictOne(m: LoadedModel, body: unknown, metrics: Metrics): number {
+  checkRide(body);
   let y: number;
   try {
     y = m.predictor.predict(body as Record<string, unknown>);

@@ -1,6 +1,7 @@
 // MLflow's scoring protocol (what `mlflow models serve` answers): POST /invocations with one of
 // dataframe_split, dataframe_records, instances, inputs (JSON) or a CSV with a header; GET /ping, /health, /version.
 import { parse } from "csv-parse/sync";
+import { mlflowPredictions, outputsOf } from "../../runtime/outputs.js";
 import type { Predictor } from "../../runtime/predictor.js";
 import { VERSION } from "../../version.js";
 import { fromColumns, fromPositional, fromRecords, fromSplit, scoreBatch, type Batch } from "../batch.js";
@@ -20,8 +21,8 @@ export function mlflowRoutes(app: App, ctx: ServeContext): void {
     const body = req.body as MlflowBody & { csv?: string };
     const batch = body.csv !== undefined ? fromCsv(m.predictor, body.csv) : fromJson(m.predictor, body);
     const y = scoreBatch(m.predictor, batch);
-    metrics.predictions(y);
-    return { predictions: Array.from(y) };
+    if (!m.predictor.classifier) metrics.predictions(y);
+    return { predictions: mlflowPredictions(outputsOf(m.artifact), y) };
   });
 
   const health = (path: string) =>

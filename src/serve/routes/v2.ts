@@ -1,7 +1,8 @@
 // Open Inference Protocol V2 (KServe, MLServer, Triton) over REST: health, metadata, and columnar infer.
 import type { LoadedModel } from "../../runtime/load.js";
 import { VERSION } from "../../version.js";
-import { fromColumns, scoreBatch } from "../batch.js";
+import { outputsOf, v2Outputs } from "../../runtime/outputs.js";
+import { fromColumns, scoreRows } from "../batch.js";
 import { badRequest, HttpError, type ErrorDetail } from "../errors.js";
 import { V2InferBody, V2ModelParams } from "../schemas.js";
 import { ready, type App, type ServeContext } from "./context.js";
@@ -23,20 +24,23 @@ export function v2Routes(app: App, ctx: ServeContext): void {
     app.post(`${base}/infer`, { schema: { params: V2ModelParams, body: V2InferBody } }, async (req) => {
       const m = named(ready(state), req.params);
       const body = req.body;
-      const target = m.artifact.target.name;
-      const wanted = body.outputs?.filter((o) => o.name !== target) ?? [];
-      if (wanted.length)
+      const o = outputsOf(m.artifact);
+      const names = o.v2.map((t) => t.name);
+      const unknown = body.outputs?.filter((t) => !names.includes(t.name)) ?? [];
+      if (unknown.length)
         throw badRequest(
           "unknown output requested",
-          wanted.map((o) => ({ field: "outputs", reason: `this model has one output, "${target}"; no "${o.name}"` })),
+          unknown.map((t) => ({ field: "outputs", reason: `this model's outputs are ${names.map((n) => `"${n}"`).join(", ")}; no "${t.name}"` })),
         );
-      const y = scoreBatch(m.predictor, fromColumns(m.predictor, tensorsToColumns(body.inputs), "inputs"));
-      metrics.predictions(y);
+      const { predictions: y, probabilities } = scoreRows(m.predictor, fromColumns(m.predictor, tensorsToColumns(body.inputs), "inputs"));
+      if (!m.predictor.classifier) metrics.predictions(y);
+      // Only the outputs asked for, when the request names some (the protocol's "outputs").
+      const asked = body.outputs?.length ? new Set(body.outputs.map((t) => t.name)) : null;
       return {
         model_name: m.artifact.name,
         model_version: m.artifact.version,
         id: body.id ?? req.id,
-        outputs: [{ name: target, shape: [y.length], datatype: "FP64", data: Array.from(y) }],
+        outputs: v2Outputs(o, y, probabilities, y.length).filter((t) => asked === null || asked.has(t.name)),
       };
     });
   }
@@ -61,7 +65,7 @@ function metadata(m: LoadedModel) {
     versions: [a.version],
     platform: "ridepred",
     inputs: a.inputs.map((i) => ({ name: i.name, datatype: i.type === "number" ? "FP64" : "BYTES", shape: [-1] })),
-    outputs: [{ name: a.target.name, datatype: "FP64", shape: [-1] }],
+    outputs: outputsOf(a).v2,
   };
 }
 
