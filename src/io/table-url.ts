@@ -58,7 +58,7 @@ function parsePg(location: string, env: NodeJS.ProcessEnv): PgLocation {
   const label = redactLocation(location);
   let url: URL;
   try {
-    url = new URL(location.replace(/^postgres(ql)?:/i, "http:"));
+    url = new URL(location.replace(/^postgres(ql)?:/i, "pg:"));
   } catch {
     throw new RidepredError(`${label}: not a valid postgresql:// URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE?table=SCHEMA.TABLE)`);
   }
@@ -76,7 +76,7 @@ function parsePg(location: string, env: NodeJS.ProcessEnv): PgLocation {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RidepredError(`${label}: bad port ${url.port || env.PGPORT}`);
   const user = url.username ? dec(url.username) : env.PGUSER || userInfo().username;
   const database = url.pathname.length > 1 ? dec(url.pathname.slice(1)) : env.PGDATABASE || user;
-  const password = url.password ? dec(url.password) : (env.PGPASSWORD ?? passfilePassword(host, port, database, user, env));
+  const password = url.password ? dec(url.password) : env.PGPASSWORD || passfilePassword(host, port, database, user, env);
   const table = url.searchParams.get("table");
   const sslmode = url.searchParams.get("sslmode") ?? env.PGSSLMODE ?? undefined;
   return {
