@@ -35,6 +35,7 @@ const MODELS: Record<string, [string, string, number]> = {
   DecisionTreeClassifier_multiclass: ["DecisionTreeClassifier", "identity", 1],
   RandomForestClassifier_binary: ["RandomForestClassifier", "identity", 6],
   RandomForestClassifier_multiclass: ["RandomForestClassifier", "identity", 5],
+  RandomForestClassifier_unicode_labels: ["RandomForestClassifier", "identity", 3],
   ExtraTreesClassifier_binary: ["ExtraTreesClassifier", "identity", 5],
   ExtraTreesClassifier_multiclass: ["ExtraTreesClassifier", "identity", 5],
   GradientBoostingClassifier_binary: ["GradientBoostingClassifier", "logistic", 20],

@@ -94,6 +94,9 @@ export function classesOf(est: PyObject, fail: Fail): { classes: ClassLabel[]; n
   } else if (kind === "f") {
     classes = data as number[];
     names = (data as number[]).map(pyFloatStr);
+  } else if (kind === "U" || kind === "S") {
+    classes = data as string[];
+    names = data.map((x) => (kind === "S" ? `b'${x}'` : (x as string))); // str(np.bytes_(b"a")) is "b'a'"
   } else if (kind === "O") {
     classes = data.map((x, i) => {
       if (typeof x === "string" || typeof x === "boolean" || (typeof x === "number" && Number.isFinite(x))) return x;

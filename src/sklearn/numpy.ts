@@ -153,8 +153,36 @@ export function fillArray(arr: NdArray, shape: number[], dtype: DType, fortran: 
     ctx.fail(`numpy array data is ${bytes.length} bytes but shape [${shape}] of ${dtypeName(dtype)} needs ${expected}`);
   }
   ctx.allocate(n * 8 * Math.max(1, dtype.fields?.length ?? 1));
+  if ((dtype.kind === "U" || dtype.kind === "S") && !dtype.fields) {
+    // Fixed-width text (np.unique of a list of str gives "<U6" classes_): UTF-32 or bytes, NUL-padded.
+    arr.data = fortran && shape.length > 1 ? reorderData(texts(bytes, dtype, n), shape) : texts(bytes, dtype, n);
+    return;
+  }
   const flat = decodeElements(bytes, dtype, n, ctx);
   arr.data = fortran && shape.length > 1 ? reorderData(flat, shape) : flat;
+}
+
+/** n fixed-width strings: "U" is UTF-32 in the dtype's byte order, "S" bytes (latin-1); trailing NULs dropped. */
+function texts(bytes: Uint8Array, dt: DType, n: number): string[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = dt.byteorder !== ">";
+  const out: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = "";
+    if (dt.kind === "U") {
+      for (let o = i * dt.itemsize; o < (i + 1) * dt.itemsize; o += 4) {
+        const cp = view.getUint32(o, le);
+        if (cp === 0) break;
+        s += cp <= 0x10ffff ? String.fromCodePoint(cp) : "\ufffd";
+      }
+    } else
+      for (let o = i * dt.itemsize; o < (i + 1) * dt.itemsize; o++) {
+        if (bytes[o] === 0) break;
+        s += String.fromCharCode(bytes[o]!);
+      }
+    out[i] = s;
+  }
+  return out;
 }
 
 export function dtypeName(dt: DType): string {
