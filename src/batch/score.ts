@@ -49,6 +49,8 @@ export interface ScoreJob {
   period?: RunPeriod;
   /** Table outputs: how rows meet the rows already there (default upsert). */
   ifExists?: IfExists;
+  /** Parquet: score only the row groups this accepts (a shard's share of one big file); ids stay the whole file's. */
+  rowGroups?: (index: number, count: number) => boolean;
   onProgress?: (p: Progress) => void;
 }
 
@@ -83,7 +85,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
   const t0 = performance.now();
   const job = { ...spec, inputFormat: formatFor(spec.input, spec.inputFormat), outputFormat: formatFor(spec.output, spec.outputFormat) };
   const label = labelOf(job.input);
-  const source = await openSource(job.input, { format: job.inputFormat, where: job.where, query: job.query, period: job.period });
+  const source = await openSource(job.input, { format: job.inputFormat, where: job.where, query: job.query, period: job.period, rowGroups: job.rowGroups });
   const open: OpenSinks = {};
   // Killed (Ctrl-C, a Kubernetes eviction): temp files go at once, the sinks get a moment to abort (roll
   // back), then the process dies of the same signal.
@@ -96,10 +98,11 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds })) {
       await stop.checkpoint();
       const k = scoreBatch(job, plan, batch, work, tally, label);
-      if (open.rejects && tally.rejectedInBatch > 0) await open.rejects.write(rejectBatch(work, batch, plan.wanted, tally.rowsRead));
+      const first = firstRow(batch, tally);
+      if (open.rejects && tally.rejectedInBatch > 0) await open.rejects.write(rejectBatch(work, batch, plan.wanted, first));
       await open.sink!.write({
         n: k,
-        values: plan.columns.map((c, j) => outValues(c, k, work, batch, plan, tally.rowsRead, (work.scratch[j] = grown(work.scratch[j]!, k)))),
+        values: plan.columns.map((c, j) => outValues(c, k, work, batch, plan, first, (work.scratch[j] = grown(work.scratch[j]!, k)))),
       });
       tally.rowsRead += batch.n;
       job.onProgress?.({ rows: tally.rowsRead, fraction: source.progress(), seconds: (performance.now() - t0) / 1000 });
@@ -114,6 +117,9 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     await source.close();
   }
 }
+
+/** The input's row number of a batch's first row: a shard reading some row groups skips the others' rows. */
+const firstRow = (batch: RecordBatch, tally: Tally) => batch.firstRow ?? tally.rowsRead;
 
 /** How a location is named in messages and the summary: stdin, a path, or a table URL without its password. */
 const labelOf = (location: string) => (location === "-" ? "stdin" : redactLocation(location));
@@ -332,7 +338,10 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
       const [field, reason] = why[r]!;
       tally.byField[field] = (tally.byField[field] ?? 0) + 1;
       if (job.onError === "fail") {
-        throw new RidepredError(`${label}: row ${tally.rowsRead + r + 1}: ${field}: ${reason} (--on-error skip --rejects FILE sets such rows aside)`, 1);
+        throw new RidepredError(
+          `${label}: row ${firstRow(batch, tally) + r + 1}: ${field}: ${reason} (--on-error skip --rejects FILE sets such rows aside)`,
+          1,
+        );
       }
     }
   }

@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
 import { keyValue } from "./options.js";
 import { thousands } from "../term.js";
+import type { ScoreJob } from "../batch/score.js";
 
 interface ScoreOpts {
   output: string;
@@ -24,16 +25,24 @@ interface ScoreOpts {
   query?: string;
   ifExists?: "upsert" | "replace-period" | "replace" | "append";
   json?: boolean;
+  fromDate?: string;
+  toDate?: string;
+  set: Record<string, string>;
+  shard?: string;
 }
 
 export function scoreCommand(): Command {
   return new Command("score")
     .description("score rides in batches: CSV, CSV.gz, Parquet, JSONL files or PostgreSQL/DuckDB tables in and out")
     .argument(
-      "<input>",
-      "input file (.csv, .csv.gz, .parquet, .jsonl; - for stdin) or table (postgresql://USER@HOST/DB?table=T, duckdb:FILE?table=T); may hold {year}/{month}/{day}",
+      "<input...>",
+      "input files or URLs (.csv, .csv.gz, .parquet, .jsonl; s3://, https://; - for stdin) or table (postgresql://USER@HOST/DB?table=T, duckdb:FILE?table=T); globs (*, ?) and {fields} match existing files",
     )
-    .option("-o, --output <file>", "output file, format from the extension, or table URL; - for stdout (CSV)", "-")
+    .option(
+      "-o, --output <file>",
+      "output file, s3:// URL or table URL, format from the extension; - for stdout (CSV); may hold {year} {month} {day} {start} {end}, {input}, {run_id}, {shard} and any input field",
+      "-",
+    )
     .option("--model <file>", "model.json (default: the bundled model)")
     .option("--input-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdin)")
     .option("--output-format <format>", "csv, csv.gz, parquet or jsonl, when the extension does not say (stdout)")
@@ -51,6 +60,10 @@ export function scoreCommand(): Command {
     .addOption(
       new Option("--period <period>", "which period of the run date the paths name").choices(["day", "previous-day", "month", "previous-month"]).default("day"),
     )
+    .option("--from-date <date>", "backfill: every run date from this one (YYYY-MM or YYYY-MM-DD) ...")
+    .option("--to-date <date>", "... to this one (inclusive), stepping by --period's unit (month or day)")
+    .option("--set <name=value>", "a field for output paths, e.g. --set taxi_type=green (repeatable)", keyValue("--set"), {})
+    .option("--shard <index/count>", "score only this shard's share of the inputs, e.g. 0/3 (default: JOB_COMPLETION_INDEX/RIDEPRED_SHARD_COUNT)")
     .option("--batch-size <rows>", "rows per batch (memory grows with it)", "8192")
     .addOption(
       new Option("--compression <codec>", "Parquet output compression: snappy, or none (larger file, faster to write)")
@@ -70,66 +83,114 @@ export function scoreCommand(): Command {
     )
     .option("--threads <n|auto>", "threads a tree ensemble's batches are walked on (default $RIDEPRED_THREADS, else auto: one per core, at most 4)")
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
-    .action(async (input: string, opts: ScoreOpts) => {
-      process.exitCode = await run(input, opts);
+    .action(async (inputs: string[], opts: ScoreOpts, cmd: Command) => {
+      process.exitCode = await run(inputs, opts, cmd.getOptionValueSource("period") === "cli");
     });
 }
 
-async function run(inputArg: string, opts: ScoreOpts): Promise<number> {
+async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): Promise<number> {
   const { score } = await import("../batch/score.js");
-  const { fillTemplate, runPeriod } = await import("../batch/template.js");
+  const { planInputs } = await import("../batch/many.js");
   const { formatFor, isTableLocation, redactLocation } = await import("../io/index.js");
   const { loadModel } = await import("../runtime/load.js");
 
-  const date = runPeriod(opts.runDate, opts.period as never);
-  const input = inputArg === "-" ? "-" : fillTemplate(inputArg, date);
-  const output = opts.output === "-" ? "-" : fillTemplate(opts.output, date);
-  const rejects = opts.rejects === undefined ? undefined : fillTemplate(opts.rejects, date);
   const batchSize = Number(opts.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RidepredError(`--batch-size ${opts.batchSize}: expected a positive integer`);
-  const onError = opts.onError ?? (rejects ? "skip" : "fail");
-  if (rejects && onError === "fail") throw new RidepredError("--rejects needs --on-error skip (with fail, the first bad row stops the run)");
-  if (rejects && rejects !== "-" && rejects === output) throw new RidepredError("--rejects and --output must be different files");
-  if ((opts.where !== undefined || opts.query !== undefined) && !isTableLocation(input))
+  const onError = opts.onError ?? (opts.rejects ? "skip" : "fail");
+  if (opts.rejects && onError === "fail") throw new RidepredError("--rejects needs --on-error skip (with fail, the first bad row stops the run)");
+  if ((opts.where !== undefined || opts.query !== undefined) && !inputArgs.every(isTableLocation))
     throw new RidepredError("--where and --query need a table input (postgresql:// or duckdb:)");
   if (opts.where !== undefined && opts.query !== undefined) throw new RidepredError("--where and --query: give one (put the condition in the query)");
-  if (opts.ifExists !== undefined && !isTableLocation(output)) throw new RidepredError("--if-exists needs a table output (postgresql:// or duckdb:)");
+  if (opts.ifExists !== undefined && !isTableLocation(opts.output)) throw new RidepredError("--if-exists needs a table output (postgresql:// or duckdb:)");
 
-  const { predictor } = loadModel(opts.model, { threads: threadsSetting(opts.threads) });
-  const spinner = await progress(redactLocation(input));
-  try {
-    const summary = await score({
-      input,
-      inputFormat: formatFor(input, opts.inputFormat),
-      output,
-      outputFormat: formatFor(output, opts.outputFormat),
-      predictor,
+  const { predictor, artifact } = loadModel(opts.model, { threads: threadsSetting(opts.threads) });
+  const columns = opts.columns
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const filterDuration = opts.filterDuration === undefined ? undefined : parseRange(opts.filterDuration);
+  // The inputs (paths, globs, patterns, a backfill), each one's output name, and this shard's share.
+  const plan = await planInputs({
+    inputs: inputArgs,
+    output: opts.output,
+    rejects: opts.rejects,
+    rideIdPrefix: opts.rideIdPrefix,
+    runDate: opts.runDate,
+    period: opts.period as never,
+    periodGiven,
+    fromDate: opts.fromDate,
+    toDate: opts.toDate,
+    set: opts.set,
+    shard: opts.shard,
+    modelDigest: artifact.digest,
+    // What makes an output what it is ({run_id}): the same input scored the same way keeps its name.
+    runIdOptions: {
+      columns,
+      filterDuration,
       map: opts.map,
-      columns: opts.columns
-        ?.split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
-      filterDuration: opts.filterDuration === undefined ? undefined : parseRange(opts.filterDuration),
       onError,
-      rejects,
-      rejectsFormat: rejects ? formatFor(rejects) : undefined,
-      batchSize,
       rideIdPrefix: opts.rideIdPrefix,
       compression: opts.compression,
-      where: opts.where,
-      query: opts.query,
-      period: date,
-      ifExists: opts.ifExists,
-      writerThread: writerThreadSetting(),
-      onProgress: spinner?.update,
-    });
-    spinner?.stop();
-    report(summary, opts.json === true, output === "-");
+      outputFormat: opts.outputFormat,
+    },
+    isTable: isTableLocation,
+    isParquet: (p) => formatFor(p, opts.inputFormat) === "parquet",
+  });
+  const jobs: ScoreJob[] = plan.jobs.map((p) => ({
+    input: p.input,
+    inputFormat: formatFor(p.input, opts.inputFormat),
+    output: p.output,
+    outputFormat: formatFor(p.output, opts.outputFormat),
+    predictor,
+    map: opts.map,
+    columns,
+    filterDuration,
+    onError,
+    rejects: p.rejects,
+    rejectsFormat: p.rejects ? formatFor(p.rejects) : undefined,
+    batchSize,
+    rideIdPrefix: p.rideIdPrefix,
+    compression: opts.compression,
+    where: opts.where,
+    query: opts.query,
+    period: p.period,
+    ifExists: opts.ifExists,
+    writerThread: writerThreadSetting(),
+    rowGroups: p.rowGroups,
+  }));
+
+  const withSpinner = async (job: ScoreJob) => {
+    const spinner = await progress(redactLocation(job.input));
+    try {
+      return await score({ ...job, onProgress: spinner?.update });
+    } finally {
+      spinner?.stop();
+    }
+  };
+  if (!plan.several) {
+    const summary = await withSpinner(jobs[0]!);
+    report(summary, opts.json === true, jobs[0]!.output === "-");
     return 0;
-  } catch (e) {
-    spinner?.stop();
-    throw e;
   }
+  const { scoreMany } = await import("../batch/many.js");
+  const summary = await scoreMany(
+    jobs,
+    {
+      input: inputArgs.map(redactLocation).join(" "),
+      output: redactLocation(opts.output),
+      rejects: opts.rejects,
+      model: { name: predictor.name, version: predictor.version },
+      shard: plan.shard,
+    },
+    withSpinner,
+    opts.json ? undefined : (s) => process.stderr.write(summaryLines(s).join("\n") + "\n"),
+  );
+  reportMany(
+    summary,
+    opts.json === true,
+    jobs.some((j) => j.output === "-"),
+  );
+  return 0;
 }
 
 function parseRange(s: string): [number, number] {
@@ -177,12 +238,32 @@ async function progress(input: string) {
   };
 }
 
-function report(s: import("../batch/score.js").ScoreSummary, json: boolean, dataOnStdout: boolean): void {
+type Summary = import("../batch/score.js").ScoreSummary;
+
+function report(s: Summary, json: boolean, dataOnStdout: boolean): void {
   if (json) {
     const text = JSON.stringify(s, null, 2) + "\n";
     (dataOnStdout ? process.stderr : process.stdout).write(text);
     return;
   }
+  process.stderr.write(summaryLines(s).join("\n") + "\n");
+}
+
+/** Several inputs: each one's lines were printed as it finished; then the totals. */
+function reportMany(s: import("../batch/many.js").ManySummary, json: boolean, dataOnStdout: boolean): void {
+  if (json) {
+    report(s, json, dataOnStdout);
+    return;
+  }
+  const n = thousands;
+  const shard = s.shard ? ` (shard ${s.shard.index}/${s.shard.count})` : "";
+  process.stderr.write(
+    `total${shard}: ${n(s.inputs.length)} inputs, ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
+      ` in ${s.seconds.toFixed(2)} s (${n(Math.round(s.rows_per_second))} rows/s)\n`,
+  );
+}
+
+function summaryLines(s: Summary): string[] {
   const n = thousands;
   const f = (x: number) => x.toFixed(2);
   const lines = [
@@ -205,5 +286,5 @@ function report(s: import("../batch/score.js").ScoreSummary, json: boolean, data
         .map(([k, v]) => `${k} ${n(v)}`)
         .join(", ")}${s.rejects ? ` (rows in ${s.rejects})` : " (not kept: add --rejects FILE to keep them)"}`,
     );
-  process.stderr.write(lines.join("\n") + "\n");
+  return lines;
 }

@@ -3,13 +3,13 @@
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
-import { openBytes } from "./open.js";
+import { openInputBytes } from "./open.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 const MAX_HEADER = 4096;
 
 export async function openCsv(path: string, gzip: boolean, chunkSize?: number): Promise<BatchSource> {
-  const input = openBytes(path, gzip, chunkSize);
+  const input = await openInputBytes(path, gzip, chunkSize);
   const label = path === "-" ? "stdin" : path;
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const decoder = new StringDecoder("utf8");

@@ -4,6 +4,7 @@
 // and its codecs, a file job never loads pg or DuckDB.
 import { RidepredError } from "../errors.js";
 import { formatOf } from "./format.js";
+import { isHttp, isS3 } from "./range.js";
 import { isTableLocation, parseTableUrl } from "./table-url.js";
 import type { BatchSource, Format, OutColumn, RunPeriod, Sink } from "./types.js";
 
@@ -15,6 +16,8 @@ export interface SourceOptions {
   /** Tables: the SELECT that gives the rows (same placeholders), instead of the URL's table. */
   query?: string;
   period?: RunPeriod;
+  /** Parquet: read only the row groups this accepts (a shard's share of one file). */
+  rowGroups?: (index: number, count: number) => boolean;
 }
 
 /** The file format of a location; undefined for a table URL. */
@@ -31,7 +34,7 @@ export async function openSource(location: string, options: SourceOptions = {}):
   const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet":
-      return (await import("./parquet-read.js")).openParquet(location);
+      return (await import("./parquet-read.js")).openParquet(location, { rowGroups: options.rowGroups });
     case "jsonl":
       return (await import("./jsonl-read.js")).openJsonl(location);
     default:
@@ -64,6 +67,10 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
   const table = parseTableUrl(location);
   if (table?.engine === "postgresql") return (await import("./pg-write.js")).openPgSink(table, columns, options);
   if (table?.engine === "duckdb") return (await import("./duckdb-write.js")).openDuckdbSink(table, columns, options);
+  // s3://: the format's sink writes a staging file that a multipart upload sends as it grows.
+  if (isS3(location))
+    return (await import("./s3-write.js")).s3Sink(location, (local) => openSink(local, columns, { ...options, format: options.format ?? formatFor(location) }));
+  if (isHttp(location)) throw new RidepredError(`${location}: cannot write to an HTTP URL (outputs go to a file, s3://, a table or stdout)`);
   const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet": {

@@ -1,11 +1,11 @@
 // JSON Lines as record batches: one object per line; a line that is not a JSON object is a row error.
 import { createInterface } from "node:readline";
 import { RidepredError } from "../errors.js";
-import { openBytes } from "./open.js";
+import { openInputBytes } from "./open.js";
 import type { BatchSource, ReadError, RecordBatch } from "./types.js";
 
 export async function openJsonl(path: string): Promise<BatchSource> {
-  const input = openBytes(path, false);
+  const input = await openInputBytes(path, false);
   const label = path === "-" ? "stdin" : path;
   const lines = createInterface({ input: input.stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
   input.stream.on("error", () => {}); // surfaced through the line iterator

@@ -3,6 +3,7 @@ import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { RidepredError } from "../errors.js";
+import { isHttp, isS3 } from "./range.js";
 
 export interface ByteInput {
   stream: Readable;
@@ -14,10 +15,11 @@ export interface ByteInput {
 
 // 64 KiB chunks: decoded as text they stay ordinary young-generation strings; at 1 MiB each chunk was a
 // large object only a full GC frees, and a 10M-row CSV run peaked ~30 MB higher.
-export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 16): ByteInput {
+export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 16, remote?: { stream: Readable; size?: number }): ByteInput {
   let raw: Readable;
   let size: number | undefined;
-  if (path === "-") raw = process.stdin;
+  if (remote) [raw, size] = [remote.stream, remote.size];
+  else if (path === "-") raw = process.stdin;
   else {
     try {
       const st = statSync(path);
@@ -34,4 +36,11 @@ export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 16): Byt
   const stream = gzip ? raw.pipe(createGunzip()) : raw;
   if (gzip) raw.on("error", (e) => stream.destroy(e));
   return { stream, size, read: () => bytes };
+}
+
+/** openBytes for any input: s3:// and https:// are one streamed GET (their modules load only then). */
+export async function openInputBytes(path: string, gzip: boolean, chunkSize?: number): Promise<ByteInput> {
+  if (isS3(path)) return openBytes(path, gzip, chunkSize, await (await import("./s3-read.js")).s3Stream(path));
+  if (isHttp(path)) return openBytes(path, gzip, chunkSize, await (await import("./http-read.js")).httpStream(path));
+  return openBytes(path, gzip, chunkSize);
 }

@@ -3,7 +3,6 @@
 // window, and a batch is cut once every column has enough rows. Only the columns the job needs are
 // read. hyparquet parses the metadata and headers and decompresses; the common page layouts (levels,
 // dictionary indices, plain numbers) are decoded here into reused typed arrays.
-import { open, type FileHandle } from "node:fs/promises";
 import {
   parquetMetadataAsync,
   parquetSchema,
@@ -19,14 +18,13 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
+import { openRange, type RangeSource } from "./range.js";
 import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
 /** A decoded page: values, or dictionary indices for a dictionary-encoded string page. */
 type Page = DecodedArray | DictColumn;
-
-const WINDOW = 1 << 20; // bytes read from the file at a time per column
 
 // Timestamps become epoch-ms numbers (naive wall-clock time read as UTC): no Date per value, no zone.
 const parsers = {
@@ -36,27 +34,28 @@ const parsers = {
   timestampFromNanoseconds: (v: bigint) => Number(v) / 1e6,
 };
 
-export async function openParquet(path: string): Promise<BatchSource> {
+export interface ParquetReadOptions {
+  /** Read only the row groups this accepts (a shard's share of one big file); batches then carry firstRow. */
+  rowGroups?: (index: number, count: number) => boolean;
+}
+
+export async function openParquet(path: string, options: ParquetReadOptions = {}): Promise<BatchSource> {
   if (path === "-") throw new RidepredError("Parquet cannot be read from stdin (it needs its footer first): give a file");
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "r");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new RidepredError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
-  }
-  const size = (await fh.stat()).size;
+  const fh = await openRange(path);
+  const size = fh.size;
   const file: AsyncBuffer = {
     byteLength: size,
     async slice(start: number, end = size) {
-      const buf = Buffer.alloc(end - start);
-      await fh.read(buf, 0, buf.length, start);
-      return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length) as ArrayBuffer;
+      const buf = new Uint8Array(end - start);
+      const got = await fh.read(buf, start);
+      return buf.buffer.slice(0, got) as ArrayBuffer;
     },
   };
   let metadata: FileMetaData;
   try {
-    metadata = await parquetMetadataAsync(file, { parsers });
+    // 64 KiB covers most footers in one read (hyparquet's default of 512 KiB would fetch much of a
+    // small remote file's data twice); a bigger footer costs one more read.
+    metadata = await parquetMetadataAsync(file, { parsers, initialFetchSize: 1 << 16 });
   } catch (e) {
     await fh.close();
     throw new RidepredError(`${path}: not a readable Parquet file (${(e as Error).message}); truncated or not Parquet?`);
@@ -76,17 +75,20 @@ export async function openParquet(path: string): Promise<BatchSource> {
       })
       .map((c) => c.element.name),
   );
-  const totalRows = Number(metadata.num_rows);
+  const groups = metadata.row_groups.map((g, index) => ({ g, index, first: 0 }));
+  for (let i = 1; i < groups.length; i++) groups[i]!.first = groups[i - 1]!.first + Number(groups[i - 1]!.g.num_rows);
+  const chosen = options.rowGroups ? groups.filter(({ index }) => options.rowGroups!(index, groups.length)) : groups;
+  const totalRows = chosen.reduce((sum, { g }) => sum + Number(g.num_rows), 0);
   let rowsDone = 0;
 
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
     const buffers = wanted.map(() => new ColumnBuffers());
     let cursors: PageCursor[] = [];
     const codecs = new Set<CompressionCodec>();
-    for (const rowGroup of metadata.row_groups)
+    for (const { g: rowGroup } of chosen)
       for (const c of rowGroup.columns) if (c.meta_data && wanted.includes(c.meta_data.path_in_schema[0]!)) codecs.add(c.meta_data.codec);
     const compressors = await decompressorsFor(codecs);
-    for (const [g, rowGroup] of metadata.row_groups.entries()) {
+    for (const { g: rowGroup, index: g, first } of chosen) {
       const groupRows = Number(rowGroup.num_rows);
       // The previous group's last batch is done with (the next one was asked for): its arrays are spares.
       for (const c of cursors) c.release();
@@ -115,7 +117,7 @@ export async function openParquet(path: string): Promise<BatchSource> {
         for (let j = 0; j < wanted.length; j++) columns[wanted[j]!] = await cursors[j]!.take(n);
         done += n;
         rowsDone += n;
-        yield { n, columns, errors: [] };
+        yield { n, columns, errors: [], ...(options.rowGroups ? { firstRow: first + done - n } : {}) };
       }
     }
   }
@@ -126,7 +128,7 @@ export async function openParquet(path: string): Promise<BatchSource> {
     timestampColumns,
     progress: () => (totalRows ? rowsDone / totalRows : undefined),
     batches,
-    close: () => fh.close().catch(() => {}),
+    close: () => fh.close(),
   };
 }
 
@@ -199,7 +201,7 @@ class PageCursor {
   private available = 0;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: RangeSource,
     private readonly path: string,
     private readonly column: string,
     private pos: number,
@@ -275,14 +277,14 @@ class PageCursor {
   private async ensure(len: number): Promise<void> {
     const have = this.bufStart + this.buf.length - this.pos;
     if (this.pos >= this.bufStart && have >= len) return;
-    const size = Math.min(Math.max(len, WINDOW), this.end - this.pos);
+    const size = Math.min(Math.max(len, this.fh.window), this.end - this.pos);
     if (size < len) throw new RidepredError(`${this.path}: column ${this.column}: page runs past its column chunk: corrupt file`);
     let buf: Uint8Array;
     if (this.fast !== undefined || this.decoder.codec !== "UNCOMPRESSED") {
       if (this.bufs.window.length < size) this.bufs.window = new Uint8Array(size);
       buf = this.bufs.window.subarray(0, size);
     } else buf = new Uint8Array(size);
-    const { bytesRead } = await this.fh.read(buf, 0, size, this.pos);
+    const bytesRead = await this.fh.read(buf, this.pos);
     if (bytesRead < len) throw new RidepredError(`${this.path}: column ${this.column}: unexpected end of file: truncated`);
     this.buf = buf;
     this.bufStart = this.pos;

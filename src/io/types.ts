@@ -22,6 +22,11 @@ export interface RecordBatch {
   columns: Record<string, Column>;
   /** Rows the reader could not parse; their column values are undefined. */
   errors: ReadError[];
+  /**
+   * 0-based position in the input of the batch's first row, when the reader skips rows (a shard reading
+   * some of a file's row groups): ride ids and row numbers stay those of the whole file. Absent, rows follow on.
+   */
+  firstRow?: number;
 }
 
 export interface BatchOptions {

@@ -1,0 +1,57 @@
+// Random access to an input's bytes, wherever it lives: a local file, an S3 object (ranged GETs) or an
+// HTTPS URL (Range requests). The Parquet reader needs only this: its footer, then the column chunks it
+// reads, so a remote file is never downloaded whole into memory.
+import { open, type FileHandle } from "node:fs/promises";
+import { RidepredError } from "../errors.js";
+
+export interface RangeSource {
+  /** The path or URL, for messages. */
+  readonly name: string;
+  readonly size: number;
+  /** Bytes worth reading at a time: a remote read costs a round trip, so remote sources ask for more. */
+  readonly window: number;
+  /** Fill buf from byte `position` (fewer bytes only at the end of the input); resolves to the count read. */
+  read(buf: Uint8Array, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** s3://, https:// or http:// (a plain path is a local file). */
+export const isUrl = (path: string): boolean => /^(s3|https?):\/\//i.test(path);
+export const isS3 = (path: string): boolean => /^s3:\/\//i.test(path);
+export const isHttp = (path: string): boolean => /^https?:\/\//i.test(path);
+
+/** Open any input for ranged reads; the S3 and HTTP modules load only when such a URL is given. */
+export async function openRange(path: string): Promise<RangeSource> {
+  if (isS3(path)) return (await import("./s3-read.js")).s3Range(path);
+  if (isHttp(path)) return (await import("./http-read.js")).httpRange(path);
+  return localRange(path);
+}
+
+export async function localRange(path: string, onClose?: () => Promise<void>): Promise<RangeSource> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new RidepredError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  const size = (await fh.stat()).size;
+  return {
+    name: path,
+    size,
+    window: 1 << 20,
+    async read(buf, position) {
+      let done = 0;
+      while (done < buf.length) {
+        const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      return done;
+    },
+    close: async () => {
+      await fh.close().catch(() => {});
+      await onClose?.();
+    },
+  };
+}

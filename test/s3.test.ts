@@ -1,0 +1,360 @@
+// s3:// and https:// inputs and outputs through the real binary: s3rver (a real S3 server, on a loopback
+// port, storing in a temp dir) and a node:https server with a certificate made here by openssl. The
+// outputs equal the local run's bytes; Parquet is read by explicit ranges of what the job needs; a run
+// that fails or is killed (SIGKILL mid-upload) leaves no object under the key.
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startS3, type TestS3 } from "./support/s3rver.js";
+
+const ROOT = join(__dirname, "..");
+const BIN = join(ROOT, "bin/ridepred");
+const SAMPLE_PQ = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
+const SAMPLE_CSV = join(ROOT, "examples/green_tripdata_2021-02_sample.csv");
+const SHARED = join(ROOT, "../shared/data");
+const hasShared = existsSync(join(SHARED, "green_tripdata_2023-01.parquet"));
+let tmp: string;
+let s3: TestS3;
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a child (async: the servers live in this process and must keep answering). */
+function ridepred(args: string[], env: Record<string, string | undefined> = {}, cwd = tmp, onSpawn?: (kill: () => void) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const full: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", ...env };
+    for (const k of Object.keys(full)) if (full[k] === undefined) delete full[k];
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: full, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    onSpawn?.(() => child.kill("SIGKILL"));
+  });
+}
+
+/** The local run of the same file under the same name (ride ids come from the file name): the reference bytes. */
+async function localRun(file: string, name: string, out: string, more: string[] = []): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmp, "local-"));
+  copyFileSync(file, join(dir, name));
+  const r = await ridepred(["score", name, "-o", out, ...more], {}, dir);
+  expect(r.code, r.stderr).toBe(0);
+  return readFileSync(join(dir, out));
+}
+
+/** Outputs are compared by digest: a failing toEqual on megabyte buffers spends minutes on its diff. */
+const sha = (b: Buffer | undefined) => (b === undefined ? "no object" : `${createHash("sha256").update(b).digest("hex")} (${b.length} bytes)`);
+
+/** The first read of a Parquet file: its last 64 KiB, where the footer is. */
+const FOOTER_READ = 1 << 16;
+/** The compressed size of the column chunks the default job reads (the model's inputs and the two times). */
+async function neededBytes(file: string): Promise<number> {
+  const wanted = new Set(["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"]);
+  const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
+  let n = 0;
+  for (const g of md.row_groups) for (const c of g.columns) if (wanted.has(c.meta_data!.path_in_schema[0]!)) n += Number(c.meta_data!.total_compressed_size);
+  return n;
+}
+
+/** A recording proxy in front of s3rver: each request's method, path, Range header and response bytes. */
+async function proxy(target: string) {
+  const log: { method: string; url: string; range?: string; bytes: number }[] = [];
+  const t = new URL(target);
+  const server = createHttpServer((req, res) => {
+    const entry = { method: req.method!, url: req.url!, range: req.headers.range, bytes: 0 };
+    log.push(entry);
+    const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode!, r.headers);
+      r.on("data", (c: Buffer) => (entry.bytes += c.length));
+      r.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, log, close: () => new Promise((r) => server.close(r)) };
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, "dist/cli.js"))) throw new Error("dist/ is missing: run `npm test` (it builds first)");
+  tmp = mkdtempSync(join(tmpdir(), "ridepred-s3-"));
+  s3 = await startS3(["b"]);
+  await s3.put("b", "raw/green_tripdata_2021-02_sample.parquet", readFileSync(SAMPLE_PQ));
+  await s3.put("b", "raw/green_tripdata_2021-02_sample.csv", readFileSync(SAMPLE_CSV));
+});
+
+afterAll(async () => {
+  await s3?.stop();
+});
+
+// Each case runs the CLI a few times; on a loaded CI machine that takes a while.
+const SLOW = 300_000;
+
+describe("s3:// against s3rver", { timeout: SLOW }, () => {
+  it("Parquet in, Parquet and CSV out: the same bytes as the local run", async () => {
+    const r = await ridepred(["score", "s3://b/raw/green_tripdata_2021-02_sample.parquet", "-o", "s3://b/out/sample.parquet", "--json"], s3.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      input: "s3://b/raw/green_tripdata_2021-02_sample.parquet",
+      output: "s3://b/out/sample.parquet",
+      scored: 1000,
+    });
+    expect(sha(await s3.get("b", "out/sample.parquet"))).toBe(sha(await localRun(SAMPLE_PQ, "green_tripdata_2021-02_sample.parquet", "o.parquet")));
+    const c = await ridepred(["score", "s3://b/raw/green_tripdata_2021-02_sample.parquet", "-o", "s3://b/out/sample.csv"], s3.env);
+    expect(c.code, c.stderr).toBe(0);
+    expect(sha(await s3.get("b", "out/sample.csv"))).toBe(sha(await localRun(SAMPLE_PQ, "green_tripdata_2021-02_sample.parquet", "o.csv")));
+  });
+
+  it("CSV in (streamed), CSV and Parquet out: the same bytes as the local run", async () => {
+    const r = await ridepred(["score", "s3://b/raw/green_tripdata_2021-02_sample.csv", "-o", "s3://b/out/from-csv.csv"], s3.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha(await s3.get("b", "out/from-csv.csv"))).toBe(sha(await localRun(SAMPLE_CSV, "green_tripdata_2021-02_sample.csv", "o.csv")));
+    const p = await ridepred(["score", "s3://b/raw/green_tripdata_2021-02_sample.csv", "-o", "s3://b/out/from-csv.parquet"], s3.env);
+    expect(p.code, p.stderr).toBe(0);
+    expect(sha(await s3.get("b", "out/from-csv.parquet"))).toBe(sha(await localRun(SAMPLE_CSV, "green_tripdata_2021-02_sample.csv", "o.parquet")));
+  });
+
+  it("errors: a missing key or bucket exits 2 naming the URL; no credentials are printed", async () => {
+    const r = await ridepred(["score", "s3://b/raw/nope.parquet", "-o", "x.csv"], s3.env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/s3:\/\/b\/raw\/nope\.parquet: cannot read: no such object/);
+    const c = await ridepred(["score", "s3://b/raw/nope.csv", "-o", "x.csv"], s3.env);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/s3:\/\/b\/raw\/nope\.csv: cannot read: no such object/);
+    const g = await ridepred(["score", "s3://b/nothing/*.parquet", "-o", "s3://b/out/{input}.csv"], s3.env);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/s3:\/\/b\/nothing\/\*\.parquet: matches no file/);
+    for (const x of [r, c, g]) expect(x.stderr).not.toContain("S3RVER");
+  });
+
+  describe.skipIf(!hasShared)("the real months (skipped: ../shared/data is absent)", () => {
+    beforeAll(async () => {
+      for (const m of ["2021-01", "2021-02", "2023-01"])
+        await s3.put("b", `tlc/green_tripdata_${m}.parquet`, readFileSync(join(SHARED, `green_tripdata_${m}.parquet`)));
+    });
+
+    it("Parquet is read by explicit byte ranges of the footer and the column chunks the job needs, not the whole object", async () => {
+      const p = await proxy(s3.endpoint);
+      try {
+        const file = join(SHARED, "green_tripdata_2023-01.parquet"); // 20 columns, the job reads 5
+        const r = await ridepred(["score", "s3://b/tlc/green_tripdata_2023-01.parquet", "-o", "s3://b/out/2023-01.parquet"], {
+          ...s3.env,
+          AWS_ENDPOINT_URL_S3: p.url,
+        });
+        expect(r.code, r.stderr).toBe(0);
+        const gets = p.log.filter((e) => e.method === "GET" && e.url.includes("tlc/green_tripdata_2023-01"));
+        expect(gets.length).toBeGreaterThan(1);
+        for (const g of gets) expect(g.range).toMatch(/^bytes=\d+-\d+$/); // never a suffix range, never the whole object
+        const fetched = gets.reduce((n, g) => n + g.bytes, 0);
+        expect(fetched).toBeLessThanOrEqual((await neededBytes(file)) + FOOTER_READ);
+        expect(fetched).toBeLessThan(statSync(file).size * 0.8);
+        expect(sha(await s3.get("b", "out/2023-01.parquet"))).toBe(sha(await localRun(file, "green_tripdata_2023-01.parquet", "o.parquet")));
+      } finally {
+        await p.close();
+      }
+    });
+
+    it("a template over s3:// keys: Hive partitions named by what it matched, one object each", async () => {
+      const r = await ridepred(
+        [
+          "score",
+          "s3://b/tlc/{taxi_type}_tripdata_{year}-{month}.parquet",
+          "-o",
+          "s3://b/hive/taxi_type={taxi_type}/year={year}/month={month}/{run_id}.parquet",
+          "--json",
+        ],
+        s3.env,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).inputs).toHaveLength(3);
+      const keys = await s3.keys("b", "hive/");
+      expect(keys.map((k) => k.split("/").slice(1, 4).join("/"))).toEqual([
+        "taxi_type=green/year=2021/month=01",
+        "taxi_type=green/year=2021/month=02",
+        "taxi_type=green/year=2023/month=01",
+      ]);
+      for (const k of keys) expect(k).toMatch(/\/[0-9a-f]{16}\.parquet$/);
+    });
+
+    it("multipart: many parts uploaded as the output grows, completed at the end: the local run's bytes", async () => {
+      const staging = mkdtempSync(join(tmp, "staging-"));
+      const r = await ridepred(["score", "s3://b/tlc/green_tripdata_2021-01.parquet", "-o", "s3://b/out/2021-01.csv"], {
+        ...s3.env,
+        RIDEPRED_S3_PART_SIZE: String(256 << 10),
+        TMPDIR: staging,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const got = await s3.get("b", "out/2021-01.csv");
+      expect(got!.length).toBeGreaterThan(20 * (256 << 10)); // ~8 MB: over 20 parts
+      expect(sha(got)).toBe(sha(await localRun(join(SHARED, "green_tripdata_2021-01.parquet"), "green_tripdata_2021-01.parquet", "o.csv")));
+      expect(readdirSync(staging)).toEqual([]); // the staging file is gone
+    });
+
+    it("a run that fails after parts were uploaded leaves no object and no staging file", async () => {
+      // The real month as CSV with one bad row at the very end: --on-error fail stops there.
+      const dir = mkdtempSync(join(tmp, "fail-"));
+      const csv = await localRun(join(SHARED, "green_tripdata_2021-01.parquet"), "g.parquet", "g.csv", [
+        "--columns",
+        "ride_id,pickup_datetime,dropoff_datetime,PULocationID,DOLocationID,trip_distance",
+      ]);
+      writeFileSync(join(dir, "bad.csv"), Buffer.concat([csv, Buffer.from("x,2021-01-31 10:00:00,2021-01-31 10:20:00,130,,1.0\n")]));
+      await s3.put("b", "raw/bad.csv", readFileSync(join(dir, "bad.csv")));
+      const staging = mkdtempSync(join(tmp, "staging-"));
+      const r = await ridepred(["score", "s3://b/raw/bad.csv", "-o", "s3://b/out/bad.csv"], {
+        ...s3.env,
+        RIDEPRED_S3_PART_SIZE: String(64 << 10),
+        TMPDIR: staging,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/s3:\/\/b\/raw\/bad\.csv: row 73909: DOLocationID: is required but missing/);
+      expect(await s3.keys("b", "out/bad")).toEqual([]);
+      expect(readdirSync(staging)).toEqual([]);
+    });
+
+    it("a run killed (SIGKILL) while its parts upload leaves no object under the key", async () => {
+      const uploads = () => {
+        const found: string[] = [];
+        const walk = (d: string) => {
+          for (const n of readdirSync(d)) {
+            const p = join(d, n);
+            if (statSync(p).isDirectory()) walk(p);
+            else if (/uploads/.test(p) && /\/\d+$/.test(p)) found.push(p);
+          }
+        };
+        walk(s3.dir);
+        return found;
+      };
+      const before = uploads().length;
+      let timer: NodeJS.Timeout | undefined;
+      const r = await ridepred(
+        ["score", "s3://b/tlc/green_tripdata_2021-01.parquet", "-o", "s3://b/out/killed.csv"],
+        { ...s3.env, RIDEPRED_S3_PART_SIZE: String(64 << 10) },
+        tmp,
+        (kill) => {
+          // Kill as soon as the first parts are stored, while the rest are still to come.
+          timer = setInterval(() => {
+            if (uploads().length >= before + 2) {
+              clearInterval(timer);
+              kill();
+            }
+          }, 5);
+        },
+      );
+      clearInterval(timer);
+      expect(r.signal).toBe("SIGKILL");
+      expect(uploads().length).toBeGreaterThanOrEqual(before + 2); // it was killed mid-upload, not before
+      expect(await s3.get("b", "out/killed.csv")).toBeUndefined();
+      expect(await s3.keys("b", "out/killed")).toEqual([]);
+    });
+  });
+});
+
+describe("https:// inputs from a local server (certificate made by openssl for 127.0.0.1)", { timeout: SLOW }, () => {
+  let base: { ranged: string; whole: string };
+  let servers: Server[] = [];
+  let ca: string;
+  const served: { ranges: (string | undefined)[]; bytes: number } = { ranges: [], bytes: 0 };
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmp, "tls-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    ca = join(dir, "cert.pem");
+    const tls = { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(ca) };
+    const files: Record<string, string> = { "/green_tripdata_2021-02_sample.parquet": SAMPLE_PQ, "/green_tripdata_2021-02_sample.csv": SAMPLE_CSV };
+    if (hasShared) files["/green_tripdata_2023-01.parquet"] = join(SHARED, "green_tripdata_2023-01.parquet");
+    // One server honours Range (206 + Content-Range), the other ignores it (200, the whole file).
+    const make = (ranges: boolean) =>
+      createHttpsServer(tls, (req, res) => {
+        const file = files[req.url!];
+        if (!file) {
+          res.writeHead(404).end();
+          return;
+        }
+        const size = statSync(file).size;
+        const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "");
+        served.ranges.push(req.headers.range);
+        if (ranges && m) {
+          const [start, end] = [Number(m[1]), Math.min(Number(m[2]), size - 1)];
+          served.bytes += end - start + 1;
+          res.writeHead(206, { "content-range": `bytes ${start}-${end}/${size}`, "content-length": end - start + 1 });
+          createReadStream(file, { start, end }).pipe(res);
+        } else {
+          served.bytes += size;
+          res.writeHead(200, { "content-length": size });
+          createReadStream(file).pipe(res);
+        }
+      });
+    servers = [make(true), make(false)];
+    const ports = await Promise.all(servers.map((s) => new Promise<number>((r) => s.listen(0, "127.0.0.1", () => r((s.address() as AddressInfo).port)))));
+    base = { ranged: `https://127.0.0.1:${ports[0]}`, whole: `https://127.0.0.1:${ports[1]}` };
+  });
+
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+
+  for (const mode of ["ranged", "whole"] as const) {
+    it(`Parquet and CSV from a server ${mode === "ranged" ? "with" : "without"} Range support: the local run's bytes`, async () => {
+      const env = { NODE_EXTRA_CA_CERTS: ca };
+      served.ranges = [];
+      const pq = await ridepred(["score", `${base[mode]}/green_tripdata_2021-02_sample.parquet`, "-o", `${mode}.parquet`], env);
+      expect(pq.code, pq.stderr).toBe(0);
+      expect(sha(readFileSync(join(tmp, `${mode}.parquet`)))).toBe(sha(await localRun(SAMPLE_PQ, "green_tripdata_2021-02_sample.parquet", "o.parquet")));
+      if (mode === "ranged")
+        expect(served.ranges.length).toBeGreaterThan(2); // the probe, the footer, the chunks
+      else expect(served.ranges).toEqual(["bytes=0-0"]); // one request: the body it sent was kept and read locally
+      const csv = await ridepred(["score", `${base[mode]}/green_tripdata_2021-02_sample.csv`, "-o", `${mode}.csv`], env);
+      expect(csv.code, csv.stderr).toBe(0);
+      expect(sha(readFileSync(join(tmp, `${mode}.csv`)))).toBe(sha(await localRun(SAMPLE_CSV, "green_tripdata_2021-02_sample.csv", "o.csv")));
+    });
+  }
+
+  it.skipIf(!hasShared)("a wide real month over Range requests fetches less than the file", async () => {
+    served.bytes = 0;
+    const r = await ridepred(["score", `${base.ranged}/green_tripdata_2023-01.parquet`, "-o", "wide.parquet"], { NODE_EXTRA_CA_CERTS: ca });
+    expect(r.code, r.stderr).toBe(0);
+    const file = join(SHARED, "green_tripdata_2023-01.parquet");
+    expect(served.bytes).toBeLessThanOrEqual((await neededBytes(file)) + FOOTER_READ + 1); // + the 1-byte probe
+    expect(served.bytes).toBeLessThan(statSync(file).size * 0.8);
+  });
+
+  it("a missing file is HTTP 404, exit 2; an untrusted certificate is refused", async () => {
+    const r = await ridepred(["score", `${base.ranged}/nope.parquet`, "-o", "x.csv"], { NODE_EXTRA_CA_CERTS: ca });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope\.parquet: cannot read: HTTP 404 \(no such file\)/);
+    const t = await ridepred(["score", `${base.ranged}/green_tripdata_2021-02_sample.csv`, "-o", "x.csv"], { NODE_EXTRA_CA_CERTS: undefined });
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/cannot read: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)/);
+  });
+});
