@@ -89,7 +89,7 @@ async function proxy(target: string) {
 beforeAll(async () => {
   if (!existsSync(join(ROOT, "dist/cli.js"))) throw new Error("dist/ is missing: run `npm test` (it builds first)");
   tmp = mkdtempSync(join(tmpdir(), "ridepred-s3-"));
-  s3 = await startS3(["b"]);
+  s3 = await startS3(["b", "tlc-data"]);
   await s3.put("b", "raw/green_tripdata_2021-02_sample.parquet", readFileSync(SAMPLE_PQ));
   await s3.put("b", "raw/green_tripdata_2021-02_sample.csv", readFileSync(SAMPLE_CSV));
 });
@@ -220,6 +220,44 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
       expect(r.stderr).toMatch(/s3:\/\/b\/raw\/bad\.csv: row 73909: DOLocationID: is required but missing/);
       expect(await s3.keys("b", "out/bad")).toEqual([]);
       expect(readdirSync(staging)).toEqual([]);
+    });
+
+    it("examples/k8s-indexed-job.yaml: its three pods write exactly what one unsharded run writes, and a re-run replaces it", async () => {
+      // The example's container args and env, run as Kubernetes would run each index.
+      const yaml = readFileSync(join(ROOT, "examples/k8s-indexed-job.yaml"), "utf8");
+      const block = /\n {10}args:\n([\s\S]*?)\n {10}env:/.exec(yaml)![1]!;
+      const args = [...block.matchAll(/^ {12}- (\S+)/gm)].map((m) => m[1]!);
+      expect(args[0]).toBe("score");
+      const count = /name: RIDEPRED_SHARD_COUNT\n\s+value: "(\d+)"/.exec(yaml)![1]!;
+      expect(/completions: (\d+)/.exec(yaml)![1]).toBe(count);
+      // Twelve months of 2021 in s3://tlc-data/raw, derived from the real ones (4,000 rows each).
+      const { DuckDBInstance } = await import("@duckdb/node-api");
+      const duck = await (await DuckDBInstance.create(":memory:")).connect();
+      const dir = mkdtempSync(join(tmp, "k8s-"));
+      for (let m = 1; m <= 12; m++) {
+        const name = `green_tripdata_2021-${String(m).padStart(2, "0")}.parquet`;
+        const src = join(SHARED, `green_tripdata_2021-0${(m % 2) + 1}.parquet`);
+        await duck.run(`COPY (SELECT * FROM read_parquet('${src}') LIMIT 4000 OFFSET ${m * 4000}) TO '${join(dir, name)}' (FORMAT parquet)`);
+        await s3.put("tlc-data", `raw/${name}`, readFileSync(join(dir, name)));
+      }
+      const snapshot = async () => {
+        const out: Record<string, string> = {};
+        for (const k of await s3.keys("tlc-data", "predictions/")) out[k] = sha(await s3.get("tlc-data", k));
+        return out;
+      };
+      for (let i = 0; i < Number(count); i++) {
+        const r = await ridepred(args, { ...s3.env, JOB_COMPLETION_INDEX: String(i), RIDEPRED_SHARD_COUNT: count });
+        expect(r.code, r.stderr).toBe(0);
+        expect(JSON.parse(r.stdout).shard).toEqual({ index: i, count: Number(count) });
+      }
+      const pods = await snapshot();
+      expect(Object.keys(pods).map((k) => k.split("/").slice(1, 4).join("/"))).toEqual(
+        Array.from({ length: 12 }, (_, i) => `taxi_type=green/year=2021/month=${String(i + 1).padStart(2, "0")}`),
+      );
+      const whole = await ridepred(args, s3.env);
+      expect(whole.code, whole.stderr).toBe(0);
+      expect(JSON.parse(whole.stdout).inputs).toHaveLength(12);
+      expect(await snapshot()).toEqual(pods); // the same 12 names, the same bytes: nothing counted twice
     });
 
     it("a run killed (SIGKILL) while its parts upload leaves no object under the key", async () => {

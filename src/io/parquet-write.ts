@@ -13,7 +13,7 @@ import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { adoptTemp, tempTarget } from "./sink.js";
-import { snappyCompress } from "./snappy.js";
+import { newSnappyCompressor } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
 import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
 import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
@@ -82,6 +82,7 @@ interface Chunk {
   map: Int32Array | undefined;
   dictValues: Bytes;
   dictOff: boolean; // stopped paying: the rest of the chunk is PLAIN
+  snappy: (src: Uint8Array, n: number) => Uint8Array; // the sink's own compressor (see newSnappyCompressor)
 }
 
 export function parquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
@@ -107,6 +108,7 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
   let groupRows = 0;
   let totalRows = 0;
   const scratch = newScratch();
+  const snappy = newSnappyCompressor();
 
   const flush = () => {
     if (!chunks || groupRows === 0) return;
@@ -142,13 +144,13 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
         !isGeneratedIds(v) && isDict(v) && columns[j]!.kind !== "string" && columns[j]!.kind !== "raw" ? materialize(v) : v,
       );
       batch = { n: batch.n, values };
-      chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n)));
+      chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n), snappy));
       for (let j = 0; j < chunks.length; j++) writeDataPage(chunks[j]!, batch.values[j]!, batch.n, codec, scratch);
       groupRows += batch.n;
       if (groupRows >= rowGroupRows) flush();
     },
     async finish() {
-      chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0)));
+      chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), snappy));
       flush();
       const footer = encodeStruct(
         struct(
@@ -191,7 +193,7 @@ function openTemp(path: string, tmp: string): number {
   }
 }
 
-function newChunk(name: string, physical: Physical): Chunk {
+function newChunk(name: string, physical: Physical, snappy: Chunk["snappy"]): Chunk {
   return {
     name,
     physical,
@@ -211,6 +213,7 @@ function newChunk(name: string, physical: Physical): Chunk {
     map: undefined,
     dictValues: bytes(physical === "STRING" ? 1 << 12 : 16),
     dictOff: false,
+    snappy,
   };
 }
 
@@ -455,7 +458,7 @@ function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: num
   let payload = body.b;
   let len = body.n;
   if (codec === "SNAPPY" && c.codec !== "UNCOMPRESSED") {
-    const z = snappyCompress(body.b, body.n);
+    const z = c.snappy(body.b, body.n);
     if (c.codec === undefined) c.codec = z.length <= body.n - (body.n >>> 3) ? "SNAPPY" : "UNCOMPRESSED";
     if (c.codec === "SNAPPY") {
       payload = z;
