@@ -36,6 +36,7 @@ export function serveCommand(): Command {
       "answer the plain POST /predict off the connection's bytes, not through node:http's parser (behind a trusted proxy; also RIDEPRED_FAST_PATH=on)",
       false,
     )
+    .option("--no-docs", "do not serve the interactive API page at /docs")
     .option("--shutdown-timeout <seconds>", "longest wait for in-flight requests on SIGTERM", positiveNumber("--shutdown-timeout"), 30)
     .addOption(
       new Option("--log-level <level>", "JSON log level on stderr (debug adds one line per request)")
@@ -52,6 +53,7 @@ export function serveCommand(): Command {
         maxBody: number;
         shutdownTimeout: number;
         fastPath: boolean;
+        docs: boolean;
         logLevel: string;
       }) => {
         const fastPath = o.fastPath || fastPathFromEnv(process.env.RIDEPRED_FAST_PATH);
@@ -70,6 +72,7 @@ export function serveCommand(): Command {
           logLevel: o.logLevel,
           shutdownTimeoutMs: o.shutdownTimeout * 1000,
           fastPath,
+          docs: o.docs,
         });
       },
     );

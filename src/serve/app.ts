@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { errorHandler, HttpError } from "./errors.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { ModelState } from "./model-state.js";
+import { docsRoutes } from "./docs.js";
 import { openapi } from "./openapi.js";
 import { fastPredict, predictCore } from "./fast-predict.js";
 import type { FastConnections } from "./http1.js";
@@ -29,6 +30,8 @@ export interface AppOptions {
    * (`serve --fast-path`), for deployments behind a trusted proxy.
    */
   fastPath?: boolean;
+  /** Serve the interactive page at /docs (default true; `serve --no-docs` turns it off). */
+  docs?: boolean;
 }
 
 export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
@@ -90,6 +93,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(async (scope) => v2Routes(scope as App, ctx));
   app.get("/metrics", async (_req, reply) => reply.type(metrics.registry.contentType).send(await ctx.metricsText()));
   app.get("/openapi.json", async () => openapi(state.current));
+  if (opts.docs !== false) docsRoutes(app);
   methodNotAllowed(app, methods);
   return app;
 }

@@ -35,12 +35,13 @@ export function openapi(m: LoadedModel | null): unknown {
   const name = m?.artifact.name ?? "{name}";
   const v2 = `/v2/models/${name}`;
   const params = [{ name: "version", in: "path", required: true, schema: { type: "string" } }];
+  const ex = examples(m);
   return {
     openapi: "3.1.0",
     info: {
       title: "ridepred",
       version: VERSION,
-      description: m ? `Serving ${m.artifact.name} ${m.artifact.version}: ${m.artifact.description ?? ""}` : "No model loaded yet",
+      description: m ? modelCard(m) : "No model loaded yet",
     },
     components: { schemas: { Error: S.ErrorBody, Ride: ride } },
     paths: {
@@ -49,7 +50,10 @@ export function openapi(m: LoadedModel | null): unknown {
           summary: "The course's endpoint: one ride or an array of rides",
           requestBody: {
             required: true,
-            content: json({ anyOf: [{ $ref: "#/components/schemas/Ride" }, { type: "array", items: { $ref: "#/components/schemas/Ride" } }] }),
+            content: withExample(
+              json({ anyOf: [{ $ref: "#/components/schemas/Ride" }, { type: "array", items: { $ref: "#/components/schemas/Ride" } }] }),
+              ex.ride,
+            ),
           },
           responses: { ...ok("One result per ride (an array for an array)", { anyOf: [result, { type: "array", items: result }] }), ...errors },
         },
@@ -59,7 +63,10 @@ export function openapi(m: LoadedModel | null): unknown {
           summary: "MLflow scoring protocol",
           requestBody: {
             required: true,
-            content: { ...json(S.MlflowBody), "text/csv": { schema: { type: "string", description: "CSV with a header line naming the inputs" } } },
+            content: {
+              ...withExample(json(S.MlflowBody), ex.mlflow),
+              "text/csv": { schema: { type: "string", description: "CSV with a header line naming the inputs" }, ...(ex.csv ? { example: ex.csv } : {}) },
+            },
           },
           responses: { ...ok("Predictions in row order", S.MlflowResponse), ...errors },
         },
@@ -77,7 +84,7 @@ export function openapi(m: LoadedModel | null): unknown {
       [`${v2}/infer`]: {
         post: {
           summary: "V2 inference: one tensor per input, shape [n] or [n,1]",
-          requestBody: { required: true, content: json(S.V2InferBody) },
+          requestBody: { required: true, content: withExample(json(S.V2InferBody), ex.v2) },
           responses: { ...ok("Outputs", S.V2InferResponse), ...errors },
         },
       },
@@ -87,7 +94,7 @@ export function openapi(m: LoadedModel | null): unknown {
         post: {
           summary: "V2 inference for a version",
           parameters: params,
-          requestBody: { required: true, content: json(S.V2InferBody) },
+          requestBody: { required: true, content: withExample(json(S.V2InferBody), ex.v2) },
           responses: { ...ok("Outputs", S.V2InferResponse), ...errors },
         },
       },
@@ -98,6 +105,56 @@ export function openapi(m: LoadedModel | null): unknown {
         },
       },
       "/openapi.json": get("This document"),
+      "/docs": {
+        get: {
+          summary: "This document as an interactive page",
+          responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
+        },
+      },
     },
   };
+}
+
+/** The page's heading: what is served, its digest, and the library versions it was built with. */
+function modelCard(m: LoadedModel): string {
+  const a = m.artifact;
+  const env = a.environment;
+  const pins = Object.entries(env.recorded)
+    .map(([k, v]) => `\`${k} ${v}\``)
+    .join(", ");
+  return [
+    `Serving **${a.name}** version **${a.version}**${a.description ? `: ${a.description}` : ""}`,
+    "",
+    `- target: \`${a.target.name}\` (${a.target.unit})`,
+    `- inputs: ${a.inputs.map((i) => `\`${i.name}\` (${i.type}${i.required ? "" : ", optional"})`).join(", ")}`,
+    `- digest: \`${a.digest}\``,
+    `- built with: ${pins || "(no versions recorded)"}`,
+    `- source: \`${env.source.file}\` (${env.source.format}, sha256 \`${env.source.sha256.slice(0, 16)}...\`)`,
+  ].join("\n");
+}
+
+/** Example requests from the model's first golden examples: every "Try it out" runs as it is. */
+function examples(m: LoadedModel | null): { ride?: unknown; mlflow?: unknown; csv?: string; v2?: unknown } {
+  const cases = m?.artifact.examples.cases.slice(0, 2) ?? [];
+  if (!m || cases.length === 0) return {};
+  const names = m.artifact.inputs.map((i) => i.name);
+  const rows = cases.map((c) => names.map((n) => c.input[n] ?? null));
+  return {
+    ride: cases[0]!.input,
+    mlflow: { dataframe_split: { columns: names, data: rows } },
+    csv: [names.join(","), ...rows.map((r) => r.map((v) => (v === null ? "" : String(v))).join(","))].join("\n") + "\n",
+    v2: {
+      inputs: m.artifact.inputs.map((inp, j) => ({
+        name: inp.name,
+        shape: [rows.length],
+        datatype: inp.type === "number" ? "FP64" : "BYTES",
+        data: rows.map((r) => (inp.type === "number" ? Number(r[j]) : String(r[j]))),
+      })),
+    },
+  };
+}
+
+function withExample(content: Record<string, { schema: unknown }>, example: unknown): Record<string, { schema: unknown; example?: unknown }> {
+  if (example === undefined) return content;
+  return Object.fromEntries(Object.entries(content).map(([type, c]) => [type, { ...c, example }]));
 }

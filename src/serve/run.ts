@@ -22,6 +22,8 @@ export interface ServeOptions {
   shutdownTimeoutMs: number;
   /** See AppOptions.fastPath. */
   fastPath?: boolean;
+  /** See AppOptions.docs. */
+  docs?: boolean;
 }
 
 const METRICS_REQ = "ridepred:metrics-req";
@@ -74,6 +76,7 @@ async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
     metricsText,
     autoload: false,
     fastPath: opts.fastPath,
+    docs: opts.docs,
   });
   logger.info(
     { event: "listening", url: server.url, port: server.port, model: opts.model, fastPath: opts.fastPath === true },

@@ -20,6 +20,8 @@ export interface ServerOptions {
   load?: (path: string) => LoadedModel;
   /** See AppOptions.fastPath. */
   fastPath?: boolean;
+  /** See AppOptions.docs. */
+  docs?: boolean;
 }
 
 export interface RunningServer {
@@ -50,7 +52,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       );
   };
   metrics.model(null);
-  const app = await buildApp({ state, logger, bodyLimit: opts.bodyLimit, metrics, metricsText: opts.metricsText?.(metrics), fastPath: opts.fastPath });
+  const app = await buildApp({
+    state,
+    logger,
+    bodyLimit: opts.bodyLimit,
+    metrics,
+    metricsText: opts.metricsText?.(metrics),
+    fastPath: opts.fastPath,
+    docs: opts.docs,
+  });
   const host = opts.host ?? "127.0.0.1";
   const wanted = opts.port ?? 9696;
   let address: string;
