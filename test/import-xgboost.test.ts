@@ -208,11 +208,56 @@ describe("ridepred import RUN/models_mlflow --preprocessor RUN/preprocessor/prep
   });
 });
 
+describe("classification: multi-class boosters and XGBClassifier Pipelines", () => {
+  /** Labels equal to XGBoost's; worst probability difference (XGBoost computes them in float32, ridepred in float64). */
+  function classifierAgrees(artifact: ModelArtifact, labels: (number | boolean)[], probabilities?: number[][]): number {
+    const p = compile(artifact);
+    const classes = artifact.classifier!.classes;
+    const k = classes.length;
+    const columns = Object.fromEntries(["PULocationID", "DOLocationID", "trip_distance"].map((c) => [c, rides.map((r) => r[c])]));
+    const batch = p.predictColumns(columns, rides.length);
+    expect(batch.errors).toEqual([]);
+    let worst = 0;
+    rides.forEach((ride, i) => {
+      const one = p.classify(ride);
+      expect(one.index).toBe(batch.predictions[i]);
+      expect(classes[one.index], `ride ${i}`).toBe(labels[i]);
+      if (probabilities) for (let j = 0; j < k; j++) worst = Math.max(worst, Math.abs(one.probabilities[j]! - probabilities[i]![j]!));
+    });
+    return worst;
+  }
+
+  for (const objective of ["multi:softprob", "multi:softmax"]) {
+    const name = objective.replace(":", "-");
+    it(`${objective} boosters in every format: classes 0..3, XGBoost's labels${objective === "multi:softprob" ? " and probabilities to float32 precision" : ""}`, () => {
+      const expected = JSON.parse(readFileSync(join(DIR, `${name}.expected.json`), "utf8"));
+      for (const ext of ["xgb", "json", "ubj"]) {
+        const artifact = importBoosterFile(join(DIR, `${name}.${ext}`), { preprocessor: DV });
+        expect(validateArtifact(artifact)).toEqual([]);
+        expect(schemaValidate(JSON.parse(JSON.stringify(artifact))), JSON.stringify(schemaValidate.errors)).toBe(true);
+        expect(artifact.classifier).toMatchObject({ classes: [0, 1, 2, 3], class_names: ["0", "1", "2", "3"], link: "softmax" });
+        expect(artifact.target.name).toBe("class");
+        const worst = classifierAgrees(artifact, expected.labels, expected.probabilities);
+        expect(worst).toBeLessThan(1e-7);
+      }
+    });
+  }
+
+  for (const kind of ["binary", "multiclass"]) {
+    it(`Pipeline(DictVectorizer, XGBClassifier) ${kind}: predict and predict_proba`, async () => {
+      const expected = JSON.parse(readFileSync(join(DIR, `pipeline_XGBClassifier_${kind}.expected.json`), "utf8"));
+      const artifact = await importSource(join(DIR, `pipeline_XGBClassifier_${kind}.p4.pkl`));
+      expect(artifact.classifier?.classes).toEqual(expected.classes);
+      expect(artifact.classifier?.link).toBe(kind === "binary" ? "logistic" : "softmax");
+      expect(classifierAgrees(artifact, expected.labels, expected.probabilities)).toBeLessThan(1e-7);
+    });
+  }
+});
+
 describe("refused by name", () => {
   const cases: [string, RegExp][] = [
     ["unsupported/gblinear.json", /booster gblinear \(a linear booster\) is not supported/],
     ["unsupported/dart.xgb", /booster dart is not supported/],
-    ["unsupported/softprob.json", /objective multi:softprob \(multi-class\) is not supported yet/],
     ["unsupported/categorical.json", /categorical split: not supported/],
   ];
   for (const [file, message] of cases) {

@@ -105,7 +105,9 @@ export type XGBoostObjective =
   | "reg:gamma"
   | "reg:logistic"
   | "binary:logistic"
-  | "binary:logitraw";
+  | "binary:logitraw"
+  | "multi:softprob"
+  | "multi:softmax";
 
 /**
  * An XGBoost gbtree booster. For node i of a tree: feature[i] < 0 marks a leaf holding value[i]; an inner
@@ -126,7 +128,7 @@ export interface XGBoostEstimator {
    * (XGBoost's DMatrix treats an entry that is not stored as missing), "zero" when fed a dense array.
    */
   absent: "missing" | "zero";
-  /** Output group of each tree; omitted when there is one group. */
+  /** Output group (class) of each tree, for multi-class objectives; omitted when there is one group. */
   tree_group?: number[];
   trees: TreeSpec[];
 }

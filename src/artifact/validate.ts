@@ -177,15 +177,23 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
     if (typeof est.objective !== "string" || !XGBOOST_OBJECTIVES.includes(est.objective))
       bad("estimator.objective", `must be one of ${XGBOOST_OBJECTIVES.join(", ")}`);
     if (est.absent !== "missing" && est.absent !== "zero") bad("estimator.absent", 'must be "missing" or "zero"');
-    if (!Array.isArray(est.base_margin) || est.base_margin.length !== 1 || !est.base_margin.every(Number.isFinite))
-      bad("estimator.base_margin", "must hold one finite number");
+    // One base margin per output group: one, or one per class (multi-class objectives).
+    const groups = Array.isArray(est.base_margin) ? est.base_margin.length : 0;
+    const multi = est.objective === "multi:softprob" || est.objective === "multi:softmax";
+    if (!Array.isArray(est.base_margin) || !est.base_margin.every(Number.isFinite) || (multi ? groups < 2 : groups !== 1))
+      bad("estimator.base_margin", multi ? "must hold one finite number per class (at least 2)" : "must hold one finite number");
     if (!Array.isArray(est.trees) || est.trees.length === 0) {
       bad("estimator.trees", "must be a non-empty array");
       return m;
     }
-    if (est.tree_group !== undefined && !(Array.isArray(est.tree_group) && est.tree_group.length === est.trees.length && est.tree_group.every((g) => g === 0)))
-      bad("estimator.tree_group", "must give group 0 for every tree");
+    const tg = est.tree_group;
+    if (multi ? !Array.isArray(tg) : tg !== undefined && !(Array.isArray(tg) && tg.every((g) => g === 0)))
+      bad("estimator.tree_group", "must give each tree's group");
+    else if (Array.isArray(tg) && !(tg.length === est.trees.length && tg.every((g) => Number.isInteger(g) && g >= 0 && g < groups)))
+      bad("estimator.tree_group", `must give each of the ${est.trees.length} trees a group below ${groups}`);
     est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
+    // Its raw outputs are its margins, one per group.
+    return Math.max(1, groups);
   } else bad("estimator.kind", `unknown estimator kind ${JSON.stringify(est.kind)}`);
   return m;
 }
@@ -201,6 +209,8 @@ const XGBOOST_OBJECTIVES: unknown[] = [
   "reg:logistic",
   "binary:logistic",
   "binary:logitraw",
+  "multi:softprob",
+  "multi:softmax",
 ];
 
 const LINKS = ["logistic", "logistic_ovr", "softmax", "logsumexp", "identity"];

@@ -3,7 +3,7 @@
 // so probabilities agree to the last few bits and labels exactly).
 
 import type { ClassifierSpec, Estimator, LinearEstimator, TreeEnsembleEstimator } from "../artifact/types.js";
-import { RidepredError } from "../errors.js";
+import { xgboostMargins } from "./xgboost.js";
 
 /** Raw outputs of one row, given as its sparse DictVectorizer vector (columns idx, values val, in field order). */
 export interface RawScorer {
@@ -22,8 +22,8 @@ export interface ClassifierScorer {
 export function compileRaw(est: Estimator, nFeatures: number): RawScorer {
   if (est.kind === "linear") return linearRaw(est, nFeatures);
   if (est.kind === "tree_ensemble") return treesRaw(est, nFeatures);
-  // An XGBoost booster gives its margins here once its classification objectives are imported as classifiers.
-  throw new RidepredError(`a ${est.kind} estimator cannot be a classifier yet (its raw outputs are not wired to classifier.link)`, 2);
+  // An XGBoost booster's margins (binary: one; multi-class: one per class), before any transform.
+  return xgboostMargins(est, nFeatures);
 }
 
 export function compileClassifier(spec: ClassifierSpec, raw: RawScorer): ClassifierScorer {

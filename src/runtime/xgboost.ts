@@ -92,3 +92,35 @@ export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaul
     return 1;
   };
 }
+
+/**
+ * A booster's margins for one row, as a classifier's raw outputs: one per output group (class), each a
+ * float32 sum from its base margin over the group's trees in tree order. No transform: the classifier's
+ * link (sigmoid, softmax) makes the probabilities.
+ */
+export function xgboostMargins(est: XGBoostEstimator, nFeatures: number) {
+  const { roots, feat, thr, kid, defaultLeft } = flatten(est);
+  const groups = est.base_margin.length;
+  const group = Int32Array.from(est.tree_group ?? est.trees.map(() => 0));
+  const dense = new Float64Array(nFeatures).fill(est.absent === "missing" ? Number.NaN : 0);
+  const unset = dense[0] ?? 0;
+  const base = est.base_margin.map(Math.fround);
+  return {
+    outputs: groups,
+    raw(idx: Int32Array, val: Float64Array, nnz: number, out: Float64Array): void {
+      for (let j = 0; j < nnz; j++) dense[idx[j]!] = Math.fround(val[j]!);
+      for (let g = 0; g < groups; g++) out[g] = base[g]!;
+      for (let t = 0; t < roots.length; t++) {
+        let node = roots[t]!;
+        let f: number;
+        while ((f = feat[node]!) >= 0) {
+          const x = dense[f]!;
+          node = kid[node]! + (x !== x ? 1 - defaultLeft[node]! : x < thr[node]! ? 0 : 1);
+        }
+        const g = group[t]!;
+        out[g] = Math.fround(out[g]! + thr[node]!);
+      }
+      for (let j = 0; j < nnz; j++) dense[idx[j]!] = unset;
+    },
+  };
+}

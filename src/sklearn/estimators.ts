@@ -7,7 +7,7 @@ import { describe, isPyObject } from "./pickle.js";
 import { SCALERS, scalerSpec } from "./scalers.js";
 import { attr, shortName, stateOf } from "./state.js";
 import { treeEstimator } from "./trees.js";
-import { wrapperEstimator, XGBOOST_WRAPPERS } from "../xgboost/sklearn.js";
+import { wrapperClassifier, wrapperEstimator, XGBOOST_WRAPPERS } from "../xgboost/sklearn.js";
 
 import { CLASSIFIERS, classifierParts } from "./classifiers.js";
 
@@ -79,6 +79,10 @@ export function modelParts(root: PyValue, fail: Fail): ModelParts {
     fail(
       `${specs.map((sc) => sc.kind).join(", ")} shifting features before ${cls} is not supported (drop the scaler, or use StandardScaler(with_mean=False) / MaxAbsScaler)`,
     );
+  if (cls === "XGBClassifier") {
+    if (shifts) refuseShift();
+    return { vectorizer, ...wrapperClassifier(est, n, absentFeatures(dv, fail), fail), sklearnVersions: versions, ...withScalers };
+  }
   if (CLASSIFIERS.has(cls)) {
     if (shifts) refuseShift();
     return { vectorizer, ...classifierParts(est, n, fail), sklearnVersions: versions, ...withScalers };

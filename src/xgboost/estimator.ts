@@ -7,7 +7,7 @@ import { boosterFail, type RawBooster, type RawTree } from "./model.js";
 
 type Link = "identity" | "log" | "logit";
 /** Each objective's ProbToMargin (how base_score becomes a margin); the output transform follows from it. */
-const OBJECTIVES: Record<XGBoostObjective, Link> = {
+const OBJECTIVES: Partial<Record<XGBoostObjective, Link>> = {
   "reg:squarederror": "identity",
   "reg:linear": "identity",
   "reg:absoluteerror": "identity",
@@ -19,6 +19,7 @@ const OBJECTIVES: Record<XGBoostObjective, Link> = {
   "binary:logistic": "logit",
   "binary:logitraw": "logit",
 };
+/** Objectives with one output (multi-class ones are read by boosterClassifier). */
 export const SUPPORTED_OBJECTIVES = Object.keys(OBJECTIVES) as XGBoostObjective[];
 
 export interface EstimatorOptions {
@@ -35,10 +36,9 @@ export function boosterEstimator(b: RawBooster, opts: EstimatorOptions): XGBoost
   if (b.booster === "dart")
     boosterFail("booster dart is not supported: its trees are weighted by dropout, which ridepred does not reproduce; retrain with booster=gbtree");
   if (b.booster !== "gbtree") boosterFail(`booster ${JSON.stringify(b.booster)} is not supported (gbtree is)`);
-  if (b.objective.startsWith("multi:"))
-    boosterFail(
-      `objective ${b.objective} (multi-class) is not supported yet: ridepred predicts one number per ride (objectives: ${SUPPORTED_OBJECTIVES.join(", ")})`,
-    );
+  if (b.objective.startsWith("multi:")) {
+    boosterFail(`objective ${b.objective} (multi-class) is a classifier: ridepred imports it with its class probabilities, not as one number`);
+  }
   const link = OBJECTIVES[b.objective as XGBoostObjective];
   if (link === undefined) boosterFail(`objective ${JSON.stringify(b.objective)} is not supported (supported: ${SUPPORTED_OBJECTIVES.join(", ")})`);
   if (b.numTarget > 1) boosterFail(`the booster has ${b.numTarget} targets: multi-output models are not supported`);
@@ -57,9 +57,62 @@ export function boosterEstimator(b: RawBooster, opts: EstimatorOptions): XGBoost
     kind: "xgboost",
     sklearn_class: opts.sklearnClass,
     objective: b.objective as XGBoostObjective,
-    base_margin: [baseMargin(b.baseScore[0]!, link, b.baseScoreIsMargin, b.objective)],
+    base_margin: [baseMargin(b.baseScore[0]!, link!, b.baseScoreIsMargin, b.objective)],
     absent: opts.absent,
     trees: trees.map((t, i) => treeSpec(t, opts.nFeatures, `tree ${i}`)),
+  };
+}
+
+export interface BoosterClassifier {
+  estimator: XGBoostEstimator;
+  /** Raw outputs the classifier's link turns into probabilities: 1 (binary: the margin) or one per class. */
+  outputs: number;
+  link: "logistic" | "softmax";
+}
+
+const MULTI = new Set(["multi:softprob", "multi:softmax"]);
+/** Objectives read as classifiers: the margins are the raw outputs, the link gives the probabilities. */
+export const CLASSIFIER_OBJECTIVES = ["binary:logistic", "reg:logistic", "binary:logitraw", ...MULTI];
+
+/**
+ * A booster as a classifier: binary objectives give one margin (class 1 when > 0, probability through the
+ * sigmoid), multi-class ones a margin per class (tree t adds to class tree_info[t]; probabilities by softmax).
+ */
+export function boosterClassifier(b: RawBooster, opts: EstimatorOptions): BoosterClassifier {
+  if (!MULTI.has(b.objective)) {
+    if (!CLASSIFIER_OBJECTIVES.includes(b.objective)) boosterFail(`objective ${b.objective} is not a classification objective`);
+    return { estimator: boosterEstimator(b, opts), outputs: 1, link: "logistic" };
+  }
+  if (b.booster === "gblinear") boosterFail("booster gblinear (a linear booster) is not supported: ridepred predicts tree boosters (gbtree)");
+  if (b.booster !== "gbtree") boosterFail(`booster ${JSON.stringify(b.booster)} is not supported (gbtree is)`);
+  const k = b.numClass;
+  if (!(k >= 2)) boosterFail(`objective ${b.objective} with num_class ${k}: a multi-class booster needs at least 2 classes`);
+  if (b.numTarget > 1) boosterFail(`the booster has ${b.numTarget} targets: multi-output models are not supported`);
+  if (b.numFeature > 0 && opts.nFeatures > b.numFeature) {
+    boosterFail(`the booster was trained on ${b.numFeature} features, but the preprocessor makes ${opts.nFeatures}: they do not belong together`);
+  }
+  // Multi-class objectives have no ProbToMargin: base_score is added to every class's margin as stored (one
+  // value before 3.1; since 3.1 a vector, one per class, already in margin space).
+  if (b.baseScore.length !== 1 && b.baseScore.length !== k) boosterFail(`base_score has ${b.baseScore.length} values for ${k} classes`);
+  const base = b.baseScore.length === 1 ? new Array<number>(k).fill(Math.fround(b.baseScore[0]!)) : b.baseScore.map(Math.fround);
+  if (!base.every(Number.isFinite)) boosterFail(`base_score ${b.baseScore} is not finite`);
+  const trees = selectRounds(b, opts.rounds);
+  if (!trees.length) boosterFail("the booster has no trees");
+  const group = Array.from({ length: trees.length }, (_, i) => b.treeInfo[i]!);
+  const bad = group.findIndex((g) => !(Number.isInteger(g) && g >= 0 && g < k));
+  if (bad >= 0) boosterFail(`tree ${bad} belongs to output group ${group[bad]}, but there are ${k} classes`);
+  return {
+    estimator: {
+      kind: "xgboost",
+      sklearn_class: opts.sklearnClass,
+      objective: b.objective as XGBoostObjective,
+      base_margin: base,
+      absent: opts.absent,
+      tree_group: group,
+      trees: trees.map((t, i) => treeSpec(t, opts.nFeatures, `tree ${i}`)),
+    },
+    outputs: k,
+    link: "softmax",
   };
 }
 

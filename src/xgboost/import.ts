@@ -3,13 +3,13 @@
 
 import { basename } from "node:path";
 import { sha256Hex } from "../artifact/digest.js";
-import type { ModelArtifact } from "../artifact/types.js";
+import type { ClassifierSpec, ModelArtifact, XGBoostEstimator } from "../artifact/types.js";
 import { RidepredError } from "../errors.js";
 import { absentFeatures, dictVectorizer, shortName, stateOf } from "../sklearn/estimators.js";
 import { buildArtifact, type ImportOptions, readBytes, readPickle } from "../sklearn/import.js";
 import { describe, isPyObject, type PyObject, type PyValue } from "../sklearn/pickle.js";
 import { readBooster } from "./detect.js";
-import { boosterEstimator } from "./estimator.js";
+import { boosterClassifier, boosterEstimator } from "./estimator.js";
 import { BoosterError, type RawBooster } from "./model.js";
 
 export interface BoosterImportOptions extends ImportOptions {
@@ -59,9 +59,17 @@ export function importBoosterBytes(path: string, bytes: Uint8Array, opts: Booste
   const best = raw.attributes.best_iteration;
   // A saved wrapper (XGBRegressor) predicts with its best iteration; a plain Booster with every tree.
   const rounds = modelClass !== "Booster" && best !== undefined && /^\d+$/.test(best) ? Number(best) + 1 : undefined;
-  let estimator: ReturnType<typeof boosterEstimator>;
+  const eopts = { nFeatures: vectorizer.feature_names.length, absent: absentFeatures(dv, failPrep), sklearnClass: modelClass, rounds };
+  let estimator: XGBoostEstimator;
+  let classifier: ClassifierSpec | undefined;
   try {
-    estimator = boosterEstimator(raw, { nFeatures: vectorizer.feature_names.length, absent: absentFeatures(dv, failPrep), sklearnClass: modelClass, rounds });
+    if (raw.objective.startsWith("multi:")) {
+      // A multi-class booster predicts classes 0..num_class-1 (softmax: the label; softprob: the probabilities).
+      const c = boosterClassifier(raw, eopts);
+      const classes = Array.from({ length: c.outputs }, (_, i) => i);
+      estimator = c.estimator;
+      classifier = { classes, class_names: classes.map(String), link: "softmax", decision: "raw" };
+    } else estimator = boosterEstimator(raw, eopts);
   } catch (e) {
     if (e instanceof BoosterError) throw new RidepredError(`${path}: ${e.message}`, 2);
     throw e;
@@ -70,7 +78,12 @@ export function importBoosterBytes(path: string, bytes: Uint8Array, opts: Booste
     throw new RidepredError(`${path}: ${m}`, 2);
   };
   return buildArtifact(
-    { vectorizer, estimator, sklearnVersions: typeof sklearnVersion === "string" ? { DictVectorizer: sklearnVersion } : {} },
+    {
+      vectorizer,
+      estimator,
+      ...(classifier ? { classifier } : {}),
+      sklearnVersions: typeof sklearnVersion === "string" ? { DictVectorizer: sklearnVersion } : {},
+    },
     {
       file: basename(path),
       sha256: sha256Hex(bytes),
