@@ -48,7 +48,7 @@ function serve(extra) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const responses = (text) => (text.match(/HTTP\/1\.1 \d{3}/g) ?? []).length;
 
-/** Sends the pieces (the second after the first's answer, or 1.5 s), half-closes, returns everything until the close. */
+/** Sends the pieces (the second after the first's answer, or 1.5 s), half-closes, returns everything until the close (or 15 s). */
 function exchange(port, pieces) {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
@@ -58,7 +58,7 @@ function exchange(port, pieces) {
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(got + "<timeout>");
-    }, 5000);
+    }, 15_000);
     socket.on("data", (d) => (got += d.toString("latin1")));
     socket.on("error", () => undefined);
     socket.on("close", () => {
@@ -123,7 +123,7 @@ async function main() {
       const pieces = cut < bytes.length ? [bytes.subarray(0, cut), bytes.subarray(cut)] : [bytes];
       let [a, b] = await Promise.all([exchange(fastPort, pieces), exchange(plainPort, pieces)]);
       if (normalize(a) !== normalize(b)) {
-        // once more, before counting it: on a loaded machine a server may miss the 5 s the exchange waits
+        // once more, before counting it: on a loaded machine a server may miss the 15 s the exchange waits
         retried.push(name);
         [a, b] = await Promise.all([exchange(fastPort, pieces), exchange(plainPort, pieces)]);
       }
