@@ -287,6 +287,40 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
   });
 });
 
+describe.skipIf(!hasShared)("a backfill over a table (skipped: ../shared/data is absent)", () => {
+  it("duckdb: one job per month, each reading its period through --where, named by the month and {run_id}", async () => {
+    const dir = mkdtempSync(join(tmp, "table-backfill-"));
+    const db = join(dir, "rides.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const inst = await DuckDBInstance.create(db);
+    const conn = await inst.connect();
+    const months = ["2021-01", "2021-02"].map((m) => join(SHARED, `green_tripdata_${m}.parquet`));
+    await conn.run(`CREATE TABLE rides AS SELECT * FROM read_parquet(['${months[0]}', '${months[1]}'])`);
+    const count = async (lo: string, hi: string) =>
+      Number(
+        (await conn.runAndReadAll(`SELECT count(*) FROM rides WHERE lpep_pickup_datetime >= '${lo}' AND lpep_pickup_datetime < '${hi}'`)).getRowsJS()[0]![0],
+      );
+    const expected = [await count("2021-01-01", "2021-02-01"), await count("2021-02-01", "2021-03-01")];
+    conn.closeSync();
+    inst.closeSync(); // DuckDB locks its file: the CLI opens it next
+    const r = ridepred(
+      ["score", `duckdb:${db}?table=rides`, "--from-date", "2021-01", "--to-date", "2021-02", "--period", "month"]
+        .concat(["--where", "lpep_pickup_datetime >= {start} AND lpep_pickup_datetime < {end}", "--ride-id-prefix", "{year}-{month}_"])
+        .concat(["-o", "out/month={month}/{run_id}.csv", "--json"]),
+      { cwd: dir },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.inputs.map((i: { rows_read: number }) => i.rows_read)).toEqual(expected);
+    const files = Object.keys(tree(join(dir, "out"))).sort();
+    expect(files.map((f) => f.split("/")[0])).toEqual(["month=01", "month=02"]);
+    expect(files[0]!.split("/")[1]).not.toBe(files[1]!.split("/")[1]); // a table's run id includes its period
+    const jan = readCsv(join(dir, "out", files[0]!));
+    expect(jan).toHaveLength(expected[0]!);
+    expect(jan.every((row) => row.ride_id!.startsWith("2021-01_") && row.pickup_datetime!.startsWith("2021-01"))).toBe(true);
+  });
+});
+
 describe("errors", () => {
   it("two inputs to one output, stdin among several, --from-date alone: usage errors (exit 2)", () => {
     const sample = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
