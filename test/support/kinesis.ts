@@ -117,6 +117,17 @@ export async function startFailingProxy(target: string, failEvery: number) {
         failed += dropped.size;
         body = Buffer.from(JSON.stringify({ ...doc, Records: keep }));
       }
+      if (isPut && dropped.size && !JSON.parse(body.toString("utf8")).Records.length) {
+        // Every entry failed: Kinesis answers without writing anything (kinesalite refuses an empty call).
+        const failedAll = [...dropped.keys()].map(() => ({
+          ErrorCode: "ProvisionedThroughputExceededException",
+          ErrorMessage: "Rate exceeded for shard (injected)",
+        }));
+        const out = JSON.stringify({ FailedRecordCount: failedAll.length, Records: failedAll });
+        res.writeHead(200, { "content-type": "application/x-amz-json-1.1", "content-length": String(Buffer.byteLength(out)) });
+        res.end(out);
+        return;
+      }
       const headers = { ...req.headers, host: upstream.host, "content-length": String(body.length) };
       const up = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (ur) => {
         const parts: Buffer[] = [];

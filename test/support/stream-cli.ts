@@ -22,6 +22,20 @@ export async function waitFor(what: string, cond: () => Promise<boolean> | boole
   }
 }
 
+/**
+ * Run `node args` to completion without blocking this process (spawnSync would also block a broker that
+ * runs in this process, such as kinesalite: the child's requests would never be answered).
+ */
+export async function runNode(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
 export interface Consumer {
   child: ChildProcess;
   stderr: () => string;
