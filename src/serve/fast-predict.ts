@@ -103,18 +103,13 @@ export function predictCore(o: FastPredictOptions): PredictCore {
 }
 
 /**
- * Collects a request's body (node:http's parser frames it) and calls `done` once with its text, as soon as
- * its declared Content-Length has arrived (or at its end when it has none), or with null once it is over
- * `limit` bytes. Nothing is called for a client that goes away mid-body.
+ * Collects a request's body (node:http's parser frames it) and calls `done` once with its text at its end,
+ * or with null once it is over `limit` bytes. Nothing is called for a client that goes away mid-body.
  */
-function collectBody(req: IncomingMessage, limit: number, declared: number, done: (text: string | null) => void): void {
+function collectBody(req: IncomingMessage, limit: number, done: (text: string | null) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
-  const finish = () => {
-    finished = true;
-    done(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"));
-  };
   req.on("data", (chunk: Buffer) => {
     if (finished) return;
     size += chunk.length;
@@ -123,9 +118,12 @@ function collectBody(req: IncomingMessage, limit: number, declared: number, done
       return done(null);
     }
     chunks.push(chunk);
-    if (size === declared) finish(); // llhttp has read the whole body: no need to wait for the stream's end
   });
-  req.on("end", () => finished || finish());
+  req.on("end", () => {
+    if (finished) return;
+    finished = true;
+    done(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"));
+  });
   req.on("error", () => {
     finished = true; // client went away mid-body: nothing to answer
   });
@@ -161,9 +159,8 @@ export function fastPredict(core: PredictCore): (req: IncomingMessage, res: Serv
 
     const start = performance.now();
     const id = requestIdFrom(headers["x-request-id"]);
-    const declared = headers["content-length"] === undefined ? -1 : Number(headers["content-length"]);
-    if (declared > bodyLimit) tooLarge(req, res, id, start);
-    else collectBody(req, bodyLimit, declared, (text) => (text === null ? tooLarge(req, res, id, start) : send(req, res, id, start, core.answer(text, id))));
+    if (Number(headers["content-length"]) > bodyLimit) tooLarge(req, res, id, start);
+    else collectBody(req, bodyLimit, (text) => (text === null ? tooLarge(req, res, id, start) : send(req, res, id, start, core.answer(text, id))));
     return true;
   };
 }
