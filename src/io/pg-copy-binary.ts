@@ -22,6 +22,9 @@ export class BinaryBatcher {
   private dicts: unknown[][];
   private byKey: Map<number, number>[];
   private byText: Map<string, number>[];
+  /** Text columns found to be mostly distinct (ids): plain string arrays, no dictionary to build. */
+  private readonly plain: boolean[];
+  private strs: (string | null)[][];
   /** Decoded short strings, kept across batches (a zone id is decoded once per run). */
   private readonly shortCache = new Map<number, string>();
 
@@ -34,6 +37,8 @@ export class BinaryBatcher {
     this.dicts = decode.map(() => []);
     this.byKey = decode.map(() => new Map());
     this.byText = decode.map(() => new Map());
+    this.plain = decode.map(() => false);
+    this.strs = decode.map(() => []);
   }
 
   get full(): boolean {
@@ -76,7 +81,8 @@ export class BinaryBatcher {
   private cell(j: number, r: number, buf: Buffer, p: number, len: number): void {
     const d = this.decode[j]!;
     if (d === "text") {
-      this.texts[j]![r] = len < 0 ? -1 : this.textIndex(j, buf, p, len);
+      if (this.plain[j]) this.strs[j]![r] = len < 0 ? null : buf.toString("utf8", p, p + len);
+      else this.texts[j]![r] = len < 0 ? -1 : this.textIndex(j, buf, p, len);
       return;
     }
     const out = this.nums[j]!;
@@ -121,13 +127,18 @@ export class BinaryBatcher {
 
   /** The batch's columns: numbers and times as Float64Array (NaN: NULL), text dictionary-encoded. */
   columns(): Column[] {
-    return this.decode.map((d, j) =>
-      d === "text" ? { dictionary: this.dicts[j]!, indices: this.texts[j]!.subarray(0, this.n) } : this.nums[j]!.subarray(0, this.n),
-    );
+    return this.decode.map((d, j) => {
+      if (d !== "text") return this.nums[j]!.subarray(0, this.n);
+      if (this.plain[j]) return this.strs[j]!.length === this.n ? this.strs[j]! : this.strs[j]!.slice(0, this.n);
+      return { dictionary: this.dicts[j]!, indices: this.texts[j]!.subarray(0, this.n) };
+    });
   }
 
   /** Start the next batch: text dictionaries are new objects (a dictionary never changes once handed out). */
   reset(): void {
+    // A column whose batch had more than one distinct value in four rows is read plainly from now on.
+    for (let j = 0; j < this.decode.length; j++) if (this.decode[j] === "text" && !this.plain[j] && this.dicts[j]!.length * 4 > this.n) this.plain[j] = true;
+    this.strs = this.decode.map(() => []);
     this.n = 0;
     this.dicts = this.decode.map(() => []);
     this.byKey = this.decode.map(() => new Map());
