@@ -111,74 +111,611 @@ export function isPyGlobal(v: unknown): v is PyGlobal {
 export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): UnpickleResult {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   if (data.length > limits.maxBytes) throw new PickleError(`file is ${data.length} bytes, over the ${limits.maxBytes}-byte limit`, 0);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let pos = start;
-  let opStart = start;
-  let protocol = 0;
-  let stack: Slot[] = [];
-  const metastack: Slot[][] = [];
-  // The memo is dense (MEMOIZE numbers it 0, 1, 2...): an array beats a Map here.
-  const memo: (PyValue | undefined)[] = [];
-  let memoCount = 0;
-  let allocated = 0;
-  const buffers = opts.buffers ?? [];
-  let nextBuffer = 0;
+  return new Unpickler(data, opts, limits, start).run();
+}
 
-  const fail = (message: string): never => {
-    throw new PickleError(message, opStart);
-  };
-  const ctx: CallContext = {
-    fail,
-    auditing: opts.auditOnly === true,
-    allocate(bytes) {
-      allocated += bytes;
-      if (allocated > limits.maxAlloc) fail(`allocation limit of ${limits.maxAlloc} bytes exceeded`);
-    },
-    readInline(n) {
-      if (!Number.isSafeInteger(n) || n < 0) fail(`inline data length ${n} is invalid`);
-      if (pos + n > data.length) fail(`truncated: ${n} bytes of inline data declared at byte ${pos}, file ends at ${data.length}`);
-      pos += n;
-      return data.subarray(pos - n, pos);
-    },
-    readNestedPickle() {
-      if ((opts.nesting ?? 0) >= 4) fail("pickles nested inside pickles more than 4 deep");
-      // The nested stream shares this file's budget: what it allocates counts against ours.
-      const inner = unpickle(data, { ...opts, nesting: (opts.nesting ?? 0) + 1, limits: { ...limits, maxAlloc: limits.maxAlloc - allocated } }, pos);
-      allocated += inner.allocated;
-      pos = inner.end;
-      return inner.value;
-    },
-  };
-  const need = (n: number) => {
-    if (n < 0 || pos + n > data.length) fail(`truncated: needs ${n} more bytes at byte ${pos}, file ends at ${data.length}`);
-  };
-  const u8 = () => (need(1), data[pos++]!);
-  const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
-  const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4, true));
-  const i32 = () => (need(4), (pos += 4), view.getInt32(pos - 4, true));
-  const u64 = () => {
-    need(8);
-    const v = view.getBigUint64(pos, true);
-    pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`length ${v} is absurd`);
+/**
+ * The pickle machine, in named stages a reader can take one at a time: the input (ByteInput: the operands
+ * that follow an opcode), the stack with its MARKs and the memo (push/pop/popMark, memoPut/memoGet, all
+ * bounded by the limits), globals and calls (resolveGlobal, call, build: only what the allow-list names),
+ * and the opcodes in groups (scalar, text, container, memo, object; refused ones last).
+ */
+class Unpickler {
+  private readonly in: ByteInput;
+  private protocol = 0;
+  private stack: Slot[] = [];
+  private readonly metastack: Slot[][] = [];
+  // The memo is dense (MEMOIZE numbers it 0, 1, 2...): an array beats a Map here.
+  private readonly memo: (PyValue | undefined)[] = [];
+  private memoCount = 0;
+  private allocated = 0;
+  private nextBuffer = 0;
+  private readonly ctx: CallContext;
+
+  constructor(
+    private readonly data: Uint8Array,
+    private readonly opts: UnpickleOptions,
+    private readonly limits: Limits,
+    private readonly start: number,
+  ) {
+    this.in = new ByteInput(
+      data,
+      start,
+      (m) => this.fail(m),
+      (n) => this.allocate(n),
+    );
+    this.ctx = {
+      fail: (m) => this.fail(m),
+      auditing: opts.auditOnly === true,
+      allocate: (n) => this.allocate(n),
+      readInline: (n) => this.in.inline(n),
+      readNestedPickle: () => this.nested(),
+    };
+  }
+
+  fail(message: string): never {
+    throw new PickleError(message, this.in.opStart);
+  }
+
+  private allocate(bytes: number): void {
+    this.allocated += bytes;
+    if (this.allocated > this.limits.maxAlloc) this.fail(`allocation limit of ${this.limits.maxAlloc} bytes exceeded`);
+  }
+
+  /** A complete pickle embedded at the current position (joblib's object arrays), sharing this file's budget. */
+  private nested(): PyValue {
+    const { opts, limits } = this;
+    if ((opts.nesting ?? 0) >= 4) this.fail("pickles nested inside pickles more than 4 deep");
+    const inner = unpickle(
+      this.data,
+      { ...opts, nesting: (opts.nesting ?? 0) + 1, limits: { ...limits, maxAlloc: limits.maxAlloc - this.allocated } },
+      this.in.pos,
+    );
+    this.allocated += inner.allocated;
+    this.in.pos = inner.end;
+    return inner.value;
+  }
+
+  /** Opcodes until STOP. */
+  run(): UnpickleResult {
+    const { data, in: inp } = this;
+    for (;;) {
+      inp.opStart = inp.pos;
+      if (inp.pos >= data.length) this.fail(inp.pos === this.start ? "empty file: not a pickle" : "truncated: the pickle ends without STOP");
+      const op = data[inp.pos++]!;
+      if (op === 0x2e) return this.stop(); // STOP
+      if (!(this.stackOp(op) || this.scalarOp(op) || this.textOp(op) || this.containerOp(op) || this.memoOp(op) || this.objectOp(op))) this.refuse(op);
+    }
+  }
+
+  private stop(): UnpickleResult {
+    if (this.stack.length !== 1 || this.metastack.length) {
+      if (!this.opts.auditOnly) this.fail("malformed pickle: STOP with a stack that is not one value");
+    }
+    return { value: this.opts.auditOnly ? null : this.pop(), protocol: this.protocol, end: this.in.pos, allocated: this.allocated };
+  }
+
+  // --- the stack and its MARKs ---
+
+  private push(v: PyValue): void {
+    if (this.stack.length >= this.limits.maxStack) this.fail(`stack limit of ${this.limits.maxStack} exceeded`);
+    this.allocate(8);
+    this.stack.push(v);
+  }
+
+  private pop(): PyValue {
+    if (this.stack.length === 0) this.fail("stack underflow (malformed pickle)");
+    const v = this.stack.pop()!;
+    if (v === MARK) this.fail("unexpected MARK (malformed pickle)");
+    return v as PyValue;
+  }
+
+  private top(): PyValue {
+    if (this.stack.length === 0) this.fail("stack underflow (malformed pickle)");
+    const v = this.stack[this.stack.length - 1]!;
+    if (v === MARK) this.fail("unexpected MARK (malformed pickle)");
+    return v as PyValue;
+  }
+
+  private popMark(): PyValue[] {
+    const items = this.stack as PyValue[];
+    if (this.metastack.length === 0) this.fail("no MARK to pop to (malformed pickle)");
+    this.stack = this.metastack.pop()!;
+    return items;
+  }
+
+  /** MARK, POP, POP_MARK, DUP, PROTO, FRAME. */
+  private stackOp(op: number): boolean {
+    switch (op) {
+      case 0x80: // PROTO
+        this.protocol = this.in.u8();
+        if (this.protocol > 5) this.fail(`pickle protocol ${this.protocol} is newer than 5`);
+        return true;
+      case 0x95: // FRAME: a length prefix only, the opcodes follow inline
+        this.in.u64();
+        return true;
+      case 0x28: // MARK
+        if (this.metastack.length >= this.limits.maxDepth) this.fail(`nesting deeper than ${this.limits.maxDepth}`);
+        this.metastack.push(this.stack);
+        this.stack = [];
+        return true;
+      case 0x30: // POP
+        if (this.stack.length === 0) this.fail("stack underflow (malformed pickle)");
+        this.stack.pop();
+        return true;
+      case 0x31: // POP_MARK
+        this.popMark();
+        return true;
+      case 0x32: // DUP
+        this.push(this.top());
+        return true;
+    }
+    return false;
+  }
+
+  // --- values: None, booleans, numbers, bytes, out-of-band buffers ---
+
+  private scalarOp(op: number): boolean {
+    const inp = this.in;
+    const fail = (m: string) => this.fail(m);
+    switch (op) {
+      case 0x4e: // NONE
+        this.push(null);
+        return true;
+      case 0x88: // NEWTRUE
+        this.push(true);
+        return true;
+      case 0x89: // NEWFALSE
+        this.push(false);
+        return true;
+      case 0x49: {
+        // INT (text); "01"/"00" are protocol 0's booleans
+        const s = inp.line().trim();
+        this.push(s === "01" ? true : s === "00" ? false : parseIntText(s, fail));
+        return true;
+      }
+      case 0x4c: // LONG (text, trailing L)
+        this.push(parseIntText(inp.line().trim().replace(/L$/, ""), fail));
+        return true;
+      case 0x4a: // BININT
+        this.push(inp.i32());
+        return true;
+      case 0x4b: // BININT1
+        this.push(inp.u8());
+        return true;
+      case 0x4d: // BININT2
+        this.push(inp.u16());
+        return true;
+      case 0x8a: // LONG1
+        this.push(decodeLong(inp.bytes(inp.u8())));
+        return true;
+      case 0x8b: {
+        // LONG4
+        const n = inp.i32();
+        if (n < 0) this.fail("negative LONG4 length");
+        this.push(decodeLong(inp.bytes(n)));
+        return true;
+      }
+      case 0x46: {
+        // FLOAT (text). Python writes repr(float): also "inf", "-inf" and "nan", which Number() does not parse.
+        const s = inp.line().trim();
+        const v = /^[+-]?inf$/i.test(s) ? (s.startsWith("-") ? -Infinity : Infinity) : /^[+-]?nan$/i.test(s) ? NaN : Number(s);
+        if (s === "" || (Number.isNaN(v) && !/nan$/i.test(s))) this.fail(`bad FLOAT ${JSON.stringify(s)}`);
+        this.push(v);
+        return true;
+      }
+      case 0x47: // BINFLOAT (big-endian)
+        this.push(inp.f64be());
+        return true;
+      case 0x43: // SHORT_BINBYTES
+        this.push(inp.bytes(inp.u8()));
+        return true;
+      case 0x42: // BINBYTES
+        this.push(inp.bytes(inp.u32()));
+        return true;
+      case 0x8e: // BINBYTES8
+        this.push(inp.bytes(inp.u64()));
+        return true;
+      case 0x96: // BYTEARRAY8
+        this.push(inp.bytes(inp.u64()).slice());
+        return true;
+      case 0x97: {
+        // NEXT_BUFFER
+        const buffers = this.opts.buffers ?? [];
+        if (this.nextBuffer >= buffers.length) this.fail("the pickle asks for an out-of-band buffer (protocol 5) but none was supplied with it");
+        this.push(buffers[this.nextBuffer++]!);
+        return true;
+      }
+      case 0x98: // READONLY_BUFFER
+        return true;
+    }
+    return false;
+  }
+
+  /** Strings: Python 2 str as latin-1, unicode as UTF-8 (or raw-unicode-escape text in protocol 0). */
+  private textOp(op: number): boolean {
+    const inp = this.in;
+    switch (op) {
+      case 0x53: // STRING (protocol 0 quoted repr): Python 2 str, read as latin-1 text
+        this.push(unquote(inp.line(), (m) => this.fail(m)));
+        return true;
+      case 0x54: {
+        // BINSTRING
+        const n = inp.i32();
+        if (n < 0) this.fail("negative BINSTRING length");
+        this.push(latin1.decode(inp.bytes(n)));
+        return true;
+      }
+      case 0x55: // SHORT_BINSTRING
+        this.push(latin1.decode(inp.bytes(inp.u8())));
+        return true;
+      case 0x56: // UNICODE (raw-unicode-escape text)
+        this.push(inp.line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a, b) => String.fromCodePoint(parseInt(a ?? b, 16))));
+        return true;
+      case 0x8c: // SHORT_BINUNICODE
+        this.push(inp.str(inp.u8()));
+        return true;
+      case 0x58: // BINUNICODE
+        this.push(inp.str(inp.u32()));
+        return true;
+      case 0x8d: // BINUNICODE8
+        this.push(inp.str(inp.u64()));
+        return true;
+    }
+    return false;
+  }
+
+  // --- containers: lists, tuples, dicts, sets ---
+
+  private containerOp(op: number): boolean {
+    switch (op) {
+      case 0x5d: // EMPTY_LIST
+      case 0x29: // EMPTY_TUPLE
+      case 0x8f: // EMPTY_SET
+        this.push([]);
+        return true;
+      case 0x61: {
+        // APPEND
+        const v = this.pop();
+        this.appendItems(this.top(), [v]);
+        return true;
+      }
+      case 0x65: {
+        // APPENDS
+        const items = this.popMark();
+        this.appendItems(this.top(), items);
+        return true;
+      }
+      case 0x6c: // LIST
+      case 0x74: // TUPLE
+      case 0x91: // FROZENSET
+        this.push(this.popMark());
+        return true;
+      case 0x85: // TUPLE1
+        this.push([this.pop()]);
+        return true;
+      case 0x86: {
+        // TUPLE2
+        const b = this.pop();
+        this.push([this.pop(), b]);
+        return true;
+      }
+      case 0x87: {
+        // TUPLE3
+        const c = this.pop();
+        const b = this.pop();
+        this.push([this.pop(), b, c]);
+        return true;
+      }
+      case 0x7d: // EMPTY_DICT
+        this.push(new Map());
+        return true;
+      case 0x64: {
+        // DICT
+        const m = new Map<PyValue, PyValue>();
+        this.setItems(m, this.popMark());
+        this.push(m);
+        return true;
+      }
+      case 0x73: {
+        // SETITEM
+        const v = this.pop();
+        const k = this.pop();
+        this.setItems(this.top(), [k, v]);
+        return true;
+      }
+      case 0x75: {
+        // SETITEMS
+        const kv = this.popMark();
+        this.setItems(this.top(), kv);
+        return true;
+      }
+      case 0x90: {
+        // ADDITEMS
+        const items = this.popMark();
+        const s = this.top();
+        if (!Array.isArray(s)) this.fail(`ADDITEMS on a ${describe(s)}`);
+        for (const it of items) (s as PyValue[]).push(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private setItems(target: PyValue, kv: PyValue[]): void {
+    if (kv.length % 2) this.fail("SETITEMS with an odd number of items");
+    // Loops, not push(...items): a spread of millions of items overflows the call stack.
+    if (target instanceof Map) {
+      for (let i = 0; i < kv.length; i += 2)
+        target.set(
+          hashKey(kv[i]!, (m) => this.fail(m)),
+          kv[i + 1]!,
+        );
+    } else if (isPyObject(target)) {
+      const items = (target.items ??= []);
+      for (const it of kv) items.push(it);
+    } else this.fail(`SETITEM on a ${describe(target)}`);
+  }
+
+  private appendItems(target: PyValue, items: PyValue[]): void {
+    if (Array.isArray(target)) {
+      for (const it of items) target.push(it);
+    } else if (isPyObject(target)) {
+      const list = (target.items ??= []);
+      for (const it of items) list.push(it);
+    } else this.fail(`APPEND on a ${describe(target)}`);
+  }
+
+  // --- the memo ---
+
+  private memoOp(op: number): boolean {
+    const inp = this.in;
+    const index = () => parseIntStrict(inp.line(), (m) => this.fail(m));
+    switch (op) {
+      case 0x67: // GET
+        this.push(this.memoGet(index()));
+        return true;
+      case 0x68: // BINGET
+        this.push(this.memoGet(inp.u8()));
+        return true;
+      case 0x6a: // LONG_BINGET
+        this.push(this.memoGet(inp.u32()));
+        return true;
+      case 0x70: // PUT
+        this.memoPut(index(), this.top());
+        return true;
+      case 0x71: // BINPUT
+        this.memoPut(inp.u8(), this.top());
+        return true;
+      case 0x72: // LONG_BINPUT
+        this.memoPut(inp.u32(), this.top());
+        return true;
+      case 0x94: // MEMOIZE
+        this.memoPut(this.memoCount, this.top());
+        return true;
+    }
+    return false;
+  }
+
+  private memoPut(i: number, v: PyValue): void {
+    if (this.memo[i] === undefined) {
+      if (this.memoCount >= this.limits.maxMemo || i > 4 * this.limits.maxMemo) this.fail(`memo limit of ${this.limits.maxMemo} entries exceeded`);
+      this.memoCount++;
+    }
+    this.memo[i] = v;
+  }
+
+  private memoGet(i: number): PyValue {
+    const v = this.memo[i];
+    if (v === undefined) this.fail(`memo entry ${i} was never stored`);
+    return v!;
+  }
+
+  // --- globals, calls and BUILD: only what the allow-list names, as data ---
+
+  private objectOp(op: number): boolean {
+    switch (op) {
+      case 0x63: {
+        // GLOBAL "module\nname\n"
+        const module = this.in.line();
+        const name = this.in.line();
+        this.push(this.resolveGlobal(module, name));
+        return true;
+      }
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = this.pop();
+        const module = this.pop();
+        if (typeof module !== "string" || typeof name !== "string") this.fail("STACK_GLOBAL needs two strings");
+        this.push(this.resolveGlobal(module as string, name as string));
+        return true;
+      }
+      case 0x52: {
+        // REDUCE
+        const args = this.pop();
+        const callable = this.pop();
+        this.push(this.call(callable, args, "REDUCE"));
+        return true;
+      }
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args)
+        const args = this.pop();
+        const cls = this.pop();
+        this.push(this.call(cls, args, "NEWOBJ"));
+        return true;
+      }
+      case 0x92: {
+        // NEWOBJ_EX
+        this.pop(); // kwargs: allowed classes take none that matter before BUILD
+        const args = this.pop();
+        const cls = this.pop();
+        this.push(this.call(cls, args, "NEWOBJ_EX"));
+        return true;
+      }
+      case 0x62: {
+        // BUILD: obj.__setstate__(state), done as data
+        const state = this.pop();
+        const replaced = this.build(this.top(), state);
+        if (replaced !== undefined) this.stack[this.stack.length - 1] = replaced;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private resolveGlobal(module2: string, name: string): PyGlobal {
+    // Protocols 0-2 write Python 2 module names (fix_imports); read them as Python 3 does.
+    const module = PY2_MODULES[module2] ?? module2;
+    const q = `${module}.${name}`;
+    const rule = this.opts.resolve(module, name);
+    this.opts.onGlobal?.(q, rule !== undefined, this.in.opStart);
+    if (!rule && !this.opts.auditOnly) {
+      if (module === "sklearn" || module.startsWith("sklearn.")) {
+        this.fail(
+          `refused global ${q}: a scikit-learn class ridepred does not import (it reads a DictVectorizer followed by a linear or tree regressor); nothing was executed`,
+        );
+      }
+      this.fail(`refused global ${q}: not on ridepred's allow-list (a pickle that names it could run code; nothing was executed)`);
+    }
+    return { $global: q };
+  }
+
+  private call(callable: PyValue, args: PyValue, how: string): PyValue {
+    if (!isPyGlobal(callable)) this.fail(`${how} on a ${describe(callable)}: only allow-listed globals can be called`);
+    if (!Array.isArray(args)) this.fail(`${how} arguments must be a tuple`);
+    const g = callable as PyGlobal;
+    const [module, name] = splitQualified(g.$global);
+    const rule = this.opts.resolve(module, name);
+    if (!rule) {
+      if (this.opts.auditOnly) return { $class: g.$global, args: [], state: null };
+      this.fail(`refused global ${g.$global}`);
+    }
+    if (rule!.kind === "class") return { $class: g.$global, args: args as PyValue[], state: null };
+    return rule!.call(args as PyValue[], this.ctx);
+  }
+
+  private build(obj: PyValue, state: PyValue): PyValue | void {
+    if (isPyObject(obj)) {
+      const [module, name] = splitQualified(obj.$class);
+      const rule = this.opts.resolve(module, name);
+      if (rule?.kind === "build") return rule.build(obj, state, this.ctx);
+      obj.state = state;
+      return;
+    }
+    if (typeof obj === "object" && obj !== null && "$decoded" in obj) {
+      const [module, name] = splitQualified((obj as Decoded).$decoded);
+      const rule = this.opts.resolve(module, name);
+      if (rule?.kind === "build") return rule.build(obj, state, this.ctx);
+    }
+    if (this.opts.auditOnly) return;
+    this.fail(`BUILD on a ${describe(obj)}: only instances of allow-listed classes take a state`);
+  }
+
+  /** Opcodes that would run or reach outside the file, and bytes that are not opcodes. */
+  private refuse(op: number): never {
+    switch (op) {
+      case 0x69: // INST
+      case 0x6f: // OBJ
+        return this.fail(`opcode ${op === 0x69 ? "INST" : "OBJ"} (old-style instance creation) is refused: it calls a class with arbitrary arguments`);
+      case 0x82:
+      case 0x83:
+      case 0x84: // EXT1/2/4
+        return this.fail("extension-registry opcodes (EXT1/EXT2/EXT4) are refused: they name globals indirectly");
+      case 0x50: // PERSID
+      case 0x51: // BINPERSID
+        return this.fail("persistent ids (PERSID/BINPERSID) are refused: they reference objects outside the file");
+    }
+    return this.fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")}: not a pickle, or a corrupted one`);
+  }
+}
+
+/** The bytes after an opcode: fixed-width little-endian operands, lengths checked against the file, text lines. */
+class ByteInput {
+  pos: number;
+  /** Where the current opcode began: the offset errors name. */
+  opStart: number;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly data: Uint8Array,
+    start: number,
+    private readonly fail: (m: string) => never,
+    private readonly allocate: (n: number) => void,
+  ) {
+    this.pos = start;
+    this.opStart = start;
+    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private need(n: number): void {
+    if (n < 0 || this.pos + n > this.data.length) this.fail(`truncated: needs ${n} more bytes at byte ${this.pos}, file ends at ${this.data.length}`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.data[this.pos++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    this.pos += 2;
+    return this.view.getUint16(this.pos - 2, true);
+  }
+
+  u32(): number {
+    this.need(4);
+    this.pos += 4;
+    return this.view.getUint32(this.pos - 4, true);
+  }
+
+  i32(): number {
+    this.need(4);
+    this.pos += 4;
+    return this.view.getInt32(this.pos - 4, true);
+  }
+
+  u64(): number {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos, true);
+    this.pos += 8;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`length ${v} is absurd`);
     return Number(v);
-  };
-  const bytes = (n: number) => {
-    need(n);
-    ctx.allocate(n);
-    pos += n;
-    return data.subarray(pos - n, pos);
-  };
-  const line = () => {
-    const end = data.indexOf(10, pos);
-    if (end < 0) fail("truncated: a text argument has no end of line");
-    const s = latin1.decode(data.subarray(pos, end));
-    pos = end + 1;
+  }
+
+  f64be(): number {
+    this.need(8);
+    this.pos += 8;
+    return this.view.getFloat64(this.pos - 8, false);
+  }
+
+  /** n bytes, charged against the allocation budget (a view into the file, not a copy). */
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    this.allocate(n);
+    this.pos += n;
+    return this.data.subarray(this.pos - n, this.pos);
+  }
+
+  /** Raw bytes an allow-list decoder consumes (joblib writes array data inline after its wrapper). */
+  inline(n: number): Uint8Array {
+    if (!Number.isSafeInteger(n) || n < 0) this.fail(`inline data length ${n} is invalid`);
+    if (this.pos + n > this.data.length) this.fail(`truncated: ${n} bytes of inline data declared at byte ${this.pos}, file ends at ${this.data.length}`);
+    this.pos += n;
+    return this.data.subarray(this.pos - n, this.pos);
+  }
+
+  /** Protocol 0's text operands: up to the next newline, as latin-1. */
+  line(): string {
+    const end = this.data.indexOf(10, this.pos);
+    if (end < 0) this.fail("truncated: a text argument has no end of line");
+    const s = latin1.decode(this.data.subarray(this.pos, end));
+    this.pos = end + 1;
     return s;
-  };
-  const str = (n: number) => {
-    const b = bytes(n);
-    // Most strings in a model (feature names, attribute names) are short ASCII: skip TextDecoder.
+  }
+
+  /** n bytes of UTF-8. Most strings in a model (feature names, attribute names) are short ASCII: no TextDecoder. */
+  str(n: number): string {
+    const b = this.bytes(n);
     if (n <= 64) {
       let ascii = true;
       for (let i = 0; i < n; i++)
@@ -191,401 +728,8 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): Un
     try {
       return utf8.decode(b);
     } catch {
-      return fail("invalid UTF-8 in a string");
+      return this.fail("invalid UTF-8 in a string");
     }
-  };
-
-  const push = (v: PyValue) => {
-    if (stack.length >= limits.maxStack) fail(`stack limit of ${limits.maxStack} exceeded`);
-    allocated += 8;
-    if (allocated > limits.maxAlloc) fail(`allocation limit of ${limits.maxAlloc} bytes exceeded`);
-    stack.push(v);
-  };
-  const pop = (): PyValue => {
-    if (stack.length === 0) fail("stack underflow (malformed pickle)");
-    const v = stack.pop()!;
-    if (v === MARK) fail("unexpected MARK (malformed pickle)");
-    return v as PyValue;
-  };
-  const top = (): PyValue => {
-    if (stack.length === 0) fail("stack underflow (malformed pickle)");
-    const v = stack[stack.length - 1]!;
-    if (v === MARK) fail("unexpected MARK (malformed pickle)");
-    return v as PyValue;
-  };
-  const popMark = (): PyValue[] => {
-    const items = stack as PyValue[];
-    if (metastack.length === 0) fail("no MARK to pop to (malformed pickle)");
-    stack = metastack.pop()!;
-    return items;
-  };
-  const memoPut = (i: number, v: PyValue) => {
-    if (memo[i] === undefined) {
-      if (memoCount >= limits.maxMemo || i > 4 * limits.maxMemo) fail(`memo limit of ${limits.maxMemo} entries exceeded`);
-      memoCount++;
-    }
-    memo[i] = v;
-  };
-  const memoGet = (i: number) => {
-    const v = memo[i];
-    if (v === undefined) fail(`memo entry ${i} was never stored`);
-    return v!;
-  };
-
-  const resolveGlobal = (module2: string, name: string): PyGlobal => {
-    // Protocols 0-2 write Python 2 module names (fix_imports); read them as Python 3 does.
-    const module = PY2_MODULES[module2] ?? module2;
-    const q = `${module}.${name}`;
-    const rule = opts.resolve(module, name);
-    opts.onGlobal?.(q, rule !== undefined, opStart);
-    if (!rule && !opts.auditOnly) {
-      if (module === "sklearn" || module.startsWith("sklearn.")) {
-        fail(
-          `refused global ${q}: a scikit-learn class ridepred does not import (it reads a DictVectorizer followed by a linear or tree regressor); nothing was executed`,
-        );
-      }
-      fail(`refused global ${q}: not on ridepred's allow-list (a pickle that names it could run code; nothing was executed)`);
-    }
-    return { $global: q };
-  };
-
-  const call = (callable: PyValue, args: PyValue, how: string): PyValue => {
-    if (!isPyGlobal(callable)) fail(`${how} on a ${describe(callable)}: only allow-listed globals can be called`);
-    if (!Array.isArray(args)) fail(`${how} arguments must be a tuple`);
-    const g = callable as PyGlobal;
-    const [module, name] = splitQualified(g.$global);
-    const rule = opts.resolve(module, name);
-    if (!rule) {
-      if (opts.auditOnly) return { $class: g.$global, args: [], state: null };
-      fail(`refused global ${g.$global}`);
-    }
-    if (rule!.kind === "class") return { $class: g.$global, args: args as PyValue[], state: null };
-    return rule!.call(args as PyValue[], ctx);
-  };
-
-  const setItems = (target: PyValue, kv: PyValue[]) => {
-    if (kv.length % 2) fail("SETITEMS with an odd number of items");
-    // Loops, not push(...items): a spread of millions of items overflows the call stack.
-    if (target instanceof Map) {
-      for (let i = 0; i < kv.length; i += 2) target.set(hashKey(kv[i]!, fail), kv[i + 1]!);
-    } else if (isPyObject(target)) {
-      const items = (target.items ??= []);
-      for (const it of kv) items.push(it);
-    } else fail(`SETITEM on a ${describe(target)}`);
-  };
-  const appendItems = (target: PyValue, items: PyValue[]) => {
-    if (Array.isArray(target)) {
-      for (const it of items) target.push(it);
-    } else if (isPyObject(target)) {
-      const list = (target.items ??= []);
-      for (const it of items) list.push(it);
-    } else fail(`APPEND on a ${describe(target)}`);
-  };
-
-  for (;;) {
-    opStart = pos;
-    if (pos >= data.length) fail(pos === start ? "empty file: not a pickle" : "truncated: the pickle ends without STOP");
-    const op = data[pos++]!;
-    switch (op) {
-      case 0x80: // PROTO
-        protocol = u8();
-        if (protocol > 5) fail(`pickle protocol ${protocol} is newer than 5`);
-        break;
-      case 0x95: // FRAME: a length prefix only, the opcodes follow inline
-        u64();
-        break;
-      case 0x2e: // STOP
-        if (stack.length !== 1 || metastack.length) {
-          if (!opts.auditOnly) fail("malformed pickle: STOP with a stack that is not one value");
-        }
-        return { value: opts.auditOnly ? null : pop(), protocol, end: pos, allocated };
-      case 0x28: // MARK
-        if (metastack.length >= limits.maxDepth) fail(`nesting deeper than ${limits.maxDepth}`);
-        metastack.push(stack);
-        stack = [];
-        break;
-      case 0x30: // POP
-        if (stack.length === 0) fail("stack underflow (malformed pickle)");
-        stack.pop();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        push(top());
-        break;
-      case 0x4e: // NONE
-        push(null);
-        break;
-      case 0x88: // NEWTRUE
-        push(true);
-        break;
-      case 0x89: // NEWFALSE
-        push(false);
-        break;
-      case 0x49: {
-        // INT (text); "01"/"00" are protocol 0's booleans
-        const s = line().trim();
-        if (s === "01") push(true);
-        else if (s === "00") push(false);
-        else push(parseIntText(s, fail));
-        break;
-      }
-      case 0x4c: // LONG (text, trailing L)
-        push(parseIntText(line().trim().replace(/L$/, ""), fail));
-        break;
-      case 0x4a: // BININT
-        push(i32());
-        break;
-      case 0x4b: // BININT1
-        push(u8());
-        break;
-      case 0x4d: // BININT2
-        push(u16());
-        break;
-      case 0x8a: // LONG1
-        push(decodeLong(bytes(u8())));
-        break;
-      case 0x8b: {
-        // LONG4
-        const n = i32();
-        if (n < 0) fail("negative LONG4 length");
-        push(decodeLong(bytes(n)));
-        break;
-      }
-      case 0x46: {
-        // FLOAT (text)
-        const s = line().trim();
-        // Python writes repr(float): also "inf", "-inf" and "nan", which Number() does not parse.
-        const v = /^[+-]?inf$/i.test(s) ? (s.startsWith("-") ? -Infinity : Infinity) : /^[+-]?nan$/i.test(s) ? NaN : Number(s);
-        if (s === "" || (Number.isNaN(v) && !/nan$/i.test(s))) fail(`bad FLOAT ${JSON.stringify(s)}`);
-        push(v);
-        break;
-      }
-      case 0x47: // BINFLOAT (big-endian)
-        need(8);
-        push(view.getFloat64(pos, false));
-        pos += 8;
-        break;
-      case 0x53: // STRING (protocol 0 quoted repr): Python 2 str, read as latin-1 text
-        push(unquote(line(), fail));
-        break;
-      case 0x54: {
-        // BINSTRING
-        const n = i32();
-        if (n < 0) fail("negative BINSTRING length");
-        push(latin1.decode(bytes(n)));
-        break;
-      }
-      case 0x55: // SHORT_BINSTRING
-        push(latin1.decode(bytes(u8())));
-        break;
-      case 0x56: // UNICODE (raw-unicode-escape text)
-        push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a, b) => String.fromCodePoint(parseInt(a ?? b, 16))));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        push(str(u8()));
-        break;
-      case 0x58: // BINUNICODE
-        push(str(u32()));
-        break;
-      case 0x8d: // BINUNICODE8
-        push(str(u64()));
-        break;
-      case 0x43: // SHORT_BINBYTES
-        push(bytes(u8()));
-        break;
-      case 0x42: // BINBYTES
-        push(bytes(u32()));
-        break;
-      case 0x8e: // BINBYTES8
-        push(bytes(u64()));
-        break;
-      case 0x96: // BYTEARRAY8
-        push(bytes(u64()).slice());
-        break;
-      case 0x97: // NEXT_BUFFER
-        if (nextBuffer >= buffers.length) fail("the pickle asks for an out-of-band buffer (protocol 5) but none was supplied with it");
-        push(buffers[nextBuffer++]!);
-        break;
-      case 0x98: // READONLY_BUFFER
-        break;
-      case 0x5d: // EMPTY_LIST
-        push([]);
-        break;
-      case 0x61: {
-        // APPEND
-        const v = pop();
-        appendItems(top(), [v]);
-        break;
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark();
-        appendItems(top(), items);
-        break;
-      }
-      case 0x6c: // LIST
-        push(popMark());
-        break;
-      case 0x29: // EMPTY_TUPLE
-        push([]);
-        break;
-      case 0x74: // TUPLE
-        push(popMark());
-        break;
-      case 0x85: // TUPLE1
-        push([pop()]);
-        break;
-      case 0x86: {
-        // TUPLE2
-        const b = pop();
-        push([pop(), b]);
-        break;
-      }
-      case 0x87: {
-        // TUPLE3
-        const c = pop();
-        const b = pop();
-        push([pop(), b, c]);
-        break;
-      }
-      case 0x7d: // EMPTY_DICT
-        push(new Map());
-        break;
-      case 0x64: {
-        // DICT
-        const m = new Map<PyValue, PyValue>();
-        setItems(m, popMark());
-        push(m);
-        break;
-      }
-      case 0x73: {
-        // SETITEM
-        const v = pop();
-        const k = pop();
-        setItems(top(), [k, v]);
-        break;
-      }
-      case 0x75: {
-        // SETITEMS
-        const kv = popMark();
-        setItems(top(), kv);
-        break;
-      }
-      case 0x8f: // EMPTY_SET
-        push([]);
-        break;
-      case 0x90: {
-        // ADDITEMS
-        const items = popMark();
-        const s = top();
-        if (!Array.isArray(s)) fail(`ADDITEMS on a ${describe(s)}`);
-        for (const it of items) (s as PyValue[]).push(it);
-        break;
-      }
-      case 0x91: // FROZENSET
-        push(popMark());
-        break;
-      case 0x67: // GET
-        push(memoGet(parseIntStrict(line(), fail)));
-        break;
-      case 0x68: // BINGET
-        push(memoGet(u8()));
-        break;
-      case 0x6a: // LONG_BINGET
-        push(memoGet(u32()));
-        break;
-      case 0x70: // PUT
-        memoPut(parseIntStrict(line(), fail), top());
-        break;
-      case 0x71: // BINPUT
-        memoPut(u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memoPut(u32(), top());
-        break;
-      case 0x94: // MEMOIZE
-        memoPut(memoCount, top());
-        break;
-      case 0x63: {
-        // GLOBAL "module\nname\n"
-        const module = line();
-        const name = line();
-        push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x93: {
-        // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== "string" || typeof name !== "string") fail("STACK_GLOBAL needs two strings");
-        push(resolveGlobal(module as string, name as string));
-        break;
-      }
-      case 0x52: {
-        // REDUCE
-        const args = pop();
-        const callable = pop();
-        push(call(callable, args, "REDUCE"));
-        break;
-      }
-      case 0x81: {
-        // NEWOBJ: cls.__new__(cls, *args)
-        const args = pop();
-        const cls = pop();
-        push(call(cls, args, "NEWOBJ"));
-        break;
-      }
-      case 0x92: {
-        // NEWOBJ_EX
-        pop(); // kwargs: allowed classes take none that matter before BUILD
-        const args = pop();
-        const cls = pop();
-        push(call(cls, args, "NEWOBJ_EX"));
-        break;
-      }
-      case 0x62: {
-        // BUILD: obj.__setstate__(state), done as data
-        const state = pop();
-        const obj = top();
-        const replaced = build(obj, state);
-        if (replaced !== undefined) stack[stack.length - 1] = replaced;
-        break;
-      }
-      case 0x69: // INST
-      case 0x6f: // OBJ
-        fail(`opcode ${op === 0x69 ? "INST" : "OBJ"} (old-style instance creation) is refused: it calls a class with arbitrary arguments`);
-        break;
-      case 0x82:
-      case 0x83:
-      case 0x84: // EXT1/2/4
-        fail("extension-registry opcodes (EXT1/EXT2/EXT4) are refused: they name globals indirectly");
-        break;
-      case 0x50: // PERSID
-      case 0x51: // BINPERSID
-        fail("persistent ids (PERSID/BINPERSID) are refused: they reference objects outside the file");
-        break;
-      default:
-        fail(`unknown opcode 0x${op.toString(16).padStart(2, "0")}: not a pickle, or a corrupted one`);
-    }
-  }
-
-  function build(obj: PyValue, state: PyValue): PyValue | void {
-    if (isPyObject(obj)) {
-      const [module, name] = splitQualified(obj.$class);
-      const rule = opts.resolve(module, name);
-      if (rule?.kind === "build") return rule.build(obj, state, ctx);
-      obj.state = state;
-      return;
-    }
-    if (typeof obj === "object" && obj !== null && "$decoded" in obj) {
-      const [module, name] = splitQualified((obj as Decoded).$decoded);
-      const rule = opts.resolve(module, name);
-      if (rule?.kind === "build") return rule.build(obj, state, ctx);
-    }
-    if (opts.auditOnly) return;
-    fail(`BUILD on a ${describe(obj)}: only instances of allow-listed classes take a state`);
   }
 }
 
