@@ -35,6 +35,8 @@ export interface ScoreJob {
   rejects?: string;
   rejectsFormat?: Format;
   batchSize?: number;
+  /** Longest CSV record or JSONL line (default 1 MiB); a longer one ends the run (exit 2, naming its row). */
+  maxRecordBytes?: number;
   /** Parquet output compression (default snappy). */
   compression?: ParquetCompression;
   /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~750k rows and up. */
@@ -85,7 +87,14 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
   const t0 = performance.now();
   const job = { ...spec, inputFormat: formatFor(spec.input, spec.inputFormat), outputFormat: formatFor(spec.output, spec.outputFormat) };
   const label = labelOf(job.input);
-  const source = await openSource(job.input, { format: job.inputFormat, where: job.where, query: job.query, period: job.period, rowGroups: job.rowGroups });
+  const source = await openSource(job.input, {
+    format: job.inputFormat,
+    where: job.where,
+    query: job.query,
+    period: job.period,
+    rowGroups: job.rowGroups,
+    maxRecordBytes: job.maxRecordBytes,
+  });
   const open: OpenSinks = {};
   // Killed (Ctrl-C, a Kubernetes eviction): temp files go at once, the sinks get a moment to abort (roll
   // back), then the process dies of the same signal.

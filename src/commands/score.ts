@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
-import { keyValue } from "./options.js";
+import { keyValue, positiveNumber } from "./options.js";
 import { thousands } from "../term.js";
 import type { ScoreJob } from "../batch/score.js";
 
@@ -18,6 +18,7 @@ interface ScoreOpts {
   runDate?: string;
   period: string;
   batchSize: string;
+  maxRecordBytes: number;
   threads?: string;
   rideIdPrefix?: string;
   compression?: "snappy" | "none";
@@ -65,6 +66,12 @@ export function scoreCommand(): Command {
     .option("--set <name=value>", "a field for output paths, e.g. --set taxi_type=green (repeatable)", keyValue("--set"), {})
     .option("--shard <index/count>", "score only this shard's share of the inputs, e.g. 0/3 (default: JOB_COMPLETION_INDEX/RIDEPRED_SHARD_COUNT)")
     .option("--batch-size <rows>", "rows per batch (memory grows with it)", "8192")
+    .option(
+      "--max-record-bytes <n>",
+      "longest CSV record or JSONL line; a longer one (an unclosed quote, a file that is not CSV) ends the run with exit 2",
+      positiveNumber("--max-record-bytes"),
+      1 << 20,
+    )
     .addOption(
       new Option("--compression <codec>", "Parquet output compression: snappy, or none (larger file, faster to write)")
         .choices(["snappy", "none"])
@@ -149,6 +156,7 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
     rejects: p.rejects,
     rejectsFormat: p.rejects ? formatFor(p.rejects) : undefined,
     batchSize,
+    maxRecordBytes: opts.maxRecordBytes,
     rideIdPrefix: p.rideIdPrefix,
     compression: opts.compression,
     where: opts.where,

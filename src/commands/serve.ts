@@ -37,6 +37,12 @@ export function serveCommand(): Command {
       false,
     )
     .option("--no-docs", "do not serve the interactive API page at /docs")
+    .option(
+      "--max-record-bytes <n>",
+      "longest record of a text/csv body on /invocations (400 beyond), as for `score`",
+      positiveNumber("--max-record-bytes"),
+      1 << 20,
+    )
     .option("--shutdown-timeout <seconds>", "longest wait for in-flight requests on SIGTERM", positiveNumber("--shutdown-timeout"), 30)
     .addOption(
       new Option("--log-level <level>", "JSON log level on stderr (debug adds one line per request)")
@@ -51,6 +57,7 @@ export function serveCommand(): Command {
         workers: number | "auto";
         watch: boolean;
         maxBody: number;
+        maxRecordBytes: number;
         shutdownTimeout: number;
         fastPath: boolean;
         docs: boolean;
@@ -69,6 +76,7 @@ export function serveCommand(): Command {
           workers: o.workers === "auto" ? availableParallelism() : o.workers,
           watch: o.watch,
           bodyLimit: Math.floor(o.maxBody),
+          maxRecordBytes: Math.floor(o.maxRecordBytes),
           logLevel: o.logLevel,
           shutdownTimeoutMs: o.shutdownTimeout * 1000,
           fastPath,

@@ -2,13 +2,13 @@
 // number of fields or a stray quote is reported as a row error, never dropped or padded silently.
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
-import { scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
+import { RecordEnd, RecordTooLong, scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
 import { openInputBytes } from "./open.js";
-import type { BatchSource, RecordBatch } from "./types.js";
+import { type BatchSource, DEFAULT_MAX_RECORD, type RecordBatch } from "./types.js";
 
 const MAX_HEADER = 4096;
 
-export async function openCsv(path: string, gzip: boolean, chunkSize?: number): Promise<BatchSource> {
+export async function openCsv(path: string, gzip: boolean, chunkSize?: number, maxRecord = DEFAULT_MAX_RECORD): Promise<BatchSource> {
   const input = await openInputBytes(path, gzip, chunkSize);
   const label = path === "-" ? "stdin" : path;
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -16,10 +16,10 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
   let text = "";
   let pos = 0;
   let ended = false;
+  const tooLong = (row: string) => new RidepredError(`${label}: ${row} is longer than --max-record-bytes (${maxRecord}): a quote never closed, or not CSV?`);
 
-  /** Append the next chunk of input to the text not yet consumed; false at the end. */
-  const more = async (): Promise<boolean> => {
-    if (ended) return false;
+  /** The next chunk of input as text; undefined at the end. */
+  const nextChunk = async (): Promise<string | undefined> => {
     let r: IteratorResult<Buffer>;
     try {
       r = await chunks.next();
@@ -28,15 +28,37 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
       if (err?.code?.startsWith("Z_")) throw new RidepredError(`${label}: not valid gzip: ${err.message}`);
       throw new RidepredError(`${label}: cannot read: ${err?.message ?? e}`);
     }
-    const rest = text.slice(pos);
+    return r.done ? undefined : decoder.write(r.value);
+  };
+
+  /**
+   * Read on until the text not yet consumed holds one more complete record than it did (`row`, named in
+   * errors, is the record cut off at its end), or the input ends; false when nothing is left. That
+   * record's start is searched once, then each new chunk once (RecordEnd): linear however long the
+   * record, and bounded by maxRecord.
+   */
+  const more = async (row: string): Promise<boolean> => {
+    if (ended) return false;
+    const parts = [text.slice(pos)];
+    const end = new RecordEnd();
+    end.feed(parts[0]!);
+    let size = parts[0]!.length;
     pos = 0;
-    if (r.done) {
-      ended = true;
-      text = rest + decoder.end();
-      return text.length > 0;
+    for (;;) {
+      const chunk = await nextChunk();
+      if (chunk === undefined) {
+        ended = true;
+        text = parts.join("") + decoder.end();
+        return text.length > 0;
+      }
+      if (end.feed(chunk) >= 0) {
+        text = parts.join("") + chunk;
+        return true;
+      }
+      parts.push(chunk);
+      size += chunk.length;
+      if (size > maxRecord) throw tooLong(row);
     }
-    text = rest + decoder.write(r.value);
-    return true;
   };
 
   // Header: the first record, every field kept.
@@ -45,11 +67,12 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
     cols: Array.from({ length: MAX_HEADER }, () => []),
     width: MAX_HEADER,
     header: true,
+    maxRecord,
   };
   for (;;) {
-    const got = await more();
+    const got = await more("the header line");
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    const r = scanRecords(text, pos, ended, header, 0, 1, []);
+    const r = scan(text, pos, header, 0, 1, [], 0);
     pos = r.pos;
     if (r.rows === 1) break;
     if (!got) throw new RidepredError(`${label}: empty CSV (no header line)`);
@@ -66,30 +89,36 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number): 
     });
     for (;;) {
       const cols: unknown[][] = wanted.map(() => new Array<unknown>(batchSize));
-      const target: ScanTarget = { slots, cols, width: names.length };
+      const target: ScanTarget = { slots, cols, width: names.length, maxRecord };
       const problems: RowProblem[] = [];
       let n = 0;
       while (n < batchSize) {
-        let r;
-        try {
-          r = scanRecords(text, pos, ended, target, n, batchSize - n, problems);
-        } catch (e) {
-          if (e instanceof UnclosedQuote)
-            throw new RidepredError(`${label}: not valid CSV: the quoted field opened in row ${rowsDone + e.row + 1} is never closed`);
-          throw e;
-        }
+        const r = scan(text, pos, target, n, batchSize - n, problems, rowsDone);
         pos = r.pos;
         n += r.rows;
-        if (n < batchSize && !(await more())) break;
+        if (n < batchSize && !(await more(`row ${rowsDone + n + 1}`))) break;
       }
       if (n > 0) {
         for (const c of cols) c.length = n;
         const columns: Record<string, ArrayLike<unknown>> = {};
-        wanted.forEach((w, j) => (columns[w] = cols[j]!));
+        for (const [j, w] of wanted.entries()) columns[w] = cols[j]!;
         rowsDone += n;
         yield { n, columns, errors: problems.map((p) => ({ row: p.row, field: "$", reason: p.reason })) };
       }
       if (n < batchSize) return;
+    }
+  }
+
+  /** scanRecords, its errors told as the user sees the file: data rows numbered from 1 after rowsBefore. */
+  function scan(s: string, at: number, t: ScanTarget, n: number, max: number, problems: RowProblem[], rowsBefore: number) {
+    try {
+      return scanRecords(s, at, ended, t, n, max, problems);
+    } catch (e) {
+      const row = (e as UnclosedQuote | RecordTooLong).row;
+      const where = t.header ? "the header line" : `row ${rowsBefore + row + 1}`;
+      if (e instanceof UnclosedQuote) throw new RidepredError(`${label}: not valid CSV: the quoted field opened in ${where} is never closed`);
+      if (e instanceof RecordTooLong) throw tooLong(where);
+      throw e;
     }
   }
 

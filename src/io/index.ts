@@ -18,6 +18,8 @@ export interface SourceOptions {
   period?: RunPeriod;
   /** Parquet: read only the row groups this accepts (a shard's share of one file). */
   rowGroups?: (index: number, count: number) => boolean;
+  /** Files: the longest CSV record or JSONL line accepted (default 1 MiB). */
+  maxRecordBytes?: number;
 }
 
 /** The file format of a location; undefined for a table URL. */
@@ -36,9 +38,9 @@ export async function openSource(location: string, options: SourceOptions = {}):
     case "parquet":
       return (await import("./parquet-read.js")).openParquet(location, { rowGroups: options.rowGroups });
     case "jsonl":
-      return (await import("./jsonl-read.js")).openJsonl(location);
+      return (await import("./jsonl-read.js")).openJsonl(location, options.maxRecordBytes);
     default:
-      return (await import("./csv-read.js")).openCsv(location, format === "csv.gz");
+      return (await import("./csv-read.js")).openCsv(location, format === "csv.gz", undefined, options.maxRecordBytes);
   }
 }
 

@@ -1,25 +1,26 @@
 // JSON Lines as record batches: one object per line; a line that is not a JSON object is a row error.
-import { createInterface } from "node:readline";
+// Lines are cut from the decoded text with indexOf, each character searched once however the chunks
+// fall; a line longer than maxLine ends the run (exit 2) instead of growing without bound.
+import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { openInputBytes } from "./open.js";
-import type { BatchSource, ReadError, RecordBatch } from "./types.js";
+import { type BatchSource, DEFAULT_MAX_RECORD, type ReadError, type RecordBatch } from "./types.js";
 
-export async function openJsonl(path: string): Promise<BatchSource> {
+export async function openJsonl(path: string, maxLine = DEFAULT_MAX_RECORD): Promise<BatchSource> {
   const input = await openInputBytes(path, false);
   const label = path === "-" ? "stdin" : path;
-  const lines = createInterface({ input: input.stream, crlfDelay: Infinity })[Symbol.asyncIterator]();
-  input.stream.on("error", () => {}); // surfaced through the line iterator
+  const lines = lineReader(input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>, label, maxLine);
 
+  /** The next line that is not blank, with its 1-based row (non-blank lines) for errors. */
+  let rows = 0;
   const nextLine = async (): Promise<string | undefined> => {
     for (;;) {
-      let r: IteratorResult<string>;
-      try {
-        r = await lines.next();
-      } catch (e) {
-        throw new RidepredError(`${label}: cannot read: ${(e as Error).message}`);
+      const line = await lines.next(rows + 1);
+      if (line === undefined) return undefined;
+      if (line.trim() !== "") {
+        rows++;
+        return line;
       }
-      if (r.done) return undefined;
-      if (r.value.trim() !== "") return r.value;
     }
   };
   // The first object names the columns; later lines may omit keys (missing values) or add others.
@@ -48,7 +49,7 @@ export async function openJsonl(path: string): Promise<BatchSource> {
       }
       if (n === 0) return;
       const columns: Record<string, ArrayLike<unknown>> = {};
-      wanted.forEach((w, j) => (columns[w] = cols[j]!));
+      for (const [j, w] of wanted.entries()) columns[w] = cols[j]!;
       yield { n, columns, errors };
       if (n < batchSize) return;
     }
@@ -61,6 +62,61 @@ export async function openJsonl(path: string): Promise<BatchSource> {
     batches,
     close: async () => {
       input.stream.destroy();
+    },
+  };
+}
+
+/**
+ * Lines of a byte stream (LF or CRLF; the last may lack its line end). `row` names the line being read
+ * in the error a too-long line raises.
+ */
+function lineReader(chunks: AsyncIterator<Buffer>, label: string, maxLine: number) {
+  const decoder = new StringDecoder("utf8");
+  let text = "";
+  let pos = 0;
+  let ended = false;
+  const queue: string[] = []; // pieces of a line that spans chunks, and their length
+  let queued = 0;
+  const tooLong = (row: number) => new RidepredError(`${label}: row ${row} is longer than --max-record-bytes (${maxLine}): not JSON Lines?`);
+  const cut = (line: string) => (line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line);
+  return {
+    async next(row: number): Promise<string | undefined> {
+      for (;;) {
+        const lf = text.indexOf("\n", pos);
+        if (lf >= 0) {
+          if (queued + lf - pos >= maxLine) throw tooLong(row);
+          let line = text.slice(pos, lf);
+          pos = lf + 1;
+          if (queue.length) {
+            line = queue.join("") + line;
+            queue.length = queued = 0;
+          }
+          return cut(line);
+        }
+        if (pos < text.length) {
+          queue.push(text.slice(pos));
+          queued += text.length - pos;
+          if (queued > maxLine) throw tooLong(row);
+        }
+        text = "";
+        pos = 0;
+        if (ended) {
+          if (!queue.length) return undefined;
+          const line = queue.join("");
+          queue.length = queued = 0;
+          return cut(line);
+        }
+        let r: IteratorResult<Buffer>;
+        try {
+          r = await chunks.next();
+        } catch (e) {
+          throw new RidepredError(`${label}: cannot read: ${(e as Error).message}`);
+        }
+        if (r.done) {
+          ended = true;
+          text = decoder.end();
+        } else text = decoder.write(r.value);
+      }
     },
   };
 }

@@ -7,6 +7,9 @@ export type { Column, DictColumn } from "../columns.js";
 
 export type Format = "csv" | "csv.gz" | "parquet" | "jsonl";
 
+/** The longest CSV record or JSONL line a reader accepts unless told otherwise (--max-record-bytes). */
+export const DEFAULT_MAX_RECORD = 1 << 20;
+
 /** A row the reader itself could not make sense of (wrong field count, invalid JSON line). */
 export interface ReadError {
   /** 0-based row index within the batch. */

@@ -13,6 +13,7 @@ import type { FastConnections } from "./http1.js";
 import { requestId } from "./request-id.js";
 import type { App, ServeContext } from "./routes/context.js";
 import { courseRoutes } from "./routes/course.js";
+import { DEFAULT_MAX_RECORD } from "../io/types.js";
 import { mlflowRoutes } from "./routes/mlflow.js";
 import { v2Routes } from "./routes/v2.js";
 
@@ -21,6 +22,8 @@ export interface AppOptions {
   logger: Logger;
   /** Largest accepted request body in bytes (413 beyond). */
   bodyLimit?: number;
+  /** Longest record of a text/csv body on /invocations (default 1 MiB, as `score --max-record-bytes`). */
+  maxRecordBytes?: number;
   metrics?: Metrics;
   /** Override for GET /metrics (cluster workers ask the primary for the sum over workers). */
   metricsText?: () => Promise<string>;
@@ -80,7 +83,12 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const ctx: ServeContext = { state, metrics, metricsText: opts.metricsText ?? (() => metrics.registry.metrics()) };
+  const ctx: ServeContext = {
+    state,
+    metrics,
+    metricsText: opts.metricsText ?? (() => metrics.registry.metrics()),
+    maxRecordBytes: opts.maxRecordBytes ?? DEFAULT_MAX_RECORD,
+  };
   app.addHook("preClose", (done) => {
     closing = true;
     fastConnections?.closeIdle(); // node:http's idle connections are fastify's to close ("idle" below)

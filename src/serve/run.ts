@@ -17,6 +17,8 @@ export interface ServeOptions {
   workers: number;
   watch: boolean;
   bodyLimit?: number;
+  /** Longest record of a text/csv body (AppOptions.maxRecordBytes). */
+  maxRecordBytes?: number;
   logLevel: string;
   /** Longest wait for in-flight requests at shutdown before giving up (exit 1). */
   shutdownTimeoutMs: number;
@@ -72,6 +74,7 @@ async function runWorker(opts: ServeOptions, logger: Logger): Promise<number> {
     host: opts.host,
     port: opts.port,
     bodyLimit: opts.bodyLimit,
+    maxRecordBytes: opts.maxRecordBytes,
     logger,
     metricsText,
     autoload: false,

@@ -13,6 +13,7 @@ export interface ServerOptions {
   host?: string;
   port?: number;
   bodyLimit?: number;
+  maxRecordBytes?: number;
   logger: Logger;
   /** Load the model right after listening (default). false: the caller loads it (tests of readiness). */
   autoload?: boolean;
@@ -56,6 +57,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     state,
     logger,
     bodyLimit: opts.bodyLimit,
+    maxRecordBytes: opts.maxRecordBytes,
     metrics,
     metricsText: opts.metricsText?.(metrics),
     fastPath: opts.fastPath,

@@ -12,6 +12,8 @@ export interface ServeContext {
   metrics: Metrics;
   /** Text for GET /metrics; in a cluster it asks the primary for every worker's sum. */
   metricsText: () => Promise<string>;
+  /** Longest record of a text/csv body (400 beyond). */
+  maxRecordBytes: number;
 }
 
 /** The model to answer with, or 503 while none has loaded and proved its golden examples. */

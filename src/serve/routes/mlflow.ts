@@ -19,7 +19,7 @@ export function mlflowRoutes(app: App, ctx: ServeContext): void {
   app.post("/invocations", { schema: { body: MlflowBody } }, async (req) => {
     const m = ready(state);
     const body = req.body as MlflowBody & { csv?: string };
-    const batch = body.csv !== undefined ? fromCsv(m.predictor, body.csv) : fromJson(m.predictor, body);
+    const batch = body.csv !== undefined ? fromCsv(m.predictor, body.csv, ctx.maxRecordBytes) : fromJson(m.predictor, body);
     const y = scoreBatch(m.predictor, batch);
     if (!m.predictor.classifier) metrics.predictions(y);
     return { predictions: mlflowPredictions(outputsOf(m.artifact), y) };
@@ -63,12 +63,15 @@ function fromJson(p: Predictor, body: MlflowBody): Batch {
   throw badRequest(`${key} must be named columns, or an array of rows`, [{ field: key, reason: `got ${v === null ? "null" : typeof v}` }]);
 }
 
-function fromCsv(p: Predictor, text: string): Batch {
+function fromCsv(p: Predictor, text: string, maxRecordBytes: number): Batch {
   let records: Record<string, string>[];
   try {
-    records = parse(text, { columns: true, skip_empty_lines: true, trim: true });
+    records = parse(text, { columns: true, skip_empty_lines: true, trim: true, max_record_size: maxRecordBytes });
   } catch (e) {
-    throw badRequest("malformed CSV", [{ field: "body", reason: (e as Error).message }]);
+    const err = e as Error & { code?: string; records?: number };
+    if (err.code === "CSV_MAX_RECORD_SIZE")
+      throw badRequest("malformed CSV", [{ field: "body", row: err.records ?? 0, reason: `is longer than --max-record-bytes (${maxRecordBytes})` }]);
+    throw badRequest("malformed CSV", [{ field: "body", reason: err.message }]);
   }
   if (!records.length) throw badRequest("the CSV holds no rows", [{ field: "body", reason: "expected a header line and at least one row" }]);
   const names = new Set(Object.keys(records[0]!));
