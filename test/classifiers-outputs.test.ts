@@ -194,6 +194,10 @@ describe("serve", () => {
       { name: "predict", datatype: "BOOL", shape: [-1] },
       { name: "predict_proba", datatype: "FP64", shape: [-1, 2] },
     ]);
+    const api = await (await fetch(`${s.url}/openapi.json`)).json();
+    const answer = api.paths["/predict"].post.responses["200"].content["application/json"].schema.anyOf[0];
+    expect(answer.properties.tipped).toEqual({ enum: [false, true] });
+    expect(Object.keys(answer.properties.probabilities.properties)).toEqual(["False", "True"]);
     const strings = await post(bucket, "/v2/models/bucket/infer", { inputs });
     expect(strings.json.outputs[0].datatype).toBe("BYTES");
     expect(strings.json.outputs[1].shape).toEqual([n, 3]);

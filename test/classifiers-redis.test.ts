@@ -66,11 +66,14 @@ describe.skipIf(!haveRedis)("duration and tip consumer groups on one Redis strea
     redis.on("error", () => {});
     await waitFor(
       "redis-server",
+      // connect() once; if the server is not up yet, ioredis retries by itself (retryStrategy) until "ready".
       async () =>
-        redis.connect().then(
-          () => true,
-          () => false,
-        ),
+        redis.status === "ready" ||
+        (redis.status === "wait" &&
+          (await redis.connect().then(
+            () => true,
+            () => false,
+          ))),
       10_000,
     );
   });

@@ -89,11 +89,14 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
     redis.on("error", () => {});
     await waitFor(
       "redis-server",
+      // connect() once; if the server is not up yet, ioredis retries by itself (retryStrategy) until "ready".
       async () =>
-        redis.connect().then(
-          () => true,
-          () => false,
-        ),
+        redis.status === "ready" ||
+        (redis.status === "wait" &&
+          (await redis.connect().then(
+            () => true,
+            () => false,
+          ))),
       10_000,
     );
     // A second model for the "several consumers" test: a Ridge fixture imported with the real CLI.
@@ -270,10 +273,12 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
       await waitFor(
         "second redis-server",
         async () =>
-          out.connect().then(
-            () => true,
-            () => false,
-          ),
+          out.status === "ready" ||
+          (out.status === "wait" &&
+            (await out.connect().then(
+              () => true,
+              () => false,
+            ))),
         10_000,
       );
       await produce("split", 0, 100);

@@ -31,7 +31,15 @@ export function openapi(m: LoadedModel | null): unknown {
       }
     : S.Ride;
   const target = m?.artifact.target.name ?? "duration";
-  const result = { type: "object", properties: { [target]: { type: "number" }, model_version: { type: "string" } }, required: [target, "model_version"] };
+  // A classifier answers its label and each class's probability (runtime/outputs.ts names them).
+  const c = m?.artifact.classifier;
+  const label = c ? { enum: c.classes } : { type: "number" };
+  const probabilities = c ? { probabilities: { type: "object", properties: Object.fromEntries(c.class_names.map((n) => [n, { type: "number" }])) } } : {};
+  const result = {
+    type: "object",
+    properties: { [target]: label, ...probabilities, model_version: { type: "string" } },
+    required: [target, ...(c ? ["probabilities"] : []), "model_version"],
+  };
   const name = m?.artifact.name ?? "{name}";
   const v2 = `/v2/models/${name}`;
   const params = [{ name: "version", in: "path", required: true, schema: { type: "string" } }];
