@@ -1,5 +1,4 @@
 /** Exit codes shared by every command: 0 success, 1 the check or job failed, 2 usage or unreadable input. */
-export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 

@@ -1,4 +1,4 @@
-import { FORMAT, type ModelArtifact } from "./types.js";
+import { FORMAT } from "./types.js";
 
 /** One thing wrong with a model.json, located by a JSON path. */
 export interface Problem {
@@ -270,8 +270,4 @@ function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string,
   }
   for (let i = 1; i < n; i++)
     if (parents[i] !== 1) return bad(`${p}[${i}]`, parents[i] ? "node has more than one parent" : "node is unreachable from the root");
-}
-
-export function isArtifact(doc: unknown): doc is ModelArtifact {
-  return validateArtifact(doc).length === 0;
 }

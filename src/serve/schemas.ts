@@ -8,7 +8,6 @@ export const Ride = Type.Object(
   {},
   { additionalProperties: true, description: 'One ride keyed by input name, e.g. {"PULocationID": 10, "DOLocationID": 50, "trip_distance": 40}' },
 );
-export const PredictBody = Type.Union([Ride, Type.Array(Ride)], { description: "One ride, or an array of rides" });
 
 export const ErrorBody = Type.Object({
   error: Type.String(),
