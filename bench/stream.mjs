@@ -4,8 +4,12 @@
 //          no prediction: the stack's limit);
 //   redis: raw XADD throughput, and a bare consumer doing ridepred's round trips (XREADGROUP, XADD, XACK)
 //          without parsing or predicting (the broker's limit).
-// usage: npm run build && node bench/stream.mjs [--events N] [--batch N]   (defaults: 200000 pipe / 100000 redis
-// events, batch 100: about a minute on a 2-core machine; --events scales both)
+//   kafka: a bare kafkajs consumer doing ridepred's round trips (produce acks=-1, commit) on kcat's mock cluster
+//          (bench/stream-kafka.mjs);
+//   kinesis: a bare AWS SDK client doing ridepred's round trips (GetRecords, PutRecords, checkpoint write) on
+//          kinesalite (bench/stream-kinesis.mjs).
+// usage: npm run build && flock /tmp/ridepred-bench.lock node bench/stream.mjs [--events N] [--batch N] [--only pipe,redis,kafka,kinesis]
+// (defaults: 200000 pipe / 100000 redis / 50000 kafka / 20000 kinesis events, batch 100; --events sets all)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -23,6 +27,10 @@ const arg = (name, dflt) => {
 };
 const nPipe = arg("--events", 200_000);
 const nRedis = process.argv.includes("--events") ? nPipe : 100_000;
+const nKafka = process.argv.includes("--events") ? nPipe : 50_000;
+const nKinesis = process.argv.includes("--events") ? nPipe : 20_000;
+const onlyAt = process.argv.indexOf("--only");
+const only = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(",") : ["pipe", "redis", "kafka", "kinesis"]);
 const batch = arg("--batch", 100);
 const t00 = Date.now();
 
@@ -35,36 +43,39 @@ const fmt = (x) => Math.round(x).toLocaleString("en-US");
 const tmp = mkdtempSync(join(tmpdir(), "ridepred-bench-stream-"));
 
 // ---- JSONL pipe -------------------------------------------------------------------------------------------
-const file = join(tmp, "events.jsonl");
-writeFileSync(file, Array.from({ length: nPipe }, (_, i) => event(i)).join("\n") + "\n");
-const sh = (cmd) => {
-  const t0 = performance.now();
-  const r = spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "pipe"] });
-  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-  return (performance.now() - t0) / 1000;
-};
-const best = (cmd, runs = 3) => Math.min(...Array.from({ length: runs }, () => sh(cmd)));
-console.log(`JSONL pipe, ${fmt(nPipe)} events (${(readFileSync(file).length / 1e6).toFixed(1)} MB), best of 3, wall time including process start:`);
-const tCat = best(`cat ${file} | cat > /dev/null`);
-const tEcho = best(`cat ${file} | ${process.execPath} ${join(root, "bench/stream-echo.mjs")} > /dev/null`);
-const tRide = best(`cat ${file} | ${process.execPath} ${bin} stream > /dev/null`);
-const tStart = best(`${process.execPath} ${bin} stream < /dev/null`); // start-up: load + prove the model, no events
-const out = execFileSync("sh", ["-c", `head -n 1000 ${file} | ${process.execPath} ${bin} stream | wc -l`], {
-  encoding: "utf8",
-  stdio: ["ignore", "pipe", "ignore"],
-}).trim();
-if (out !== "1000") throw new Error(`ridepred stream answered ${out} of 1000 lines`);
-console.log(`  cat | cat (OS pipe)                 ${fmt(nPipe / tCat).padStart(12)} events/s`);
-console.log(`  node parse+stringify (no model)     ${fmt(nPipe / tEcho).padStart(12)} events/s`);
-console.log(
-  `  ridepred stream                     ${fmt(nPipe / tRide).padStart(12)} events/s  = ${(tEcho / tRide).toFixed(2)} x node echo, ${(tCat / tRide).toFixed(3)} x cat`,
-);
-console.log(
-  `  ridepred stream minus start-up      ${fmt(nPipe / (tRide - tStart)).padStart(12)} events/s  (start-up with no input: ${(tStart * 1000).toFixed(0)} ms)`,
-);
+if (only.has("pipe")) {
+  const file = join(tmp, "events.jsonl");
+  writeFileSync(file, Array.from({ length: nPipe }, (_, i) => event(i)).join("\n") + "\n");
+  const sh = (cmd) => {
+    const t0 = performance.now();
+    const r = spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "pipe"] });
+    if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+    return (performance.now() - t0) / 1000;
+  };
+  const best = (cmd, runs = 3) => Math.min(...Array.from({ length: runs }, () => sh(cmd)));
+  console.log(`JSONL pipe, ${fmt(nPipe)} events (${(readFileSync(file).length / 1e6).toFixed(1)} MB), best of 3, wall time including process start:`);
+  const tCat = best(`cat ${file} | cat > /dev/null`);
+  const tEcho = best(`cat ${file} | ${process.execPath} ${join(root, "bench/stream-echo.mjs")} > /dev/null`);
+  const tRide = best(`cat ${file} | ${process.execPath} ${bin} stream > /dev/null`);
+  const tStart = best(`${process.execPath} ${bin} stream < /dev/null`); // start-up: load + prove the model, no events
+  const out = execFileSync("sh", ["-c", `head -n 1000 ${file} | ${process.execPath} ${bin} stream | wc -l`], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  }).trim();
+  if (out !== "1000") throw new Error(`ridepred stream answered ${out} of 1000 lines`);
+  console.log(`  cat | cat (OS pipe)                 ${fmt(nPipe / tCat).padStart(12)} events/s`);
+  console.log(`  node parse+stringify (no model)     ${fmt(nPipe / tEcho).padStart(12)} events/s`);
+  console.log(
+    `  ridepred stream                     ${fmt(nPipe / tRide).padStart(12)} events/s  = ${(tEcho / tRide).toFixed(2)} x node echo, ${(tCat / tRide).toFixed(3)} x cat`,
+  );
+  console.log(
+    `  ridepred stream minus start-up      ${fmt(nPipe / (tRide - tStart)).padStart(12)} events/s  (start-up with no input: ${(tStart * 1000).toFixed(0)} ms)`,
+  );
+}
 
 // ---- Redis Streams ----------------------------------------------------------------------------------------
-if (spawnSync("redis-server", ["--version"]).status !== 0) {
+if (!only.has("redis")) {
+} else if (spawnSync("redis-server", ["--version"]).status !== 0) {
   console.log("redis-server not installed: Redis part skipped");
 } else {
   const port = await new Promise((resolve) => {
@@ -160,5 +171,12 @@ if (spawnSync("redis-server", ["--version"]).status !== 0) {
     server.kill("SIGKILL");
   }
 }
+// ---- Kafka and Kinesis ------------------------------------------------------------------------------------
+if (only.has("kafka")) {
+  if (spawnSync("kcat", ["-V"]).status !== 0) console.log("\nkcat not installed: Kafka part skipped");
+  else await (await import("./stream-kafka.mjs")).benchKafka({ bin, n: nKafka, batch, event, fmt, concurrentRef: process.argv.includes("--concurrent-ref") });
+}
+if (only.has("kinesis")) await (await import("./stream-kinesis.mjs")).benchKinesis({ bin, n: nKinesis, batch, event, fmt, tmp });
+
 rmSync(tmp, { recursive: true, force: true });
 console.log(`\n(${((Date.now() - t00) / 1000).toFixed(0)} s; shared 2-core machine: expect noise of +-20%)`);

@@ -1,0 +1,118 @@
+// bench/stream's Kafka rows: `ridepred stream --from kafka://... --group` against a bare kafkajs consumer
+// doing the same round trips on the same broker (kcat's librdkafka mock cluster, 3 brokers, 4 partitions):
+// per batch of `batch` messages, one produce (acks=-1, same key, source headers) and one offset commit,
+// values copied as they are (no parse, no prediction). Both are timed from their first commit to the
+// last (group join and process start excluded), watching the group's committed offsets.
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+export async function benchKafka({ bin, n, batch, event, fmt, concurrentRef = false }) {
+  const { Kafka, logLevel, Partitioners } = require("kafkajs");
+  const kcat = spawn("kcat", ["-b", "127.0.0.1:1", "-X", "test.mock.num.brokers=3", "-P", "-t", "keepalive"], { stdio: ["pipe", "ignore", "pipe"] });
+  let err = "";
+  const bootstrap = await new Promise((resolve, reject) => {
+    kcat.stderr.on("data", (d) => {
+      err += d;
+      const m = /replaced with (\S+)/.exec(err);
+      if (m) resolve(m[1]);
+    });
+    kcat.on("exit", (c) => reject(new Error(`kcat exited ${c}: ${err}`)));
+  });
+  const kafka = new Kafka({ clientId: "bench", brokers: bootstrap.split(","), logLevel: logLevel.NOTHING });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, maxInFlightRequests: 1 });
+  const admin = kafka.admin();
+  try {
+    await producer.connect();
+    await admin.connect();
+    const load = async (topic) => {
+      for (let i = 0; i < n; i += 2000) {
+        const messages = [];
+        for (let j = i; j < Math.min(i + 2000, n); j++) messages.push({ key: `ride-${j}`, value: event(j) });
+        await producer.send({ topic, acks: -1, messages });
+      }
+    };
+    const committed = async (group, topic) => {
+      const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return t.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+    };
+    /** Seconds from the group's first commit to the one that covers all n messages. */
+    const timeCommits = async (group, topic) => {
+      let tFirst = 0;
+      for (;;) {
+        const c = await committed(group, topic);
+        if (!tFirst && c > 0) tFirst = performance.now();
+        if (c >= n) return (performance.now() - tFirst) / 1000;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    console.log(`\nKafka (kcat ${"librdkafka mock"}, 3 brokers, 4 partitions, 127.0.0.1), ${fmt(n)} events, batch ${batch}:`);
+    await load("ref-in");
+    await load("rides");
+
+    // The bare consumer: ridepred's round trips without ridepred, one batch in flight at a time as in
+    // ridepred's loop (--concurrent-ref lets every partition's batches overlap, for comparison).
+    const consumer = kafka.consumer({ groupId: "ref", maxBytes: 4 << 20 });
+    const out = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, maxInFlightRequests: 1 });
+    await out.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topic: "ref-in", fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: concurrentRef ? 8 : 1,
+      eachBatch: async ({ batch: b }) => {
+        for (let i = 0; i < b.messages.length; i += batch) {
+          const chunk = b.messages.slice(i, i + batch);
+          await out.send({
+            topic: "ref-out",
+            acks: -1,
+            messages: chunk.map((m) => ({
+              key: m.key,
+              value: m.value,
+              headers: { "source-topic": "ref-in", "source-partition": String(b.partition), "source-offset": m.offset },
+            })),
+          });
+          await consumer.commitOffsets([{ topic: "ref-in", partition: b.partition, offset: String(Number(chunk[chunk.length - 1].offset) + 1) }]);
+        }
+      },
+    });
+    const tRef = await timeCommits("ref", "ref-in");
+    await consumer.disconnect();
+    await out.disconnect();
+    console.log(
+      `  bare kafkajs consumer (same round trips) ${fmt(n / tRef).padStart(9)} events/s (no parse/predict; ${concurrentRef ? "partitions concurrently" : "one batch in flight"}; in the bench process)`,
+    );
+
+    const child = spawn(
+      process.execPath,
+      [
+        bin,
+        "stream",
+        "--from",
+        `kafka://${bootstrap}/rides`,
+        "--to",
+        `kafka://${bootstrap}/predictions`,
+        "--group",
+        "duration",
+        "--batch",
+        String(batch),
+        "--json",
+      ],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    let summary = "";
+    child.stdout.on("data", (d) => (summary += d));
+    const tRun = await timeCommits("duration", "rides");
+    child.kill("SIGTERM");
+    await new Promise((r) => child.on("exit", r));
+    const s = JSON.parse(summary);
+    if (s.predictions < n) throw new Error(`ridepred predicted ${s.predictions} of ${n}`);
+    console.log(`  ridepred stream (first..last commit)     ${fmt(n / tRun).padStart(9)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer`);
+    return { ref: n / tRef, ridepred: n / tRun };
+  } finally {
+    await admin.disconnect().catch(() => {});
+    await producer.disconnect().catch(() => {});
+    kcat.kill("SIGKILL");
+  }
+}
