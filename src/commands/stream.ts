@@ -47,7 +47,7 @@ export function streamCommand(): Command {
     .option("--to <url>", "write predictions to redis://host:port/STREAM, kafka://HOST:PORT[,...]/TOPIC or kinesis://STREAM")
     .option("--group <name>", "Redis or Kafka consumer group (one per model: every group sees every event)")
     .option("--consumer <name>", "consumer name within the group; restart under the same name to resume its pending entries (default: host name)")
-    .option("--start <id>", "where a new group starts reading: 0 = all entries on the stream, $ = only new ones", "0")
+    .option("--start <id>", "where a new group (Redis, Kafka) or a shard without checkpoint (Kinesis) starts: 0 = the oldest entry, $ = only new ones", "0")
     .addOption(
       new Option("--batch <n>", "most events in flight at once (read, predicted, written, acked together)").default(100).argParser(positiveInt("--batch")),
     )
