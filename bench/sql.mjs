@@ -67,7 +67,7 @@ async function duck(name, query) {
 function ridepred() {
   rmSync(out("ridepred"), { force: true });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [bin, "score", input, "-o", out("ridepred"), "--columns", "ride_id,predicted_duration,model_version"], {
+  const r = spawnSync(process.execPath, [bin, "score", input, "-o", out("ridepred"), "--columns", "ride_id,predicted_duration,model_version", "--threads", String(threads)], {
     encoding: "utf8",
     env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
   });

@@ -37,6 +37,8 @@ export interface Dialect {
   categoryType(maxLen: number): string;
   /** CAST(expr AS <text type>). */
   text(expr: string): string;
+  /** expr rounded to float32 (XGBoost's sums); undefined where the engine has no float32 type. */
+  float32?(expr: string): string;
   /** CAST(expr AS <double type>) of a value already known to be numeric or a numeric string. */
   double(expr: string): string;
   /**
@@ -131,6 +133,7 @@ const duckdb: Dialect = {
   intType: "INTEGER",
   categoryType: () => "VARCHAR",
   text: (e) => `CAST(${e} AS VARCHAR)`,
+  float32: (e) => `CAST(${e} AS FLOAT)`,
   double: (e) => `CAST(${e} AS DOUBLE)`,
   // typeof() is folded when the query is planned: a numeric column is never converted to text, which
   // would cost more than the rest of the query.
@@ -174,6 +177,7 @@ const postgres: Dialect = {
   intType: "INTEGER",
   categoryType: () => "TEXT",
   text: (e) => `CAST(${e} AS TEXT)`,
+  float32: (e) => `CAST(${e} AS REAL)`,
   double: (e) => `CAST(${e} AS DOUBLE PRECISION)`,
   materializedCte: (name, query) => `${name} AS MATERIALIZED (\n${query}\n)`,
   underflowError: true,
@@ -202,6 +206,7 @@ const mysql: Dialect = {
   // VARBINARY compares byte for byte: no case folding, no trailing-space padding (utf8mb4 collations do both).
   categoryType: (n) => `VARBINARY(${Math.max(1, n * 4)})`,
   text: (e) => `CAST(${e} AS CHAR)`,
+  float32: (e) => `CAST(${e} AS FLOAT)`,
   double: (e) => `CAST(${e} AS DOUBLE)`,
   // A numeric column's CHARSET() is 'binary': it skips the text test (a binary string column would too,
   // and is read with CAST ... AS DOUBLE, which takes a non-number as 0 with a warning).
@@ -229,6 +234,7 @@ const spark: Dialect = {
   intType: "INT",
   categoryType: () => "STRING",
   text: (e) => `CAST(${e} AS STRING)`,
+  float32: (e) => `CAST(${e} AS FLOAT)`,
   double: (e) => `CAST(${e} AS DOUBLE)`,
   matches: (e, p) => `(${e} RLIKE ${quoter(true)(p)})`,
   end: "\\z",
@@ -309,6 +315,7 @@ const trino: Dialect = {
   intType: "INTEGER",
   categoryType: () => "VARCHAR",
   text: (e) => `CAST(${e} AS VARCHAR)`,
+  float32: (e) => `CAST(${e} AS REAL)`,
   double: (e) => `CAST(${e} AS DOUBLE)`,
   matches: (e, p) => `regexp_like(${e}, ${quoter(false)(p)})`,
   end: "\\z",

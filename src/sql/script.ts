@@ -11,6 +11,7 @@ import { fieldExpr, columnSources } from "./features.js";
 import { coercedSelect, inputOf, type SourceColumns, sourceSelect } from "./inputs.js";
 import { linearSql } from "./linear.js";
 import { nodeCount, treesSql } from "./trees.js";
+import { xgboostSql } from "./xgboost.js";
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 
@@ -43,6 +44,7 @@ export interface ExportResult {
 const KNOWN_KEYS: Record<string, readonly string[]> = {
   linear: ["kind", "sklearn_class", "coef", "intercept"],
   tree_ensemble: ["kind", "sklearn_class", "aggregate", "compare", "init", "scale", "trees"],
+  xgboost: ["kind", "sklearn_class", "objective", "base_margin", "absent", "tree_group", "trees"],
   tree: ["feature", "threshold", "left", "right", "value", "missing_left"],
   features: ["fields", "vectorizer"],
 };
@@ -57,10 +59,11 @@ function checkSupported(a: ModelArtifact): void {
   if ("classifier" in a && a.classifier !== undefined)
     throw new RidepredError(`export sql: ${what} is a classifier; classifiers cannot be exported to SQL yet (regressors only)`, 1);
   const known = KNOWN_KEYS[est.kind];
-  if (!known) throw new RidepredError(`export sql: ${what} cannot be exported to SQL yet (supported: linear models, trees and tree ensembles)`, 1);
+  if (!known)
+    throw new RidepredError(`export sql: ${what} cannot be exported to SQL yet (supported: linear models, trees and tree ensembles, XGBoost boosters)`, 1);
   const extra = (obj: object, keys: readonly string[]) => Object.keys(obj).filter((k) => !keys.includes(k));
   const unknown = [...extra(a.estimator, known), ...extra(a.features, KNOWN_KEYS.features!)];
-  if (a.estimator.kind === "tree_ensemble") for (const t of a.estimator.trees) unknown.push(...extra(t, KNOWN_KEYS.tree!));
+  if (a.estimator.kind === "tree_ensemble" || a.estimator.kind === "xgboost") for (const t of a.estimator.trees) unknown.push(...extra(t, KNOWN_KEYS.tree!));
   if (unknown.length) throw new RidepredError(`export sql: ${what} uses ${[...new Set(unknown)].join(", ")}, which export sql does not support yet`, 1);
   for (const k of Object.keys(a))
     if (!KNOWN_ARTIFACT.has(k)) throw new RidepredError(`export sql: the model has "${k}", which export sql does not support yet`, 1);
@@ -164,7 +167,17 @@ export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
     from = `${prev} f`;
     prediction = trees.prediction(`f.acc${trees.chunks.length - 1}`);
     info = { kind: est.kind, class: est.sklearn_class, trees: est.trees.length, nodes: nodeCount(est) };
-  } else throw new RidepredError(`export sql: ${est.sklearn_class} cannot be exported to SQL yet`, 1); // refused by checkSupported already
+  } else if (est.kind === "xgboost") {
+    const xgb = xgboostSql(d, est, columnSources(a));
+    let prev = "ridepred_f";
+    xgb.chunks.forEach((expr, n) => {
+      ctes.push(`ridepred_t${n} AS (\n  SELECT p.*, ${expr} AS acc${n}\n  FROM ${prev} p\n)`);
+      prev = `ridepred_t${n}`;
+    });
+    from = `${prev} f`;
+    prediction = xgb.prediction(`f.acc${xgb.chunks.length - 1}`);
+    info = { kind: est.kind, class: est.sklearn_class, trees: est.trees.length, nodes: est.trees.reduce((n, t) => n + t.feature.length, 0) };
+  } else throw new RidepredError(`export sql: ${(est as { kind: string }).kind} cannot be exported to SQL yet`, 1); // refused by checkSupported already
   const select = [
     "f.ride_id AS ride_id",
     ...extra.output,
