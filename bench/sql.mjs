@@ -67,10 +67,14 @@ async function duck(name, query) {
 function ridepred() {
   rmSync(out("ridepred"), { force: true });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [bin, "score", input, "-o", out("ridepred"), "--columns", "ride_id,predicted_duration,model_version", "--threads", String(threads)], {
-    encoding: "utf8",
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [bin, "score", input, "-o", out("ridepred"), "--columns", "ride_id,predicted_duration,model_version", "--threads", String(threads)],
+    {
+      encoding: "utf8",
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
+    },
+  );
   if (r.status !== 0) throw new Error(`ridepred score failed: ${r.stderr}`);
   return (performance.now() - t0) / 1000;
 }
