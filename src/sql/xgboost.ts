@@ -41,7 +41,8 @@ export function xgboostSql(d: Dialect, est: XGBoostEstimator, sources: readonly 
     for (let k = from; k < Math.min(est.trees.length, from + TREES_PER_CHUNK); k++) acc = float32(`${acc} + ${treeCase(d, est, k, sources)}`);
     chunks.push(acc);
   }
-  return { chunks, prediction: (m) => transform(d, est.objective, m) };
+  // The view's column is float64 everywhere (a REAL column would reach clients as float4 text, e.g. "19.57319").
+  return { chunks, prediction: (m) => d.double(transform(d, est.objective, m)) };
 }
 
 function treeCase(d: Dialect, est: XGBoostEstimator, k: number, sources: readonly ColumnSource[]): string {

@@ -72,6 +72,9 @@ export async function duckdbEngine(): Promise<SqlEngine> {
 
 export async function postgresEngine(cluster: PgCluster): Promise<SqlEngine> {
   const c = await cluster.client();
+  // JIT-compiling the CASE expressions of a large tree model (the course's XGBoost run: 4.5 MB of them)
+  // takes minutes where running them takes seconds; the README tells users the same.
+  await c.query("SET jit = off");
   return {
     dialect: "postgres",
     nonFinite: true,
