@@ -130,7 +130,10 @@ describe("input patterns, backfill dates, output names, shards (units)", () => {
   });
 });
 
-describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/data is absent)", () => {
+// Each case runs the CLI several times over real months; a loaded CI machine needs minutes, not 60 s.
+const SLOW = 300_000;
+
+describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/data is absent)", { timeout: SLOW }, () => {
   // sha256 of today's CSV output for each real month (the default columns, --on-error skip), recorded
   // from the single-file code path before many-input runs existed: a glob must write the same bytes.
   const TODAY: Record<string, string> = {
@@ -287,7 +290,7 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
   });
 });
 
-describe.skipIf(!hasShared)("a backfill over a table (skipped: ../shared/data is absent)", () => {
+describe.skipIf(!hasShared)("a backfill over a table (skipped: ../shared/data is absent)", { timeout: SLOW }, () => {
   it("duckdb: one job per month, each reading its period through --where, named by the month and {run_id}", async () => {
     const dir = mkdtempSync(join(tmp, "table-backfill-"));
     const db = join(dir, "rides.duckdb");
