@@ -1,6 +1,6 @@
 // Tree ensembles compiled for the predictor: the forest flattened into typed arrays (shared memory when
 // tree workers help), walked on the calling thread or split between it and workers.
-import type { TreeEnsembleEstimator } from "../artifact/types.js";
+import type { TreeEnsembleEstimator, TreeSpec } from "../artifact/types.js";
 import { type Forest, type RangeWalk, rangeWalker, type SparseBatch, type WalkParams } from "./tree-walk.js";
 import { startTreeWorker, type TreeWorker } from "./tree-worker.js";
 
@@ -10,7 +10,7 @@ export type { SparseBatch } from "./tree-walk.js";
 export type BatchEstimate = (batch: SparseBatch, n: number, skip: Uint8Array, out: Float64Array) => number;
 
 /** The forest's arrays, in shared memory when tree workers will read them too. */
-function flatten(est: TreeEnsembleEstimator, shared: boolean): Forest {
+export function flatten(est: { trees: readonly TreeSpec[] }, shared: boolean): Forest {
   const total = est.trees.reduce((n, t) => n + t.feature.length, 0);
   const anyMissing = est.trees.some((t) => t.missing_left?.some((m) => m === 1));
   const mem = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));

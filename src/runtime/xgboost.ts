@@ -3,38 +3,9 @@
 // the node's default direction, and each row's margin is a float32 sum starting at the base margin,
 // adding its trees' leaves in tree order (PredictByAllTrees); then the objective's transform.
 import type { XGBoostEstimator } from "../artifact/types.js";
-import type { BatchEstimate, SparseBatch } from "./trees.js";
+import { type BatchEstimate, flatten, type SparseBatch } from "./trees.js";
 
-/** Each tree breadth first, so a split at i goes to kid[i] (left) or kid[i] + 1 (right); a leaf keeps its value in thr. */
-function flatten(est: XGBoostEstimator) {
-  const total = est.trees.reduce((n, t) => n + t.feature.length, 0);
-  const roots = new Int32Array(est.trees.length);
-  const feat = new Int32Array(total);
-  const thr = new Float64Array(total);
-  const kid = new Int32Array(total);
-  const defaultLeft = new Uint8Array(total);
-  let next = 0;
-  est.trees.forEach((t, k) => {
-    roots[k] = next;
-    const base = next;
-    const queue = [0];
-    next++;
-    for (let j = 0; j < queue.length; j++) {
-      const src = queue[j]!;
-      const at = base + j;
-      const leaf = t.feature[src]! < 0;
-      feat[at] = leaf ? -1 : t.feature[src]!;
-      thr[at] = leaf ? t.value[src]! : t.threshold[src]!;
-      defaultLeft[at] = t.missing_left?.[src] ?? 0;
-      if (leaf) continue;
-      kid[at] = next;
-      queue.push(t.left[src]!, t.right[src]!);
-      next += 2;
-    }
-    if (queue.length !== t.feature.length) throw new Error(`internal: tree ${k} has ${t.feature.length - queue.length} unreachable nodes`);
-  });
-  return { roots, feat, thr, kid, defaultLeft };
-}
+// Trees are laid out by trees.ts's flatten: breadth first, a split at i goes to kid[i] or kid[i] + 1, a leaf's value in thr.
 
 /** The objective's PredTransform, rounded to float32 like XGBoost's (expf, 1 / (1 + expf(-x))). */
 function transformOf(objective: XGBoostEstimator["objective"]): ((margin: number) => number) | null {
@@ -54,7 +25,8 @@ function transformOf(objective: XGBoostEstimator["objective"]): ((margin: number
 
 /** `defaults`: what each unset feature is after dense scaling (a Pipeline's scaler), instead of 0. */
 export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaults: Float64Array | null = null): BatchEstimate {
-  const { roots, feat, thr, kid, defaultLeft } = flatten(est);
+  const { roots, feat, thr, kid, missingLeft } = flatten(est, false);
+  const defaultLeft = missingLeft ?? new Uint8Array(feat.length); // no default-left node: every missing value goes right
   const nTrees = roots.length;
   // A feature the row does not set: missing (NaN) when the booster was fed a sparse matrix, else 0.
   const unset = est.absent === "missing" ? Number.NaN : 0;
@@ -99,7 +71,8 @@ export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaul
  * link (sigmoid, softmax) makes the probabilities.
  */
 export function xgboostMargins(est: XGBoostEstimator, nFeatures: number) {
-  const { roots, feat, thr, kid, defaultLeft } = flatten(est);
+  const { roots, feat, thr, kid, missingLeft } = flatten(est, false);
+  const defaultLeft = missingLeft ?? new Uint8Array(feat.length); // no default-left node: every missing value goes right
   const groups = est.base_margin.length;
   const group = Int32Array.from(est.tree_group ?? est.trees.map(() => 0));
   const dense = new Float64Array(nFeatures).fill(est.absent === "missing" ? Number.NaN : 0);
