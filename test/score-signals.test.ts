@@ -110,21 +110,23 @@ describe.each(["on", "off"] as const)("stopping a Parquet -> Parquet run, writer
 
   // Points of a run: right at start-up, once the output's temp file exists, once it holds data (reading
   // and writing under way), then spread over the whole run up to its end (the rename).
-  type Point = { name: string; wait: (run: Run, dir: string) => Promise<unknown> };
+  // A point timed as a fraction of the baseline may come after the end when this run is faster than the
+  // baseline was (a warm cache, a quieter machine); the points that wait for a state never may.
+  type Point = { name: string; late?: boolean; wait: (run: Run, dir: string) => Promise<unknown> };
   const points: Point[] = [
     { name: "start-up (at once)", wait: async () => {} },
     { name: "start-up (100 ms)", wait: () => sleep(100) },
     { name: "temp file created", wait: (run, dir) => until(run, () => temps(dir).length > 0) },
     { name: "mid-write (temp holds 1 MB)", wait: (run, dir) => until(run, () => temps(dir).some((t) => size(join(dir, t)) > 1 << 20)) },
-    ...[0.3, 0.6, 0.9].map((f) => ({ name: `${f * 100}% of a full run`, wait: () => sleep(f * seconds * 1000) })),
-    { name: "rename (the output appears)", wait: (run, dir) => until(run, () => existsSync(join(dir, "out.parquet"))) },
+    ...[0.3, 0.6, 0.9].map((f) => ({ name: `${f * 100}% of a full run`, late: true, wait: () => sleep(f * seconds * 1000) })),
+    { name: "rename (the output appears)", late: true, wait: (run, dir) => until(run, () => existsSync(join(dir, "out.parquet"))) },
   ];
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     it(`${signal} at each point ends the run within 2 s with exit status ${signal === "SIGTERM" ? 143 : 130} and no file left`, async () => {
       // SIGINT takes the same path as SIGTERM: a few points suffice.
       const chosen = signal === "SIGTERM" ? points : points.filter((_, i) => i % 3 === 2);
       let stoppedWithTemp = 0; // runs stopped while their temp file was there: the cleanup was exercised
-      let finished = 0;
+      const finished: string[] = [];
       for (const p of chosen) {
         const dir = mkdtempSync(join(tmp, `${signal}-${thread}-`));
         const out = join(dir, "out.parquet");
@@ -137,7 +139,8 @@ describe.each(["on", "off"] as const)("stopping a Parquet -> Parquet run, writer
         if (code === 0) {
           // The run had finished before the signal came: its complete output, nothing else.
           expect(readdirSync(dir), where).toStrictEqual(["out.parquet"]);
-          finished++;
+          finished.push(p.name);
+          expect(p.late, `${p.name}: the run finished before a signal sent at this point`).toBe(true);
           continue;
         }
         if (hadTemp) stoppedWithTemp++;
@@ -148,7 +151,7 @@ describe.each(["on", "off"] as const)("stopping a Parquet -> Parquet run, writer
         if (existsSync(out)) expect(await outputRows(out), where).toBe(rows);
         else expect(readdirSync(dir), where).toStrictEqual([]);
       }
-      expect(finished).toBeLessThanOrEqual(1); // only the rename point may come too late
+      expect(finished.length, `finished before the signal: ${finished.join(", ")}`).toBeLessThan(chosen.length / 2);
       expect(stoppedWithTemp).toBeGreaterThanOrEqual(signal === "SIGTERM" ? 4 : 2);
     }, 180_000);
   }

@@ -227,9 +227,14 @@ for (const h of [redisHarness(), kafkaHarness(), kinesisHarness()]) {
       const N = 3000;
       const lane = await h.lane("crash");
       const args = [...lane.args, "--batch", "50"];
+      // A third of the events, then the rest only once the first consumer is dead: the kill lands
+      // mid-stream however fast the consumer is or however long its group join takes.
       let produced = 0;
+      let killed!: () => void;
+      const dead = new Promise<void>((r) => (killed = r));
       const producer = (async () => {
         while (produced < N) {
+          if (produced === N / 3) await dead;
           await lane.produce(
             Array.from({ length: 100 }, (_, i) => event(produced + i)),
             produced,
@@ -242,9 +247,12 @@ for (const h of [redisHarness(), kafkaHarness(), kinesisHarness()]) {
       await waitFor("the first predictions", async () => (await lane.outputs()).length >= 400, 45_000, first.stderr);
       first.child.kill("SIGKILL");
       expect(await first.exited).toBeNull();
+      killed();
       const second = startConsumer(args, lane.env);
       await producer;
       await waitFor("every ride id predicted", async () => new Set((await lane.outputs()).map((o) => o.rideId)).size >= N, 60_000, second.stderr);
+      // Stopped only once it is running (a SIGTERM during start-up ends the process before its handler is set).
+      await waitFor("the restarted consumer to be up", () => second.stderr().includes("ridepred stream:"), 30_000, second.stderr);
       const { code } = await second.stop();
       expect(code, second.stderr()).toBe(0);
       const outs = await lane.outputs();
