@@ -6,9 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compile } from "../src/runtime/predictor.js";
+import { float32Below } from "../src/runtime/xgboost.js";
 import { importPickleFile } from "../src/sklearn/import.js";
+import { importBoosterFile } from "../src/xgboost/import.js";
 
 const DIR = join(__dirname, "fixtures", "sklearn");
+const XGB = join(__dirname, "fixtures", "xgboost");
 const BIN = join(__dirname, "..", "bin", "ridepred");
 const rides: Record<string, string | number>[] = JSON.parse(readFileSync(join(DIR, "rides.json"), "utf8"));
 const TREES = [
@@ -86,5 +89,95 @@ describe("tree ensembles over large batches", () => {
     const badEnv = spawnSync(process.execPath, [BIN, "score", "examples/green_tripdata_2021-02_sample.csv"], { encoding: "utf8", env });
     expect(badEnv.status).toBe(2);
     expect(badEnv.stderr).toContain("RIDEPRED_THREADS=x: expected a whole number");
+  });
+});
+
+describe("XGBoost boosters walk the same code, on tree workers too", () => {
+  const xgbRides: Record<string, string | number>[] = JSON.parse(readFileSync(join(XGB, "rides.json"), "utf8"));
+  const many = [...xgbRides, ...xgbRides, ...xgbRides]; // 3,015 rows: past the size tree workers take on
+  // Identity, exp and sigmoid objectives, and a booster fed a dense matrix (unset features are 0, not missing).
+  const BOOSTERS: [string, string][] = [
+    ["reg-squarederror.xgb", "dv.b"],
+    ["reg-gamma.json", "dv.b"],
+    ["binary-logistic.ubj", "dv.b"],
+    ["dense.xgb", "dv_dense.b"],
+  ];
+  for (const [file, dv] of BOOSTERS) {
+    it(`${file}: one thread and two threads give XGBoost's predictions, bit for bit`, () => {
+      const artifact = importBoosterFile(join(XGB, file), { preprocessor: join(XGB, dv) });
+      const expected: number[] = JSON.parse(readFileSync(join(XGB, `${file.replace(/\.\w+$/, "")}.expected.json`), "utf8")).predictions;
+      const columns = Object.fromEntries(["PULocationID", "DOLocationID", "trip_distance"].map((k) => [k, many.map((r) => r[k])]));
+      const one = compile(artifact).predictColumns(columns, many.length);
+      const two = compile(artifact, { threads: 2 });
+      const byTwo = two.predictColumns(columns, many.length);
+      expect(byTwo.threads).toBe(2);
+      const again = two.predictColumns(columns, many.length).predictions;
+      for (let i = 0; i < many.length; i++) {
+        const want = expected[i % xgbRides.length]!;
+        const ok = Object.is(one.predictions[i], want) && Object.is(byTwo.predictions[i], want) && Object.is(again[i], want);
+        expect(ok, `row ${i}: ${one.predictions[i]} ${byTwo.predictions[i]} ${again[i]} want ${want}`).toBe(true);
+      }
+    });
+  }
+
+  it("score --threads 2 with a booster: same output as --threads 1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ridepred-trees-"));
+    const model = join(dir, "booster.json");
+    const imp = spawnSync(process.execPath, [BIN, "import", join(XGB, "reg-squarederror.xgb"), "--preprocessor", join(XGB, "dv.b"), "-o", model], {
+      encoding: "utf8",
+    });
+    expect(imp.status, imp.stderr).toBe(0);
+    const sample = readFileSync(join(__dirname, "..", "examples", "green_tripdata_2021-02_sample.csv"), "utf8").split("\n");
+    const body = sample.slice(1).filter(Boolean);
+    writeFileSync(join(dir, "rides.csv"), [sample[0], ...body, ...body, ...body].join("\n") + "\n");
+    const outs = ["1", "2"].map((t) => {
+      const out = join(dir, `out${t}.csv`);
+      const r = spawnSync(process.execPath, [BIN, "score", join(dir, "rides.csv"), "--model", model, "-o", out, "--threads", t], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(out, "utf8");
+    });
+    expect(outs[1]).toBe(outs[0]);
+    expect(outs[0]!.split("\n").length).toBeGreaterThan(3000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("XGBoost's x < split is the walk's x <= float32Below(split) for every float32 x", () => {
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    const edges = [
+      0,
+      -0,
+      1,
+      -1,
+      2 ** -149,
+      -(2 ** -149),
+      2 ** -126,
+      3.4028234663852886e38,
+      -3.4028234663852886e38,
+      Infinity,
+      -Infinity,
+      Number.NaN,
+      0.1,
+      1e-40,
+    ];
+    let seed = 12345;
+    const random32 = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      u[0] = seed;
+      return f[0]!;
+    };
+    const values = [...edges, ...Array.from({ length: 2000 }, random32)].map(Math.fround);
+    // Splits: float32 values, their neighbours, and doubles that are not float32 values.
+    const splits = [...values, ...values.slice(0, 200).map((v) => v * (1 + 2 ** -40)), 0.1, 1 / 3];
+    const wrong: string[] = [];
+    for (const t of splits) {
+      const below = float32Below(t);
+      for (const x of values) if (x === x && x <= below !== x < t) wrong.push(`x ${x} split ${t} below ${below}`);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(float32Below(1)).toBe(Math.fround(1 - 2 ** -24));
   });
 });

@@ -89,7 +89,7 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     : est.kind === "tree_ensemble"
       ? compileTrees(est, options.threads)
       : est.kind === "xgboost"
-        ? compileXGBoost(est, vec.feature_names.length, defaults)
+        ? compileXGBoost(est, vec.feature_names.length, defaults, options.threads)
         : null;
   const idx = new Int32Array(nFields);
   const val = new Float64Array(nFields);

@@ -1,7 +1,8 @@
 // The walk of a batch's rows through a forest, tree by tree: one tree's nodes stay in cache while every
 // row passes it, instead of every row walking the whole forest (a 100-tree, depth-20 forest is ~260k
 // nodes, far more than a core's cache). Each row still sums its trees in tree order, so the float
-// operations, and the bits, are scikit-learn's. The main thread and tree workers run this one code.
+// operations, and the bits, are the library's: scikit-learn's trees and XGBoost's boosters (WalkParams
+// says whose rules). The main thread and tree workers run this one code.
 
 /**
  * A batch as the predictor vectorized it: for field k and row r (at k * stride + r), the vocabulary
@@ -28,20 +29,35 @@ export interface Forest {
   missingLeft: Uint8Array | null;
 }
 
-/** The walk's constants, as the estimator states them. */
+/**
+ * The walk's constants, as the estimator states them. scikit-learn: a feature no field sets is 0, sums in
+ * float64. XGBoost (xgboost.ts): features and each partial sum rounded to float32, and a feature no field
+ * sets is missing (DMatrix from a sparse matrix) or 0 or a scaler's default (dense input); its strict
+ * x < split is stored as x <= the float32 just below split (the same test on float32 x).
+ */
 export interface WalkParams {
-  /** scikit-learn's `tree` module compares float32(x) <= threshold. */
+  /** Compare float32(x): scikit-learn's `tree` module (float32(x) <= threshold) and XGBoost. */
   f32: boolean;
   init: number;
   scale: number;
   mean: boolean;
+  /** Each row's running sum rounded to float32 after every tree (XGBoost's float margin). */
+  f32sum: boolean;
+  /** The value of a feature no field sets (0, or NaN: missing); unsetOf, when given, per feature instead. */
+  unset: number;
+  unsetOf: Float64Array | null;
+}
+
+/** scikit-learn's rules with the estimator's constants. */
+export function sklearnParams(p: { f32: boolean; init: number; scale: number; mean: boolean }): WalkParams {
+  return { ...p, f32sum: false, unset: 0, unsetOf: null };
 }
 
 /** Rows [from, to) of a batch through every tree, into out[from..to); skipped rows get NaN. */
 export type RangeWalk = (batch: SparseBatch, from: number, to: number, skip: Uint8Array, out: Float64Array) => void;
 
 /** The walk over a range of rows: the one implementation the main thread and tree workers share. */
-export function rangeWalker(forest: Forest, { f32, init, scale, mean }: WalkParams): RangeWalk {
+export function rangeWalker(forest: Forest, { f32, init, scale, mean, f32sum, unset, unsetOf }: WalkParams): RangeWalk {
   const { roots, feat, thr, kid, missingLeft } = forest;
   const nTrees = roots.length;
   let rounded = new Float64Array(0);
@@ -57,7 +73,7 @@ export function rangeWalker(forest: Forest, { f32, init, scale, mean }: WalkPara
     // Boosting accumulates raw = init; raw += scale * tree(x) stage by stage (predict_stages,
     // _predict_iterations); forests sum the trees then divide (_accumulate_prediction).
     out.fill(mean ? 0 : init, from, to);
-    if (nFields > 4) walkAny(batch, from, to, skip, val, out);
+    if (nFields > 4 || unsetOf !== null) walkAny(batch, from, to, skip, val, out);
     else
       for (let t = 0; t < nTrees; t++) {
         const root = roots[t]!;
@@ -75,11 +91,12 @@ export function rangeWalker(forest: Forest, { f32, init, scale, mean }: WalkPara
           let node = root;
           let f: number;
           while ((f = feat[node]!) >= 0) {
-            const x = f === c0 ? v0 : f === c1 ? v1 : f === c2 ? v2 : f === c3 ? v3 : 0; // a feature no field sets is 0
+            const x = f === c0 ? v0 : f === c1 ? v1 : f === c2 ? v2 : f === c3 ? v3 : unset;
             // NaN fails every comparison: it goes where missing_go_to_left says (right when absent).
             node = kid[node]! + (x <= thr[node]! || (x !== x && missingLeft !== null && missingLeft[node] === 1) ? 0 : 1);
           }
-          out[r]! += mean ? thr[node]! : scale * thr[node]!;
+          const y = out[r]! + (mean ? thr[node]! : scale * thr[node]!);
+          out[r] = f32sum ? Math.fround(y) : y;
         }
       }
     if (mean) for (let r = from; r < to; r++) out[r] = init + scale * (out[r]! / nTrees);
@@ -94,7 +111,7 @@ export function rangeWalker(forest: Forest, { f32, init, scale, mean }: WalkPara
         let node = roots[t]!;
         let f: number;
         while ((f = feat[node]!) >= 0) {
-          let x = 0;
+          let x = unsetOf === null ? unset : unsetOf[f]!;
           for (let k = 0, at = r; k < nFields; k++, at += stride) {
             if (col[at] === f) {
               x = val[at]!;
@@ -103,7 +120,8 @@ export function rangeWalker(forest: Forest, { f32, init, scale, mean }: WalkPara
           }
           node = kid[node]! + (x <= thr[node]! || (x !== x && missingLeft !== null && missingLeft[node] === 1) ? 0 : 1);
         }
-        out[r]! += mean ? thr[node]! : scale * thr[node]!;
+        const y = out[r]! + (mean ? thr[node]! : scale * thr[node]!);
+        out[r] = f32sum ? Math.fround(y) : y;
       }
     }
   }

@@ -1,7 +1,7 @@
 // Tree ensembles compiled for the predictor: the forest flattened into typed arrays (shared memory when
 // tree workers help), walked on the calling thread or split between it and workers.
 import type { TreeEnsembleEstimator, TreeSpec } from "../artifact/types.js";
-import { type Forest, type RangeWalk, rangeWalker, type SparseBatch, type WalkParams } from "./tree-walk.js";
+import { type Forest, type RangeWalk, rangeWalker, type SparseBatch, sklearnParams, type WalkParams } from "./tree-walk.js";
 import { startTreeWorker, type TreeWorker } from "./tree-worker.js";
 
 export type { SparseBatch } from "./tree-walk.js";
@@ -47,8 +47,12 @@ export function flatten(est: { trees: readonly TreeSpec[] }, shared: boolean): F
 
 export function compileTrees(est: TreeEnsembleEstimator, threads = 1): BatchEstimate {
   // A regressor has one output (validateArtifact); classifiers use runtime/classifier.ts.
-  const params: WalkParams = { f32: est.compare === "float32", init: est.init as number, scale: est.scale, mean: est.aggregate === "mean" };
-  const forest = flatten(est, threads > 1);
+  const params = sklearnParams({ f32: est.compare === "float32", init: est.init as number, scale: est.scale, mean: est.aggregate === "mean" });
+  return batchWalker(flatten(est, threads > 1), params, threads);
+}
+
+/** The batch walk over a flattened forest (shared memory when threads > 1), on the calling thread or split with tree workers. */
+export function batchWalker(forest: Forest, params: WalkParams, threads: number): BatchEstimate {
   const walk = rangeWalker(forest, params);
   if (threads <= 1)
     return (batch, n, skip, out) => {

@@ -1,11 +1,10 @@
-// XGBoost boosters over a batch, tree by tree like trees.ts, with XGBoost's own rules (its CPU predictor):
+// XGBoost boosters over a batch, walked by tree-walk.ts like scikit-learn's trees, with XGBoost's own rules (its CPU predictor):
 // features as float32 (a DMatrix stores float), x < split_condition goes left, a missing feature takes
 // the node's default direction, and each row's margin is a float32 sum starting at the base margin,
 // adding its trees' leaves in tree order (PredictByAllTrees); then the objective's transform.
 import type { XGBoostEstimator } from "../artifact/types.js";
-import { type BatchEstimate, flatten, type SparseBatch } from "./trees.js";
-
-// Trees are laid out by trees.ts's flatten: breadth first, a split at i goes to kid[i] or kid[i] + 1, a leaf's value in thr.
+import { type BatchEstimate, batchWalker, flatten } from "./trees.js";
+import type { Forest, WalkParams } from "./tree-walk.js";
 
 /** The objective's PredTransform, rounded to float32 like XGBoost's (expf, 1 / (1 + expf(-x))). */
 function transformOf(objective: XGBoostEstimator["objective"]): ((margin: number) => number) | null {
@@ -23,46 +22,55 @@ function transformOf(objective: XGBoostEstimator["objective"]): ((margin: number
   }
 }
 
-/** `defaults`: what each unset feature is after dense scaling (a Pipeline's scaler), instead of 0. */
-export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaults: Float64Array | null = null): BatchEstimate {
-  const { roots, feat, thr, kid, missingLeft } = flatten(est, false);
-  const defaultLeft = missingLeft ?? new Uint8Array(feat.length); // no default-left node: every missing value goes right
-  const nTrees = roots.length;
-  // A feature the row does not set: missing (NaN) when the booster was fed a sparse matrix, else 0.
-  const unset = est.absent === "missing" ? Number.NaN : 0;
-  const unsetOf = est.absent === "zero" && defaults ? Float64Array.from(defaults, Math.fround) : null;
-  const base = Math.fround(est.base_margin[0]!);
-  const transform = transformOf(est.objective);
-  let rounded = new Float64Array(0);
-
-  return (batch: SparseBatch, n: number, skip: Uint8Array, out: Float64Array) => {
-    const { col, stride, nFields } = batch;
-    if (rounded.length < batch.val.length) rounded = new Float64Array(batch.val.length);
-    const val = rounded;
-    for (let k = 0; k < nFields; k++) for (let r = 0, at = k * stride; r < n; r++, at++) val[at] = Math.fround(batch.val[at]!);
-    out.fill(base, 0, n);
-    for (let t = 0; t < nTrees; t++) {
-      const root = roots[t]!;
-      for (let r = 0; r < n; r++) {
-        if (skip[r] === 1) continue;
-        let node = root;
-        let f: number;
-        while ((f = feat[node]!) >= 0) {
-          let x = unsetOf === null ? unset : unsetOf[f]!;
-          for (let k = 0, at = r; k < nFields; k++, at += stride) {
-            if (col[at] === f) {
-              x = val[at]!;
-              break;
-            }
-          }
-          node = kid[node]! + (x !== x ? 1 - defaultLeft[node]! : x < thr[node]! ? 0 : 1);
-        }
-        out[r] = Math.fround(out[r]! + thr[node]!);
-      }
-    }
-    for (let r = 0; r < n; r++) out[r] = skip[r] === 1 ? NaN : transform === null ? out[r]! : transform(out[r]!);
-    return 1;
+/**
+ * A regression booster over a batch, walked by tree-walk.ts with XGBoost's rules (on tree workers too when
+ * threads > 1). `defaults`: what each unset feature is after dense scaling (a Pipeline's scaler), instead of 0.
+ */
+export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaults: Float64Array | null = null, threads = 1): BatchEstimate {
+  const forest = flatten(est, threads > 1);
+  strictSplits(forest);
+  const params: WalkParams = {
+    f32: true,
+    init: Math.fround(est.base_margin[0]!),
+    scale: 1,
+    mean: false,
+    f32sum: true,
+    // A feature the row does not set: missing (NaN) when the booster was fed a sparse matrix, else 0 (or the scaler's default).
+    unset: est.absent === "missing" ? Number.NaN : 0,
+    unsetOf: est.absent === "zero" && defaults ? Float64Array.from(defaults, Math.fround) : null,
   };
+  const walk = batchWalker(forest, params, threads);
+  const transform = transformOf(est.objective);
+  if (transform === null) return walk;
+  return (batch, n, skip, out) => {
+    const used = walk(batch, n, skip, out);
+    for (let r = 0; r < n; r++) if (skip[r] !== 1) out[r] = transform(out[r]!);
+    return used;
+  };
+}
+
+/**
+ * XGBoost sends float32 x left when x < split; the walk tests x <= thr. Each split becomes the largest
+ * float32 below it: no float32 lies between the two, so both tests agree on every float32 x (NaN aside,
+ * which takes the default direction either way).
+ */
+function strictSplits(forest: Forest): void {
+  const { feat, thr } = forest;
+  for (let i = 0; i < feat.length; i++) if (feat[i]! >= 0) thr[i] = float32Below(thr[i]!);
+}
+
+const f32 = new Float32Array(1);
+const f32Bits = new Int32Array(f32.buffer);
+/** The largest float32 strictly below t; NaN (x <= NaN is never true) when t is -Infinity or NaN. */
+export function float32Below(t: number): number {
+  if (t === -Infinity || t !== t) return Number.NaN;
+  const near = Math.fround(t);
+  if (near < t) return near;
+  // near >= t: the float32 just below near is below t (else it, not near, would be nearest to t).
+  if (near === 0) return -(2 ** -149); // below +0 and -0: the negative float32 nearest zero
+  f32[0] = near;
+  f32Bits[0]! += near > 0 ? -1 : 1;
+  return f32[0]!;
 }
 
 /**
