@@ -144,6 +144,26 @@ describe("ridepred stream (JSONL pipe)", () => {
     expect([loop.code, loop.stderr]).toStrictEqual([2, "ridepred: --to must be another stream than --from (predictions would be read back as events)\n"]);
     expect(runCli(["--batch", "0"], "").stderr).toMatch(/--batch 0: expected a positive integer/);
   });
+
+  it("refuses Redis's --consumer/--claim-idle/--max-deliveries in every other mode with exit 2, naming the mode", () => {
+    const kafka = ["--from", "kafka://127.0.0.1:1/t", "--to", "kafka://127.0.0.1:1/u", "--group", "g"];
+    const kinesis = ["--from", "kinesis://a", "--to", "kinesis://b", "--checkpoint", join(tmp, "never.json")];
+    const cases: [string[], string][] = [
+      [
+        [...kafka, "--consumer", "w", "--max-deliveries", "3"],
+        "ridepred: --consumer, --max-deliveries apply to redis:// only, not to Kafka mode (Kafka's group names its members and redelivers from committed offsets)\n",
+      ],
+      [[...kinesis, "--claim-idle", "5000"], "ridepred: --claim-idle applies to redis:// only, not to Kinesis mode\n"],
+      [["--consumer", "w"], "ridepred: --consumer applies to redis:// only, not to JSONL mode\n"],
+      [["--lambda-port", "0", "--max-deliveries", "2"], "ridepred: --max-deliveries applies to redis:// only, not to --lambda-port mode\n"],
+    ];
+    for (const [args, message] of cases) {
+      const r = runCli(args, "");
+      expect([r.code, r.stderr, r.stdout], args.join(" ")).toStrictEqual([2, message, ""]);
+    }
+    // Their defaults alone do not count as given: JSONL mode still runs.
+    expect(runCli([], `${JSON.stringify(rides[0])}\n`).code).toBe(0);
+  });
 });
 
 describe("Kinesis / Lambda", () => {

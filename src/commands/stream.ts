@@ -46,18 +46,20 @@ export function streamCommand(): Command {
     )
     .option("--to <url>", "write predictions to redis://host:port/STREAM, kafka://HOST:PORT[,...]/TOPIC or kinesis://STREAM")
     .option("--group <name>", "Redis or Kafka consumer group (one per model: every group sees every event)")
-    .option("--consumer <name>", "consumer name within the group; restart under the same name to resume its pending entries (default: host name)")
+    .option("--consumer <name>", "Redis: consumer name within the group; restart under the same name to resume its pending entries (default: host name)")
     .option("--start <id>", "where a new group (Redis, Kafka) or a shard without checkpoint (Kinesis) starts: 0 = the oldest entry, $ = only new ones", "0")
     .addOption(
       new Option("--batch <n>", "most events in flight at once (read, predicted, written, acked together)").default(100).argParser(positiveInt("--batch")),
     )
     .addOption(new Option("--block <ms>", "longest blocking read, so a stop request is noticed within it").default(1000).argParser(positiveInt("--block")))
     .addOption(
-      new Option("--claim-idle <ms>", "take over entries pending this long at a dead consumer (checked this often)")
+      new Option("--claim-idle <ms>", "Redis: take over entries pending this long at a dead consumer (checked this often)")
         .default(30000)
         .argParser(positiveNumber("--claim-idle")),
     )
-    .addOption(new Option("--max-deliveries <n>", "dead-letter an entry delivered more often than this").default(5).argParser(positiveInt("--max-deliveries")))
+    .addOption(
+      new Option("--max-deliveries <n>", "Redis: dead-letter an entry delivered more often than this").default(5).argParser(positiveInt("--max-deliveries")),
+    )
     .addOption(
       new Option("--lambda-port <port>", "serve the Kinesis Lambda handler at POST /2015-03-31/functions/function/invocations (0: any free port)").argParser(
         positiveNumber("--lambda-port"),
@@ -78,8 +80,8 @@ export function streamCommand(): Command {
     .option("--checkpoint <file|url>", "Kinesis: where each shard's position is saved: a JSON file, or redis://host:port/HASH")
     .option("--shards <i/n>", "Kinesis: read only split i of n (0-based), for n processes on one stream")
     .option("--json", "summary as JSON (stdout; on stderr in JSONL mode, where stdout carries the predictions)")
-    .action(async (opts: StreamOpts) => {
-      process.exitCode = await run(opts);
+    .action(async (opts: StreamOpts, cmd: Command) => {
+      process.exitCode = await run(opts, (key) => cmd.getOptionValueSource(key) === "cli");
     });
 }
 
@@ -110,8 +112,27 @@ function brokerOf(opts: StreamOpts): Broker | undefined {
   return kind;
 }
 
-async function run(opts: StreamOpts): Promise<number> {
+/** Redis consumer-group options, by their key in StreamOpts: the other modes have no such knobs. */
+const REDIS_ONLY = { consumer: "--consumer", claimIdle: "--claim-idle", maxDeliveries: "--max-deliveries" } as const;
+
+/**
+ * Refuse Redis's --consumer/--claim-idle/--max-deliveries in another mode (they have defaults, so only what
+ * the command line set counts): silently ignoring them would let an operator believe they apply.
+ */
+function refuseRedisOnly(broker: Broker | undefined, lambda: boolean, given: (key: string) => boolean): void {
+  if (broker === "redis") return;
+  const flags = Object.entries(REDIS_ONLY)
+    .filter(([key]) => given(key))
+    .map(([, flag]) => flag);
+  if (!flags.length) return;
+  const mode = lambda ? "--lambda-port mode" : broker === "kafka" ? "Kafka mode" : broker === "kinesis" ? "Kinesis mode" : "JSONL mode";
+  const why = broker === "kafka" ? " (Kafka's group names its members and redelivers from committed offsets)" : "";
+  throw new RidepredError(`${flags.join(", ")} ${flags.length > 1 ? "apply" : "applies"} to redis:// only, not to ${mode}${why}`);
+}
+
+async function run(opts: StreamOpts, given: (key: string) => boolean): Promise<number> {
   const broker = brokerOf(opts);
+  refuseRedisOnly(broker, opts.lambdaPort !== undefined, given);
   if (broker && opts.lambdaPort !== undefined) throw new RidepredError("--lambda-port cannot be combined with --from/--to");
   if (opts.lambdaPort !== undefined && opts.deadLetter)
     throw new RidepredError("--dead-letter does not apply to --lambda-port (bad records are reported in the response)");
