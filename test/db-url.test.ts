@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runPeriod } from "../src/batch/template.js";
 import { fillSql } from "../src/io/table-sql.js";
-import { parseTableName, parseTableUrl, passfilePassword, redactLocation } from "../src/io/table-url.js";
+import { redactLocation } from "../src/io/redact.js";
+import { parseTableName, parseTableUrl, passfilePassword } from "../src/io/table-url.js";
 
 describe("table URLs", () => {
   it("postgresql:// parts, with %-escapes; postgres:// too; the label has no password", () => {
@@ -59,6 +60,8 @@ describe("table URLs", () => {
     expect(redactLocation("postgresql://u:secret@h:1/d?table=t")).toBe("postgresql://u@h:1/d?table=t");
     expect(redactLocation("postgres://u@h/d")).toBe("postgres://u@h/d");
     expect(redactLocation("out/preds.csv")).toBe("out/preds.csv");
+    expect(redactLocation("https://u:pw@h/x/y.parquet?X-Amz-Signature=s")).toBe("https://h/x/y.parquet?...");
+    expect(redactLocation("https://h/x/y.parquet")).toBe("https://h/x/y.parquet");
   });
 
   it("duckdb:PATH?table=NAME; quoted table names; bad ones refused", () => {

@@ -330,11 +330,13 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     ca = join(dir, "cert.pem");
     const tls = { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(ca) };
     const files: Record<string, string> = { "/green_tripdata_2021-02_sample.parquet": SAMPLE_PQ, "/green_tripdata_2021-02_sample.csv": SAMPLE_CSV };
+    files["/truncated.parquet"] = join(dir, "truncated.parquet");
+    writeFileSync(files["/truncated.parquet"], readFileSync(SAMPLE_PQ).subarray(0, 3000));
     if (hasShared) files["/green_tripdata_2023-01.parquet"] = join(SHARED, "green_tripdata_2023-01.parquet");
     // One server honours Range (206 + Content-Range), the other ignores it (200, the whole file).
     const make = (ranges: boolean) =>
       createHttpsServer(tls, (req, res) => {
-        const file = files[req.url!];
+        const file = files[req.url!.split("?")[0]!];
         if (!file) {
           res.writeHead(404).end();
           return;
@@ -385,6 +387,18 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     const file = join(SHARED, "green_tripdata_2023-01.parquet");
     expect(served.bytes).toBeLessThanOrEqual((await neededBytes(file)) + FOOTER_READ + 1); // + the 1-byte probe
     expect(served.bytes).toBeLessThan(statSync(file).size * 0.8);
+  });
+
+  it("a pre-signed URL: the format comes from its path, and its query (the signature) is never printed", async () => {
+    const env = { NODE_EXTRA_CA_CERTS: ca };
+    const sig = "?X-Amz-Credential=AKIAEXAMPLE&X-Amz-Signature=deadbeefsecret";
+    const ok = await ridepred(["score", `${base.ranged}/green_tripdata_2021-02_sample.parquet${sig}`, "-o", "signed.csv", "--json"], env);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).input).toBe(`${base.ranged}/green_tripdata_2021-02_sample.parquet?...`);
+    const bad = await ridepred(["score", `${base.ranged}/truncated.parquet${sig}`, "-o", "x.csv"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${base.ranged}/truncated.parquet?...: not a readable Parquet file`);
+    for (const r of [ok, bad]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
   });
 
   it("a missing file is HTTP 404, exit 2; an untrusted certificate is refused", async () => {

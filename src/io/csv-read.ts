@@ -4,13 +4,14 @@ import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { RecordEnd, RecordTooLong, scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
 import { openInputBytes } from "./open.js";
+import { redactLocation } from "./redact.js";
 import { type BatchSource, DEFAULT_MAX_RECORD, type RecordBatch } from "./types.js";
 
 const MAX_HEADER = 4096;
 
 export async function openCsv(path: string, gzip: boolean, chunkSize?: number, maxRecord = DEFAULT_MAX_RECORD): Promise<BatchSource> {
   const input = await openInputBytes(path, gzip, chunkSize);
-  const label = path === "-" ? "stdin" : path;
+  const label = path === "-" ? "stdin" : redactLocation(path);
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const decoder = new StringDecoder("utf8");
   let text = "";

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { RidepredError } from "../errors.js";
 import { localRange, type RangeSource } from "./range.js";
+import { redactLocation } from "./redact.js";
 
 const WINDOW = 8 << 20;
 const MAX_REDIRECTS = 5;
@@ -21,33 +22,23 @@ export async function httpGet(url: string, range?: string, redirects = 0): Promi
     req.on("timeout", () => req.destroy(new Error("no response in 60 s")));
     req.on("error", reject);
   }).catch((e: Error) => {
-    throw new RidepredError(`${safeUrl(url)}: cannot read: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
+    throw new RidepredError(`${redactLocation(url)}: cannot read: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
   });
   const status = res.statusCode ?? 0;
   if (status >= 300 && status < 400 && res.headers.location) {
     res.resume();
-    if (redirects >= MAX_REDIRECTS) throw new RidepredError(`${safeUrl(url)}: cannot read: more than ${MAX_REDIRECTS} redirects`);
+    if (redirects >= MAX_REDIRECTS) throw new RidepredError(`${redactLocation(url)}: cannot read: more than ${MAX_REDIRECTS} redirects`);
     return httpGet(new URL(res.headers.location, url).toString(), range, redirects + 1);
   }
   if (status !== 200 && status !== 206) {
     res.resume();
-    throw new RidepredError(`${safeUrl(url)}: cannot read: HTTP ${status}${status === 404 ? " (no such file)" : ""}`);
+    throw new RidepredError(`${redactLocation(url)}: cannot read: HTTP ${status}${status === 404 ? " (no such file)" : ""}`);
   }
   return res;
 }
 
-/** A URL for messages: user:password@ and the query (pre-signed URLs carry their signature there) left out. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?..." : ""}`;
-  } catch {
-    return url;
-  }
-}
-
 export async function httpRange(url: string): Promise<RangeSource> {
-  const name = safeUrl(url);
+  const name = redactLocation(url);
   // One probe: a 206 with the total size means ranges work; a 200 is the whole file, kept on disk.
   const probe = await httpGet(url, "bytes=0-0");
   const total = /\/(\d+)\s*$/.exec(String(probe.headers["content-range"] ?? ""));
@@ -88,10 +79,10 @@ async function downloaded(url: string, res: IncomingMessage): Promise<RangeSourc
     await pipeline(res, createWriteStream(path));
   } catch (e) {
     await cleanup();
-    throw new RidepredError(`${safeUrl(url)}: download failed: ${(e as Error).message}`);
+    throw new RidepredError(`${redactLocation(url)}: download failed: ${(e as Error).message}`);
   }
   const src = await localRange(path, cleanup);
-  return { ...src, name: safeUrl(url) };
+  return { ...src, name: redactLocation(url) };
 }
 
 /** The whole body as a stream (CSV, JSONL), with its size for progress when the server says it. */

@@ -4,11 +4,12 @@
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { openInputBytes } from "./open.js";
+import { redactLocation } from "./redact.js";
 import { type BatchSource, DEFAULT_MAX_RECORD, type ReadError, type RecordBatch } from "./types.js";
 
 export async function openJsonl(path: string, maxLine = DEFAULT_MAX_RECORD): Promise<BatchSource> {
   const input = await openInputBytes(path, false);
-  const label = path === "-" ? "stdin" : path;
+  const label = path === "-" ? "stdin" : redactLocation(path);
   const lines = lineReader(input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>, label, maxLine);
 
   /** The next line that is not blank, with its 1-based row (non-blank lines) for errors. */

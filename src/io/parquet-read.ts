@@ -19,6 +19,7 @@ import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { openRange, type RangeSource } from "./range.js";
+import { redactLocation } from "./redact.js";
 import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
@@ -42,6 +43,7 @@ export interface ParquetReadOptions {
 export async function openParquet(path: string, options: ParquetReadOptions = {}): Promise<BatchSource> {
   if (path === "-") throw new RidepredError("Parquet cannot be read from stdin (it needs its footer first): give a file");
   const fh = await openRange(path);
+  const label = redactLocation(path);
   const size = fh.size;
   const file: AsyncBuffer = {
     byteLength: size,
@@ -58,7 +60,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
     metadata = await parquetMetadataAsync(file, { parsers, initialFetchSize: 1 << 16 });
   } catch (e) {
     await fh.close();
-    throw new RidepredError(`${path}: not a readable Parquet file (${(e as Error).message}); truncated or not Parquet?`);
+    throw new RidepredError(`${label}: not a readable Parquet file (${(e as Error).message}); truncated or not Parquet?`);
   }
   const tree = parquetSchema(metadata);
   const names = tree.children.map((c) => c.element.name);
@@ -94,9 +96,9 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
       for (const c of cursors) c.release();
       cursors = wanted.map((name, j) => {
         const chunk = rowGroup.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
-        if (!chunk?.meta_data) throw new RidepredError(`${path}: column ${name} is not a flat column of row group ${g}`);
+        if (!chunk?.meta_data) throw new RidepredError(`${label}: column ${name} is not a flat column of row group ${g}`);
         const schemaPath = getTreePath(tree, chunk.meta_data.path_in_schema);
-        if (!isFlatColumn(schemaPath)) throw new RidepredError(`${path}: column ${name} is nested; only flat columns can be scored`);
+        if (!isFlatColumn(schemaPath)) throw new RidepredError(`${label}: column ${name} is nested; only flat columns can be scored`);
         const md = chunk.meta_data;
         const start = Number(md.dictionary_page_offset ?? md.data_page_offset);
         const decoder: ColumnDecoder = {
@@ -109,7 +111,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
           compressors,
           utf8: true,
         };
-        return new PageCursor(fh, path, name, start, start + Number(md.total_compressed_size), decoder, buffers[j]!);
+        return new PageCursor(fh, label, name, start, start + Number(md.total_compressed_size), decoder, buffers[j]!);
       });
       for (let done = 0; done < groupRows; ) {
         const n = Math.min(batchSize, groupRows - done);

@@ -1,11 +1,12 @@
 // Table locations: postgresql://USER[:PASS]@HOST[:PORT]/DB?table=SCHEMA.TABLE (also postgres://) and
 // duckdb:PATH?table=NAME. Unset PostgreSQL parts come from PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE
 // and the password file (PGPASSFILE, else ~/.pgpass), as libpq takes them. A location is named in
-// messages by redactLocation: never with its password.
+// messages by redactLocation (redact.ts): never with its password.
 import { readFileSync, statSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import { RidepredError } from "../errors.js";
+import { redactLocation } from "./redact.js";
 
 export interface TableName {
   schema?: string;
@@ -38,15 +39,6 @@ export type TableLocation = PgLocation | DuckdbLocation;
 const PG = /^postgres(ql)?:\/\//i;
 
 export const isTableLocation = (location: string | undefined): boolean => !!location && (PG.test(location) || location.startsWith("duckdb:"));
-
-/** The location as messages may show it: a PostgreSQL URL without its password; anything else as given. */
-export function redactLocation(location: string): string {
-  if (!PG.test(location)) return location;
-  return location.replace(/^(postgres(?:ql)?:\/\/)([^@/?#]*)@/i, (_all, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(":");
-    return `${scheme}${colon < 0 ? userinfo : userinfo.slice(0, colon)}@`;
-  });
-}
 
 export function parseTableUrl(location: string, env: NodeJS.ProcessEnv = process.env): TableLocation | undefined {
   if (PG.test(location)) return parsePg(location, env);
