@@ -3,13 +3,15 @@
 // or reads a pickle: `ridepred import` makes the model.json, this runs it.
 import { readArtifactJson } from "./artifact/io.js";
 import { computeDigest } from "./artifact/digest.js";
-import { SUPPORTED_FORMATS, type ModelArtifact } from "./artifact/types.js";
+import { type ClassLabel, SUPPORTED_FORMATS, type ModelArtifact } from "./artifact/types.js";
 import { type Problem, validateArtifact } from "./artifact/validate.js";
 import { checkExamples, type ExampleFailure } from "./runtime/examples.js";
+import { outputsOf, predictionValue } from "./runtime/outputs.js";
 import { type BatchResult, compile, type Predictor } from "./runtime/predictor.js";
 
 export { BUNDLED_MODEL, readArtifact } from "./artifact/io.js";
 export type {
+  ClassLabel,
   ClassifierSpec,
   Estimator,
   Example,
@@ -68,12 +70,31 @@ export function verifyModel(model: string | unknown): Verification {
 }
 
 /**
- * Score rides given as objects keyed by input name, as one batch: a prediction per ride (NaN where the
- * ride was rejected) and the rejected rides' index, field and reason. Values follow the same coercion
- * rule as every transport (a zone id 130, 130.0, "130" or "130.0" is the category "130").
+ * predictRides' answer. A regressor: one number per ride (NaN where rejected), classes null. A classifier:
+ * one label per ride, as predict() gives it and score/serve write it (null where rejected), its classes,
+ * and k probabilities per ride (ride r's at [r * k, r * k + k), in the order of classes).
  */
-export function predictRides(predictor: Predictor, rides: readonly Readonly<Record<string, unknown>>[]): BatchResult {
+export type RidesResult =
+  | (BatchResult & { classes: null })
+  | (Omit<BatchResult, "predictions" | "probabilities"> & {
+      classes: readonly ClassLabel[];
+      predictions: (ClassLabel | null)[];
+      probabilities: Float64Array;
+    });
+
+/**
+ * Score rides given as objects keyed by input name, as one batch: a prediction per ride and the rejected
+ * rides' index, field and reason. Values follow the same coercion rule as every transport (a zone id 130,
+ * 130.0, "130" or "130.0" is the category "130").
+ */
+export function predictRides(predictor: Predictor, rides: readonly Readonly<Record<string, unknown>>[]): RidesResult {
   const columns: Record<string, unknown[]> = {};
   for (const inp of predictor.inputs) columns[inp.name] = rides.map((r) => r?.[inp.name]);
-  return predictor.predictColumns(columns, rides.length);
+  const result = predictor.predictColumns(columns, rides.length);
+  const classes = predictor.classifier?.classes;
+  if (!classes) return { ...result, classes: null };
+  // The predictor gives class indices (NaN: rejected); the labels are named in one place, runtime/outputs.ts.
+  const o = outputsOf(predictor.artifact);
+  const predictions = Array.from(result.predictions.subarray(0, rides.length), (y) => predictionValue(o, y));
+  return { errors: result.errors, threads: result.threads, classes, predictions, probabilities: result.probabilities! };
 }

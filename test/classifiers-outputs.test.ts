@@ -202,6 +202,35 @@ describe("serve", () => {
     expect(strings.json.outputs[0].datatype).toBe("BYTES");
     expect(strings.json.outputs[1].shape).toEqual([n, 3]);
   });
+
+  it("/metrics counts a classifier's predictions by class (ridepred_predicted_class_total), from every route", async () => {
+    const own = await startServer({ model: TIP, port: 0, logger: pino({ level: "silent" }), bodyLimit: 256 * 1024 });
+    try {
+      const v2 = (rs: typeof rides) => ({
+        inputs: (["PULocationID", "DOLocationID", "trip_distance"] as const).map((name) => ({
+          name,
+          shape: [rs.length],
+          datatype: name === "trip_distance" ? "FP64" : "INT64",
+          data: rs.map((r) => r[name]),
+        })),
+      });
+      expect((await post(own, "/predict", rides[0])).status).toBe(200);
+      expect((await post(own, "/predict", rides.slice(1, 50))).status).toBe(200);
+      expect((await post(own, "/invocations", { dataframe_records: rides.slice(50, 70) })).status).toBe(200);
+      expect((await post(own, "/v2/models/tip/infer", v2(rides.slice(70, 100)))).status).toBe(200);
+      expect((await post(own, "/predict", { PULocationID: 1, DOLocationID: 2 })).status).toBe(400); // rejected: not counted
+      const text = await (await fetch(`${own.url}/metrics`)).text();
+      const count = (label: string) => Number(text.match(new RegExp(`^ridepred_predicted_class_total\\{class="${label}"\\} (\\S+)$`, "m"))?.[1] ?? 0);
+      const trues = rides.slice(0, 100).filter((r) => tipOf(r).label).length;
+      expect(trues).toBeGreaterThan(0);
+      expect(trues).toBeLessThan(100);
+      expect([count("True"), count("False")]).toEqual([trues, 100 - trues]);
+      // Labels are not values on a scale: the regressor's histogram stays empty.
+      expect(text).not.toMatch(/^ridepred_prediction_value_count [1-9]/m);
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe("stream", () => {

@@ -62,6 +62,29 @@ process.stdout.write(JSON.stringify({ one, own, batch: Array.from(batch.predicti
     );
   });
 
+  it("predictRides with a classifier (the bundled tip model): predict()'s labels and the probabilities by class", () => {
+    const examples = readFileSync(join(ROOT, "models/tip.examples.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { input: Record<string, number>; output: boolean; probabilities: Record<string, number> });
+    const picked = [examples.find((e) => e.output === true)!, examples.find((e) => e.output === false)!];
+    writeFileSync(
+      join(scratch, "tip.mjs"),
+      `import { join } from "node:path";
+import { loadModel, predictRides } from "ridepred";
+const { predictor } = loadModel(join("node_modules", "ridepred", "models", "tip.json"));
+const b = predictRides(predictor, ${JSON.stringify([...picked.map((e) => e.input), { PULocationID: 1 }])});
+process.stdout.write(JSON.stringify({ predictions: b.predictions, classes: b.classes, probabilities: Array.from(b.probabilities, String), errors: b.errors }));
+`,
+    );
+    const out = node("tip.mjs");
+    expect(out.predictions).toStrictEqual([true, false, null]); // labels, not class indices; null: rejected
+    expect(out.classes).toStrictEqual([false, true]);
+    const proba = picked.flatMap((e) => [e.probabilities.False, e.probabilities.True].map(String));
+    expect(out.probabilities).toStrictEqual([...proba, "NaN", "NaN"]);
+    expect(out.errors).toStrictEqual([{ row: 2, field: "DOLocationID", reason: "is required but missing" }]);
+  });
+
   it("an input error names the field; a tampered model fails verifyModel and loadModel", () => {
     const model = JSON.parse(readFileSync(join(ROOT, "models/ride-duration.json"), "utf8"));
     model.estimator.intercept += 1;
@@ -87,14 +110,16 @@ process.stdout.write(JSON.stringify({ input, load, ok: v.ok, digest: v.digest.ok
   it("its types check in a TypeScript project (moduleResolution NodeNext)", () => {
     writeFileSync(
       join(scratch, "check.ts"),
-      `import { loadModel, predictRides, type Predictor, type BatchResult, type ModelArtifact } from "ridepred";
+      `import { loadModel, predictRides, type Predictor, type RidesResult, type ClassLabel, type ModelArtifact } from "ridepred";
 const p: Predictor = loadModel().predictor;
 const y: number = p.predict({ PULocationID: 130, DOLocationID: 205, trip_distance: 3.66 });
-const b: BatchResult = predictRides(p, [{ PULocationID: 130 }]);
+const b: RidesResult = predictRides(p, [{ PULocationID: 130 }]);
+// classes tells a regressor's numbers from a classifier's labels
+const first: number | ClassLabel | null = b.classes === null ? (b.predictions satisfies Float64Array)[0]! : b.predictions[0]!;
 const a: ModelArtifact = p.artifact;
 // @ts-expect-error: predict takes one ride object
 p.predict(1, 2);
-export const used = [y, b.errors.length, a.name];
+export const used = [y, b.errors.length, a.name, first];
 `,
     );
     const tsc = join(ROOT, "node_modules/typescript/bin/tsc");

@@ -6,7 +6,8 @@ import type { LoadedModel } from "../runtime/load.js";
 export interface Metrics {
   registry: Registry;
   request(route: string, method: string, status: number, seconds: number): void;
-  predictions(values: ArrayLike<number>): void;
+  /** A batch's predictions: a regressor's values, or (classNames given) a classifier's class indices. */
+  predictions(values: ArrayLike<number>, classNames?: readonly string[] | null): void;
   prediction(value: number): void;
   model(m: LoadedModel | null): void;
   reload(ok: boolean): void;
@@ -36,6 +37,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     [],
     [1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120],
   )();
+  // A classifier's predictions are labels, not values on a scale: counted by class (named as Python prints it).
+  const predictedClass = fastCounter(registry, "ridepred_predicted_class_total", "Predictions of a classifier, by predicted class", ["class"]);
   const info = new Gauge({
     name: "ridepred_model_info",
     help: "The model being served (value 1); 0 series means no model loaded yet",
@@ -80,8 +83,15 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     prediction(value) {
       predicted.observe(value);
     },
-    predictions(values) {
-      for (let i = 0; i < values.length; i++) predicted.observe(values[i]!);
+    predictions(values, classNames) {
+      if (!classNames) {
+        for (let i = 0; i < values.length; i++) predicted.observe(values[i]!);
+        return;
+      }
+      for (let i = 0; i < values.length; i++) {
+        const name = classNames[values[i]!]; // undefined: a rejected row (NaN)
+        if (name !== undefined) predictedClass(name).inc();
+      }
     },
     model(m) {
       info.reset();

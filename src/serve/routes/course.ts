@@ -13,7 +13,7 @@ export function coursePredict(m: LoadedModel, body: unknown, metrics: Metrics): 
   const p = m.predictor;
   const target = m.artifact.target.name;
   const version = m.artifact.version;
-  if (p.classifier) return classifierPredict(m, body);
+  if (p.classifier) return classifierPredict(m, body, metrics);
   if (Array.isArray(body)) {
     const y = scoreBatch(p, fromRecords(p, body, "body"));
     metrics.predictions(y);
@@ -26,16 +26,18 @@ export function coursePredict(m: LoadedModel, body: unknown, metrics: Metrics): 
 }
 
 /** A classifier: {"<target>": label, "probabilities": {class: p}, "model_version"} per ride (names: runtime/outputs.ts). */
-function classifierPredict(m: LoadedModel, body: unknown): unknown {
+function classifierPredict(m: LoadedModel, body: unknown, metrics: Metrics): unknown {
   const o = outputsOf(m.artifact);
   const version = m.artifact.version;
   if (Array.isArray(body)) {
     const { predictions, probabilities } = scoreRows(m.predictor, fromRecords(m.predictor, body, "body"));
+    metrics.predictions(predictions, o.classNames);
     return Array.from(predictions, (y, r) => courseAnswer(o, version, y, probabilities, r));
   }
   checkRide(body);
   try {
     const { index, probabilities } = m.predictor.classify(body as Record<string, unknown>);
+    metrics.predictions([index], o.classNames);
     return courseAnswer(o, version, index, probabilities, 0);
   } catch (e) {
     if (e instanceof InputError) throw badRequest("invalid ride", [{ field: e.field, reason: e.reason }]);

@@ -21,8 +21,9 @@ export function mlflowRoutes(app: App, ctx: ServeContext): void {
     const body = req.body as MlflowBody & { csv?: string };
     const batch = body.csv !== undefined ? fromCsv(m.predictor, body.csv, ctx.maxRecordBytes) : fromJson(m.predictor, body);
     const y = scoreBatch(m.predictor, batch);
-    if (!m.predictor.classifier) metrics.predictions(y);
-    return { predictions: mlflowPredictions(outputsOf(m.artifact), y) };
+    const o = outputsOf(m.artifact);
+    metrics.predictions(y, o.classes && o.classNames);
+    return { predictions: mlflowPredictions(o, y) };
   });
 
   const health = (path: string) =>

@@ -33,7 +33,7 @@ export function v2Routes(app: App, ctx: ServeContext): void {
           unknown.map((t) => ({ field: "outputs", reason: `this model's outputs are ${names.map((n) => `"${n}"`).join(", ")}; no "${t.name}"` })),
         );
       const { predictions: y, probabilities } = scoreRows(m.predictor, fromColumns(m.predictor, tensorsToColumns(body.inputs), "inputs"));
-      if (!m.predictor.classifier) metrics.predictions(y);
+      metrics.predictions(y, o.classes && o.classNames);
       // Only the outputs asked for, when the request names some (the protocol's "outputs").
       const asked = body.outputs?.length ? new Set(body.outputs.map((t) => t.name)) : null;
       return {
