@@ -30,6 +30,7 @@ interface ScoreOpts {
   toDate?: string;
   set: Record<string, string>;
   shard?: string;
+  inDatabase?: boolean;
 }
 
 export function scoreCommand(): Command {
@@ -87,6 +88,10 @@ export function scoreCommand(): Command {
         "replace",
         "append",
       ]),
+    )
+    .option(
+      "--in-database",
+      "table input and output in the same PostgreSQL database or DuckDB file: run the model inside it as SQL (INSERT ... SELECT), no rows leave it",
     )
     .option("--threads <n|auto>", "threads a tree ensemble's batches are walked on (default $RIDEPRED_THREADS, else auto: one per core, at most 4)")
     .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
@@ -167,10 +172,20 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
     rowGroups: p.rowGroups,
   }));
 
+  // --in-database: the same jobs, run as SQL inside the database (refused, exit 2, where they cannot be).
+  let scoreOne = score;
+  if (opts.inDatabase) {
+    const inDb = await import("../batch/in-database.js");
+    for (const job of jobs) {
+      const why = inDb.inDatabaseRefusal(job);
+      if (why) throw new RidepredError(why);
+    }
+    scoreOne = inDb.scoreInDatabase;
+  }
   const withSpinner = async (job: ScoreJob) => {
     const spinner = await progress(redactLocation(job.input));
     try {
-      return await score({ ...job, onProgress: spinner?.update });
+      return await scoreOne({ ...job, onProgress: spinner?.update });
     } finally {
       spinner?.stop();
     }

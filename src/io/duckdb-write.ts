@@ -82,7 +82,7 @@ export async function openDuckdbSink(loc: DuckdbLocation, columns: readonly OutC
   }
 }
 
-function duckdbSession(conn: DuckDBConnection, loc: DuckdbLocation): TableSession {
+export function duckdbSession(conn: DuckDBConnection, loc: DuckdbLocation): TableSession {
   return {
     label: loc.label,
     run: async (sql, params) => {

@@ -68,7 +68,7 @@ export async function openPgSink(loc: PgLocation, columns: readonly OutColumn[],
   }
 }
 
-function pgSession(client: pg.Client, loc: PgLocation): TableSession {
+export function pgSession(client: pg.Client, loc: PgLocation): TableSession {
   return {
     label: loc.label,
     run: async (sql, params) => (await client.query(sql, params as unknown[])).rowCount ?? 0,

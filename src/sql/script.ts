@@ -27,10 +27,18 @@ export interface ExportOptions {
   columns?: string[];
   /** Refuse a view query larger than this (default 8 MiB), or than the engine's own limit. */
   maxBytes?: number;
+  /**
+   * Helper tables as the session's own temporary tables, never dropped first (a run inside the database:
+   * score --in-database); the script then creates no view, the caller runs `query` itself.
+   */
+  temporary?: boolean;
 }
 
 export interface ExportResult {
   sql: string;
+  /** The view's SELECT, and the statements that create what it reads (helper tables), in order. */
+  query: string;
+  setup: string[];
   dialect: DialectName;
   view: string;
   helperTables: string[];
@@ -127,9 +135,14 @@ function sourceRef(d: Dialect, table: string): string {
   return /[\s(]/.test(table) ? table : d.ident(table);
 }
 
+/** Helper tables as the session's temporary tables: created fresh, never dropped (a DROP could reach a permanent table of that name). */
+function temporaryTables(d: Dialect): Dialect {
+  return { ...d, dropTable: () => undefined, createTable: (name, columns) => `CREATE TEMPORARY TABLE ${d.ident(name)} (${columns})` };
+}
+
 export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
   checkSupported(a);
-  const d = dialect(opts.dialect);
+  const d = opts.temporary ? temporaryTables(dialect(opts.dialect)) : dialect(opts.dialect);
   const view = opts.view ?? "ride_predictions";
   const cols = sourceColumns(a, opts.map ?? {});
   const est = a.estimator;
@@ -207,6 +220,8 @@ export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
   const sql = `${head.join("\n")}\n${body.map((s) => `${s};\n`).join("")}`;
   return {
     sql,
+    query,
+    setup,
     dialect: d.name,
     view,
     helperTables,
