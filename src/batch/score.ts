@@ -54,6 +54,29 @@ export interface ScoreJob {
   /** Parquet: score only the row groups this accepts (a shard's share of one big file); ids stay the whole file's. */
   rowGroups?: (index: number, count: number) => boolean;
   onProgress?: (p: Progress) => void;
+  /** Sees every batch's kept and rejected rows (the report's statistics, src/report); its summary() is the summary's drift. */
+  observer?: BatchObserver;
+}
+
+/** What an observer sees of one batch; it reads these, never changes them. */
+export interface BatchView {
+  /** Rows kept (scored): keep[0..k). */
+  keep: Int32Array;
+  k: number;
+  /** Model inputs by name as read (undefined: no such column, the input's default was used). */
+  inputs: Record<string, Column | undefined>;
+  /** Per row: the prediction (a classifier's: the class index). */
+  predictions: Float64Array;
+  /** Per row, epoch ms, when the input has pickup and dropoff times. */
+  pickupMs?: Float64Array;
+  dropoffMs?: Float64Array;
+  /** The rejected rows' [field, reason]. */
+  rejected: (readonly [string, string])[];
+}
+
+export interface BatchObserver {
+  observe(batch: BatchView): void;
+  summary(): unknown;
 }
 
 export interface Progress {
@@ -79,6 +102,8 @@ export interface ScoreSummary {
   predictions: { mean: number; std: number; min: number; max: number } | null;
   /** Classifiers: rows scored per predicted class (by class name). */
   classes?: Record<string, number>;
+  /** With an observer (--report, --reference, --json): the statistics of the run (src/report). */
+  drift?: unknown;
   seconds: number;
   rows_per_second: number;
 }
@@ -108,6 +133,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
       await stop.checkpoint();
       const k = scoreBatch(job, plan, batch, work, tally, label);
       const first = firstRow(batch, tally);
+      job.observer?.observe(viewOf(plan, batch, work, k));
       if (open.rejects && tally.rejectedInBatch > 0) await open.rejects.write(rejectBatch(work, batch, plan.wanted, first));
       await open.sink!.write({
         n: k,
@@ -362,6 +388,15 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   return k;
 }
 
+function viewOf(plan: RunPlan, batch: RecordBatch, work: Work, k: number): BatchView {
+  const inputs: Record<string, Column | undefined> = {};
+  for (const name of plan.inputNames) inputs[name] = plan.found[name] === undefined ? undefined : batch.columns[plan.found[name]!];
+  const rejected: (readonly [string, string])[] = [];
+  for (let r = 0; r < batch.n; r++) if (work.status[r] === 2) rejected.push(work.why[r]!);
+  const times = plan.pickupCol !== undefined && plan.dropoffCol !== undefined;
+  return { keep: work.keep, k, inputs, predictions: work.pred, rejected, ...(times ? { pickupMs: work.pickMs, dropoffMs: work.dropMs } : {}) };
+}
+
 /** A time column as epoch ms (naive wall clock read as UTC; durations are plain differences). */
 function readTimes(col: string | undefined, columns: Record<string, Column>, n: number, ms: Float64Array, reject: (r: number, f: string, why: string) => void) {
   if (!col) return;
@@ -403,6 +438,7 @@ async function finish(job: ScoreJob, open: OpenSinks, t: Tally, seconds: number)
     rejected_by_field: t.byField,
     predictions: t.classCounts.length ? null : summarize(t.stats),
     ...(t.classCounts.length ? { classes: Object.fromEntries(outputsOf(job.predictor.artifact).classNames.map((c, i) => [c, t.classCounts[i]!])) } : {}),
+    ...(job.observer ? { drift: job.observer.summary() } : {}),
     seconds,
     rows_per_second: seconds > 0 ? t.rowsRead / seconds : 0,
   };

@@ -31,6 +31,10 @@ interface ScoreOpts {
   set: Record<string, string>;
   shard?: string;
   inDatabase?: boolean;
+  report?: string;
+  reference?: string;
+  driftThreshold: number;
+  failOnDrift?: boolean;
 }
 
 export function scoreCommand(): Command {
@@ -94,7 +98,17 @@ export function scoreCommand(): Command {
       "table input and output in the same PostgreSQL database or DuckDB file: run the model inside it as SQL (INSERT ... SELECT), no rows leave it",
     )
     .option("--threads <n|auto>", "threads a tree ensemble's batches are walked on (default $RIDEPRED_THREADS, else auto: one per core, at most 4)")
-    .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout)")
+    .option("--json", "print the summary as JSON (stdout, or stderr when the data goes to stdout), with the run's statistics under drift")
+    .option(
+      "--report <file>",
+      "write an HTML report of the run: rows, distributions of inputs and predictions, drift against --reference; may hold {year} {month} {day} {start} {end}",
+    )
+    .option(
+      "--reference <file>",
+      "compare with a previous run's --json summary (.json) or a data file scored for the purpose: PSI per input and for the predictions",
+    )
+    .option("--drift-threshold <psi>", "flag a column whose PSI against the reference is above this", positiveNumber("--drift-threshold"), 0.2)
+    .option("--fail-on-drift", "exit 1 when a column is flagged (outputs and report are written all the same)")
     .action(async (inputs: string[], opts: ScoreOpts, cmd: Command) => {
       process.exitCode = await run(inputs, opts, cmd.getOptionValueSource("period") === "cli");
     });
@@ -115,6 +129,7 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
   if (opts.where !== undefined && opts.query !== undefined) throw new RidepredError("--where and --query: give one (put the condition in the query)");
   if (opts.ifExists !== undefined && !isTableLocation(opts.output)) throw new RidepredError("--if-exists needs a table output (postgresql:// or duckdb:)");
 
+  if (opts.failOnDrift && opts.reference === undefined) throw new RidepredError("--fail-on-drift needs --reference FILE (what would it drift from?)");
   const { predictor, artifact } = loadModel(opts.model, { threads: threadsSetting(opts.threads) });
   const columns = opts.columns
     ?.split(",")
@@ -175,6 +190,8 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
   // --in-database: the same jobs, run as SQL inside the database (refused, exit 2, where they cannot be).
   let scoreOne = score;
   if (opts.inDatabase) {
+    if (opts.report !== undefined || opts.reference !== undefined)
+      throw new RidepredError("--report and --reference need the rows to pass through ridepred: not with --in-database");
     const inDb = await import("../batch/in-database.js");
     for (const job of jobs) {
       const why = inDb.inDatabaseRefusal(job);
@@ -182,18 +199,25 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
     }
     scoreOne = inDb.scoreInDatabase;
   }
+  // --json, --report, --reference: each input's statistics are gathered as it is scored (src/report).
+  const stats = !opts.inDatabase && (opts.json || opts.report !== undefined || opts.reference !== undefined) ? await statsPlan(jobs, opts) : undefined;
   const withSpinner = async (job: ScoreJob) => {
+    const observe = await stats?.before(job);
     const spinner = await progress(redactLocation(job.input));
+    let summary: Summary;
     try {
-      return await scoreOne({ ...job, onProgress: spinner?.update });
+      summary = await scoreOne({ ...job, onProgress: spinner?.update, ...(observe ? { observer: observe } : {}) });
     } finally {
       spinner?.stop();
     }
+    stats?.after(job, summary);
+    return summary;
   };
+  const lines = (s: Summary) => [...summaryLines(s), ...(stats && s.drift ? stats.lines(s) : [])];
   if (!plan.several) {
     const summary = await withSpinner(jobs[0]!);
-    report(summary, opts.json === true, jobs[0]!.output === "-");
-    return 0;
+    report(summary, opts.json === true, jobs[0]!.output === "-", lines);
+    return stats?.failed() ? 1 : 0;
   }
   const { scoreMany } = await import("../batch/many.js");
   const summary = await scoreMany(
@@ -206,14 +230,86 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
       shard: plan.shard,
     },
     withSpinner,
-    opts.json ? undefined : (s) => process.stderr.write(summaryLines(s).join("\n") + "\n"),
+    opts.json ? undefined : (s) => process.stderr.write(lines(s).join("\n") + "\n"),
   );
   reportMany(
     summary,
     opts.json === true,
     jobs.some((j) => j.output === "-"),
   );
-  return 0;
+  return stats?.failed() ? 1 : 0;
+}
+
+/**
+ * Per input: its report file and reference ({year} {month} {day} {start} {end} filled from its period),
+ * the reference scored or read once, the observer that gathers its statistics, and, after it, its
+ * report. failed(): --fail-on-drift and some input drifted.
+ */
+async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
+  const { fillTemplate, runPeriod } = await import("../batch/template.js");
+  const { formatFor } = await import("../io/index.js");
+  const reportMod = await import("../report/index.js");
+  const { score } = await import("../batch/score.js");
+  const first = jobs[0]!;
+  const paths = new Map<ScoreJob, { report?: string; reference?: string }>();
+  const reportNames = new Set<string>();
+  for (const job of jobs) {
+    const period = job.period ?? runPeriod(undefined);
+    const report = opts.report === undefined ? undefined : fillTemplate(opts.report, period);
+    if (report !== undefined && reportNames.has(report))
+      throw new RidepredError(`--report ${opts.report}: several inputs would write ${report}; give each its own with {year}, {month} or {day}`);
+    if (report !== undefined) reportNames.add(report);
+    paths.set(job, { report, reference: opts.reference === undefined ? undefined : fillTemplate(opts.reference, period) });
+  }
+  const references = new Map<string, Promise<import("../report/index.js").Reference>>();
+  // A data file as the reference: scored with this run's model and options, rows that fail set aside.
+  const scoreData = async (input: string) => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "ridepred-reference-"));
+    try {
+      return await score({
+        ...first,
+        input,
+        inputFormat: formatFor(input, opts.inputFormat),
+        output: join(dir, "reference.csv"),
+        outputFormat: "csv",
+        rejects: undefined,
+        onError: "skip",
+        rowGroups: undefined,
+        where: undefined,
+        query: undefined,
+        ifExists: undefined,
+        observer: reportMod.observerFor(first.predictor, opts.driftThreshold),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const referenceOf = (path: string) => {
+    let r = references.get(path);
+    if (!r) references.set(path, (r = reportMod.loadReference(path, scoreData)));
+    return r;
+  };
+  const refs = new Map<ScoreJob, import("../report/index.js").Reference | undefined>();
+  let drifted = false;
+  return {
+    before: async (job: ScoreJob) => {
+      const path = paths.get(job)?.reference;
+      const ref = path === undefined ? undefined : await referenceOf(path);
+      refs.set(job, ref);
+      return reportMod.observerFor(job.predictor, opts.driftThreshold, ref);
+    },
+    after: (job: ScoreJob, s: Summary) => {
+      const d = s.drift as import("../report/index.js").DriftSummary;
+      if (d.flagged.length) drifted = true;
+      const path = paths.get(job)?.report;
+      if (path !== undefined) reportMod.writeReport(path, s, refs.get(job));
+    },
+    lines: (s: Summary) => reportMod.driftLines(s.drift as import("../report/index.js").DriftSummary),
+    failed: () => opts.failOnDrift === true && drifted,
+  };
 }
 
 function parseRange(s: string): [number, number] {
@@ -263,13 +359,13 @@ async function progress(input: string) {
 
 type Summary = import("../batch/score.js").ScoreSummary;
 
-function report(s: Summary, json: boolean, dataOnStdout: boolean): void {
+function report(s: Summary, json: boolean, dataOnStdout: boolean, lines = summaryLines): void {
   if (json) {
     const text = JSON.stringify(s, null, 2) + "\n";
     (dataOnStdout ? process.stderr : process.stdout).write(text);
     return;
   }
-  process.stderr.write(summaryLines(s).join("\n") + "\n");
+  process.stderr.write(lines(s).join("\n") + "\n");
 }
 
 /** Several inputs: each one's lines were printed as it finished; then the totals. */
