@@ -302,8 +302,8 @@ async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
       return reportMod.observerFor(job.predictor, opts.driftThreshold, ref);
     },
     after: (job: ScoreJob, s: Summary) => {
-      const d = s.drift as import("../report/index.js").DriftSummary;
-      if (d.flagged.length) drifted = true;
+      const d = s.drift as import("../report/index.js").DriftSummary | undefined;
+      if (d?.flagged.length) drifted = true;
       const path = paths.get(job)?.report;
       if (path !== undefined) reportMod.writeReport(path, s, refs.get(job));
     },
