@@ -4,9 +4,13 @@
 // model load, reading, scoring, writing), the job's own rows/s from --json, the ratio to the reference,
 // and peak RSS (from /usr/bin/time); then checks the three targets and that both sides predicted the
 // same numbers (and that ridepred's Parquet output holds the same rows as its CSV output, via DuckDB).
-// usage: npm run build && node bench/score.mjs [--rows 1000000] [--rounds 3] [--dir /tmp/ridepred-bench] [--no-reference]
+// Then (bench/score-duckdb.mjs) DuckDB running the same model as SQL on the same CSV and Parquet files,
+// same threads, alternated with ridepred round after round: ridepred's speed ratio to it for CSV -> CSV,
+// CSV -> Parquet and Parquet -> Parquet, and the outputs compared row by row.
+// usage: npm run build && node bench/score.mjs [--rows 1000000] [--rounds 3] [--threads 2] [--dir /tmp/ridepred-bench]
+//          [--no-reference] [--only pandas|duckdb]
 //   ~2 minutes at 1M rows on 2 cores; the targets are stated for --rows 10000000 (~15 minutes, most of it
-//   the reference; pandas needs ~7 GB there).
+//   the reference; pandas needs ~7 GB there). Under flock /tmp/ridepred-bench.lock when others bench too.
 import { spawnSync } from "node:child_process";
 import { createReadStream, existsSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -23,6 +27,9 @@ const rows = Number(arg("--rows", 1_000_000));
 const dir = arg("--dir", "/tmp/ridepred-bench");
 const withReference = !process.argv.includes("--no-reference");
 const rounds = Number(arg("--rounds", 3));
+const threads = Number(arg("--threads", 2));
+const only = arg("--only", undefined);
+if (only !== undefined && only !== "pandas" && only !== "duckdb") throw new Error(`--only ${only}: expected pandas or duckdb`);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "bin/ridepred");
 const python = "/usr/bin/python3";
@@ -33,6 +40,13 @@ if (!existsSync(join(root, "../shared/data/green_tripdata_2021-01.parquet"))) {
 }
 console.error(`preparing ${rows.toLocaleString("en-US")} real rows in ${dir} ...`);
 const { csvPath, pqPath } = await makeData(rows, dir);
+
+if (only === "duckdb") {
+  const { duckdbBench } = await import("./score-duckdb.mjs");
+  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir });
+  if (!ok) process.exitCode = 1;
+  process.exit();
+}
 
 /** Run a command under /usr/bin/time: wall seconds, peak RSS in MB, and the --json summary if it printed one. */
 function measure(label, cmd, args, env = {}) {
@@ -149,3 +163,8 @@ try {
   console.log(`check: Parquet output not compared (${e.message})`);
 }
 for (const f of [...outputs, outRef]) rmSync(f, { force: true });
+if (only !== "pandas") {
+  const { duckdbBench } = await import("./score-duckdb.mjs");
+  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir });
+  if (!ok) process.exitCode = 1;
+}
