@@ -1,11 +1,16 @@
 // Pages people look at, opened in a real browser (Debian's chromium driven by playwright-core): the
-// service's /docs runs the /predict example and shows the model's answer. Screenshots land in
+// service's /docs runs the /predict example and shows the model's answer; score's --report opens offline
+// with its charts and drift figures. Screenshots land in
 // docs/images/ (the README shows them).
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import pino from "pino";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DriftSummary } from "../src/report/index.js";
 import { startServer, type RunningServer } from "../src/serve/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -96,3 +101,90 @@ describe.skipIf(!existsSync(CHROMIUM))("pages in a real browser (skipped: /usr/b
     }
   });
 });
+
+// The batch report: two real months (2021-01 the reference, 2021-02 scored), opened from disk with every
+// request outside the file refused. Threshold 0.05 so that the predictions' shift (PSI 0.0725) is flagged.
+const SHARED = join(ROOT, "../shared/data");
+const MONTHS = ["2021-01", "2021-02"].map((m) => join(SHARED, `green_tripdata_${m}.parquet`));
+
+describe.skipIf(!existsSync(CHROMIUM) || !MONTHS.every((m) => existsSync(m)))(
+  "score --report in a real browser (skipped: /usr/bin/chromium or ../shared/data is absent)",
+  () => {
+    let browser: Browser;
+    let dir: string;
+    let drift: DriftSummary;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "ridepred-report-page-"));
+      const cli = (args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/ridepred"), ...args], { cwd: dir, encoding: "utf8", maxBuffer: 1 << 26 });
+      // linked in, so that the report names them as a user in that directory would
+      for (const m of MONTHS) symlinkSync(m, join(dir, basename(m)));
+      const jan = cli(["score", basename(MONTHS[0]!), "-o", "2021-01.parquet", "--json"]);
+      expect(jan.status, jan.stderr).toBe(0);
+      writeFileSync(join(dir, "2021-01.json"), jan.stdout);
+      const feb = cli([
+        "score",
+        MONTHS[1]!,
+        "-o",
+        "2021-02.parquet",
+        "--reference",
+        "2021-01.json",
+        "--report",
+        "2021-02.html",
+        "--drift-threshold",
+        "0.05",
+        "--json",
+      ]);
+      expect(feb.status, feb.stderr).toBe(0);
+      drift = JSON.parse(feb.stdout).drift;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+      });
+    }, 120_000);
+    afterAll(async () => {
+      await browser?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("opens offline with every section, a drawn chart per model input, and the drift figures of --json", async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1500 } });
+      const url = pathToFileURL(join(dir, "2021-02.html")).href;
+      const offsite: string[] = [];
+      await page.route("**/*", (route) => {
+        if (route.request().url() === url) return route.continue();
+        offsite.push(route.request().url());
+        return route.abort();
+      });
+      await page.goto(url);
+      for (const id of ["drift", "rows", "predictions", "actual", "inputs"]) await expect(page.locator(`section#${id}`).isVisible()).resolves.toBe(true);
+      // a chart per model input, drawn: an SVG of non-zero size with bars in it
+      for (const name of Object.keys(drift.inputs)) {
+        const chart = page.locator(`article[data-input="${name}"] svg.chart`).first();
+        const box = await chart.boundingBox();
+        expect(box?.width, name).toBeGreaterThan(200);
+        expect(box?.height, name).toBeGreaterThan(100);
+        expect(await chart.locator("rect.cur").count(), name).toBeGreaterThan(5);
+      }
+      const predictions = await page.locator("section#predictions svg.chart").first().boundingBox();
+      expect(predictions?.width).toBeGreaterThan(400);
+      // the drift table: one row per compared column, PSI as in --json, flagged rows marked
+      const rows = page.locator("table.drift tbody tr");
+      expect(await rows.count()).toBe(1 + Object.keys(drift.inputs).length);
+      const shown: Record<string, string> = {};
+      for (const row of await rows.all()) shown[(await row.getAttribute("data-column"))!] = (await row.locator(".psi-value").textContent())!;
+      const psis: Record<string, number> = { prediction: drift.prediction.drift!.psi };
+      for (const [name, c] of Object.entries(drift.inputs)) psis[name] = c.drift!.psi;
+      expect(shown).toEqual(Object.fromEntries(Object.entries(psis).map(([k, v]) => [k, v.toFixed(4)])));
+      expect(drift.flagged).toEqual(["prediction"]);
+      const flagged = await page.locator("table.drift tr.flagged").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-column")));
+      expect(flagged).toEqual(drift.flagged);
+      expect(await page.locator("table.drift tr.flagged .badge").first().isVisible()).toBe(true);
+      expect(offsite).toEqual([]);
+
+      mkdirSync(IMAGES, { recursive: true });
+      await page.screenshot({ path: join(IMAGES, "report.png"), clip: { x: 0, y: 0, width: 1280, height: 1500 } });
+      await page.locator("section#inputs").screenshot({ path: join(IMAGES, "report-inputs.png") });
+      await page.close();
+    });
+  },
+);

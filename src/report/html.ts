@@ -24,10 +24,10 @@ export function renderReport(r: ReportInput): string {
   const body = [
     header(r),
     verdict(d),
+    driftSection(d),
     rowsSection(s, d),
     predictionSection(d, r.reference),
     d.actual_duration && d.error ? actualSection(d, r.reference) : "",
-    driftSection(d),
     inputsSection(d, r.reference),
   ].join("\n");
   // The statistics ride along, machine-readable (the same object as --json's drift).
@@ -117,7 +117,7 @@ function predictionSection(d: DriftSummary, ref: Reference | undefined): string 
     p.kind === "number"
       ? numberFigure(`distribution of ${p.column}`, p, old?.kind === "number" ? old : undefined)
       : categoryFigure(`predicted classes`, p, old?.kind === "category" ? old : undefined);
-  return `<section id="predictions"><h2>Predictions <code>${esc(p.column)}</code></h2>${LEGEND(!!old)}${fig}${p.drift ? psiLine(p.drift.psi, p.drift.flagged, d.threshold) : ""}</section>`;
+  return `<section id="predictions"><h2>Predictions <code>${esc(p.column)}</code></h2>${LEGEND(!!old)}${fig}${p.drift ? psiLine(p.drift.psi, p.drift.flagged, d.threshold) + binsDetails(p.column, p.drift) : ""}</section>`;
 }
 
 function actualSection(d: DriftSummary, ref: Reference | undefined): string {
@@ -166,17 +166,21 @@ function inputsSection(d: DriftSummary, ref: Reference | undefined): string {
       c.kind === "category" && c.unseen !== null
         ? `<p class="unseen">${n(c.unseen)} rows (${pct(c.unseen, c.count)}) with a value the model never saw in training${old?.kind === "category" && old.unseen !== null ? ` <span class="was">(reference: ${pct(old.unseen, old.count)})</span>` : ""}.</p>`
         : "";
-    const bins = c.drift
-      ? `<details${c.drift.flagged ? " open" : ""}><summary>PSI bins</summary>${binsSvg(
-          `${name}: shares of the reference's bins`,
-          c.drift.bins.map((b) => b.label),
-          shares(c.drift.bins.map((b) => b.reference)),
-          shares(c.drift.bins.map((b) => b.current)),
-        )}</details>`
-      : "";
+    const bins = c.drift ? binsDetails(name, c.drift) : "";
     return `<article class="input${c.drift?.flagged ? " flagged" : ""}" data-input="${esc(name)}"><h3><code>${esc(name)}</code> <small>${c.kind}</small></h3>${fig}${unseen}${c.drift ? psiLine(c.drift.psi, c.drift.flagged, d.threshold) : ""}${bins}</article>`;
   });
   return `<section id="inputs"><h2>Model inputs</h2>${LEGEND(!!ref)}<div class="grid">${cards.join("\n")}</div></section>`;
+}
+
+/** The PSI's bins, reference (grey) beside this run (blue); open when the column is flagged. */
+function binsDetails(name: string, d: NonNullable<ColumnStats["drift"]>): string {
+  const chart = binsSvg(
+    `${name}: shares of the reference's bins`,
+    d.bins.map((b) => b.label),
+    shares(d.bins.map((b) => b.reference)),
+    shares(d.bins.map((b) => b.current)),
+  );
+  return `<details${d.flagged ? " open" : ""}><summary>PSI bins: reference <i class="key refbox"></i> this run <i class="key scored"></i></summary>${chart}</details>`;
 }
 
 const shares = (xs: number[]) => {
@@ -198,7 +202,7 @@ table{border-collapse:collapse;margin:8px 0}th,td{padding:5px 12px 5px 0;text-al
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .key{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .key.scored,rect.scored{background:var(--cur);fill:var(--cur)}.key.filtered,rect.filtered{background:#93c5fd;fill:#93c5fd}.key.rejected,rect.rejected{background:var(--flag);fill:var(--flag)}
-.key.refline{background:none;border:2px solid var(--ref)}
+.key.refbox{background:#cbd5e1}.key.refline{background:none;border:2px solid var(--ref)}
 svg.bar{display:block;border-radius:5px;overflow:hidden;background:var(--line)}
 svg.chart{width:100%;max-width:760px;height:auto;display:block}
 svg .cur{fill:var(--cur);opacity:.85}svg .refbar{fill:#cbd5e1}svg path.ref{fill:none;stroke:var(--ref);stroke-width:1.6}svg line.ref{stroke:#111827;stroke-width:2}
