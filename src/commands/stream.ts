@@ -25,6 +25,7 @@ interface StreamOpts {
   kafkaSasl?: string;
   checkpoint?: string;
   shards?: string;
+  lease: number;
 }
 
 export function streamCommand(): Command {
@@ -79,6 +80,14 @@ export function streamCommand(): Command {
     .option("--kafka-sasl <mechanism>", "Kafka: SASL plain, scram-sha-256 or scram-sha-512, with $KAFKA_SASL_USERNAME / $KAFKA_SASL_PASSWORD")
     .option("--checkpoint <file|url>", "Kinesis: where each shard's position is saved: a JSON file, or redis://host:port/HASH")
     .option("--shards <i/n>", "Kinesis: read only split i of n (0-based), for n processes on one stream")
+    .addOption(
+      new Option(
+        "--lease <ms>",
+        "Kinesis with a redis:// checkpoint: a shard's lease lasts this long unless renewed (every third of it); a dead process's shards are taken over after it",
+      )
+        .default(10000)
+        .argParser(positiveInt("--lease")),
+    )
     .option("--json", "summary as JSON (stdout; on stderr in JSONL mode, where stdout carries the predictions)")
     .action(async (opts: StreamOpts, cmd: Command) => {
       process.exitCode = await run(opts, (key) => cmd.getOptionValueSource(key) === "cli");
@@ -141,6 +150,8 @@ async function run(opts: StreamOpts, given: (key: string) => boolean): Promise<n
   if (broker !== "kafka" && (opts.kafkaTls || opts.kafkaCa || opts.kafkaSasl))
     throw new RidepredError("--kafka-tls/--kafka-ca/--kafka-sasl apply to kafka:// only");
   if (broker !== "kinesis" && (opts.checkpoint || opts.shards)) throw new RidepredError("--checkpoint/--shards apply to kinesis:// only");
+  if (given("lease") && !(broker === "kinesis" && opts.checkpoint?.startsWith("redis://")))
+    throw new RidepredError("--lease applies to kinesis:// with a redis:// checkpoint only (a checkpoint file is one process's: it has no leases)");
 
   const { loadModel } = await import("../runtime/load.js");
   const modes = await import("../stream/modes.js");
@@ -208,6 +219,7 @@ async function run(opts: StreamOpts, given: (key: string) => boolean): Promise<n
         ...(opts.deadLetter ? { deadLetter: opts.deadLetter } : {}),
         checkpoint: opts.checkpoint!,
         ...(opts.shards ? { shards: opts.shards } : {}),
+        leaseMs: opts.lease,
         batch: opts.batch,
         blockMs: opts.block,
         start: opts.start,

@@ -1,7 +1,7 @@
 // Where a Kinesis reader keeps each shard's position: the sequence number of the last record whose
 // prediction was put (or SHARD_END once a closed shard is done). Two stores: a JSON file guarded by a lock
-// file, or a Redis hash with a lease per shard. Either way two processes never read one shard silently:
-// the second is refused (file) or skips shards leased by the first (Redis).
+// file (here), or a Redis hash with a lease per shard (redis-checkpoint.ts). Either way
+// two processes never read one shard silently: the second is refused (file) or reads other shards (Redis).
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { RidepredError } from "../errors.js";
@@ -10,13 +10,31 @@ export const SHARD_END = "SHARD_END";
 
 export interface CheckpointStore {
   display: string;
+  /** True when other processes share the store: positions may move under us, and leases decide who reads. */
+  shared: boolean;
   /** Positions saved so far, by shard id. */
   load(): Promise<Map<string, string>>;
-  /** Save positions (sequence numbers or SHARD_END); resolves once they are durable. */
-  save(positions: ReadonlyMap<string, string>): Promise<void>;
-  /** Take (or keep) the right to read a shard; false when another live process holds it. */
-  claim(shard: string): Promise<boolean>;
+  /**
+   * Save positions (sequence numbers or SHARD_END); resolves once they are durable. Returns the shards whose
+   * position was refused because this process no longer holds their lease (another took it over).
+   */
+  save(positions: ReadonlyMap<string, string>): Promise<Set<string>>;
+  /** Renew this process's leases and take its fair share of `readable` (the shards open for reading). */
+  lease(readable: readonly string[]): Promise<Leases>;
+  /** Give leases back (a surplus shard drained, a finished shard). */
+  release(shards: readonly string[]): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface Leases {
+  /** Shards this process may read now. */
+  held: Set<string>;
+  /** Held shards above this process's fair share: to be given back once their records are acked. */
+  surplus: string[];
+  /** Shards just taken over from a process whose lease expired, with that process's name. */
+  takenOver: Map<string, string>;
+  /** Processes sharing the store (1 for a file). */
+  processes: number;
 }
 
 interface FileContent {
@@ -52,6 +70,7 @@ export function fileCheckpoint(path: string, stream: string, log: (m: string) =>
   return {
     display: path,
     load: async () => new Map(Object.entries(shards)),
+    shared: false,
     async save(positions) {
       for (const [k, v] of positions) shards[k] = v;
       const fd = openSync(tmp, "w");
@@ -61,8 +80,11 @@ export function fileCheckpoint(path: string, stream: string, log: (m: string) =>
         closeSync(fd);
       }
       renameSync(tmp, path);
+      return new Set<string>();
     },
-    claim: async () => true, // the file lock covers every shard of the file
+    // The file lock covers every shard of the file.
+    lease: async (readable) => ({ held: new Set(readable), surplus: [], takenOver: new Map(), processes: 1 }),
+    release: async () => {},
     async close() {
       releaseLock(lock);
     },

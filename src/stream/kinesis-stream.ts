@@ -189,6 +189,10 @@ interface ShardState {
   closed: boolean;
   /** Closed and every record acked: SHARD_END is saved; children may start. */
   ended: boolean;
+  /** This process holds the shard's lease (always, with a file checkpoint): it may read it. */
+  owned: boolean;
+  /** Owned above the fair share: nothing more is read; its lease is given back once its records are acked. */
+  draining: boolean;
   /** Records handed out, not yet acked. */
   inFlight: number;
   /** Last sequence number read (to renew an expired iterator). */
@@ -208,7 +212,14 @@ export interface KinesisSourceOptions {
   blockMs: number;
   /** Wait before polling a shard that had nothing (Kinesis allows 5 GetRecords per second per shard). */
   idleMs?: number;
+  /** How often leases are renewed and balanced between the processes sharing the store. */
+  leaseEveryMs?: number;
   log: (m: string) => void;
+}
+
+/** A Kinesis Source also tells which shards it read (the summary lists them). */
+export interface KinesisSource extends Source {
+  shardsRead(): string[];
 }
 
 /** The shard's "owner" in a static split: its lineage's, so parents and children land in one process. */
@@ -223,11 +234,36 @@ function owner(shard: Shard, byId: ReadonlyMap<string, Shard>, count: number): n
   return n % count;
 }
 
-export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptions): Promise<Source> {
+const newShard = (id: string, parents: string[], ended: boolean): ShardState => ({
+  id,
+  parents,
+  iterator: undefined,
+  closed: ended,
+  ended,
+  owned: false,
+  draining: false,
+  inFlight: 0,
+  lastSeq: undefined,
+  buffer: [],
+  notBefore: 0,
+});
+
+/** Forget what was read and not handed out: the next owner (or we, later) starts again from the checkpoint. */
+function unread(s: ShardState): void {
+  s.closed = s.ended; // known again only by reading to the shard's end
+  s.buffer = [];
+  s.iterator = undefined;
+  s.lastSeq = undefined;
+}
+
+export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptions): Promise<KinesisSource> {
   const shards = new Map<string, ShardState>();
   const positions = await o.store.load();
   const idleMs = o.idleMs ?? 1000;
+  const leaseEveryMs = o.leaseEveryMs ?? 1000;
+  const read = new Set<string>();
   let listedAt = 0;
+  let leasedAt = 0;
   let rr = 0;
 
   async function listShards(): Promise<void> {
@@ -243,25 +279,82 @@ export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptio
       const id = s.ShardId!;
       if (shards.has(id)) continue;
       if (o.split && owner(s, byId, o.split.count) !== o.split.index) continue;
-      const pos = positions.get(id);
       const parents = [s.ParentShardId, s.AdjacentParentShardId].filter((p): p is string => p !== undefined && byId.has(p));
-      shards.set(id, {
-        id,
-        parents,
-        iterator: undefined,
-        closed: pos === SHARD_END,
-        ended: pos === SHARD_END,
-        inFlight: 0,
-        lastSeq: undefined,
-        buffer: [],
-        notBefore: 0,
-      });
+      shards.set(id, newShard(id, parents, positions.get(id) === SHARD_END));
     }
     listedAt = performance.now();
   }
 
   /** A parent is done when its SHARD_END is saved (by us, or by another process sharing the store). */
   const parentDone = (p: string) => shards.get(p)?.ended ?? positions.get(p) === SHARD_END;
+
+  /** Positions other processes saved (a shared store): their progress, and shards they finished. */
+  async function refresh(only?: ReadonlySet<string>): Promise<void> {
+    let finished = false;
+    for (const [id, pos] of await o.store.load()) {
+      const s = shards.get(id);
+      if (only ? !only.has(id) : s?.owned) continue;
+      positions.set(id, pos);
+      if (s && pos === SHARD_END && !s.ended) {
+        s.closed = s.ended = true;
+        finished = true;
+      }
+    }
+    if (finished) await listShards(); // their children
+  }
+
+  /** Renew leases, take this process's fair share of the readable shards, drop lost ones, drain surplus ones. */
+  async function balance(): Promise<void> {
+    leasedAt = performance.now();
+    if (o.store.shared) await refresh();
+    const readable = [...shards.values()].filter((s) => !s.ended && s.parents.every(parentDone)).map((s) => s.id);
+    const l = await o.store.lease(readable);
+    const gained = new Set<string>();
+    for (const s of shards.values()) {
+      if (l.held.has(s.id) && !s.owned) gained.add(s.id);
+      else if (!l.held.has(s.id) && s.owned) lose(s);
+    }
+    // Read after taking: from here on only we can move these positions (saves are fenced by the lease).
+    if (o.store.shared && gained.size) await refresh(gained);
+    for (const id of gained) {
+      const s = shards.get(id)!;
+      unread(s);
+      Object.assign(s, { owned: true, draining: false, notBefore: 0, closed: positions.get(id) === SHARD_END });
+      if (!o.store.shared) continue;
+      const from = l.takenOver.get(id);
+      const pos = positions.get(id);
+      o.log(
+        `shard ${id}: leased${from ? ` (taken over from ${from}, whose lease expired)` : ""}, reading ${pos ? `after sequence number ${pos}` : "from --start"}`,
+      );
+    }
+    for (const id of l.surplus) {
+      const s = shards.get(id);
+      if (!s?.owned || s.draining) continue;
+      s.draining = true;
+      unread(s);
+      o.log(
+        `shard ${id}: giving its lease back once its records are acked (a fair share is ${Math.ceil(readable.length / l.processes)} of ${readable.length} shards for ${l.processes} processes)`,
+      );
+    }
+  }
+
+  function lose(s: ShardState): void {
+    if (!s.owned) return;
+    s.owned = s.draining = false;
+    unread(s);
+    o.log(`shard ${s.id}: its lease was taken over by another process (this one was too slow to renew it): records not yet checkpointed are read again there`);
+  }
+
+  /** Drained surplus shards: every record acked, so the next owner resumes exactly where we stopped. */
+  async function releaseDrained(): Promise<void> {
+    const done = [...shards.values()].filter((s) => s.owned && s.draining && s.inFlight === 0);
+    if (!done.length) return;
+    await o.store.release(done.map((s) => s.id));
+    for (const s of done) {
+      s.owned = s.draining = false;
+      o.log(`shard ${s.id}: lease given back`);
+    }
+  }
 
   async function iteratorFor(s: ShardState): Promise<string | undefined> {
     const seq = s.lastSeq ?? positions.get(s.id);
@@ -273,25 +366,37 @@ export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptio
     return res.ShardIterator;
   }
 
+  /** Save positions; a shard whose save was refused has lost its lease. Returns the shards saved. */
+  async function save(next: Map<string, string>): Promise<string[]> {
+    const refused = await o.store.save(next);
+    for (const id of refused) lose(shards.get(id)!);
+    const saved = [...next.keys()].filter((id) => !refused.has(id));
+    for (const id of saved) positions.set(id, next.get(id)!);
+    return saved;
+  }
+
   /** Closed shards whose records are all acked: save SHARD_END so their children can start. */
   async function finishClosed(): Promise<void> {
     const done = new Map<string, string>();
-    for (const s of shards.values()) if (s.closed && !s.ended && s.inFlight === 0 && !s.buffer.length) done.set(s.id, SHARD_END);
+    for (const s of shards.values()) if (s.owned && !s.draining && s.closed && !s.ended && s.inFlight === 0 && !s.buffer.length) done.set(s.id, SHARD_END);
     if (!done.size) return;
-    await o.store.save(done);
-    for (const id of done.keys()) {
+    const saved = await save(done);
+    for (const id of saved) {
       shards.get(id)!.ended = true;
-      positions.set(id, SHARD_END);
       o.log(`shard ${id} finished (closed by resharding or stream end)`);
     }
+    if (o.store.shared) await o.store.release(saved);
+    for (const id of saved) shards.get(id)!.owned = false;
     await listShards(); // its children
+    await balance();
   }
 
   /** Up to `max` of the shard's records: from its buffer, refilled by one GetRecords call when empty. */
-  async function read(s: ShardState, max: number): Promise<Message[]> {
+  async function take(s: ShardState, max: number): Promise<Message[]> {
     if (!s.buffer.length) await fill(s);
     const out = s.buffer.splice(0, max);
     s.inFlight += out.length;
+    if (out.length) read.add(s.id);
     return out;
   }
 
@@ -324,31 +429,32 @@ export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptio
 
   await listShards();
   if (!shards.size) o.log(o.split ? `no shard of ${o.stream} falls in split ${o.split.index}/${o.split.count}` : `${o.stream} has no shards`);
-  for (const s of shards.values()) {
-    if (!(await o.store.claim(s.id))) throw new RidepredError(`shard ${s.id} of ${o.stream} is leased by another process`);
-  }
+  await balance();
 
   return {
     async next(max, signal) {
       const deadline = performance.now() + o.blockMs;
       while (!signal.aborted) {
         await finishClosed();
+        await releaseDrained();
         if (performance.now() - listedAt > 30_000) await listShards();
-        const ready = [...shards.values()].filter((s) => (!s.closed || s.buffer.length) && s.parents.every(parentDone));
+        if (performance.now() - leasedAt >= leaseEveryMs) await balance();
+        const ready = [...shards.values()].filter((s) => s.owned && !s.draining && (!s.closed || s.buffer.length) && s.parents.every(parentDone));
         const now = performance.now();
         for (let k = 0; k < ready.length; k++) {
           const s = ready[(rr + k) % ready.length]!;
           if (s.notBefore > now && !s.buffer.length) continue;
           rr = (rr + k + 1) % ready.length;
-          const msgs = await read(s, max);
+          const msgs = await take(s, max);
           if (msgs.length) return msgs;
           if (s.closed) break; // finish it before polling on
         }
         if (performance.now() >= deadline) return [];
-        const wake = Math.min(deadline, ...ready.map((s) => s.notBefore));
+        const wake = Math.min(deadline, leasedAt + leaseEveryMs, ...ready.map((s) => s.notBefore));
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.max(5, wake - performance.now()));
-          signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+          const onAbort = () => (clearTimeout(t), resolve());
+          const t = setTimeout(() => (signal.removeEventListener("abort", onAbort), resolve()), Math.max(5, wake - performance.now()));
+          signal.addEventListener("abort", onAbort, { once: true });
         });
       }
       return null;
@@ -361,11 +467,11 @@ export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptio
         const s = shards.get(shard);
         if (s) s.inFlight--;
       }
-      for (const [k, v] of last) positions.set(k, v);
-      if (last.size) await o.store.save(last);
+      if (last.size) await save(last);
       await finishClosed();
     },
     reclaimed: () => 0,
+    shardsRead: () => [...read].sort(),
     async close() {},
   };
 }

@@ -243,6 +243,8 @@ export interface KinesisModeOptions {
   deadLetter?: string;
   checkpoint: string;
   shards?: string;
+  /** A redis:// checkpoint's lease length. */
+  leaseMs: number;
   batch: number;
   blockMs: number;
   start: string;
@@ -277,7 +279,9 @@ export async function runKinesis(predictor: Predictor, o: KinesisModeOptions): P
       dead = ks.parseKinesisUrl("--dead-letter", o.deadLetter).stream;
       if (!(await exists(dead))) throw new RidepredError(`--dead-letter ${o.deadLetter}: no such Kinesis stream`);
     } else if (await exists(`${from.stream}.dead-letter`)) dead = `${from.stream}.dead-letter`;
-    const store = fileCheckpoint(o.checkpoint, from.stream, o.log);
+    const store = o.checkpoint.startsWith("redis://")
+      ? await (await import("./redis-checkpoint.js")).redisCheckpoint(o.checkpoint, from.stream, { leaseMs: o.leaseMs, log: o.log })
+      : fileCheckpoint(o.checkpoint, from.stream, o.log);
     try {
       const source = await ks.kinesisSource(client, {
         stream: from.stream,
@@ -285,6 +289,7 @@ export async function runKinesis(predictor: Predictor, o: KinesisModeOptions): P
         ...(split ? { split } : {}),
         start: o.start,
         blockMs: o.blockMs,
+        leaseEveryMs: Math.max(100, Math.floor(o.leaseMs / 3)),
         log: o.log,
       });
       const sink = ks.kinesisSink(client, {
@@ -307,6 +312,7 @@ export async function runKinesis(predictor: Predictor, o: KinesisModeOptions): P
         to: to.display,
         dead_letter: deadDisplay,
         checkpoint: store.display,
+        shards_read: source.shardsRead(),
         ...stats,
       };
     } finally {
