@@ -206,7 +206,8 @@ describe("Parquet page-by-page reader", () => {
 
   it("the RLE / bit-packing decoder reads what the writer's encoder and hyparquet agree on, and refuses data that ends early", async () => {
     const { readHybrid } = await import("../src/io/parquet-read.js");
-    const { hybrid, bytes } = await import("../src/io/parquet-write.js");
+    const { hybrid } = await import("../src/io/parquet-write.js");
+    const { bytes } = await import("../src/io/parquet-bytes.js");
     const { readRleBitPackedHybrid } = await import("hyparquet/src/encoding.js");
     let seed = 3;
     const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
@@ -238,7 +239,8 @@ describe("Parquet page-by-page reader", () => {
 
   it("definition levels that are one run of 1s are recognised without decoding them; anything else is not", async () => {
     const { oneRunOfOnes } = await import("../src/io/parquet-read.js");
-    const { hybrid, bytes } = await import("../src/io/parquet-write.js");
+    const { hybrid } = await import("../src/io/parquet-write.js");
+    const { bytes } = await import("../src/io/parquet-bytes.js");
     const enc = (levels: number[]) => {
       const buf = bytes();
       hybrid(buf, levels, levels.length, 1);

@@ -1,7 +1,8 @@
 // ridepred's own Parquet writer and snappy compressor, checked against independent readers:
 // hyparquet (JS) and DuckDB (C++) for files, hyparquet's JS snappy and hyparquet-compressors' WASM
 // snappy for pages.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
@@ -13,8 +14,21 @@ import { parquetSink } from "../src/io/parquet-write.js";
 import { snappyCompress } from "../src/io/snappy.js";
 import type { OutColumn, OutValues } from "../src/io/types.js";
 
+const ROOT = join(__dirname, "..");
+const GREEN_2021_02 = join(ROOT, "../shared/data/green_tripdata_2021-02.parquet");
+const hasShared = existsSync(GREEN_2021_02);
 const tmp = mkdtempSync(join(tmpdir(), "ridepred-pqw-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The rows a query gives in a fresh DuckDB. */
+async function fromDuckDB(sql: string) {
+  const duck = await (await DuckDBInstance.create(":memory:")).connect();
+  try {
+    return (await duck.runAndReadAll(sql)).getRowObjects();
+  } finally {
+    duck.closeSync();
+  }
+}
 
 let seed = 7;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
@@ -196,6 +210,37 @@ describe("parquetSink", () => {
     expect(Number(r!.total_compressed_size)).toBeLessThan(Number(u!.total_compressed_size) / 5);
   });
 
+  // Parquet names one codec per column chunk: it must suit all of the chunk's pages, not its first one.
+  const codecs = (metadata: Awaited<ReturnType<typeof write>>["metadata"], name: string) =>
+    metadata.row_groups.map((g) => g.columns.find((c) => c.meta_data!.path_in_schema[0] === name)!.meta_data!.codec);
+
+  it("compresses a chunk whose first page does not compress but the rest do (unique strings: dictionary, then PLAIN)", async () => {
+    const n = 8192;
+    const batches = [0, 1, 2, 3, 4, 5].map((b) => ({ n, values: [Array.from({ length: n }, (_, i) => `green-2021-02-${b * n + i}`)] }));
+    const { path, rows, metadata } = await write("unique-ids.parquet", [{ name: "ride_id", kind: "string" }], batches);
+    const chunk = metadata.row_groups[0]!.columns[0]!.meta_data!;
+    expect(chunk.encodings).toEqual(expect.arrayContaining(["PLAIN", "RLE_DICTIONARY"])); // the first page through the dictionary
+    expect(codecs(metadata, "ride_id")).toEqual(["SNAPPY"]);
+    expect(Number(chunk.total_compressed_size)).toBeLessThan(Number(chunk.total_uncompressed_size) / 3);
+    const expected = batches.flatMap((b) => b.values[0]!);
+    expect(rows.map((r) => r.ride_id)).toEqual(expected);
+    const duck = await fromDuckDB(`SELECT ride_id FROM read_parquet('${path}')`);
+    expect(duck.map((r) => r.ride_id)).toEqual(expected);
+  });
+
+  it("stores a chunk uncompressed when only its first page compresses, and every page still reads back", async () => {
+    const n = 4096;
+    const batches = [0, 1, 2, 3, 4, 5, 6, 7].map((b) => ({ n, values: [Float64Array.from({ length: n }, () => (b === 0 ? 1.5 : rnd() + rnd() / 2 ** 32))] }));
+    const { path, rows, metadata } = await write("first-page-compresses.parquet", [{ name: "x", kind: "double" }], batches);
+    expect(codecs(metadata, "x")).toEqual(["UNCOMPRESSED"]);
+    const chunk = metadata.row_groups[0]!.columns[0]!.meta_data!;
+    expect(chunk.total_compressed_size).toBe(chunk.total_uncompressed_size);
+    const expected = batches.flatMap((b) => Array.from(b.values[0]!));
+    expect(rows.map((r) => r.x)).toEqual(expected);
+    const duck = await fromDuckDB(`SELECT x FROM read_parquet('${path}')`);
+    expect(duck.map((r) => r.x)).toEqual(expected);
+  });
+
   it("an empty output is a valid file with the schema and no rows; abort leaves nothing behind", async () => {
     const { rows, metadata } = await write("empty.parquet", [{ name: "a", kind: "double" }], []);
     expect(rows).toEqual([]);
@@ -205,5 +250,50 @@ describe("parquetSink", () => {
     await sink.write({ n: 2, values: [new Float64Array([1, 2])] });
     await sink.abort();
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasShared)("score's Parquet output of a real month (needs ../shared)", () => {
+  const sizes = async (path: string) => {
+    const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
+    const chunks = metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data!)).filter((m) => m.path_in_schema[0] === "ride_id");
+    return { file: statSync(path).size, rideIds: chunks.reduce((a, m) => a + Number(m.total_compressed_size), 0), codecs: chunks.map((m) => m.codec) };
+  };
+  const score = (input: string, output: string, thread: "on" | "off") => {
+    const env = { ...process.env, NO_COLOR: "1", RIDEPRED_WRITER_THREAD: thread };
+    const r = spawnSync(process.execPath, [join(ROOT, "bin/ridepred"), "score", input, "-o", output], { encoding: "utf8", env });
+    expect(r.status, r.stderr).toBe(0);
+  };
+
+  it("an input's own ride_id column is written compressed, as small as generated ids, and its values round-trip", async () => {
+    // green 2021-02 as it is, and with a ride_id column of its own in front (made by DuckDB).
+    const withIds = join(tmp, "green-with-ids.parquet");
+    await fromDuckDB(
+      `COPY (SELECT 'green-2021-02-' || (row_number() OVER () - 1) AS ride_id, * FROM read_parquet('${GREEN_2021_02}')) TO '${withIds}' (FORMAT parquet)`,
+    );
+    score(GREEN_2021_02, join(tmp, "generated.parquet"), "off");
+    const generated = await sizes(join(tmp, "generated.parquet"));
+    expect(generated.codecs.every((c) => c === "SNAPPY")).toBe(true);
+    for (const thread of ["off", "on"] as const) {
+      const out = join(tmp, `own-ids-${thread}.parquet`);
+      score(withIds, out, thread);
+      const own = await sizes(out);
+      expect(
+        own.codecs.every((c) => c === "SNAPPY"),
+        `ride_id codecs ${own.codecs}`,
+      ).toBe(true);
+      expect(own.rideIds).toBeLessThan(generated.rideIds * 1.25); // uncompressed, it was 4.7x
+      expect(own.file).toBeLessThan(generated.file * 1.1);
+      // Every id back, in order, through both readers.
+      const [duck] = await fromDuckDB(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE o.ride_id IS DISTINCT FROM i.ride_id) AS differ
+         FROM (SELECT ride_id, row_number() OVER () AS k FROM read_parquet('${out}')) o
+         FULL JOIN (SELECT ride_id, row_number() OVER () AS k FROM read_parquet('${withIds}')) i USING (k)`,
+      );
+      expect(duck).toEqual({ n: 61_921n, differ: 0n });
+      const rows = await parquetReadObjects({ file: await asyncBufferFromFile(out), columns: ["ride_id"] });
+      expect(rows).toHaveLength(61_921);
+      expect(rows.every((r, k) => r.ride_id === `green-2021-02-${k}`)).toBe(true);
+    }
   });
 });

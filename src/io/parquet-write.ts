@@ -5,20 +5,22 @@
 //   timestamps  INT64 TIMESTAMP(MICROS, not adjusted to UTC), PLAIN, like pandas writes naive datetimes
 //   strings     BYTE_ARRAY UTF8, dictionary-encoded (RLE_DICTIONARY) until the dictionary stops paying, then PLAIN
 //   ride ids    BYTE_ARRAY UTF8, PLAIN, formatted from prefix + row number as bytes
-// Compression: snappy per column chunk, except a chunk whose first page snappy shrinks by less than 1/8
-// (random doubles) is stored uncompressed: same file size within a few percent, nothing to decompress.
+// Compression: snappy per column chunk, or none where it does not pay, decided from all of the chunk's
+// pages (parquet-pages.ts).
 // Statistics: null counts everywhere, min/max for doubles and timestamps (what readers prune on).
 import { closeSync, openSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { append, type Bytes, bytes, reserve } from "./parquet-bytes.js";
+import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
 import { adoptTemp, tempTarget } from "./sink.js";
 import { newSnappyCompressor } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
 import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
 import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
-export type ParquetCodec = "SNAPPY" | "UNCOMPRESSED";
+export type { ParquetCodec };
 
 export interface ParquetSinkOptions {
   /** Rows per row group (default 131,072): what the writer holds in memory, compressed, before writing. */
@@ -43,35 +45,13 @@ const LITTLE_ENDIAN = endianness() === "LE";
 
 type Physical = "DOUBLE" | "TIMESTAMP" | "INT64" | "BOOLEAN" | "STRING";
 
-/** A growable byte buffer, reused across pages and row groups. */
-export interface Bytes {
-  b: Uint8Array;
-  n: number;
-}
-export const bytes = (size = 1 << 16): Bytes => ({ b: new Uint8Array(size), n: 0 });
-function reserve(buf: Bytes, extra: number): void {
-  if (buf.n + extra <= buf.b.length) return;
-  const next = new Uint8Array(Math.max(buf.b.length * 2, buf.n + extra));
-  next.set(buf.b.subarray(0, buf.n));
-  buf.b = next;
-}
-function append(buf: Bytes, src: Uint8Array, len = src.length): void {
-  reserve(buf, len);
-  buf.b.set(len === src.length ? src : src.subarray(0, len), buf.n);
-  buf.n += len;
-}
-
 /** One column's chunk of the current row group. */
 interface Chunk {
   name: string;
   physical: Physical;
-  pages: Bytes; // data pages, headers included
-  dictPage: Bytes; // the dictionary page, written in front of the data pages
-  codec: ParquetCodec | undefined; // decided on the chunk's first page
+  pages: ChunkPages; // the dictionary page and the data pages, until the row group is written
   values: number;
   nulls: number;
-  uncompressed: number;
-  compressed: number;
   min: number;
   max: number;
   encodings: Set<number>;
@@ -82,7 +62,6 @@ interface Chunk {
   map: Int32Array | undefined;
   dictValues: Bytes;
   dictOff: boolean; // stopped paying: the rest of the chunk is PLAIN
-  snappy: (src: Uint8Array, n: number) => Uint8Array; // the sink's own compressor (see newSnappyCompressor)
 }
 
 export function parquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
@@ -117,12 +96,10 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     let uncompressed = 0;
     for (const c of chunks) {
       const chunkStart = offset;
-      if (c.dict && c.dict.size > 0) writeDictionaryPage(c);
-      write(c.dictPage.b, c.dictPage.n);
-      const dataStart = offset;
-      write(c.pages.b, c.pages.n);
-      uncompressed += c.uncompressed;
-      metas.push(columnChunk(c, chunkStart, dataStart, c.dictPage.n > 0));
+      if (c.dict && c.dict.size > 0) addDictionaryPage(c);
+      const written = c.pages.write(write);
+      uncompressed += written.uncompressed;
+      metas.push(columnChunk(c, chunkStart, written));
       resetChunk(c);
     }
     rowGroups.push(struct([1, list("struct", metas)], [2, i64(uncompressed)], [3, i64(groupRows)], [5, i64(start)], [6, i64(offset - start)]));
@@ -144,13 +121,13 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
         !isGeneratedIds(v) && isDict(v) && columns[j]!.kind !== "string" && columns[j]!.kind !== "raw" ? materialize(v) : v,
       );
       batch = { n: batch.n, values };
-      chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n), snappy));
-      for (let j = 0; j < chunks.length; j++) writeDataPage(chunks[j]!, batch.values[j]!, batch.n, codec, scratch);
+      chunks ??= columns.map((c, j) => newChunk(c.name, physicalOf(c.kind, batch.values[j]!, batch.n), new ChunkPages(codec, snappy)));
+      for (let j = 0; j < chunks.length; j++) writeDataPage(chunks[j]!, batch.values[j]!, batch.n, scratch);
       groupRows += batch.n;
       if (groupRows >= rowGroupRows) flush();
     },
     async finish() {
-      chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), snappy));
+      chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), new ChunkPages(codec, snappy)));
       flush();
       const footer = encodeStruct(
         struct(
@@ -193,17 +170,13 @@ function openTemp(path: string, tmp: string): number {
   }
 }
 
-function newChunk(name: string, physical: Physical, snappy: Chunk["snappy"]): Chunk {
+function newChunk(name: string, physical: Physical, pages: ChunkPages): Chunk {
   return {
     name,
     physical,
-    pages: bytes(),
-    dictPage: bytes(16),
-    codec: undefined,
+    pages,
     values: 0,
     nulls: 0,
-    uncompressed: 0,
-    compressed: 0,
     min: Infinity,
     max: -Infinity,
     encodings: new Set(),
@@ -213,15 +186,11 @@ function newChunk(name: string, physical: Physical, snappy: Chunk["snappy"]): Ch
     map: undefined,
     dictValues: bytes(physical === "STRING" ? 1 << 12 : 16),
     dictOff: false,
-    snappy,
   };
 }
 
 function resetChunk(c: Chunk): void {
-  c.pages.n = 0;
-  c.dictPage.n = 0;
-  c.codec = undefined;
-  c.values = c.nulls = c.uncompressed = c.compressed = 0;
+  c.values = c.nulls = 0;
   c.min = Infinity;
   c.max = -Infinity;
   c.encodings.clear();
@@ -265,7 +234,7 @@ function schema(chunks: Chunk[]): ThriftStruct[] {
   return out;
 }
 
-function columnChunk(c: Chunk, chunkStart: number, dataStart: number, hasDict: boolean): ThriftStruct {
+function columnChunk(c: Chunk, chunkStart: number, written: WrittenChunk): ThriftStruct {
   const type = c.physical === "DOUBLE" ? TYPE.DOUBLE : c.physical === "STRING" ? TYPE.BYTE_ARRAY : c.physical === "BOOLEAN" ? TYPE.BOOLEAN : TYPE.INT64;
   let minMax: [Uint8Array, Uint8Array] | undefined;
   if (c.min <= c.max && (c.physical === "DOUBLE" || c.physical === "TIMESTAMP")) {
@@ -289,12 +258,12 @@ function columnChunk(c: Chunk, chunkStart: number, dataStart: number, hasDict: b
       ),
     ],
     [3, list("string", [c.name])],
-    [4, CODEC[c.codec ?? "UNCOMPRESSED"]],
+    [4, CODEC[written.codec]],
     [5, i64(c.values)],
-    [6, i64(c.uncompressed)],
-    [7, i64(c.compressed)],
-    [9, i64(dataStart)],
-    [11, hasDict ? i64(chunkStart) : undefined],
+    [6, i64(written.uncompressed)],
+    [7, i64(written.compressed)],
+    [9, i64(chunkStart + written.dictionaryBytes)],
+    [11, written.dictionaryBytes > 0 ? i64(chunkStart) : undefined],
     [12, stats],
   );
   return struct([2, i64(chunkStart)], [3, meta]);
@@ -319,7 +288,7 @@ function isNull(v: unknown): boolean {
 }
 
 /** Encode n values of one column as a data page and append it to the chunk. */
-function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCodec, s: Scratch): void {
+function writeDataPage(c: Chunk, values: OutValues, n: number, s: Scratch): void {
   if (s.levels.length < n) s.levels = new Uint8Array(n);
   const dictionary = c.physical === "STRING" && !isGeneratedIds(values) && useDictionary(c);
   // One pass over the common column shapes finds definition levels (1 = present, 0 = null), the null
@@ -370,9 +339,9 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, codec: ParquetCod
   c.nulls += nulls;
   c.encodings.add(ENC.RLE).add(encoding);
   if (encoding === ENC.RLE_DICTIONARY) c.encodings.add(ENC.PLAIN); // the dictionary page
-  const header = (compressed: number) =>
-    encodeStruct(struct([1, PAGE.DATA], [2, body.n], [3, compressed], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])]));
-  appendPage(c, c.pages, body, header, codec);
+  c.pages.addData(body, (raw, stored) =>
+    encodeStruct(struct([1, PAGE.DATA], [2, raw], [3, stored], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])])),
+  );
 }
 
 /** Definition levels of any column into levels[0..n); returns the null count (generated ids are never null). */
@@ -453,32 +422,12 @@ function scanTimestamps(c: Chunk, values: Float64Array, n: number, s: Scratch): 
   return n - k;
 }
 
-/** Compress (or not) a page body and append header + payload; the chunk's first page decides its codec. */
-function appendPage(c: Chunk, dest: Bytes, body: Bytes, header: (compressed: number) => Uint8Array, codec: ParquetCodec): void {
-  let payload = body.b;
-  let len = body.n;
-  if (codec === "SNAPPY" && c.codec !== "UNCOMPRESSED") {
-    const z = c.snappy(body.b, body.n);
-    if (c.codec === undefined) c.codec = z.length <= body.n - (body.n >>> 3) ? "SNAPPY" : "UNCOMPRESSED";
-    if (c.codec === "SNAPPY") {
-      payload = z;
-      len = z.length;
-    }
-  } else c.codec ??= "UNCOMPRESSED";
-  const h = header(len);
-  append(dest, h);
-  append(dest, payload, len);
-  c.uncompressed += h.length + body.n;
-  c.compressed += h.length + len;
-}
-
 /** The chunk's dictionary page: its PLAIN-encoded values are the page body as they stand. */
-function writeDictionaryPage(c: Chunk): void {
-  const body = c.dictValues;
+function addDictionaryPage(c: Chunk): void {
   const count = c.dict!.size;
-  const header = (compressed: number) => encodeStruct(struct([1, PAGE.DICTIONARY], [2, body.n], [3, compressed], [7, struct([1, count], [2, ENC.PLAIN])]));
-  // The chunk's codec was decided on its first data page; the dictionary follows it.
-  appendPage(c, c.dictPage, body, header, c.codec === "SNAPPY" ? "SNAPPY" : "UNCOMPRESSED");
+  c.pages.addDictionary(c.dictValues, (raw, stored) =>
+    encodeStruct(struct([1, PAGE.DICTIONARY], [2, raw], [3, stored], [7, struct([1, count], [2, ENC.PLAIN])])),
+  );
 }
 
 function encodeDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: number, s: Scratch): void {
