@@ -1,17 +1,24 @@
-// A PostgreSQL table as a sink: batches go through COPY ... FROM STDIN (text format) into a temporary
-// staging table, and finish() merges them into the target in one transaction (table-merge.ts). Until
-// then the target is not touched; a run that fails or is killed leaves it as it was (the staging table
-// belongs to the session and goes with it).
+// A PostgreSQL table as a sink. Batches go through COPY ... FROM STDIN in the binary format
+// (pg-copy-encode.ts) and the target is changed in one transaction, so a run that fails or is killed
+// leaves it as it was:
+//   - a target that does not exist yet is created inside a transaction held open for the whole run and
+//     loaded directly (COPY FREEZE, its primary key built once at the end by one sort instead of a
+//     million index insertions); until COMMIT nobody sees it, and a dead session takes it away;
+//   - an existing target gets the rows through a temporary staging table (the session's own) that
+//     finish() merges in one transaction (table-merge.ts).
+import type { Writable } from "node:stream";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import type { Writable } from "node:stream";
 import { RidepredError } from "../errors.js";
 import type { SinkOptions } from "./index.js";
 import { pgConnect, pgError } from "./pg-connect.js";
+import { COPY_HEADER, COPY_TRAILER, CopyEncoder } from "./pg-copy-encode.js";
 import { checkTarget, columnDefs, describeTarget, mergeStaged, type TableSession } from "./table-merge.js";
-import { type PgLocation, quoteIdent, tableLabel } from "./table-url.js";
-import { formatTimestamp } from "./timestamp.js";
-import { cells, type ColumnKind, type OutBatch, type OutColumn, type Sink } from "./types.js";
+import { type PgLocation, type TableName, qualified, quoteIdent, tableLabel } from "./table-url.js";
+import type { OutBatch, OutColumn, Sink } from "./types.js";
+
+/** Encoded bytes the COPY stream may hold before write() waits: reading and scoring go on meanwhile. */
+const IN_FLIGHT = 8 << 20;
 
 export async function openPgSink(loc: PgLocation, columns: readonly OutColumn[], options: SinkOptions): Promise<Sink> {
   if (!loc.table) throw new RidepredError(`${loc.label}: name the output table (?table=SCHEMA.TABLE)`);
@@ -19,19 +26,23 @@ export async function openPgSink(loc: PgLocation, columns: readonly OutColumn[],
   const client = await pgConnect(loc);
   const session = pgSession(client, loc);
   const stage = `"ridepred_stage_${process.pid}"`;
-  let copy: Writable | undefined;
+  let copy: (Writable & { rowCount?: number }) | undefined;
   let copyError: Error | undefined;
   try {
     const target = await describeTarget(session, table, options.key).catch((e) => {
       throw pgError(loc, e, `looking up table ${tableLabel(table)}`);
     });
     const mode = checkTarget(loc.label, { table, columns, key: options.key, period: options.period, target, mode: options.ifExists });
-    await session.run(`CREATE TEMP TABLE ${stage} (${columnDefs(columns)})`).catch((e) => {
-      throw pgError(loc, e, "creating the staging table");
+    const direct = !target.exists;
+    const into = direct ? qualified(table) : stage;
+    await (direct ? createDirect(session, table, columns) : session.run(`CREATE TEMP TABLE ${stage} (${columnDefs(columns)})`)).catch((e) => {
+      throw pgError(loc, e, direct ? `creating table ${tableLabel(table)}` : "creating the staging table");
     });
-    copy = client.query(copyFrom(`COPY ${stage} (${columns.map((c) => quoteIdent(c.name)).join(", ")}) FROM STDIN`));
+    const names = columns.map((c) => quoteIdent(c.name)).join(", ");
+    copy = client.query(copyFrom(`COPY ${into} (${names}) FROM STDIN (FORMAT binary${direct ? ", FREEZE" : ""})`));
     copy.on("error", (e) => (copyError ??= e));
-    const cellsOf = columns.map((c) => copyCell(c.kind));
+    copy.write(COPY_HEADER);
+    const encoder = new CopyEncoder(columns.map((c) => c.kind));
     let closed = false;
     const close = async () => {
       if (closed) return;
@@ -42,14 +53,16 @@ export async function openPgSink(loc: PgLocation, columns: readonly OutColumn[],
       async write(batch: OutBatch) {
         if (copyError) throw pgError(loc, copyError, `loading table ${tableLabel(table)}`, 1);
         if (batch.n === 0) return;
-        const text = copyText(batch, cellsOf);
-        if (!copy!.write(text)) await drained(copy!, () => copyError);
+        copy!.write(encoder.encode(batch));
+        if (copy!.writableLength > IN_FLIGHT) await drained(copy!, () => copyError);
       },
       async finish() {
         try {
+          copy!.write(COPY_TRAILER);
           await endCopy(copy!, () => copyError).catch((e) => {
             throw pgError(loc, e, `loading table ${tableLabel(table)} (nothing written)`, 1);
           });
+          if (direct) return { rowsWritten: await commitDirect(session, table, columns, options.key, copy!.rowCount ?? 0) };
           const rowsWritten = await mergeStaged(session, { table, columns, stage, mode, key: options.key, period: options.period, target });
           return { rowsWritten };
         } finally {
@@ -57,7 +70,7 @@ export async function openPgSink(loc: PgLocation, columns: readonly OutColumn[],
         }
       },
       async abort() {
-        // Ending the session drops the staging table; the target was never touched.
+        // Ending the session drops the staging table and rolls back a table being created.
         copy?.destroy();
         await close();
       },
@@ -77,35 +90,44 @@ export function pgSession(client: pg.Client, loc: PgLocation): TableSession {
   };
 }
 
-type Cell = (v: unknown) => string;
-
-/** COPY text format: tab between cells, \N for NULL, backslash escapes for \, tab, newline, CR. */
-const needsEscape = /[\\\t\n\r]/;
-const escapeText = (s: string) =>
-  needsEscape.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === "\\" ? "\\\\" : c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\r")) : s;
-
-function copyCell(kind: ColumnKind): Cell {
-  if (kind === "double") return (v) => (v === null || v === undefined || v !== v ? "\\N" : String(v));
-  if (kind === "timestamp") return (v) => (v === null || v === undefined || v !== v ? "\\N" : formatTimestamp(v as number));
-  if (kind === "string") return (v) => (v === null || v === undefined ? "\\N" : escapeText(v as string));
-  return (v) => {
-    if (v === null || v === undefined || (typeof v === "number" && v !== v)) return "\\N";
-    if (v instanceof Date) return formatTimestamp(v.getTime());
-    return escapeText(typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v));
-  };
+/** BEGIN, and the new table without its key (added by commitDirect once the rows are in). */
+async function createDirect(s: TableSession, table: TableName, columns: readonly OutColumn[]): Promise<void> {
+  await s.run("BEGIN");
+  await s.run(`CREATE TABLE ${qualified(table)} (${columnDefs(columns)})`);
 }
 
-function copyText(batch: OutBatch, cellsOf: Cell[]): string {
-  const { n } = batch;
-  const values = batch.values.map((v) => cells(v, n));
-  const m = cellsOf.length;
-  let text = "";
-  for (let r = 0; r < n; r++) {
-    let line = cellsOf[0]!(values[0]![r]);
-    for (let j = 1; j < m; j++) line += "\t" + cellsOf[j]!(values[j]![r]);
-    text += line + "\n";
+/** The primary key over the loaded rows, then COMMIT; a ride_id loaded twice rolls everything back (exit 1, named). */
+async function commitDirect(s: TableSession, table: TableName, columns: readonly OutColumn[], key: string | undefined, rows: number): Promise<number> {
+  const keyed = key !== undefined && columns.some((c) => c.name === key);
+  try {
+    if (keyed) {
+      await s.run("SAVEPOINT ridepred_key");
+      await s.run(`ALTER TABLE ${qualified(table)} ADD PRIMARY KEY (${quoteIdent(key)})`).catch(async (e) => {
+        if ((e as { code?: string }).code === "23505") await refuseDuplicate(s, table, key);
+        throw e;
+      });
+    }
+    await s.run("COMMIT");
+    return rows;
+  } catch (e) {
+    await s.run("ROLLBACK").catch(() => {});
+    throw s.fail(e, `writing table ${tableLabel(table)} (rolled back, nothing written)`, 1);
   }
-  return text;
+}
+
+/** The first ride_id the run loaded twice, named (the key could not be built). */
+async function refuseDuplicate(s: TableSession, table: TableName, key: string): Promise<void> {
+  await s.run("ROLLBACK TO SAVEPOINT ridepred_key");
+  const k = quoteIdent(key);
+  const dup = await s.rows<{ id: string; n: string }>(
+    `SELECT ${k} AS id, count(*) AS n FROM ${qualified(table)} GROUP BY ${k} HAVING count(*) > 1 ORDER BY ${k} LIMIT 1`,
+  );
+  const first = dup[0];
+  if (first)
+    throw new RidepredError(
+      `${s.label}: ride_id ${first.id} appears ${first.n} times in this run: nothing written to table ${tableLabel(table)} (ride ids must be unique)`,
+      1,
+    );
 }
 
 function drained(w: Writable, failed: () => Error | undefined): Promise<void> {
