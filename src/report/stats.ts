@@ -4,8 +4,9 @@
 // and the errors'. Memory is bounded whatever the row count (sketch.ts, counter.ts); the summary is a few
 // kilobytes per column and is what --json carries under `drift` and a later run's --reference reads.
 import type { BatchObserver, BatchView } from "../batch/score.js";
-import { isDict, materialize, type Column, type DictColumn } from "../columns.js";
+import { isDict, materialize, type Column } from "../columns.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
+import { Combinations, MISSING, type RowIds, UNINDEXED, ValueIds } from "./combinations.js";
 import { Counter, type CounterJSON } from "./counter.js";
 import { compare, type Comparison, type Reference } from "./drift.js";
 import { quantile, Sketch, type SketchJSON } from "./sketch.js";
@@ -75,6 +76,17 @@ interface InputState {
   unseen: number;
 }
 
+/** A category input: its values' ids and counts by id (settled into the counter at the end). */
+interface CategoryState extends InputState {
+  counter: Counter;
+  ids: ValueIds;
+  counts: Float64Array;
+  /** Dictionary entry -> id, per dictionary (by identity). */
+  entries: WeakMap<ArrayLike<unknown>, Int32Array>;
+  /** This batch's row ids (reused). */
+  rowIds: Int32Array;
+}
+
 const QUANTILES: [string, number][] = [
   ["p1", 0.01],
   ["p5", 0.05],
@@ -91,32 +103,41 @@ export class RunStats implements BatchObserver {
   private readonly actual = new Sketch();
   private readonly error = new Sketch();
   private timed = false;
-  private readonly combos: { count: number; unseen: number }[];
+  private readonly combos: Combinations[];
   private readonly reasons = new Counter(1000);
-  /** Coerced dictionaries (Parquet's), by identity: a row group's batches share one. */
-  private readonly coerced = new WeakMap<ArrayLike<unknown>, (string | undefined)[]>();
-  private tally = new Float64Array(0);
 
   constructor(private readonly o: RunStatsOptions) {
     this.inputs = o.inputs.map((i) =>
       i.type === "number"
         ? { name: i.name, sketch: new Sketch(), unseen: 0 }
-        : { name: i.name, counter: new Counter(), known: o.vocabulary.inputs.get(i.name), unseen: 0 },
+        : ({
+            name: i.name,
+            counter: new Counter(),
+            known: o.vocabulary.inputs.get(i.name),
+            unseen: 0,
+            ids: new ValueIds(),
+            counts: new Float64Array(0),
+            entries: new WeakMap(),
+            rowIds: new Int32Array(0),
+          } satisfies CategoryState),
     );
     this.prediction = o.classNames ? new Counter() : new Sketch();
-    this.combos = o.vocabulary.templates.map(() => ({ count: 0, unseen: 0 }));
+    this.combos = o.vocabulary.templates.map((t) => new Combinations(t));
   }
 
   observe(b: BatchView): void {
     const { keep, k } = b;
-    const strings = new Map<string, (string | undefined)[]>();
+    const rows = new Map<string, RowIds>();
     for (const s of this.inputs) {
       const col = b.inputs[s.name];
       if (s.sketch) this.addNumbers(s.sketch, col, keep, k);
-      else strings.set(s.name, this.addCategories(s, col, keep, k));
+      else rows.set(s.name, this.addCategories(s as CategoryState, col, keep, k));
     }
     this.addPredictions(b);
-    this.addCombinations(strings, k);
+    this.o.vocabulary.templates.forEach((t, i) => {
+      const cols = t.inputs.map((n) => rows.get(n));
+      if (cols.every((c) => c !== undefined)) this.combos[i]!.add(cols as RowIds[], k);
+    });
     for (const [field, reason] of b.rejected) this.reasons.add(`${field}\u0000${reason}`);
   }
 
@@ -136,51 +157,75 @@ export class RunStats implements BatchObserver {
     }
   }
 
-  /** Counts the kept rows' values; returns each kept row's value (undefined: missing) for the template fields. */
-  private addCategories(s: InputState, col: Column | undefined, keep: Int32Array, k: number): (string | undefined)[] {
-    const out = new Array<string | undefined>(k);
-    const c = s.counter!;
+  /** Counts the kept rows' values by id (one Map lookup a row, or none for a dictionary column); returns their ids. */
+  private addCategories(s: CategoryState, col: Column | undefined, keep: Int32Array, k: number): RowIds {
+    const out: RowIds = { ids: (s.rowIds = s.rowIds.length >= k ? s.rowIds : new Int32Array(k)), names: s.ids.names, text: new Map() };
+    const ids = out.ids;
     if (col === undefined) {
-      c.missing += k;
+      ids.fill(MISSING, 0, k);
+      s.counter.missing += k;
       return out;
     }
-    if (isDict(col)) return this.addDictionary(s, col, keep, k, out);
-    const cells = materialize(col);
-    for (let i = 0; i < k; i++) {
-      const v = coerced(s.name, cells[keep[i]!]);
-      out[i] = v;
-      if (v === undefined) c.missing++;
-      else {
-        c.add(v);
-        if (s.known && !s.known.has(v)) s.unseen++;
+    if (isDict(col)) {
+      const entries = this.entryIds(s, col.dictionary);
+      for (let i = 0; i < k; i++) {
+        const j = col.indices[keep[i]!]!;
+        ids[i] = j >= 0 ? entries[j]! : MISSING;
+      }
+    } else {
+      const cells = materialize(col);
+      for (let i = 0; i < k; i++) {
+        const v = coerced(s.name, cells[keep[i]!]);
+        const id = v === undefined ? MISSING : s.ids.idOf(v);
+        ids[i] = id;
+        if (id === UNINDEXED) out.text.set(i, v!);
       }
     }
+    this.count(s, out, k);
     return out;
   }
 
-  /** A dictionary column: rows counted per entry first, so each distinct value is coerced and looked up once. */
-  private addDictionary(s: InputState, col: DictColumn, keep: Int32Array, k: number, out: (string | undefined)[]) {
-    let dict = this.coerced.get(col.dictionary);
-    if (!dict) this.coerced.set(col.dictionary, (dict = Array.from(col.dictionary, (v) => coerced(s.name, v))));
-    if (this.tally.length < dict.length) this.tally = new Float64Array(dict.length);
-    const t = this.tally.fill(0, 0, dict.length);
-    const c = s.counter!;
+  /** A dictionary's entries as ids, once per dictionary (a row group's batches share one). */
+  private entryIds(s: CategoryState, dictionary: ArrayLike<unknown>): Int32Array {
+    let e = s.entries.get(dictionary);
+    if (!e) {
+      e = Int32Array.from(Array.from(dictionary), (v) => {
+        const c = coerced(s.name, v);
+        return c === undefined ? MISSING : s.ids.idOf(c);
+      });
+      s.entries.set(dictionary, e);
+    }
+    return e;
+  }
+
+  private count(s: CategoryState, rows: RowIds, k: number): void {
+    if (s.counts.length < s.ids.names.length) {
+      const grown = new Float64Array(Math.max(64, 2 * s.ids.names.length));
+      grown.set(s.counts);
+      s.counts = grown;
+    }
     for (let i = 0; i < k; i++) {
-      const j = col.indices[keep[i]!]!;
-      if (j >= 0) t[j]!++;
-      out[i] = j >= 0 ? dict[j] : undefined;
+      const id = rows.ids[i]!;
+      if (id >= 0) s.counts[id]!++;
+      else if (id === MISSING) s.counter.missing++;
     }
-    let counted = 0;
-    for (let j = 0; j < dict.length; j++) {
-      const n = t[j]!;
-      const v = dict[j];
-      if (!n || v === undefined) continue;
-      counted += n;
-      c.add(v, n);
+    // values past the id table: counted one by one (their text is at hand)
+    for (const v of rows.text.values()) {
+      s.counter.add(v);
+      if (s.known && !s.known.has(v)) s.unseen++;
+    }
+  }
+
+  /** The counts by id into the counter, once, when the run is summarized. */
+  private settle(s: CategoryState): Counter {
+    s.ids.names.forEach((v, id) => {
+      const n = s.counts[id] ?? 0;
+      if (!n) return;
+      s.counter.add(v, n);
       if (s.known && !s.known.has(v)) s.unseen += n;
-    }
-    c.missing += k - counted;
-    return out;
+      s.counts[id] = 0;
+    });
+    return s.counter;
   }
 
   private addPredictions(b: BatchView): void {
@@ -201,34 +246,17 @@ export class RunStats implements BatchObserver {
     }
   }
 
-  private addCombinations(strings: Map<string, (string | undefined)[]>, k: number): void {
-    this.o.vocabulary.templates.forEach((t, ti) => {
-      const cols = t.inputs.map((n) => strings.get(n));
-      if (cols.some((c) => c === undefined)) return;
-      const tally = this.combos[ti]!;
-      const parts = new Array<string>(cols.length);
-      for (let i = 0; i < k; i++) {
-        let complete = true;
-        for (let j = 0; j < cols.length; j++) {
-          const v = cols[j]![i];
-          if (v === undefined) complete = false;
-          else parts[j] = v;
-        }
-        if (!complete) continue;
-        tally.count++;
-        if (!t.known.has(t.build(parts))) tally.unseen++;
-      }
-    });
-  }
-
   summary(): DriftSummary {
     const inputs: Record<string, ColumnStats> = {};
-    for (const s of this.inputs)
-      inputs[s.name] = s.sketch ? numberStats(s.sketch) : { kind: "category", ...s.counter!.toJSON(), unseen: s.known ? s.unseen : null };
+    for (const s of this.inputs) {
+      if (s.sketch) inputs[s.name] = numberStats(s.sketch);
+      else inputs[s.name] = { kind: "category", ...this.settle(s as CategoryState).toJSON(), unseen: s.known ? s.unseen : null };
+    }
     const prediction = this.prediction instanceof Sketch ? numberStats(this.prediction) : categoryStats(this.prediction);
     const combinations: DriftSummary["combinations"] = {};
     this.o.vocabulary.templates.forEach((t, i) => {
-      if (this.combos[i]!.count) combinations[t.name] = this.combos[i]!;
+      const c = this.combos[i]!;
+      if (c.count) combinations[t.name] = { count: c.count, unseen: c.unseen };
     });
     const summary: DriftSummary = {
       threshold: this.o.threshold,
