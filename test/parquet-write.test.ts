@@ -11,7 +11,7 @@ import { compressors } from "hyparquet-compressors";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
 import { parquetSink } from "../src/io/parquet-write.js";
-import { snappyCompress } from "../src/io/snappy.js";
+import { newSnappyCompressor } from "../src/io/snappy.js";
 import type { OutColumn, OutValues } from "../src/io/types.js";
 
 const ROOT = join(__dirname, "..");
@@ -34,6 +34,7 @@ let seed = 7;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 
 describe("snappy", () => {
+  const snappyCompress = newSnappyCompressor();
   const roundTrip = (src: Uint8Array) => {
     const z = snappyCompress(src);
     const js = new Uint8Array(src.length);

@@ -81,8 +81,3 @@ function viewDecoder(): Uncompress | undefined {
     return bytes.subarray(outAt, outAt + outputLength);
   };
 }
-
-/** Whether hysnappy's module was found, so pages are views rather than copies (for tests). */
-export function viewsPages(): boolean {
-  return viewDecoder() !== undefined;
-}

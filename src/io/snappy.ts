@@ -3,16 +3,8 @@
 // real output pages: 3x faster on ride ids (1.1 GB/s), 1.3x on timestamps.
 import { snappyCompressor } from "hysnappy";
 
-let compress: ((input: Uint8Array) => Uint8Array) | undefined;
-
-/** Raw snappy (as Parquet pages use it) of src[0..n). */
-export function snappyCompress(src: Uint8Array, n = src.length): Uint8Array {
-  compress ??= snappyCompressor();
-  return compress(n === src.length ? src : src.subarray(0, n));
-}
-
 /**
- * A compressor of its own. hysnappy's WASM build keeps its match table from one call to the next, so
+ * Raw snappy (as Parquet pages use it) of src[0..n), by a compressor of its own. hysnappy's WASM build keeps its match table from one call to the next, so
  * what it emits for a page (always valid, and decoding to the same bytes) depends on what it compressed
  * before: a writer that owns its compressor makes a file's bytes a function of its rows alone, whatever
  * else the process wrote before it (a run over several inputs, a re-run in one process).
