@@ -108,23 +108,31 @@ export function categorySvg(title: string, labels: string[], series: Series[]): 
   return svg(title, parts.join(""), h);
 }
 
-/** Paired columns per PSI bin: reference (grey) and this run (blue), shares of each run. */
+/** Paired columns per PSI bin: reference (grey) and this run (blue), shares of each run; labels slanted. */
 export function binsSvg(title: string, labels: string[], ref: number[], cur: number[]): string {
   const n = labels.length;
   if (!n) return "";
+  const h = H + 30;
+  const base = h - PAD.b - 30;
   const top = Math.max(1e-9, ...ref, ...cur);
   const slot = (W - PAD.l - PAD.r) / n;
-  const y = (v: number) => H - PAD.b - ((H - PAD.t - PAD.b) * v) / top;
-  const parts: string[] = [axes(top, PAD.l, W - PAD.r)];
+  const y = (v: number) => base - ((base - PAD.t) * v) / top;
+  const parts: string[] = [
+    `<line class="axis" x1="${PAD.l}" x2="${W - PAD.r}" y1="${base}" y2="${base}"/>`,
+    `<text class="tick" x="${PAD.l - 6}" y="${PAD.t + 4}" text-anchor="end">${(top * 100).toFixed(0)}%</text>`,
+    `<text class="tick" x="${PAD.l - 6}" y="${base + 4}" text-anchor="end">0</text>`,
+  ];
   labels.forEach((label, i) => {
     const x0 = PAD.l + i * slot;
-    const bw = Math.max(1, slot / 2 - 2);
-    parts.push(`<rect class="refbar" x="${f(x0 + 1)}" y="${f(y(ref[i]!))}" width="${f(bw)}" height="${f(y(0) - y(ref[i]!))}"/>`);
-    parts.push(`<rect class="cur" x="${f(x0 + 1 + bw)}" y="${f(y(cur[i]!))}" width="${f(bw)}" height="${f(y(0) - y(cur[i]!))}"/>`);
-    const short = label.length > 9 ? label.slice(0, 8) + "…" : label;
-    parts.push(`<text class="tick" x="${f(x0 + slot / 2)}" y="${H - PAD.b + 14}" text-anchor="middle">${esc(short)}</text>`);
+    const bw = Math.max(1, slot / 2 - 1.5);
+    parts.push(`<rect class="refbar" x="${f(x0 + 1)}" y="${f(y(ref[i]!))}" width="${f(bw)}" height="${f(base - y(ref[i]!))}"/>`);
+    parts.push(`<rect class="cur" x="${f(x0 + 1 + bw)}" y="${f(y(cur[i]!))}" width="${f(bw)}" height="${f(base - y(cur[i]!))}"/>`);
+    const short = label.length > 10 ? label.slice(0, 9) + "…" : label;
+    const lx = f(x0 + slot / 2 + 3);
+    const ly = base + 12;
+    parts.push(`<text class="tick" x="${lx}" y="${ly}" text-anchor="end" transform="rotate(-35 ${lx} ${ly})">${esc(short)}</text>`);
   });
-  return svg(title, parts.join(""));
+  return svg(title, parts.join(""), h);
 }
 
 /** The rows of a run: scored, filtered and rejected as one bar. */

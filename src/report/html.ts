@@ -71,7 +71,7 @@ function rowsSection(s: ScoreSummary, d: DriftSummary): string {
         .join("")}</tbody></table>`
     : "";
   const unseen = Object.entries(d.combinations)
-    .map(([name, c]) => `<p>${n(c.unseen)} rows (${pct(c.unseen, c.count)}) have a <code>${esc(name)}</code> the model never saw in training.</p>`)
+    .map(([name, c]) => `<p>${n(c.unseen)} ${c.unseen === 1 ? "row" : "rows"} (${pct(c.unseen, c.count)}) have a <code>${esc(name)}</code> the model never saw in training.</p>`)
     .join("");
   return `<section id="rows"><h2>Rows</h2>
 ${accountingSvg([
@@ -164,7 +164,7 @@ function inputsSection(d: DriftSummary, ref: Reference | undefined): string {
         : categoryFigure(`most frequent values of ${name}`, c, old?.kind === "category" ? old : undefined);
     const unseen =
       c.kind === "category" && c.unseen !== null
-        ? `<p class="unseen">${n(c.unseen)} rows (${pct(c.unseen, c.count)}) with a value the model never saw in training${old?.kind === "category" && old.unseen !== null ? ` <span class="was">(reference: ${pct(old.unseen, old.count)})</span>` : ""}.</p>`
+        ? `<p class="unseen">${n(c.unseen)} ${c.unseen === 1 ? "row" : "rows"} (${pct(c.unseen, c.count)}) with a value the model never saw in training${old?.kind === "category" && old.unseen !== null ? ` <span class="was">(reference: ${pct(old.unseen, old.count)})</span>` : ""}.</p>`
         : "";
     const bins = c.drift ? binsDetails(name, c.drift) : "";
     return `<article class="input${c.drift?.flagged ? " flagged" : ""}" data-input="${esc(name)}"><h3><code>${esc(name)}</code> <small>${c.kind}</small></h3>${fig}${unseen}${c.drift ? psiLine(c.drift.psi, c.drift.flagged, d.threshold) : ""}${bins}</article>`;
@@ -176,7 +176,7 @@ function inputsSection(d: DriftSummary, ref: Reference | undefined): string {
 function binsDetails(name: string, d: NonNullable<ColumnStats["drift"]>): string {
   const chart = binsSvg(
     `${name}: shares of the reference's bins`,
-    d.bins.map((b) => b.label),
+    d.bins.map((b) => (b.upper !== undefined && b.upper !== null ? `≤ ${num(b.upper)}` : b.label)),
     shares(d.bins.map((b) => b.reference)),
     shares(d.bins.map((b) => b.current)),
   );
