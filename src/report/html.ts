@@ -71,7 +71,10 @@ function rowsSection(s: ScoreSummary, d: DriftSummary): string {
         .join("")}</tbody></table>`
     : "";
   const unseen = Object.entries(d.combinations)
-    .map(([name, c]) => `<p>${n(c.unseen)} ${c.unseen === 1 ? "row" : "rows"} (${pct(c.unseen, c.count)}) have a <code>${esc(name)}</code> the model never saw in training.</p>`)
+    .map(
+      ([name, c]) =>
+        `<p>${n(c.unseen)} ${c.unseen === 1 ? "row" : "rows"} (${pct(c.unseen, c.count)}) have a <code>${esc(name)}</code> the model never saw in training.</p>`,
+    )
     .join("");
   return `<section id="rows"><h2>Rows</h2>
 ${accountingSvg([
