@@ -3,7 +3,7 @@
 // themselves (every bin's rows, then PSI by the formula), the exit codes with and without
 // --fail-on-drift, the report's size and that it names nothing outside itself.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
@@ -141,5 +141,42 @@ describe.skipIf(!existsSync(JAN) || !existsSync(FEB))("score --report/--referenc
     expect(existsSync(join(tmp, "y.parquet"))).toBe(false);
     const bad = ridepred(["score", FEB, "-o", "z.parquet", "--reference", "2021-01.json", "--drift-threshold", "x"]);
     expect(bad.code).toBe(2);
+  });
+});
+
+// Without ../shared: the committed sample, as CSV and as Parquet (the same rides), and copies of it as months.
+describe("score --report/--reference on the committed sample", () => {
+  const SAMPLE = join(ROOT, "examples/green_tripdata_2021-02_sample");
+
+  it("the same rides read from CSV against their Parquet run's summary: every PSI 0, --fail-on-drift exits 0", () => {
+    const ref = ridepred(["score", `${SAMPLE}.parquet`, "-o", "sample.parquet", "--json"]);
+    expect(ref.code, ref.stderr).toBe(0);
+    writeFileSync(join(tmp, "sample.json"), ref.stdout);
+    const r = ridepred(["score", `${SAMPLE}.csv`, "-o", "sample.csv", "--reference", "sample.json", "--report", "sample.html", "--fail-on-drift", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout).drift as DriftSummary;
+    expect(d.prediction.drift!.psi).toBe(0);
+    for (const c of Object.values(d.inputs)) expect(c.drift!.psi).toBe(0);
+    expect(d.inputs.PULocationID).toMatchObject({ kind: "category", count: 1000, missing: 0 });
+    expect(statSync(join(tmp, "sample.html")).size).toBeLessThan(1 << 20);
+  });
+
+  it("several inputs: one report each, named from its period; one name for all is refused before anything is read", () => {
+    const dir = mkdtempSync(join(tmp, "months-"));
+    for (const m of ["01", "02", "03"]) copyFileSync(`${SAMPLE}.parquet`, join(dir, `green_tripdata_2021-${m}.parquet`));
+    const pattern = join(dir, "green_tripdata_{year}-{month}.parquet");
+    const r = ridepred(["score", pattern, "-o", join(dir, "out/{year}-{month}.parquet"), "--report", join(dir, "out/{year}-{month}.html"), "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(
+      readdirSync(join(dir, "out"))
+        .filter((f) => f.endsWith(".html"))
+        .sort(),
+    ).toEqual(["2021-01.html", "2021-02.html", "2021-03.html"]);
+    const s = JSON.parse(r.stdout);
+    expect(s.inputs.map((i: { drift: DriftSummary }) => i.drift.prediction.count)).toEqual([1000, 1000, 1000]);
+    const one = ridepred(["score", pattern, "-o", join(dir, "again/{year}-{month}.parquet"), "--report", join(dir, "again/all.html")]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain("several inputs would write");
+    expect(existsSync(join(dir, "again"))).toBe(false);
   });
 });
