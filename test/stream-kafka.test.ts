@@ -49,7 +49,17 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
     await waitFor("200 predictions, 2 dead letters", () => out.length >= 200 && dead.length >= 2 && input.length >= 202, 45_000, c.stderr);
     const { code, summary } = await c.stop();
     expect(code).toBe(0);
-    expect(summary).toMatchObject({ mode: "kafka", group: "duration", partitions: [0, 1, 2, 3], events: 202, predictions: 200, dead_lettered: 2 });
+    expect(summary).toMatchObject({
+      mode: "kafka",
+      group: "duration",
+      partitions: [0, 1, 2, 3],
+      events: 202,
+      predictions: 200,
+      dead_lettered: 2,
+      reclaimed: 0,
+      uncommitted: 0,
+      lost_commits: 0,
+    });
     const where = new Map(input.map((m) => [m.key, m.partition]));
     for (const m of out) {
       const ev = JSON.parse(m.value!);
@@ -114,6 +124,53 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
       const ev = JSON.parse(m.value!);
       expect(ev.prediction.ride_duration).toBe(predictor.predict(ride(ev.prediction.ride_id)));
     }
+  }, 180_000);
+
+  it("a member stalled past the session timeout and dropped from the group carries on (a refused commit is not a failure); nothing lost, redeliveries counted", async () => {
+    const a = startConsumer(args("stall", "stall-out", "--batch", "20"));
+    await client.produce("stall", [{ key: "ride-0", value: event(0) }]);
+    const out = await client.watch("stall-out");
+    await waitFor("A to own every partition", () => /partitions 0,1,2,3/.test(a.stderr()), 45_000, a.stderr);
+    const b = startConsumer(args("stall", "stall-out", "--batch", "20"));
+    await waitFor(
+      "B to join",
+      () => /joined group duration: stall partitions \d/.test(b.stderr()),
+      45_000,
+      () => a.stderr() + b.stderr(),
+    );
+    const N = 3000;
+    await client.produce(
+      "stall",
+      Array.from({ length: N - 1 }, (_, i) => ({ key: `ride-${i + 1}`, value: event(i + 1) })),
+    );
+    await waitFor(
+      "the first predictions",
+      () => out.length >= 300,
+      45_000,
+      () => a.stderr() + b.stderr(),
+    );
+    // A freezes with batches in flight; the group drops it after --session-timeout and B re-reads them.
+    a.child.kill("SIGSTOP");
+    await waitFor("B to take every partition", () => /joined group duration: stall partitions 0,1,2,3/.test(b.stderr()), 45_000, b.stderr);
+    a.child.kill("SIGCONT");
+    const sources = () => new Set(out.map((m) => `${m.headers["source-partition"]}/${m.headers["source-offset"]}`));
+    await waitFor(
+      `${N} input messages predicted`,
+      () => sources().size >= N,
+      90_000,
+      () => a.stderr() + b.stderr(),
+    );
+    await new Promise((r) => setTimeout(r, 2000)); // A's resumed batches land
+    const [ra, rb] = [await a.stop(), await b.stop()];
+    expect([ra.code, rb.code]).toStrictEqual([0, 0]);
+    const n = (k: string) => Number(ra.summary[k]) + Number(rb.summary[k]);
+    const duplicates = out.length - sources().size;
+    console.log(`Kafka stall: ${duplicates} duplicates; reclaimed ${n("reclaimed")}, uncommitted ${n("uncommitted")} (${n("lost_commits")} refused commits)`);
+    // A message counted as reclaimed was handed out again, so predicted twice. (The converse, every duplicate
+    // counted here or as uncommitted, needs a broker that refuses a dropped member's commits: kcat's mock
+    // accepts them, and kafkajs does not re-read what it committed.)
+    expect(n("reclaimed")).toBeLessThanOrEqual(duplicates);
+    expect(n("events")).toBe(out.length);
   }, 180_000);
 
   describe("options and connection errors", () => {

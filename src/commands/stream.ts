@@ -249,7 +249,7 @@ function describe(s: import("../stream/modes.js").Summary, c: ReturnType<typeof 
   if (s.mode === "lambda") return `ridepred stream: ${plural(Number(s.invocations), "invocation")} in ${secs}`;
   const dead = s.dead_lettered ? c.yellow(`${s.dead_lettered} dead-lettered (${s.dead_letter})`) : "0 dead-lettered";
   const rate = thousands(s.events_per_second ?? 0);
-  const reclaimed = s.mode === "redis" ? `, ${s.reclaimed} redelivered` : "";
+  const reclaimed = s.reclaimed === undefined ? "" : `, ${s.reclaimed} redelivered`;
   return `ridepred stream: ${plural(s.events ?? 0, "event")}, ${c.green(plural(s.predictions ?? 0, "prediction"))}, ${dead}${reclaimed} in ${secs} (${rate} events/s)`;
 }
 

@@ -72,7 +72,6 @@ export function jsonlSource(input: Readable): Source {
       return out;
     },
     async ack() {},
-    reclaimed: () => 0,
     async close() {
       // Stopped by a signal with the producer still connected: release stdin so the process can exit.
       input.destroy();

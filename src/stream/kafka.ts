@@ -95,8 +95,11 @@ export interface ConsumerOptions {
   blockMs: number;
   /** Partitions whose batches may wait in the queue at once (kafkajs partitionsConsumedConcurrently). */
   concurrency: number;
-  /** Offsets that could not be committed because the partition moved to another member (rebalance). */
-  onLostCommit?: (partitions: number[], reason: string) => void;
+  /**
+   * A commit refused because the partition moved to another member (rebalance): `messages` were predicted
+   * here and are delivered again to the partition's next owner.
+   */
+  onLostCommit?: (partitions: number[], reason: string, messages: number) => void;
   log?: (m: string) => void;
 }
 
@@ -107,6 +110,11 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
   const queue: Message[] = [];
   let head = 0;
   const held = new Map<string, Held>();
+  // Per partition, the highest offset this process has received: kafkajs resumes a partition from its last
+  // committed offset after a rebalance (or a refused commit), so an offset at or below it is a redelivery.
+  const highest = new Map<number, bigint>();
+  const again = new Set<Message>();
+  let reclaimed = 0;
   let failure: Error | undefined;
   let closing = false;
   let wake: (() => void) | undefined;
@@ -123,15 +131,19 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
       let release!: () => void;
       const done = new Promise<void>((r) => (release = r));
       const h: Held = { remaining: batch.messages.length, release };
+      const top = highest.get(batch.partition) ?? -1n;
       for (const m of batch.messages) {
         const id = msgId(batch.partition, m.offset);
         held.set(id, h);
-        queue.push(
+        const msg: Message =
           m.value === null
             ? { id, data: undefined, key: m.key, poison: "message has no value (tombstone)" }
-            : { id, data: m.value.toString("utf8"), key: m.key },
-        );
+            : { id, data: m.value.toString("utf8"), key: m.key };
+        if (BigInt(m.offset) <= top) again.add(msg);
+        queue.push(msg);
       }
+      const last = batch.messages[batch.messages.length - 1]!;
+      if (BigInt(last.offset) > top) highest.set(batch.partition, BigInt(last.offset));
       notify();
       // Keep the membership alive while the pipeline works through a long queue.
       const beat = setInterval(() => heartbeat().catch(() => {}), 3000);
@@ -190,6 +202,8 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
       if (signal.aborted) return null;
       const out = queue.slice(head, head + max);
       head += out.length;
+      // Counted when handed out (so predicted again), not when fetched: a close releases the rest unread.
+      if (again.size) for (const m of out) if (again.delete(m)) reclaimed++;
       if (head === queue.length) {
         queue.length = 0;
         head = 0;
@@ -213,16 +227,18 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
       } catch (e) {
         // The partition was reassigned while these were in flight: the new owner reads them again from the
         // last committed offset (duplicates downstream, carrying the same source headers). Not a failure.
-        const type = (e as { type?: string }).type ?? "";
+        // kafkajs's retrier wraps the broker's error (KafkaJSNonRetriableError, cause: the protocol error).
+        const type = (rootCause(e) as { type?: string }).type ?? (e as { type?: string }).type ?? "";
         if (!/REBALANCE_IN_PROGRESS|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|NOT_COORDINATOR/.test(type)) throw e;
         o.onLostCommit?.(
           offsets.map((x) => x.partition),
           type,
+          ids.length,
         );
       }
       for (const h of finished) h.release();
     },
-    reclaimed: () => 0,
+    reclaimed: () => reclaimed,
     async close() {
       // Unacked batches are released uncommitted (they are redelivered); then leave the group at once so
       // the partitions move to the remaining members without waiting for the session timeout.

@@ -470,7 +470,6 @@ export async function kinesisSource(client: KinesisClient, o: KinesisSourceOptio
       if (last.size) await save(last);
       await finishClosed();
     },
-    reclaimed: () => 0,
     shardsRead: () => [...read].sort(),
     async close() {},
   };

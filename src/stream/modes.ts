@@ -190,6 +190,7 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
     o.log(`joined group ${o.group}: ${from.topic} partitions ${partitions.join(",") || "none"}`);
   });
   let lostCommits = 0;
+  let uncommitted = 0;
   try {
     await consumer.connect().catch(connectError(from.display));
     o.log(
@@ -201,8 +202,9 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
       blockMs: o.blockMs,
       concurrency: 8,
       log: o.log,
-      onLostCommit: (ps, why) => {
+      onLostCommit: (ps, why, messages) => {
         lostCommits++;
+        uncommitted += messages;
         o.log(`partitions ${ps.join(",")} moved to another member before their offsets were committed (${why}): they are delivered again there`);
       },
     });
@@ -229,6 +231,7 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
       partitions,
       idempotent,
       lost_commits: lostCommits,
+      uncommitted,
       ...stats,
     };
   } finally {

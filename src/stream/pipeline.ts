@@ -9,8 +9,8 @@ export interface StreamStats {
   events: number;
   predictions: number;
   dead_lettered: number;
-  /** Messages taken over from a consumer that died (or re-read from our own pending list). */
-  reclaimed: number;
+  /** Messages delivered again (see Source.reclaimed); absent where the source cannot tell. */
+  reclaimed?: number;
   seconds: number;
   events_per_second: number;
 }
@@ -25,7 +25,7 @@ export interface RunOptions {
 
 export async function runPipeline(source: Source, sink: Sink, transform: Transform, opts: RunOptions): Promise<StreamStats> {
   const t0 = performance.now();
-  const stats: StreamStats = { events: 0, predictions: 0, dead_lettered: 0, reclaimed: 0, seconds: 0, events_per_second: 0 };
+  const stats: StreamStats = { events: 0, predictions: 0, dead_lettered: 0, seconds: 0, events_per_second: 0 };
   const outputs: Output[] = [];
   const letters: DeadLetter[] = [];
   const ids: string[] = [];
@@ -53,7 +53,7 @@ export async function runPipeline(source: Source, sink: Sink, transform: Transfo
     stats.dead_lettered += letters.length;
     opts.onBatch?.(stats);
   }
-  stats.reclaimed = source.reclaimed();
+  if (source.reclaimed) stats.reclaimed = source.reclaimed();
   stats.seconds = (performance.now() - t0) / 1000;
   stats.events_per_second = stats.seconds > 0 ? stats.events / stats.seconds : 0;
   return stats;

@@ -20,8 +20,12 @@ export interface Source {
   next(max: number, signal: AbortSignal): Promise<Message[] | null>;
   /** Mark messages done: called only after their outputs (or dead letters) were written by the sink. */
   ack(ids: readonly string[]): Promise<void>;
-  /** Messages that were delivered again after a consumer died, so far (for the summary). */
-  reclaimed(): number;
+  /**
+   * Messages delivered again, so far (for the summary): taken over from a dead consumer (Redis), or received
+   * a second time by this process (Kafka). Absent where the source cannot tell: a pipe redelivers nothing, and
+   * a Kinesis reader cannot know which records past the checkpoint a dead reader had already put.
+   */
+  reclaimed?(): number;
   close(): Promise<void>;
 }
 
