@@ -4,7 +4,7 @@
 import { RidepredError } from "../errors.js";
 import { Counter } from "./counter.js";
 import { categoryBins, numericBins, psi, type Bin } from "./psi.js";
-import { Sketch } from "./sketch.js";
+import { GAMMA, Sketch } from "./sketch.js";
 import type { ColumnStats, DriftSummary } from "./stats.js";
 
 export interface Comparison {
@@ -59,5 +59,11 @@ export function referenceFromSummary(text: string, source: string): Reference {
       : "it has no drift statistics (a summary of ridepred score --json, from this version on, has them)";
     throw new RidepredError(`--reference ${source}: ${why}`);
   }
+  // Sketches are compared bucket by bucket: both runs must have drawn them alike.
+  for (const c of [d.prediction, ...Object.values(d.inputs)])
+    if (c.kind === "number" && c.sketch?.gamma !== GAMMA)
+      throw new RidepredError(
+        `--reference ${source}: its histograms were made by another ridepred version (bucket width ${c.sketch?.gamma}, this one uses ${GAMMA}); score the reference data again`,
+      );
   return { source, model: j.model ?? null, rows: j.scored ?? d.prediction.count, drift: d };
 }
