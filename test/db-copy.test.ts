@@ -182,7 +182,8 @@ describe.skipIf(missing !== undefined)("PostgreSQL binary COPY codecs", { timeou
       (3, 0, 0, 9007199254740993, 'Infinity', 'Infinity', '123456789012345678901234.5', '1970-01-01 00:00:00', '2021-11-07 05:30:00+00', '1970-01-01', 'été 🚕', '\\N', '\\N'),
       (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
       (5, 1, 1, -9007199254740993, '0.1', '-Infinity', '0.1', '1901-12-13 20:45:52.000001', '1969-07-20 20:17:40-04', '0001-01-01', '', '', ''),
-      (6, -1, -1, 1, '3.4028235e38', '5e-324', '-0.000000000000000000001', '9999-12-31 23:59:59.999999', '2000-01-01 00:00:00+14', '9999-12-31', 'x', 'y', 'z')`);
+      (6, -1, -1, 1, '3.4028235e38', '5e-324', '-0.000000000000000000001', '9999-12-31 23:59:59.999999', '2000-01-01 00:00:00+14', '9999-12-31', 'x', 'y', 'z'),
+      (7, 2, 2, 2, '1', '1', '1', 'infinity', '-infinity', 'infinity', 'x', 'y', 'z')`);
     const names = ["i2", "i4", "i8", "f4", "f8", "num", "ts", "tz", "dt", "tx", "vc", "ch"];
     // The text reference: the same casts the reader puts in its SELECT, printed by the server.
     // (format('%s') prints with the type's output function: char(n) keeps its padding, as the reader does.)
@@ -216,6 +217,7 @@ describe.skipIf(missing !== undefined)("PostgreSQL binary COPY codecs", { timeou
         const at = `row ${r + 1} ${nm}`;
         if (["tx", "vc", "ch"].includes(nm)) expect(have, at).toBe(want);
         else if (want === null) expect(have, at).toBeNaN();
+        else if (want === "infinity" || want === "-infinity") expect(have, at).toBe(want === "infinity" ? Infinity : -Infinity);
         else if (["ts", "tz", "dt"].includes(nm)) {
           // Within a microsecond, or the last bit of a double of ms far from 1970 (year 9999: 1/32 ms).
           const tolerance = Math.max(0.0005, Math.abs(ms(want)) * 2 ** -52);

@@ -11,6 +11,22 @@ const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 /** Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01, in ms. */
 const PG_EPOCH_MS = 946_684_800_000;
 
+const [FLOAT8, INT2, INT4, INT8, TIMESTAMP, TEXT] = [0, 1, 2, 3, 4, 5];
+const CODES: Record<Decode, number> = { float8: FLOAT8, int2: INT2, int4: INT4, int8: INT8, timestamp: TIMESTAMP, text: TEXT };
+
+/** A timestamp's int64 microseconds since 2000-01-01 as Unix ms, read as hi * 2^32 + lo (exact below 2^53 us). */
+function timestampMs(v: DataView, p: number): number {
+  const hi = v.getInt32(p);
+  const lo = v.getUint32(p + 4);
+  // PostgreSQL's 'infinity' and '-infinity' are the int64 extremes.
+  if (hi === 0x7fffffff && lo === 0xffffffff) return Infinity;
+  if (hi === -0x80000000 && lo === 0) return -Infinity;
+  return (hi * 4294967296 + lo) / 1000 + PG_EPOCH_MS;
+}
+
+/** Buffer's own UTF-8 decoder, without toString's argument handling (called once per text cell). */
+const utf8 = (buf: Buffer, p: number, len: number): string => (buf as unknown as { utf8Slice(start: number, end: number): string }).utf8Slice(p, p + len);
+
 /** Text values of up to 6 bytes (zone ids, "N", short codes) are keyed by their bytes: no string is made per cell. */
 const SHORT = 6;
 
@@ -28,10 +44,14 @@ export class BinaryBatcher {
   /** Decoded short strings, kept across batches (a zone id is decoded once per run). */
   private readonly shortCache = new Map<number, string>();
 
+  /** decode[] as small integers, for the row loop. */
+  private readonly codes: Uint8Array;
+
   constructor(
     private readonly decode: readonly Decode[],
     private readonly size: number,
   ) {
+    this.codes = Uint8Array.from(decode, (d) => CODES[d]);
     this.nums = decode.map((d) => (d === "text" ? new Float64Array(0) : new Float64Array(size)));
     this.texts = decode.map((d) => (d === "text" ? new Int32Array(size) : new Int32Array(0)));
     this.dicts = decode.map(() => []);
@@ -51,25 +71,38 @@ export class BinaryBatcher {
    */
   tuples(buf: Buffer, at: number, end: number): number {
     const m = this.decode.length;
+    const v = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    const codes = this.codes;
     while (!this.full) {
       if (at + 2 > end) return at;
-      const fields = buf.readInt16BE(at);
+      const fields = v.getInt16(at);
       if (fields === -1) return -1;
       if (fields !== m) throw new Error(`COPY: a row with ${fields} fields, expected ${m}`);
       // Is the whole tuple here?
       let p = at + 2;
       for (let j = 0; j < m; j++) {
         if (p + 4 > end) return at;
-        const len = buf.readInt32BE(p);
+        const len = v.getInt32(p);
         p += 4 + (len > 0 ? len : 0);
         if (p > end) return at;
       }
       p = at + 2;
       const r = this.n;
       for (let j = 0; j < m; j++) {
-        const len = buf.readInt32BE(p);
+        const len = v.getInt32(p);
         p += 4;
-        this.cell(j, r, buf, p, len);
+        const code = codes[j]!;
+        if (code === TEXT) this.text(j, r, buf, p, len);
+        else {
+          const out = this.nums[j]!;
+          if (len < 0) out[r] = NaN;
+          else if (code === FLOAT8) out[r] = v.getFloat64(p);
+          else if (code === INT4) out[r] = v.getInt32(p);
+          else if (code === INT2) out[r] = v.getInt16(p);
+          // int8 as hi * 2^32 + lo: one rounding, as Number(BigInt) rounds.
+          else if (code === INT8) out[r] = v.getInt32(p) * 4294967296 + v.getUint32(p + 4);
+          else out[r] = timestampMs(v, p);
+        }
         if (len > 0) p += len;
       }
       this.n = r + 1;
@@ -78,24 +111,9 @@ export class BinaryBatcher {
     return at;
   }
 
-  private cell(j: number, r: number, buf: Buffer, p: number, len: number): void {
-    const d = this.decode[j]!;
-    if (d === "text") {
-      if (this.plain[j]) this.strs[j]![r] = len < 0 ? null : buf.toString("utf8", p, p + len);
-      else this.texts[j]![r] = len < 0 ? -1 : this.textIndex(j, buf, p, len);
-      return;
-    }
-    const out = this.nums[j]!;
-    if (len < 0) out[r] = NaN;
-    else if (d === "float8") out[r] = buf.readDoubleBE(p);
-    else if (d === "int4") out[r] = buf.readInt32BE(p);
-    else if (d === "int2") out[r] = buf.readInt16BE(p);
-    else if (d === "int8") out[r] = Number(buf.readBigInt64BE(p));
-    else {
-      // timestamp: int64 microseconds since 2000-01-01, read as hi * 2^32 + lo (exact below 2^53).
-      const us = buf.readInt32BE(p) * 4294967296 + buf.readUInt32BE(p + 4);
-      out[r] = us / 1000 + PG_EPOCH_MS;
-    }
+  private text(j: number, r: number, buf: Buffer, p: number, len: number): void {
+    if (this.plain[j]) this.strs[j]![r] = len < 0 ? null : utf8(buf, p, len);
+    else this.texts[j]![r] = len < 0 ? -1 : this.textIndex(j, buf, p, len);
   }
 
   private textIndex(j: number, buf: Buffer, p: number, len: number): number {
@@ -114,7 +132,7 @@ export class BinaryBatcher {
       }
       return idx;
     }
-    const s = buf.toString("utf8", p, p + len);
+    const s = utf8(buf, p, len);
     const map = this.byText[j]!;
     let idx = map.get(s);
     if (idx === undefined) {

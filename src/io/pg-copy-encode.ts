@@ -29,112 +29,31 @@ export function textOf(kind: ColumnKind, v: unknown): string | null {
   return String(v);
 }
 
-/** A growable byte buffer written front to back. */
-class Bytes {
-  buf = Buffer.allocUnsafe(1 << 16);
-  pos = 0;
-
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-
-  null(): void {
-    this.ensure(4);
-    this.buf.writeInt32BE(-1, this.pos);
-    this.pos += 4;
-  }
-
-  double(v: number): void {
-    this.ensure(12);
-    const b = this.buf;
-    b.writeInt32BE(8, this.pos);
-    b.writeDoubleBE(v, this.pos + 4);
-    this.pos += 12;
-  }
-
-  /** Unix ms (whole ms kept, as the text format printed them) as int64 microseconds since 2000-01-01. */
-  timestamp(ms: number): void {
-    this.ensure(12);
-    const b = this.buf;
-    b.writeInt32BE(8, this.pos);
-    if (ms === Infinity || ms === -Infinity) {
-      // PostgreSQL's 'infinity' and '-infinity' are the int64 extremes.
-      b.writeInt32BE(ms > 0 ? 0x7fffffff : -0x80000000, this.pos + 4);
-      b.writeUInt32BE(ms > 0 ? 0xffffffff : 0, this.pos + 8);
-    } else {
-      // ms * 1000 passes 2^53 beyond ~2285: multiply the two 32-bit halves separately, exactly.
-      const d = Math.floor(ms) - PG_EPOCH_MS;
-      const dHi = Math.floor(d / TWO32);
-      const low = (d - dHi * TWO32) * 1000;
-      const carry = Math.floor(low / TWO32);
-      b.writeInt32BE(dHi * 1000 + carry, this.pos + 4);
-      b.writeUInt32BE(low - carry * TWO32, this.pos + 8);
-    }
-    this.pos += 12;
-  }
-
-  /** A text field: length, then the string's UTF-8 bytes (ASCII copied byte by byte, the rest by Buffer). */
-  text(s: string): void {
-    const n = s.length;
-    this.ensure(4 + n * 3);
-    const b = this.buf;
-    const start = this.pos + 4;
-    let len = n;
-    if (n < 64) {
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) {
-          len = b.write(s, start, "utf8");
-          break;
-        }
-        b[start + i] = c;
-      }
-    } else len = b.write(s, start, "utf8");
-    b.writeInt32BE(len, this.pos);
-    this.pos = start + len;
-  }
-
-  /** Pre-encoded field bytes (length included). */
-  raw(field: Buffer): void {
-    this.ensure(field.length);
-    const b = this.buf;
-    let p = this.pos;
-    if (field.length <= 32) for (let i = 0; i < field.length; i++) b[p++] = field[i]!;
-    else p += field.copy(b, p);
-    this.pos = p;
-  }
-
-  /** A text field holding prefix + the decimal digits of a non-negative integer. */
-  prefixed(prefix: Buffer, k: number): void {
-    if (!(k >= 0 && k <= Number.MAX_SAFE_INTEGER && Math.floor(k) === k)) {
-      this.text(prefix.toString("utf8") + String(k));
-      return;
-    }
-    this.ensure(4 + prefix.length + 16);
-    const b = this.buf;
-    let p = this.pos + 4;
-    p += prefix.copy(b, p);
-    let digits = 1;
-    for (let t = k; t >= 10; t = Math.floor(t / 10)) digits++;
-    for (let i = digits - 1, t = k; i >= 0; i--, t = Math.floor(t / 10)) b[p + i] = 48 + (t % 10);
-    p += digits;
-    b.writeInt32BE(p - this.pos - 4, this.pos);
-    this.pos = p;
-  }
-
-  /** The bytes written so far; writing goes on in a new buffer (the stream may still hold this one). */
-  take(): Buffer {
-    const out = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(Math.max(1 << 16, this.pos + (this.pos >> 3)));
-    this.pos = 0;
-    return out;
-  }
+/** How a column's cells are written: each batch's column is turned into one of these. */
+enum Code {
+  Double = 0,
+  Timestamp = 1,
+  /** Pre-encoded fields (length + bytes) by dictionary index; -1 is NULL. */
+  Dict = 2,
+  /** Prefix bytes + the decimal digits of an integer. */
+  Ids = 3,
+  /** Strings, or null. */
+  Text = 4,
 }
 
-type Field = (r: number) => void;
+/** One column of a batch, ready to write: every field present, so the row loop sees one shape. */
+interface Prepared {
+  code: Code;
+  nums: Float64Array;
+  idx: Int32Array;
+  entries: Buffer[];
+  texts: ArrayLike<string | null>;
+  prefix: Buffer;
+}
+
+const NO_NUMS = new Float64Array(0);
+const NO_IDX = new Int32Array(0);
+const NO_BYTES = Buffer.alloc(0);
 
 /** A text field's full bytes (length + UTF-8), for dictionary entries. */
 function fieldBytes(s: string | null): Buffer {
@@ -148,7 +67,8 @@ function fieldBytes(s: string | null): Buffer {
 
 /** Encodes batches of fixed column kinds; one instance per COPY. */
 export class CopyEncoder {
-  private readonly out = new Bytes();
+  private buf: Buffer = Buffer.allocUnsafe(1 << 16);
+  private view: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
 
   constructor(private readonly kinds: readonly ColumnKind[]) {}
 
@@ -156,54 +76,169 @@ export class CopyEncoder {
   encode(batch: OutBatch): Buffer {
     const { n } = batch;
     const m = this.kinds.length;
-    const fields = this.kinds.map((kind, j) => this.field(kind, batch.values[j]!));
-    const o = this.out;
-    for (let r = 0; r < n; r++) {
-      o.ensure(2);
-      o.buf.writeInt16BE(m, o.pos);
-      o.pos += 2;
-      for (let j = 0; j < m; j++) fields[j]!(r);
+    const cols = this.kinds.map((kind, j) => prepare(kind, batch.values[j]!));
+    // Bytes a row can take outside its Text fields, which make room for themselves.
+    let bound = 2;
+    for (const c of cols) {
+      if (c.code === Code.Double || c.code === Code.Timestamp) bound += 12;
+      else if (c.code === Code.Dict) bound += c.entries.reduce((a, e) => Math.max(a, e.length), 4);
+      else if (c.code === Code.Ids) bound += 4 + c.prefix.length + 16;
     }
-    return o.take();
+    let pos = 0;
+    for (let r = 0; r < n; r++) {
+      if (pos + bound > this.buf.length) this.grow(pos, bound);
+      let b = this.buf;
+      let v = this.view;
+      v.setInt16(pos, m);
+      pos += 2;
+      for (let j = 0; j < m; j++) {
+        const c = cols[j]!;
+        switch (c.code) {
+          case Code.Double: {
+            const x = c.nums[r]!;
+            if (x !== x) v.setInt32(pos, -1);
+            else {
+              v.setInt32(pos, 8);
+              v.setFloat64(pos + 4, x);
+              pos += 8;
+            }
+            pos += 4;
+            break;
+          }
+          case Code.Timestamp: {
+            const x = c.nums[r]!;
+            if (x !== x) v.setInt32(pos, -1);
+            else {
+              v.setInt32(pos, 8);
+              timestamp(v, pos + 4, x);
+              pos += 8;
+            }
+            pos += 4;
+            break;
+          }
+          case Code.Dict: {
+            const i = c.idx[r]!;
+            if (i < 0) {
+              v.setInt32(pos, -1);
+              pos += 4;
+            } else {
+              const e = c.entries[i]!;
+              for (let k = 0; k < e.length; k++) b[pos + k] = e[k]!;
+              pos += e.length;
+            }
+            break;
+          }
+          case Code.Ids:
+            pos = digits(b, v, pos, c.prefix, c.nums[r]!);
+            break;
+          default: {
+            const s = c.texts[r];
+            if (s === null || s === undefined) {
+              v.setInt32(pos, -1);
+              pos += 4;
+              break;
+            }
+            // Room for this string and the rest of the row's bounded fields.
+            if (pos + 4 + s.length * 3 + bound > b.length) {
+              this.grow(pos, 4 + s.length * 3 + bound);
+              b = this.buf;
+              v = this.view;
+            }
+            pos = text(b, v, pos, s);
+          }
+        }
+      }
+    }
+    const out = this.buf.subarray(0, pos);
+    // The stream may still hold this batch's bytes: the next one is written into a new buffer.
+    this.setBuffer(Buffer.allocUnsafe(Math.max(1 << 16, pos + (pos >> 3))));
+    return out;
   }
 
-  private field(kind: ColumnKind, values: OutValues): Field {
-    const o = this.out;
-    if (isGeneratedIds(values)) {
-      const prefix = Buffer.from(values.prefix, "utf8");
-      const nums = values.numbers;
-      return (r) => o.prefixed(prefix, nums[r]!);
-    }
-    if (kind === "double" || kind === "timestamp") {
-      const cells = materialize(values);
-      const put = kind === "double" ? (v: number) => o.double(v) : (v: number) => o.timestamp(v);
-      if (cells instanceof Float64Array)
-        return (r) => {
-          const v = cells[r]!;
-          if (v !== v) o.null();
-          else put(v);
-        };
-      return (r) => {
-        const v = toNumber(cells[r]);
-        if (v !== v) o.null();
-        else put(v);
-      };
-    }
-    if (isDict(values)) {
-      const entries = Array.from(values.dictionary, (v) => fieldBytes(textOf(kind, v)));
-      const idx = values.indices;
-      return (r) => {
-        const i = idx[r]!;
-        if (i < 0) o.null();
-        else o.raw(entries[i]!);
-      };
-    }
-    return (r) => {
-      const s = textOf(kind, values[r]);
-      if (s === null) o.null();
-      else o.text(s);
-    };
+  private grow(pos: number, need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, pos + need));
+    this.buf.copy(next, 0, 0, pos);
+    this.setBuffer(next);
   }
+
+  private setBuffer(b: Buffer): void {
+    this.buf = b;
+    this.view = new DataView(b.buffer, b.byteOffset, b.length);
+  }
+}
+
+function prepare(kind: ColumnKind, values: OutValues): Prepared {
+  const p: Prepared = { code: Code.Text, nums: NO_NUMS, idx: NO_IDX, entries: [], texts: [], prefix: NO_BYTES };
+  if (isGeneratedIds(values)) {
+    p.code = Code.Ids;
+    p.prefix = Buffer.from(values.prefix, "utf8");
+    p.nums = values.numbers;
+  } else if (kind === "double" || kind === "timestamp") {
+    p.code = kind === "double" ? Code.Double : Code.Timestamp;
+    const cells = materialize(values);
+    p.nums = cells instanceof Float64Array ? cells : Float64Array.from(cells as ArrayLike<unknown>, toNumber);
+  } else if (isDict(values)) {
+    p.code = Code.Dict;
+    p.entries = Array.from(values.dictionary, (v) => fieldBytes(textOf(kind, v)));
+    p.idx = values.indices;
+  } else {
+    const cells = values as ArrayLike<unknown>;
+    let strings = true;
+    for (let r = 0; r < cells.length && strings; r++) strings = typeof cells[r] === "string" || cells[r] === null;
+    p.texts = strings ? (cells as ArrayLike<string | null>) : Array.from(cells, (v) => textOf(kind, v));
+  }
+  return p;
+}
+
+/** Unix ms (whole ms kept, as the text format printed them) as int64 microseconds since 2000-01-01. */
+function timestamp(v: DataView, at: number, ms: number): void {
+  if (ms === Infinity || ms === -Infinity) {
+    // PostgreSQL's 'infinity' and '-infinity' are the int64 extremes.
+    v.setInt32(at, ms > 0 ? 0x7fffffff : -0x80000000);
+    v.setUint32(at + 4, ms > 0 ? 0xffffffff : 0);
+    return;
+  }
+  // ms * 1000 passes 2^53 beyond ~2285: multiply the two 32-bit halves separately, exactly.
+  const d = Math.floor(ms) - PG_EPOCH_MS;
+  const dHi = Math.floor(d / TWO32);
+  const low = (d - dHi * TWO32) * 1000;
+  const carry = Math.floor(low / TWO32);
+  const hi = dHi * 1000 + carry;
+  if (hi > 0x7fffffff || hi < -0x80000000) throw new RangeError(`timestamp ${ms} ms is out of PostgreSQL's range`);
+  v.setInt32(at, hi);
+  v.setUint32(at + 4, low - carry * TWO32);
+}
+
+/** A text field: length, then the string's UTF-8 bytes (short ASCII copied byte by byte). Returns the end. */
+function text(b: Buffer, v: DataView, pos: number, s: string): number {
+  const n = s.length;
+  const start = pos + 4;
+  let len = n;
+  if (n < 64) {
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        len = b.write(s, start, "utf8");
+        break;
+      }
+      b[start + i] = c;
+    }
+  } else len = b.write(s, start, "utf8");
+  v.setInt32(pos, len);
+  return start + len;
+}
+
+/** A text field holding prefix + the decimal digits of k (a non-negative integer: a row number). Returns the end. */
+function digits(b: Buffer, v: DataView, pos: number, prefix: Buffer, k: number): number {
+  if (!(k >= 0 && k <= Number.MAX_SAFE_INTEGER && Math.floor(k) === k)) throw new RangeError(`generated id number ${k} is not a row number`);
+  let p = pos + 4;
+  for (let i = 0; i < prefix.length; i++) b[p++] = prefix[i]!;
+  let count = 1;
+  for (let t = k; t >= 10; t = Math.floor(t / 10)) count++;
+  for (let i = count - 1, t = k; i >= 0; i--, t = Math.floor(t / 10)) b[p + i] = 48 + (t % 10);
+  p += count;
+  v.setInt32(pos, p - pos - 4);
+  return p;
 }
 
 /** A double or timestamp cell that is not already a number: NaN for missing. */
