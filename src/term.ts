@@ -20,7 +20,7 @@ export function log(message: string): void {
   process.stderr.write(message + "\n");
 }
 
-/** 1234567 -> "1,234,567", as toLocaleString("en-US") prints it, without loading ICU's locale data (~20 ms). */
+/** 1234567 -> "1,234,567", as toLocaleString("en-US") prints it, without loading ICU's locale data (slow at start-up). */
 export function thousands(x: number): string {
   const s = String(Math.abs(Math.round(x)));
   let out = "";

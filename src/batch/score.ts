@@ -445,10 +445,9 @@ async function finish(job: ScoreJob, open: OpenSinks, t: Tally, seconds: number)
 }
 
 /**
- * A second thread pays for its start (a second V8 heap, its own JIT warm-up) from somewhere between
- * 300k rows (even) and 1M rows (1.13x faster; 10M rows 1.4x), since batches cross in shared memory:
- * the row count is known for Parquet, guessed from the size otherwise (~100 bytes a CSV row); a stream
- * from stdin or a table may be long, so it gets one.
+ * A second thread pays for its start (a second V8 heap, its own JIT warm-up) only on larger outputs
+ * (the threshold and its measurements: README, bench/score): the row count is known for Parquet, guessed
+ * from the size otherwise (~100 bytes a CSV row); a stream from stdin or a table may be long, so it gets one.
  */
 function useWriterThread(job: ScoreJob, totalRows: number | undefined): boolean {
   const format = job.outputFormat;

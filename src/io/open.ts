@@ -13,8 +13,8 @@ export interface ByteInput {
   read(): number;
 }
 
-// 64 KiB chunks: decoded as text they stay ordinary young-generation strings; at 1 MiB each chunk was a
-// large object only a full GC frees, and a 10M-row CSV run peaked ~30 MB higher.
+// 64 KiB chunks: decoded as text they stay ordinary young-generation strings; a 1 MiB chunk is a large
+// object only a full GC frees, which raises a long run's peak memory.
 export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 16, remote?: { stream: Readable; size?: number }): ByteInput {
   let raw: Readable;
   let size: number | undefined;

@@ -136,7 +136,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
 
 /**
  * Decompressors for the codecs the columns read use. hyparquet-compressors' index loads all six (snappy's
- * WASM, zstd, brotli, gzip, lz4), ~10-15 ms of start-up; the usual snappy or uncompressed file needs
+ * WASM, zstd, brotli, gzip, lz4), slow at start-up; the usual snappy or uncompressed file needs
  * only hysnappy's WASM snappy or nothing. Any other codec loads the full set.
  */
 export async function decompressorsFor(codecs: ReadonlySet<CompressionCodec>): Promise<Compressors> {
@@ -172,8 +172,8 @@ function fastKind(d: ColumnDecoder): FastKind {
 }
 
 /**
- * A column's reusable arrays, kept from one row group's cursor to the next: with a cursor's own, a
- * 10M-row file of ten row groups allocated ~24 MB of fresh buffers per group.
+ * A column's reusable arrays, kept from one row group's cursor to the next: with a cursor's own, every
+ * row group of a large file would allocate its buffers afresh.
  */
 class ColumnBuffers {
   window = new Uint8Array(0); // the read buffer a cursor's buf views, when reuse is safe
@@ -181,7 +181,7 @@ class ColumnBuffers {
   idx = new Int32Array(0); // a page's dictionary indices
   // Decoded pages are views of a spare array: a page's array becomes a spare once the batch that used
   // its last rows is done (batches are valid until the next is requested), so a long run decodes into
-  // the same few arrays instead of leaving ~300 MB per 10M rows to the GC. At most two spares each (a
+  // the same few arrays instead of leaving every page's array to the GC. At most two spares each (a
   // batch usually spans two pages at most; when a batch is larger than a page, the extra arrays are left
   // to the GC), and both come back when a row group ends: pages can be megabytes.
   spareFloats: Float64Array[] = [];
@@ -274,7 +274,7 @@ class PageCursor {
   /**
    * Make file bytes [pos, pos+len) available in buf. Pages before pos are decoded; the window is reused
    * when nothing decoded can still view it (decompressed pages, or values the fast path copied out),
-   * else a fresh one is read: a 10M-row run otherwise leaves ~150 MB of windows for the GC to find.
+   * else a fresh one is read: a long run would otherwise leave a window per read for the GC to find.
    */
   private async ensure(len: number): Promise<void> {
     const have = this.bufStart + this.buf.length - this.pos;
@@ -340,7 +340,7 @@ class PageCursor {
     const d = this.decoder;
     const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
     // Levels and indices decode into reused typed arrays (hyparquet makes a JS array of each, per page:
-    // at 10M rows that was ~500 MB of garbage, much of it in the old generation).
+    // garbage in proportion to the rows, much of it reaching the old generation).
     let body: Uint8Array;
     let pos = 0;
     let encoding: string;

@@ -44,8 +44,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   const target = tempTarget(path);
   closeSync(target.fd);
   const init: Init = { ridepredParquetSink: true, path, columns, options: { ...options, temp: target.tmp } };
-  // A small young generation: at V8's default the second heap added ~40 MB of peak RSS to a 10M-row run
-  // (measured when batches were cloned: 224 MB default, 187 MB at 4 MB; they now cross in shared memory).
+  // A small young generation: at V8's default the second heap adds noticeably to a long run's peak RSS.
   const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
   let inFlight = 0;
   let sent = 0; // batches posted: batch i uses slot i % MAX_IN_FLIGHT, free again once the worker wrote it

@@ -1,6 +1,6 @@
-// Snappy page decompression without a copy per page. hysnappy's WASM decoder (the fast one: ~2.5x
-// hyparquet's JavaScript port) returns a fresh copy of every page: ~190 MB of garbage per 10M rows,
-// which V8 collects only once ~64 MB of it has piled up. The same WASM module, instantiated here, hands
+// Snappy page decompression without a copy per page. hysnappy's WASM decoder (faster than hyparquet's
+// JavaScript port) returns a fresh copy of every page: garbage in proportion to the file, which V8
+// collects only once a lot of it has piled up. The same WASM module, instantiated here, hands
 // back a view of its memory instead: valid until the next call, for decoders that copy the values out at
 // once. hysnappy is pinned (1.1.1): if its module ever cannot be found this way, the copying decoder is used.
 import { readFileSync } from "node:fs";

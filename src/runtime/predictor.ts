@@ -401,7 +401,7 @@ function parseTemplate(template: string, inputIndex: Map<string, number>): Part[
 interface PairIndex {
   a: number;
   b: number;
-  /** left -> right -> column; built on first use (pairs of small ids never need it: ~25 ms of start-up). */
+  /** left -> right -> column; built on first use (pairs of small ids never need it, and building it would slow start-up). */
   index(): Map<string, Map<string, number>>;
   /**
    * When both sides of every vocabulary value are small integers in canonical form (zone ids, "130"):

@@ -64,7 +64,7 @@ export function batchWalker(forest: Forest, params: WalkParams, threads: number)
 
 /** Below this many rows a batch is walked on the calling thread alone (a request of one ride, say). */
 const MIN_PARALLEL_ROWS = 1024;
-/** How long the first large batch waits for tree workers to start (they take ~50 ms on an idle machine). */
+/** How long the first large batch waits for tree workers to start (far longer than they take: a loaded machine is slow to start threads). */
 const WORKER_START_MS = 10_000;
 
 /**
