@@ -5,7 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { TreeSpec } from "../src/artifact/types.js";
 import { compile } from "../src/runtime/predictor.js";
+import { rangeWalker, type SparseBatch, sklearnParams, type WalkParams } from "../src/runtime/tree-walk.js";
+import { flatten } from "../src/runtime/trees.js";
 import { float32Below } from "../src/runtime/xgboost.js";
 import { importPickleFile } from "../src/sklearn/import.js";
 import { importBoosterFile } from "../src/xgboost/import.js";
@@ -180,4 +183,91 @@ describe("XGBoost boosters walk the same code, on tree workers too", () => {
     expect(wrong.slice(0, 5)).toEqual([]);
     expect(float32Below(1)).toBe(Math.fround(1 - 2 ** -24));
   });
+});
+
+describe("the walk against a plain reference walk, on random forests and batches", () => {
+  // Random trees (small ones and ones past a block of 4,096 nodes), 1 to 6 fields, features unset,
+  // missing values with default directions, skipped rows, odd row ranges: scikit-learn's and XGBoost's rules.
+  let seed = 7;
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const int = (n: number) => Math.floor(rand() * n);
+  function tree(nodes: number, nFeatures: number): TreeSpec {
+    const t: TreeSpec = { feature: [], threshold: [], left: [], right: [], value: [], missing_left: [] };
+    const grow = (budget: number): number => {
+      const i = t.feature.length;
+      t.feature.push(-2);
+      t.threshold.push(0);
+      t.left.push(-1);
+      t.right.push(-1);
+      t.value.push(Math.fround(rand() * 10 - 5));
+      t.missing_left!.push(0);
+      if (budget >= 3) {
+        t.feature[i] = int(nFeatures);
+        t.threshold[i] = [0.5, Math.fround(rand() * 4 - 1), 1, 0][int(4)]!;
+        t.missing_left![i] = int(2);
+        const l = 1 + int(budget - 2);
+        t.left[i] = grow(l);
+        t.right[i] = grow(budget - 1 - l);
+      }
+      return i;
+    };
+    grow(nodes);
+    return t;
+  }
+  /** Row r's value of feature f, as the walk must read it: the first field setting f, else unset. */
+  function reference(trees: TreeSpec[], p: WalkParams, batch: SparseBatch, r: number): number {
+    let acc = p.mean ? 0 : p.init;
+    for (const t of trees) {
+      let node = 0;
+      while (t.feature[node]! >= 0) {
+        const f = t.feature[node]!;
+        let x = p.unset;
+        for (let k = 0; k < batch.nFields; k++)
+          if (batch.col[k * batch.stride + r] === f) {
+            x = batch.val[k * batch.stride + r]!;
+            break;
+          }
+        if (p.f32) x = Math.fround(x);
+        const left = x !== x ? t.missing_left![node] === 1 : p.f32sum ? x < t.threshold[node]! : x <= t.threshold[node]!;
+        node = left ? t.left[node]! : t.right[node]!;
+      }
+      const y = acc + (p.mean ? t.value[node]! : p.scale * t.value[node]!);
+      acc = p.f32sum ? Math.fround(y) : y;
+    }
+    return p.mean ? p.init + p.scale * (acc / trees.length) : acc;
+  }
+  for (const rules of ["scikit-learn forest", "scikit-learn boosting", "XGBoost sparse", "XGBoost dense"]) {
+    for (const nFields of [1, 2, 3, 4, 6]) {
+      it(`${rules}, ${nFields} field(s)`, () => {
+        const nFeatures = 12;
+        const trees = Array.from({ length: 9 }, (_, i) => tree(i % 3 === 0 ? 5001 : 1 + int(60), nFeatures));
+        const xgb = rules.startsWith("XGBoost");
+        const p: WalkParams = xgb
+          ? { f32: true, init: Math.fround(0.5), scale: 1, mean: false, f32sum: true, unset: rules.endsWith("sparse") ? Number.NaN : 0, unsetOf: null }
+          : sklearnParams({ f32: true, init: 1.5, scale: rules.endsWith("forest") ? 1 : 0.1, mean: rules.endsWith("forest") });
+        const forest = flatten({ trees }, false);
+        if (xgb) for (let i = 0; i < forest.feat.length; i++) if (forest.feat[i]! >= 0) forest.thr[i] = float32Below(forest.thr[i]!);
+        const stride = 301;
+        const batch: SparseBatch = {
+          col: Int32Array.from({ length: nFields * stride }, () => (rand() < 0.2 ? -1 : int(nFeatures))),
+          val: Float64Array.from({ length: nFields * stride }, () => [0, 1, 0.5, rand() * 4 - 1][int(4)]!),
+          stride,
+          nFields,
+        };
+        const skip = Uint8Array.from({ length: stride }, () => (rand() < 0.05 ? 1 : 0));
+        const out = new Float64Array(stride).fill(-99);
+        rangeWalker(forest, p)(batch, 3, 300, skip, out); // an odd number of rows, not from 0
+        const wrong: string[] = [];
+        for (let r = 3; r < 300; r++) {
+          const want = skip[r] === 1 ? Number.NaN : reference(trees, p, batch, r);
+          if (!Object.is(out[r], want)) wrong.push(`row ${r}: ${out[r]} want ${want}`);
+        }
+        expect(wrong.slice(0, 3)).toEqual([]);
+        expect([out[2], out[300]]).toEqual([-99, -99]); // outside the range: untouched
+      });
+    }
+  }
 });
