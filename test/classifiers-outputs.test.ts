@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
 import { startServer, type RunningServer } from "../src/serve/server.js";
+import type { Json } from "./support/json.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "ridepred");
@@ -130,7 +131,7 @@ describe("serve", () => {
   });
   const post = async (srv: RunningServer, path: string, body: unknown) => {
     const res = await fetch(srv.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    return { status: res.status, json: (await res.json()) as any };
+    return { status: res.status, json: (await res.json()) as Json };
   };
 
   it('POST /predict: {"tipped": label, "probabilities": {class: p}, "model_version"}, one ride or many', async () => {

@@ -11,6 +11,7 @@ import { validateArtifact } from "../src/artifact/validate.js";
 import { checkExamples } from "../src/runtime/examples.js";
 import { compile } from "../src/runtime/predictor.js";
 import { importPickleFile } from "../src/sklearn/import.js";
+import type { Json } from "./support/json.js";
 
 const DIR = join(__dirname, "fixtures", "classifiers");
 const schema = JSON.parse(readFileSync(join(__dirname, "..", "schema", "model.schema.json"), "utf8"));
@@ -119,7 +120,7 @@ describe("classifier golden examples", () => {
 
 describe("the classifier part of model.json is validated", () => {
   const { artifact } = fixture("LogisticRegression_multinomial");
-  const broken = (f: (a: Record<string, any>) => void) => {
+  const broken = (f: (a: Json) => void) => {
     const a = JSON.parse(serializeArtifact(artifact));
     f(a);
     return validateArtifact(a).map((p) => `${p.path}: ${p.reason}`);

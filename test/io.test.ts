@@ -68,7 +68,7 @@ describe("CSV scanner", () => {
       const { cols, errors, n } = await readAll(src, [...src.names], 2);
       expect(errors).toEqual([]);
       expect(n).toBe(oracle.length - 1);
-      oracle.slice(1).forEach((rec, i) => rec.forEach((v, j) => expect(cols[oracle[0]![j]!]![i]).toBe(v)));
+      for (const [i, rec] of oracle.slice(1).entries()) for (const [j, v] of rec.entries()) expect(cols[oracle[0]![j]!]![i]).toBe(v);
     });
   }
 
@@ -112,7 +112,7 @@ describe("CSV scanner", () => {
     const src = await openCsv(file, false, 500);
     const { cols, n } = await readAll(src, [...src.names], 100);
     expect(n).toBe(265);
-    oracle.slice(1).forEach((rec, i) => rec.forEach((v, j) => expect(cols[oracle[0]![j]!]![i]).toBe(v)));
+    for (const [i, rec] of oracle.slice(1).entries()) for (const [j, v] of rec.entries()) expect(cols[oracle[0]![j]!]![i]).toBe(v);
   });
 });
 

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLED_MODEL, serializeArtifact } from "../src/artifact/io.js";
 import type { ModelArtifact } from "../src/artifact/types.js";
 import { loadModel } from "../src/runtime/load.js";
+import type { Json } from "./support/json.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/ridepred");
@@ -19,7 +20,7 @@ const ART = JSON.parse(ORIGINAL) as ModelArtifact;
 const RIDE = { PULocationID: 130, DOLocationID: 205, trip_distance: 3.66 };
 const EXPECTED = predictor.predict(RIDE);
 
-type Event = Record<string, any>;
+type Event = Record<string, Json>;
 interface Serve {
   child: ChildProcess;
   events: Event[];
@@ -85,7 +86,7 @@ async function startServe(args: string[] = [], env: Record<string, string> = {})
 
 async function predict(url: string, headers: Record<string, string> = {}) {
   const r = await fetch(url + "/predict", { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(RIDE) });
-  return { status: r.status, id: r.headers.get("x-request-id"), json: (await r.json()) as any };
+  return { status: r.status, id: r.headers.get("x-request-id"), json: (await r.json()) as Json };
 }
 
 /** A request whose body is only half sent: in flight until finish() sends the rest. */
@@ -93,7 +94,7 @@ function halfSent(url: string, path: string, body: string) {
   const u = new URL(url + path);
   const half = Math.floor(body.length / 2);
   let finish!: () => void;
-  const done = new Promise<{ status: number; json: any }>((resolve, reject) => {
+  const done = new Promise<{ status: number; json: Json }>((resolve, reject) => {
     const req = request(
       {
         host: u.hostname,
@@ -155,7 +156,7 @@ describe("ridepred serve (process)", () => {
     for (const a of answers.slice(0, 5)) expect(a).toEqual({ status: 200, json: { duration: EXPECTED, model_version: ART.version } });
     for (const a of answers.slice(5, 8)) {
       expect(a.status).toBe(200);
-      expect(a.json.map((x: any) => x.duration)).toEqual(rides.map((r) => predictor.predict(r)));
+      expect(a.json.map((x: Json) => x.duration)).toEqual(rides.map((r) => predictor.predict(r)));
     }
     expect(answers[8]).toEqual({ status: 200, json: { predictions: rides.map((r) => predictor.predict(r)) } });
     expect(await s.exited).toBe(0);

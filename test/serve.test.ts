@@ -13,6 +13,7 @@ import type { ModelArtifact } from "../src/artifact/types.js";
 import { InputError } from "../src/errors.js";
 import { loadModel } from "../src/runtime/load.js";
 import { startServer, type RunningServer } from "../src/serve/server.js";
+import type { Json } from "./support/json.js";
 
 const SAMPLE = join(import.meta.dirname, "../examples/green_tripdata_2021-02_sample.csv");
 const csvText = readFileSync(SAMPLE, "utf8");
@@ -42,7 +43,7 @@ async function call(s: RunningServer, method: string, path: string, body?: unkno
   }
   const res = await fetch(s.url + path, init);
   const text = await res.text();
-  let json: any;
+  let json: Json;
   try {
     json = JSON.parse(text);
   } catch {
@@ -52,7 +53,7 @@ async function call(s: RunningServer, method: string, path: string, body?: unkno
 }
 
 /** Every 4xx/5xx: the envelope, JSON, no stack trace. */
-function expectEnvelope(r: { status: number; json: any; text: string; headers: Headers }, status: number) {
+function expectEnvelope(r: { status: number; json: Json; text: string; headers: Headers }, status: number) {
   expect(r.status, r.text).toBe(status);
   expect(r.headers.get("content-type")).toMatch(/^application\/json/);
   expect(typeof r.json.error).toBe("string");
@@ -98,8 +99,8 @@ describe("ridepred serve: routes", () => {
     const r = await call(s, "POST", "/predict", rides);
     expect(r.status).toBe(200);
     expect(r.json).toHaveLength(1000);
-    expect(r.json.map((x: any) => x.duration)).toEqual(expected);
-    expect(new Set(r.json.map((x: any) => x.model_version))).toEqual(new Set(["2021-01.1"]));
+    expect(r.json.map((x: Json) => x.duration)).toEqual(expected);
+    expect(new Set(r.json.map((x: Json) => x.model_version))).toEqual(new Set(["2021-01.1"]));
   });
 
   it("POST /predict answers the same on its node:http fast path as through fastify (inject)", async () => {
@@ -293,8 +294,8 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
 
   it("400: a batch names every bad row's index, field and reason", async () => {
     const batch: unknown[] = rides.slice(0, 10).map((r) => ({ ...r }));
-    (batch[3] as any).trip_distance = "x";
-    delete (batch[7] as any).PULocationID;
+    (batch[3] as Record<string, unknown>).trip_distance = "x";
+    delete (batch[7] as Record<string, unknown>).PULocationID;
     batch[8] = 5;
     const r = await call(s, "POST", "/predict", batch);
     expectEnvelope(r, 400);
@@ -304,7 +305,7 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
     expectEnvelope(r2, 400);
     expect(r2.json.error).toBe("2 of 10 rows rejected");
     expect(r2.json.details).toEqual([
-      { row: 3, ...reasonFor(batch[3] as any) },
+      { row: 3, ...reasonFor(batch[3] as Record<string, unknown>) },
       { row: 7, field: "PULocationID", reason: "is required but missing" },
     ]);
     const r3 = await call(s, "POST", "/invocations", { dataframe_records: batch });
@@ -323,7 +324,7 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
   });
 
   it("400: malformed JSON, wrong shapes, MLflow and V2 structure errors", async () => {
-    const bad: [string, string, unknown, (d: any[]) => void][] = [
+    const bad: [string, string, unknown, (d: Json[]) => void][] = [
       ["POST", "/predict", '{"PULocationID": 10,', (d) => expect(d[0].field).toBe("body")],
       ["POST", "/predict", "42", (d) => expect(d).toEqual([{ field: "body", reason: "got number" }])],
       ["POST", "/invocations", { columns: ["a"], data: [[1]] }, (d) => expect(d[0].reason).toMatch(/got columns, data/)],
@@ -519,7 +520,7 @@ describe("ridepred serve: draining", () => {
 
 describe("ridepred serve: --log-level debug", () => {
   it("logs one JSON line per request with its id, on both the fast path and fastify", async () => {
-    const lines: Record<string, any>[] = [];
+    const lines: Json[] = [];
     const stream = new Writable({
       write(chunk, _enc, cb) {
         for (const l of String(chunk).split("\n")) if (l) lines.push(JSON.parse(l));
@@ -609,7 +610,8 @@ describe("ridepred serve: readiness and hot reload", () => {
     const art = JSON.parse(readFileSync(BUNDLED_MODEL, "utf8")) as ModelArtifact;
     const { digest: _, ...rest } = art;
     const wrong = join(dir, "wrong.json");
-    writeFileSync(wrong, serializeArtifact({ ...rest, estimator: { ...art.estimator, intercept: (art.estimator as any).intercept + 1 } as any }));
+    const estimator = { ...art.estimator, intercept: (art.estimator as { intercept: number }).intercept + 1 } as ModelArtifact["estimator"];
+    writeFileSync(wrong, serializeArtifact({ ...rest, estimator }));
     await expect(startServer({ model: wrong, port: 0, logger: pino({ level: "silent" }) })).rejects.toThrow(/golden example 0 does not reproduce/);
   });
 
@@ -621,7 +623,7 @@ describe("ridepred serve: readiness and hot reload", () => {
     const bText = serializeArtifact({
       ...rest,
       version: "B",
-      estimator: { ...art.estimator, intercept: est.intercept + 1 } as any,
+      estimator: { ...art.estimator, intercept: est.intercept + 1 } as ModelArtifact["estimator"],
       examples: { ...art.examples, cases: art.examples.cases.map((c) => ({ ...c, output: c.output + 1 })) },
     });
     const aPath = join(dir, "a.json");
@@ -680,7 +682,7 @@ describe("ridepred serve: readiness and hot reload", () => {
       const art = JSON.parse(original) as ModelArtifact;
       const { digest: _, ...rest } = art;
       const tampered = JSON.stringify({ ...art, version: "evil" });
-      const failing = serializeArtifact({ ...rest, version: "2021-01.9", estimator: { ...art.estimator, intercept: 99 } as any });
+      const failing = serializeArtifact({ ...rest, version: "2021-01.9", estimator: { ...art.estimator, intercept: 99 } as ModelArtifact["estimator"] });
       for (const [text, why] of [
         ["{not json", /not valid JSON/],
         [tampered, /digest mismatch/],

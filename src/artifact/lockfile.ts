@@ -60,13 +60,13 @@ export function parsePinsText(name: string, text: string, where = name): Record<
       const item = /^\s*-\s+["']?([^"'\s][^"']*?)["']?\s*$/.exec(raw);
       if (!item || item[1]!.endsWith(":")) continue;
       const req = splitRequirement(item[1]!);
-      if (req && req[1]) pins[req[0]] = req[1];
+      if (req?.[1]) pins[req[0]] = req[1];
     }
     return pins;
   }
   for (const raw of text.split(/\r?\n/)) {
     const req = splitRequirement(raw);
-    if (req && req[1]) pins[req[0]] = req[1];
+    if (req?.[1]) pins[req[0]] = req[1];
   }
   return pins;
 }

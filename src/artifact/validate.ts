@@ -33,7 +33,10 @@ export function validateArtifact(doc: unknown): Problem[] {
   if (!Array.isArray(doc.inputs) || doc.inputs.length === 0) bad("inputs", "must be a non-empty array");
   else
     doc.inputs.forEach((inp, i) => {
-      if (!isObj(inp) || typeof inp.name !== "string" || !inp.name) return bad(`inputs[${i}]`, "must have a name");
+      if (!isObj(inp) || typeof inp.name !== "string" || !inp.name) {
+        bad(`inputs[${i}]`, "must have a name");
+        return;
+      }
       if (inp.type !== "category" && inp.type !== "number") bad(`inputs[${i}].type`, `must be "category" or "number"`);
       if (typeof inp.required !== "boolean") bad(`inputs[${i}].required`, "must be a boolean");
       if (inputNames.has(inp.name)) bad(`inputs[${i}].name`, `duplicate input "${inp.name}"`);
@@ -49,7 +52,10 @@ export function validateArtifact(doc: unknown): Problem[] {
     else
       f.fields.forEach((fld, i) => {
         const p = `features.fields[${i}]`;
-        if (!isObj(fld) || typeof fld.name !== "string") return bad(p, "must have a name");
+        if (!isObj(fld) || typeof fld.name !== "string") {
+          bad(p, "must have a name");
+          return;
+        }
         if (fld.kind !== "category" && fld.kind !== "number") bad(`${p}.kind`, `must be "category" or "number"`);
         if (typeof fld.template === "string") {
           if (fld.kind !== "category") bad(`${p}.template`, "only category fields are derived from a template");
@@ -93,7 +99,10 @@ export function validateArtifact(doc: unknown): Problem[] {
     if (!Array.isArray(ex.cases)) bad("examples.cases", "must be an array");
     else
       ex.cases.forEach((c, i) => {
-        if (!isObj(c) || !isObj(c.input)) return bad(`examples.cases[${i}]`, "must be {input: {...}, output: ...}");
+        if (!isObj(c) || !isObj(c.input)) {
+          bad(`examples.cases[${i}]`, "must be {input: {...}, output: ...}");
+          return;
+        }
         if (doc.classifier === undefined && typeof c.output !== "number") bad(`examples.cases[${i}].output`, "must be a number (the prediction)");
         if (doc.classifier !== undefined && !["number", "string", "boolean"].includes(typeof c.output))
           bad(`examples.cases[${i}].output`, "must be a class label");
@@ -108,15 +117,24 @@ export function validateArtifact(doc: unknown): Problem[] {
 }
 
 function validateScalers(scalers: unknown, nFeatures: number, dense: boolean, bad: (p: string, r: string) => void): void {
-  if (!Array.isArray(scalers)) return bad("features.scalers", "must be an array");
+  if (!Array.isArray(scalers)) {
+    bad("features.scalers", "must be an array");
+    return;
+  }
   const perFeature = (a: unknown, p: string, nullable: boolean) => {
     if (a === null && nullable) return;
-    if (!Array.isArray(a) || !a.every(Number.isFinite)) return bad(p, "must be an array of finite numbers");
+    if (!Array.isArray(a) || !a.every(Number.isFinite)) {
+      bad(p, "must be an array of finite numbers");
+      return;
+    }
     if (nFeatures >= 0 && a.length !== nFeatures) bad(p, `has ${a.length} entries but there are ${nFeatures} features`);
   };
   scalers.forEach((s, i) => {
     const p = `features.scalers[${i}]`;
-    if (!isObj(s)) return bad(p, "must be an object");
+    if (!isObj(s)) {
+      bad(p, "must be an object");
+      return;
+    }
     if (s.kind === "StandardScaler") {
       perFeature(s.mean, `${p}.mean`, true);
       perFeature(s.scale, `${p}.scale`, true);
@@ -171,7 +189,7 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
       bad("estimator.trees", "must be a non-empty array");
       return m;
     }
-    est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad, w === m ? m : 1));
+    for (const [i, t] of est.trees.entries()) validateTree(t, `estimator.trees[${i}]`, nFeatures, bad, w === m ? m : 1);
     if (est.link !== undefined && est.link !== "exp") bad("estimator.link", 'must be "exp" when present');
   } else if (est.kind === "xgboost") {
     if (typeof est.objective !== "string" || !XGBOOST_OBJECTIVES.includes(est.objective))
@@ -191,7 +209,7 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
       bad("estimator.tree_group", "must give each tree's group");
     else if (Array.isArray(tg) && !(tg.length === est.trees.length && tg.every((g) => Number.isInteger(g) && g >= 0 && g < groups)))
       bad("estimator.tree_group", `must give each of the ${est.trees.length} trees a group below ${groups}`);
-    est.trees.forEach((t, i) => validateTree(t, `estimator.trees[${i}]`, nFeatures, bad));
+    for (const [i, t] of est.trees.entries()) validateTree(t, `estimator.trees[${i}]`, nFeatures, bad);
     // Its raw outputs are its margins, one per group.
     return Math.max(1, groups);
   } else bad("estimator.kind", `unknown estimator kind ${JSON.stringify(est.kind)}`);
@@ -221,16 +239,24 @@ function validateClassifier(c: unknown, outputs: number, bad: (p: string, r: str
     if (outputs !== 1) bad("estimator.outputs", `a regressor has one output, not ${outputs}`);
     return;
   }
-  if (!isObj(c)) return bad("classifier", "must be an object");
+  if (!isObj(c)) {
+    bad("classifier", "must be an object");
+    return;
+  }
   const classes = c.classes;
-  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((x) => ["number", "string", "boolean"].includes(typeof x)))
-    return bad("classifier.classes", "must list at least two class labels (numbers, strings or booleans)");
+  if (!Array.isArray(classes) || classes.length < 2 || !classes.every((x) => ["number", "string", "boolean"].includes(typeof x))) {
+    bad("classifier.classes", "must list at least two class labels (numbers, strings or booleans)");
+    return;
+  }
   if (new Set(classes).size !== classes.length) bad("classifier.classes", "has duplicates");
   const names = c.class_names;
   if (!Array.isArray(names) || names.length !== classes.length || !names.every((n) => typeof n === "string"))
     bad("classifier.class_names", `must be ${classes.length} strings, one per class`);
   else if (new Set(names).size !== names.length) bad("classifier.class_names", "has duplicates");
-  if (!LINKS.includes(c.link as string)) return bad("classifier.link", `must be one of ${LINKS.join(", ")}`);
+  if (!LINKS.includes(c.link as string)) {
+    bad("classifier.link", `must be one of ${LINKS.join(", ")}`);
+    return;
+  }
   if (c.decision !== "raw" && c.decision !== "proba") bad("classifier.decision", 'must be "raw" or "proba"');
   // One raw output serves two classes (logistic, softmax of [-s, s]); otherwise one output per class.
   const k = classes.length;
@@ -239,35 +265,61 @@ function validateClassifier(c: unknown, outputs: number, bad: (p: string, r: str
 }
 
 function validateTree(t: unknown, p: string, nFeatures: number, bad: (p: string, r: string) => void, width = 1): void {
-  if (!isObj(t)) return bad(p, "must be an object");
+  if (!isObj(t)) {
+    bad(p, "must be an object");
+    return;
+  }
   const keys = ["feature", "threshold", "left", "right", "value"] as const;
   const arrs = keys.map((k) => t[k]);
-  if (!arrs.every((a) => Array.isArray(a) && a.every((x) => typeof x === "number"))) return bad(p, `${keys.join(", ")} must be number arrays`);
+  if (!arrs.every((a) => Array.isArray(a) && a.every((x) => typeof x === "number"))) {
+    bad(p, `${keys.join(", ")} must be number arrays`);
+    return;
+  }
   const [feature, , left, right] = arrs as number[][];
   const n = feature!.length;
-  if (n === 0 || !arrs.every((a, j) => (a as number[]).length === (keys[j] === "value" ? n * width : n)))
-    return bad(p, `node arrays must be non-empty and of equal length${width > 1 ? ` (value: ${width} per node)` : ""}`);
+  if (n === 0 || !arrs.every((a, j) => (a as number[]).length === (keys[j] === "value" ? n * width : n))) {
+    bad(p, `node arrays must be non-empty and of equal length${width > 1 ? ` (value: ${width} per node)` : ""}`);
+    return;
+  }
   const missing = t.missing_left;
   if (missing !== undefined && !(Array.isArray(missing) && missing.length === n && missing.every((m) => m === 0 || m === 1))) {
-    return bad(`${p}.missing_left`, "must be an array of 0/1, one per node");
+    bad(`${p}.missing_left`, "must be an array of 0/1, one per node");
+    return;
   }
-  if (!(arrs as number[][]).every((a) => a.every(Number.isFinite))) return bad(p, "node arrays must hold finite numbers");
+  if (!(arrs as number[][]).every((a) => a.every(Number.isFinite))) {
+    bad(p, "node arrays must hold finite numbers");
+    return;
+  }
   for (let i = 0; i < n; i++) {
     if (feature![i]! < 0) continue;
-    if (!Number.isInteger(feature![i]) || !Number.isInteger(left![i]) || !Number.isInteger(right![i]))
-      return bad(`${p}[${i}]`, "feature and child indices must be integers");
-    if (nFeatures >= 0 && feature![i]! >= nFeatures) return bad(`${p}.feature[${i}]`, `feature index ${feature![i]} out of range`);
+    if (!Number.isInteger(feature![i]) || !Number.isInteger(left![i]) || !Number.isInteger(right![i])) {
+      bad(`${p}[${i}]`, "feature and child indices must be integers");
+      return;
+    }
+    if (nFeatures >= 0 && feature![i]! >= nFeatures) {
+      bad(`${p}.feature[${i}]`, `feature index ${feature![i]} out of range`);
+      return;
+    }
     // Children come after their parent in scikit-learn's depth-first layout: this also rules out cycles.
-    if (!(left![i]! > i && left![i]! < n && right![i]! > i && right![i]! < n)) return bad(`${p}.left/right[${i}]`, "child index out of range");
+    if (!(left![i]! > i && left![i]! < n && right![i]! > i && right![i]! < n)) {
+      bad(`${p}.left/right[${i}]`, "child index out of range");
+      return;
+    }
   }
   // Every node but the root is the child of exactly one split: one tree, every node reachable.
   const parents = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     if (feature![i]! < 0) continue;
-    if (left![i] === right![i]) return bad(`${p}.left/right[${i}]`, "both children are the same node");
+    if (left![i] === right![i]) {
+      bad(`${p}.left/right[${i}]`, "both children are the same node");
+      return;
+    }
     parents[left![i]!]!++;
     parents[right![i]!]!++;
   }
   for (let i = 1; i < n; i++)
-    if (parents[i] !== 1) return bad(`${p}[${i}]`, parents[i] ? "node has more than one parent" : "node is unreachable from the root");
+    if (parents[i] !== 1) {
+      bad(`${p}[${i}]`, parents[i] ? "node has more than one parent" : "node is unreachable from the root");
+      return;
+    }
 }

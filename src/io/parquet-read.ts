@@ -295,7 +295,8 @@ class PageCursor {
   private async nextPage(): Promise<void> {
     // Page headers are small thrift structs; 64 KiB covers any with statistics, retry bigger if not.
     let headerBytes = Math.min(1 << 16, this.end - this.pos);
-    let header, reader;
+    let header: ReturnType<typeof parquetHeader>;
+    let reader: { view: DataView; offset: number };
     for (;;) {
       await this.ensure(headerBytes);
       const at = this.pos - this.bufStart;
@@ -314,7 +315,7 @@ class PageCursor {
     const at = this.pos - this.bufStart;
     const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, total);
     const pageReader = { view, offset: reader.offset };
-    let result;
+    let result: ReturnType<typeof readPage> | { data: Page };
     try {
       if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(view, reader.offset, header) };
       else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);

@@ -177,6 +177,8 @@ function fromWire(m: { n: number; memory: SharedArrayBuffer; columns: Wire[] }, 
       case "dict":
         if (w.entries) dictionaries[j] = w.entries;
         return { dictionary: dictionaries[j]!, indices: new Int32Array(m.memory, w.at, w.n) };
+      default:
+        throw new Error(`internal: unknown wire column ${(w as { t: string }).t}`);
     }
   });
   return { n: m.n, values };

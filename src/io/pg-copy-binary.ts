@@ -83,7 +83,7 @@ export class BinaryBatcher {
       for (let j = 0; j < m; j++) {
         if (p + 4 > end) return at;
         const len = v.getInt32(p);
-        p += 4 + (len > 0 ? len : 0);
+        p += 4 + Math.max(len, 0);
         if (p > end) return at;
       }
       p = at + 2;

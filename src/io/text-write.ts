@@ -86,7 +86,7 @@ export function jsonlSink(path: string, columns: readonly OutColumn[]): Sink {
       const lines: string[] = [];
       for (let r = 0; r < n; r++) {
         const o: Record<string, unknown> = {};
-        columns.forEach((c, j) => (o[c.name] = cellJson(values[j]![r], c.kind)));
+        for (const [j, c] of columns.entries()) o[c.name] = cellJson(values[j]![r], c.kind);
         lines.push(JSON.stringify(o));
       }
       lines.push("");

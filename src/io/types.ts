@@ -123,6 +123,7 @@ export interface Sink {
   /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays. */
   write(batch: OutBatch): Promise<void>;
   /** Flush and move the temp file to its final name (a table: merge the staged rows, in one transaction). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: file sinks report nothing; `void` lets their finish() leave out the return
   finish(): Promise<SinkResult | void>;
   /** Drop the temp file: a failed run leaves nothing under the final name. */
   abort(): Promise<void>;

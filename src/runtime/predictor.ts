@@ -128,7 +128,10 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     catIdValid[i] = 0;
     catFilled[i] = 1;
     if (column !== undefined && isDict(column)) {
-      if (isCat) return loadDictionary(i, column, n, errors);
+      if (isCat) {
+        loadDictionary(i, column, n, errors);
+        return;
+      }
       column = materialize(column);
     }
     const col = column;

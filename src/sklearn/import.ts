@@ -288,7 +288,7 @@ export function inferInputs(
     if (template !== undefined) {
       const refs = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
       if (!refs.length) fail(`derived feature ${name}: template ${JSON.stringify(template)} names no inputs`);
-      refs.forEach((r) => addInput(r, "category"));
+      for (const r of refs) addInput(r, "category");
       fields.push({ name, kind: "category", template });
     } else {
       addInput(name, kind);

@@ -73,8 +73,8 @@ export function parseTypestr(s: string, ctx: CallContext): DType {
 }
 
 /** dtype.__setstate__: (version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata]). */
-export function setDTypeState(dt: DType, state: PyValue, ctx: CallContext): void {
-  if (!Array.isArray(state)) return ctx.fail(`numpy dtype state must be a tuple, got ${describe(state)}`);
+export function setDTypeState(dt: DType, state: PyValue, ctx: CallContext): undefined {
+  if (!Array.isArray(state)) ctx.fail(`numpy dtype state must be a tuple, got ${describe(state)}`);
   const s = state.length >= 8 ? state : [null, ...state]; // version 0/1 states lack the leading version
   const [, byteorder, subarray, names, fields, elsize] = s;
   if (typeof byteorder === "string") dt.byteorder = byteorder === "=" ? "<" : byteorder;
@@ -128,11 +128,11 @@ function count(shape: number[], ctx: CallContext): number {
 const latin1Bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 
 /** ndarray.__setstate__: (version, shape, dtype, is_fortran, rawdata) (version omitted in very old pickles). */
-export function setArrayState(arr: NdArray, state: PyValue, ctx: CallContext): void {
-  if (!Array.isArray(state)) return ctx.fail(`numpy array state must be a tuple, got ${describe(state)}`);
+export function setArrayState(arr: NdArray, state: PyValue, ctx: CallContext): undefined {
+  if (!Array.isArray(state)) ctx.fail(`numpy array state must be a tuple, got ${describe(state)}`);
   const s = state.length === 5 ? state : [1, ...state];
   const [, shapeV, dtype, fortran, raw] = s;
-  if (!isDType(dtype)) return ctx.fail(`numpy array state has no dtype (got ${describe(dtype ?? null)})`);
+  if (!isDType(dtype)) ctx.fail(`numpy array state has no dtype (got ${describe(dtype ?? null)})`);
   fillArray(arr, shapeOf(shapeV!, ctx), dtype, fortran === true, raw ?? null, ctx);
 }
 
@@ -141,13 +141,13 @@ export function fillArray(arr: NdArray, shape: number[], dtype: DType, fortran: 
   arr.shape = shape;
   arr.dtype = dtype;
   if (dtype.kind === "O") {
-    if (!Array.isArray(raw)) return ctx.fail(`numpy object array data must be a list, got ${describe(raw)}`);
+    if (!Array.isArray(raw)) ctx.fail(`numpy object array data must be a list, got ${describe(raw)}`);
     if (raw.length !== n) ctx.fail(`numpy object array has ${raw.length} items but its shape [${shape}] says ${n}`);
     arr.data = fortran ? toCOrder(raw, shape) : raw;
     return;
   }
   const bytes = typeof raw === "string" ? latin1Bytes(raw) : raw;
-  if (!(bytes instanceof Uint8Array)) return ctx.fail(`numpy array data must be bytes, got ${describe(raw)}`);
+  if (!(bytes instanceof Uint8Array)) ctx.fail(`numpy array data must be bytes, got ${describe(raw)}`);
   const expected = n * dtype.itemsize;
   if (bytes.length !== expected) {
     ctx.fail(`numpy array data is ${bytes.length} bytes but shape [${shape}] of ${dtypeName(dtype)} needs ${expected}`);

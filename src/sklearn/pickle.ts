@@ -30,7 +30,7 @@ export type GlobalRule =
   | { kind: "class" } // becomes a PyObject when called / NEWOBJ'd; BUILD sets its state
   | { kind: "function"; call: (args: PyValue[], ctx: CallContext) => PyValue } // pure decoder
   // build may return a value that replaces the object on the stack (joblib's array wrappers do).
-  | { kind: "build"; call: (args: PyValue[], ctx: CallContext) => PyValue; build: (obj: PyValue, state: PyValue, ctx: CallContext) => PyValue | void };
+  | { kind: "build"; call: (args: PyValue[], ctx: CallContext) => PyValue; build: (obj: PyValue, state: PyValue, ctx: CallContext) => PyValue | undefined };
 
 export interface CallContext {
   fail(message: string): never;
@@ -594,7 +594,7 @@ class Unpickler {
     return rule!.call(args as PyValue[], this.ctx);
   }
 
-  private build(obj: PyValue, state: PyValue): PyValue | void {
+  private build(obj: PyValue, state: PyValue): PyValue | undefined {
     if (isPyObject(obj)) {
       const [module, name] = splitQualified(obj.$class);
       const rule = this.opts.resolve(module, name);
