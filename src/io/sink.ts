@@ -162,7 +162,7 @@ export function stopOnSignals(cleanup?: () => Promise<unknown>, graceMs = 1500):
 
 /** A text output: a file (via temp + rename), optionally gzipped, or stdout for "-". */
 export interface TextOut {
-  write(s: string): Promise<void>;
+  write(s: string | Uint8Array): Promise<void>;
   finish(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -231,7 +231,7 @@ function stdoutError(e: unknown): RidepredError {
   return new RidepredError(`stdout: ${err?.code === "EPIPE" ? "closed by the reader" : err?.message}`, 1);
 }
 
-function writeAll(out: Writable, s: string): Promise<void> {
+function writeAll(out: Writable, s: string | Uint8Array): Promise<void> {
   if (out.write(s)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onDrain = () => {

@@ -36,46 +36,8 @@ export function cellJson(v: unknown, kind: ColumnKind): unknown {
   return v;
 }
 
-type Cell = (v: unknown) => string;
-
-/** Per-kind CSV cell formatters, chosen once per column rather than per cell. */
-function csvCell(kind: ColumnKind): Cell {
-  if (kind === "double") return (v) => (v === null || v === undefined || v !== v ? "" : String(v));
-  if (kind === "timestamp") return (v) => (v === null || v === undefined || v !== v ? "" : formatTimestamp(v as number));
-  if (kind === "string") return (v) => (v === null || v === undefined ? "" : csvQuote(v as string));
-  return (v) => csvQuote(cellText(v, kind));
-}
-
-export function csvSink(path: string, columns: readonly OutColumn[], gzip: boolean): Sink {
-  const out = openText(path, gzip);
-  let header = columns.map((c) => csvQuote(c.name)).join(",") + "\n";
-  const cells = columns.map((c) => csvCell(c.kind));
-  return {
-    async write(batch: OutBatch) {
-      const { n } = batch;
-      const values = batch.values.map((v) => cellsOf(v, n));
-      let text = header;
-      header = "";
-      const m = cells.length;
-      for (let r = 0; r < n; r++) {
-        text += cells[0]!(values[0]![r]);
-        for (let j = 1; j < m; j++) text += "," + cells[j]!(values[j]![r]);
-        text += "\n";
-        // Written in pieces of ~32 KiB: a whole batch as one string is a large object only a full GC frees.
-        if (text.length >= 1 << 15) {
-          await out.write(text);
-          text = "";
-        }
-      }
-      if (text) await out.write(text);
-    },
-    async finish() {
-      if (header) await out.write(header); // no rows: still a valid CSV with its header
-      await out.finish();
-    },
-    abort: () => out.abort(),
-  };
-}
+/** CSV output: csv-write.ts (bytes straight from the columns). */
+export { csvSink } from "./csv-write.js";
 
 export function jsonlSink(path: string, columns: readonly OutColumn[]): Sink {
   const out = openText(path, false);

@@ -1,0 +1,215 @@
+// The CSV writer: rows encoded straight into byte buffers, column by column with an encoder chosen once
+// per column and batch, instead of one string per cell joined per row (those strings, their
+// concatenation and the UTF-8 encoding of the result were most of the time a CSV -> CSV run spent
+// writing). The bytes are exactly those of the cell strings of text-write.ts (cellText, csvQuote):
+// numbers in JS's shortest round-trip form, timestamps as formatTimestamp writes them.
+import { isDict } from "../columns.js";
+import { openText } from "./sink.js";
+import { csvQuote, cellText } from "./text-write.js";
+import { formatTimestamp } from "./timestamp.js";
+import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
+import { writeShortest } from "./csv-number.js";
+
+/** Bytes per output piece: large enough that each write is cheap, small enough to stay out of the old generation. */
+const PIECE = 1 << 16;
+
+/** An output buffer being filled; `flush` hands the full part to the file and starts a new buffer. */
+class Out {
+  buf = Buffer.allocUnsafe(PIECE);
+  pos = 0;
+
+  /** Room for `n` more bytes (a new, larger buffer when one cell is larger than a piece). */
+  room(n: number, pending: Buffer[]): void {
+    if (this.pos + n <= this.buf.length) return;
+    if (this.pos > 0) pending.push(this.buf.subarray(0, this.pos));
+    this.buf = Buffer.allocUnsafe(Math.max(PIECE, n));
+    this.pos = 0;
+  }
+
+  text(s: string, pending: Buffer[]): void {
+    // 3 bytes per UTF-16 unit is the most UTF-8 needs (a surrogate pair: 4 bytes for 2 units).
+    this.room(s.length * 3, pending);
+    this.pos += this.buf.write(s, this.pos, "utf8");
+  }
+
+  /** An ASCII string (numbers, timestamps), one byte per character. */
+  ascii(s: string): void {
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  bytes(src: Uint8Array): void {
+    this.buf.set(src, this.pos);
+    this.pos += src.length;
+  }
+
+  /** A non-negative integer below 2^53 in decimal. */
+  uint(v: number): void {
+    const b = this.buf;
+    let digits = 1;
+    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    do {
+      const q = Math.floor(v / 10);
+      b[--p] = 48 + (v - q * 10);
+      v = q;
+    } while (v > 0);
+  }
+}
+
+/** Longest cell an encoder writes without asking for room itself (numbers, timestamps, ids' digits). */
+const SMALL = 64;
+
+/** Writes row r of one column into out (room for SMALL bytes is there; longer cells ask for their own). */
+type Encoder = (out: Out, r: number, pending: Buffer[]) => void;
+
+const utf8 = (s: string) => Buffer.from(s, "utf8");
+
+/** The encoder of one column of one batch. */
+function encoder(values: OutValues, kind: ColumnKind, dictCache: Map<ArrayLike<unknown>, Buffer[]>): Encoder {
+  if (isGeneratedIds(values)) {
+    const prefix = utf8(values.prefix);
+    const { numbers } = values;
+    return (out, r, pending) => {
+      const v = numbers[r]!;
+      out.room(prefix.length + SMALL, pending);
+      out.bytes(prefix);
+      if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) out.uint(v);
+      else out.ascii(String(v));
+    };
+  }
+  if (isDict(values)) {
+    // Each dictionary entry encoded once (a row group's batches share the dictionary).
+    let cells = dictCache.get(values.dictionary);
+    if (!cells) {
+      const text = cellOf(kind);
+      cells = Array.from(values.dictionary as ArrayLike<unknown>, (v) => utf8(text(v)));
+      dictCache.set(values.dictionary, cells);
+    }
+    const all = cells;
+    const { indices } = values;
+    return (out, r, pending) => {
+      const j = indices[r]!;
+      if (j < 0) return;
+      const cell = all[j]!;
+      out.room(cell.length, pending);
+      out.bytes(cell);
+    };
+  }
+  const cellsOf = values as ArrayLike<unknown>;
+  if (kind === "double")
+    return (out, r, pending) => {
+      const v = cellsOf[r];
+      if (typeof v === "number") {
+        if (v === v) writeShortest(out, v);
+      } else if (v !== null && v !== undefined) out.text(String(v), pending);
+    };
+  if (kind === "timestamp") {
+    const stamp = timestampWriter();
+    return (out, r, pending) => {
+      const v = cellsOf[r];
+      if (typeof v === "number") {
+        if (v === v) stamp(out, v);
+      } else if (v !== null && v !== undefined) out.text(formatTimestamp(v as number), pending);
+    };
+  }
+  const text = cellOf(kind);
+  return (out, r, pending) => {
+    const v = cellsOf[r];
+    if (v === null || v === undefined) return;
+    out.text(text(v), pending);
+  };
+}
+
+/** A cell's text as text-write's csvSink wrote it (null/undefined: ""). */
+function cellOf(kind: ColumnKind): (v: unknown) => string {
+  if (kind === "string") return (v) => (v === null || v === undefined ? "" : csvQuote(v as string));
+  return (v) => csvQuote(cellText(v, kind));
+}
+
+/**
+ * formatTimestamp's bytes without its strings: the date part is formatted once per day, the time of day
+ * from digits; milliseconds, and instants outside the plain range, go through formatTimestamp itself.
+ */
+function timestampWriter(): (out: Out, ms: number) => void {
+  let lastDay = Number.NaN;
+  let date = Buffer.alloc(0);
+  return (out, ms) => {
+    const day = Math.floor(ms / 86400000);
+    const rem = ms - day * 86400000;
+    if (!(Math.abs(ms) < 8.64e15) || rem !== Math.floor(rem / 1000) * 1000) {
+      out.ascii(formatTimestamp(ms));
+      return;
+    }
+    if (day !== lastDay) {
+      lastDay = day;
+      const s = formatTimestamp(day * 86400000);
+      date = Buffer.from(s.slice(0, s.length - 8), "latin1"); // "YYYY-MM-DD "
+    }
+    out.bytes(date);
+    const secs = rem / 1000;
+    const h = (secs / 3600) | 0;
+    const m = ((secs - h * 3600) / 60) | 0;
+    const s = secs - h * 3600 - m * 60;
+    const b = out.buf;
+    let p = out.pos;
+    b[p++] = 48 + ((h / 10) | 0);
+    b[p++] = 48 + (h % 10);
+    b[p++] = 58;
+    b[p++] = 48 + ((m / 10) | 0);
+    b[p++] = 48 + (m % 10);
+    b[p++] = 58;
+    b[p++] = 48 + ((s / 10) | 0);
+    b[p++] = 48 + (s % 10);
+    out.pos = p;
+  };
+}
+
+export function csvSink(path: string, columns: readonly OutColumn[], gzip: boolean): Sink {
+  const file = openText(path, gzip);
+  let header: string | undefined = columns.map((c) => csvQuote(c.name)).join(",") + "\n";
+  const dictCaches = columns.map(() => new Map<ArrayLike<unknown>, Buffer[]>());
+  const out = new Out();
+  return {
+    async write(batch: OutBatch) {
+      const { n } = batch;
+      const pending: Buffer[] = [];
+      if (header !== undefined) out.text(header, pending);
+      header = undefined;
+      const m = columns.length;
+      const enc = batch.values.map((v, j) => {
+        if (dictCaches[j]!.size > 64) dictCaches[j]!.clear();
+        return encoder(v, columns[j]!.kind, dictCaches[j]!);
+      });
+      for (let r = 0; r < n; r++) {
+        for (let j = 0; j < m; j++) {
+          out.room(SMALL + 1, pending);
+          if (j > 0) out.buf[out.pos++] = 44;
+          enc[j]!(out, r, pending);
+        }
+        out.room(1, pending);
+        out.buf[out.pos++] = 10;
+        if (pending.length > 0) {
+          for (const p of pending) await file.write(p);
+          pending.length = 0;
+        }
+      }
+      // The batch's last part goes now (the caller may reuse its arrays; the bytes are ours).
+      if (out.pos > 0) {
+        await file.write(out.buf.subarray(0, out.pos));
+        out.buf = Buffer.allocUnsafe(PIECE);
+        out.pos = 0;
+      }
+    },
+    async finish() {
+      if (header !== undefined) await file.write(header); // no rows: still a valid CSV with its header
+      await file.finish();
+    },
+    abort: () => file.abort(),
+  };
+}
+
+export type { Out };

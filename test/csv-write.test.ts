@@ -1,0 +1,146 @@
+// The CSV writer writes bytes straight from the columns: its output must be exactly the text the cell
+// strings give (String(x) for numbers, formatTimestamp, csvQuote), which is what it wrote before. The
+// numbers' own fast path is checked against String(x) on millions of doubles of every kind.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeShortest } from "../src/io/csv-number.js";
+import { csvSink, type Out } from "../src/io/csv-write.js";
+import { cellText, csvQuote } from "../src/io/text-write.js";
+import { formatTimestamp } from "../src/io/timestamp.js";
+import { cells, type ColumnKind, type OutBatch, type OutColumn } from "../src/io/types.js";
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "ridepred-csv-write-"));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The writer's text as cell strings joined: the rule it must keep byte for byte. */
+function reference(columns: OutColumn[], batches: OutBatch[]): string {
+  const cell = (v: unknown, kind: ColumnKind) => {
+    if (kind === "double") return v === null || v === undefined || v !== v ? "" : String(v);
+    if (kind === "timestamp") return v === null || v === undefined || v !== v ? "" : formatTimestamp(v as number);
+    if (kind === "string") return v === null || v === undefined ? "" : csvQuote(v as string);
+    return csvQuote(cellText(v, kind));
+  };
+  let text = columns.map((c) => csvQuote(c.name)).join(",") + "\n";
+  for (const b of batches) {
+    const values = b.values.map((v) => cells(v, b.n));
+    for (let r = 0; r < b.n; r++) text += columns.map((c, j) => cell(values[j]![r], c.kind)).join(",") + "\n";
+  }
+  return text;
+}
+
+async function written(columns: OutColumn[], batches: OutBatch[]): Promise<string> {
+  const path = join(tmp, `out-${Math.random()}.csv`);
+  const sink = csvSink(path, columns, false);
+  for (const b of batches) await sink.write(b);
+  await sink.finish();
+  return readFileSync(path, "utf8");
+}
+
+function scratch(): Out {
+  const out = { buf: Buffer.alloc(256), pos: 0 } as Out;
+  out.ascii = (s: string) => {
+    for (let i = 0; i < s.length; i++) out.buf[out.pos++] = s.charCodeAt(i);
+  };
+  return out;
+}
+
+const shortest = (out: Out, x: number) => {
+  out.pos = 0;
+  writeShortest(out, x);
+  return out.buf.latin1Slice(0, out.pos);
+};
+
+describe("numbers: the fast path writes String(x)", () => {
+  it("on edge cases", () => {
+    const out = scratch();
+    const edges = [0, -0, 1, -1, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, 1e-4, 9.999e-5, 1e-7, 123456789012345680, 1e16, 1e17, 1e21, 1e22, 5e-324];
+    edges.push(Number.MAX_VALUE, Number.MIN_VALUE, Number.EPSILON, 2 ** 53, 2 ** 53 + 2, 2 ** 54, 2 ** 56 + 16, 2 ** 53 + 4, Infinity, -Infinity);
+    for (let e = -20; e <= 60; e++) edges.push(2 ** e, 2 ** e * (1 + Number.EPSILON), 2 ** e * (1 - Number.EPSILON / 2));
+    for (let e = -8; e <= 22; e++) edges.push(10 ** e, 10 ** e * (1 + Number.EPSILON), 10 ** e * (1 - Number.EPSILON / 2), 10 ** e - 1, 10 ** e + 1);
+    // Exact ties between two shortest candidates (the even digit wins) and durations in minutes.
+    edges.push(953070251339433.25, 0.125, 2.5, 84559175531418.625, 3.933333333333333, 4.403834129363307, -0.4705007960299743);
+    for (const x of edges) expect(shortest(out, x)).toBe(String(x));
+  });
+
+  it("on about two million doubles: random bits over the fixed-notation range, prices, durations, predictions", () => {
+    const out = scratch();
+    const f = new Float64Array(1);
+    const w = new Uint32Array(f.buffer);
+    let seed = 42;
+    const rand = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const bad: string[] = [];
+    const check = (x: number) => {
+      const got = shortest(out, x);
+      if (got !== String(x) && bad.length < 5) bad.push(`${String(x)} written as ${got}`);
+    };
+    for (let i = 0; i < 300_000; i++) {
+      w[0] = (rand() * 2 ** 32) >>> 0;
+      w[1] = ((rand() * 2 ** 32) >>> 0) & 0x800fffff;
+      w[1] = w[1]! | ((1023 + Math.floor(rand() * 76) - 20) << 20);
+      check(f[0]!);
+      check(Math.round(rand() * 1e6) / 100);
+      check((Math.floor(rand() * 7200) * 1000) / 60000);
+      check(rand() * 60 - 10);
+      check(Math.floor(rand() * 2 ** 53));
+      check(Math.round(rand() * 1e4) / 10 ** Math.floor(rand() * 8));
+    }
+    expect(bad).toEqual([]);
+  });
+});
+
+describe("csvSink writes exactly the cell strings", () => {
+  it("every column kind, missing values, quoting, ids, dictionaries, timestamps with and without milliseconds", async () => {
+    const columns: OutColumn[] = [
+      { name: "ride_id", kind: "string" },
+      { name: "pickup_datetime", kind: "timestamp" },
+      { name: "PULocationID", kind: "string" },
+      { name: "actual_duration", kind: "double" },
+      { name: "note", kind: "string" },
+      { name: "raw", kind: "raw" },
+      { name: 'we"ird,name', kind: "double" },
+      { name: "model_version", kind: "string" },
+    ];
+    const n = 7;
+    const t0 = Date.UTC(2021, 0, 1, 0, 15, 56);
+    const batch: OutBatch = {
+      n,
+      values: [
+        { prefix: "green_2021-01_", numbers: Float64Array.from([0, 1, 2, 99, 12345678901, 3, 4]) },
+        Float64Array.from([t0, t0 + 1, NaN, Date.UTC(1999, 11, 31, 23, 59, 59), Date.UTC(2008, 0, 1), -1000, t0 + 86399000]),
+        { dictionary: ["43", "1,2", 'q"q', "ünï"], indices: Int32Array.from([0, 1, 2, 3, -1, 0, 0]) },
+        Float64Array.from([3.933333333333333, 8.75, NaN, -0, 1e21, 1e-7, 0.1 + 0.2]),
+        ["plain", "with,comma", 'with "quote"', "line\nbreak", null, "cr\r", "😀 emoji"],
+        [1, "x", null, undefined, true, 10n, 2.5],
+        [1.5, null, undefined, NaN, "7", Infinity, -2],
+        { dictionary: ["2021-01.1"], indices: new Int32Array(n) },
+      ],
+    };
+    const batches = [batch, { ...batch, n: 3 }];
+    expect(await written(columns, batches)).toBe(reference(columns, batches));
+  });
+
+  it("a long cell larger than one output piece, and many rows across pieces", async () => {
+    const columns: OutColumn[] = [
+      { name: "s", kind: "string" },
+      { name: "x", kind: "double" },
+    ];
+    const n = 20_000;
+    const s = Array.from({ length: n }, (_, i) => (i === 5 ? "é".repeat(100_000) : `row ${i}`));
+    const x = Float64Array.from({ length: n }, (_, i) => i / 7);
+    const batches = [{ n, values: [s, x] }];
+    expect(await written(columns, batches)).toBe(reference(columns, batches));
+  });
+
+  it("no rows: the header alone", async () => {
+    const columns: OutColumn[] = [{ name: "a", kind: "double" }];
+    expect(await written(columns, [])).toBe("a\n");
+  });
+});
