@@ -7,6 +7,11 @@
 //   ridepred `ridepred score IN.parquet -o OUT.parquet --columns ride_id,predicted_duration,model_version`
 // The two DuckDB outputs are then compared with ridepred's, prediction by prediction.
 // usage: npm run build && flock /tmp/ridepred-bench.lock node bench/sql.mjs [--rows 10000000] [--threads 2] [--rounds 3] [--dir /tmp/ridepred-bench-sql]
+//
+// With --in-database (default 1M rows): `ridepred score` DuckDB table -> table in the same file, the normal
+// way (rows read out, scored, appended back) against --in-database (the exported query run as SQL inside
+// DuckDB), both --if-exists replace, best of --rounds each, interleaved; the two tables are then compared
+// row for row (EXCEPT ALL both ways).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -30,6 +35,10 @@ if (!months.every(existsSync)) {
 }
 
 const { DuckDBInstance } = await import("@duckdb/node-api");
+if (process.argv.includes("--in-database")) {
+  await inDatabaseBench(process.argv.includes("--rows") ? rows : 1_000_000);
+  process.exit(process.exitCode ?? 0);
+}
 const { readArtifact } = await import(join(root, "dist/artifact/io.js"));
 const { exportSql } = await import(join(root, "dist/sql/script.js"));
 const fmt = (x) => Math.round(x).toLocaleString("en-US");
@@ -102,3 +111,53 @@ const check = await db.runAndReadAll(`SELECT count(*) AS n,
 const [n, exportDiffer, handDiffer] = check.getRows()[0].map(Number);
 console.log(`check: ${fmt(n)} rows; export differs from ridepred on ${fmt(exportDiffer)}, hand-written on ${fmt(handDiffer)}`);
 if (exportDiffer !== 0) process.exitCode = 1;
+
+async function inDatabaseBench(n) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `rides_${n}.duckdb`);
+  const fmt = (x) => Math.round(x).toLocaleString("en-US");
+  if (!existsSync(file)) {
+    console.error(`preparing ${fmt(n)} real rows in ${file} ...`);
+    const inst = await DuckDBInstance.create(file);
+    const c = await inst.connect();
+    const src = `read_parquet([${months.map((m) => `'${m}'`).join(", ")}])`;
+    const total = Number((await c.runAndReadAll(`SELECT count(*) FROM ${src}`)).getRows()[0][0]);
+    await c.run(
+      `CREATE TABLE rides AS SELECT 'r' || (row_number() OVER ()) AS ride_id, lpep_pickup_datetime, lpep_dropoff_datetime, PULocationID, DOLocationID, trip_distance
+       FROM ${src}, range(${Math.ceil(n / total)}) LIMIT ${n}`,
+    );
+    c.closeSync();
+    inst.closeSync();
+  }
+  const loc = (t) => `duckdb:${file}?table=${t}`;
+  const run = (name, extra) => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [bin, "score", loc("rides"), "-o", loc(name), "--if-exists", "replace", "--threads", String(threads), ...extra], {
+      encoding: "utf8",
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
+    });
+    if (r.status !== 0) throw new Error(`ridepred score failed: ${r.stderr}`);
+    return (performance.now() - t0) / 1000;
+  };
+  console.log(`bench/sql --in-database: ${fmt(n)} rows in ${file}, ${threads} threads, ${rounds} rounds (DuckDB table -> table, same file)`);
+  const best = { normal: Infinity, inDatabase: Infinity };
+  for (let i = 0; i < rounds; i++) {
+    const a = run("p_normal", []);
+    const b = run("p_in_db", ["--in-database"]);
+    console.log(`round ${i + 1}: score ${a.toFixed(2)} s, score --in-database ${b.toFixed(2)} s`);
+    best.normal = Math.min(best.normal, a);
+    best.inDatabase = Math.min(best.inDatabase, b);
+  }
+  for (const [k, s] of Object.entries(best)) console.log(`best ${k}: ${s.toFixed(2)} s, ${fmt(n / s)} rows/s`);
+  console.log(`in-database / normal: ${(best.inDatabase / best.normal).toFixed(2)}x`);
+  const inst = await DuckDBInstance.create(file);
+  const c = await inst.connect();
+  const count = async (sql) => Number((await c.runAndReadAll(sql)).getRows()[0][0]);
+  const rowsOut = await count("SELECT count(*) FROM p_in_db");
+  const missing = await count("SELECT count(*) FROM (SELECT * FROM p_normal EXCEPT ALL SELECT * FROM p_in_db)");
+  const extra = await count("SELECT count(*) FROM (SELECT * FROM p_in_db EXCEPT ALL SELECT * FROM p_normal)");
+  c.closeSync();
+  inst.closeSync();
+  console.log(`check: ${fmt(rowsOut)} rows; ${fmt(missing)} of the normal run's rows missing from the in-database table, ${fmt(extra)} extra`);
+  if (missing !== 0 || extra !== 0) process.exitCode = 1;
+}

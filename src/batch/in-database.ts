@@ -202,7 +202,6 @@ function stageStatements(job: ScoreJob, engine: Engine, src: TableLocation, p: S
       map,
       columns: [...extra],
       temporary: true,
-      maxBytes: Number.MAX_SAFE_INTEGER,
     });
   } catch (e) {
     if (e instanceof RidepredError) throw new RidepredError(`--in-database: ${e.message.replace(/^export sql: /, "")}`);

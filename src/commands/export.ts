@@ -15,6 +15,7 @@ interface SqlOpts {
   output: string;
   maxBytes?: string;
   columns?: string;
+  trees: "auto" | "case" | "nodes";
   json?: boolean;
 }
 
@@ -30,6 +31,11 @@ export function exportCommand(): Command {
     .option("--columns <list>", "more view columns, comma-separated: model inputs (as the model saw them) or source columns (as they are)")
     .option("-o, --output <file>", "write the script here (default stdout)", "-")
     .option("--max-bytes <n>", "refuse a view query larger than this many bytes (default 8388608), besides the engine's own limit")
+    .addOption(
+      new Option("--trees <form>", "trees as nested CASE expressions, as a node table walked by WITH RECURSIVE, or auto: CASE unless over --max-bytes")
+        .choices(["auto", "case", "nodes"])
+        .default("auto"),
+    )
     .option("--json", "print a summary as JSON (stdout, or stderr when the script goes to stdout)")
     .action(async (model: string | undefined, opts: SqlOpts) => {
       process.exitCode = await run(model ?? opts.model, opts);
@@ -51,6 +57,7 @@ async function run(path: string | undefined, opts: SqlOpts): Promise<number> {
     view: opts.view,
     map: opts.map,
     maxBytes,
+    trees: opts.trees,
     columns: opts.columns
       ?.split(",")
       .map((c) => c.trim())

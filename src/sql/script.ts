@@ -10,8 +10,9 @@ import { type Dialect, type DialectName, dialect } from "./dialects.js";
 import { fieldExpr, columnSources } from "./features.js";
 import { coercedSelect, inputOf, type SourceColumns, sourceSelect } from "./inputs.js";
 import { linearSql } from "./linear.js";
-import { nodeCount, treesSql } from "./trees.js";
-import { xgboostSql } from "./xgboost.js";
+import { NODE_DIALECTS, nodesSql, nodesSupported } from "./nodes.js";
+import { ensemblePrediction, treesSql } from "./trees.js";
+import { xgboostPrediction, xgboostSql } from "./xgboost.js";
 
 export const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 
@@ -27,6 +28,8 @@ export interface ExportOptions {
   columns?: string[];
   /** Refuse a view query larger than this (default 8 MiB), or than the engine's own limit. */
   maxBytes?: number;
+  /** Trees as nested CASE expressions, as a node table walked by a recursive query, or (auto, the default) CASE unless it would pass the size limit. */
+  trees?: "auto" | "case" | "nodes";
   /**
    * Helper tables as the session's own temporary tables, never dropped first (a run inside the database:
    * score --in-database); the script then creates no view, the caller runs `query` itself.
@@ -46,7 +49,7 @@ export interface ExportResult {
   bytes: number;
   viewBytes: number;
   statements: number;
-  estimator: { kind: string; class: string; weightRows?: number; trees?: number; nodes?: number };
+  estimator: { kind: string; class: string; weightRows?: number; trees?: number; nodes?: number; form?: "case" | "nodes" };
 }
 
 const KNOWN_KEYS: Record<string, readonly string[]> = {
@@ -144,69 +147,20 @@ export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
   checkSupported(a);
   const d = opts.temporary ? temporaryTables(dialect(opts.dialect)) : dialect(opts.dialect);
   const view = opts.view ?? "ride_predictions";
-  const cols = sourceColumns(a, opts.map ?? {});
-  const est = a.estimator;
-  const indent = (xs: string[]) => xs.map((x) => `    ${x}`).join(",\n");
-
-  const extra = extraColumns(d, a, opts.columns ?? []);
-  const ctes: string[] = [
-    `ridepred_src AS (\n  SELECT\n${indent([...sourceSelect(d, a.inputs, cols), ...extra.raw])}\n  FROM ${sourceRef(d, opts.table)}\n)`,
-    `ridepred_in AS (\n  SELECT\n${indent([...coercedSelect(d, a.inputs), ...extra.carried])}\n  FROM ridepred_src\n)`,
-  ];
-  const fieldList = ["ride_id", "reject_reason", ...extra.fields, ...a.features.fields.map((f, k) => `${fieldExpr(d, f, a.inputs)} AS f${k}`)];
-  const fields = `  SELECT\n${indent(fieldList)}\n  FROM ridepred_in`;
-  // Trees read each field at many splits: computed once where the engine would otherwise inline it.
-  ctes.push((est.kind !== "linear" || d.materializeAlways) && d.materializedCte ? d.materializedCte("ridepred_f", fields) : `ridepred_f AS (\n${fields}\n)`);
-  const setup: string[] = [];
-  const helperTables: string[] = [];
-  let from = "ridepred_f f";
-  let prediction: string;
-  let info: ExportResult["estimator"];
-  if (est.kind === "linear") {
-    const weights = `${view}_weights`;
-    const lin = linearSql(d, a, est, weights);
-    setup.push(...lin.setup);
-    helperTables.push(weights);
-    from = ["ridepred_f f", ...lin.joins].join("\n  ");
-    prediction = lin.prediction;
-    info = { kind: est.kind, class: est.sklearn_class, weightRows: lin.weightRows };
-  } else if (est.kind === "tree_ensemble") {
-    const trees = treesSql(d, est, columnSources(a));
-    let prev = "ridepred_f";
-    trees.chunks.forEach((expr, n) => {
-      ctes.push(`ridepred_t${n} AS (\n  SELECT p.*, ${expr} AS acc${n}\n  FROM ${prev} p\n)`);
-      prev = `ridepred_t${n}`;
-    });
-    from = `${prev} f`;
-    prediction = trees.prediction(`f.acc${trees.chunks.length - 1}`);
-    info = { kind: est.kind, class: est.sklearn_class, trees: est.trees.length, nodes: nodeCount(est) };
-  } else if (est.kind === "xgboost") {
-    const xgb = xgboostSql(d, est, columnSources(a));
-    let prev = "ridepred_f";
-    xgb.chunks.forEach((expr, n) => {
-      ctes.push(`ridepred_t${n} AS (\n  SELECT p.*, ${expr} AS acc${n}\n  FROM ${prev} p\n)`);
-      prev = `ridepred_t${n}`;
-    });
-    from = `${prev} f`;
-    prediction = xgb.prediction(`f.acc${xgb.chunks.length - 1}`);
-    info = { kind: est.kind, class: est.sklearn_class, trees: est.trees.length, nodes: est.trees.reduce((n, t) => n + t.feature.length, 0) };
-  } else throw new RidepredError(`export sql: ${(est as { kind: string }).kind} cannot be exported to SQL yet`, 1); // refused by checkSupported already
-  const select = [
-    "f.ride_id AS ride_id",
-    ...extra.output,
-    `CASE WHEN f.reject_reason IS NULL THEN ${prediction} END AS ${d.ident(`predicted_${a.target.name}`)}`,
-    `${d.str(a.version)} AS model_version`,
-    "f.reject_reason AS reject_reason",
-  ];
-  const query = `WITH\n${ctes.join(",\n")}\nSELECT\n${indent(select)}\nFROM ${from}`;
-  const createView = d.createView(view, query);
-
-  const viewBytes = Buffer.byteLength(createView);
-  const limit = Math.min(opts.maxBytes ?? DEFAULT_MAX_BYTES, d.maxStatementBytes ?? Infinity);
+  const limit = Math.min(opts.maxBytes ?? DEFAULT_MAX_BYTES, d.maxStatementBytes ?? Number.POSITIVE_INFINITY);
+  const form = opts.trees ?? "auto";
+  const trees = a.estimator.kind !== "linear";
+  if (form === "nodes" && !trees) throw new RidepredError("--trees nodes: the model is linear, it has no trees", 1);
+  if (form === "nodes" && !nodesSupported(d))
+    throw new RidepredError(`--trees nodes: the node-table form is not available for ${d.name} (${NODE_DIALECTS.join(", ")} only)`, 1);
+  let q = viewQuery(a, d, view, opts, form === "nodes" ? "nodes" : "case");
+  // A forest too large as CASE text becomes a node table and a recursive walk, where the engine has one.
+  if (form === "auto" && trees && q.viewBytes > limit && nodesSupported(d)) q = viewQuery(a, d, view, opts, "nodes");
+  const { query, createView, viewBytes, setup, helperTables, info } = q;
   if (viewBytes > limit) {
     const which = limit === d.maxStatementBytes ? d.limitSource : `--max-bytes ${limit}`;
     throw new RidepredError(
-      `export sql: the view's query would be ${viewBytes.toLocaleString("en-US")} bytes (${info.trees ?? 0} trees, ${info.nodes ?? 0} nodes as CASE expressions), over ${which}; raise --max-bytes (up to the engine's limit) or export a smaller model`,
+      `export sql: the view's query would be ${viewBytes.toLocaleString("en-US")} bytes (${info.trees ?? 0} trees, ${info.nodes ?? 0} nodes ${info.form === "nodes" ? "in a node table" : "as CASE expressions"}), over ${which}; ${nodesSupported(d) ? "raise --max-bytes" : `raise --max-bytes (up to the engine's limit), export a smaller model, or use a dialect with the node-table form (${NODE_DIALECTS.join(", ")})`}`,
       1,
     );
   }
@@ -230,4 +184,91 @@ export function exportSql(a: ModelArtifact, opts: ExportOptions): ExportResult {
     statements: body.length,
     estimator: info,
   };
+}
+
+interface ViewQuery {
+  query: string;
+  createView: string;
+  viewBytes: number;
+  setup: string[];
+  helperTables: string[];
+  info: ExportResult["estimator"];
+}
+
+/** The view's query and what it needs, with trees as nested CASE expressions or as a node table. */
+function viewQuery(a: ModelArtifact, d: Dialect, view: string, opts: ExportOptions, form: "case" | "nodes"): ViewQuery {
+  const cols = sourceColumns(a, opts.map ?? {});
+  const est = a.estimator;
+  const indent = (xs: string[]) => xs.map((x) => `    ${x}`).join(",\n");
+  const nodes = form === "nodes" && est.kind !== "linear";
+  const extra = extraColumns(d, a, opts.columns ?? []);
+  const ctes: string[] = [
+    `ridepred_src AS (\n  SELECT\n${indent([...sourceSelect(d, a.inputs, cols), ...extra.raw])}\n  FROM ${sourceRef(d, opts.table)}\n)`,
+    `ridepred_in AS (\n  SELECT\n${indent([...coercedSelect(d, a.inputs), ...extra.carried])}\n  FROM ridepred_src\n)`,
+  ];
+  // The node walk joins each row's total back by a row number: computed once, so the numbers agree.
+  const fieldList = [
+    ...(nodes ? ["ROW_NUMBER() OVER () AS rk"] : []),
+    "ride_id",
+    "reject_reason",
+    ...extra.fields,
+    ...a.features.fields.map((f, k) => `${fieldExpr(d, f, a.inputs)} AS f${k}`),
+  ];
+  const fields = `  SELECT\n${indent(fieldList)}\n  FROM ridepred_in`;
+  // Trees read each field at many splits: computed once where the engine would otherwise inline it.
+  const materialized = nodes && !d.materializedCte ? `ridepred_f AS MATERIALIZED (\n${fields}\n)` : undefined;
+  ctes.push(
+    materialized ??
+      ((est.kind !== "linear" || d.materializeAlways) && d.materializedCte ? d.materializedCte("ridepred_f", fields) : `ridepred_f AS (\n${fields}\n)`),
+  );
+  const setup: string[] = [];
+  const helperTables: string[] = [];
+  let from = "ridepred_f f";
+  let prediction: string;
+  let info: ExportResult["estimator"];
+  if (est.kind === "linear") {
+    const weights = `${view}_weights`;
+    const lin = linearSql(d, a, est, weights);
+    setup.push(...lin.setup);
+    helperTables.push(weights);
+    from = ["ridepred_f f", ...lin.joins].join("\n  ");
+    prediction = lin.prediction;
+    info = { kind: est.kind, class: est.sklearn_class, weightRows: lin.weightRows };
+  } else {
+    const nodeCount = est.trees.reduce((n, t) => n + t.feature.length, 0);
+    info = { kind: est.kind, class: est.sklearn_class, trees: est.trees.length, nodes: nodeCount, form };
+    if (nodes) {
+      const n = nodesSql(est, {
+        d,
+        table: `${view}_nodes`,
+        sources: columnSources(a),
+        fieldKinds: a.features.fields.map((f) => f.kind),
+        temporary: opts.temporary === true,
+      });
+      setup.push(...n.setup);
+      helperTables.push(...n.helperTables);
+      ctes.push(...n.ctes);
+      from = n.from;
+      prediction = (est.kind === "tree_ensemble" ? ensemblePrediction(d, est) : xgboostPrediction(d, est))("t.total");
+    } else {
+      const sum = est.kind === "tree_ensemble" ? treesSql(d, est, columnSources(a)) : xgboostSql(d, est, columnSources(a));
+      let prev = "ridepred_f";
+      sum.chunks.forEach((expr, n) => {
+        ctes.push(`ridepred_t${n} AS (\n  SELECT p.*, ${expr} AS acc${n}\n  FROM ${prev} p\n)`);
+        prev = `ridepred_t${n}`;
+      });
+      from = `${prev} f`;
+      prediction = sum.prediction(`f.acc${sum.chunks.length - 1}`);
+    }
+  }
+  const select = [
+    "f.ride_id AS ride_id",
+    ...extra.output,
+    `CASE WHEN f.reject_reason IS NULL THEN ${prediction} END AS ${d.ident(`predicted_${a.target.name}`)}`,
+    `${d.str(a.version)} AS model_version`,
+    "f.reject_reason AS reject_reason",
+  ];
+  const query = `WITH${nodes ? " RECURSIVE" : ""}\n${ctes.join(",\n")}\nSELECT\n${indent(select)}\nFROM ${from}`;
+  const createView = d.createView(view, query);
+  return { query, createView, viewBytes: Buffer.byteLength(createView), setup, helperTables, info };
 }

@@ -77,11 +77,13 @@ export function treesSql(d: Dialect, est: TreeEnsembleEstimator, sources: readon
     for (const tree of est.trees.slice(from, from + TREES_PER_CHUNK)) acc = `(${acc} + ${treeCase(d, est, tree, sources, leaf)})`;
     chunks.push(acc);
   }
+  return { chunks, prediction: ensemblePrediction(d, est) };
+}
+
+/** The prediction from the trees' total: boosting's total is it (init included); a forest's is averaged, then scaled from init. */
+export function ensemblePrediction(d: Dialect, est: TreeEnsembleEstimator): (total: string) => string {
   const n = est.trees.length;
-  return {
-    chunks,
-    prediction: (total) => (mean ? `(${d.num(init)} + ${d.num(est.scale)} * (${total} / ${d.num(n)}))` : total),
-  };
+  return (total) => (est.aggregate === "mean" ? `(${d.num(est.init as number)} + ${d.num(est.scale)} * (${total} / ${d.num(n)}))` : total);
 }
 
 type Leaf = (value: number) => string;

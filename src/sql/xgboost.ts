@@ -41,8 +41,13 @@ export function xgboostSql(d: Dialect, est: XGBoostEstimator, sources: readonly 
     for (let k = from; k < Math.min(est.trees.length, from + TREES_PER_CHUNK); k++) acc = float32(`${acc} + ${treeCase(d, est, k, sources)}`);
     chunks.push(acc);
   }
+  return { chunks, prediction: xgboostPrediction(d, est) };
+}
+
+/** The prediction from the float32 margin: the objective's transform. */
+export function xgboostPrediction(d: Dialect, est: XGBoostEstimator): (margin: string) => string {
   // The view's column is float64 everywhere (a REAL column would reach clients as float4 text, e.g. "19.57319").
-  return { chunks, prediction: (m) => d.double(transform(d, est.objective, m)) };
+  return (m) => d.double(transform(d, est.objective, m));
 }
 
 function treeCase(d: Dialect, est: XGBoostEstimator, k: number, sources: readonly ColumnSource[]): string {
