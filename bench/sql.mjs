@@ -12,6 +12,10 @@
 // way (rows read out, scored, appended back) against --in-database (the exported query run as SQL inside
 // DuckDB), both --if-exists replace, best of --rounds each, interleaved; the two tables are then compared
 // row for row (EXCEPT ALL both ways).
+//
+// With --big-forest PATH (a scikit-learn pickle, e.g. bench/trees/train.py's forest.bin, the course's
+// RandomForest recipe): exported with the default --max-bytes (its CASE form is over 8 MiB, so it becomes a
+// node table), run in DuckDB over --rows real rides (default 2,000), every prediction compared with ridepred's.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +39,10 @@ if (!months.every(existsSync)) {
 }
 
 const { DuckDBInstance } = await import("@duckdb/node-api");
+if (process.argv.includes("--big-forest")) {
+  await bigForest(arg("--big-forest"), process.argv.includes("--rows") ? rows : 2000);
+  process.exit(process.exitCode ?? 0);
+}
 if (process.argv.includes("--in-database")) {
   await inDatabaseBench(process.argv.includes("--rows") ? rows : 1_000_000);
   process.exit(process.exitCode ?? 0);
@@ -160,4 +168,36 @@ async function inDatabaseBench(n) {
   inst.closeSync();
   console.log(`check: ${fmt(rowsOut)} rows; ${fmt(missing)} of the normal run's rows missing from the in-database table, ${fmt(extra)} extra`);
   if (missing !== 0 || extra !== 0) process.exitCode = 1;
+}
+
+async function bigForest(path, n) {
+  const { importSource } = await import(join(root, "dist/sklearn/source.js"));
+  const { exportSql } = await import(join(root, "dist/sql/script.js"));
+  const { compile } = await import(join(root, "dist/runtime/predictor.js"));
+  const a = await importSource(path);
+  const r = exportSql(a, { dialect: "duckdb", table: "rides", view: "forest" });
+  const caseBytes = exportSql(a, { dialect: "duckdb", table: "rides", view: "forest", trees: "case", maxBytes: Number.MAX_SAFE_INTEGER }).viewBytes;
+  console.log(
+    `bench/sql --big-forest: ${a.estimator.sklearn_class}, ${r.estimator.trees} trees, ${r.estimator.nodes} nodes; CASE form ${caseBytes} bytes -> ${r.estimator.form} form: script ${r.bytes} bytes, view ${r.viewBytes} bytes`,
+  );
+  const c = await (await DuckDBInstance.create(":memory:", { threads: String(threads) })).connect();
+  await c.run(
+    `CREATE TABLE rides AS SELECT 'r' || row_number() OVER () AS ride_id, PULocationID, DOLocationID, trip_distance FROM read_parquet('${months[1]}') LIMIT ${n}`,
+  );
+  const t0 = performance.now();
+  await c.run(r.sql);
+  const t1 = performance.now();
+  const got = (await c.runAndReadAll("SELECT ride_id, predicted_duration FROM forest")).getRowObjectsJS();
+  const t2 = performance.now();
+  const data = (await c.runAndReadAll("SELECT ride_id, PULocationID, DOLocationID, trip_distance FROM rides")).getRows();
+  const { predictions } = compile(a).predictColumns(
+    { PULocationID: data.map((x) => x[1]), DOLocationID: data.map((x) => x[2]), trip_distance: data.map((x) => x[3]) },
+    data.length,
+  );
+  const want = new Map(data.map((x, i) => [x[0], predictions[i]]));
+  const same = got.filter((g) => Object.is(g.predicted_duration, want.get(g.ride_id))).length;
+  console.log(
+    `${got.length} rides: ${same} predictions bit-identical to ridepred's; script ${((t1 - t0) / 1000).toFixed(1)} s, query ${((t2 - t1) / 1000).toFixed(1)} s`,
+  );
+  if (same !== got.length || got.length !== n) process.exitCode = 1;
 }
