@@ -182,7 +182,7 @@ function engineSuite(name: string, skip: string | undefined, open: () => Promise
           const r = exportSql(m.artifact, { dialect: engine.dialect, table: "rides", view, trees: "nodes", temporary: true });
           expect(r.setup.some((x) => /^DROP/.test(x))).toBe(false);
           for (const stmt of r.setup) await engine.exec(stmt);
-          await engine.exec(`CREATE TEMPORARY VIEW ${view} AS ${r.query}`);
+          await engine.exec(`CREATE TEMPORARY VIEW "${view}" AS ${r.query}`);
           await compare(engine, m.artifact, view, rows);
         }
       },
