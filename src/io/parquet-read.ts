@@ -20,6 +20,7 @@ import { columnLength, isDict, materialize, type Column, type DictColumn } from 
 import { RidepredError } from "../errors.js";
 import { openRange, type RangeSource } from "./range.js";
 import { redactLocation } from "./redact.js";
+import { type Borrowed, poison, poisoning } from "./borrowed.js";
 import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
@@ -83,7 +84,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   const totalRows = chosen.reduce((sum, { g }) => sum + Number(g.num_rows), 0);
   let rowsDone = 0;
 
-  async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
+  async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<Borrowed<RecordBatch>> {
     const buffers = wanted.map(() => new ColumnBuffers());
     let cursors: PageCursor[] = [];
     const codecs = new Set<CompressionCodec>();
@@ -485,6 +486,12 @@ class PageCursor {
   /** Only arrays this cursor made (whole-buffer views) come back here. */
   private recycle(p: Page): void {
     const { spareFloats, spareInts } = this.bufs;
+    if (poisoning()) {
+      // Poisoned and never reused, so whatever still holds it keeps reading the poison (src/io/borrowed.ts).
+      if (p instanceof Float64Array) poison(p);
+      else if (isDict(p)) poison(p.indices);
+      return;
+    }
     if (p instanceof Float64Array) {
       if (spareFloats.length < 2) spareFloats.push(new Float64Array(p.buffer));
     } else if (isDict(p) && spareInts.length < 2) spareInts.push(new Int32Array(p.indices.buffer));

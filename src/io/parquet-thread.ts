@@ -10,6 +10,7 @@
 import { closeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { isDict } from "../columns.js";
+import { poison } from "./borrowed.js";
 import { RidepredError } from "../errors.js";
 import { encodeIds, idsBytes, parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { forgetTemp, tempTarget } from "./sink.js";
@@ -184,6 +185,15 @@ function fromWire(m: { n: number; memory: SharedArrayBuffer; columns: Wire[] }, 
   return { n: m.n, values };
 }
 
+/** A column's views of a slot, poisoned as the slot is given back (under RIDEPRED_POISON_BUFFERS=1). */
+function releaseWire(v: OutValues): void {
+  if (v instanceof Float64Array) poison(v);
+  else if (isGeneratedIds(v)) {
+    poison(v.numbers);
+    if (v.encoded) poison(v.encoded);
+  } else if (isDict(v)) poison(v.indices);
+}
+
 // Worker side: one sink, fed in order.
 if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
   const { path, columns, options } = workerData as Init;
@@ -211,7 +221,10 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
       }
       try {
         if (m.type === "write") {
-          await sink.write(fromWire(m, dictionaries));
+          const batch = fromWire(m, dictionaries);
+          await sink.write(batch);
+          // The slot goes back to the main thread, which fills it with a later batch.
+          for (const v of batch.values) releaseWire(v);
           reply({ type: "written" });
         } else {
           await sink.finish();

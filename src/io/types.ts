@@ -1,4 +1,5 @@
 import { materialize, type Column } from "../columns.js";
+import type { Borrowed } from "./borrowed.js";
 
 export type { Column, DictColumn } from "../columns.js";
 
@@ -70,7 +71,7 @@ export interface BatchSource {
    * Stream the wanted columns in batches of at most batchSize rows. Call once. A batch's columns are
    * valid until the next batch is requested: readers reuse their arrays (copy what must outlive it).
    */
-  batches(wanted: readonly string[], batchSize: number, options?: BatchOptions): AsyncGenerator<RecordBatch>;
+  batches(wanted: readonly string[], batchSize: number, options?: BatchOptions): AsyncGenerator<Borrowed<RecordBatch>>;
   close(): Promise<void>;
 }
 
@@ -120,8 +121,8 @@ export interface SinkResult {
 }
 
 export interface Sink {
-  /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays. */
-  write(batch: OutBatch): Promise<void>;
+  /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays (the sink must not keep them). */
+  write(batch: Borrowed<OutBatch>): Promise<void>;
   /** Flush and move the temp file to its final name (a table: merge the staged rows, in one transaction). */
   // biome-ignore lint/suspicious/noConfusingVoidType: file sinks report nothing; `void` lets their finish() leave out the return
   finish(): Promise<SinkResult | void>;

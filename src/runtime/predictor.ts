@@ -182,7 +182,7 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
       if (usable[j] === 1) {
         ent[r] = j;
         id[r] = ids[j]!;
-      } else fail(r, spec.name, problem[j]!, errors);
+      } else fail(r, spec.name, problem[j] ?? `dictionary index ${indices[r]} is past the column's ${m} entries`, errors);
     }
     catIdValid[i] = 1;
     catFilled[i] = 0;
