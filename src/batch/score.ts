@@ -11,7 +11,7 @@ import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
 import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
-import type { BatchSource, Format, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
+import type { BatchSource, ColumnUse, Format, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
 import { outputsOf, type Outputs } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
@@ -129,7 +129,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     await openSinks(job, source, plan, open);
     const tally = newTally(plan.outputs.classNames.length);
     const work = newWork(plan.columns, job.batchSize ?? 8192);
-    for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds })) {
+    for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds, parse: plan.parse })) {
       await stop.checkpoint();
       const k = scoreBatch(job, plan, batch, work, tally, label);
       const first = firstRow(batch, tally);
@@ -170,6 +170,8 @@ interface RunPlan {
   columns: ColumnPlan[];
   /** Input columns to read: model inputs, the two times, a ride id column, passed-through columns. */
   wanted: string[];
+  /** The wanted columns used only as one model input or one time: the reader may parse them (BatchOptions.parse). */
+  parse: Record<string, ColumnUse>;
   /** Ride ids are generated (prefix + row number): the source must give its rows in a stable order. */
   generatedIds: boolean;
   prefix: string;
@@ -224,6 +226,7 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     );
   return {
     found,
+    parse: parseHints(predictor, found, [pickupCol, dropoffCol], [found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)]),
     inputNames,
     pickupCol,
     dropoffCol,
@@ -235,6 +238,23 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     model: predictor.version,
     outputs,
   };
+}
+
+/**
+ * Each wanted column with exactly one use, that use a model input or a time: how the reader may parse it.
+ * A column also used as the ride id or written out as it is (`others`) stays text.
+ */
+function parseHints(predictor: Predictor, found: Record<string, string | undefined>, times: (string | undefined)[], others: (string | undefined)[]) {
+  const uses = new Map<string, ColumnUse[]>();
+  const use = (col: string | undefined, u: ColumnUse) => {
+    if (col !== undefined) uses.set(col, [...(uses.get(col) ?? []), u]);
+  };
+  for (const inp of predictor.inputs) use(found[inp.name], inp.type === "category" ? "category" : "number");
+  for (const col of times) use(col, "timestamp");
+  for (const col of others) if (col !== undefined) uses.delete(col);
+  const parse: Record<string, ColumnUse> = {};
+  for (const [col, u] of uses) if (u.length === 1) parse[col] = u[0]!;
+  return parse;
 }
 
 // ---- stage: open the sinks -----------------------------------------------------------------------
@@ -584,7 +604,7 @@ function rejectBatch(work: Work, batch: RecordBatch, wanted: string[], rowsRead:
       rows.map((r) => rowsRead + r + 1),
       rows.map((r) => work.why[r]![0]),
       rows.map((r) => work.why[r]![1]),
-      ...wanted.map((w) => gather(batch.columns[w]!, Int32Array.from(rows), rows.length)),
+      ...wanted.map((w) => (batch.text ? rows.map((r) => batch.text!(w, r)) : gather(batch.columns[w]!, Int32Array.from(rows), rows.length))),
     ],
   };
 }

@@ -2,10 +2,11 @@
 // number of fields or a stray quote is reported as a row error, never dropped or padded silently.
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
+import { CsvCells } from "./csv-cells.js";
 import { RecordEnd, RecordTooLong, scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
 import { openInputBytes } from "./open.js";
 import { redactLocation } from "./redact.js";
-import { type BatchSource, DEFAULT_MAX_RECORD, type RecordBatch } from "./types.js";
+import { type BatchOptions, type BatchSource, DEFAULT_MAX_RECORD, type RecordBatch } from "./types.js";
 
 const MAX_HEADER = 4096;
 
@@ -65,7 +66,7 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
   // Header: the first record, every field kept.
   const header: ScanTarget = {
     slots: Int32Array.from({ length: MAX_HEADER }, (_, i) => i),
-    cols: Array.from({ length: MAX_HEADER }, () => []),
+    cols: Array.from({ length: MAX_HEADER }, () => new CsvCells(undefined, 1)),
     width: MAX_HEADER,
     header: true,
     maxRecord,
@@ -79,17 +80,17 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     if (!got) throw new RidepredError(`${label}: empty CSV (no header line)`);
   }
   const names: string[] = [];
-  for (let k = 0; k < MAX_HEADER && header.cols[k]![0] !== undefined; k++) names.push(String(header.cols[k]![0]).trim());
+  for (let k = 0; k < MAX_HEADER && header.cols[k]!.text(0) !== undefined; k++) names.push(String(header.cols[k]!.text(0)).trim());
 
   let rowsDone = 0;
-  async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<RecordBatch> {
+  async function* batches(wanted: readonly string[], batchSize: number, options?: BatchOptions): AsyncGenerator<RecordBatch> {
     const slots = new Int32Array(names.length).fill(-1);
     wanted.forEach((w, j) => {
       const k = names.indexOf(w);
       if (k >= 0) slots[k] = j;
     });
     for (;;) {
-      const cols: unknown[][] = wanted.map(() => new Array<unknown>(batchSize));
+      const cols = wanted.map((w) => new CsvCells(options?.parse?.[w], batchSize));
       const target: ScanTarget = { slots, cols, width: names.length, maxRecord };
       const problems: RowProblem[] = [];
       let n = 0;
@@ -100,11 +101,11 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
         if (n < batchSize && !(await more(`row ${rowsDone + n + 1}`))) break;
       }
       if (n > 0) {
-        for (const c of cols) c.length = n;
-        const columns: Record<string, ArrayLike<unknown>> = {};
-        for (const [j, w] of wanted.entries()) columns[w] = cols[j]!;
+        const columns: RecordBatch["columns"] = {};
+        for (const [j, w] of wanted.entries()) columns[w] = cols[j]!.column(n);
         rowsDone += n;
-        yield { n, columns, errors: problems.map((p) => ({ row: p.row, field: "$", reason: p.reason })) };
+        const text = (column: string, row: number) => cols[wanted.indexOf(column)]?.text(row);
+        yield { n, columns, errors: problems.map((p) => ({ row: p.row, field: "$", reason: p.reason })), text };
       }
       if (n < batchSize) return;
     }

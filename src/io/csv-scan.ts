@@ -1,14 +1,16 @@
 // A streaming CSV scanner (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes, CRLF)
-// that materializes only the wanted fields. The hot path is hand-written (csv-parse was several times
+// that materializes only the wanted fields (csv-cells.ts parses the ones read as numbers, times or ids). The hot path is hand-written (csv-parse was several times
 // slower): a record without a quote is split with indexOf, and only a record that holds a quote goes
 // through the character-by-character state machine. The tests check it against csv-parse on the same inputs.
 // A record cut off by the end of the text read so far is not rescanned chunk after chunk: the reader
 // feeds the following chunks to RecordEnd, which finds where the record ends in one pass over each.
 
+import type { CsvCells } from "./csv-cells.js";
+
 export interface ScanTarget {
   /** Field index -> slot in `cols`, or -1 for a field nobody needs. */
   slots: Int32Array;
-  cols: unknown[][];
+  cols: CsvCells[];
   /** Number of fields the header has; a record with another count is a row error (unless `header`). */
   width: number;
   /** Scanning the header itself: any field count is fine. */
@@ -67,7 +69,7 @@ export function scanRecords(s: string, pos: number, final: boolean, t: ScanTarge
         if (b < 0 || b > end) b = end;
         if (f < width) {
           const slot = slots[f]!;
-          if (slot >= 0) cols[slot]![row] = s.slice(a, b);
+          if (slot >= 0) cols[slot]!.put(row, s, a, b);
         }
         f++;
         if (b === end) break;
@@ -89,7 +91,7 @@ export function scanRecords(s: string, pos: number, final: boolean, t: ScanTarge
 }
 
 function badRow(t: ScanTarget, row: number, reason: string, problems: RowProblem[]): void {
-  for (const c of t.cols) c[row] = undefined;
+  for (const c of t.cols) c.clear(row);
   problems.push({ row, reason });
 }
 
@@ -143,7 +145,7 @@ function scanQuoted(s: string, pos: number, final: boolean, t: ScanTarget, row: 
     }
     if (f < width) {
       const slot = slots[f]!;
-      if (slot >= 0) cols[slot]![row] = value;
+      if (slot >= 0) cols[slot]!.putValue(row, value);
     }
     f++;
     if (i >= len) {

@@ -31,6 +31,11 @@ export interface RecordBatch {
    * some of a file's row groups): ride ids and row numbers stay those of the whole file. Absent, rows follow on.
    */
   firstRow?: number;
+  /**
+   * The cell as the input spelled it, from readers that may deliver a column parsed (CSV: BatchOptions.parse):
+   * what a rejects file shows. Absent, the column's own cells are that.
+   */
+  text?(column: string, row: number): unknown;
 }
 
 export interface BatchOptions {
@@ -39,6 +44,11 @@ export interface BatchOptions {
    * run over the same data. Files are read in file order anyway; a table orders its rows (see pg-read).
    */
   stableOrder?: boolean;
+  /**
+   * Columns the run uses only as this (a model input, a pickup or dropoff time): a reader may deliver them
+   * parsed (typed numbers, epoch ms, dictionary ids) where that changes nothing a later stage sees.
+   */
+  parse?: Readonly<Record<string, ColumnUse>>;
 }
 
 /** The run's period ({start} inclusive, {end} exclusive, as naive wall-clock ms read as UTC) and its date. */

@@ -1,0 +1,205 @@
+// One wanted CSV column of one batch, filled cell by cell by the scanner. A column the run reads as a
+// number, a timestamp or a category (BatchOptions.parse) is parsed straight from the text into a typed
+// array, without a string per cell, as long as each cell is in a form whose meaning and whose text are
+// both certain: a plain decimal of at most 15 significant digits written as String(x) writes it,
+// "YYYY-MM-DD HH:MM:SS" with a real date, a zone id "0".."4095" without leading zeros. Then every later
+// stage (coercion, rejects, reports) sees the same values it would see from the strings, and the text of
+// any cell can be given back exactly (text()). The first cell of another form turns the column back
+// into plain strings for the rest of the batch, the earlier cells rewritten from their values.
+import type { ColumnUse } from "./types.js";
+import { formatTimestamp } from "./timestamp.js";
+
+/** "0".."4095": the zone ids' dictionary, shared by every batch (stages cache by its identity). */
+const SMALL_IDS: readonly string[] = Array.from({ length: 4096 }, (_, i) => String(i));
+
+const STRINGS = 0;
+const NUMBERS = 1;
+const TIMES = 2;
+const IDS = 3;
+
+export class CsvCells {
+  private mode: number;
+  private strings: unknown[] = [];
+  private f64: Float64Array;
+  private ids: Int32Array;
+
+  constructor(
+    readonly use: ColumnUse | undefined,
+    private readonly size: number,
+  ) {
+    this.mode = use === "number" ? NUMBERS : use === "timestamp" ? TIMES : use === "category" ? IDS : STRINGS;
+    this.f64 = new Float64Array(this.mode === NUMBERS || this.mode === TIMES ? size : 0);
+    this.ids = new Int32Array(this.mode === IDS ? size : 0);
+    if (this.mode === STRINGS) this.strings = new Array<unknown>(size);
+  }
+
+  /** Row `row` holds s[a, b). */
+  put(row: number, s: string, a: number, b: number): void {
+    switch (this.mode) {
+      case NUMBERS: {
+        const x = b === a ? Number.NaN : parseNumber(s, a, b);
+        if (x === x || b === a) this.f64[row] = x;
+        else this.demote(row, s.slice(a, b));
+        return;
+      }
+      case TIMES: {
+        const t = b === a ? Number.NaN : parseTime(s, a, b);
+        if (t === t || b === a) this.f64[row] = t;
+        else this.demote(row, s.slice(a, b));
+        return;
+      }
+      case IDS: {
+        const id = b === a ? -1 : smallIdAt(s, a, b);
+        if (id >= -1) this.ids[row] = id;
+        else this.demote(row, s.slice(a, b));
+        return;
+      }
+      default:
+        this.strings[row] = s.slice(a, b);
+    }
+  }
+
+  /** Row `row` holds v (a quoted field's value). */
+  putValue(row: number, v: string): void {
+    if (this.mode === STRINGS) this.strings[row] = v;
+    else this.put(row, v, 0, v.length);
+  }
+
+  /** Row `row` has no values (a row error). */
+  clear(row: number): void {
+    if (this.mode === STRINGS) this.strings[row] = undefined;
+    else if (this.mode === IDS) this.ids[row] = -1;
+    else this.f64[row] = Number.NaN;
+  }
+
+  /** The cell's text as the file has it ("" for an empty cell; undefined after a row error in string mode). */
+  text(row: number): unknown {
+    switch (this.mode) {
+      case NUMBERS: {
+        const x = this.f64[row]!;
+        return x === x ? String(x) : "";
+      }
+      case TIMES: {
+        const t = this.f64[row]!;
+        return t === t ? formatTimestamp(t) : "";
+      }
+      case IDS: {
+        const id = this.ids[row]!;
+        return id < 0 ? "" : SMALL_IDS[id];
+      }
+      default:
+        return this.strings[row];
+    }
+  }
+
+  /** The first n rows as a batch column. */
+  column(n: number): ArrayLike<unknown> | { dictionary: readonly string[]; indices: Int32Array } {
+    if (this.mode === NUMBERS || this.mode === TIMES) return this.f64.subarray(0, n);
+    if (this.mode === IDS) return { dictionary: SMALL_IDS, indices: this.ids.subarray(0, n) };
+    this.strings.length = n;
+    return this.strings;
+  }
+
+  /** From row `row` on, plain strings: rows before it get their text back. */
+  private demote(row: number, v: string): void {
+    const strings = new Array<unknown>(this.size);
+    for (let r = 0; r < row; r++) strings[r] = this.text(r);
+    strings[row] = v;
+    this.strings = strings;
+    this.mode = STRINGS;
+  }
+}
+
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * s[a, b) as a number when it is a plain decimal written exactly as String(x) writes that number:
+ * -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?, at most 15 significant digits, 1e-6 <= |x| < 1e21 or "0". Then
+ * Number() of the text is m / 10^f, correctly rounded by one division, and no shorter text rounds to x
+ * (15 digits are more than a double's interval holds), so String(x) gives the text back. NaN otherwise.
+ */
+function parseNumber(s: string, a: number, b: number): number {
+  let i = a;
+  const neg = s.charCodeAt(i) === 45;
+  if (neg) i++;
+  const start = i;
+  let m = 0;
+  let digits = 0; // significant digits so far
+  let c = s.charCodeAt(i);
+  if (c === 48) {
+    i++;
+    if (i < b && s.charCodeAt(i) !== 46) return Number.NaN; // "05"
+  } else {
+    while (i < b && (c = s.charCodeAt(i)) >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      if (m > 0) digits++;
+      i++;
+    }
+    if (i === start) return Number.NaN; // "", "-", "x"
+  }
+  let f = 0;
+  if (i < b) {
+    if (s.charCodeAt(i) !== 46 || i + 1 === b) return Number.NaN; // "1x", "1."
+    i++;
+    while (i < b && (c = s.charCodeAt(i)) >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      if (m > 0) digits++;
+      f++;
+      i++;
+    }
+    if (i < b || c === 48) return Number.NaN; // "1.5x", "1.50"
+  }
+  if (digits > 15 || f > 22) return Number.NaN;
+  if (m === 0) return neg || f > 0 ? Number.NaN : 0; // "0" only ("-0", "0.0" are written otherwise)
+  const x = m / POW10[f]!;
+  if (!(x >= 1e-6 && x < 1e21)) return Number.NaN;
+  return neg ? -x : x;
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+let dayKey = -1;
+let dayMs = 0;
+
+/** "YYYY-MM-DD HH:MM:SS" (year 1000..9999, a real date, 00:00:00..23:59:59) -> epoch ms as toMillis gives it; NaN otherwise. */
+function parseTime(s: string, a: number, b: number): number {
+  if (b - a !== 19 || s.charCodeAt(a + 4) !== 45 || s.charCodeAt(a + 7) !== 45 || s.charCodeAt(a + 10) !== 32) return Number.NaN;
+  if (s.charCodeAt(a + 13) !== 58 || s.charCodeAt(a + 16) !== 58) return Number.NaN;
+  const y = digitsAt(s, a, 4);
+  const mo = digitsAt(s, a + 5, 2);
+  const d = digitsAt(s, a + 8, 2);
+  const h = digitsAt(s, a + 11, 2);
+  const mi = digitsAt(s, a + 14, 2);
+  const sec = digitsAt(s, a + 17, 2);
+  if (!(y >= 1000 && mo >= 1 && mo <= 12 && d >= 1 && h <= 23 && mi <= 59 && sec <= 59)) return Number.NaN; // NaN digits fail too
+  const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
+  if (d > DAYS[mo - 1]! + leap) return Number.NaN;
+  const key = (y * 16 + mo) * 32 + d;
+  if (key !== dayKey) {
+    dayKey = key;
+    dayMs = Date.UTC(y, mo - 1, d);
+  }
+  return dayMs + h * 3600000 + mi * 60000 + sec * 1000;
+}
+
+function digitsAt(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let k = at; k < at + n; k++) {
+    const d = s.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** s[a, b) as a small id "0".."4095" (no sign, no leading zero); -2 otherwise. */
+function smallIdAt(s: string, a: number, b: number): number {
+  const n = b - a;
+  if (n > 4 || (n > 1 && s.charCodeAt(a) === 48)) return -2;
+  let v = 0;
+  for (let i = a; i < b; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -2;
+    v = v * 10 + d;
+  }
+  return v < 4096 ? v : -2;
+}
