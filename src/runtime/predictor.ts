@@ -4,10 +4,10 @@
 import type { ClassifierSpec, FeatureField, InputSpec, ModelArtifact } from "../artifact/types.js";
 import { isDict, materialize, smallId, smallIdIn, type Column, type DictColumn } from "../columns.js";
 import { InputError } from "../errors.js";
-import { compileClassifier, compileRaw } from "./classifier.js";
+import { type ClassifierScorer, compileClassifier, compileRaw } from "./classifier.js";
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
-import { compileTrees } from "./trees.js";
-import { compileScalers } from "./scalers.js";
+import { type BatchEstimate, compileTrees, type SparseBatch } from "./trees.js";
+import { compileScalers, type Scaling } from "./scalers.js";
 import { compileXGBoost } from "./xgboost.js";
 
 export interface RowError {
@@ -57,43 +57,14 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
   const inputs = artifact.inputs;
   const nIn = inputs.length;
   const inputIndex = new Map(inputs.map((inp, i) => [inp.name, i]));
-  const vec = artifact.features.vectorizer;
-  const vocab = new Map(vec.feature_names.map((name, i) => [name, i]));
-  const fields = artifact.features.fields;
-  const nFields = fields.length;
+  // Stage 1: what each feature field reads and which vocabulary columns it may set (planFields).
+  const { fields, nFields, fieldColumn, fieldInput, fieldParts, fieldVocab, fieldPairs } = planFields(artifact, inputIndex);
+  // Stage 2: how a vectorized row becomes a prediction (compileScoring).
+  const scoring = compileScoring(artifact, options);
+  const { spec, classifier, scaling } = scoring;
 
-  // Per field: the vocabulary prefix ("PU_DO=") or the numeric feature's column (-1: not in the vocabulary).
-  const fieldPrefix = fields.map((f) => f.name + vec.separator);
-  const fieldColumn = fields.map((f) => (f.kind === "number" ? (vocab.get(f.name) ?? -1) : -1));
-  const fieldInput = fields.map((f) => ("input" in f ? inputIndex.get(f.input)! : -1));
-  const fieldParts = fields.map((f) => ("template" in f ? parseTemplate(f.template, inputIndex) : null));
-  // category value -> column, per field, so the hot path does one Map lookup per categorical field.
-  const fieldVocab = fields.map((f, k) => (f.kind === "category" ? vocabFor(vec.feature_names, fieldPrefix[k]!) : null));
-  // "{A}<sep>{B}" templates (the course's PU_DO) are looked up as A then B, without building the string.
-  const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
-
-  // A classifier scores row by row (k outputs each); a linear regressor sums field by field over the whole
-  // batch; regression trees and boosters walk the batch tree by tree.
-  const spec = artifact.classifier ?? null;
-  const classifier = spec ? compileClassifier(spec, compileRaw(artifact.estimator, vec.feature_names.length)) : null;
-  const est = artifact.estimator;
-  const linear = !classifier && est.kind === "linear" ? { coef: Float64Array.from(est.coef), intercept: est.intercept as number } : null;
-  const expLink = est.kind === "tree_ensemble" && est.link === "exp";
-  // Scalers between the vectorizer and the estimator; on dense input an unset feature may become non-zero.
-  const scaling = compileScalers(artifact.features.scalers, vec.feature_names.length, vec.sparse !== false);
-  const defaults = scaling?.defaults ?? null;
-  // A linear model with such defaults adds sum(coef * default) once, then (value - default) per set feature.
-  const linearDefaults = linear && defaults ? { offset: defaults.reduce((acc, d, c) => acc + linear.coef[c]! * d, 0), d: defaults } : null;
-  const trees = classifier
-    ? null
-    : est.kind === "tree_ensemble"
-      ? compileTrees(est, options.threads)
-      : est.kind === "xgboost"
-        ? compileXGBoost(est, vec.feature_names.length, defaults, options.threads)
-        : null;
-  const idx = new Int32Array(nFields);
-  const val = new Float64Array(nFields);
-
+  // Stage 3: a batch's inputs coerced into typed columns (loadColumn, loadDictionary), then vectorized
+  // field by field (vectorizeField); predictColumns runs stages 3 and 4 (scoreRows) on every batch.
   // Per-batch work arrays, grown on demand and reused: one typed column per input and per field.
   let cap = 0;
   let bad = new Uint8Array(0); // 1: the row has an error
@@ -329,46 +300,13 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     for (let i = 0; i < nIn; i++) loadColumn(i, columns[inputs[i]!.name], n, errors);
     for (let k = 0; k < nFields; k++) vectorizeField(k, n);
     scaling?.apply(fieldCol, fieldVal, cap, nFields, n);
-    if (linear !== null) {
-      // Column-wise, with each row's float operations in scipy's csr_matvec order (acc = 0, + each present
-      // field's term in field order), then + intercept_: the same bits as scikit-learn.
-      const { coef, intercept } = linear;
-      predictions.fill(linearDefaults?.offset ?? 0, 0, n);
-      for (let k = 0; k < nFields; k++) {
-        const base = k * cap;
-        for (let r = 0; r < n; r++) {
-          const col = fieldCol[base + r]!;
-          if (col >= 0) predictions[r]! += linearDefaults ? (fieldVal[base + r]! - linearDefaults.d[col]!) * coef[col]! : fieldVal[base + r]! * coef[col]!;
-        }
-      }
-      for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
-    } else if (trees) {
-      threads = trees({ col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions);
-      // HistGradientBoosting's poisson/gamma losses: predict() is the log link's inverse of the raw sum.
-      if (expLink) for (let r = 0; r < n; r++) predictions[r] = Math.exp(predictions[r]!);
-    } else
-      for (let r = 0; r < n; r++) {
-        if (bad[r] === 1) {
-          predictions[r] = NaN;
-          continue;
-        }
-        // The row's sparse vector, in field order (the order scikit-learn sums in).
-        let nnz = 0;
-        for (let k = 0, at = r; k < nFields; k++, at += cap) {
-          const col = fieldCol[at]!;
-          if (col >= 0) {
-            idx[nnz] = col;
-            val[nnz++] = fieldVal[at]!;
-          }
-        }
-        predictions[r] = classifier!.score(idx, val, nnz, probabilities!, r * k);
-      }
+    threads = scoreRows(scoring, { col: fieldCol, val: fieldVal, stride: cap, nFields }, n, bad, predictions, probabilities);
     if (probabilities) for (let r = 0; r < n; r++) if (bad[r] === 1) probabilities.fill(NaN, r * k, r * k + k);
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
     return probabilities ? { predictions, probabilities, errors, threads } : { predictions, errors, threads };
   }
 
-  // One ride is a batch of one: the same code path as every batch.
+  // Stage 5: one ride is a batch of one: the same code path as every batch.
   const one: unknown[][] = inputs.map(() => [undefined]);
   const oneColumns: Columns = Object.fromEntries(inputs.map((inp, i) => [inp.name, one[i]!]));
   const oneOut = new Float64Array(1);
@@ -388,6 +326,117 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
 
   return { artifact, name: artifact.name, version: artifact.version, inputs, classifier: spec, predict, classify, predictColumns };
 }
+
+// ---- stage 1: the feature fields ---------------------------------------------------------------------
+
+/** Per feature field: what it reads and which vocabulary columns it may set. */
+function planFields(artifact: ModelArtifact, inputIndex: Map<string, number>) {
+  const vec = artifact.features.vectorizer;
+  const vocab = new Map(vec.feature_names.map((name, i) => [name, i]));
+  const fields = artifact.features.fields;
+  // The vocabulary prefix ("PU_DO=") or the numeric feature's column (-1: not in the vocabulary).
+  const fieldPrefix = fields.map((f) => f.name + vec.separator);
+  const fieldColumn = fields.map((f) => (f.kind === "number" ? (vocab.get(f.name) ?? -1) : -1));
+  const fieldInput = fields.map((f) => ("input" in f ? inputIndex.get(f.input)! : -1));
+  const fieldParts = fields.map((f) => ("template" in f ? parseTemplate(f.template, inputIndex) : null));
+  // category value -> column, per field, so the hot path does one Map lookup per categorical field.
+  const fieldVocab = fields.map((f, k) => (f.kind === "category" ? vocabFor(vec.feature_names, fieldPrefix[k]!) : null));
+  // "{A}<sep>{B}" templates (the course's PU_DO) are looked up as A then B, without building the string.
+  const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
+  return { fields, nFields: fields.length, fieldPrefix, fieldColumn, fieldInput, fieldParts, fieldVocab, fieldPairs };
+}
+
+// ---- stage 2: the estimator -----------------------------------------------------------------------
+
+/**
+ * How vectorized rows become predictions. A classifier scores row by row (k outputs each); a linear
+ * regressor sums field by field over the whole batch; regression trees and boosters walk the batch tree by tree.
+ */
+interface Scoring {
+  spec: ClassifierSpec | null;
+  classifier: ClassifierScorer | null;
+  linear: { coef: Float64Array; intercept: number } | null;
+  /** A linear model on dense input adds sum(coef * default) once, then (value - default) per set feature. */
+  linearDefaults: { offset: number; d: Float64Array } | null;
+  trees: BatchEstimate | null;
+  /** HistGradientBoosting's poisson/gamma losses: predict() is the log link's inverse of the raw sum. */
+  expLink: boolean;
+  /** Scalers between the vectorizer and the estimator; on dense input an unset feature may become non-zero. */
+  scaling: Scaling | null;
+  /** A classifier's row: its sparse vector (columns, values). */
+  idx: Int32Array;
+  val: Float64Array;
+}
+
+function compileScoring(artifact: ModelArtifact, options: CompileOptions): Scoring {
+  const vec = artifact.features.vectorizer;
+  const nFeatures = vec.feature_names.length;
+  const spec = artifact.classifier ?? null;
+  const classifier = spec ? compileClassifier(spec, compileRaw(artifact.estimator, nFeatures)) : null;
+  const est = artifact.estimator;
+  const linear = !classifier && est.kind === "linear" ? { coef: Float64Array.from(est.coef), intercept: est.intercept as number } : null;
+  const scaling = compileScalers(artifact.features.scalers, nFeatures, vec.sparse !== false) ?? null;
+  const defaults = scaling?.defaults ?? null;
+  const linearDefaults = linear && defaults ? { offset: defaults.reduce((acc, d, c) => acc + linear.coef[c]! * d, 0), d: defaults } : null;
+  const trees = classifier
+    ? null
+    : est.kind === "tree_ensemble"
+      ? compileTrees(est, options.threads)
+      : est.kind === "xgboost"
+        ? compileXGBoost(est, nFeatures, defaults, options.threads)
+        : null;
+  const nFields = artifact.features.fields.length;
+  const expLink = est.kind === "tree_ensemble" && est.link === "exp";
+  return { spec, classifier, linear, linearDefaults, trees, expLink, scaling, idx: new Int32Array(nFields), val: new Float64Array(nFields) };
+}
+
+// ---- stage 4: scoring the vectorized rows --------------------------------------------------------
+
+/** Predictions (and a classifier's probabilities) of rows 0..n-1 not marked bad; NaN for bad ones. Returns the threads used. */
+function scoreRows(s: Scoring, batch: SparseBatch, n: number, bad: Uint8Array, predictions: Float64Array, probabilities: Float64Array | undefined): number {
+  const { col: fieldCol, val: fieldVal, stride: cap, nFields } = batch;
+  const { linear, linearDefaults, trees, classifier, idx, val } = s;
+  if (linear !== null) {
+    // Column-wise, with each row's float operations in scipy's csr_matvec order (acc = 0, + each present
+    // field's term in field order), then + intercept_: the same bits as scikit-learn.
+    const { coef, intercept } = linear;
+    predictions.fill(linearDefaults?.offset ?? 0, 0, n);
+    for (let k = 0; k < nFields; k++) {
+      const base = k * cap;
+      for (let r = 0; r < n; r++) {
+        const col = fieldCol[base + r]!;
+        if (col >= 0) predictions[r]! += linearDefaults ? (fieldVal[base + r]! - linearDefaults.d[col]!) * coef[col]! : fieldVal[base + r]! * coef[col]!;
+      }
+    }
+    for (let r = 0; r < n; r++) predictions[r] = bad[r] === 1 ? NaN : predictions[r]! + intercept;
+    return 1;
+  }
+  if (trees) {
+    const threads = trees(batch, n, bad, predictions);
+    if (s.expLink) for (let r = 0; r < n; r++) predictions[r] = Math.exp(predictions[r]!);
+    return threads;
+  }
+  const k = classifier!.k;
+  for (let r = 0; r < n; r++) {
+    if (bad[r] === 1) {
+      predictions[r] = NaN;
+      continue;
+    }
+    // The row's sparse vector, in field order (the order scikit-learn sums in).
+    let nnz = 0;
+    for (let f = 0, at = r; f < nFields; f++, at += cap) {
+      const col = fieldCol[at]!;
+      if (col >= 0) {
+        idx[nnz] = col;
+        val[nnz++] = fieldVal[at]!;
+      }
+    }
+    predictions[r] = classifier!.score(idx, val, nnz, probabilities!, r * k);
+  }
+  return 1;
+}
+
+// ---- helpers of stage 1 ---------------------------------------------------------------------------
 
 function parseTemplate(template: string, inputIndex: Map<string, number>): Part[] {
   const parts: Part[] = [];
