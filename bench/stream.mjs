@@ -3,7 +3,8 @@
 //   pipe:  `cat` through the same pipe (the OS limit) and bench/stream-echo.mjs (node parse+stringify per line,
 //          no prediction: the stack's limit);
 //   redis: raw XADD throughput, and a bare consumer doing ridepred's round trips (XREADGROUP, XADD, XACK)
-//          without parsing or predicting (the broker's limit).
+//          without parsing or predicting (the broker's limit), its XADDs pipelined one command each or, as
+//          ridepred sends them, in one script call per batch.
 //   kafka: a bare kafkajs consumer doing ridepred's round trips (produce acks=-1, commit) on kcat's mock cluster
 //          (bench/stream-kafka.mjs);
 //   kinesis: a bare AWS SDK client doing ridepred's round trips (GetRecords, PutRecords, checkpoint write) on
@@ -111,26 +112,40 @@ if (!only.has("redis")) {
     const tXadd = await load("ref-in");
     console.log(`  raw XADD, pipelined by 1000          ${fmt(nRedis / tXadd).padStart(12)} events/s (producer side)`);
 
-    // Reference consumer: ridepred's round trips per batch (XREADGROUP, pipelined XADD, XACK), data copied as is.
-    await redis.xgroup("CREATE", "ref-in", "g", "0");
-    const c = new Redis({ port, host: "127.0.0.1" });
-    let t0 = performance.now();
-    for (let done = 0; done < nRedis; ) {
-      const reply = await c.xreadgroup("GROUP", "g", "c", "COUNT", batch, "BLOCK", 1000, "STREAMS", "ref-in", ">");
-      const entries = reply[0][1];
-      const p = c.pipeline();
-      for (const [id, f] of entries) p.xadd("ref-out", "*", "data", f[1], "source_id", id);
-      await p.exec();
-      await c.xack("ref-in", "g", ...entries.map((e) => e[0]));
-      done += entries.length;
-    }
-    const tRef = (performance.now() - t0) / 1000;
-    c.disconnect();
-    console.log(`  bare consumer (same round trips)     ${fmt(nRedis / tRef).padStart(12)} events/s (no parse/predict; runs in the bench process)`);
+    // Reference consumers: ridepred's round trips per batch (XREADGROUP, the batch's XADDs, XACK), data copied
+    // as is. The batch's XADDs either pipelined one command each, or in one script call as ridepred sends them.
+    const reference = async (input, script) => {
+      await redis.xgroup("CREATE", input, "g", "0");
+      const c = new Redis({ port, host: "127.0.0.1" });
+      c.defineCommand("xaddBatch", {
+        numberOfKeys: 1,
+        lua: "for i = 1, #ARGV, 2 do redis.call('XADD', KEYS[1], '*', 'data', ARGV[i], 'source_id', ARGV[i + 1]) end return #ARGV / 2",
+      });
+      const t0 = performance.now();
+      for (let done = 0; done < nRedis; ) {
+        const reply = await c.xreadgroup("GROUP", "g", "c", "COUNT", batch, "BLOCK", 1000, "STREAMS", input, ">");
+        const entries = reply[0][1];
+        if (script) await c.xaddBatch(`${input}-out`, ...entries.flatMap(([id, f]) => [f[1], id]));
+        else {
+          const p = c.pipeline();
+          for (const [id, f] of entries) p.xadd(`${input}-out`, "*", "data", f[1], "source_id", id);
+          await p.exec();
+        }
+        await c.xack(input, "g", ...entries.map((e) => e[0]));
+        done += entries.length;
+      }
+      c.disconnect();
+      return (performance.now() - t0) / 1000;
+    };
+    const tRef = await reference("ref-in", false);
+    console.log(`  bare consumer, XADDs pipelined       ${fmt(nRedis / tRef).padStart(12)} events/s (no parse/predict; runs in the bench process)`);
+    await load("ref-script-in");
+    const tRefScript = await reference("ref-script-in", true);
+    console.log(`  bare consumer, XADDs in one script   ${fmt(nRedis / tRefScript).padStart(12)} events/s (as ridepred sends them)`);
 
     // ridepred: events already on the stream; timed from the first prediction written to the last.
     await load("rides");
-    t0 = performance.now();
+    const t0 = performance.now();
     const child = spawn(
       process.execPath,
       [
@@ -164,7 +179,9 @@ if (!only.has("redis")) {
     const s = JSON.parse(summary);
     if (s.predictions !== nRedis) throw new Error(`ridepred predicted ${s.predictions} of ${nRedis}`);
     const tRun = (tEnd - tFirst) / 1000;
-    console.log(`  ridepred stream (first..last output) ${fmt(nRedis / tRun).padStart(12)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer`);
+    console.log(
+      `  ridepred stream (first..last output) ${fmt(nRedis / tRun).padStart(12)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer pipelined, ${(tRefScript / tRun).toFixed(2)} x with the script`,
+    );
     console.log(`  ridepred stream incl. process start  ${fmt(nRedis / ((tEnd - t0) / 1000)).padStart(12)} events/s`);
   } finally {
     redis.disconnect();
