@@ -49,7 +49,7 @@ describe.skipIf(!existsSync(JAN) || !existsSync(FEB))("score --report/--referenc
   let drift: DriftSummary;
   let html: string;
   beforeAll(() => {
-    const jan = ridepred(["score", JAN, "-o", "2021-01.parquet", "--json"]);
+    const jan = ridepred(["score", JAN, "-o", "2021-01.parquet", "--stats", "--json"]);
     expect(jan.code, jan.stderr).toBe(0);
     writeFileSync(join(tmp, "2021-01.json"), jan.stdout);
     const feb = ridepred(["score", FEB, "-o", "2021-02.parquet", "--reference", "2021-01.json", "--report", "2021-02.html", "--json"]);
@@ -149,7 +149,7 @@ describe("score --report/--reference on the committed sample", () => {
   const SAMPLE = join(ROOT, "examples/green_tripdata_2021-02_sample");
 
   it("the same rides read from CSV against their Parquet run's summary: every PSI 0, --fail-on-drift exits 0", () => {
-    const ref = ridepred(["score", `${SAMPLE}.parquet`, "-o", "sample.parquet", "--json"]);
+    const ref = ridepred(["score", `${SAMPLE}.parquet`, "-o", "sample.parquet", "--stats", "--json"]);
     expect(ref.code, ref.stderr).toBe(0);
     writeFileSync(join(tmp, "sample.json"), ref.stdout);
     const r = ridepred(["score", `${SAMPLE}.csv`, "-o", "sample.csv", "--reference", "sample.json", "--report", "sample.html", "--fail-on-drift", "--json"]);
@@ -159,6 +159,18 @@ describe("score --report/--reference on the committed sample", () => {
     for (const c of Object.values(d.inputs)) expect(c.drift!.psi).toBe(0);
     expect(d.inputs.PULocationID).toMatchObject({ kind: "category", count: 1000, missing: 0 });
     expect(statSync(join(tmp, "sample.html")).size).toBeLessThan(1 << 20);
+  });
+
+  it("a plain --json run gathers no statistics (it does not pay for them) and cannot be a reference; --stats adds them", () => {
+    const plain = ridepred(["score", `${SAMPLE}.parquet`, "-o", "plain.parquet", "--json"]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(JSON.parse(plain.stdout).drift).toBeUndefined();
+    writeFileSync(join(tmp, "plain.json"), plain.stdout);
+    const r = ridepred(["score", `${SAMPLE}.csv`, "-o", "plain.csv", "--reference", "plain.json"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--reference plain.json: it has no drift statistics (a summary from ridepred score --json with --stats");
+    const stats = ridepred(["score", `${SAMPLE}.parquet`, "-o", "plain.parquet", "--stats", "--json"]);
+    expect(JSON.parse(stats.stdout).drift.inputs.trip_distance.count).toBe(1000);
   });
 
   it("several inputs: one report each, named from its period; one name for all is refused before anything is read", () => {

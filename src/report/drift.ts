@@ -56,7 +56,7 @@ export function referenceFromSummary(text: string, source: string): Reference {
   if (!d || typeof d !== "object" || !d.prediction || !d.inputs) {
     const why = Array.isArray(j?.inputs)
       ? "it is the summary of a run over several inputs: give one input's summary"
-      : "it has no drift statistics (a summary of ridepred score --json, from this version on, has them)";
+      : "it has no drift statistics (a summary from ridepred score --json with --stats, --report or --reference has them)";
     throw new RidepredError(`--reference ${source}: ${why}`);
   }
   // Sketches are compared bucket by bucket: both runs must have drawn them alike.
