@@ -3,12 +3,13 @@
 // 127.0.0.1 port) in their own consumer groups, and each emits one correctly named prediction per event.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
+import { freePort } from "./support/net.js";
+import { waitFor } from "./support/stream-cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "ridepred");
@@ -20,22 +21,6 @@ const rows = parse(readFileSync(join(ROOT, "examples/green_tripdata_2021-02_samp
 const rides = rows.map((r) => ({ PULocationID: Number(r.PULocationID), DOLocationID: Number(r.DOLocationID), trip_distance: Number(r.trip_distance) }));
 const duration = loadModel().predictor;
 const tip = loadModel(TIP).predictor;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function consumer(args: string[]) {
   const child = spawn(process.execPath, [BIN, "stream", "--json", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });

@@ -6,7 +6,7 @@
 // V2 infer, stream (JSONL, Redis Streams, the Lambda endpoint).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
@@ -14,6 +14,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parquetSink } from "../src/io/parquet-write.js";
 import { loadModel } from "../src/runtime/load.js";
+import { freePort } from "./support/net.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/ridepred");
@@ -63,14 +64,6 @@ function listening(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 let tmp: string;

@@ -3,7 +3,6 @@
 // `ridepred stream` is spawned for real; every prediction is checked against predictor.predict.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -12,6 +11,7 @@ import { loadModel } from "../src/runtime/load.js";
 import { haveKcat, kafkaClient, type MockKafka, startMockKafka } from "./support/kafka.js";
 import { type Kinesalite, startKinesalite } from "./support/kinesis.js";
 import { event, ride, startConsumer, waitFor } from "./support/stream-cli.js";
+import { freePort } from "./support/net.js";
 
 const { predictor } = loadModel();
 const haveRedis = spawnSync("redis-server", ["--version"]).status === 0;
@@ -48,14 +48,6 @@ const parseOut = (json: string, source?: string): Out => {
   const ev = JSON.parse(json);
   return { rideId: ev.prediction.ride_id, duration: ev.prediction.ride_duration, model: ev.model, version: ev.version, ...(source ? { source } : {}) };
 };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function redisHarness(): Harness {
   let server: ChildProcess;

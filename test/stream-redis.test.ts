@@ -3,7 +3,6 @@
 // consumer is SIGKILLed mid-stream, takeover of a dead consumer's pending entries, two groups = two models.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
@@ -11,6 +10,8 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
 import type { Predictor } from "../src/runtime/predictor.js";
+import { freePort } from "./support/net.js";
+import { waitFor } from "./support/stream-cli.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "ridepred");
@@ -24,22 +25,6 @@ const sample: Ride[] = rows.map((r) => ({ PULocationID: r.PULocationID!, DOLocat
 /** Ride i of an arbitrarily long stream: the 1,000 real rides, cycled. */
 const ride = (i: number): Ride => sample[i % sample.length]!;
 const event = (i: number) => JSON.stringify({ ride: ride(i), ride_id: i });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Consumer {
   child: ChildProcess;

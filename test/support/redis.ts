@@ -1,7 +1,7 @@
 // A real redis-server for the tests, on a free 127.0.0.1 port, without persistence; killed by stop().
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
+import { freePort } from "./net.js";
 
 export const haveRedis = spawnSync("redis-server", ["--version"]).status === 0;
 
@@ -12,14 +12,6 @@ export interface RedisServer {
   /** A connected client for the test's own reads. */
   client: Redis;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 export async function startRedis(): Promise<RedisServer> {
