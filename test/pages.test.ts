@@ -125,7 +125,7 @@ describe.skipIf(!existsSync(CHROMIUM) || !MONTHS.every((m) => existsSync(m)))(
       dir = mkdtempSync(join(tmpdir(), "ridepred-report-page-"));
       // linked in, so that the report names them as a user in that directory would
       for (const m of MONTHS) symlinkSync(m, join(dir, basename(m)));
-      const jan = cli(["score", basename(MONTHS[0]!), "-o", "2021-01.parquet", "--json"]);
+      const jan = cli(["score", basename(MONTHS[0]!), "-o", "2021-01.parquet", "--stats", "--json"]);
       expect(jan.status, jan.stderr).toBe(0);
       writeFileSync(join(dir, "2021-01.json"), jan.stdout);
       browser = await chromium.launch({

@@ -13,7 +13,7 @@ import { RidepredError } from "../errors.js";
 import type { SinkOptions } from "./index.js";
 import { pgConnect, pgError } from "./pg-connect.js";
 import { COPY_HEADER, COPY_TRAILER, CopyEncoder } from "./pg-copy-encode.js";
-import { checkTarget, columnDefs, describeTarget, mergeStaged, type TableSession } from "./table-merge.js";
+import { checkTarget, columnDefs, describeTarget, mergeStaged, refuseDuplicateIds, type TableSession } from "./table-merge.js";
 import { type PgLocation, type TableName, qualified, quoteIdent, tableLabel } from "./table-url.js";
 import type { OutBatch, OutColumn, Sink } from "./types.js";
 
@@ -118,16 +118,7 @@ async function commitDirect(s: TableSession, table: TableName, columns: readonly
 /** The first ride_id the run loaded twice, named (the key could not be built). */
 async function refuseDuplicate(s: TableSession, table: TableName, key: string): Promise<void> {
   await s.run("ROLLBACK TO SAVEPOINT ridepred_key");
-  const k = quoteIdent(key);
-  const dup = await s.rows<{ id: string; n: string }>(
-    `SELECT ${k} AS id, count(*) AS n FROM ${qualified(table)} GROUP BY ${k} HAVING count(*) > 1 ORDER BY ${k} LIMIT 1`,
-  );
-  const first = dup[0];
-  if (first)
-    throw new RidepredError(
-      `${s.label}: ride_id ${first.id} appears ${first.n} times in this run: nothing written to table ${tableLabel(table)} (ride ids must be unique)`,
-      1,
-    );
+  await refuseDuplicateIds(s, qualified(table), key, table);
 }
 
 function drained(w: Writable, failed: () => Error | undefined): Promise<void> {

@@ -143,14 +143,19 @@ export async function mergeStaged(s: TableSession, spec: MergeSpec): Promise<num
 
 /** Exit 1 naming a ride_id the run produced twice (the staged rows, looked at before or after a failed merge). */
 async function refuseDuplicates(s: TableSession, spec: MergeSpec): Promise<void> {
-  const key = quoteIdent(spec.key!);
-  const dup = await s.rows<{ id: string; n: number | bigint }>(
-    `SELECT ${key} AS id, count(*) AS n FROM ${spec.stage} GROUP BY ${key} HAVING count(*) > 1 ORDER BY ${key} LIMIT 1`,
+  await refuseDuplicateIds(s, spec.stage, spec.key!, spec.table);
+}
+
+/** Exit 1 naming the first ride_id that `rows` (a table or staging table of this run's rows) holds twice. */
+export async function refuseDuplicateIds(s: TableSession, rows: string, key: string, table: TableName): Promise<void> {
+  const k = quoteIdent(key);
+  const dup = await s.rows<{ id: string; n: number | bigint | string }>(
+    `SELECT ${k} AS id, count(*) AS n FROM ${rows} GROUP BY ${k} HAVING count(*) > 1 ORDER BY ${k} LIMIT 1`,
   );
   const first = dup[0];
   if (first)
     throw new RidepredError(
-      `${s.label}: ride_id ${first.id} appears ${first.n} times in this run: nothing written to table ${tableLabel(spec.table)} (ride ids must be unique)`,
+      `${s.label}: ride_id ${first.id} appears ${first.n} times in this run: nothing written to table ${tableLabel(table)} (ride ids must be unique)`,
       1,
     );
 }
