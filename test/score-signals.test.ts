@@ -152,7 +152,8 @@ describe.each(["on", "off"] as const)("stopping a Parquet -> Parquet run, writer
         else expect(readdirSync(dir), where).toStrictEqual([]);
       }
       expect(finished.length, `finished before the signal: ${finished.join(", ")}`).toBeLessThan(chosen.length / 2);
-      expect(stoppedWithTemp).toBeGreaterThanOrEqual(signal === "SIGTERM" ? 4 : 2);
+      // The points that wait for the temp file always stop a run holding one; the timed ones may come after the end.
+      expect(stoppedWithTemp).toBeGreaterThanOrEqual(signal === "SIGTERM" ? 2 : 1);
     }, 180_000);
   }
 });
