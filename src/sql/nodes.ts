@@ -15,7 +15,7 @@ import type { TreeEnsembleEstimator, TreeSpec, XGBoostEstimator } from "../artif
 import { RidepredError } from "../errors.js";
 import type { Dialect } from "./dialects.js";
 import { type ColumnSource, fieldOf } from "./features.js";
-import { float32Bound } from "./trees.js";
+import { float32Bound, prevFloat32 as below } from "./trees.js";
 
 /** Dialects that run the node form (a recursive CTE and an exact tree-ordered sum). */
 export const NODE_DIALECTS = ["duckdb", "postgres", "mysql"] as const;
@@ -192,16 +192,6 @@ function single(src: Extract<ColumnSource, { kind: "category" }>) {
   if (src.hits.length !== 1)
     throw new RidepredError("export sql: a tree splits on a column that several feature fields set, which the node-table form does not support", 1);
   return src.hits[0]!;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** The largest float32 below t (t a float32 value above -Infinity). */
-function below(t: number): number {
-  if (t === 0) return -(2 ** -149);
-  f32[0] = t;
-  u32[0] = t > 0 ? u32[0]! - 1 : u32[0]! + 1;
-  return f32[0]!;
 }
 
 const COLUMNS = "tree, node, kind, field, bound, cat, le, gt, nul, value";

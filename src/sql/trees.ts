@@ -27,7 +27,8 @@ function nextFloat32(f: number): number {
 }
 
 /** The float32 before f (f a float32 value, not -Infinity). */
-function prevFloat32(f: number): number {
+/** The largest float32 below f (f a float32 value above -Infinity). */
+export function prevFloat32(f: number): number {
   if (f === 0) return -(2 ** -149);
   f32[0] = f;
   u32[0] = f > 0 ? u32[0]! - 1 : u32[0]! + 1;

@@ -7,7 +7,7 @@ import type { XGBoostEstimator } from "../artifact/types.js";
 import { RidepredError } from "../errors.js";
 import type { Dialect } from "./dialects.js";
 import { type ColumnSource, fieldOf } from "./features.js";
-import { float32Bound } from "./trees.js";
+import { float32Bound, prevFloat32 as below } from "./trees.js";
 
 export interface XGBoostSql {
   chunks: string[];
@@ -15,16 +15,6 @@ export interface XGBoostSql {
 }
 
 const TREES_PER_CHUNK = 25;
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** The largest float32 below t (t a float32 value above -Infinity). */
-function below(t: number): number {
-  if (t === 0) return -(2 ** -149);
-  f32[0] = t;
-  u32[0] = t > 0 ? u32[0]! - 1 : u32[0]! + 1;
-  return f32[0]!;
-}
 
 export function xgboostSql(d: Dialect, est: XGBoostEstimator, sources: readonly ColumnSource[]): XGBoostSql {
   const float32 = d.float32;
