@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 
-export async function benchKafka({ bin, n, batch, event, fmt, concurrentRef = false }) {
+export async function benchKafka({ bin, nodeArgs = [], n, batch, event, fmt, concurrentRef = false }) {
   const { Kafka, logLevel, Partitioners } = require("kafkajs");
   const kcat = spawn("kcat", ["-b", "127.0.0.1:1", "-X", "test.mock.num.brokers=3", "-P", "-t", "keepalive"], { stdio: ["pipe", "ignore", "pipe"] });
   let err = "";
@@ -87,6 +87,7 @@ export async function benchKafka({ bin, n, batch, event, fmt, concurrentRef = fa
     const child = spawn(
       process.execPath,
       [
+        ...nodeArgs,
         bin,
         "stream",
         "--from",

@@ -20,7 +20,7 @@ async function freePort() {
   });
 }
 
-export async function benchKinesis({ bin, n, batch, event, fmt, tmp }) {
+export async function benchKinesis({ bin, nodeArgs = [], n, batch, event, fmt, tmp }) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
   const sdk = require("@aws-sdk/client-kinesis");
   const { NodeHttpHandler } = require("@smithy/node-http-handler");
@@ -112,7 +112,20 @@ export async function benchKinesis({ bin, n, batch, event, fmt, tmp }) {
     const checkpoint = join(tmp, "ridepred-checkpoint.json");
     const child = spawn(
       process.execPath,
-      [bin, "stream", "--from", "kinesis://rides", "--to", "kinesis://predictions", "--checkpoint", checkpoint, "--batch", String(batch), "--json"],
+      [
+        ...nodeArgs,
+        bin,
+        "stream",
+        "--from",
+        "kinesis://rides",
+        "--to",
+        "kinesis://predictions",
+        "--checkpoint",
+        checkpoint,
+        "--batch",
+        String(batch),
+        "--json",
+      ],
       { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } },
     );
     let summary = "";

@@ -9,7 +9,7 @@
 //          (bench/stream-kafka.mjs);
 //   kinesis: a bare AWS SDK client doing ridepred's round trips (GetRecords, PutRecords, checkpoint write) on
 //          kinesalite (bench/stream-kinesis.mjs).
-// usage: npm run build && flock /tmp/ridepred-bench.lock node bench/stream.mjs [--events N] [--batch N] [--only pipe,redis,kafka,kinesis]
+// usage: npm run build && flock /tmp/ridepred-bench.lock node bench/stream.mjs [--events N] [--batch N] [--only pipe,redis,kafka,kinesis] [--cpu-prof DIR]
 // (defaults: 200000 pipe / 100000 redis / 50000 kafka / 20000 kinesis events, batch 100; --events sets all)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +33,10 @@ const nKinesis = process.argv.includes("--events") ? nPipe : 20_000;
 const onlyAt = process.argv.indexOf("--only");
 const only = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(",") : ["pipe", "redis", "kafka", "kinesis"]);
 const batch = arg("--batch", 100);
+// --cpu-prof DIR: each ridepred child writes a V8 CPU profile there (run the bench itself with
+// `node --cpu-prof --cpu-prof-dir DIR` to profile the bare clients, which run in the bench process).
+const profAt = process.argv.indexOf("--cpu-prof");
+const nodeArgs = profAt > 0 ? ["--cpu-prof", "--cpu-prof-dir", process.argv[profAt + 1]] : [];
 const t00 = Date.now();
 
 const rows = parse(readFileSync(join(root, "examples/green_tripdata_2021-02_sample.csv")), { columns: true });
@@ -149,6 +153,7 @@ if (!only.has("redis")) {
     const child = spawn(
       process.execPath,
       [
+        ...nodeArgs,
         bin,
         "stream",
         "--from",
@@ -191,9 +196,18 @@ if (!only.has("redis")) {
 // ---- Kafka and Kinesis ------------------------------------------------------------------------------------
 if (only.has("kafka")) {
   if (spawnSync("kcat", ["-V"]).status !== 0) console.log("\nkcat not installed: Kafka part skipped");
-  else await (await import("./stream-kafka.mjs")).benchKafka({ bin, n: nKafka, batch, event, fmt, concurrentRef: process.argv.includes("--concurrent-ref") });
+  else
+    await (await import("./stream-kafka.mjs")).benchKafka({
+      bin,
+      nodeArgs,
+      n: nKafka,
+      batch,
+      event,
+      fmt,
+      concurrentRef: process.argv.includes("--concurrent-ref"),
+    });
 }
-if (only.has("kinesis")) await (await import("./stream-kinesis.mjs")).benchKinesis({ bin, n: nKinesis, batch, event, fmt, tmp });
+if (only.has("kinesis")) await (await import("./stream-kinesis.mjs")).benchKinesis({ bin, nodeArgs, n: nKinesis, batch, event, fmt, tmp });
 
 rmSync(tmp, { recursive: true, force: true });
 console.log(`\n(${((Date.now() - t00) / 1000).toFixed(0)} s; shared 2-core machine: expect noise of +-20%)`);

@@ -239,6 +239,8 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
       for (const h of finished) h.release();
     },
     reclaimed: () => reclaimed,
+    // next() only takes from the queue kafkajs fills; it may run while the previous batch is committed.
+    readAhead: true,
     async close() {
       // Unacked batches are released uncommitted (they are redelivered); then leave the group at once so
       // the partitions move to the remaining members without waiting for the session timeout.

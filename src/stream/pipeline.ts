@@ -1,8 +1,15 @@
 // The prediction loop shared by every broker: read a bounded batch, predict, write, dead-letter, then ack.
 // Acking only after the sink resolved is what makes delivery at-least-once: a crash before the ack leaves
 // the messages pending at the broker, to be delivered again.
+//
+// Read-ahead: while one batch is written and acked (a wait on the broker), the next one is read and
+// predicted, for sources that allow it (Source.readAhead) and only behind a full batch (a backlog: the
+// read returns at once). On the wire the round trips are the same and in the same order: a batch is
+// written only after the previous one was acked, and acks go in read order. The batch read ahead is not
+// written before that ack, so a crash leaves it unacked (delivered again, as an unread message would be):
+// what a crash can duplicate is still the one batch written but not yet acked.
 import type { Transform } from "./event.js";
-import type { DeadLetter, Output, Sink, Source } from "./types.js";
+import type { DeadLetter, Message, Output, Sink, Source } from "./types.js";
 
 export interface StreamStats {
   /** Messages read from the source (redeliveries included). */
@@ -16,42 +23,87 @@ export interface StreamStats {
 }
 
 export interface RunOptions {
-  /** Most messages in flight at once: one batch is read, predicted, written and acked before the next. */
+  /** Most messages read per batch; at most two batches are in flight (one written, one read ahead). */
   batch: number;
   signal: AbortSignal;
   /** Called after each batch is acked (progress, tests). */
   onBatch?: (stats: Readonly<StreamStats>) => void;
 }
 
+interface Prepared {
+  size: number;
+  outputs: Output[];
+  letters: DeadLetter[];
+  ids: string[];
+}
+
+/** Predict a batch: its outputs, its dead letters and every id to ack. */
+function prepare(batch: readonly Message[], transform: Transform): Prepared {
+  const outputs: Output[] = [];
+  const letters: DeadLetter[] = [];
+  const ids: string[] = new Array(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const m = batch[i]!;
+    ids[i] = m.id;
+    if (m.poison !== undefined) letters.push({ id: m.id, data: m.data, reason: m.poison, key: m.key });
+    else if (m.data === undefined) letters.push({ id: m.id, data: undefined, reason: "message has no data", key: m.key });
+    else {
+      const r = transform(m.data);
+      if (r.ok) outputs.push({ id: m.id, json: r.json, key: m.key, rideId: rideIdText(r.event.prediction.ride_id) });
+      else letters.push({ id: m.id, data: m.data, reason: r.reason, key: m.key });
+    }
+  }
+  return { size: batch.length, outputs, letters, ids };
+}
+
+/** A promise whose rejection is handled later (when awaited), not reported as unhandled meanwhile. */
+function later<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 export async function runPipeline(source: Source, sink: Sink, transform: Transform, opts: RunOptions): Promise<StreamStats> {
   const t0 = performance.now();
   const stats: StreamStats = { events: 0, predictions: 0, dead_lettered: 0, seconds: 0, events_per_second: 0 };
-  const outputs: Output[] = [];
-  const letters: DeadLetter[] = [];
-  const ids: string[] = [];
-  while (!opts.signal.aborted) {
-    const batch = await source.next(opts.batch, opts.signal);
-    if (batch === null) break;
-    if (batch.length === 0) continue;
-    outputs.length = letters.length = ids.length = 0;
-    for (const m of batch) {
-      ids.push(m.id);
-      if (m.poison !== undefined) letters.push({ id: m.id, data: m.data, reason: m.poison, key: m.key });
-      else if (m.data === undefined) letters.push({ id: m.id, data: undefined, reason: "message has no data", key: m.key });
-      else {
-        const r = transform(m.data);
-        if (r.ok) outputs.push({ id: m.id, json: r.json, key: m.key, rideId: rideIdText(r.event.prediction.ride_id) });
-        else letters.push({ id: m.id, data: m.data, reason: r.reason, key: m.key });
-      }
-    }
+  const flush = async (b: Prepared) => {
     // Write first, ack last: the order that makes a crash cost duplicates, never losses.
-    if (outputs.length) await sink.write(outputs);
-    if (letters.length) await sink.deadLetter(letters);
-    await source.ack(ids);
-    stats.events += batch.length;
-    stats.predictions += outputs.length;
-    stats.dead_lettered += letters.length;
+    if (b.outputs.length) await sink.write(b.outputs);
+    if (b.letters.length) await sink.deadLetter(b.letters);
+    await source.ack(b.ids);
+    stats.events += b.size;
+    stats.predictions += b.outputs.length;
+    stats.dead_lettered += b.letters.length;
     opts.onBatch?.(stats);
+  };
+  let flushing: Promise<void> | undefined; // the previous batch, being written and acked
+  let ahead: Promise<Message[] | null> | undefined; // the next batch, being read meanwhile
+  try {
+    for (;;) {
+      let batch: Message[] | null;
+      if (ahead) {
+        batch = await ahead;
+        ahead = undefined;
+      } else {
+        // A read that may wait for new messages starts only once the previous batch is acked, so that its
+        // ack never waits behind it (a blocking XREADGROUP holds its connection).
+        await flushing;
+        flushing = undefined;
+        if (opts.signal.aborted) break;
+        batch = await source.next(opts.batch, opts.signal);
+      }
+      if (batch === null) break;
+      if (batch.length === 0) continue;
+      const prepared = prepare(batch, transform); // overlaps the previous batch's write and ack
+      await flushing;
+      if (source.readAhead && batch.length >= opts.batch && !opts.signal.aborted) ahead = later(source.next(opts.batch, opts.signal));
+      flushing = later(flush(prepared));
+    }
+    await flushing;
+  } catch (e) {
+    // Let a write or ack in flight settle before the caller closes the connections; a batch read ahead
+    // stays unacked and is delivered again.
+    await flushing?.catch(() => {});
+    throw e;
   }
   if (source.reclaimed) stats.reclaimed = source.reclaimed();
   stats.seconds = (performance.now() - t0) / 1000;

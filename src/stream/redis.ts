@@ -134,6 +134,9 @@ export function redisSource(redis: Redis, stream: string, o: GroupOptions): Sour
   let cursor = "0-0";
   let lastClaim = 0;
   let reclaimed = 0;
+  // After a full batch of new entries the next read does not block: it may be the pipeline's read-ahead,
+  // sent while the previous batch's XACK waits for this connection. An empty answer makes the next one block.
+  let backlog = false;
   const claimEvery = Math.max(o.claimIdleMs, 1000);
 
   /** Mark entries redelivered too often as poison (one XPENDING over the batch's id range). */
@@ -195,8 +198,11 @@ export function redisSource(redis: Redis, stream: string, o: GroupOptions): Sour
         }
         if (phase === "claim") return [];
       }
-      return (await readGroup(max, ">", true)).map(toMessage);
+      const entries = await readGroup(max, ">", !backlog);
+      backlog = entries.length >= max;
+      return entries.map(toMessage);
     },
+    readAhead: true,
     async ack(ids) {
       if (ids.length) await redis.xack(stream, o.group, ...ids);
     },

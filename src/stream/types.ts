@@ -18,6 +18,11 @@ export interface Source {
    * request) and with null at the end of a finite stream. At most one call is outstanding at a time.
    */
   next(max: number, signal: AbortSignal): Promise<Message[] | null>;
+  /**
+   * next() may run while the previous batch is being written and acked (the pipeline reads ahead behind a
+   * full batch). Sources whose reads and acks share state or a connection that a read can hold leave it unset.
+   */
+  readonly readAhead?: boolean;
   /** Mark messages done: called only after their outputs (or dead letters) were written by the sink. */
   ack(ids: readonly string[]): Promise<void>;
   /**
