@@ -37,6 +37,8 @@ export interface ScoreJob {
   batchSize?: number;
   /** Longest CSV record or JSONL line (default 1 MiB); a longer one ends the run (exit 2, naming its row). */
   maxRecordBytes?: number;
+  /** Threads a CSV input is parsed on (default 1: this one; N: N - 1 worker threads, src/io/csv-chunks.ts). */
+  threads?: number;
   /** Parquet output compression (default snappy). */
   compression?: ParquetCompression;
   /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~750k rows and up. */
@@ -119,6 +121,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     period: job.period,
     rowGroups: job.rowGroups,
     maxRecordBytes: job.maxRecordBytes,
+    threads: job.threads,
   });
   const open: OpenSinks = {};
   // Killed (Ctrl-C, a Kubernetes eviction): temp files go at once, the sinks get a moment to abort (roll

@@ -138,7 +138,8 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
   if (opts.ifExists !== undefined && !isTableLocation(opts.output)) throw new RidepredError("--if-exists needs a table output (postgresql:// or duckdb:)");
 
   if (opts.failOnDrift && opts.reference === undefined) throw new RidepredError("--fail-on-drift needs --reference FILE (what would it drift from?)");
-  const { predictor, artifact } = loadModel(opts.model, { threads: threadsSetting(opts.threads) });
+  const threads = threadsSetting(opts.threads);
+  const { predictor, artifact } = loadModel(opts.model, { threads });
   const columns = opts.columns
     ?.split(",")
     .map((s) => s.trim())
@@ -185,6 +186,7 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
     rejectsFormat: p.rejects ? formatFor(p.rejects) : undefined,
     batchSize,
     maxRecordBytes: opts.maxRecordBytes,
+    threads,
     rideIdPrefix: p.rideIdPrefix,
     compression: opts.compression,
     where: opts.where,

@@ -74,22 +74,26 @@ export class CsvCells {
 
   /** The cell's text as the file has it ("" for an empty cell; undefined after a row error in string mode). */
   text(row: number): unknown {
-    switch (this.mode) {
-      case NUMBERS: {
-        const x = this.f64[row]!;
-        return x === x ? String(x) : "";
-      }
-      case TIMES: {
-        const t = this.f64[row]!;
-        return t === t ? formatTimestamp(t) : "";
-      }
-      case IDS: {
-        const id = this.ids[row]!;
-        return id < 0 ? "" : SMALL_IDS[id];
-      }
-      default:
-        return this.strings[row];
-    }
+    if (this.mode === STRINGS) return this.strings[row];
+    return textOf(this.use, this.mode === IDS ? this.ids[row]! : this.f64[row]!);
+  }
+
+  /**
+   * Row `row` holds the value a cell of this column's use parsed to (a number, epoch ms, a small id; NaN
+   * or -1: empty), as put() of the cell's text would store it (csv-chunks.ts replays chunks parsed on
+   * worker threads through this): in string mode, that text.
+   */
+  putParsed(row: number, v: number): void {
+    if (this.mode === STRINGS) this.strings[row] = textOf(this.use, v);
+    else if (this.mode === IDS) this.ids[row] = v;
+    else this.f64[row] = v;
+  }
+
+  /** Rows row.. hold src[from, to) (parsed values, as putParsed): one copy while the column is typed. */
+  putParsedRun(row: number, src: Float64Array | Int32Array, from: number, to: number): void {
+    if (this.mode === IDS) this.ids.set(src.subarray(from, to), row);
+    else if (this.mode !== STRINGS) this.f64.set(src.subarray(from, to), row);
+    else for (let i = from; i < to; i++) this.putParsed(row + i - from, src[i]!);
   }
 
   /** The first n rows as a batch column. */
@@ -108,6 +112,26 @@ export class CsvCells {
     this.strings = strings;
     this.mode = STRINGS;
   }
+}
+
+/**
+ * s[a, b) parsed as put() parses a cell of a column of this use: a number, epoch ms, a small id (empty:
+ * NaN, or -1 for an id); NaN when the cell is in no form the parsers take.
+ */
+export function parseCell(use: ColumnUse, s: string, a: number, b: number): number {
+  if (use === "category") {
+    const id = b === a ? -1 : smallIdAt(s, a, b);
+    return id >= -1 ? id : Number.NaN;
+  }
+  if (b === a) return Number.NaN;
+  return use === "timestamp" ? parseTime(s, a, b) : parseNumber(s, a, b);
+}
+
+/** The text of a parsed cell (as the file has it: parsing accepts only texts it gives back exactly). */
+function textOf(use: ColumnUse | undefined, v: number): string {
+  if (use === "category") return v < 0 ? "" : SMALL_IDS[v]!;
+  if (v !== v) return "";
+  return use === "timestamp" ? formatTimestamp(v) : String(v);
 }
 
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);

@@ -3,6 +3,8 @@
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { CsvCells } from "./csv-cells.js";
+import type { ParallelChunks } from "./csv-chunks.js";
+import type { ChunkPlan } from "./csv-chunk-parse.js";
 import { RecordEnd, RecordTooLong, scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
 import { openInputBytes } from "./open.js";
 import { redactLocation } from "./redact.js";
@@ -10,7 +12,8 @@ import { type BatchOptions, type BatchSource, DEFAULT_MAX_RECORD, type RecordBat
 
 const MAX_HEADER = 4096;
 
-export async function openCsv(path: string, gzip: boolean, chunkSize?: number, maxRecord = DEFAULT_MAX_RECORD): Promise<BatchSource> {
+/** `threads` above 1: the records are parsed on threads - 1 worker threads (csv-chunks.ts), the batches the same. */
+export async function openCsv(path: string, gzip: boolean, chunkSize?: number, maxRecord = DEFAULT_MAX_RECORD, threads = 1): Promise<BatchSource> {
   const input = await openInputBytes(path, gzip, chunkSize);
   const label = path === "-" ? "stdin" : redactLocation(path);
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -18,10 +21,12 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
   let text = "";
   let pos = 0;
   let ended = false;
+  let readError: unknown; // met by the worker threads' reading, thrown when this reader reads next
   const tooLong = (row: string) => new RidepredError(`${label}: ${row} is longer than --max-record-bytes (${maxRecord}): a quote never closed, or not CSV?`);
 
   /** The next chunk of input as text; undefined at the end. */
   const nextChunk = async (): Promise<string | undefined> => {
+    if (readError !== undefined) throw readError;
     let r: IteratorResult<Buffer>;
     try {
       r = await chunks.next();
@@ -64,9 +69,10 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
   };
 
   // Header: the first record, every field kept.
+  const headerCells = Array.from({ length: MAX_HEADER }, () => new CsvCells(undefined, 1));
   const header: ScanTarget = {
     slots: Int32Array.from({ length: MAX_HEADER }, (_, i) => i),
-    cols: Array.from({ length: MAX_HEADER }, () => new CsvCells(undefined, 1)),
+    cols: headerCells,
     width: MAX_HEADER,
     header: true,
     maxRecord,
@@ -80,21 +86,67 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     if (!got) throw new RidepredError(`${label}: empty CSV (no header line)`);
   }
   const names: string[] = [];
-  for (let k = 0; k < MAX_HEADER && header.cols[k]!.text(0) !== undefined; k++) names.push(String(header.cols[k]!.text(0)).trim());
+  for (let k = 0; k < MAX_HEADER && headerCells[k]!.text(0) !== undefined; k++) names.push(String(headerCells[k]!.text(0)).trim());
 
   let rowsDone = 0;
+  let parallel: ParallelChunks | undefined;
+
+  /** The worker threads' part of the reading; undefined with one thread or when all the text is read already. */
+  async function startParallel(slots: Int32Array, uses: ChunkPlan["uses"]): Promise<ParallelChunks | undefined> {
+    if (threads < 2 || ended) return undefined;
+    const { ParallelChunks } = await import("./csv-chunks.js");
+    const plan: ChunkPlan = { ridepredCsvChunks: true, slots, uses, width: names.length, maxRecord };
+    const p = new ParallelChunks(plan, threads, text.slice(pos), nextChunk);
+    text = "";
+    pos = 0;
+    return p;
+  }
+
+  /** Rows n.. of the batch from the worker threads; 0 when they have no more (the text is then this reader's again). */
+  async function fillParallel(cols: CsvCells[], n: number, max: number, problems: RowProblem[]): Promise<number> {
+    const got = await parallel!.fill(cols, n, max, problems);
+    if (got > 0) return got;
+    const back = await parallel!.handBack();
+    parallel = undefined;
+    text = back.text;
+    pos = 0;
+    readError = back.error;
+    if (back.ended) {
+      text += decoder.end();
+      ended = true;
+    }
+    return 0;
+  }
+
   async function* batches(wanted: readonly string[], batchSize: number, options?: BatchOptions): AsyncGenerator<RecordBatch> {
     const slots = new Int32Array(names.length).fill(-1);
     wanted.forEach((w, j) => {
       const k = names.indexOf(w);
       if (k >= 0) slots[k] = j;
     });
+    parallel = await startParallel(
+      slots,
+      wanted.map((w) => options?.parse?.[w]),
+    );
+    try {
+      yield* batchesFrom(wanted, slots, batchSize, options);
+    } finally {
+      parallel?.close();
+      parallel = undefined;
+    }
+  }
+
+  async function* batchesFrom(wanted: readonly string[], slots: Int32Array, batchSize: number, options?: BatchOptions): AsyncGenerator<RecordBatch> {
     for (;;) {
       const cols = wanted.map((w) => new CsvCells(options?.parse?.[w], batchSize));
       const target: ScanTarget = { slots, cols, width: names.length, maxRecord };
       const problems: RowProblem[] = [];
       let n = 0;
       while (n < batchSize) {
+        if (parallel) {
+          n += await fillParallel(cols, n, batchSize - n, problems);
+          continue;
+        }
         const r = scan(text, pos, target, n, batchSize - n, problems, rowsDone);
         pos = r.pos;
         n += r.rows;
@@ -130,6 +182,7 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     progress: () => (input.size ? input.read() / input.size : undefined), // compressed bytes for .gz: still the share done
     batches,
     close: async () => {
+      parallel?.close();
       input.stream.destroy();
     },
   };

@@ -5,12 +5,20 @@
 // A record cut off by the end of the text read so far is not rescanned chunk after chunk: the reader
 // feeds the following chunks to RecordEnd, which finds where the record ends in one pass over each.
 
-import type { CsvCells } from "./csv-cells.js";
+/** Where the scanner puts the wanted fields (CsvCells; a worker's ChunkCells). */
+export interface CellSink {
+  /** Row `row` holds s[a, b). */
+  put(row: number, s: string, a: number, b: number): void;
+  /** Row `row` holds v (a quoted field's value). */
+  putValue(row: number, v: string): void;
+  /** Row `row` has no values (a row error). */
+  clear(row: number): void;
+}
 
 export interface ScanTarget {
   /** Field index -> slot in `cols`, or -1 for a field nobody needs. */
   slots: Int32Array;
-  cols: CsvCells[];
+  cols: CellSink[];
   /** Number of fields the header has; a record with another count is a row error (unless `header`). */
   width: number;
   /** Scanning the header itself: any field count is fine. */

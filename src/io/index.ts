@@ -20,6 +20,8 @@ export interface SourceOptions {
   rowGroups?: (index: number, count: number) => boolean;
   /** Files: the longest CSV record or JSONL line accepted (default 1 MiB). */
   maxRecordBytes?: number;
+  /** CSV files: threads to parse on (default 1; N: N - 1 worker threads beside this one). */
+  threads?: number;
 }
 
 /** The file format of a location; undefined for a table URL. */
@@ -40,7 +42,7 @@ export async function openSource(location: string, options: SourceOptions = {}):
     case "jsonl":
       return (await import("./jsonl-read.js")).openJsonl(location, options.maxRecordBytes);
     default:
-      return (await import("./csv-read.js")).openCsv(location, format === "csv.gz", undefined, options.maxRecordBytes);
+      return (await import("./csv-read.js")).openCsv(location, format === "csv.gz", undefined, options.maxRecordBytes, options.threads);
   }
 }
 

@@ -1,0 +1,124 @@
+// A worker thread's part of reading a CSV file on several threads (csv-chunks.ts is the main thread's):
+// parse one chunk of whole records with the same scanner (scanRecords) and the same cell parsers as the
+// one-thread reader, and send back what each cell gave: a typed value, or, for a cell the parsers do
+// not take, its text. The main thread replays that into the batch's CsvCells in row order, so the
+// batches are the ones the one-thread reader makes (a column turned back to strings, a row error's
+// cleared cells included). The worker clears nothing: row errors come back as a list, replayed there.
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { parseCell } from "./csv-cells.js";
+import { type CellSink, type RowProblem, scanRecords } from "./csv-scan.js";
+import type { ColumnUse } from "./types.js";
+
+/** What the worker is told once: which fields to keep, and how to read them. */
+export interface ChunkPlan {
+  ridepredCsvChunks: true;
+  /** Field index -> wanted column, or -1. */
+  slots: Int32Array;
+  uses: (ColumnUse | undefined)[];
+  width: number;
+  maxRecord: number;
+}
+
+/** One wanted column of a parsed chunk. */
+export interface ChunkColumn {
+  /** Parsed cells (a typed column): numbers or epoch ms (NaN: empty), or small ids (-1: empty). */
+  typed?: Float64Array | Int32Array;
+  /** A string column's cells (undefined: the record had no such field). */
+  strings?: (string | undefined)[];
+  /** Cells of a typed column the parsers did not take: their rows (ascending) and texts. */
+  rawRows: Int32Array;
+  rawTexts: string[];
+}
+
+export interface ParsedChunk {
+  seq: number;
+  /** The chunk held whole records only, scanned to its end: the rows are the one-thread reader's. */
+  ok: boolean;
+  rows: number;
+  columns: ChunkColumn[];
+  problems: RowProblem[];
+}
+
+/** Cells of one wanted column over one chunk, grown as rows come. */
+class ChunkCells implements CellSink {
+  private typed: Float64Array | Int32Array | undefined;
+  private strings: (string | undefined)[] | undefined;
+  private rawRows: number[] = [];
+  private rawTexts: string[] = [];
+
+  constructor(
+    private readonly use: ColumnUse | undefined,
+    size: number,
+  ) {
+    if (use === undefined) this.strings = [];
+    else this.typed = use === "category" ? new Int32Array(size) : new Float64Array(size);
+  }
+
+  put(row: number, s: string, a: number, b: number): void {
+    const typed = this.typed;
+    if (typed === undefined) {
+      this.strings![row] = s.slice(a, b);
+      return;
+    }
+    const v = parseCell(this.use!, s, a, b);
+    if (row >= typed.length) this.grow(row);
+    if (v === v || b === a) this.typed![row] = v;
+    else {
+      this.rawRows.push(row);
+      this.rawTexts.push(s.slice(a, b));
+    }
+  }
+
+  putValue(row: number, v: string): void {
+    this.put(row, v, 0, v.length);
+  }
+
+  clear(): void {}
+
+  private grow(row: number): void {
+    const old = this.typed!;
+    const bigger = old instanceof Int32Array ? new Int32Array(2 * row + 16) : new Float64Array(2 * row + 16);
+    bigger.set(old);
+    this.typed = bigger;
+  }
+
+  export(rows: number): ChunkColumn {
+    const col: ChunkColumn = { rawRows: Int32Array.from(this.rawRows), rawTexts: this.rawTexts };
+    if (this.strings) {
+      this.strings.length = rows;
+      col.strings = this.strings;
+    } else {
+      if (this.typed!.length < rows) this.grow(rows); // the last rows were all short or unparsed
+      col.typed = this.typed!.length === rows ? this.typed : this.typed!.slice(0, rows);
+    }
+    return col;
+  }
+}
+
+/** Parse one chunk (whole records, speculatively: `ok` says whether it really was). */
+export function parseChunk(plan: ChunkPlan, seq: number, text: string): ParsedChunk {
+  const cells = plan.uses.map((u) => new ChunkCells(u, Math.ceil(text.length / 64)));
+  const problems: RowProblem[] = [];
+  try {
+    const r = scanRecords(text, 0, false, { slots: plan.slots, cols: cells, width: plan.width, maxRecord: plan.maxRecord }, 0, Infinity, problems);
+    const ok = r.pos === text.length;
+    return { seq, ok, rows: r.rows, columns: ok ? cells.map((c) => c.export(r.rows)) : [], problems: ok ? problems : [] };
+  } catch {
+    return { seq, ok: false, rows: 0, columns: [], problems: [] }; // a bad record: the one-thread reader names it
+  }
+}
+
+// Worker side: chunks in, parsed chunks out (typed arrays moved, not copied).
+if (!isMainThread && (workerData as ChunkPlan | undefined)?.ridepredCsvChunks) {
+  const plan = workerData as ChunkPlan;
+  const port = parentPort!;
+  port.on("message", ({ seq, text }: { seq: number; text: string }) => {
+    const parsed = parseChunk(plan, seq, text);
+    const moved: ArrayBuffer[] = [];
+    for (const c of parsed.columns) {
+      moved.push(c.rawRows.buffer as ArrayBuffer);
+      if (c.typed) moved.push(c.typed.buffer as ArrayBuffer);
+    }
+    port.postMessage(parsed, moved);
+  });
+}

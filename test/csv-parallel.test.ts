@@ -1,0 +1,194 @@
+// CSV parsed on worker threads (src/io/csv-chunks.ts, csv-chunk-parse.ts) gives the batches the
+// one-thread reader gives, cell for cell: the same columns (typed or turned back to strings), the same
+// row errors and texts, the same errors ending a read, on adversarial CSV (quoted fields, line breaks
+// inside quotes that make a speculative cut wrong, stray quotes, short rows, blank lines, CRLF, a BOM)
+// cut into blocks of many sizes; and `ridepred score` writes the same bytes and summary with --threads 1
+// and 2 on the real files. The reader is loaded from dist/, where the worker's compiled file is.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { ColumnUse, RecordBatch } from "../src/io/types.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const BIN = join(ROOT, "bin/ridepred");
+const SHARED = join(ROOT, "../shared");
+const SAMPLE = readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), "utf8");
+let tmp: string;
+let openCsv: typeof import("../src/io/csv-read.js").openCsv;
+let chunkStats: typeof import("../src/io/csv-chunks.js").chunkStats;
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, "dist/io/csv-chunk-parse.js"))) throw new Error("dist/ is missing: run `npm test` (it builds first)");
+  tmp = mkdtempSync(join(tmpdir(), "ridepred-csv-parallel-"));
+  ({ openCsv } = await import(join(ROOT, "dist/io/csv-read.js")));
+  ({ chunkStats } = await import(join(ROOT, "dist/io/csv-chunks.js")));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterEach(() => {
+  delete process.env.RIDEPRED_CSV_BLOCK;
+});
+
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PARSE: Record<string, ColumnUse> = {
+  lpep_pickup_datetime: "timestamp",
+  lpep_dropoff_datetime: "timestamp",
+  PULocationID: "category",
+  DOLocationID: "category",
+  trip_distance: "number",
+};
+const ODD = ["", "1.50", "043", "N/A", '"7"', "-0", "1e3", "2021-02-30 10:00:00", '"a,b"', '"x""y"', '"line\nbreak"', '"two\r\nlines"', "4096", "00"];
+const BROKEN = ['x"y', '"a"b', "", "1,2"]; // a stray quote, text after a closing quote, a blank line, an extra field
+
+/** The sample's rows, cells of odd forms in wanted columns, some rows broken, CRLF or LF, maybe a BOM. */
+function messyCsv(seed: number): string {
+  const r = rng(seed);
+  const [header, ...rows] = SAMPLE.trimEnd().split("\n");
+  const wanted = [1, 2, 5, 6, 8, 3]; // pickup, dropoff, PU, DO, trip_distance, store_and_fwd_flag
+  const out = [header!];
+  for (let i = 0; i < 6; i++)
+    for (const row of rows) {
+      const f = row.split(",");
+      if (r() < 0.02) f[wanted[Math.floor(r() * wanted.length)]!] = ODD[Math.floor(r() * ODD.length)]!;
+      if (r() < 0.005) f[Math.floor(r() * f.length)] = BROKEN[Math.floor(r() * BROKEN.length)]!;
+      if (r() < 0.003) f.length = 4; // a short row
+      out.push(f.join(","));
+    }
+  const eol = r() < 0.5 ? "\r\n" : "\n";
+  return (r() < 0.5 ? "\ufeff" : "") + out.join(eol) + (r() < 0.5 ? eol : "");
+}
+
+/** Every batch as plain data (copied: the arrays are the reader's until the next batch), or the error. */
+async function readAll(path: string, threads: number, wanted: string[], parse?: Record<string, ColumnUse>, maxRecord?: number) {
+  const src = await openCsv(path, false, 4096, maxRecord, threads);
+  const batches: unknown[] = [];
+  try {
+    for await (const b of src.batches(wanted, 300, { parse })) batches.push(plain(b, wanted));
+    return { names: src.names, batches };
+  } catch (e) {
+    return { names: src.names, batches, error: (e as Error).message };
+  } finally {
+    await src.close();
+  }
+}
+
+function plain(b: RecordBatch, wanted: string[]) {
+  const columns = Object.fromEntries(
+    Object.entries(b.columns).map(([k, c]) => {
+      if (c instanceof Float64Array) return [k, { f64: Array.from(c, (x) => (Number.isNaN(x) ? "NaN" : x)) }];
+      if (typeof c === "object" && c !== null && "indices" in c) return [k, { ids: Array.from(c.indices), dict: c.dictionary.length }];
+      return [k, { strings: Array.from(c as ArrayLike<unknown>) }];
+    }),
+  );
+  const text = wanted.map((w) => Array.from({ length: b.n }, (_, r) => b.text?.(w, r)));
+  return { n: b.n, columns, errors: b.errors, text };
+}
+
+describe("CSV parsed on worker threads reads as the one-thread reader reads it", () => {
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    it(`messy sample, seed ${seed}: same batches, cell for cell, with 2 and 3 threads and blocks of many sizes`, async () => {
+      const file = join(tmp, `messy-${seed}.csv`);
+      writeFileSync(file, messyCsv(seed));
+      const wanted = [...Object.keys(PARSE), "store_and_fwd_flag"];
+      const one = await readAll(file, 1, wanted, PARSE);
+      expect(one.error).toBeUndefined();
+      for (const block of [300, 1000, 4099, 20000]) {
+        process.env.RIDEPRED_CSV_BLOCK = String(block);
+        const before = chunkStats.placed;
+        for (const threads of [2, 3]) expect(await readAll(file, threads, wanted, PARSE), `${threads} threads, ${block}-character blocks`).toEqual(one);
+        expect(chunkStats.placed, "the worker threads parsed blocks").toBeGreaterThan(before);
+      }
+    }, 60_000);
+  }
+
+  it("random valid CSV with line breaks inside quotes (wrong speculative cuts): csv-parse's rows", async () => {
+    const r = rng(9);
+    const pieces = ["a", "130", "3.66", "", " x ", "é✓", ",", '"', '""', "\n", "\r\n", "long".repeat(50)];
+    const field = () => {
+      let v = "";
+      for (let k = Math.floor(r() * 4); k > 0; k--) v += pieces[Math.floor(r() * pieces.length)];
+      return /[",\r\n]/.test(v) || r() < 0.2 ? `"${v.replaceAll('"', '""')}"` : v;
+    };
+    const header = ["c0", "c1", "c2"];
+    const records = Array.from({ length: 3000 }, () => header.map(field).join(","));
+    const text = [header.join(","), ...records.map((x) => (x === "" ? '""' : x))].join("\n") + "\n";
+    const file = join(tmp, "random.csv");
+    writeFileSync(file, text);
+    const oracle = parse(text, { skip_empty_lines: true }) as string[][];
+    for (const block of [200, 5000]) {
+      process.env.RIDEPRED_CSV_BLOCK = String(block);
+      const got = await readAll(file, 2, header);
+      const rows = got.batches.flatMap((b) => {
+        const { n, columns } = b as { n: number; columns: Record<string, { strings: string[] }> };
+        return Array.from({ length: n }, (_, i) => header.map((h) => columns[h]!.strings[i]));
+      });
+      expect(rows).toStrictEqual(oracle.slice(1));
+      expect(got).toEqual(await readAll(file, 1, header));
+    }
+  }, 60_000);
+
+  it("a read that ends in an error ends the same way: an unclosed quote, a record over the limit", async () => {
+    const rows = SAMPLE.trimEnd().split("\n");
+    const unclosed = join(tmp, "unclosed.csv");
+    writeFileSync(unclosed, [...rows, ...rows.slice(1)].map((l, i) => (i === 1500 ? l.replace(",", ',"') : l)).join("\n") + "\n");
+    const long = join(tmp, "long.csv");
+    writeFileSync(long, [...rows, ...rows.slice(1)].map((l, i) => (i === 1700 ? l.replace(",", `,${"y".repeat(600)}`) : l)).join("\n") + "\n");
+    process.env.RIDEPRED_CSV_BLOCK = "2000";
+    for (const [file, max, message] of [
+      [unclosed, undefined, /quoted field opened in row 1500 is never closed|row 1500 is longer/],
+      [long, 500, /row 1700 is longer than --max-record-bytes \(500\)/],
+    ] as const) {
+      const one = await readAll(file, 1, Object.keys(PARSE), PARSE, max);
+      expect(one.error).toMatch(message);
+      expect(await readAll(file, 2, Object.keys(PARSE), PARSE, max)).toEqual(one);
+    }
+  }, 60_000);
+});
+
+describe("ridepred score --threads 2: the bytes and the summary of --threads 1", () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, RIDEPRED_CSV_BLOCK: "65536", ...env } });
+  const same = (args: (out: string) => string[], name: string) => {
+    const outs = [1, 2].map((t) => {
+      const out = join(tmp, `${t}-${name}`);
+      const r = run([...args(out), "--threads", String(t), "--json"]);
+      expect(r.status, r.stderr).toBe(0);
+      const summary = JSON.parse(r.stdout);
+      for (const k of ["seconds", "rows_per_second", "output", "rejects"]) delete summary[k];
+      return { bytes: readFileSync(out), rejects: existsSync(`${out}.rejects.csv`) ? readFileSync(`${out}.rejects.csv`) : undefined, summary };
+    });
+    expect(outs[1]!.bytes.equals(outs[0]!.bytes)).toBe(true);
+    expect(outs[1]!.rejects?.equals(outs[0]!.rejects!) ?? outs[0]!.rejects === undefined).toBe(true);
+    expect(outs[1]!.summary).toEqual(outs[0]!.summary);
+    return outs[0]!;
+  };
+
+  it.skipIf(!existsSync(SHARED))(
+    "the real yellow CSV samples in ../shared, CSV and Parquet out",
+    () => {
+      for (const f of ["yellow_tripdata_sample_2019-01.csv", "yellow_tripdata_sample_2020-06.csv"]) {
+        const input = join(SHARED, "data", f);
+        same((out) => ["score", input, "-o", out], `${f}.csv`);
+        same((out) => ["score", input, "-o", out], `${f}.parquet`);
+      }
+    },
+    120_000,
+  );
+
+  it("a messy file with --on-error skip --rejects: the same output, rejects file and counts", () => {
+    const input = join(tmp, "messy-cli.csv");
+    writeFileSync(input, messyCsv(7));
+    const o = same((out) => ["score", input, "-o", out, "--on-error", "skip", "--rejects", `${out}.rejects.csv`, "--filter-duration", "1..60"], "messy.csv");
+    expect(o.summary.rejected).toBeGreaterThan(0);
+  }, 120_000);
+});
