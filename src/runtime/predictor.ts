@@ -8,6 +8,7 @@ import { type ClassifierScorer, compileClassifier, compileRaw } from "./classifi
 import { coerceCategory, coerceNumber, isMissing } from "./coerce.js";
 import { type BatchEstimate, compileTrees, type SparseBatch } from "./trees.js";
 import { compileScalers, type Scaling } from "./scalers.js";
+import { type FusedField, fusedLinear } from "./linear-fused.js";
 import { compileXGBoost } from "./xgboost.js";
 
 export interface RowError {
@@ -62,6 +63,8 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
   // Stage 2: how a vectorized row becomes a prediction (compileScoring).
   const scoring = compileScoring(artifact, options);
   const { spec, classifier, scaling } = scoring;
+  // A linear model of pairs and numbers scores typed columns in one pass per field (linear-fused.ts).
+  const fused = fusedFor(scoring, fields, fieldPairs, fieldInput, fieldColumn, inputs);
 
   // Stage 3: a batch's inputs coerced into typed columns (loadColumn, loadDictionary), then vectorized
   // field by field (vectorizeField); predictColumns runs stages 3 and 4 (scoreRows) on every batch.
@@ -147,6 +150,10 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     const m = dictionary.length;
     const id = catId[i]!;
     const ent = catEnt[i]!;
+    // Set before the loop, not after: V8 compiles the hot loop on the stack (OSR) before anything after
+    // it has run, and code after it then deoptimized on every call (a deopt per batch and column).
+    catIdValid[i] = 1;
+    catFilled[i] = 0;
     for (let r = 0; r < n; r++) {
       if (bad[r] === 1) continue;
       const j = indices[r]! < 0 ? m : indices[r]!;
@@ -155,8 +162,13 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
         id[r] = ids[j]!;
       } else fail(r, spec.name, problem[j] ?? `dictionary index ${indices[r]} is past the column's ${m} entries`, errors);
     }
-    catIdValid[i] = 1;
-    catFilled[i] = 0;
+  }
+
+  /** A dictionary input's entries coerced (cached while its batches share the dictionary). */
+  function coercedEntries(i: number, dictionary: ArrayLike<unknown>): CoercedDictionary {
+    let cached = dictCache[i];
+    if (cached?.dictionary !== dictionary) cached = dictCache[i] = coerceDictionary(inputs[i]!, dictionary);
+    return cached;
   }
 
   /** Input i's coerced values of rows 0..n-1 (rows already bad are left stale: their results are dropped). */
@@ -294,6 +306,16 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     const k = classifier?.k ?? 0;
     const probabilities = classifier ? (probaOut && probaOut.length >= n * k ? probaOut : new Float64Array(n * k)) : undefined;
     const errors: RowError[] = [];
+    if (
+      fused !== null &&
+      fused(
+        inputs.map((inp) => columns[inp.name]),
+        n,
+        predictions,
+        coercedEntries,
+      )
+    )
+      return { predictions, errors, threads: 1 };
     let threads = 1;
     grow(n);
     bad.fill(0, 0, n);
@@ -325,6 +347,20 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
   }
 
   return { artifact, name: artifact.name, version: artifact.version, inputs, classifier: spec, predict, classify, predictColumns };
+}
+
+/** The fused scorer of a plain linear model whose fields are dense pairs and numbers, else null. */
+function fusedFor(s: Scoring, fields: FeatureField[], pairs: (PairIndex | null)[], fieldInput: number[], fieldColumn: number[], inputs: readonly InputSpec[]) {
+  if (s.linear === null || s.linearDefaults !== null || s.scaling !== null || s.classifier !== null || s.trees !== null) return null;
+  const plan: FusedField[] = [];
+  for (const [k, f] of fields.entries()) {
+    const p = pairs[k];
+    if (f.kind === "number") plan.push({ kind: "number", input: fieldInput[k]!, column: fieldColumn[k]! });
+    else if (p?.dense) plan.push({ kind: "pair", a: p.a, b: p.b, dense: p.dense, width: p.width });
+    else return null;
+  }
+  const kinds = inputs.map((inp) => (inp.type === "category" ? "category" : inp.type === "number" && inp.default === undefined ? "number" : "other"));
+  return fusedLinear(plan, s.linear.coef, s.linear.intercept, kinds);
 }
 
 // ---- stage 1: the feature fields ---------------------------------------------------------------------
