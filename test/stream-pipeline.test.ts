@@ -4,12 +4,12 @@
 // own tests (stream-brokers, stream-redis, stream-kafka) run the same loop against real servers.
 import { describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
-import { eventTransform } from "../src/stream/event.js";
+import { eventBatchTransform } from "../src/stream/event.js";
 import { runPipeline } from "../src/stream/pipeline.js";
 import type { Message, Sink, Source } from "../src/stream/types.js";
 
 const { predictor } = loadModel();
-const transform = eventTransform(predictor);
+const transform = eventBatchTransform(predictor);
 const event = (i: number) => JSON.stringify({ ride: { PULocationID: 43, DOLocationID: 151, trip_distance: 1 + i / 100 }, ride_id: i });
 const tick = () => new Promise((r) => setTimeout(r, 1));
 

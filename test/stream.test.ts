@@ -8,8 +8,11 @@ import { createInterface } from "node:readline";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
-import { eventTransform } from "../src/stream/event.js";
+import { compile, type Predictor } from "../src/runtime/predictor.js";
+import { importPickleFile } from "../src/sklearn/import.js";
+import { eventBatchTransform, eventTransform } from "../src/stream/event.js";
 import { kinesisHandler } from "../src/stream/kinesis.js";
+import { rideIdText } from "../src/stream/pipeline.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "ridepred");
@@ -58,6 +61,47 @@ describe("event transform", () => {
     expect(reason('{"ride": {"PULocationID": 1, "DOLocationID": 2}, "ride_id": 1}')).toBe("ride.trip_distance: is required but missing");
     expect(reason('{"ride": {"PULocationID": {}, "DOLocationID": 2, "trip_distance": 1}, "ride_id": 1}')).toMatch(/^ride\.PULocationID: expected a category/);
   });
+});
+
+describe("batch transform (the stream loop's): the per-event transform's answers, one predictColumns call per batch", () => {
+  // Real rides with bad events among them, in several places of a batch, each kind of reason.
+  const bad = [
+    "{nope",
+    "[1,2]",
+    '{"ride_id": 1}',
+    JSON.stringify({ ride: courseRide }),
+    '{"ride": 5, "ride_id": 1}',
+    '{"ride": [1], "ride_id": 1}',
+    '{"ride": {"PULocationID": 1, "DOLocationID": 2}, "ride_id": "x"}',
+    '{"ride": {"PULocationID": {}, "DOLocationID": 2, "trip_distance": 1}, "ride_id": 1}',
+    '{"ride": {"PULocationID": 1, "DOLocationID": 2, "trip_distance": "far"}, "ride_id": {"a": 1}}',
+    '{"ride": {"PULocationID": "1", "DOLocationID": "2", "trip_distance": 1e400}, "ride_id": null}',
+  ];
+  const events = rides.map((r) => JSON.stringify(r));
+  for (const [i, b] of bad.entries()) events.splice(i * 97 + (i % 3), 0, b);
+  events.push(JSON.stringify({ ride: courseRide, ride_id: "256" }), JSON.stringify({ ride: { ...courseRide, extra: 1 }, ride_id: 1.5 }));
+  const classifier = compile(importPickleFile(join(ROOT, "test/fixtures/classifiers/HistGradientBoostingClassifier_multiclass.pkl")));
+  for (const [name, p] of [
+    ["the bundled regressor", predictor],
+    ["a multiclass classifier (label and probability)", classifier],
+  ] as [string, Predictor][]) {
+    it(name, () => {
+      const one = eventTransform(p);
+      const expected = events.map((e) => {
+        const r = one(e);
+        return r.ok ? { ok: true, json: r.json, rideId: rideIdText(r.event.prediction.ride_id) } : r;
+      });
+      expect(expected.filter((r) => !r.ok)).toHaveLength(bad.length);
+      const batch = eventBatchTransform(p);
+      for (const size of [100, 7, events.length]) {
+        const got = [];
+        for (let i = 0; i < events.length; i += size) got.push(...batch(events.slice(i, i + size)));
+        expect(got).toStrictEqual(expected);
+      }
+      expect(batch([])).toStrictEqual([]);
+      expect(batch(bad)).toStrictEqual(expected.filter((r) => !r.ok));
+    });
+  }
 });
 
 describe("ridepred stream (JSONL pipe)", () => {

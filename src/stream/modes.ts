@@ -4,7 +4,7 @@
 import { hostname } from "node:os";
 import { RidepredError } from "../errors.js";
 import type { Predictor } from "../runtime/predictor.js";
-import { eventTransform } from "./event.js";
+import { eventBatchTransform } from "./event.js";
 import { fileDeadLetters, jsonlSink, jsonlSource, stderrDeadLetters } from "./jsonl.js";
 import { lambdaHandler } from "./kinesis.js";
 import { INVOKE_PATH, startLambdaServer } from "./lambda-server.js";
@@ -24,7 +24,7 @@ export async function runJsonl(predictor: Predictor, o: { batch: number; deadLet
   const source = jsonlSource(process.stdin);
   const sink = jsonlSink(process.stdout, letters);
   try {
-    const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal });
+    const stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal });
     return { mode: "jsonl", model: predictor.name, version: predictor.version, ...stats, dead_letter: o.deadLetter ?? "stderr" };
   } finally {
     await source.close();
@@ -78,7 +78,7 @@ export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promi
       deadLetter: dead.stream,
       origin: { stream: from.stream, group: o.group, consumer, model: `${predictor.name}@${predictor.version}` },
     });
-    const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
+    const stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
       // Lost the broker mid-stream: nothing unacked is lost, so say so and exit 1 for the supervisor.
       throw new RidepredError(
         `Redis failed mid-stream: ${e.message}; events not yet acknowledged stay pending in group ${o.group} and are redelivered on restart`,
@@ -211,7 +211,7 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
     const sink = k.kafkaSink(producer, { to: to.topic, deadLetter: dead.topic, origin: { topic: from.topic, group: o.group, model } });
     let stats: StreamStats;
     try {
-      stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal });
+      stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal });
     } catch (e) {
       throw new RidepredError(
         `Kafka failed mid-stream: ${(e as Error).message}; offsets not yet committed for group ${o.group} are delivered again on restart`,
@@ -304,7 +304,7 @@ export async function runKinesis(predictor: Predictor, o: KinesisModeOptions): P
       o.log(
         `${predictor.name} ${predictor.version}: ${from.display} -> ${to.display} (dead letters: ${deadDisplay}; checkpoint ${store.display}${split ? `; shards split ${split.index}/${split.count}` : ""})`,
       );
-      const stats = await runPipeline(source, sink, eventTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
+      const stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
         throw new RidepredError(`Kinesis failed mid-stream: ${e.message}; records after the checkpoint in ${store.display} are read again on restart`, 1);
       });
       return {

@@ -8,7 +8,7 @@
 // written only after the previous one was acked, and acks go in read order. The batch read ahead is not
 // written before that ack, so a crash leaves it unacked (delivered again, as an unread message would be):
 // what a crash can duplicate is still the one batch written but not yet acked.
-import type { Transform } from "./event.js";
+import type { BatchTransform } from "./event.js";
 import type { DeadLetter, Message, Output, Sink, Source } from "./types.js";
 
 export interface StreamStats {
@@ -37,19 +37,23 @@ interface Prepared {
   ids: string[];
 }
 
-/** Predict a batch: its outputs, its dead letters and every id to ack. */
-function prepare(batch: readonly Message[], transform: Transform): Prepared {
+/** Predict a batch (one transform call for its events): its outputs, its dead letters, every id to ack. */
+function prepare(batch: readonly Message[], transform: BatchTransform): Prepared {
+  const data: string[] = [];
+  for (const m of batch) if (m.poison === undefined && m.data !== undefined) data.push(m.data);
+  const scored = transform(data);
   const outputs: Output[] = [];
   const letters: DeadLetter[] = [];
   const ids: string[] = new Array(batch.length);
+  let j = 0;
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i]!;
     ids[i] = m.id;
     if (m.poison !== undefined) letters.push({ id: m.id, data: m.data, reason: m.poison, key: m.key });
     else if (m.data === undefined) letters.push({ id: m.id, data: undefined, reason: "message has no data", key: m.key });
     else {
-      const r = transform(m.data);
-      if (r.ok) outputs.push({ id: m.id, json: r.json, key: m.key, rideId: rideIdText(r.event.prediction.ride_id) });
+      const r = scored[j++]!;
+      if (r.ok) outputs.push({ id: m.id, json: r.json, key: m.key, rideId: r.rideId });
       else letters.push({ id: m.id, data: m.data, reason: r.reason, key: m.key });
     }
   }
@@ -62,7 +66,7 @@ function later<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-export async function runPipeline(source: Source, sink: Sink, transform: Transform, opts: RunOptions): Promise<StreamStats> {
+export async function runPipeline(source: Source, sink: Sink, transform: BatchTransform, opts: RunOptions): Promise<StreamStats> {
   const t0 = performance.now();
   const stats: StreamStats = { events: 0, predictions: 0, dead_lettered: 0, seconds: 0, events_per_second: 0 };
   const flush = async (b: Prepared) => {
