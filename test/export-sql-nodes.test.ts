@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelArtifact } from "../src/artifact/types.js";
+import { float32Below } from "../src/runtime/float32.js";
 import { compile } from "../src/runtime/predictor.js";
 import { importSource } from "../src/sklearn/source.js";
 import { exportSql } from "../src/sql/script.js";
@@ -71,7 +72,7 @@ function thresholdRows(sample: Cell[][]): Cell[][] {
     const step = Math.max(1, Math.ceil(all.length / 100));
     for (let n = 0; n < all.length; n += step) {
       const th = all[n]!;
-      const b = est.kind === "xgboost" ? float32Bound(prevFloat32(th)) : float32Bound(th);
+      const b = est.kind === "xgboost" ? float32Bound(float32Below(th)) : float32Bound(th);
       for (const v of [th, b, nextUp(b), -nextUp(-b), Math.fround(th)]) values.add(v);
     }
   }
@@ -87,13 +88,6 @@ function nextUp(x: number): number {
   const u = new BigInt64Array(b.buffer);
   u[0] = x > 0 ? u[0]! + 1n : u[0]! - 1n;
   return b[0]!;
-}
-function prevFloat32(t: number): number {
-  if (t === 0) return -(2 ** -149);
-  const f = new Float32Array([t]);
-  const u = new Uint32Array(f.buffer);
-  u[0] = t > 0 ? u[0]! - 1 : u[0]! + 1;
-  return f[0]!;
 }
 
 /** Rows scored in the engine against ridepred's predictColumns: the number of rows, all bit-identical or the test fails. */

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readArtifact } from "../src/artifact/io.js";
 import type { ModelArtifact } from "../src/artifact/types.js";
+import { float32Below } from "../src/runtime/float32.js";
 import { compile } from "../src/runtime/predictor.js";
 import { importSource } from "../src/sklearn/source.js";
 import { importBoosterFile } from "../src/xgboost/import.js";
@@ -151,7 +152,7 @@ function thresholdEdges(sample: Cell[][]): Cell[][] {
     for (let n = 0; n < all.length; n += step) {
       const th = all[n]!;
       // scikit-learn: float32(x) <= th; XGBoost: float32(x) < th, th a float32 (<= the float32 below it).
-      const b = est.kind === "xgboost" ? float32Bound(prevFloat32(th)) : float32Bound(th);
+      const b = est.kind === "xgboost" ? float32Bound(float32Below(th)) : float32Bound(th);
       for (const v of [th, b, nextUp(b), prevDown(b), Math.fround(th), nextUp(th), prevDown(th)]) values.add(v);
     }
   }
@@ -200,14 +201,6 @@ function nextUp(x: number): number {
   return b[0]!;
 }
 const prevDown = (x: number) => -nextUp(-x);
-/** The float32 below a float32 value. */
-function prevFloat32(t: number): number {
-  const f = new Float32Array([t]);
-  const u = new Uint32Array(f.buffer);
-  if (t === 0) return -(2 ** -149);
-  u[0] = t > 0 ? u[0]! - 1 : u[0]! + 1;
-  return f[0]!;
-}
 
 /** The rows an engine can store: without NaN and infinities, NaN is NULL (both missing) and infinities are left out. */
 function storable(rows: Cell[][], e: SqlEngine): Cell[][] {

@@ -9,7 +9,7 @@ import type { TreeSpec } from "../src/artifact/types.js";
 import { compile } from "../src/runtime/predictor.js";
 import { rangeWalker, type SparseBatch, sklearnParams, type WalkParams } from "../src/runtime/tree-walk.js";
 import { flatten } from "../src/runtime/trees.js";
-import { float32Below } from "../src/runtime/xgboost.js";
+import { float32Below } from "../src/runtime/float32.js";
 import { importPickleFile } from "../src/sklearn/import.js";
 import { importBoosterFile } from "../src/xgboost/import.js";
 

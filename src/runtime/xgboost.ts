@@ -3,6 +3,7 @@
 // the node's default direction, and each row's margin is a float32 sum starting at the base margin,
 // adding its trees' leaves in tree order (PredictByAllTrees); then the objective's transform.
 import type { XGBoostEstimator } from "../artifact/types.js";
+import { float32Below } from "./float32.js";
 import { type BatchEstimate, batchWalker, flatten } from "./trees.js";
 import type { Forest, WalkParams } from "./tree-walk.js";
 
@@ -57,20 +58,6 @@ export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaul
 function strictSplits(forest: Forest): void {
   const { feat, thr } = forest;
   for (let i = 0; i < feat.length; i++) if (feat[i]! >= 0) thr[i] = float32Below(thr[i]!);
-}
-
-const f32 = new Float32Array(1);
-const f32Bits = new Int32Array(f32.buffer);
-/** The largest float32 strictly below t; NaN (x <= NaN is never true) when t is -Infinity or NaN. */
-export function float32Below(t: number): number {
-  if (t === -Infinity || t !== t) return Number.NaN;
-  const near = Math.fround(t);
-  if (near < t) return near;
-  // near >= t: the float32 just below near is below t (else it, not near, would be nearest to t).
-  if (near === 0) return -(2 ** -149); // below +0 and -0: the negative float32 nearest zero
-  f32[0] = near;
-  f32Bits[0]! += near > 0 ? -1 : 1;
-  return f32[0]!;
 }
 
 /**

@@ -15,7 +15,8 @@ import type { TreeEnsembleEstimator, TreeSpec, XGBoostEstimator } from "../artif
 import { RidepredError } from "../errors.js";
 import type { Dialect } from "./dialects.js";
 import { type ColumnSource, fieldOf } from "./features.js";
-import { float32Bound, prevFloat32 as below } from "./trees.js";
+import { float32Below as below } from "../runtime/float32.js";
+import { float32Bound } from "./trees.js";
 
 /** Dialects that run the node form (a recursive CTE and an exact tree-ordered sum). */
 export const NODE_DIALECTS = ["duckdb", "postgres", "mysql"] as const;

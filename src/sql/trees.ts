@@ -6,6 +6,7 @@
 // same branch as scikit-learn for every float64 x (float32Bound). HistGradientBoosting compares float64
 // values to float64 thresholds: t as it is. A category column is 1 or 0, so its split is decided here.
 import type { TreeEnsembleEstimator, TreeSpec } from "../artifact/types.js";
+import { float32Below } from "../runtime/float32.js";
 import type { Dialect } from "./dialects.js";
 import { type ColumnSource, fieldOf } from "./features.js";
 
@@ -26,15 +27,6 @@ function nextFloat32(f: number): number {
   return f32[0]!;
 }
 
-/** The float32 before f (f a float32 value, not -Infinity). */
-/** The largest float32 below f (f a float32 value above -Infinity). */
-export function prevFloat32(f: number): number {
-  if (f === 0) return -(2 ** -149);
-  f32[0] = f;
-  u32[0] = f > 0 ? u32[0]! - 1 : u32[0]! + 1;
-  return f32[0]!;
-}
-
 /** The float64 before x (x finite and positive or negative, not zero). */
 function prevFloat64(x: number): number {
   f64[0] = x;
@@ -50,7 +42,7 @@ export function float32Bound(t: number): number {
   if (t !== t) return NaN;
   if (t === Infinity) return Infinity;
   let f = Math.fround(t); // the largest float32 <= t is f or the one before it
-  if (f > t) f = f === Infinity ? F32_MAX : prevFloat32(f);
+  if (f > t) f = f === Infinity ? F32_MAX : float32Below(f);
   if (f === -Infinity) return -F32_OVERFLOW; // only values rounding to -Infinity
   const next = f === F32_MAX ? 2 ** 128 : nextFloat32(f);
   const mid = (f + next) / 2; // exact: 25 significant bits

@@ -7,7 +7,8 @@ import type { XGBoostEstimator } from "../artifact/types.js";
 import { RidepredError } from "../errors.js";
 import type { Dialect } from "./dialects.js";
 import { type ColumnSource, fieldOf } from "./features.js";
-import { float32Bound, prevFloat32 as below } from "./trees.js";
+import { float32Below as below } from "../runtime/float32.js";
+import { float32Bound } from "./trees.js";
 
 export interface XGBoostSql {
   chunks: string[];
