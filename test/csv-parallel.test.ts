@@ -104,9 +104,9 @@ describe("CSV parsed on worker threads reads as the one-thread reader reads it",
       expect(one.error).toBeUndefined();
       for (const block of [300, 1000, 4099, 20000]) {
         process.env.RIDEPRED_CSV_BLOCK = String(block);
-        const before = chunkStats.placed;
+        const before = chunkStats.byWorkers;
         for (const threads of [2, 3]) expect(await readAll(file, threads, wanted, PARSE), `${threads} threads, ${block}-character blocks`).toEqual(one);
-        expect(chunkStats.placed, "the worker threads parsed blocks").toBeGreaterThan(before);
+        expect(chunkStats.byWorkers, "the worker threads parsed blocks").toBeGreaterThan(before);
       }
     }, 60_000);
   }
@@ -157,7 +157,10 @@ describe("CSV parsed on worker threads reads as the one-thread reader reads it",
 
 describe("ridepred score --threads 2: the bytes and the summary of --threads 1", () => {
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, RIDEPRED_CSV_BLOCK: "65536", ...env } });
+    spawnSync(process.execPath, [BIN, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, RIDEPRED_CSV_BLOCK: "65536", RIDEPRED_CSV_INLINE_ROWS: "0", ...env },
+    });
   const same = (args: (out: string) => string[], name: string) => {
     const outs = [1, 2].map((t) => {
       const out = join(tmp, `${t}-${name}`);
@@ -184,6 +187,15 @@ describe("ridepred score --threads 2: the bytes and the summary of --threads 1",
     },
     120_000,
   );
+
+  it("stdout and .csv.gz outputs: the same bytes", () => {
+    const input = join(tmp, "messy-out.csv");
+    writeFileSync(input, messyCsv(8));
+    same((out) => ["score", input, "-o", out, "--on-error", "skip"], "gz.csv.gz");
+    const [one, two] = [1, 2].map((t) => run(["score", input, "-o", "-", "--on-error", "skip", "--threads", String(t)]));
+    expect(one!.status, one!.stderr).toBe(0);
+    expect(two!.stdout).toBe(one!.stdout);
+  }, 120_000);
 
   it("a messy file with --on-error skip --rejects: the same output, rejects file and counts", () => {
     const input = join(tmp, "messy-cli.csv");

@@ -273,6 +273,7 @@ async function openSinks(job: ScoreJob, source: BatchSource, plan: RunPlan, open
     format: job.outputFormat,
     compression: job.compression,
     threaded: useWriterThread(job, source.totalRows),
+    encodeThread: (job.threads ?? 1) > 1,
     ifExists: job.ifExists,
     period: job.period,
     key: "ride_id",

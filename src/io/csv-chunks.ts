@@ -8,15 +8,15 @@
 // one-thread reader, which then reads, and reports, exactly as it always does. So do the last partial
 // line and a file smaller than one block (a worker's start would cost more than it saves).
 import { Worker } from "node:worker_threads";
-import type { ChunkPlan, ParsedChunk } from "./csv-chunk-parse.js";
+import { type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
 import type { CsvCells } from "./csv-cells.js";
 import type { RowProblem } from "./csv-scan.js";
 
 /** Blocks of about 1M characters (RIDEPRED_CSV_BLOCK: smaller, for tests of the cuts). */
 const blockSize = () => Number(process.env.RIDEPRED_CSV_BLOCK) || 1 << 20;
 
-/** Blocks whose rows came from a worker thread, in this process (the tests check the threads did work). */
-export const chunkStats = { placed: 0 };
+/** Blocks parsed on a worker thread, in this process (the tests check the workers did work). */
+export const chunkStats = { byWorkers: 0 };
 
 /** What is left for the one-thread reader: text not parsed here, whether the input ended after it, a read error to throw next. */
 export interface HandBack {
@@ -25,17 +25,21 @@ export interface HandBack {
   error?: unknown;
 }
 
-interface Sent {
+/** A block of whole lines (speculatively), parsed by a worker (result) or by this thread (parsed). */
+interface Block {
+  seq: number;
   text: string;
-  result: Promise<ParsedChunk>;
+  result?: Promise<ParsedChunk>;
+  parsed?: ParsedChunk;
 }
 
 export class ParallelChunks {
   private readonly workers: Worker[] = [];
   private readonly waiting = new Map<number, (p: ParsedChunk) => void>();
-  private readonly queue: Sent[] = [];
+  private readonly queue: Block[] = [];
   private readonly block = blockSize();
   private seq = 0;
+  private out = 0; // blocks at the workers
   private eof = false;
   private stopped = false;
   private readError: unknown;
@@ -58,10 +62,9 @@ export class ParallelChunks {
       if (this.queue.length === 0 && this.pumping) await this.pumping;
       const head = this.queue[0];
       if (head === undefined) return 0;
-      const parsed = await head.result;
+      const parsed = await this.parsed(head);
       if (!parsed.ok) return 0;
       this.queue.shift();
-      chunkStats.placed++;
       this.current = parsed;
       this.at = 0;
       this.kick();
@@ -70,6 +73,23 @@ export class ParallelChunks {
     replay(cells, this.current, this.at, count, n, problems);
     this.at += count;
     return count;
+  }
+
+  /**
+   * The head block parsed. Rather than wait for a worker, this thread parses a block no worker has yet
+   * (the head itself, or while the head is at a worker, the last one queued): the threads share the
+   * work whatever else this one has to do (scoring, writing) and however the machine's cores are shared.
+   */
+  private async parsed(head: Block): Promise<ParsedChunk> {
+    if (head.parsed) return head.parsed;
+    if (!head.result) return (head.parsed = parseChunk(this.plan, head.seq, head.text));
+    for (let i = this.queue.length - 1; i > 0; i--) {
+      const spare = this.queue[i]!;
+      if (spare.result || spare.parsed) continue;
+      spare.parsed = parseChunk(this.plan, spare.seq, spare.text);
+      break;
+    }
+    return await head.result;
   }
 
   /** Stop (after fill() gave 0); the text from the first block not placed on, for the one-thread reader. */
@@ -98,9 +118,9 @@ export class ParallelChunks {
     });
   }
 
-  /** Read and send blocks while fewer than three per worker are out. */
+  /** Read and queue blocks while fewer than three per thread are queued. */
   private async pump(): Promise<void> {
-    while (!this.stopped && !this.eof && this.queue.length < 3 * (this.threads - 1)) {
+    while (!this.stopped && !this.eof && this.queue.length < 3 * this.threads) {
       while (this.pending.length < this.block && !this.eof) {
         let chunk: string | undefined;
         try {
@@ -113,32 +133,40 @@ export class ParallelChunks {
         if (chunk === undefined) this.eof = true;
         else this.pending += chunk;
       }
-      // A small file, or the end of a large one: the workers get only whole blocks' worth of text.
-      if (this.eof && this.workers.length === 0) return;
+      // A small file, or the end of a large one: only whole blocks' worth of text is ours.
+      if (this.eof && this.seq === 0) return;
       const cut = this.pending.lastIndexOf("\n") + 1;
       if (cut === 0) {
         this.stopped = this.pending.length >= this.block; // one record longer than a block: not ours
         return;
       }
-      this.send(this.pending.slice(0, cut));
+      this.queue.push({ seq: this.seq++, text: this.pending.slice(0, cut) });
       this.pending = this.pending.slice(cut);
+      this.send();
     }
   }
 
-  private send(text: string): void {
+  /** Queued blocks to the workers, two at a time each, in order. */
+  private send(): void {
+    if (this.stopped) return;
     if (this.workers.length === 0) for (let i = 1; i < this.threads; i++) this.workers.push(this.start());
-    const seq = this.seq++;
-    const result = new Promise<ParsedChunk>((resolve) => this.waiting.set(seq, resolve));
-    this.workers[seq % this.workers.length]!.postMessage({ seq, text });
-    this.queue.push({ text, result });
+    for (const b of this.queue) {
+      if (this.out >= 2 * this.workers.length) return;
+      if (b.result || b.parsed) continue;
+      this.out++;
+      b.result = new Promise<ParsedChunk>((resolve) => this.waiting.set(b.seq, resolve));
+      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, text: b.text });
+    }
   }
 
   private start(): Worker {
     const w = new Worker(new URL("./csv-chunk-parse.js", import.meta.url), { workerData: this.plan });
-    w.unref();
     w.on("message", (p: ParsedChunk) => {
       this.waiting.get(p.seq)?.(p);
       this.waiting.delete(p.seq);
+      this.out--;
+      if (p.ok) chunkStats.byWorkers++;
+      this.send();
     });
     // A worker that fails fails its blocks: the one-thread reader takes over from the first.
     const fail = () => {

@@ -168,41 +168,59 @@ function timestampWriter(): (out: Out, ms: number) => void {
   };
 }
 
+/**
+ * Encodes batches of rows as CSV bytes (no header): one encoder per column and batch, the dictionaries'
+ * cells kept across batches. csvSink uses one here; csv-encode-thread.ts one on a worker thread.
+ */
+export class CsvEncoder {
+  private readonly dictCaches: Map<ArrayLike<unknown>, Buffer[]>[];
+  private readonly out = new Out();
+
+  constructor(private readonly columns: readonly OutColumn[]) {
+    this.dictCaches = columns.map(() => new Map<ArrayLike<unknown>, Buffer[]>());
+  }
+
+  /** The batch's rows as bytes, in pieces; `pending` gets full pieces as they come (a caller may write them at once). */
+  encode(batch: OutBatch, pending: Buffer[]): void {
+    const { n } = batch;
+    const { out, columns } = this;
+    const m = columns.length;
+    const enc = batch.values.map((v, j) => {
+      if (this.dictCaches[j]!.size > 64) this.dictCaches[j]!.clear();
+      return encoder(v, columns[j]!.kind, this.dictCaches[j]!);
+    });
+    for (let r = 0; r < n; r++) {
+      for (let j = 0; j < m; j++) {
+        out.room(SMALL + 1, pending);
+        if (j > 0) out.buf[out.pos++] = 44;
+        enc[j]!(out, r, pending);
+      }
+      out.room(1, pending);
+      out.buf[out.pos++] = 10;
+    }
+    // The batch's last part goes now (the caller may reuse its arrays; the bytes are ours).
+    if (out.pos > 0) {
+      pending.push(out.buf.subarray(0, out.pos));
+      out.buf = Buffer.allocUnsafe(PIECE);
+      out.pos = 0;
+    }
+  }
+}
+
+/** The header line's bytes. */
+export const csvHeader = (columns: readonly OutColumn[]) => columns.map((c) => csvQuote(c.name)).join(",") + "\n";
+
 export function csvSink(path: string, columns: readonly OutColumn[], gzip: boolean): Sink {
   const file = openText(path, gzip);
-  let header: string | undefined = columns.map((c) => csvQuote(c.name)).join(",") + "\n";
-  const dictCaches = columns.map(() => new Map<ArrayLike<unknown>, Buffer[]>());
-  const out = new Out();
+  let header: string | undefined = csvHeader(columns);
+  const encoder = new CsvEncoder(columns);
   return {
     async write(batch: OutBatch) {
-      const { n } = batch;
-      const pending: Buffer[] = [];
-      if (header !== undefined) out.text(header, pending);
+      if (header !== undefined) await file.write(header);
       header = undefined;
-      const m = columns.length;
-      const enc = batch.values.map((v, j) => {
-        if (dictCaches[j]!.size > 64) dictCaches[j]!.clear();
-        return encoder(v, columns[j]!.kind, dictCaches[j]!);
-      });
-      for (let r = 0; r < n; r++) {
-        for (let j = 0; j < m; j++) {
-          out.room(SMALL + 1, pending);
-          if (j > 0) out.buf[out.pos++] = 44;
-          enc[j]!(out, r, pending);
-        }
-        out.room(1, pending);
-        out.buf[out.pos++] = 10;
-        if (pending.length > 0) {
-          for (const p of pending) await file.write(p);
-          pending.length = 0;
-        }
-      }
-      // The batch's last part goes now (the caller may reuse its arrays; the bytes are ours).
-      if (out.pos > 0) {
-        await file.write(out.buf.subarray(0, out.pos));
-        out.buf = Buffer.allocUnsafe(PIECE);
-        out.pos = 0;
-      }
+      const pending: Buffer[] = [];
+      encoder.encode(batch, pending);
+      for (const p of pending) await file.write(p);
     },
     async finish() {
       if (header !== undefined) await file.write(header); // no rows: still a valid CSV with its header

@@ -59,6 +59,8 @@ export interface SinkOptions {
   compression?: ParquetCompression;
   /** Encode Parquet on a worker thread (worth it for long runs: see useWriterThread in batch/score.ts). */
   threaded?: boolean;
+  /** CSV: encode on a worker thread (csv-encode-thread.ts; the run was given more than one thread). */
+  encodeThread?: boolean;
   /** Tables: default upsert when the columns hold the key, else append. */
   ifExists?: IfExists;
   /** Tables: the period replace-period deletes before inserting. */
@@ -85,6 +87,7 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
     case "jsonl":
       return (await import("./text-write.js")).jsonlSink(location, columns);
     default:
+      if (options.encodeThread) return (await import("./csv-encode-thread.js")).threadedCsvSink(location, columns, format === "csv.gz");
       return (await import("./text-write.js")).csvSink(location, columns, format === "csv.gz");
   }
 }
