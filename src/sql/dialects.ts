@@ -102,39 +102,85 @@ const bq = (name: string) => `\`${name.replace(/`/g, "``")}\``;
 /** A dotted name (schema.table) quoted part by part. */
 const dotted = (q: (s: string) => string) => (name: string) => name.split(".").map(q).join(".");
 
-const common = {
-  insertRows: 1000,
-  primaryKey: true,
-  transactional: false,
-  dropView: function (this: Dialect, name: string) {
-    return `DROP VIEW IF EXISTS ${this.ident(name)}`;
-  },
-  dropTable: function (this: Dialect, name: string) {
-    return `DROP TABLE IF EXISTS ${this.ident(name)}`;
-  },
-  createTable: function (this: Dialect, name: string, columns: string) {
-    return `CREATE TABLE ${this.ident(name)} (${columns})`;
-  },
-  createView: function (this: Dialect, name: string, query: string) {
-    return `CREATE VIEW ${this.ident(name)} AS\n${query}`;
-  },
-};
+/**
+ * What each engine spells its own way; basis() derives the rest of a Dialect from it the same way for all.
+ * Regular expressions are quoted as the engine's other strings are.
+ */
+interface Spelling {
+  name: DialectName;
+  checked: Dialect["checked"];
+  /** Identifiers in "double quotes" (SQL standard) or `backticks`. */
+  quote: '"' | "`";
+  /** Whether a backslash in a string literal is an escape (then it is doubled). */
+  backslash: boolean;
+  doubleType: string;
+  textType: string;
+  intType: string;
+  /** The float32 type, where the engine has one. */
+  float32Type?: string;
+  /** The match, given the pattern as a string literal. */
+  matches(expr: string, patternLiteral: string): string;
+  end: string;
+  /** The function that replaces a regular expression's first match (expr, pattern, replacement). */
+  replaceFunction: string;
+  group1: string;
+  /** `||` or the name of a CONCAT function. */
+  concat: string;
+  /** CREATE OR REPLACE instead of DROP ... IF EXISTS and CREATE: for views, or for views and tables. */
+  orReplace?: "view" | "view and table";
+}
+
+/** A Dialect from its spelling; the defaults below (DROP ... IF EXISTS, multi-row INSERTs) are the common ones. */
+function basis(s: Spelling): Dialect {
+  const ident = dotted(s.quote === '"' ? dq : bq);
+  const str = quoter(s.backslash);
+  const cast = (type: string) => (e: string) => `CAST(${e} AS ${type})`;
+  const { float32Type: f32, orReplace } = s;
+  return {
+    name: s.name,
+    checked: s.checked,
+    insertRows: 1000,
+    primaryKey: true,
+    transactional: false,
+    ident,
+    str,
+    num: float64Literal,
+    doubleType: s.doubleType,
+    textType: s.textType,
+    intType: s.intType,
+    categoryType: () => s.textType,
+    text: cast(s.textType),
+    ...(f32 ? { float32: cast(f32) } : {}),
+    double: cast(s.doubleType),
+    matches: (e, p) => s.matches(e, str(p)),
+    end: s.end,
+    replace: (e, p, r) => `${s.replaceFunction}(${e}, ${str(p)}, ${str(r)})`,
+    group1: s.group1,
+    concat: (parts) => (s.concat === "||" ? `(${parts.join(" || ")})` : `${s.concat}(${parts.join(", ")})`),
+    dropView: (name) => (orReplace ? undefined : `DROP VIEW IF EXISTS ${ident(name)}`),
+    dropTable: (name) => (orReplace === "view and table" ? undefined : `DROP TABLE IF EXISTS ${ident(name)}`),
+    createTable: (name, columns) => `CREATE ${orReplace === "view and table" ? "OR REPLACE " : ""}TABLE ${ident(name)} (${columns})`,
+    createView: (name, query) => `CREATE ${orReplace ? "OR REPLACE " : ""}VIEW ${ident(name)} AS\n${query}`,
+  };
+}
 
 const duckdb: Dialect = {
-  ...common,
-  name: "duckdb",
-  checked: "executed",
+  ...basis({
+    name: "duckdb",
+    checked: "executed",
+    quote: '"',
+    backslash: false,
+    doubleType: "DOUBLE",
+    textType: "VARCHAR",
+    intType: "INTEGER",
+    float32Type: "FLOAT",
+    matches: (e, p) => `regexp_full_match(${e}, ${p})`,
+    end: "$",
+    replaceFunction: "regexp_replace",
+    group1: "\\1",
+    concat: "||",
+  }),
   transactional: true,
-  ident: dotted(dq),
-  str: quoter(false),
-  num: float64Literal,
-  doubleType: "DOUBLE",
-  textType: "VARCHAR",
-  intType: "INTEGER",
-  categoryType: () => "VARCHAR",
-  text: (e) => `CAST(${e} AS VARCHAR)`,
-  float32: (e) => `CAST(${e} AS FLOAT)`,
-  double: (e) => `CAST(${e} AS DOUBLE)`,
   // typeof() is folded when the query is planned: a numeric column is never converted to text, which
   // would cost more than the rest of the query.
   emptyText: (raw, t) => `(typeof(${raw}) = 'VARCHAR' AND ${t} = '')`,
@@ -146,184 +192,156 @@ const duckdb: Dialect = {
   // sort before '1', byte order) or has a '.'. A float column always takes the general path (NaN, 130.0).
   canonicalAlready: (raw, t) =>
     `((typeof(${raw}) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT') AND ${raw} IS NOT NULL) OR (typeof(${raw}) = 'VARCHAR' AND ${t} >= '1' AND NOT contains(${t}, '.')))`,
-  // DuckDB parses a multi-row VALUES list slowly, row by row; one string split in the engine is much faster.
-  bulkInsert: (table, rows) => {
-    // One row a line, fields split by the first of these characters that no value holds.
-    const taken = (ch: string) => rows.some(([, v]) => v.includes(ch) || v.includes("\n"));
-    const unit = ["|", "\t", "\x1f"].find((ch) => !taken(ch));
-    if (unit === undefined) return undefined;
-    const text = rows.map(([k, v, c]) => `${k}${unit}${v}${unit}${float64Literal(c)}`).join("\n");
-    const part = (i: number) => `split_part(x, chr(${unit.charCodeAt(0)}), ${i})`;
-    return `INSERT INTO ${dotted(dq)(table)} (field, value, coef)\nSELECT CAST(${part(1)} AS INTEGER), ${part(2)}, CAST(${part(3)} AS DOUBLE)\nFROM (SELECT unnest(string_split(${quoter(false)(text)}, chr(10))) AS x)`;
-  },
-  matches: (e, p) => `regexp_full_match(${e}, ${quoter(false)(p)})`,
-  end: "$",
-  replace: (e, p, r) => `regexp_replace(${e}, ${quoter(false)(p)}, ${quoter(false)(r)})`,
-  group1: "\\1",
-  concat: (parts) => `(${parts.join(" || ")})`,
+  bulkInsert: duckdbBulkInsert,
 };
 
+/** DuckDB parses a multi-row VALUES list slowly, row by row; one string split in the engine is much faster. */
+function duckdbBulkInsert(table: string, rows: readonly WeightRow[]): string | undefined {
+  // One row a line, fields split by the first of these characters that no value holds.
+  const taken = (ch: string) => rows.some(([, v]) => v.includes(ch) || v.includes("\n"));
+  const unit = ["|", "\t", "\x1f"].find((ch) => !taken(ch));
+  if (unit === undefined) return undefined;
+  const text = rows.map(([k, v, c]) => `${k}${unit}${v}${unit}${float64Literal(c)}`).join("\n");
+  const part = (i: number) => `split_part(x, chr(${unit.charCodeAt(0)}), ${i})`;
+  return `INSERT INTO ${dotted(dq)(table)} (field, value, coef)\nSELECT CAST(${part(1)} AS INTEGER), ${part(2)}, CAST(${part(3)} AS DOUBLE)\nFROM (SELECT unnest(string_split(${quoter(false)(text)}, chr(10))) AS x)`;
+}
+
 const postgres: Dialect = {
-  ...common,
-  name: "postgres",
-  checked: "executed",
+  ...basis({
+    name: "postgres",
+    checked: "executed",
+    quote: '"',
+    backslash: false,
+    doubleType: "DOUBLE PRECISION",
+    textType: "TEXT",
+    intType: "INTEGER",
+    float32Type: "REAL",
+    matches: (e, p) => `(${e} ~ ${p})`,
+    end: "$",
+    replaceFunction: "regexp_replace",
+    group1: "\\1",
+    concat: "||",
+  }),
   transactional: true,
-  ident: dotted(dq),
-  str: quoter(false),
   // A bare 1.5e0 is NUMERIC in PostgreSQL: the cast keeps every sum and comparison in float8.
   num: (x) => `${float64Literal(x)}::float8`,
-  doubleType: "DOUBLE PRECISION",
-  textType: "TEXT",
-  intType: "INTEGER",
-  categoryType: () => "TEXT",
-  text: (e) => `CAST(${e} AS TEXT)`,
-  float32: (e) => `CAST(${e} AS REAL)`,
-  double: (e) => `CAST(${e} AS DOUBLE PRECISION)`,
   materializedCte: (name, query) => `${name} AS MATERIALIZED (\n${query}\n)`,
   underflowError: true,
   floatNaN: (raw, t) => `(pg_typeof(${raw}) IN ('double precision'::regtype, 'real'::regtype) AND ${t} = 'NaN')`,
   floatInf: (raw, t) => `(pg_typeof(${raw}) IN ('double precision'::regtype, 'real'::regtype) AND ${t} IN ('Infinity', '-Infinity'))`,
-  matches: (e, p) => `(${e} ~ ${quoter(false)(p)})`,
-  end: "$",
-  replace: (e, p, r) => `regexp_replace(${e}, ${quoter(false)(p)}, ${quoter(false)(r)})`,
-  group1: "\\1",
-  concat: (parts) => `(${parts.join(" || ")})`,
 };
 
 const mysql: Dialect = {
-  ...common,
-  name: "mysql",
-  checked: "executed",
+  ...basis({
+    name: "mysql",
+    checked: "executed",
+    quote: "`",
+    backslash: true,
+    doubleType: "DOUBLE",
+    textType: "CHAR",
+    intType: "INT",
+    float32Type: "FLOAT",
+    matches: (e, p) => `(${e} REGEXP ${p})`,
+    end: "\\z",
+    replaceFunction: "REGEXP_REPLACE",
+    group1: "\\1",
+    concat: "CONCAT",
+  }),
   // max_allowed_packet: MariaDB's default is 16 MiB, MySQL 8's 64 MiB.
   maxStatementBytes: 16 * 1024 * 1024,
   limitSource: "MariaDB's default max_allowed_packet (16 MiB)",
-  ident: dotted(bq),
-  str: quoter(true),
-  num: float64Literal,
-  doubleType: "DOUBLE",
-  textType: "CHAR",
-  intType: "INT",
   // VARBINARY compares byte for byte: no case folding, no trailing-space padding (utf8mb4 collations do both).
   categoryType: (n) => `VARBINARY(${Math.max(1, n * 4)})`,
-  text: (e) => `CAST(${e} AS CHAR)`,
-  float32: (e) => `CAST(${e} AS FLOAT)`,
-  double: (e) => `CAST(${e} AS DOUBLE)`,
   // A numeric column's CHARSET() is 'binary': it skips the text test (a binary string column would too,
   // and is read with CAST ... AS DOUBLE, which takes a non-number as 0 with a warning).
   numericText: (raw, ok) => `(CHARSET(${raw}) = 'binary' OR ${ok})`,
   materializeAlways: true,
   // A derived table with a LIMIT is never merged into the outer query: it is materialized once.
   materializedCte: (name, query) => `${name} AS (\n${query}\n  LIMIT 18446744073709551615\n)`,
-  matches: (e, p) => `(${e} REGEXP ${quoter(true)(p)})`,
-  end: "\\z",
-  replace: (e, p, r) => `REGEXP_REPLACE(${e}, ${quoter(true)(p)}, ${quoter(true)(r)})`,
-  group1: "\\1",
-  concat: (parts) => `CONCAT(${parts.join(", ")})`,
 };
 
 const spark: Dialect = {
-  ...common,
-  name: "spark",
-  checked: "parse-checked",
+  ...basis({
+    name: "spark",
+    checked: "parse-checked",
+    quote: "`",
+    backslash: true,
+    doubleType: "DOUBLE",
+    textType: "STRING",
+    intType: "INT",
+    float32Type: "FLOAT",
+    matches: (e, p) => `(${e} RLIKE ${p})`,
+    end: "\\z",
+    replaceFunction: "regexp_replace",
+    group1: "$1",
+    concat: "concat",
+    orReplace: "view",
+  }),
   primaryKey: false,
-  ident: dotted(bq),
-  str: quoter(true),
-  num: float64Literal,
-  doubleType: "DOUBLE",
-  textType: "STRING",
-  intType: "INT",
-  categoryType: () => "STRING",
-  text: (e) => `CAST(${e} AS STRING)`,
-  float32: (e) => `CAST(${e} AS FLOAT)`,
-  double: (e) => `CAST(${e} AS DOUBLE)`,
-  matches: (e, p) => `(${e} RLIKE ${quoter(true)(p)})`,
-  end: "\\z",
-  replace: (e, p, r) => `regexp_replace(${e}, ${quoter(true)(p)}, ${quoter(true)(r)})`,
-  group1: "$1",
-  concat: (parts) => `concat(${parts.join(", ")})`,
-  dropView: () => undefined,
-  createView: (name, query) => `CREATE OR REPLACE VIEW ${dotted(bq)(name)} AS\n${query}`,
 };
 
 const bigquery: Dialect = {
-  ...common,
-  name: "bigquery",
-  checked: "parse-checked",
+  ...basis({
+    name: "bigquery",
+    checked: "parse-checked",
+    quote: "`",
+    backslash: true,
+    doubleType: "FLOAT64",
+    textType: "STRING",
+    intType: "INT64",
+    matches: (e, p) => `REGEXP_CONTAINS(${e}, ${p})`,
+    end: "$",
+    replaceFunction: "REGEXP_REPLACE",
+    group1: "\\1",
+    concat: "CONCAT",
+    orReplace: "view and table",
+  }),
   primaryKey: false,
   maxStatementBytes: 1024 * 1024,
   limitSource: "BigQuery's maximum query length (1 MB)",
-  ident: dotted(bq),
-  str: quoter(true),
-  num: float64Literal,
-  doubleType: "FLOAT64",
-  textType: "STRING",
-  intType: "INT64",
-  categoryType: () => "STRING",
-  text: (e) => `CAST(${e} AS STRING)`,
-  double: (e) => `CAST(${e} AS FLOAT64)`,
-  matches: (e, p) => `REGEXP_CONTAINS(${e}, ${quoter(true)(p)})`,
-  end: "$",
-  replace: (e, p, r) => `REGEXP_REPLACE(${e}, ${quoter(true)(p)}, ${quoter(true)(r)})`,
-  group1: "\\1",
-  concat: (parts) => `CONCAT(${parts.join(", ")})`,
-  dropTable: () => undefined,
-  createTable: (name, columns) => `CREATE OR REPLACE TABLE ${dotted(bq)(name)} (${columns})`,
-  dropView: () => undefined,
-  createView: (name, query) => `CREATE OR REPLACE VIEW ${dotted(bq)(name)} AS\n${query}`,
 };
 
 const snowflake: Dialect = {
-  ...common,
-  name: "snowflake",
-  checked: "parse-checked",
+  ...basis({
+    name: "snowflake",
+    checked: "parse-checked",
+    quote: '"',
+    backslash: true,
+    doubleType: "DOUBLE",
+    textType: "VARCHAR",
+    intType: "INTEGER",
+    // REGEXP_LIKE matches the whole string; the explicit anchors are harmless.
+    matches: (e, p) => `REGEXP_LIKE(${e}, ${p})`,
+    end: "$",
+    replaceFunction: "REGEXP_REPLACE",
+    group1: "\\1",
+    concat: "||",
+    orReplace: "view and table",
+  }),
   maxStatementBytes: 1024 * 1024,
   limitSource: "Snowflake's maximum statement size (1 MB)",
-  insertRows: 1000,
-  ident: dotted(dq),
-  str: quoter(true),
-  num: float64Literal,
-  doubleType: "DOUBLE",
-  textType: "VARCHAR",
-  intType: "INTEGER",
-  categoryType: () => "VARCHAR",
-  text: (e) => `CAST(${e} AS VARCHAR)`,
-  double: (e) => `CAST(${e} AS DOUBLE)`,
-  // REGEXP_LIKE matches the whole string; the explicit anchors are harmless.
-  matches: (e, p) => `REGEXP_LIKE(${e}, ${quoter(true)(p)})`,
-  end: "$",
-  replace: (e, p, r) => `REGEXP_REPLACE(${e}, ${quoter(true)(p)}, ${quoter(true)(r)})`,
-  group1: "\\1",
-  concat: (parts) => `(${parts.join(" || ")})`,
-  dropTable: () => undefined,
-  createTable: (name, columns) => `CREATE OR REPLACE TABLE ${dotted(dq)(name)} (${columns})`,
-  dropView: () => undefined,
-  createView: (name, query) => `CREATE OR REPLACE VIEW ${dotted(dq)(name)} AS\n${query}`,
 };
 
 const trino: Dialect = {
-  ...common,
-  name: "trino",
-  checked: "parse-checked",
+  ...basis({
+    name: "trino",
+    checked: "parse-checked",
+    quote: '"',
+    backslash: false,
+    doubleType: "DOUBLE",
+    textType: "VARCHAR",
+    intType: "INTEGER",
+    float32Type: "REAL",
+    matches: (e, p) => `regexp_like(${e}, ${p})`,
+    end: "\\z",
+    replaceFunction: "regexp_replace",
+    group1: "$1",
+    concat: "||",
+    orReplace: "view",
+  }),
   primaryKey: false,
   maxStatementBytes: 1_000_000,
   limitSource: "Trino's default query.max-length (1,000,000 characters)",
-  ident: dotted(dq),
-  str: quoter(false),
-  num: float64Literal,
-  doubleType: "DOUBLE",
-  textType: "VARCHAR",
-  intType: "INTEGER",
-  categoryType: () => "VARCHAR",
-  text: (e) => `CAST(${e} AS VARCHAR)`,
-  float32: (e) => `CAST(${e} AS REAL)`,
-  double: (e) => `CAST(${e} AS DOUBLE)`,
-  matches: (e, p) => `regexp_like(${e}, ${quoter(false)(p)})`,
-  end: "\\z",
-  replace: (e, p, r) => `regexp_replace(${e}, ${quoter(false)(p)}, ${quoter(false)(r)})`,
-  group1: "$1",
-  concat: (parts) => `(${parts.join(" || ")})`,
-  dropView: () => undefined,
-  createView: (name, query) => `CREATE OR REPLACE VIEW ${dotted(dq)(name)} AS\n${query}`,
 };
 
 const ALL: Record<DialectName, Dialect> = { duckdb, postgres, mysql, spark, bigquery, snowflake, trino };
