@@ -10,7 +10,7 @@
 import { closeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { isDict } from "../columns.js";
-import { poison } from "./borrowed.js";
+import { poison, poisoning } from "./borrowed.js";
 import { RidepredError } from "../errors.js";
 import { encodeIds, idsBytes, parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { forgetTemp, tempTarget } from "./sink.js";
@@ -224,7 +224,8 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
           const batch = fromWire(m, dictionaries);
           await sink.write(batch);
           // The slot goes back to the main thread, which fills it with a later batch.
-          for (const v of batch.values) releaseWire(v);
+          // (poisoning() reads the environment: once per batch, not per column.)
+          if (poisoning()) for (const v of batch.values) releaseWire(v);
           reply({ type: "written" });
         } else {
           await sink.finish();

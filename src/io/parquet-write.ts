@@ -275,7 +275,7 @@ interface Scratch {
   f64: Float64Array;
   i32: Int32Array;
   levels: Uint8Array;
-  /** The largest dictionary index scanDictColumn put in i32. */
+  /** The dictionary indices scanDictColumn put in i32, OR-ed (their bit width is the page's). */
   top: number;
 }
 
@@ -367,48 +367,45 @@ function definitionLevels(values: OutValues, n: number, levels: Uint8Array): num
   return nulls;
 }
 
-/** Doubles (NaN = null): levels, null count, min/max; with nulls, the present values packed into s.f64. */
+/** Doubles (NaN = null): null count, min/max; with nulls, levels and the present values packed into s.f64. */
 function scanDoubles(c: Chunk, values: Float64Array, n: number, s: Scratch): number {
-  const levels = s.levels;
   let nulls = 0;
   let min = c.min;
   let max = c.max;
+  // Levels are needed only with nulls (a page without any is one RLE run): they are made afterwards if so.
   for (let r = 0; r < n; r++) {
     const v = values[r]!;
-    if (v !== v) {
-      levels[r] = 0;
-      nulls++;
-      continue;
+    if (v !== v) nulls++;
+    else {
+      if (v < min) min = v;
+      if (v > max) max = v;
     }
-    levels[r] = 1;
-    if (v < min) min = v;
-    if (v > max) max = v;
   }
   c.min = min;
   c.max = max;
   if (nulls > 0) {
     if (s.f64.length < n) s.f64 = new Float64Array(n);
+    const levels = s.levels;
     let k = 0;
-    for (let r = 0; r < n; r++) if (levels[r] === 1) s.f64[k++] = values[r]!;
+    for (let r = 0; r < n; r++) {
+      const v = values[r]!;
+      levels[r] = v === v ? 1 : 0;
+      if (v === v) s.f64[k++] = v;
+    }
   }
   return nulls;
 }
 
-/** Epoch milliseconds (NaN = null) -> levels, null count, min/max, and INT64 microseconds in s.i32 as two 32-bit halves (exact below 2^53 us). */
+/** Epoch milliseconds (NaN = null) -> null count, min/max, INT64 microseconds in s.i32 as two 32-bit halves (exact below 2^53 us); with nulls, levels. */
 function scanTimestamps(c: Chunk, values: Float64Array, n: number, s: Scratch): number {
   if (s.i32.length < 2 * n) s.i32 = new Int32Array(2 * n);
   const halves = s.i32;
-  const levels = s.levels;
   let k = 0;
   let min = c.min;
   let max = c.max;
   for (let r = 0; r < n; r++) {
     const v = values[r]!;
-    if (v !== v) {
-      levels[r] = 0;
-      continue;
-    }
-    levels[r] = 1;
+    if (v !== v) continue;
     const us = Math.round(v * 1000);
     if (us < min) min = us;
     if (us > max) max = us;
@@ -419,6 +416,7 @@ function scanTimestamps(c: Chunk, values: Float64Array, n: number, s: Scratch): 
   }
   c.min = min;
   c.max = max;
+  if (k < n) for (let r = 0; r < n; r++) s.levels[r] = values[r] === values[r] ? 1 : 0;
   return n - k;
 }
 
@@ -681,8 +679,8 @@ function encodeIndices(c: Chunk, values: ArrayLike<unknown>, n: number, s: Scrat
 
 /**
  * A dictionary column: each of its entries is looked up once, rows map through an index table. One
- * pass gives levels (null entries and index -1 are nulls), the null count, and the chunk dictionary's
- * indices of the present rows in s.i32 (their largest in s.top).
+ * pass gives the null count (null entries and index -1 are nulls) and the chunk dictionary's indices
+ * of the present rows in s.i32 (OR-ed in s.top); levels only if there are nulls.
  */
 function scanDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): number {
   // Batches of one row group share a dictionary; on the writer thread each arrives as a fresh copy, so
@@ -704,23 +702,19 @@ function scanDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): numbe
   }
   if (s.i32.length < n) s.i32 = new Int32Array(n);
   const idx = s.i32;
-  const levels = s.levels;
   const map = c.map!;
   const indices = col.indices;
   let k = 0;
-  let top = 0;
+  let top = 0; // the indices OR-ed: the same highest bit as their largest, which is all indexData needs
   for (let r = 0; r < n; r++) {
     const j = indices[r]!;
     const i = j < 0 ? -1 : map[j]!;
-    if (i < 0) {
-      levels[r] = 0;
-      continue;
-    }
-    levels[r] = 1;
-    if (i > top) top = i;
+    if (i < 0) continue;
+    top |= i;
     idx[k++] = i;
   }
   s.top = top;
+  if (k < n) for (let r = 0; r < n; r++) s.levels[r] = indices[r]! < 0 || map[indices[r]!]! < 0 ? 0 : 1;
   return n - k;
 }
 
@@ -768,35 +762,44 @@ function rleRun(buf: Bytes, count: number, value: number, width: number): void {
 }
 
 /** Runs of 8+ equal values as RLE runs, everything else bit-packed in groups of 8 (width <= 24). */
-export function hybrid(buf: Bytes, v: ArrayLike<number>, k: number, width: number): void {
-  const runAt = (i: number) => {
-    if (i + 8 > k) return false;
-    const x = v[i];
-    for (let j = i + 1; j < i + 8; j++) if (v[j] !== x) return false;
-    return true;
-  };
+export function hybrid(buf: Bytes, v: Int32Array | Uint8Array, k: number, width: number): void {
   let i = 0;
   while (i < k) {
-    if (runAt(i)) {
-      const x = v[i]!;
-      let j = i + 8;
-      while (j < k && v[j] === x) j++;
-      rleRun(buf, j - i, x, width);
-      i = j;
+    const run = runLength(v, i, k);
+    if (run >= 8) {
+      rleRun(buf, run, v[i]!, width);
+      i += run;
       continue;
     }
+    // Groups of 8 until one that opens a run of 8 (the last group is padded with zeros).
     const start = i;
     do i += 8;
-    while (i < k && !runAt(i));
-    const groups = (Math.min(i, k) - start + 7) >>> 3;
+    while (i < k && runLength(v, i, Math.min(i + 8, k)) < 8);
+    const end = Math.min(i, k);
+    const groups = (end - start + 7) >>> 3;
     varint(buf, (groups << 1) | 1);
     reserve(buf, groups * width);
-    const b = buf.b;
-    let at = buf.n;
+    buf.n = packGroups(buf.b, buf.n, v, start, end, width);
+    i = end;
+  }
+}
+
+/** How many values from v[i] on (before k) equal v[i]. */
+function runLength(v: Int32Array | Uint8Array, i: number, k: number): number {
+  const x = v[i];
+  let j = i + 1;
+  while (j < k && v[j] === x) j++;
+  return j - i;
+}
+
+/** v[start..end) bit-packed at b[at], in groups of 8 values (width bytes each); returns where it ended. */
+function packGroups(b: Uint8Array, at: number, v: Int32Array | Uint8Array, start: number, end: number, width: number): number {
+  const full = start + ((end - start) & ~7);
+  for (let j = start; j < full; j += 8) {
     let acc = 0;
     let bits = 0;
-    for (let j = start, end = start + groups * 8; j < end; j++) {
-      acc |= (j < k ? v[j]! : 0) << bits; // the last group is padded with zeros
+    for (let t = j; t < j + 8; t++) {
+      acc |= v[t]! << bits;
       bits += width;
       while (bits >= 8) {
         b[at++] = acc & 0xff;
@@ -804,7 +807,19 @@ export function hybrid(buf: Bytes, v: ArrayLike<number>, k: number, width: numbe
         bits -= 8;
       }
     }
-    buf.n = at;
-    i = Math.min(i, k);
   }
+  if (full < end) {
+    let acc = 0;
+    let bits = 0;
+    for (let t = full; t < full + 8; t++) {
+      acc |= (t < end ? v[t]! : 0) << bits;
+      bits += width;
+      while (bits >= 8) {
+        b[at++] = acc & 0xff;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+  }
+  return at;
 }
