@@ -17,6 +17,7 @@ import { forgetTemp, tempTarget } from "./sink.js";
 import { isGeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
 const MAX_IN_FLIGHT = 8;
+const ACK_EVERY = 4; // < MAX_IN_FLIGHT: the main thread never waits on an ack held back
 
 interface Init {
   ridepredParquetSink: true;
@@ -36,7 +37,7 @@ type Wire =
   | { t: "cells"; values: ArrayLike<unknown> };
 
 type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" };
-type Reply = { type: "written" } | { type: "done" } | { type: "error"; message: string; exitCode: 1 | 2 };
+type Reply = { type: "written"; count: number } | { type: "done" } | { type: "error"; message: string; exitCode: 1 | 2 };
 
 export function threadedParquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
@@ -67,7 +68,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   };
   worker.on("message", (m: Reply) => {
     if (m.type === "error") fail(new RidepredError(m.message, m.exitCode));
-    else if (m.type === "written") inFlight--;
+    else if (m.type === "written") inFlight -= m.count;
     else settled = true;
     wake();
   });
@@ -202,6 +203,16 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
   let sink: Sink | undefined;
   let queue = Promise.resolve();
   const reply = (m: Reply) => port.postMessage(m);
+  // Written batches are acknowledged ACK_EVERY at a time, or as soon as nothing else waits here: a
+  // message and a wake-up of the main thread per batch cost both threads more than the writes need.
+  let waitingHere = 0;
+  let unacked = 0;
+  const ack = (force: boolean) => {
+    if (unacked > 0 && (force || unacked >= ACK_EVERY || waitingHere === 0)) {
+      reply({ type: "written", count: unacked });
+      unacked = 0;
+    }
+  };
   const report = (e: unknown) =>
     reply(
       e instanceof RidepredError
@@ -214,7 +225,9 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
     report(e);
   }
   port.on("message", (m: Request) => {
+    waitingHere++;
     queue = queue.then(async () => {
+      waitingHere--;
       if (!sink) {
         if (m.type !== "write") reply({ type: "done" }); // after a failure: nothing left to finish or remove
         return;
@@ -226,8 +239,10 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
           // The slot goes back to the main thread, which fills it with a later batch.
           // (poisoning() reads the environment: once per batch, not per column.)
           if (poisoning()) for (const v of batch.values) releaseWire(v);
-          reply({ type: "written" });
+          unacked++;
+          ack(false);
         } else {
+          ack(true);
           await sink.finish();
           sink = undefined;
           reply({ type: "done" });
