@@ -14,7 +14,8 @@ const MAX_HEADER = 4096;
 
 /** `threads` above 1: the records are parsed on threads - 1 worker threads (csv-chunks.ts), the batches the same. */
 export async function openCsv(path: string, gzip: boolean, chunkSize?: number, maxRecord = DEFAULT_MAX_RECORD, threads = 1): Promise<BatchSource> {
-  const input = await openInputBytes(path, gzip, chunkSize);
+  // Worker threads get blocks of ~1M characters: read in pieces of that size (fewer, larger strings).
+  const input = await openInputBytes(path, gzip, chunkSize ?? (threads > 1 ? 1 << 20 : undefined));
   const label = path === "-" ? "stdin" : redactLocation(path);
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const decoder = new StringDecoder("utf8");
