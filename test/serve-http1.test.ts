@@ -5,14 +5,13 @@
 // backpressure, shutdown. Answers are compared with the predictor and with node:http's own answers. Last,
 // the default server (no --fast-path) is shown to be node:http itself. test/serve-llhttp.test.ts holds the
 // adversarial differential.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pino } from "pino";
+import { createServer } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLED_MODEL } from "../src/artifact/io.js";
 import { loadModel } from "../src/runtime/load.js";
-import { startServer, type RunningServer } from "../src/serve/server.js";
+import type { RunningServer } from "../src/serve/server.js";
 import { client, exchange, fastPathCounts, normalize, type Reply, sleep, post as wirePost } from "./support/http-wire.js";
+import { defaultAndBare, fastAndPlain, serveBundled } from "./support/serve-pair.js";
 
 const { predictor } = loadModel(BUNDLED_MODEL);
 const RIDE = { PULocationID: 10, DOLocationID: 50, trip_distance: 40 };
@@ -25,7 +24,7 @@ const post = (body = BODY, extra: string[] = [], target = "/predict") => wirePos
 describe("serve: POST /predict off the connection's bytes", () => {
   let s: RunningServer;
   beforeAll(async () => {
-    s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }), bodyLimit: 512 * 1024, fastPath: true });
+    s = await serveBundled({ bodyLimit: 512 * 1024, fastPath: true });
   });
   afterAll(() => s?.close());
 
@@ -237,7 +236,7 @@ describe("serve: POST /predict off the connection's bytes", () => {
 
 describe("serve: timeouts on the fast path", () => {
   it("an idle connection closes after keepAliveTimeout; one stuck mid-request gets fastify's 408 first", async () => {
-    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }), fastPath: true });
+    const s = await serveBundled({ fastPath: true });
     try {
       s.app.server.keepAliveTimeout = 300;
       const idle = client(s.port);
@@ -259,7 +258,7 @@ describe("serve: timeouts on the fast path", () => {
 
 describe("serve: a request sent slowly (every byte resets the idle timeout)", () => {
   it("is cut by node:http's headersTimeout for the head and requestTimeout for the body, with fastify's 408", async () => {
-    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }), fastPath: true });
+    const s = await serveBundled({ fastPath: true });
     try {
       s.app.server.headersTimeout = 400;
       s.app.server.requestTimeout = 800;
@@ -293,7 +292,7 @@ describe("serve: a request sent slowly (every byte resets the idle timeout)", ()
 
 describe("serve: shutdown with connections on the fast path", () => {
   it("closes idle connections, answers a request caught half-sent with Connection: close, and resolves", async () => {
-    const s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }), fastPath: true });
+    const s = await serveBundled({ fastPath: true });
     const idle = client(s.port);
     await idle.send(post());
     await idle.replies(1);
@@ -324,18 +323,7 @@ describe("serve: shutdown with connections on the fast path", () => {
 // set aside. Requests are generated from a seeded grammar of what clients send and get wrong, pipelined
 // one to three per connection, split at random points, then the client half-closes.
 describe("serve: the fast path answers exactly as node:http would (differential, seeded)", () => {
-  let fast: RunningServer;
-  let plain: RunningServer;
-  beforeAll(async () => {
-    const logger = pino({ level: "silent" });
-    [fast, plain] = await Promise.all([
-      startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: true }),
-      startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: false }),
-    ]);
-  });
-  afterAll(async () => {
-    await Promise.all([fast?.close(), plain?.close()]);
-  });
+  const servers = fastAndPlain();
 
   let seed = 20261125;
   const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
@@ -429,6 +417,7 @@ describe("serve: the fast path answers exactly as node:http would (differential,
   }
 
   it("300 generated connections: same bytes back from both", async () => {
+    const { fast, plain } = servers;
     const before = (await fastPathCounts(fast)).answered;
     for (let n = 0; n < 300; n++) {
       const requests = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
@@ -461,26 +450,11 @@ describe("serve: the fast path answers exactly as node:http would (differential,
 // byte, and what a bare node:http server refuses it refuses too (same status, connection closed the same
 // way), including the requests on which the byte-level path once disagreed with node:http.
 describe("serve: the default server is node:http", () => {
-  let s: RunningServer;
-  let bare: Server;
-  let barePort: number;
-  beforeAll(async () => {
-    s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
-    bare = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => res.end("{}"));
-    });
-    await new Promise<void>((r) => bare.listen(0, "127.0.0.1", r));
-    barePort = (bare.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    await s?.close();
-    bare?.close();
-  });
+  const servers = defaultAndBare();
 
   it("has node:http's own connection listener (no byte-level reader in front)", () => {
     const nodes = createServer().listeners("connection");
-    expect(s.app.server.listeners("connection")).toEqual(nodes);
+    expect(servers.s.app.server.listeners("connection")).toEqual(nodes);
   });
 
   it("answers and closes like a bare node:http server on what node:http refuses or treats specially", async () => {
@@ -500,7 +474,7 @@ describe("serve: the default server is node:http", () => {
     ];
     for (const [name, bytes, complete] of cases) {
       const answers = await Promise.all(
-        [s.port, barePort].map(async (port) => {
+        [servers.s.port, servers.barePort].map(async (port) => {
           const c = client(port);
           await c.send(Buffer.from(bytes, "latin1"));
           const [r] = await c.replies(1, complete ? 5000 : 1500); // a partial head is refused at once, or not at all

@@ -11,13 +11,9 @@
 // complete request followed in the same packet by bytes it refuses drops the first answer and sends only
 // the 400; the fast path answers the first. Writing the two parts apart compares the framing (what
 // request smuggling depends on) instead of that.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUNDLED_MODEL } from "../src/artifact/io.js";
-import { startServer, type RunningServer } from "../src/serve/server.js";
+import { describe, expect, it } from "vitest";
 import { exchange, fastPathCounts, normalize } from "./support/http-wire.js";
+import { defaultAndBare, fastAndPlain } from "./support/serve-pair.js";
 
 const BODY = JSON.stringify({ PULocationID: 10, DOLocationID: 50, trip_distance: 40 });
 const CL = Buffer.byteLength(BODY);
@@ -228,18 +224,7 @@ function framedEnd(b: Buffer): number {
 }
 
 describe("serve --fast-path: adversarial differential against node:http", () => {
-  let fast: RunningServer;
-  let plain: RunningServer;
-  beforeAll(async () => {
-    const logger = pino({ level: "silent" });
-    [fast, plain] = await Promise.all([
-      startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: true }),
-      startServer({ model: BUNDLED_MODEL, port: 0, logger, fastPath: false }),
-    ]);
-  });
-  afterAll(async () => {
-    await Promise.all([fast?.close(), plain?.close()]);
-  });
+  const servers = fastAndPlain();
 
   /** Sends every case to both servers (a few connections at a time); returns the cases whose answers differ. */
   async function differences(cases: [string, Buffer][], parallel = 12): Promise<string[]> {
@@ -250,6 +235,7 @@ describe("serve --fast-path: adversarial differential against node:http", () => 
         const [name, bytes] = cases[next++]!;
         const cut = framedEnd(bytes);
         const pieces = cut < bytes.length ? [[bytes.subarray(0, cut)], [bytes.subarray(cut)]] : [[bytes]];
+        const { fast, plain } = servers;
         let [a, b] = await Promise.all([exchange(fast.port, pieces, 1500), exchange(plain.port, pieces, 1500)]);
         if (normalize(a) !== normalize(b)) [a, b] = await Promise.all([exchange(fast.port, pieces, 1500), exchange(plain.port, pieces, 1500)]); // once more: a loaded machine may miss a deadline
         if (normalize(a) !== normalize(b))
@@ -262,9 +248,9 @@ describe("serve --fast-path: adversarial differential against node:http", () => 
   const bytes = (cases: [string, string][]): [string, Buffer][] => cases.map(([n, s]) => [n, Buffer.from(s, "latin1")]);
 
   it("llhttp's request cases, carried onto POST /predict: same bytes back", async () => {
-    const before = (await fastPathCounts(fast)).answered;
+    const before = (await fastPathCounts(servers.fast)).answered;
     expect(await differences(bytes(LLHTTP))).toEqual([]);
-    expect((await fastPathCounts(fast)).answered - before).toBeGreaterThan(10); // the valid ones were the fast path's to answer
+    expect((await fastPathCounts(servers.fast)).answered - before).toBeGreaterThan(10); // the valid ones were the fast path's to answer
   }, 120_000);
 
   it("Transfer-Encoding and Content-Length obfuscations: same bytes back", async () => {
@@ -274,9 +260,9 @@ describe("serve --fast-path: adversarial differential against node:http", () => 
   it("every single-byte change of a valid request, by byte class: same bytes back", async () => {
     const cases = sweep(SWEPT);
     expect(cases.length).toBeGreaterThan(8000);
-    const before = (await fastPathCounts(fast)).answered;
+    const before = (await fastPathCounts(servers.fast)).answered;
     expect(await differences(cases)).toEqual([]);
-    expect((await fastPathCounts(fast)).answered - before).toBeGreaterThan(500); // harmless changes (in the query, the id, a value) stay on the fast path
+    expect((await fastPathCounts(servers.fast)).answered - before).toBeGreaterThan(500); // harmless changes (in the query, the id, a value) stay on the fast path
   }, 240_000);
 });
 
@@ -284,22 +270,7 @@ describe("serve --fast-path: adversarial differential against node:http", () => 
 // exactly when a bare node:http server does. Their successful answers differ (a bare server has no model),
 // so what is compared is the parser's verdict: the refusal, and how many requests were answered before it.
 describe("serve (default): node:http's verdict on every case", () => {
-  let s: RunningServer;
-  let bare: Server;
-  let barePort: number;
-  beforeAll(async () => {
-    s = await startServer({ model: BUNDLED_MODEL, port: 0, logger: pino({ level: "silent" }) });
-    bare = createServer((req, res) => {
-      req.resume();
-      req.on("end", () => res.end("{}"));
-    });
-    await new Promise<void>((r) => bare.listen(0, "127.0.0.1", r));
-    barePort = (bare.address() as AddressInfo).port;
-  });
-  afterAll(async () => {
-    await s?.close();
-    bare?.close();
-  });
+  const servers = defaultAndBare();
 
   /** Responses before a parser refusal (node's bare 400, or fastify's clientError 400), and whether one came. */
   const verdict = (text: string) => {
@@ -318,7 +289,7 @@ describe("serve (default): node:http's verdict on every case", () => {
       const bytes = Buffer.from(text, "latin1");
       const cut = framedEnd(bytes);
       const pieces = cut < bytes.length ? [[bytes.subarray(0, cut)], [bytes.subarray(cut)]] : [[bytes]];
-      const [a, b] = await Promise.all([exchange(s.port, pieces, 1500), exchange(barePort, pieces, 1500)]);
+      const [a, b] = await Promise.all([exchange(servers.s.port, pieces, 1500), exchange(servers.barePort, pieces, 1500)]);
       if (verdict(b).refused) refused++;
       if (JSON.stringify(verdict(a)) !== JSON.stringify(verdict(b)))
         bad.push(`${name}: ridepred ${JSON.stringify(verdict(a))}, node:http ${JSON.stringify(verdict(b))}`);

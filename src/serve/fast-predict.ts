@@ -39,6 +39,7 @@ export interface PredictCore {
 /** application/json, with or without parameters: the only type the hot path takes (fastify answers the rest). */
 export function isJsonType(ct: string | undefined): boolean {
   if (ct === undefined) return false;
+  if (ct === "application/json") return true; // what clients send: no lower-cased copy per request
   const lower = ct.toLowerCase();
   return lower === "application/json" || lower.startsWith("application/json;") || lower.startsWith("application/json ");
 }
@@ -46,6 +47,7 @@ export function isJsonType(ct: string | undefined): boolean {
 export function predictCore(o: FastPredictOptions): PredictCore {
   const { state, metrics, logger } = o;
   const debug = logger.isLevelEnabled("debug");
+  const counted = metrics.route(PREDICT_ROUTE, "POST");
 
   // The single-ride answer as text around the number, rebuilt only when another model is swapped in.
   let shaped: LoadedModel | null = null;
@@ -95,7 +97,7 @@ export function predictCore(o: FastPredictOptions): PredictCore {
     },
     done(id, url, status, start) {
       const seconds = (performance.now() - start) / 1000;
-      metrics.request(PREDICT_ROUTE, "POST", status, seconds);
+      counted.request(status, seconds);
       if (debug) logger.debug({ reqId: id, method: "POST", url, status, ms: seconds * 1000 }, "request");
     },
   };
@@ -104,28 +106,23 @@ export function predictCore(o: FastPredictOptions): PredictCore {
 
 /**
  * Collects a request's body (node:http's parser frames it) and calls `done` once with its text at its end,
- * or with null once it is over `limit` bytes. Nothing is called for a client that goes away mid-body.
+ * or with null once it is over `limit` bytes. Nothing is called for a client that goes away mid-body: node
+ * then ends the request without 'end' (and emits no 'error' on a request without an 'error' listener).
  */
 function collectBody(req: IncomingMessage, limit: number, done: (text: string | null) => void): void {
-  const chunks: Buffer[] = [];
+  let first: Buffer | null = null; // the usual body: one chunk, no array
+  let more: Buffer[] | null = null;
   let size = 0;
-  let finished = false;
   req.on("data", (chunk: Buffer) => {
-    if (finished) return;
+    if (size > limit) return;
     size += chunk.length;
-    if (size > limit) {
-      finished = true;
-      return done(null);
-    }
-    chunks.push(chunk);
+    if (size > limit) return done(null);
+    if (first === null) first = chunk;
+    else (more ??= [first]).push(chunk);
   });
   req.on("end", () => {
-    if (finished) return;
-    finished = true;
-    done(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"));
-  });
-  req.on("error", () => {
-    finished = true; // client went away mid-body: nothing to answer
+    if (size > limit) return;
+    done(more !== null ? Buffer.concat(more).toString("utf8") : first === null ? "" : first.toString("utf8"));
   });
 }
 

@@ -3,9 +3,16 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { fastCounter, fastHistogram, type CounterSeries, type HistogramSeries } from "./fast-metric.js";
 import type { LoadedModel } from "../runtime/load.js";
 
+/** One route's request metrics, resolved once: counting a request only adds numbers. */
+export interface RouteMetrics {
+  request(status: number, seconds: number): void;
+}
+
 export interface Metrics {
   registry: Registry;
   request(route: string, method: string, status: number, seconds: number): void;
+  /** The same counters for one route and method, for a caller that knows them in advance (the hot path). */
+  route(route: string, method: string): RouteMetrics;
   /** A batch's predictions: a regressor's values, or (classNames given) a classifier's class indices. */
   predictions(values: ArrayLike<number>, classNames?: readonly string[] | null): void;
   prediction(value: number): void;
@@ -67,19 +74,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   );
 
   // Series resolved once per label set; the hot path only adds numbers.
-  const reqSeries = new Map<string, CounterSeries>();
   const latSeries = new Map<string, HistogramSeries>();
+  function route(route: string, method: string): RouteMetrics {
+    let h = latSeries.get(route);
+    if (!h) latSeries.set(route, (h = latency(route)));
+    const latencySeries = h;
+    const byStatus: (CounterSeries | undefined)[] = [];
+    return {
+      request(status, seconds) {
+        let c = byStatus[status];
+        if (c === undefined) c = byStatus[status] = requests(route, method, String(status));
+        c.inc();
+        latencySeries.observe(seconds);
+      },
+    };
+  }
+  const routes = new Map<string, RouteMetrics>();
   return {
     registry,
-    request(route, method, status, seconds) {
-      const key = route + " " + method + " " + status;
-      let c = reqSeries.get(key);
-      if (!c) reqSeries.set(key, (c = requests(route, method, String(status))));
-      c.inc();
-      let h = latSeries.get(route);
-      if (!h) latSeries.set(route, (h = latency(route)));
-      h.observe(seconds);
+    request(path, method, status, seconds) {
+      const key = path + " " + method;
+      let r = routes.get(key);
+      if (!r) routes.set(key, (r = route(path, method)));
+      r.request(status, seconds);
     },
+    route,
     prediction(value) {
       predicted.observe(value);
     },
