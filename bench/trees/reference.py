@@ -2,8 +2,10 @@
 """Reference for bench/trees: scikit-learn's whole scoring job for a pickled tree pipeline (pandas reads
 the CSV, DictVectorizer, predict with n_jobs threads), CSV out. usage: reference.py MODEL.bin INPUT.csv OUTPUT.csv N_JOBS"""
 import pickle, sys
+from pathlib import Path
 
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from course_rides import prepare_dictionaries, read_dataframe, save_results  # noqa: E402
 
 
 def main(model_file, input_file, output_file, n_jobs):
@@ -12,23 +14,9 @@ def main(model_file, input_file, output_file, n_jobs):
     est = pipe.steps[-1][1]
     if hasattr(est, "n_jobs"):
         est.n_jobs = int(n_jobs)
-    df = pd.read_csv(input_file, parse_dates=["lpep_pickup_datetime", "lpep_dropoff_datetime"])
-    df["duration"] = (df.lpep_dropoff_datetime - df.lpep_pickup_datetime).dt.total_seconds() / 60
-    df = df[(df.duration >= 1) & (df.duration <= 60)].copy()
-    df["ride_id"] = "bench_" + df.index.astype("str")
-    df[["PULocationID", "DOLocationID"]] = df[["PULocationID", "DOLocationID"]].astype(str)
-    df["PU_DO"] = df["PULocationID"] + "_" + df["DOLocationID"]
-    y_pred = pipe.predict(df[["PU_DO", "trip_distance"]].to_dict(orient="records"))
-    out = pd.DataFrame()
-    out["ride_id"] = df["ride_id"]
-    out["lpep_pickup_datetime"] = df["lpep_pickup_datetime"]
-    out["PULocationID"] = df["PULocationID"]
-    out["DOLocationID"] = df["DOLocationID"]
-    out["actual_duration"] = df["duration"]
-    out["predicted_duration"] = y_pred
-    out["diff"] = out["actual_duration"] - out["predicted_duration"]
-    out["model_version"] = "bench"
-    out.to_csv(output_file, index=False)
+    df = read_dataframe(input_file)
+    y_pred = pipe.predict(prepare_dictionaries(df))
+    save_results(df, y_pred, output_file, "bench")
 
 
 if __name__ == "__main__":

@@ -7,33 +7,22 @@
 Features as in the course: PU_DO ("{PULocationID}_{DOLocationID}") and trip_distance; rides of 1..60 min.
 usage: /usr/bin/python3 bench/trees/train.py DATA_DIR OUT_DIR
 """
-import io, pickle, subprocess, sys, time
+import pickle, sys, time
 from pathlib import Path
 
-import pandas as pd
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.pipeline import make_pipeline
 
-HERE = Path(__file__).resolve().parent
-
-
-def read_month(path):
-    cols = ["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"]
-    to_csv = HERE.parent.parent / "examples" / "train" / "parquet-to-csv.mjs"
-    csv = subprocess.run(["node", str(to_csv), str(path), *cols], check=True, capture_output=True).stdout
-    df = pd.read_csv(io.BytesIO(csv), parse_dates=cols[:2], dtype={"PULocationID": str, "DOLocationID": str})
-    df["duration"] = (df.lpep_dropoff_datetime - df.lpep_pickup_datetime).dt.total_seconds() / 60
-    df = df[(df.duration >= 1) & (df.duration <= 60)].copy()
-    df["PU_DO"] = df.PULocationID + "_" + df.DOLocationID
-    return df
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from course_rides import dictionaries, read_month  # noqa: E402
 
 
 def main(data_dir, out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     train = read_month(Path(data_dir) / "green_tripdata_2021-01.parquet")
-    dicts = train[["PU_DO", "trip_distance"]].to_dict(orient="records")
+    dicts = dictionaries(train)
     y = train.duration.values
     models = {
         "forest": make_pipeline(DictVectorizer(), RandomForestRegressor(max_depth=20, n_estimators=100, min_samples_leaf=10, random_state=0, n_jobs=-1)),

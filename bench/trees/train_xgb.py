@@ -10,14 +10,15 @@ matrix, xgb.train with the best parameters of the course's hyperopt run, up to R
   booster.dv.b  the pickled DictVectorizer (the course's preprocessor.b)
 usage: /usr/bin/python3 bench/trees/train_xgb.py DATA_DIR OUT_DIR [ROUNDS]
 """
-import io, pickle, subprocess, sys, time
+import pickle, sys, time
 from pathlib import Path
 
-import pandas as pd
 import xgboost as xgb
 from sklearn.feature_extraction import DictVectorizer
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from course_rides import dictionaries, read_month  # noqa: E402
+
 # The course's hyperopt result (02-experiment-tracking, duration-prediction.ipynb).
 BEST_PARAMS = {
     "learning_rate": 0.09585355369315604,
@@ -30,17 +31,6 @@ BEST_PARAMS = {
 }
 
 
-def read_month(path):
-    cols = ["lpep_pickup_datetime", "lpep_dropoff_datetime", "PULocationID", "DOLocationID", "trip_distance"]
-    to_csv = HERE.parent.parent / "examples" / "train" / "parquet-to-csv.mjs"
-    csv = subprocess.run(["node", str(to_csv), str(path), *cols], check=True, capture_output=True).stdout
-    df = pd.read_csv(io.BytesIO(csv), parse_dates=cols[:2], dtype={"PULocationID": str, "DOLocationID": str})
-    df["duration"] = (df.lpep_dropoff_datetime - df.lpep_pickup_datetime).dt.total_seconds() / 60
-    df = df[(df.duration >= 1) & (df.duration <= 60)].copy()
-    df["PU_DO"] = df.PULocationID + "_" + df.DOLocationID
-    return df
-
-
 def main(data_dir, out_dir, rounds="1000"):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,10 +38,9 @@ def main(data_dir, out_dir, rounds="1000"):
         return
     data = Path(data_dir)
     train, valid = read_month(data / "green_tripdata_2021-01.parquet"), read_month(data / "green_tripdata_2021-02.parquet")
-    records = lambda df: df[["PU_DO", "trip_distance"]].to_dict(orient="records")
     dv = DictVectorizer()
-    X_train, X_val = dv.fit_transform(records(train)), None
-    X_val = dv.transform(records(valid))
+    X_train, X_val = dv.fit_transform(dictionaries(train)), None
+    X_val = dv.transform(dictionaries(valid))
     dtrain, dvalid = xgb.DMatrix(X_train, label=train.duration.values), xgb.DMatrix(X_val, label=valid.duration.values)
     t = time.time()
     booster = xgb.train(
