@@ -7,12 +7,12 @@
 // as file cells. COPY takes no parameters: {start} {end} {year} {month} {day} in --where/--query are
 // rendered by ridepred from the parsed run date (table-sql.ts), never from user text.
 import type pg from "pg";
-import { to as copyTo } from "pg-copy-streams";
 import type { Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import type { SourceOptions } from "./index.js";
 import { BinaryBatcher, type Decode, headerLength } from "./pg-copy-binary.js";
 import { pgConnect, pgError } from "./pg-connect.js";
+import { copyOut } from "./pg-copy-out.js";
 import { fillSql } from "./table-sql.js";
 import { type PgLocation, qualified, quoteIdent, tableLabel } from "./table-url.js";
 import type { BatchOptions, BatchSource, ColumnUse, RecordBatch } from "./types.js";
@@ -142,7 +142,7 @@ async function* copyBatches(
   batchSize: number,
   fail: (e: unknown) => Error,
 ): AsyncGenerator<RecordBatch> {
-  const stream = client.query(copyTo(sql));
+  const stream = client.query(copyOut(sql));
   const batcher = new BinaryBatcher(decode, batchSize);
   const batch = (): RecordBatch => {
     const cols = batcher.columns();
