@@ -98,7 +98,10 @@ export function scoreCommand(): Command {
       "--in-database",
       "table input and output in the same PostgreSQL database or DuckDB file: run the model inside it as SQL (INSERT ... SELECT), no rows leave it",
     )
-    .option("--threads <n|auto>", "threads a tree ensemble's batches are walked on, and CSV input parsed and CSV output encoded on (default $RIDEPRED_THREADS, else auto: one per core, at most 4)")
+    .option(
+      "--threads <n|auto>",
+      "threads a tree ensemble's batches are walked on, and CSV input parsed and CSV output encoded on (default $RIDEPRED_THREADS, else auto: one per core, at most 4)",
+    )
     .option(
       "--json",
       "print the summary as JSON (stdout, or stderr when the data goes to stdout); with --stats, --report or --reference the run's statistics under drift",
