@@ -8,19 +8,26 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { readArtifact } from "../src/artifact/io.js";
-import type { ModelArtifact } from "../src/artifact/types.js";
-import { float32Below } from "../src/runtime/float32.js";
 import { compile } from "../src/runtime/predictor.js";
 import { importSource } from "../src/sklearn/source.js";
-import { importBoosterFile } from "../src/xgboost/import.js";
 import { dialect as dialectOf } from "../src/sql/dialects.js";
 import { exportSql } from "../src/sql/script.js";
 import { float32Bound } from "../src/sql/trees.js";
-import { mariadbMissing, startMariadb, type MariaDb } from "./support/mariadb.js";
-import { postgresMissing, startPostgres, type PgCluster } from "./support/postgres.js";
-import { type Cell, type ColumnType, duckdbEngine, mariadbEngine, postgresEngine, type SqlEngine } from "./support/sql-engines.js";
+import {
+  courseBooster,
+  expectedByRide,
+  fixtureBoosters,
+  type NamedModel,
+  nextUp,
+  TEXT_COLUMNS,
+  TREE_FIXTURES,
+  prevDown,
+  readRows,
+  splitBoundaries,
+} from "./support/export-sql-cases.js";
+import { type Cell, type ColumnType, describeEngines, duckdbEngine, type SqlEngine } from "./support/sql-engines.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const FIX = join(ROOT, "test/fixtures");
@@ -30,18 +37,7 @@ const haveShared = existsSync(join(SHARED, "green_tripdata_2021-01.parquet"));
 if (!haveShared) console.warn("export-sql: ../shared/data not found: the 100k real rides are skipped (the sample and edge rows still run)");
 
 const LINEAR = ["LinearRegression", "Ridge", "Lasso", "ElasticNet", "SGDRegressor"].map((n) => join(FIX, "linear", `${n}.p4.pkl`));
-const SKLEARN = [
-  "make_pipeline_LinearRegression",
-  "Pipeline_Ridge",
-  "DecisionTreeRegressor",
-  "DecisionTreeRegressor_tuple",
-  "RandomForestRegressor",
-  "ExtraTreesRegressor",
-  "GradientBoostingRegressor",
-  "GradientBoostingRegressor_zero",
-  "GradientBoostingRegressor_dummy_median",
-  "HistGradientBoostingRegressor",
-].map((n) => join(FIX, "sklearn", `${n}.p4.pkl`));
+const SKLEARN = ["make_pipeline_LinearRegression", "Pipeline_Ridge", ...TREE_FIXTURES].map((n) => join(FIX, "sklearn", `${n}.p4.pkl`));
 
 // XGBoost boosters: every objective the importer reads, fed sparse (unset = missing) and dense (unset = 0),
 // the scikit-learn wrapper in a pipeline, and the course's own MLflow run when ../shared has it.
@@ -56,18 +52,11 @@ const BOOSTERS = [
   "reg-gamma",
   "binary-logistic",
 ];
-const COURSE_RUN = join(ROOT, "../shared/models/xgboost-mlflow-run");
 
-const models: { name: string; artifact: ModelArtifact }[] = [];
+const models: NamedModel[] = [];
 
 // --- data --------------------------------------------------------------------------------------------
 
-const TEXT_COLUMNS: [string, ColumnType][] = [
-  ["ride_id", "text"],
-  ["PULocationID", "text"],
-  ["DOLocationID", "text"],
-  ["trip_distance", "double"],
-];
 const TYPED_COLUMNS: [string, ColumnType][] = [
   ["ride_id", "text"],
   ["PULocationID", "int"],
@@ -81,21 +70,18 @@ let textRows: Cell[][] = [];
 let typedRows: Cell[][] = [];
 
 async function readRides(): Promise<void> {
-  const { DuckDBInstance } = await import("@duckdb/node-api");
-  const c = await (await DuckDBInstance.create(":memory:")).connect();
-  const read = async (sql: string) => (await c.runAndReadAll(sql)).getRows() as Cell[][];
-  const sample = await read(`SELECT PULocationID, DOLocationID, trip_distance FROM '${join(ROOT, "examples/green_tripdata_2021-02_sample.parquet")}'`);
+  const columns = "PULocationID, DOLocationID, trip_distance";
+  const sample = await readRows(`SELECT ${columns} FROM '${join(ROOT, "examples/green_tripdata_2021-02_sample.parquet")}'`);
   textRows = sample.map((r, i) => [`sample-${i}`, ...r]);
   if (haveShared) {
-    const jan = await read(`SELECT PULocationID, DOLocationID, trip_distance FROM '${join(SHARED, "green_tripdata_2021-01.parquet")}'`);
+    const jan = await readRows(`SELECT ${columns} FROM '${join(SHARED, "green_tripdata_2021-01.parquet")}'`);
     textRows.push(...jan.map((r, i) => [`2021-01-${i}`, ...r]));
     const rest = 100_000 - jan.length;
-    const typed = await read(
+    const typed = await readRows(
       `SELECT CAST(PULocationID AS INTEGER), CAST(DOLocationID AS DOUBLE), trip_distance FROM '${join(SHARED, "green_tripdata_2023-01.parquet")}' LIMIT ${rest}`,
     );
     typedRows = typed.map((r, i) => [`2023-01-${i}`, r[0]!, r[1]!, String(r[2])]);
   }
-  c.closeSync();
   textRows.push(...textEdges(sample), ...thresholdEdges(sample));
   typedRows.push(...typedEdges());
 }
@@ -137,25 +123,9 @@ function textEdges(sample: Cell[][]): Cell[][] {
 /** For every numeric split of every tree model: the threshold and the float64s around its float32 boundary. */
 function thresholdEdges(sample: Cell[][]): Cell[][] {
   const values = new Set<number>();
-  for (const { artifact } of models) {
-    const est = artifact.estimator;
-    if (est.kind !== "tree_ensemble" && est.kind !== "xgboost") continue;
-    const col = artifact.features.vectorizer.feature_names.indexOf("trip_distance");
-    const thresholds = new Set<number>();
-    for (const t of est.trees)
-      t.feature.forEach((f, i) => {
-        if (f === col) thresholds.add(t.threshold[i]!);
-      });
-    // At most 150 thresholds a model (every k-th, sorted): the course's XGBoost run alone has thousands.
-    const all = [...thresholds].sort((x, y) => x - y);
-    const step = Math.max(1, Math.ceil(all.length / 150));
-    for (let n = 0; n < all.length; n += step) {
-      const th = all[n]!;
-      // scikit-learn: float32(x) <= th; XGBoost: float32(x) < th, th a float32 (<= the float32 below it).
-      const b = est.kind === "xgboost" ? float32Bound(float32Below(th)) : float32Bound(th);
+  for (const { artifact } of models)
+    for (const { th, bound: b } of splitBoundaries(artifact, 150))
       for (const v of [th, b, nextUp(b), prevDown(b), Math.fround(th), nextUp(th), prevDown(th)]) values.add(v);
-    }
-  }
   const rows: Cell[][] = [];
   let k = 0;
   for (const v of values)
@@ -193,30 +163,12 @@ function typedEdges(): Cell[][] {
   return cases.map((r, i) => [`typed-edge-${i}`, ...r]);
 }
 
-function nextUp(x: number): number {
-  const b = new Float64Array([x]);
-  const u = new BigInt64Array(b.buffer);
-  if (x === 0) return 5e-324;
-  u[0] = x > 0 ? u[0]! + 1n : u[0]! - 1n;
-  return b[0]!;
-}
-const prevDown = (x: number) => -nextUp(-x);
-
 /** The rows an engine can store: without NaN and infinities, NaN is NULL (both missing) and infinities are left out. */
 function storable(rows: Cell[][], e: SqlEngine): Cell[][] {
   if (e.nonFinite) return rows;
   return rows
     .filter((r) => !r.some((v) => v === Number.POSITIVE_INFINITY || v === Number.NEGATIVE_INFINITY))
     .map((r) => r.map((v) => (typeof v === "number" && Number.isNaN(v) ? null : v)));
-}
-
-/** ridepred's own answer for each row: prediction or the reject reason ("FIELD: reason"). */
-function expected(artifact: ModelArtifact, rows: Cell[][]): Map<string, { p: number | null; reason: string | null }> {
-  const pred = compile(artifact);
-  const cols = { PULocationID: rows.map((r) => r[1]), DOLocationID: rows.map((r) => r[2]), trip_distance: rows.map((r) => r[3]) };
-  const { predictions, errors } = pred.predictColumns(cols, rows.length);
-  const reasons = new Map(errors.map((e) => [e.row, `${e.field}: ${e.reason}`]));
-  return new Map(rows.map((r, i) => [r[0] as string, { p: reasons.has(i) ? null : predictions[i]!, reason: reasons.get(i) ?? null }]));
 }
 
 // --- engines -----------------------------------------------------------------------------------------
@@ -228,12 +180,12 @@ interface Compared {
   rejected: number;
 }
 
-async function scoreAndCompare(e: SqlEngine, m: { name: string; artifact: ModelArtifact }, table: string, rows: Cell[][]): Promise<Compared> {
+async function scoreAndCompare(e: SqlEngine, m: NamedModel, table: string, rows: Cell[][]): Promise<Compared> {
   const view = `p_${table}`;
   const { sql } = exportSql(m.artifact, { dialect: e.dialect, table, view });
   await e.exec(sql);
   const got = await e.scored(view);
-  const want = expected(m.artifact, rows);
+  const want = expectedByRide(m.artifact, rows);
   expect(got.length).toBe(rows.length);
   let identical = 0;
   let worst = 0;
@@ -261,92 +213,68 @@ async function scoreAndCompare(e: SqlEngine, m: { name: string; artifact: ModelA
   return { rows: got.length, identical, worst, rejected };
 }
 
-function engineSuite(name: string, skip: string | undefined, open: () => Promise<{ engine: SqlEngine; stop: () => Promise<void> }>) {
-  describe.skipIf(skip !== undefined)(`export sql executed in ${name}${skip ? ` (skipped: ${skip})` : ""}`, () => {
-    let engine: SqlEngine;
-    let stop: () => Promise<void> = async () => {};
-    let text: Cell[][];
-    let typed: Cell[][];
-    beforeAll(async () => {
-      ({ engine, stop } = await open());
-      text = storable(textRows, engine);
-      typed = storable(typedRows, engine);
-      await engine.load("rides_text", TEXT_COLUMNS, text);
-      await engine.load("rides_typed", TYPED_COLUMNS, typed);
-    }, 300_000);
-    afterAll(async () => {
-      await engine?.close();
-      await stop();
-    });
-
-    it("every fixture model's predictions and reject reasons equal ridepred's own", async () => {
-      const report: string[] = [];
-      for (const m of models) {
-        for (const [table, rows] of [
-          ["rides_text", text],
-          ["rides_typed", typed],
-        ] as const) {
-          const r = await scoreAndCompare(engine, m, table, rows);
-          report.push(`${m.name} ${table}: ${r.rows} rows, ${r.identical} bit-identical, ${r.rejected} rejected, worst ${r.worst.toExponential(1)}`);
-          expect(r.worst).toBeLessThanOrEqual(1e-9);
-          expect(r.rejected).toBeGreaterThan(0);
-        }
-      }
-      console.log(`${name}:\n  ${report.join("\n  ")}`);
-    }, 600_000);
-
-    it("the bundled model's script is under 1 MB and scores every ride in under 5 s", async () => {
-      const bundled = models.find((m) => m.name === "bundled")!;
-      const { sql, bytes, viewBytes } = exportSql(bundled.artifact, { dialect: engine.dialect, table: "rides_text", view: "bundled_timed" });
-      expect(bytes).toBeLessThan(1_000_000);
-      expect(viewBytes).toBeLessThan(64 * 1024);
-      const t0 = performance.now();
-      await engine.exec(sql);
-      const n = await engine.count("bundled_timed");
-      const seconds = (performance.now() - t0) / 1000;
-      console.log(`${name}: bundled model, ${bytes} bytes of SQL, ${n} rides scored in ${seconds.toFixed(2)} s (script + query)`);
-      expect(n).toBe(text.length);
-      expect(seconds).toBeLessThan(5);
-    }, 120_000);
-
-    it("running the script again replaces the view and its helper tables", async () => {
-      const m = models.find((x) => x.name === "Lasso")!;
-      const { sql } = exportSql(m.artifact, { dialect: engine.dialect, table: "rides_text", view: "again" });
-      await engine.exec(sql);
-      await engine.exec(sql);
-      expect((await engine.scored("again")).length).toBe(text.length);
-    }, 120_000);
-  });
-}
-
-let pg: PgCluster | undefined;
-let maria: MariaDb | undefined;
-
 beforeAll(async () => {
   for (const f of [...LINEAR, ...SKLEARN]) {
     const name = f.split("/").pop()!.replace(".p4.pkl", "");
     models.push({ name, artifact: await importSource(f) });
   }
-  for (const b of BOOSTERS) models.push({ name: `xgboost ${b}`, artifact: importBoosterFile(join(XGB, `${b}.xgb`), { preprocessor: join(XGB, "dv.b") }) });
-  models.push({ name: "xgboost dense", artifact: importBoosterFile(join(XGB, "dense.xgb"), { preprocessor: join(XGB, "dv_dense.b") }) });
+  models.push(...fixtureBoosters(BOOSTERS));
   models.push({ name: "xgboost pipeline_XGBRegressor", artifact: await importSource(join(XGB, "pipeline_XGBRegressor.p4.pkl")) });
-  if (existsSync(COURSE_RUN))
-    models.push({
-      name: "xgboost course run",
-      artifact: importBoosterFile(join(COURSE_RUN, "models_mlflow/model.xgb"), { preprocessor: join(COURSE_RUN, "preprocessor/preprocessor.b") }),
-    });
+  const course = courseBooster();
+  if (course) models.push({ name: "xgboost course run", artifact: course });
   models.push({ name: "bundled", artifact: readArtifact(join(ROOT, "models/ride-duration.json")) });
   await readRides();
 }, 300_000);
 
-engineSuite("DuckDB", undefined, async () => ({ engine: await duckdbEngine(), stop: async () => {} }));
-engineSuite("PostgreSQL", postgresMissing(), async () => {
-  pg = await startPostgres();
-  return { engine: await postgresEngine(pg), stop: () => pg!.stop() };
-});
-engineSuite("MariaDB", mariadbMissing(), async () => {
-  maria = await startMariadb();
-  return { engine: await mariadbEngine(maria), stop: () => maria!.stop() };
+describeEngines("export sql executed in", (name, opened) => {
+  let engine: SqlEngine;
+  let text: Cell[][];
+  let typed: Cell[][];
+  beforeAll(async () => {
+    engine = opened();
+    text = storable(textRows, engine);
+    typed = storable(typedRows, engine);
+    await engine.load("rides_text", TEXT_COLUMNS, text);
+    await engine.load("rides_typed", TYPED_COLUMNS, typed);
+  }, 300_000);
+
+  it("every fixture model's predictions and reject reasons equal ridepred's own", async () => {
+    const report: string[] = [];
+    for (const m of models) {
+      for (const [table, rows] of [
+        ["rides_text", text],
+        ["rides_typed", typed],
+      ] as const) {
+        const r = await scoreAndCompare(engine, m, table, rows);
+        report.push(`${m.name} ${table}: ${r.rows} rows, ${r.identical} bit-identical, ${r.rejected} rejected, worst ${r.worst.toExponential(1)}`);
+        expect(r.worst).toBeLessThanOrEqual(1e-9);
+        expect(r.rejected).toBeGreaterThan(0);
+      }
+    }
+    console.log(`${name}:\n  ${report.join("\n  ")}`);
+  }, 600_000);
+
+  it("the bundled model's script is under 1 MB and scores every ride in under 5 s", async () => {
+    const bundled = models.find((m) => m.name === "bundled")!;
+    const { sql, bytes, viewBytes } = exportSql(bundled.artifact, { dialect: engine.dialect, table: "rides_text", view: "bundled_timed" });
+    expect(bytes).toBeLessThan(1_000_000);
+    expect(viewBytes).toBeLessThan(64 * 1024);
+    const t0 = performance.now();
+    await engine.exec(sql);
+    const n = await engine.count("bundled_timed");
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(`${name}: bundled model, ${bytes} bytes of SQL, ${n} rides scored in ${seconds.toFixed(2)} s (script + query)`);
+    expect(n).toBe(text.length);
+    expect(seconds).toBeLessThan(5);
+  }, 120_000);
+
+  it("running the script again replaces the view and its helper tables", async () => {
+    const m = models.find((x) => x.name === "Lasso")!;
+    const { sql } = exportSql(m.artifact, { dialect: engine.dialect, table: "rides_text", view: "again" });
+    await engine.exec(sql);
+    await engine.exec(sql);
+    expect((await engine.scored("again")).length).toBe(text.length);
+  }, 120_000);
 });
 
 // --- the other dialects, the size guard and the command line ------------------------------------------

@@ -1,7 +1,8 @@
 // The three engines `ridepred export sql` is executed on in the tests, behind one small interface:
 // DuckDB in process, and throwaway PostgreSQL and MariaDB servers on loopback ports.
-import type { MariaDb } from "./mariadb.js";
-import type { PgCluster } from "./postgres.js";
+import { afterAll, beforeAll, describe } from "vitest";
+import { type MariaDb, mariadbMissing, startMariadb } from "./mariadb.js";
+import { type PgCluster, postgresMissing, startPostgres } from "./postgres.js";
 
 export type ColumnType = "text" | "int" | "double";
 export type Cell = string | number | null;
@@ -123,4 +124,52 @@ export async function mariadbEngine(server: MariaDb): Promise<SqlEngine> {
     },
     close: () => c.end(),
   };
+}
+
+interface EngineSetup {
+  name: "DuckDB" | "PostgreSQL" | "MariaDB";
+  /** Why the engine cannot run here (its binaries are missing), else undefined. */
+  skip: string | undefined;
+  /** The engine, and what stops its server. */
+  open(): Promise<{ engine: SqlEngine; stop: () => Promise<void> }>;
+}
+
+const ENGINES: EngineSetup[] = [
+  { name: "DuckDB", skip: undefined, open: async () => ({ engine: await duckdbEngine(), stop: async () => {} }) },
+  {
+    name: "PostgreSQL",
+    skip: postgresMissing(),
+    open: async () => {
+      const pg = await startPostgres();
+      return { engine: await postgresEngine(pg), stop: () => pg.stop() };
+    },
+  },
+  {
+    name: "MariaDB",
+    skip: mariadbMissing(),
+    open: async () => {
+      const maria = await startMariadb();
+      return { engine: await mariadbEngine(maria), stop: () => maria.stop() };
+    },
+  },
+];
+
+/**
+ * One describe() per engine, titled `${title} ${engine}` (skipped, saying why, where its binaries are
+ * missing): the engine and its throwaway server start before the suite's own hooks and stop after it.
+ * `engine()` gives the open engine inside hooks and tests.
+ */
+export function describeEngines(title: string, suite: (name: EngineSetup["name"], engine: () => SqlEngine) => void): void {
+  for (const { name, skip, open } of ENGINES)
+    describe.skipIf(skip !== undefined)(`${title} ${name}${skip ? ` (skipped: ${skip})` : ""}`, () => {
+      let opened: Awaited<ReturnType<EngineSetup["open"]>> | undefined;
+      beforeAll(async () => {
+        opened = await open();
+      }, 300_000);
+      afterAll(async () => {
+        await opened?.engine.close();
+        await opened?.stop();
+      });
+      suite(name, () => opened!.engine);
+    });
 }
