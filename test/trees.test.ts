@@ -10,6 +10,7 @@ import { compile } from "../src/runtime/predictor.js";
 import { rangeWalker, type SparseBatch, sklearnParams, type WalkParams } from "../src/runtime/tree-walk.js";
 import { flatten } from "../src/runtime/trees.js";
 import { float32Below } from "../src/runtime/float32.js";
+import { strictSplits } from "../src/runtime/xgboost.js";
 import { importPickleFile } from "../src/sklearn/import.js";
 import { importBoosterFile } from "../src/xgboost/import.js";
 
@@ -25,6 +26,31 @@ const TREES = [
   "GradientBoostingRegressor_dummy_median",
   "HistGradientBoostingRegressor",
 ];
+
+/** `ridepred import ARGS`, then `score` over 3,000 real rides (the sample three times) with --threads 1 and 2: both outputs. */
+function scoreWithOneAndTwoThreads(...importArgs: string[]): [string, string] {
+  const dir = mkdtempSync(join(tmpdir(), "ridepred-trees-"));
+  try {
+    const model = join(dir, "model.json");
+    const imp = spawnSync(process.execPath, [BIN, "import", ...importArgs, "-o", model], { encoding: "utf8" });
+    expect(imp.status, imp.stderr).toBe(0);
+    const sample = readFileSync(join(__dirname, "..", "examples", "green_tripdata_2021-02_sample.csv"), "utf8").split("\n");
+    const body = sample.slice(1).filter(Boolean);
+    writeFileSync(join(dir, "rides.csv"), [sample[0], ...body, ...body, ...body].join("\n") + "\n");
+    const score = (threads: string) => {
+      const out = join(dir, `out${threads}.csv`);
+      const r = spawnSync(process.execPath, [BIN, "score", join(dir, "rides.csv"), "--model", model, "-o", out, "--threads", threads], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return readFileSync(out, "utf8");
+    };
+    return [score("1"), score("2")];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe("tree ensembles over large batches", () => {
   // Three copies of the 1,003 real rides, so that the batch is past the size tree workers take on.
@@ -64,24 +90,9 @@ describe("tree ensembles over large batches", () => {
   });
 
   it("score --threads 2 with a forest: same output as --threads 1, and the workers never keep the process alive", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ridepred-trees-"));
-    const model = join(dir, "forest.json");
-    expect(spawnSync(process.execPath, [BIN, "import", join(DIR, "RandomForestRegressor.p4.pkl"), "-o", model], { encoding: "utf8" }).status).toBe(0);
-    const sample = readFileSync(join(__dirname, "..", "examples", "green_tripdata_2021-02_sample.csv"), "utf8").split("\n");
-    const body = sample.slice(1).filter(Boolean);
-    writeFileSync(join(dir, "rides.csv"), [sample[0], ...body, ...body, ...body].join("\n") + "\n"); // 3,000 rows
-    const outs = ["1", "2"].map((t) => {
-      const out = join(dir, `out${t}.csv`);
-      const r = spawnSync(process.execPath, [BIN, "score", join(dir, "rides.csv"), "--model", model, "-o", out, "--threads", t], {
-        encoding: "utf8",
-        timeout: 30_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      return readFileSync(out, "utf8");
-    });
-    expect(outs[1]).toBe(outs[0]);
-    expect(outs[0]!.split("\n").length).toBeGreaterThan(3000);
-    rmSync(dir, { recursive: true, force: true });
+    const [one, two] = scoreWithOneAndTwoThreads(join(DIR, "RandomForestRegressor.p4.pkl"));
+    expect(two).toBe(one);
+    expect(one.split("\n").length).toBeGreaterThan(3000);
   });
 
   it("score --threads: a bad value is a usage error (exit 2)", () => {
@@ -124,27 +135,9 @@ describe("XGBoost boosters walk the same code, on tree workers too", () => {
   }
 
   it("score --threads 2 with a booster: same output as --threads 1", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ridepred-trees-"));
-    const model = join(dir, "booster.json");
-    const imp = spawnSync(process.execPath, [BIN, "import", join(XGB, "reg-squarederror.xgb"), "--preprocessor", join(XGB, "dv.b"), "-o", model], {
-      encoding: "utf8",
-    });
-    expect(imp.status, imp.stderr).toBe(0);
-    const sample = readFileSync(join(__dirname, "..", "examples", "green_tripdata_2021-02_sample.csv"), "utf8").split("\n");
-    const body = sample.slice(1).filter(Boolean);
-    writeFileSync(join(dir, "rides.csv"), [sample[0], ...body, ...body, ...body].join("\n") + "\n");
-    const outs = ["1", "2"].map((t) => {
-      const out = join(dir, `out${t}.csv`);
-      const r = spawnSync(process.execPath, [BIN, "score", join(dir, "rides.csv"), "--model", model, "-o", out, "--threads", t], {
-        encoding: "utf8",
-        timeout: 30_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      return readFileSync(out, "utf8");
-    });
-    expect(outs[1]).toBe(outs[0]);
-    expect(outs[0]!.split("\n").length).toBeGreaterThan(3000);
-    rmSync(dir, { recursive: true, force: true });
+    const [one, two] = scoreWithOneAndTwoThreads(join(XGB, "reg-squarederror.xgb"), "--preprocessor", join(XGB, "dv.b"));
+    expect(two).toBe(one);
+    expect(one.split("\n").length).toBeGreaterThan(3000);
   });
 
   it("XGBoost's x < split is the walk's x <= float32Below(split) for every float32 x", () => {
@@ -249,7 +242,7 @@ describe("the walk against a plain reference walk, on random forests and batches
           ? { f32: true, init: Math.fround(0.5), scale: 1, mean: false, f32sum: true, unset: rules.endsWith("sparse") ? Number.NaN : 0, unsetOf: null }
           : sklearnParams({ f32: true, init: 1.5, scale: rules.endsWith("forest") ? 1 : 0.1, mean: rules.endsWith("forest") });
         const forest = flatten({ trees }, false);
-        if (xgb) for (let i = 0; i < forest.feat.length; i++) if (forest.feat[i]! >= 0) forest.thr[i] = float32Below(forest.thr[i]!);
+        if (xgb) strictSplits(forest);
         const stride = 301;
         const batch: SparseBatch = {
           col: Int32Array.from({ length: nFields * stride }, () => (rand() < 0.2 ? -1 : int(nFeatures))),

@@ -55,7 +55,7 @@ export function compileXGBoost(est: XGBoostEstimator, _nFeatures: number, defaul
  * float32 below it: no float32 lies between the two, so both tests agree on every float32 x (NaN aside,
  * which takes the default direction either way).
  */
-function strictSplits(forest: Forest): void {
+export function strictSplits(forest: Forest): void {
   const { feat, thr } = forest;
   for (let i = 0; i < feat.length; i++) if (feat[i]! >= 0) thr[i] = float32Below(thr[i]!);
 }
