@@ -4,9 +4,10 @@
 //          no prediction: the stack's limit);
 //   redis: raw XADD throughput, and a bare consumer doing ridepred's round trips (XREADGROUP, XADD, XACK)
 //          without parsing or predicting (the broker's limit), its XADDs pipelined one command each or, as
-//          ridepred sends them, in one script call per batch.
-//   kafka: a bare kafkajs consumer doing ridepred's round trips (produce acks=-1, commit) on kcat's mock cluster
-//          (bench/stream-kafka.mjs);
+//          ridepred sends them, in one script call per batch; and a consumer doing everything ridepred does
+//          but the model (script call, JSON parse and stringify per event, read-ahead on two connections).
+//   kafka: a bare kafkajs consumer doing ridepred's round trips (produce acks=-1, commit) on kcat's mock cluster,
+//          values copied, and again with ridepred's JSON work and read-ahead (bench/stream-kafka.mjs);
 //   kinesis: a bare AWS SDK client doing ridepred's round trips (GetRecords, PutRecords, checkpoint write) on
 //          kinesalite (bench/stream-kinesis.mjs).
 // usage: npm run build && flock /tmp/ridepred-bench.lock node bench/stream.mjs [--events N] [--batch N] [--only pipe,redis,kafka,kinesis] [--cpu-prof DIR]
@@ -43,6 +44,22 @@ const rows = parse(readFileSync(join(root, "examples/green_tripdata_2021-02_samp
 const event = (i) => {
   const r = rows[i % rows.length];
   return JSON.stringify({ ride: { PULocationID: r.PULocationID, DOLocationID: r.DOLocationID, trip_distance: Number(r.trip_distance) }, ride_id: i });
+};
+// What a bare client does per event where it does ridepred's JSON work: parse the event, write an output
+// event of the same shape (a made-up duration instead of the model's).
+const echo = (text) => {
+  const e = JSON.parse(text);
+  return JSON.stringify({ model: "ride-duration", version: "bench", prediction: { ride_duration: e.ride.trip_distance * 3.3517 + 2.1, ride_id: e.ride_id } });
+};
+// CPU time (user + sys, ms): of this process since a process.cpuUsage() mark, of a child from /proc (Linux).
+const cpuMs = (u) => (u.user + u.system) / 1000;
+const childCpuMs = (pid) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
 };
 const fmt = (x) => Math.round(x).toLocaleString("en-US");
 const tmp = mkdtempSync(join(tmpdir(), "ridepred-bench-stream-"));
@@ -147,6 +164,53 @@ if (!only.has("redis")) {
     const tRefScript = await reference("ref-script-in", true);
     console.log(`  bare consumer, XADDs in one script   ${fmt(nRedis / tRefScript).padStart(12)} events/s (as ridepred sends them)`);
 
+    // The strictest reference: ridepred's round trips and connections (reads and acks on one, the script
+    // call on another), its JSON work per event (parse, write an output event) and its read-ahead (the next
+    // batch read without BLOCK and decoded while this one is written and acked); only the model is missing.
+    const fullReference = async (input) => {
+      await redis.xgroup("CREATE", input, "g", "0");
+      const rd = new Redis({ port, host: "127.0.0.1" });
+      const wr = new Redis({ port, host: "127.0.0.1" });
+      wr.defineCommand("xaddBatch", {
+        numberOfKeys: 1,
+        lua: "for i = 1, #ARGV, 2 do redis.call('XADD', KEYS[1], '*', 'data', ARGV[i], 'source_id', ARGV[i + 1]) end return #ARGV / 2",
+      });
+      const read = (block) =>
+        rd.xreadgroup("GROUP", "g", "c", "COUNT", batch, ...(block ? ["BLOCK", 1000] : []), "STREAMS", input, ">").then((r) => r?.[0]?.[1] ?? []);
+      const t0 = performance.now();
+      let ahead = read(true);
+      let flushing;
+      for (let done = 0; done < nRedis; ) {
+        const entries = await ahead;
+        if (!entries.length) {
+          await flushing;
+          ahead = read(true);
+          continue;
+        }
+        const args = new Array(entries.length * 2);
+        const ids = new Array(entries.length);
+        for (let i = 0; i < entries.length; i++) {
+          args[2 * i] = echo(entries[i][1][1]);
+          args[2 * i + 1] = ids[i] = entries[i][0];
+        }
+        await flushing;
+        done += entries.length;
+        if (done < nRedis) ahead = read(false);
+        flushing = wr.xaddBatch(`${input}-out`, ...args).then(() => rd.xack(input, "g", ...ids));
+      }
+      await flushing;
+      rd.disconnect();
+      wr.disconnect();
+      return (performance.now() - t0) / 1000;
+    };
+    await load("ref-full-in");
+    const cpu0 = process.cpuUsage();
+    const tRefFull = await fullReference("ref-full-in");
+    const cpuRefFull = cpuMs(process.cpuUsage(cpu0));
+    console.log(
+      `  bare consumer, script + JSON + read-ahead ${fmt(nRedis / tRefFull).padStart(7)} events/s (ridepred's work without the model; ${((cpuRefFull * 1000) / nRedis).toFixed(1)} us CPU/event)`,
+    );
+
     // ridepred: events already on the stream; timed from the first prediction written to the last.
     await load("rides");
     const t0 = performance.now();
@@ -173,21 +237,25 @@ if (!only.has("redis")) {
     let summary = "";
     child.stdout.on("data", (d) => (summary += d));
     let tFirst = 0;
+    let cpuFirst = 0;
     let n = 0;
     while ((n = await redis.xlen("predictions")) < nRedis) {
-      if (!tFirst && n > 0) tFirst = performance.now();
+      if (!tFirst && n > 0) [tFirst, cpuFirst] = [performance.now(), childCpuMs(child.pid)];
       await new Promise((r) => setTimeout(r, 5));
     }
     const tEnd = performance.now();
+    const cpuRun = childCpuMs(child.pid) - cpuFirst;
     child.kill("SIGTERM");
     await new Promise((r) => child.on("exit", r));
     const s = JSON.parse(summary);
     if (s.predictions !== nRedis) throw new Error(`ridepred predicted ${s.predictions} of ${nRedis}`);
     const tRun = (tEnd - tFirst) / 1000;
     console.log(
-      `  ridepred stream (first..last output) ${fmt(nRedis / tRun).padStart(12)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer pipelined, ${(tRefScript / tRun).toFixed(2)} x with the script`,
+      `  ridepred stream (first..last output) ${fmt(nRedis / tRun).padStart(12)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer pipelined, ${(tRefScript / tRun).toFixed(2)} x with the script, ${(tRefFull / tRun).toFixed(2)} x script + JSON + read-ahead`,
     );
-    console.log(`  ridepred stream incl. process start  ${fmt(nRedis / ((tEnd - t0) / 1000)).padStart(12)} events/s`);
+    console.log(
+      `  ridepred stream incl. process start  ${fmt(nRedis / ((tEnd - t0) / 1000)).padStart(12)} events/s (first..last output: ${((cpuRun * 1000) / nRedis).toFixed(1)} us CPU/event)`,
+    );
   } finally {
     redis.disconnect();
     server.kill("SIGKILL");
@@ -203,6 +271,7 @@ if (only.has("kafka")) {
       n: nKafka,
       batch,
       event,
+      echo,
       fmt,
       concurrentRef: process.argv.includes("--concurrent-ref"),
     });
