@@ -3,17 +3,12 @@
 // agree to the last bit. Models: the course's web-service-mlflow RandomForest recipe (100 trees, depth 20)
 // and a GradientBoosting pipeline, trained by bench/trees/train.py on green 2021-01.
 // usage: npm run build && node bench/trees.mjs [--rows 1000000] [--models forest,boosting] [--dir /tmp/ridepred-bench]
-import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { arg, column, fmt, run } from "./lib/harness.mjs";
 import { makeData } from "./score-data.mjs";
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-};
 const rows = Number(arg("--rows", 1_000_000));
 const dir = arg("--dir", "/tmp/ridepred-bench");
 const models = arg("--models", "forest,boosting").split(",");
@@ -26,27 +21,10 @@ if (!existsSync(join(root, "../shared/data/green_tripdata_2021-01.parquet")) || 
   console.log("bench/trees: skipped, needs ../shared/data and /usr/bin/python3 with scikit-learn");
   process.exit(0);
 }
-const run = (cmd, args, env = {}) => {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, ...env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return (performance.now() - t0) / 1000;
-};
 console.error("training the bench models if absent (bench/trees/train.py) ...");
 run(python, [join(root, "bench/trees/train.py"), join(root, "../shared/data"), modelDir]);
 const { csvPath } = await makeData(rows, dir);
 
-async function column(path, name) {
-  const out = [];
-  let idx = -1;
-  for await (const line of createInterface({ input: createReadStream(path) })) {
-    if (idx < 0) idx = line.split(",").indexOf(name);
-    else out.push(Number(line.split(",")[idx]));
-  }
-  return out;
-}
-
-const fmt = (x) => Math.round(x).toLocaleString("en-US");
 const lines = [];
 for (const name of models) {
   const pkl = join(modelDir, `${name}.bin`);
@@ -57,9 +35,9 @@ for (const name of models) {
     const ours = join(dir, `trees.${name}.ours${threads}.csv`);
     rmSync(refOut, { force: true });
     rmSync(ours, { force: true });
-    const ref = run(python, [join(root, "bench/trees/reference.py"), pkl, csvPath, refOut, String(threads)]);
+    const ref = run(python, [join(root, "bench/trees/reference.py"), pkl, csvPath, refOut, String(threads)]).seconds;
     const args = [bin, "score", csvPath, "--model", json, "-o", ours, "--filter-duration", "1..60"];
-    const t = run(process.execPath, args, { RIDEPRED_THREADS: String(threads) });
+    const t = run(process.execPath, args, { RIDEPRED_THREADS: String(threads) }).seconds;
     const [a, b] = [await column(ours, "predicted_duration"), await column(refOut, "predicted_duration")];
     let same = a.length === b.length;
     let worst = 0;

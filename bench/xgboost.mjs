@@ -3,17 +3,12 @@
 // booster.predict: bench/trees/reference_xgb.py) on the same real rows, at 1 and 2 threads, in the same
 // run. XGBoost predicts float32: the predictions must be the same float32 numbers.
 // usage: npm run build && node bench/xgboost.mjs [--rows 1000000] [--rounds 300] [--threads 1,2] [--dir /tmp/ridepred-bench]
-import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { arg, column, fmt, run } from "./lib/harness.mjs";
 import { makeData } from "./score-data.mjs";
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-};
 const rows = Number(arg("--rows", 1_000_000));
 // The course trains up to 1000 rounds (early stopping 50); on this project's 2-core machine 300 rounds took
 // 29 min (validation RMSE still falling: no early stop), so the bench's default is 300.
@@ -30,12 +25,6 @@ if (!existsSync(join(root, "../shared/data/green_tripdata_2021-01.parquet")) || 
   console.log("bench/xgboost: skipped, needs ../shared/data and /usr/bin/python3 with xgboost");
   process.exit(0);
 }
-const run = (cmd, args, env = {}) => {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { seconds: (performance.now() - t0) / 1000, stderr: r.stderr };
-};
 console.error(`training the bench booster if absent (bench/trees/train_xgb.py, up to ${rounds} rounds) ...`);
 const trained = run(python, [join(root, "bench/trees/train_xgb.py"), join(root, "../shared/data"), modelDir, rounds]);
 if (trained.stderr.trim()) console.error(trained.stderr.trim().split("\n").slice(-1)[0]);
@@ -44,16 +33,6 @@ const dv = join(modelDir, "booster.dv.b");
 const model = join(modelDir, "booster.json");
 if (!existsSync(model)) run(process.execPath, [bin, "import", booster, "--preprocessor", dv, "-o", model]);
 const { csvPath } = await makeData(rows, dir);
-
-async function column(path, name) {
-  const out = [];
-  let idx = -1;
-  for await (const line of createInterface({ input: createReadStream(path) })) {
-    if (idx < 0) idx = line.split(",").indexOf(name);
-    else out.push(Number(line.split(",")[idx]));
-  }
-  return out;
-}
 
 const f32 = new Float32Array(1);
 const bits = new Int32Array(f32.buffer);
@@ -64,7 +43,6 @@ const ulps = (a, b) => {
   return Math.abs(x - bits[0]);
 };
 
-const fmt = (x) => Math.round(x).toLocaleString("en-US");
 const lines = [];
 for (const threads of threadCounts) {
   const refOut = join(dir, `xgboost.ref${threads}.csv`);
