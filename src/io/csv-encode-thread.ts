@@ -16,6 +16,8 @@ import { isGeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sin
 const inlineRows = () => Number(process.env.RIDEPRED_CSV_INLINE_ROWS ?? 100_000);
 /** Batches out at once: enough to keep the worker busy while the next are scored; beyond, this thread encodes. */
 const MAX_IN_FLIGHT = 2;
+/** Batches encoded but not yet written to the file. */
+const MAX_UNWRITTEN = 6;
 
 interface Init {
   ridepredCsvEncoder: true;
@@ -36,6 +38,7 @@ export function threadedCsvSink(path: string, columns: readonly OutColumn[], gzi
   let seq = 0;
   const waiting = new Map<number, (bytes: Uint8Array) => void>();
   let chain: Promise<void> = Promise.resolve(); // the writes of the bytes, in batch order
+  const unwritten: Promise<void>[] = []; // each batch's write, until it is done
   let inFlight = 0;
   let failure: unknown;
 
@@ -71,6 +74,8 @@ export function threadedCsvSink(path: string, columns: readonly OutColumn[], gzi
 
   return {
     async write(batch: OutBatch) {
+      // Back-pressure: at most MAX_UNWRITTEN batches' bytes wait for the file (memory stays bounded).
+      while (unwritten.length >= MAX_UNWRITTEN) await unwritten.shift()!.catch(() => {});
       check();
       if (header !== undefined) {
         const h = header;
@@ -85,6 +90,7 @@ export function threadedCsvSink(path: string, columns: readonly OutColumn[], gzi
           for (const p of pending) await file.write(p);
         });
         chain.catch((e) => (failure ??= e));
+        unwritten.push(chain);
         return;
       }
       inFlight++;
@@ -96,6 +102,7 @@ export function threadedCsvSink(path: string, columns: readonly OutColumn[], gzi
         await file.write(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
       });
       chain.catch((e) => (failure ??= e)); // a failed write ends the run at the next write or finish
+      unwritten.push(chain);
     },
     async finish() {
       try {
