@@ -10,7 +10,7 @@ import { isNdArray, numbersOf } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
 import { attr, shortName, stateOf } from "./state.js";
-import { type Charge, checkTopology, column, histTree, MAX_TREE_NODES, objects, records, scalarOf, sklearnTree } from "./trees.js";
+import { type Charge, histTree, MAX_TREE_NODES, objects, scalarOf, sklearnTree } from "./trees.js";
 
 type Fail = (message: string) => never;
 
@@ -157,35 +157,7 @@ function logistic(est: PyObject, nFeatures: number, k: number, spec: Spec, fail:
 function classTree(est: PyValue, nFeatures: number, k: number, what: string, fail: Fail, charge: Charge): TreeSpec {
   if (!isPyObject(est) || !["DecisionTreeClassifier", "ExtraTreeClassifier"].includes(shortName(est)))
     return fail(`${what} is a ${describe(est)}, not a DecisionTreeClassifier`);
-  const tree = attr(est, "tree_", fail);
-  if (!isPyObject(tree) || shortName(tree) !== "Tree") return fail(`${what}.tree_ is a ${describe(tree)}, not a sklearn.tree._tree.Tree`);
-  const [nf, nClasses, nOutputs] = tree.args;
-  if (typeof nOutputs === "number" && nOutputs !== 1) fail(`${what}.tree_ has ${nOutputs} outputs: multi-output models are not supported`);
-  if (typeof nf === "number" && nf !== nFeatures) fail(`${what}.tree_ was fitted on ${nf} features, but the DictVectorizer makes ${nFeatures}`);
-  const kk = numbersOf(nClasses ?? null, `${what}.tree_ n_classes`, fail);
-  if (kk.length !== 1 || kk[0] !== k) fail(`${what}.tree_ has [${kk}] classes, but classes_ lists ${k}`);
-  const st = stateOf(tree, fail);
-  const { n, cols } = records(st.get("nodes") ?? null, `${what}.tree_.nodes`, fail);
-  charge(n);
-  const nodeCount = st.get("node_count");
-  if (typeof nodeCount === "number" && nodeCount !== n) fail(`${what}.tree_ says node_count ${nodeCount} but has ${n} nodes`);
-  const values = numbersOf(st.get("values") ?? null, `${what}.tree_.values`, fail);
-  if (values.length !== n * k) fail(`${what}.tree_.values has ${values.length} numbers for ${n} nodes of ${k} classes`);
-  const left = column(cols, ["left_child"], `${what}.tree_.nodes`, fail);
-  const right = column(cols, ["right_child"], `${what}.tree_.nodes`, fail);
-  const feature = column(cols, ["feature"], `${what}.tree_.nodes`, fail);
-  const threshold = column(cols, ["threshold"], `${what}.tree_.nodes`, fail);
-  const spec: TreeSpec = {
-    feature: feature.map((f, i) => (left[i] === -1 ? -1 : f)),
-    threshold: threshold.map((t, i) => (left[i] === -1 ? 0 : t)),
-    left: left.map((l) => (l === -1 ? 0 : l)),
-    right: right.map((r) => (r === -1 ? 0 : r)),
-    value: values,
-  };
-  if (cols.missing_go_to_left)
-    spec.missing_left = column(cols, ["missing_go_to_left"], `${what}.tree_.nodes`, fail).map((m, i) => (left[i] === -1 ? 0 : m ? 1 : 0));
-  checkTopology(spec, nFeatures, `${what}.tree_`, fail);
-  return spec;
+  return sklearnTree(attr(est, "tree_", fail), nFeatures, `${what}.tree_`, fail, charge, k);
 }
 
 /** float32's machine epsilon: GradientBoosting clips the prior to [eps, 1 - eps] before taking logs. */

@@ -48,12 +48,19 @@ export function checkTopology(t: TreeSpec, nFeatures: number, what: string, fail
   if (bad >= 0) fail(`${what} node ${bad} has value ${t.value[bad]}: the model cannot predict`);
 }
 
-/** A fitted sklearn.tree._tree.Tree (regression, one output) as a TreeSpec. */
-export function sklearnTree(tree: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge = () => {}): TreeSpec {
+/**
+ * A fitted sklearn.tree._tree.Tree (one output) as a TreeSpec: a regression tree's node values, or with
+ * `classes` a classification tree's weighted class counts (`classes` numbers a node).
+ */
+export function sklearnTree(tree: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge = () => {}, classes?: number): TreeSpec {
   if (!isPyObject(tree) || shortName(tree) !== "Tree") return fail(`${what} is a ${describe(tree)}, not a sklearn.tree._tree.Tree`);
-  const [nf, , nOutputs] = tree.args;
+  const [nf, nClasses, nOutputs] = tree.args;
   if (typeof nOutputs === "number" && nOutputs !== 1) fail(`${what} has ${nOutputs} outputs: multi-output models are not supported`);
   if (typeof nf === "number" && nf !== nFeatures) fail(`${what} was fitted on ${nf} features, but the DictVectorizer makes ${nFeatures}`);
+  if (classes !== undefined) {
+    const kk = numbersOf(nClasses ?? null, `${what} n_classes`, fail);
+    if (kk.length !== 1 || kk[0] !== classes) fail(`${what} has [${kk}] classes, but classes_ lists ${classes}`);
+  }
   const st = stateOf(tree, fail);
   const { n, cols } = records(st.get("nodes") ?? null, `${what}.nodes`, fail);
   charge(n);
@@ -61,7 +68,9 @@ export function sklearnTree(tree: PyValue, nFeatures: number, what: string, fail
   if (typeof nodeCount === "number" && nodeCount !== n) fail(`${what} says node_count ${nodeCount} but has ${n} nodes`);
   const valuesV = st.get("values") ?? null;
   const values = numbersOf(valuesV, `${what}.values`, fail);
-  if (values.length !== n || (isNdArray(valuesV) && valuesV.shape[0] !== n)) {
+  if (classes !== undefined) {
+    if (values.length !== n * classes) fail(`${what}.values has ${values.length} numbers for ${n} nodes of ${classes} classes`);
+  } else if (values.length !== n || (isNdArray(valuesV) && valuesV.shape[0] !== n)) {
     fail(`${what}.values has shape [${isNdArray(valuesV) ? valuesV.shape : values.length}] for ${n} nodes: only single-output regression trees are supported`);
   }
   const left = column(cols, ["left_child"], `${what}.nodes`, fail);
