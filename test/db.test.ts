@@ -417,6 +417,36 @@ describe.skipIf(noShared !== undefined)("score with DuckDB tables", { timeout: 2
     expect(types).toEqual(["VARCHAR", "TIMESTAMP", "VARCHAR", "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "VARCHAR"]);
   }, 120_000);
 
+  it("DuckDB --if-exists replace: the table holds only the new rows and keeps its own definition, index and key", async () => {
+    const file = join(tmp, "rides.duckdb");
+    const loc = (t: string) => `duckdb:${file}?table=${t}`;
+    const setup = await DuckDBInstance.create(file);
+    const c = await setup.connect();
+    await c.run("CREATE TABLE few AS SELECT * FROM trips ORDER BY ride_id LIMIT 1000");
+    await c.run("CREATE INDEX preds_pickup ON preds (pickup_datetime)");
+    const ddl = (await c.runAndReadAll("SELECT sql FROM duckdb_tables() WHERE table_name = 'preds'")).getRowsJS()[0]![0];
+    c.closeSync();
+    setup.closeSync();
+    const r = ridepred(["score", loc("few"), "-o", loc("preds"), "--if-exists", "replace", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).rows_written).toBe(1000);
+    const dup = ridepred(["score", loc("few"), "-o", loc("preds"), "--if-exists", "append"]);
+    expect(dup.code).toBe(1); // the primary key is still there
+    expect(dup.stderr).toMatch(/ride_id green_tripdata_2021-02_\d+ is already in table preds: nothing written/);
+    const check = await DuckDBInstance.create(file);
+    const c2 = await check.connect();
+    const count = (
+      await c2.runAndReadAll("SELECT count(*)::INTEGER, count(*) FILTER (WHERE ride_id IN (SELECT ride_id FROM few))::INTEGER FROM preds")
+    ).getRowsJS()[0];
+    const after = (await c2.runAndReadAll("SELECT sql FROM duckdb_tables() WHERE table_name = 'preds'")).getRowsJS()[0]![0];
+    const indexes = (await c2.runAndReadAll("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'preds'")).getRowsJS().flat();
+    c2.closeSync();
+    check.closeSync();
+    expect(count).toEqual([1000, 1000]);
+    expect(after).toBe(ddl);
+    expect(indexes).toEqual(["preds_pickup"]);
+  }, 120_000);
+
   it("@duckdb/node-api (and pg) load only when a run uses such a URL", () => {
     const log = join(tmp, "loaded.txt");
     const hooks = join(tmp, "hooks.mjs");

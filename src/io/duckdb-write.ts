@@ -7,7 +7,7 @@ import { RidepredError } from "../errors.js";
 import { duckdbConnect, duckdbError } from "./duckdb-connect.js";
 import type { SinkOptions } from "./index.js";
 import { checkTarget, describeTarget, mergeStaged, type TableSession } from "./table-merge.js";
-import { type DuckdbLocation, quoteIdent, tableLabel } from "./table-url.js";
+import { type DuckdbLocation, qualified, quoteIdent, type TableName, tableLabel } from "./table-url.js";
 import { cells, type OutBatch, type OutColumn, type Sink } from "./types.js";
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
@@ -65,6 +65,7 @@ export async function openDuckdbSink(loc: DuckdbLocation, columns: readonly OutC
             key: options.key,
             period: options.period,
             target,
+            empty: () => recreateEmpty(session, table),
             stageExpr: (c) => (c.kind === "timestamp" ? `make_timestamp(CAST(round(${quoteIdent(c.name)} * 1000) AS BIGINT))` : quoteIdent(c.name)),
           });
           return { rowsWritten };
@@ -80,6 +81,30 @@ export async function openDuckdbSink(loc: DuckdbLocation, columns: readonly OutC
     conn.closeSync();
     throw e;
   }
+}
+
+/**
+ * --if-exists replace: in DuckDB, emptying a keyed table and inserting the same keys again in one
+ * transaction is slow (every key deleted and re-added in the key's index: 93 s for 1M rows, against
+ * 3.9 s for this), so the table is dropped and re-created from its own DDL and indexes, in the same
+ * transaction. A table that other tables' foreign keys point at cannot be dropped: it is TRUNCATEd.
+ */
+async function recreateEmpty(s: TableSession, table: TableName): Promise<void> {
+  const params = [table.schema ?? null, table.name];
+  const where = "database_name = current_database() AND schema_name = coalesce($1, current_schema()) AND table_name = $2";
+  const [def] = await s.rows<{ sql: string | null }>(`SELECT sql FROM duckdb_tables() WHERE ${where}`, params);
+  const referenced = await s.rows(
+    "SELECT 1 FROM duckdb_constraints() WHERE constraint_type = 'FOREIGN KEY' AND schema_name = coalesce($1, current_schema()) AND referenced_table = $2",
+    params,
+  );
+  if (!def?.sql || referenced.length > 0) {
+    await s.run(`TRUNCATE ${qualified(table)}`);
+    return;
+  }
+  const indexes = await s.rows<{ sql: string }>(`SELECT sql FROM duckdb_indexes() WHERE ${where} AND sql IS NOT NULL`, params);
+  await s.run(`DROP TABLE ${qualified(table)}`);
+  await s.run(def.sql);
+  for (const index of indexes) await s.run(index.sql);
 }
 
 export function duckdbSession(conn: DuckDBConnection, loc: DuckdbLocation): TableSession {

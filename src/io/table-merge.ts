@@ -69,6 +69,8 @@ export interface MergeSpec {
   target: TargetInfo;
   /** How each staged column becomes the target's value (default: the column itself). */
   stageExpr?: (column: OutColumn) => string;
+  /** How --if-exists replace empties the target inside the merge's transaction (default: TRUNCATE). */
+  empty?: () => Promise<void>;
 }
 
 /** The --if-exists mode a run uses, refused (exit 2, before any row is read) when the table cannot take it. */
@@ -110,7 +112,7 @@ export async function mergeStaged(s: TableSession, spec: MergeSpec): Promise<num
   await s.run("BEGIN");
   try {
     if (!spec.target.exists) await s.run(`CREATE TABLE IF NOT EXISTS ${target} (${columnDefs(spec.columns, spec.key)})`);
-    if (spec.mode === "replace" && spec.target.exists) await s.run(`TRUNCATE ${target}`);
+    if (spec.mode === "replace" && spec.target.exists) await (spec.empty ? spec.empty() : s.run(`TRUNCATE ${target}`));
     if (spec.mode === "replace-period") {
       const p = spec.period!;
       await s.run(`DELETE FROM ${target} WHERE "pickup_datetime" >= $1::timestamp AND "pickup_datetime" < $2::timestamp`, [
