@@ -145,7 +145,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
       tally.rowsRead += batch.n;
       job.onProgress?.({ rows: tally.rowsRead, fraction: source.progress(), seconds: (performance.now() - t0) / 1000 });
     }
-    return await finish(job, open, tally, (performance.now() - t0) / 1000);
+    return await finish(job, open, tally, t0);
   } catch (e) {
     await open.sink?.abort();
     await open.rejects?.abort();
@@ -441,7 +441,8 @@ function readTimes(col: string | undefined, columns: Record<string, Column>, n: 
 
 // ---- stage: finish -------------------------------------------------------------------------------
 
-async function finish(job: ScoreJob, open: OpenSinks, t: Tally, seconds: number): Promise<ScoreSummary> {
+/** The summary's seconds run from `t0` to the sink's end: a table's merge or key build and a file's rename count. */
+async function finish(job: ScoreJob, open: OpenSinks, t: Tally, t0: number): Promise<ScoreSummary> {
   if (t.rowsRead !== t.scored + t.filtered + t.rejected)
     throw new Error(`internal: rows do not reconcile (${t.rowsRead} != ${t.scored} + ${t.filtered} + ${t.rejected})`);
   // Rejects first: a table sink's merge is the run's last step, after which nothing can fail it.
@@ -449,6 +450,7 @@ async function finish(job: ScoreJob, open: OpenSinks, t: Tally, seconds: number)
   open.rejects = undefined;
   const result = await open.sink!.finish();
   open.sink = undefined;
+  const seconds = (performance.now() - t0) / 1000;
   return {
     input: redactLocation(job.input),
     output: redactLocation(job.output),
