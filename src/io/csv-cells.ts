@@ -6,6 +6,7 @@
 // stage (coercion, rejects, reports) sees the same values it would see from the strings, and the text of
 // any cell can be given back exactly (text()). The first cell of another form turns the column back
 // into plain strings for the rest of the batch, the earlier cells rewritten from their values.
+import { smallIdIn } from "../columns.js";
 import type { ColumnUse } from "./types.js";
 import { formatTimestamp } from "./timestamp.js";
 
@@ -49,8 +50,8 @@ export class CsvCells {
         return;
       }
       case IDS: {
-        const id = b === a ? -1 : smallIdAt(s, a, b);
-        if (id >= -1) this.ids[row] = id;
+        const id = smallIdIn(s, a, b); // -1: empty (missing) or not a small id
+        if (id >= 0 || b === a) this.ids[row] = id;
         else this.demote(row, s.slice(a, b));
         return;
       }
@@ -120,8 +121,8 @@ export class CsvCells {
  */
 export function parseCell(use: ColumnUse, s: string, a: number, b: number): number {
   if (use === "category") {
-    const id = b === a ? -1 : smallIdAt(s, a, b);
-    return id >= -1 ? id : Number.NaN;
+    const id = smallIdIn(s, a, b);
+    return id >= 0 || b === a ? id : Number.NaN;
   }
   if (b === a) return Number.NaN;
   return use === "timestamp" ? parseTime(s, a, b) : parseNumber(s, a, b);
@@ -213,17 +214,4 @@ function digitsAt(s: string, at: number, n: number): number {
     v = v * 10 + d;
   }
   return v;
-}
-
-/** s[a, b) as a small id "0".."4095" (no sign, no leading zero); -2 otherwise. */
-function smallIdAt(s: string, a: number, b: number): number {
-  const n = b - a;
-  if (n > 4 || (n > 1 && s.charCodeAt(a) === 48)) return -2;
-  let v = 0;
-  for (let i = a; i < b; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -2;
-    v = v * 10 + d;
-  }
-  return v < 4096 ? v : -2;
 }
