@@ -12,17 +12,13 @@
 //   ~2 minutes at 1M rows on 2 cores; the targets are stated for --rows 10000000 (~15 minutes, most of it
 //   the reference; pandas needs ~7 GB there). Under flock /tmp/ridepred-bench.lock when others bench too.
 import { spawnSync } from "node:child_process";
-import { createReadStream, existsSync, rmSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { arg, column, fmt } from "./lib/harness.mjs";
 import { makeData } from "./score-data.mjs";
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : def;
-};
 const rows = Number(arg("--rows", 1_000_000));
 const dir = arg("--dir", "/tmp/ridepred-bench");
 const withReference = !process.argv.includes("--no-reference");
@@ -60,17 +56,6 @@ function measure(label, cmd, args, env = {}) {
     job = JSON.parse(r.stdout).rows_per_second;
   } catch {}
   return { label, seconds, rss: kb / 1024, rate: rows / seconds, job };
-}
-
-/** Column `name` of a CSV file as numbers (simple split: the bench outputs have no quoted fields). */
-async function column(path, name) {
-  const out = [];
-  let idx = -1;
-  for await (const line of createInterface({ input: createReadStream(path) })) {
-    if (idx < 0) idx = line.split(",").indexOf(name);
-    else out.push(Number(line.split(",")[idx]));
-  }
-  return out;
 }
 
 const results = [];
@@ -121,7 +106,6 @@ const outCsv = out("csv", rounds - 1) + ".csv";
 const outPq = out("pq", rounds - 1) + ".parquet";
 results.push(...best);
 
-const fmt = (x) => Math.round(x).toLocaleString("en-US");
 console.log(
   `\nbench/score: ${fmt(rows)} real TLC rows (green 2021-01, 2021-02, 2023-01 repeated), filter 1..60 min, ${cpus().length} cores, same machine, same run; ridepred: fastest of ${rounds} rounds, highest RSS of them`,
 );

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isDict, materialize } from "../src/columns.js";
 import { openCsv } from "../src/io/csv-read.js";
 import { toMillis } from "../src/io/timestamp.js";
+import { GREEN_PARSE } from "./support/csv-uses.js";
 import type { ColumnUse, RecordBatch } from "../src/io/types.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -42,18 +43,10 @@ function messyCsv(): string {
   return out.join("\r\n") + "\r\n";
 }
 
-const PARSE: Record<string, ColumnUse> = {
-  lpep_pickup_datetime: "timestamp",
-  lpep_dropoff_datetime: "timestamp",
-  PULocationID: "category",
-  DOLocationID: "category",
-  trip_distance: "number",
-};
-
 async function read(path: string, parse?: Record<string, ColumnUse>): Promise<RecordBatch[]> {
   const src = await openCsv(path, false, 4096);
   const out: RecordBatch[] = [];
-  for await (const b of src.batches(Object.keys(PARSE), 257, { parse })) {
+  for await (const b of src.batches(Object.keys(GREEN_PARSE), 257, { parse })) {
     // Batches' arrays are the reader's until the next batch: copy what the test keeps.
     const columns = Object.fromEntries(
       Object.entries(b.columns).map(([k, c]) => [
@@ -61,7 +54,7 @@ async function read(path: string, parse?: Record<string, ColumnUse>): Promise<Re
         isDict(c) ? { dictionary: c.dictionary, indices: c.indices.slice() } : c instanceof Float64Array ? c.slice() : Array.from(c as ArrayLike<unknown>),
       ]),
     );
-    const text = Object.fromEntries(Object.keys(PARSE).map((k) => [k, Array.from({ length: b.n }, (_, r) => b.text?.(k, r))]));
+    const text = Object.fromEntries(Object.keys(GREEN_PARSE).map((k) => [k, Array.from({ length: b.n }, (_, r) => b.text?.(k, r))]));
     out.push({ ...b, columns, text: (k: string, r: number) => text[k]![r] });
   }
   await src.close();
@@ -73,13 +66,13 @@ describe("parsed CSV columns", () => {
     const path = join(tmp, "messy.csv");
     writeFileSync(path, messyCsv());
     const plain = await read(path);
-    const parsed = await read(path, PARSE);
+    const parsed = await read(path, GREEN_PARSE);
     expect(parsed.map((b) => b.n)).toEqual(plain.map((b) => b.n));
     let typed = 0;
     for (const [i, b] of parsed.entries()) {
       const p = plain[i]!;
       expect(b.errors).toEqual(p.errors);
-      for (const [name, use] of Object.entries(PARSE)) {
+      for (const [name, use] of Object.entries(GREEN_PARSE)) {
         const strings = p.columns[name] as unknown[];
         const col = b.columns[name]!;
         const bad = new Set(p.errors.map((e) => e.row));

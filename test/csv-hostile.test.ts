@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openCsv } from "../src/io/csv-read.js";
 import { openJsonl } from "../src/io/jsonl-read.js";
 import type { BatchSource } from "../src/io/types.js";
+import { rng } from "../bench/fuzz-lib.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin/ridepred");
@@ -178,15 +179,7 @@ describe("one record is bounded by --max-record-bytes", () => {
 });
 
 describe("random valid CSV, cut into chunks of every size, reads as csv-parse reads it", () => {
-  // A small deterministic PRNG (mulberry32): the same cases on every run.
-  function rng(seed: number) {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  // rng: bench/fuzz-lib.mjs's deterministic PRNG (mulberry32): the same cases on every run.
   const pieces = ["a", "130", "3.66", "", " x ", "é✓", ",", '"', '""', "\n", "\r\n", "long".repeat(50)];
   function field(r: () => number): string {
     let v = "";

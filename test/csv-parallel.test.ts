@@ -10,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { rng } from "../bench/fuzz-lib.mjs";
+import { GREEN_PARSE } from "./support/csv-uses.js";
 import type { ColumnUse, RecordBatch } from "../src/io/types.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -31,22 +33,6 @@ afterEach(() => {
   delete process.env.RIDEPRED_CSV_BLOCK;
 });
 
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const PARSE: Record<string, ColumnUse> = {
-  lpep_pickup_datetime: "timestamp",
-  lpep_dropoff_datetime: "timestamp",
-  PULocationID: "category",
-  DOLocationID: "category",
-  trip_distance: "number",
-};
 const ODD = ["", "1.50", "043", "N/A", '"7"', "-0", "1e3", "2021-02-30 10:00:00", '"a,b"', '"x""y"', '"line\nbreak"', '"two\r\nlines"', "4096", "00"];
 const BROKEN = ['x"y', '"a"b', "", "1,2"]; // a stray quote, text after a closing quote, a blank line, an extra field
 
@@ -99,13 +85,13 @@ describe("CSV parsed on worker threads reads as the one-thread reader reads it",
     it(`messy sample, seed ${seed}: same batches, cell for cell, with 2 and 3 threads and blocks of many sizes`, async () => {
       const file = join(tmp, `messy-${seed}.csv`);
       writeFileSync(file, messyCsv(seed));
-      const wanted = [...Object.keys(PARSE), "store_and_fwd_flag"];
-      const one = await readAll(file, 1, wanted, PARSE);
+      const wanted = [...Object.keys(GREEN_PARSE), "store_and_fwd_flag"];
+      const one = await readAll(file, 1, wanted, GREEN_PARSE);
       expect(one.error).toBeUndefined();
       for (const block of [300, 1000, 4099, 20000]) {
         process.env.RIDEPRED_CSV_BLOCK = String(block);
         const before = chunkStats.byWorkers;
-        for (const threads of [2, 3]) expect(await readAll(file, threads, wanted, PARSE), `${threads} threads, ${block}-character blocks`).toEqual(one);
+        for (const threads of [2, 3]) expect(await readAll(file, threads, wanted, GREEN_PARSE), `${threads} threads, ${block}-character blocks`).toEqual(one);
         expect(chunkStats.byWorkers, "the worker threads parsed blocks").toBeGreaterThan(before);
       }
     }, 60_000);
@@ -148,9 +134,9 @@ describe("CSV parsed on worker threads reads as the one-thread reader reads it",
       [unclosed, undefined, /quoted field opened in row 1500 is never closed|row 1500 is longer/],
       [long, 500, /row 1700 is longer than --max-record-bytes \(500\)/],
     ] as const) {
-      const one = await readAll(file, 1, Object.keys(PARSE), PARSE, max);
+      const one = await readAll(file, 1, Object.keys(GREEN_PARSE), GREEN_PARSE, max);
       expect(one.error).toMatch(message);
-      expect(await readAll(file, 2, Object.keys(PARSE), PARSE, max)).toEqual(one);
+      expect(await readAll(file, 2, Object.keys(GREEN_PARSE), GREEN_PARSE, max)).toEqual(one);
     }
   }, 60_000);
 });

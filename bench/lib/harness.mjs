@@ -1,5 +1,5 @@
 // What the bench drivers share: their options, timed child runs, a column of an output CSV, and how
-// they print row counts. (bench/score.mjs keeps its own copies for now and could use these.)
+// they print row counts.
 import { spawnSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
