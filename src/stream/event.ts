@@ -5,7 +5,7 @@
 // one predictColumns call for the batch instead of a batch of one per event). Both parse and check an
 // event the same way (parseEvent) and write the same JSON; the prediction is the runtime's.
 import { InputError } from "../errors.js";
-import { eventFields, eventPrediction, outputsOf } from "../runtime/outputs.js";
+import { eventFields, eventPrediction, type Outputs, outputsOf } from "../runtime/outputs.js";
 import type { Columns, Predictor } from "../runtime/predictor.js";
 
 export interface RideEvent {
@@ -43,13 +43,12 @@ export function eventTransform(predictor: Predictor): Transform {
       if (classifier) ({ index: y, probabilities: proba } = predictor.classify(ev.ride as Record<string, unknown>));
       else y = predictor.predict(ev.ride as Record<string, unknown>);
     } catch (e) {
-      if (e instanceof InputError) return { ok: false, reason: e.field === "$" ? `ride: ${e.reason}` : `ride.${e.field}: ${e.reason}` };
+      if (e instanceof InputError) return { ok: false, reason: inputReason(e.field, e.reason) };
       throw e;
     }
-    if (!Number.isFinite(y)) return { ok: false, reason: `prediction is not a finite number (${y})` };
+    if (!Number.isFinite(y)) return { ok: false, reason: nonFinite(y) };
     const rideId = ev.ride_id;
-    const fields = eventFields(outputs, y, proba);
-    const json = head + fields + ',"ride_id":' + JSON.stringify(rideId) + "}}";
+    const json = predictionJson(head, outputs, y, proba, JSON.stringify(rideId));
     return { ok: true, json, event: { model, version, prediction: { ...eventPrediction(outputs, y, proba), ride_id: rideId } } };
   };
 }
@@ -58,6 +57,15 @@ export function eventTransform(predictor: Predictor): Transform {
 function eventHead(predictor: Predictor): string {
   return `{"model":${JSON.stringify(predictor.name)},"version":${JSON.stringify(predictor.version)},"prediction":{`;
 }
+
+/** Why a ride's input makes its event poison ("$": the ride as a whole). */
+const inputReason = (field: string, reason: string) => (field === "$" ? `ride: ${reason}` : `ride.${field}: ${reason}`);
+
+const nonFinite = (y: number) => `prediction is not a finite number (${y})`;
+
+/** The output event's JSON for a finite prediction; idJson is the ride id as JSON. */
+const predictionJson = (head: string, outputs: Outputs, y: number, proba: ArrayLike<number> | undefined, idJson: string) =>
+  head + eventFields(outputs, y, proba) + ',"ride_id":' + idJson + "}}";
 
 /** An event parsed and checked for its two keys, or why it is poison. Accepts text or a parsed value. */
 function parseEvent(data: string | Buffer | unknown): RideEvent | string {
@@ -125,18 +133,18 @@ export function eventBatchTransform(predictor: Predictor): BatchTransform {
       const err = errors[e]?.row === r ? errors[e]! : undefined;
       const i = at[r]!;
       if (err) {
-        result[i] = { ok: false, reason: err.field === "$" ? `ride: ${err.reason}` : `ride.${err.field}: ${err.reason}` };
+        result[i] = { ok: false, reason: inputReason(err.field, err.reason) };
         continue;
       }
       const y = predictions[r]!;
       if (!Number.isFinite(y)) {
-        result[i] = { ok: false, reason: `prediction is not a finite number (${y})` };
+        result[i] = { ok: false, reason: nonFinite(y) };
         continue;
       }
       const id = rideIds[r];
       const idJson = JSON.stringify(id);
-      const fields = eventFields(outputs, y, probabilities?.subarray(r * k, r * k + k));
-      result[i] = { ok: true, json: head + fields + ',"ride_id":' + idJson + "}}", rideId: typeof id === "string" ? id : idJson };
+      const json = predictionJson(head, outputs, y, probabilities?.subarray(r * k, r * k + k), idJson);
+      result[i] = { ok: true, json, rideId: typeof id === "string" ? id : idJson };
     }
     return result;
   };
