@@ -74,8 +74,8 @@ function suite(name: string, skip: string | undefined, open: (dir: string) => Pr
       expect(got.every((r, i) => Object.is(r.predicted_duration, want[i]!.predicted_duration))).toBe(true);
     });
 
-    it("re-running a period gives the same rows, never duplicates (upsert and replace-period)", async () => {
-      for (const mode of ["upsert", "replace-period"]) {
+    it("re-running a period gives the same rows, never duplicates (upsert, replace-period and replace)", async () => {
+      for (const mode of ["upsert", "replace-period", "replace"]) {
         const args = ["-o", db.url(`again_${mode.replace("-", "_")}`), "--in-database", "--if-exists", mode, ...period, "--on-error", "skip", "--json"];
         const first = run(...args);
         expect(first.code, first.stderr).toBe(0);

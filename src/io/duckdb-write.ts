@@ -65,7 +65,6 @@ export async function openDuckdbSink(loc: DuckdbLocation, columns: readonly OutC
             key: options.key,
             period: options.period,
             target,
-            empty: () => recreateEmpty(session, table),
             stageExpr: (c) => (c.kind === "timestamp" ? `make_timestamp(CAST(round(${quoteIdent(c.name)} * 1000) AS BIGINT))` : quoteIdent(c.name)),
           });
           return { rowsWritten };
@@ -107,8 +106,9 @@ async function recreateEmpty(s: TableSession, table: TableName): Promise<void> {
   for (const index of indexes) await s.run(index.sql);
 }
 
+/** The DuckDB side of table-merge's statements; the sink and `score --in-database` both use it. */
 export function duckdbSession(conn: DuckDBConnection, loc: DuckdbLocation): TableSession {
-  return {
+  const session: TableSession = {
     label: loc.label,
     run: async (sql, params) => {
       const r = await conn.run(sql, params as never);
@@ -116,5 +116,7 @@ export function duckdbSession(conn: DuckDBConnection, loc: DuckdbLocation): Tabl
     },
     rows: async <T>(sql: string, params?: unknown[]) => (await conn.runAndReadAll(sql, params as never)).getRowObjectsJS() as T[],
     fail: (e, doing, exitCode) => duckdbError(loc, e, doing, exitCode),
+    empty: (table) => recreateEmpty(session, table),
   };
+  return session;
 }

@@ -21,6 +21,8 @@ export interface TableSession {
   label: string;
   /** Turns an engine error into a one-line RidepredError (exit 2 unless told). */
   fail(e: unknown, doing: string, exitCode?: 1 | 2): RidepredError;
+  /** How --if-exists replace empties an existing table inside the merge's transaction (default: TRUNCATE). */
+  empty?(table: TableName): Promise<void>;
 }
 
 export interface TargetInfo {
@@ -69,8 +71,6 @@ export interface MergeSpec {
   target: TargetInfo;
   /** How each staged column becomes the target's value (default: the column itself). */
   stageExpr?: (column: OutColumn) => string;
-  /** How --if-exists replace empties the target inside the merge's transaction (default: TRUNCATE). */
-  empty?: () => Promise<void>;
 }
 
 /** The --if-exists mode a run uses, refused (exit 2, before any row is read) when the table cannot take it. */
@@ -112,7 +112,7 @@ export async function mergeStaged(s: TableSession, spec: MergeSpec): Promise<num
   await s.run("BEGIN");
   try {
     if (!spec.target.exists) await s.run(`CREATE TABLE IF NOT EXISTS ${target} (${columnDefs(spec.columns, spec.key)})`);
-    if (spec.mode === "replace" && spec.target.exists) await (spec.empty ? spec.empty() : s.run(`TRUNCATE ${target}`));
+    if (spec.mode === "replace" && spec.target.exists) await (s.empty ? s.empty(spec.table) : s.run(`TRUNCATE ${target}`));
     if (spec.mode === "replace-period") {
       const p = spec.period!;
       await s.run(`DELETE FROM ${target} WHERE "pickup_datetime" >= $1::timestamp AND "pickup_datetime" < $2::timestamp`, [
