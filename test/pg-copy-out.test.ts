@@ -70,4 +70,17 @@ describe("pg-copy-streams internals used by pg-copy-out", () => {
     expect(r.parses).toBeGreaterThan(0);
     expect(r.handedBack).toEqual(Buffer.concat([error, tail]));
   });
+
+  it("CopyData bytes in the same socket read as an ErrorResponse come out before pg gets the error, at every cut", async () => {
+    const error = message("E", Buffer.from("SERROR\0Mdivision by zero\0\0"));
+    const data = Buffer.concat([message("d", rows[0]!), message("d", rows[1]!)]);
+    const wire = Buffer.concat([data, error, tail]);
+    // One read holding everything; then every single cut inside the rows, so the error's read starts with
+    // the end of a row (or a whole one, or a cut header) before the error.
+    for (const cuts of [[], ...Array.from({ length: data.length + 4 }, (_, c) => [c + 1])]) {
+      const r = await run(wire, cuts);
+      expect(r.got, `cut at ${cuts}`).toEqual(Buffer.concat([rows[0]!, rows[1]!]));
+      expect(r.handedBack, `cut at ${cuts}`).toEqual(Buffer.concat([error, tail]));
+    }
+  });
 });

@@ -50,7 +50,9 @@ export function copyOut(sql: string): ReturnType<typeof copyTo> {
       }
       const code = buf[i]!;
       if (code === ERROR_RESPONSE) {
-        // pg parses the error (and what follows) and fails the query; the stream reports it.
+        // The rows before the error in this read are delivered first (compaction only wrote below i);
+        // then pg parses the error (and what follows) and fails the query; the stream reports it.
+        if (w > 0) s.push(buf.subarray(0, w));
         s._buffer.push(buf.subarray(i));
         s._detach();
         return undefined;
