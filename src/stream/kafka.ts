@@ -85,6 +85,8 @@ function splitId(id: string): [partition: number, offset: bigint] {
 interface Held {
   remaining: number;
   release: () => void;
+  /** The group generation it was fetched in (counted by this process's joins). */
+  generation: number;
 }
 
 export interface ConsumerOptions {
@@ -103,17 +105,30 @@ export interface ConsumerOptions {
   log?: (m: string) => void;
 }
 
+export interface KafkaSource extends Source {
+  /** Messages fetched but dropped unwritten because the group refused a commit of their generation. */
+  discarded(): number;
+}
+
 const MAX_RESTARTS = 5;
+/** Refusals that mean this member's generation is over: kafkajs rejoins and resumes from committed offsets. */
+const LOST_GENERATION = /REBALANCE_IN_PROGRESS|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID/;
 
 /** The consumer must be connected; subscribes and starts it. */
-export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promise<Source> {
+export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promise<KafkaSource> {
   const queue: Message[] = [];
   let head = 0;
   const held = new Map<string, Held>();
-  // Per partition, the highest offset this process has received: kafkajs resumes a partition from its last
-  // committed offset after a rebalance (or a refused commit), so an offset at or below it is a redelivery.
-  const highest = new Map<number, bigint>();
-  const again = new Set<Message>();
+  const fetchedIn = new WeakMap<Message, number>();
+  // Generations are counted by joins. A refused commit ends its generation: whatever was fetched in it and
+  // not yet written is dropped (the partition may belong to another member now, which reads it from the
+  // committed offset), and so is anything kafkajs fetches before it has rejoined.
+  let generation = 0;
+  let staleThrough = -1;
+  let discarded = 0;
+  // Per partition, the highest offset this process has written: one at or below it written again is a
+  // redelivery (kafkajs resumes from the last committed offset after a rejoin).
+  const written = new Map<number, bigint>();
   let reclaimed = 0;
   let failure: Error | undefined;
   let closing = false;
@@ -128,10 +143,13 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
     partitionsConsumedConcurrently: o.concurrency,
     eachBatch: async ({ batch, heartbeat }) => {
       if (closing || batch.messages.length === 0) return;
+      if (generation <= staleThrough) {
+        discarded += batch.messages.length;
+        return;
+      }
       let release!: () => void;
       const done = new Promise<void>((r) => (release = r));
-      const h: Held = { remaining: batch.messages.length, release };
-      const top = highest.get(batch.partition) ?? -1n;
+      const h: Held = { remaining: batch.messages.length, release, generation };
       for (const m of batch.messages) {
         const id = msgId(batch.partition, m.offset);
         held.set(id, h);
@@ -139,11 +157,9 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
           m.value === null
             ? { id, data: undefined, key: m.key, poison: "message has no value (tombstone)" }
             : { id, data: m.value.toString("utf8"), key: m.key };
-        if (BigInt(m.offset) <= top) again.add(msg);
+        fetchedIn.set(msg, generation);
         queue.push(msg);
       }
-      const last = batch.messages[batch.messages.length - 1]!;
-      if (BigInt(last.offset) > top) highest.set(batch.partition, BigInt(last.offset));
       notify();
       // Keep the membership alive while the pipeline works through a long queue.
       const beat = setInterval(() => heartbeat().catch(() => {}), 3000);
@@ -159,7 +175,10 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
   // in a row (a join can lose a race, e.g. a follower's SyncGroup reaching kcat's mock cluster before the
   // leader's gets INVALID_REQUEST); the budget is renewed by every successful join. Then the stream ends.
   let restarts = 0;
-  consumer.on(consumer.events.GROUP_JOIN, () => (restarts = 0));
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    restarts = 0;
+    generation++;
+  });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     if (payload.restart || closing) return;
     if (++restarts > MAX_RESTARTS) {
@@ -188,6 +207,25 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
     held.clear();
   };
 
+  // Drop every unwritten message of generations up to `g`, queued or handed out (the pipeline asks
+  // owns() before writing), and release their eachBatch calls so that kafkajs can rejoin. kafkajs does
+  // not rejoin while a batch is held, so nothing held is of a later generation than the refused one.
+  const endGeneration = (g: number) => {
+    staleThrough = Math.max(staleThrough, g);
+    const release = new Set<Held>();
+    for (const [id, h] of held)
+      if (h.generation <= staleThrough) {
+        held.delete(id);
+        release.add(h);
+        discarded++;
+      }
+    const keep = queue.slice(head).filter((m) => (fetchedIn.get(m) ?? generation) > staleThrough);
+    queue.length = 0;
+    queue.push(...keep);
+    head = 0;
+    for (const h of release) h.release();
+  };
+
   return {
     async next(max, signal) {
       if (head === queue.length && !failure && !signal.aborted) {
@@ -202,23 +240,26 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
       if (signal.aborted) return null;
       const out = queue.slice(head, head + max);
       head += out.length;
-      // Counted when handed out (so predicted again), not when fetched: a close releases the rest unread.
-      if (again.size) for (const m of out) if (again.delete(m)) reclaimed++;
       if (head === queue.length) {
         queue.length = 0;
         head = 0;
       }
       return out;
     },
+    owns: (m) => (fetchedIn.get(m) ?? generation) > staleThrough,
     async ack(ids) {
       // The highest acked offset per partition, committed as the next offset to read.
       const next = new Map<number, bigint>();
       const finished: Held[] = [];
+      let fetched = generation;
       for (const id of ids) {
         const [p, off] = splitId(id);
+        if (off <= (written.get(p) ?? -1n)) reclaimed++;
+        else written.set(p, off);
         if ((next.get(p) ?? -1n) < off + 1n) next.set(p, off + 1n);
         const h = held.get(id);
         held.delete(id);
+        if (h) fetched = Math.min(fetched, h.generation);
         if (h && --h.remaining === 0) finished.push(h);
       }
       const offsets = [...next].map(([partition, offset]) => ({ topic: o.topic, partition, offset: String(offset) }));
@@ -229,16 +270,19 @@ export async function kafkaSource(consumer: Consumer, o: ConsumerOptions): Promi
         // last committed offset (duplicates downstream, carrying the same source headers). Not a failure.
         // kafkajs's retrier wraps the broker's error (KafkaJSNonRetriableError, cause: the protocol error).
         const type = (rootCause(e) as { type?: string }).type ?? (e as { type?: string }).type ?? "";
-        if (!/REBALANCE_IN_PROGRESS|ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|NOT_COORDINATOR/.test(type)) throw e;
+        if (!LOST_GENERATION.test(type) && !/NOT_COORDINATOR/.test(type)) throw e;
         o.onLostCommit?.(
           offsets.map((x) => x.partition),
           type,
           ids.length,
         );
+        // A coordinator that moved is no lost partition: the next commit covers these offsets too.
+        if (LOST_GENERATION.test(type)) endGeneration(fetched);
       }
       for (const h of finished) h.release();
     },
     reclaimed: () => reclaimed,
+    discarded: () => discarded,
     // next() only takes from the queue kafkajs fills; it may run while the previous batch is committed.
     readAhead: true,
     async close() {

@@ -205,7 +205,11 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
       onLostCommit: (ps, why, messages) => {
         lostCommits++;
         uncommitted += messages;
-        o.log(`partitions ${ps.join(",")} moved to another member before their offsets were committed (${why}): they are delivered again there`);
+        o.log(
+          /NOT_COORDINATOR/.test(why)
+            ? `partitions ${ps.join(",")}: offsets not committed (${why}); the next commit covers them`
+            : `partitions ${ps.join(",")} moved to another member before their offsets were committed (${why}): they are delivered again there; what this member had fetched and not yet written is dropped, and it resumes from the group's committed offsets`,
+        );
       },
     });
     const sink = k.kafkaSink(producer, { to: to.topic, deadLetter: dead.topic, origin: { topic: from.topic, group: o.group, model } });
@@ -232,6 +236,7 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
       idempotent,
       lost_commits: lostCommits,
       uncommitted,
+      discarded: source.discarded(),
       ...stats,
     };
   } finally {

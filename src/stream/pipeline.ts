@@ -31,6 +31,7 @@ export interface RunOptions {
 }
 
 interface Prepared {
+  batch: readonly Message[];
   size: number;
   outputs: Output[];
   letters: DeadLetter[];
@@ -57,7 +58,22 @@ function prepare(batch: readonly Message[], transform: BatchTransform): Prepared
       else letters.push({ id: m.id, data: m.data, reason: r.reason, key: m.key });
     }
   }
-  return { size: batch.length, outputs, letters, ids };
+  return { batch, size: batch.length, outputs, letters, ids };
+}
+
+/** The part of a prepared batch the source still owns (see Source.owns). */
+function owned(b: Prepared, owns: (m: Message) => boolean): Prepared {
+  const lost = new Set<string>();
+  for (const m of b.batch) if (!owns(m)) lost.add(m.id);
+  if (lost.size === 0) return b;
+  const ids = b.ids.filter((id) => !lost.has(id));
+  return {
+    batch: b.batch.filter((m) => !lost.has(m.id)),
+    size: ids.length,
+    outputs: b.outputs.filter((x) => !lost.has(x.id)),
+    letters: b.letters.filter((l) => !lost.has(l.id)),
+    ids,
+  };
 }
 
 /** A promise whose rejection is handled later (when awaited), not reported as unhandled meanwhile. */
@@ -69,7 +85,10 @@ function later<T>(p: Promise<T>): Promise<T> {
 export async function runPipeline(source: Source, sink: Sink, transform: BatchTransform, opts: RunOptions): Promise<StreamStats> {
   const t0 = performance.now();
   const stats: StreamStats = { events: 0, predictions: 0, dead_lettered: 0, seconds: 0, events_per_second: 0 };
-  const flush = async (b: Prepared) => {
+  const flush = async (prepared: Prepared) => {
+    // Asked only now, after the previous batch's ack: that ack may have lost the source these messages.
+    const b = source.owns ? owned(prepared, source.owns) : prepared;
+    if (b.size === 0) return;
     // Write first, ack last: the order that makes a crash cost duplicates, never losses.
     if (b.outputs.length) await sink.write(b.outputs);
     if (b.letters.length) await sink.deadLetter(b.letters);

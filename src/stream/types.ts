@@ -23,11 +23,17 @@ export interface Source {
    * full batch). Sources whose reads and acks share state or a connection that a read can hold leave it unset.
    */
   readonly readAhead?: boolean;
+  /**
+   * False for a message handed out that must no longer be written: the source lost it (a Kafka member whose
+   * commit the group refused no longer owns what it fetched; the partition's owner reads it again from the
+   * committed offset). Asked just before a batch is written; such messages are neither written nor acked.
+   */
+  owns?(message: Message): boolean;
   /** Mark messages done: called only after their outputs (or dead letters) were written by the sink. */
   ack(ids: readonly string[]): Promise<void>;
   /**
    * Messages delivered again, so far (for the summary): taken over from a dead consumer (Redis), or received
-   * a second time by this process (Kafka). Absent where the source cannot tell: a pipe redelivers nothing, and
+   * a second time by this process (Kafka: written again). Absent where the source cannot tell: a pipe redelivers nothing, and
    * a Kinesis reader cannot know which records past the checkpoint a dead reader had already put.
    */
   reclaimed?(): number;
