@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rng } from "../bench/fuzz-lib.mjs";
 import { writeShortest } from "../src/io/csv-number.js";
 import { csvSink, type Out } from "../src/io/csv-write.js";
 import { cellText, csvQuote } from "../src/io/text-write.js";
@@ -94,6 +95,49 @@ describe("numbers: the fast path writes String(x)", () => {
     }
     expect(bad).toEqual([]);
   });
+  it("on adversarial doubles: subnormals, powers of ten and two and their neighbours, decimal ties, the 1e21 and 1e-7 edges, every digit count", () => {
+    const out = scratch();
+    const f = new Float64Array(1);
+    const w = new Uint32Array(f.buffer);
+    const rand = rng(15);
+    const bad: string[] = [];
+    const check = (x: number) => {
+      const got = shortest(out, x);
+      if (got !== String(x) && bad.length < 5) bad.push(`${String(x)} written as ${got}`);
+    };
+    /** x and its neighbours `d` units in the last place away, both signs. */
+    const around = (x: number, d: number) => {
+      for (let k = -d; k <= d; k++) {
+        f[0] = x;
+        w[0] = (w[0]! + k) >>> 0;
+        check(f[0]!);
+        check(-f[0]!);
+      }
+    };
+    for (let i = 0; i < 3000; i++) {
+      w[1] = 0;
+      w[0] = i;
+      check(f[0]!); // the smallest subnormals
+      w[1] = 0x000fffff;
+      w[0] = 0xffffffff - i;
+      check(f[0]!); // the largest
+    }
+    for (let e = -1075; e <= 1024; e++) around(2 ** e, 2);
+    for (let e = -325; e <= 309; e++) for (const m of ["1", "2", "5", "9.999999999999999", "9.999999999999998"]) around(Number(`${m}e${e}`), 3);
+    for (const x of [1e21, 999999999999999900000, 1e17, 1e17 - 16, 1e-4, 0.00009999999999999999, 1e-7, 1e-6]) around(x, 40);
+    check(-0);
+    for (let i = 0; i < 100_000; i++) {
+      // A decimal of 1..17 digits at any scale of the fixed range, its neighbours, and the tie halfway past it.
+      const digits = 1 + Math.floor(rand() * 17);
+      const e = Math.floor(rand() * 44) - 24;
+      const m = Math.floor(rand() * 10 ** digits);
+      around(Number(`${m}e${e}`), 1);
+      check(Number(`${m}5e${e - 1}`));
+      check(Number(`${Math.floor(rand() * 1e15)}.5`));
+      check(Math.floor(rand() * 2 ** 53) / 2 ** Math.floor(rand() * 60)); // exact binary fractions: long decimal ties
+    }
+    expect(bad).toEqual([]);
+  });
 });
 
 describe("csvSink writes exactly the cell strings", () => {
@@ -115,7 +159,7 @@ describe("csvSink writes exactly the cell strings", () => {
       values: [
         { prefix: "green_2021-01_", numbers: Float64Array.from([0, 1, 2, 99, 12345678901, 3, 4]) },
         Float64Array.from([t0, t0 + 1, NaN, Date.UTC(1999, 11, 31, 23, 59, 59), Date.UTC(2008, 0, 1), -1000, t0 + 86399000]),
-        { dictionary: ["43", "1,2", 'q"q', "ünï"], indices: Int32Array.from([0, 1, 2, 3, -1, 0, 0]) },
+        { dictionary: ["43", "1,2", 'q"q', "ünï", "a cell longer than the writer copies byte by byte"], indices: Int32Array.from([0, 1, 2, 3, -1, 4, 0]) },
         Float64Array.from([3.933333333333333, 8.75, NaN, -0, 1e21, 1e-7, 0.1 + 0.2]),
         ["plain", "with,comma", 'with "quote"', "line\nbreak", null, "cr\r", "😀 emoji"],
         [1, "x", null, undefined, true, 10n, 2.5],

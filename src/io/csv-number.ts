@@ -17,8 +17,13 @@ const bits = new Float64Array(1);
 const words = new Uint32Array(bits.buffer); // little-endian: [low, high]
 /** 2^(e - 1076) by biased exponent e: half a unit in the last place of a double of exponent e. */
 const HALF_ULP = Float64Array.from({ length: 2048 }, (_, e) => 2 ** (e - 1076));
+/** 16 - log10(a) from a's biased binary exponent, give or take one (fast()'s loop corrects it). */
+const K_GUESS = Int16Array.from({ length: 2048 }, (_, e) => 16 - Math.floor((e - 1023) * 0.3010299956639812));
 const SPLIT = 134217729; // 2^27 + 1, Veltkamp's splitter
-const digits = new Uint8Array(24);
+/** 10^i as int32, i <= 9. */
+const STEPS = Int32Array.from({ length: 10 }, (_, i) => 10 ** i);
+/** "00".."99" as byte pairs. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : ((i >> 1) / 10) | 0));
 
 /** x (not NaN) as String(x) writes it. */
 export function writeShortest(out: Out, x: number): void {
@@ -37,8 +42,7 @@ function fast(out: Out, x: number): boolean {
   const high = words[1]!;
   const low = words[0]!;
   const exp = (high >>> 20) & 0x7ff;
-  // log10(a) from the binary exponent, give or take one (the loop below corrects it).
-  let k = 16 - Math.floor((exp - 1023) * 0.3010299956639812);
+  let k = K_GUESS[exp]!;
   let hi = 0;
   let lo = 0;
   for (let tries = 0; ; tries++) {
@@ -86,7 +90,7 @@ function fast(out: Out, x: number): boolean {
   let best = dMin;
   const low0 = (hiB + dMin + 1e8) | 0; // the lowest candidate's last 8 digits, plus 1e8: never negative
   while (zeros < 8) {
-    const m = step * 10;
+    const m = STEPS[zeros + 1]!;
     const r = low0 % m;
     const first = r === 0 ? dMin : dMin + m - r;
     if (first > dMax) break;
@@ -119,34 +123,74 @@ function fast(out: Out, x: number): boolean {
   // On an end of the interval, the answer depends on how the reader rounds a tie: leave it to String(x).
   if (best === lower || best === upper) return false;
 
-  // The digits of bestA * 1e8 + bestB, most significant first.
-  let nd = 0;
-  for (let t = bestA; t > 0; t = (t / 10) | 0) digits[nd++] = t % 10;
-  for (let i = 0, j = nd - 1; i < j; i++, j--) {
-    const s = digits[i]!;
-    digits[i] = digits[j]!;
-    digits[j] = s;
-  }
-  for (let i = 7, t = bestB; i >= 0; i--, t = (t / 10) | 0) digits[nd + i] = t % 10;
-  nd += 8;
-  if (bestA === 0) return false; // cannot happen (v >= 1e16); String(x) if it ever did
+  // bestA * 1e8 + bestB has nd digits (bestA >= 1e7: v >= 1e16 less the interval's few units).
+  if (bestA < 1e7) return false; // cannot happen; String(x) if it ever did
+  const nd = (bestA >= 1e9 ? 10 : bestA >= 1e8 ? 9 : 8) + 8;
   const sig = nd - bestZeros; // significant digits
   const n = nd - k; // value = 0.d1d2... * 10^n
+  // The significant digits as head * 10^tailDigits + tail (tail: the last tailDigits of them).
+  let head = bestA;
+  let tail = 0;
+  let tailDigits = 0;
+  if (bestZeros < 8) {
+    tail = (bestB / POW10[bestZeros]!) | 0;
+    tailDigits = 8 - bestZeros;
+  } else head = (bestA / POW10[bestZeros - 8]!) | 0;
   const b = out.buf;
   let p = out.pos;
   if (x < 0) b[p++] = 45;
+  // Digit i (0: the most significant) goes to b[at + i], or b[at + i + 1] from i = dot on (after the point).
+  let at = p;
+  let dot = sig;
   if (n >= sig) {
-    for (let i = 0; i < sig; i++) b[p++] = 48 + digits[i]!;
-    for (let i = sig; i < n; i++) b[p++] = 48;
+    for (let z = p + sig; z < p + n; z++) b[z] = 48; // an integer's zeros after its digits
+    p += n;
   } else if (n > 0) {
-    for (let i = 0; i < n; i++) b[p++] = 48 + digits[i]!;
-    b[p++] = 46;
-    for (let i = n; i < sig; i++) b[p++] = 48 + digits[i]!;
+    dot = n;
+    b[p + n] = 46;
+    p += sig + 1;
   } else {
     b[p++] = 48;
     b[p++] = 46;
     for (let i = n; i < 0; i++) b[p++] = 48;
-    for (let i = 0; i < sig; i++) b[p++] = 48 + digits[i]!;
+    at = p;
+    p += sig;
+  }
+  // Written from the last digit back, two at a time while both sit on one side of the point.
+  let i = sig - 1;
+  for (let left = tailDigits; left > 0; ) {
+    if (left >= 2 && i !== dot) {
+      const q = (tail / 100) | 0;
+      const r = tail - q * 100;
+      const o = at + i + (i >= dot ? 1 : 0);
+      b[o] = PAIRS[2 * r + 1]!;
+      b[o - 1] = PAIRS[2 * r]!;
+      tail = q;
+      i -= 2;
+      left -= 2;
+    } else {
+      const q = (tail / 10) | 0;
+      b[at + i + (i >= dot ? 1 : 0)] = 48 + tail - q * 10;
+      tail = q;
+      i--;
+      left--;
+    }
+  }
+  while (i >= 0) {
+    if (i >= 1 && i !== dot) {
+      const q = (head / 100) | 0;
+      const r = head - q * 100;
+      const o = at + i + (i >= dot ? 1 : 0);
+      b[o] = PAIRS[2 * r + 1]!;
+      b[o - 1] = PAIRS[2 * r]!;
+      head = q;
+      i -= 2;
+    } else {
+      const q = (head / 10) | 0;
+      b[at + i + (i >= dot ? 1 : 0)] = 48 + head - q * 10;
+      head = q;
+      i--;
+    }
   }
   out.pos = p;
   return true;

@@ -41,8 +41,18 @@ class Out {
   }
 
   bytes(src: Uint8Array): void {
-    this.buf.set(src, this.pos);
-    this.pos += src.length;
+    const n = src.length;
+    if (n > 32) {
+      this.buf.set(src, this.pos);
+      this.pos += n;
+      return;
+    }
+    // A short cell (an id, a date, a version) byte by byte: set() is a call into the runtime that costs
+    // more than copying a few bytes.
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = src[i]!;
+    this.pos = p;
   }
 
   /** A non-negative integer below 2^53 in decimal. */
