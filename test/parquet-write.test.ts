@@ -155,15 +155,23 @@ describe("parquetSink", () => {
     expect(zoneChunk.dictionary_page_offset).toBeDefined();
   });
 
-  it("formats generated ids exactly as JavaScript prints prefix + number, at every digit count", async () => {
+  it("formats generated ids exactly as JavaScript prints prefix + number, at every digit count; DuckDB reads them too", async () => {
     const runs = [0, 95, 995, 99995, 2147483640, 9007199254740980].flatMap((start) => Array.from({ length: 11 }, (_, i) => start + i)); // consecutive, across carries
-    const numbers = [...runs, 0, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 999999999, 1e9, 2147483647, 2147483648, 4294967296, 9007199254740991];
-    const { rows } = await write(
+    const jumps = [0, 9, 10, 99, 100, 101, 999, 1000, 12345, 99999, 100000, 999999999, 1e9, 2147483647, 2147483648, 4294967296, 9007199254740991];
+    const repeats = [5, 5, 6, 6, 4, 12, 13, 3, 1234, 1299, 1300, 98, 99, 100, 7]; // filtered rows: gaps, repeats, going back, shorter
+    const numbers = [...runs, ...jumps, ...repeats];
+    // One page of everything, then pages of 1, 2, 127, 128, 129, 300 ids (DELTA_BINARY_PACKED's block edges).
+    const sizes = [numbers.length, 1, 2, 127, 128, 129, 300];
+    const pages = sizes.map((n, i) => Float64Array.from({ length: n }, (_, k) => (i === 0 ? numbers[k]! : 1000 * i + k + (k % 50 === 49 ? 7 : 0))));
+    const { rows, path } = await write(
       "ids.parquet",
       [{ name: "ride_id", kind: "string" }],
-      [{ n: numbers.length, values: [{ prefix: "ré_", numbers: Float64Array.from(numbers) }] }],
+      pages.map((p) => ({ n: p.length, values: [{ prefix: "ré_", numbers: p }] })),
     );
-    expect(rows.map((r) => r.ride_id)).toEqual(numbers.map((x) => `ré_${x}`));
+    const expected = pages.flatMap((p) => Array.from(p, (x) => `ré_${x}`));
+    expect(rows.map((r) => r.ride_id)).toEqual(expected);
+    const duck = await fromDuckDB(`SELECT ride_id FROM read_parquet('${path}')`);
+    expect(duck.map((r) => r.ride_id)).toEqual(expected);
   });
 
   it("dictionary columns are written through their dictionary, nulls and null entries included", async () => {
@@ -258,7 +266,13 @@ describe.skipIf(!hasShared)("score's Parquet output of a real month (needs ../sh
   const sizes = async (path: string) => {
     const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
     const chunks = metadata.row_groups.flatMap((g) => g.columns.map((c) => c.meta_data!)).filter((m) => m.path_in_schema[0] === "ride_id");
-    return { file: statSync(path).size, rideIds: chunks.reduce((a, m) => a + Number(m.total_compressed_size), 0), codecs: chunks.map((m) => m.codec) };
+    return {
+      file: statSync(path).size,
+      rideIds: chunks.reduce((a, m) => a + Number(m.total_compressed_size), 0),
+      rideIdsRaw: chunks.reduce((a, m) => a + Number(m.total_uncompressed_size), 0),
+      codecs: chunks.map((m) => m.codec),
+      encodings: [...new Set(chunks.flatMap((m) => m.encodings))].sort(),
+    };
   };
   const score = (input: string, output: string, thread: "on" | "off") => {
     const env = { ...process.env, NO_COLOR: "1", RIDEPRED_WRITER_THREAD: thread };
@@ -266,7 +280,25 @@ describe.skipIf(!hasShared)("score's Parquet output of a real month (needs ../sh
     expect(r.status, r.stderr).toBe(0);
   };
 
-  it("an input's own ride_id column is written compressed, as small as generated ids, and its values round-trip", async () => {
+  it("generated ride ids are DELTA_BYTE_ARRAY, well under a byte an id, and DuckDB and hyparquet read every one back", async () => {
+    const out = join(tmp, "generated-ids.parquet");
+    for (const thread of ["off", "on"] as const) {
+      score(GREEN_2021_02, out, thread);
+      const generated = await sizes(out);
+      expect(generated.encodings).toEqual(["DELTA_BYTE_ARRAY", "RLE"]);
+      expect(generated.rideIds).toBeLessThan(61_921); // PLAIN + snappy: ~4.9 bytes an id
+      const [duck] = await fromDuckDB(
+        `SELECT count(*) AS n, count(*) FILTER (WHERE ride_id IS DISTINCT FROM 'green_tripdata_2021-02_' || k) AS differ
+         FROM (SELECT ride_id, row_number() OVER () - 1 AS k FROM read_parquet('${out}'))`,
+      );
+      expect(duck).toEqual({ n: 61_921n, differ: 0n });
+      const rows = await parquetReadObjects({ file: await asyncBufferFromFile(out), columns: ["ride_id"] });
+      expect(rows).toHaveLength(61_921);
+      expect(rows.every((r, k) => r.ride_id === `green_tripdata_2021-02_${k}`)).toBe(true);
+    }
+  });
+
+  it("an input's own ride_id column is written compressed, and its values round-trip", async () => {
     // green 2021-02 as it is, and with a ride_id column of its own in front (made by DuckDB).
     const withIds = join(tmp, "green-with-ids.parquet");
     await fromDuckDB(
@@ -283,8 +315,8 @@ describe.skipIf(!hasShared)("score's Parquet output of a real month (needs ../sh
         own.codecs.every((c) => c === "SNAPPY"),
         `ride_id codecs ${own.codecs}`,
       ).toBe(true);
-      expect(own.rideIds).toBeLessThan(generated.rideIds * 1.25); // uncompressed, it was 4.7x
-      expect(own.file).toBeLessThan(generated.file * 1.1);
+      expect(own.rideIds).toBeLessThan(own.rideIdsRaw / 3); // PLAIN strings: snappy shrinks them ~5x
+      expect(own.file).toBeLessThan(generated.file + own.rideIds * 1.1);
       // Every id back, in order, through both readers.
       const [duck] = await fromDuckDB(
         `SELECT count(*) AS n, count(*) FILTER (WHERE o.ride_id IS DISTINCT FROM i.ride_id) AS differ

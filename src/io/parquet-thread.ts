@@ -3,8 +3,6 @@
 // A batch's typed arrays are copied into one of MAX_IN_FLIGHT slots of shared memory, and the worker
 // writes from views of the slot: no structured clone, no per-batch garbage in either heap. A dictionary's
 // entries cross only when a column's dictionary changes (once per row group); other cells are cloned.
-// Generated ride ids are PLAIN-encoded here, on the reading side (encodeIds, the writer's own encoder):
-// the writer thread is the busier one, and the bytes are the same wherever they are made.
 // The caller may reuse or drop a batch as soon as write() returns. At most MAX_IN_FLIGHT batches wait
 // in the worker: memory stays bounded when writing is the slower side.
 import { closeSync } from "node:fs";
@@ -12,7 +10,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { isDict } from "../columns.js";
 import { poison, poisoning } from "./borrowed.js";
 import { RidepredError } from "../errors.js";
-import { encodeIds, idsBytes, parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
+import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { forgetTemp, tempTarget } from "./sink.js";
 import { isGeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
@@ -33,7 +31,7 @@ interface Init {
 type Wire =
   | { t: "f64"; at: number; n: number }
   | { t: "dict"; at: number; n: number; entries?: ArrayLike<unknown> }
-  | { t: "ids"; prefix: string; at: number; n: number; encodedAt: number; encodedLength: number }
+  | { t: "ids"; prefix: string; at: number; n: number }
   | { t: "cells"; values: ArrayLike<unknown> };
 
 type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" };
@@ -133,7 +131,6 @@ function slotBytes(values: readonly OutValues[]): number {
   for (const v of values) {
     const a = typedOf(v);
     if (a) bytes += align8(a.byteLength);
-    if (isGeneratedIds(v)) bytes += align8(idsBytes(v.prefix, v.numbers.length));
   }
   return Math.max(bytes, 8);
 }
@@ -148,15 +145,7 @@ function toWire(values: readonly OutValues[], n: number, memory: SharedArrayBuff
     new Uint8Array(memory, at, byteLength).set(new Uint8Array(a.buffer, a.byteOffset, byteLength));
     const start = at;
     at += align8(byteLength);
-    if (isGeneratedIds(v)) {
-      const capacity = idsBytes(v.prefix, n);
-      const encoded = { b: new Uint8Array(memory, at, capacity), n: 0 }; // what encodeIds reserves: it never grows it
-      encodeIds(v, n, encoded);
-      // (Were it ever to grow it after all, the bytes would not be in the slot: the worker encodes them.)
-      const encodedAt = encoded.b.buffer === memory ? at : -1;
-      at += align8(capacity);
-      return { t: "ids", prefix: v.prefix, at: start, n, encodedAt, encodedLength: encoded.n };
-    }
+    if (isGeneratedIds(v)) return { t: "ids", prefix: v.prefix, at: start, n };
     if (!isDict(v)) return { t: "f64", at: start, n };
     if (lastDictionary[j] === v.dictionary) return { t: "dict", at: start, n };
     lastDictionary[j] = v.dictionary;
@@ -172,10 +161,8 @@ function fromWire(m: { n: number; memory: SharedArrayBuffer; columns: Wire[] }, 
         return w.values;
       case "f64":
         return new Float64Array(m.memory, w.at, w.n);
-      case "ids": {
-        const numbers = new Float64Array(m.memory, w.at, w.n);
-        return w.encodedAt < 0 ? { prefix: w.prefix, numbers } : { prefix: w.prefix, numbers, encoded: new Uint8Array(m.memory, w.encodedAt, w.encodedLength) };
-      }
+      case "ids":
+        return { prefix: w.prefix, numbers: new Float64Array(m.memory, w.at, w.n) };
       case "dict":
         if (w.entries) dictionaries[j] = w.entries;
         return { dictionary: dictionaries[j]!, indices: new Int32Array(m.memory, w.at, w.n) };
@@ -189,10 +176,8 @@ function fromWire(m: { n: number; memory: SharedArrayBuffer; columns: Wire[] }, 
 /** A column's views of a slot, poisoned as the slot is given back (under RIDEPRED_POISON_BUFFERS=1). */
 function releaseWire(v: OutValues): void {
   if (v instanceof Float64Array) poison(v);
-  else if (isGeneratedIds(v)) {
-    poison(v.numbers);
-    if (v.encoded) poison(v.encoded);
-  } else if (isDict(v)) poison(v.indices);
+  else if (isGeneratedIds(v)) poison(v.numbers);
+  else if (isDict(v)) poison(v.indices);
 }
 
 // Worker side: one sink, fed in order.

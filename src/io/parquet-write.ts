@@ -4,7 +4,7 @@
 //   doubles     DOUBLE, PLAIN
 //   timestamps  INT64 TIMESTAMP(MICROS, not adjusted to UTC), PLAIN, like pandas writes naive datetimes
 //   strings     BYTE_ARRAY UTF8, dictionary-encoded (RLE_DICTIONARY) until the dictionary stops paying, then PLAIN
-//   ride ids    BYTE_ARRAY UTF8, PLAIN, formatted from prefix + row number as bytes
+//   ride ids    BYTE_ARRAY UTF8, DELTA_BYTE_ARRAY, from prefix + row number (parquet-delta.ts)
 // Compression: snappy per column chunk, or none where it does not pay, decided from all of the chunk's
 // pages (parquet-pages.ts).
 // Statistics: null counts everywhere, min/max for doubles and timestamps (what readers prune on).
@@ -13,6 +13,7 @@ import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { append, type Bytes, bytes, reserve } from "./parquet-bytes.js";
+import { deltaIds, deltaScratch, type DeltaScratch } from "./parquet-delta.js";
 import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
 import { adoptTemp, tempTarget } from "./sink.js";
 import { newSnappyCompressor } from "./snappy.js";
@@ -32,7 +33,7 @@ export interface ParquetSinkOptions {
 
 // Parquet enum values (parquet.thrift).
 const TYPE = { BOOLEAN: 0, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 } as const;
-const ENC = { PLAIN: 0, RLE: 3, RLE_DICTIONARY: 8 } as const;
+const ENC = { PLAIN: 0, RLE: 3, DELTA_BYTE_ARRAY: 7, RLE_DICTIONARY: 8 } as const;
 const CODEC = { UNCOMPRESSED: 0, SNAPPY: 1 } as const;
 const PAGE = { DATA: 0, DICTIONARY: 2 } as const;
 const OPTIONAL = 1;
@@ -277,10 +278,11 @@ interface Scratch {
   levels: Uint8Array;
   /** The dictionary indices scanDictColumn put in i32, OR-ed (their bit width is the page's). */
   top: number;
+  delta: DeltaScratch;
 }
 
 function newScratch(): Scratch {
-  return { body: bytes(1 << 17), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192), top: 0 };
+  return { body: bytes(1 << 17), f64: new Float64Array(8192), i32: new Int32Array(16384), levels: new Uint8Array(8192), top: 0, delta: deltaScratch() };
 }
 
 function isNull(v: unknown): boolean {
@@ -326,8 +328,8 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, s: Scratch): void
       break;
     case "STRING":
       if (isGeneratedIds(values)) {
-        if (values.encoded) append(body, values.encoded);
-        else encodeIds(values, n, body);
+        deltaIds(values, n, body, s.delta);
+        encoding = ENC.DELTA_BYTE_ARRAY;
       } else if (dictionary) {
         if (isDict(values)) indexData(body, s.i32, n - nulls, s.top);
         else encodeIndices(c, values, n, s);
@@ -564,78 +566,6 @@ function encodeStrings(values: ArrayLike<unknown>, n: number, body: Bytes): void
     const v = values[r];
     if (!isNull(v)) putString(body, text(v));
   }
-}
-
-// "00".."99" as byte pairs: numbers are formatted two digits per division.
-const PAIRS = new Uint8Array(200);
-for (let i = 0; i < 100; i++) (PAIRS[2 * i] = 48 + Math.floor(i / 10)), (PAIRS[2 * i + 1] = 48 + (i % 10));
-
-/** Bytes encodeIds reserves for n ids with this prefix (their most, plus room for its word copies). */
-export function idsBytes(prefix: string, n: number): number {
-  return n * (4 + encoder.encode(prefix).length + 16) + 4;
-}
-
-/** prefix + number, formatted straight into bytes (PLAIN BYTE_ARRAY). */
-export function encodeIds(ids: GeneratedIds, n: number, body: Bytes): void {
-  const prefix = encoder.encode(ids.prefix);
-  const p = prefix.length;
-  reserve(body, n * (4 + p + 16) + 4); // = idsBytes; + 4: word copies may run 3 bytes past an entry
-  const b = body.b;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let at = body.n;
-  const numbers = ids.numbers;
-  let prevAt = -1; // where the previous id's length prefix starts
-  let prevLen = 0;
-  for (let r = 0; r < n; r++) {
-    let x = numbers[r]!;
-    if (r > 0 && x === numbers[r - 1]! + 1) {
-      // The next row number (the usual case): copy the previous entry 4 bytes at a time (the reads stay
-      // one entry behind the writes; the few bytes past its end are overwritten next), then count up.
-      const size = 4 + prevLen;
-      for (let i = 0; i < size; i += 4) dv.setUint32(at + i, dv.getUint32(prevAt + i, true), true);
-      let d = at + size - 1;
-      const first = at + 4 + p;
-      while (d >= first && b[d] === 57) b[d--] = 48; // "9" -> "0", carry left
-      if (d >= first) {
-        b[d]!++;
-        prevAt = at;
-        at += size;
-        continue;
-      }
-      // all nines: one more digit, formatted in full below
-    }
-    const digits =
-      x < 1e9 ? (x < 1e4 ? (x < 10 ? 1 : x < 100 ? 2 : x < 1000 ? 3 : 4) : x < 1e6 ? (x < 1e5 ? 5 : 6) : x < 1e7 ? 7 : x < 1e8 ? 8 : 9) : String(x).length;
-    const len = p + digits;
-    prevAt = at;
-    prevLen = len;
-    putU32(b, at, len);
-    at += 4;
-    for (let i = 0; i < p; i++) b[at + i] = prefix[i]!;
-    at += len;
-    let d = at;
-    if (x < 2147483648) {
-      let v = x | 0;
-      while (v >= 100) {
-        const q = (v / 100) | 0;
-        const pair = (v - q * 100) * 2;
-        b[--d] = PAIRS[pair + 1]!;
-        b[--d] = PAIRS[pair]!;
-        v = q;
-      }
-      if (v >= 10) {
-        b[--d] = PAIRS[v * 2 + 1]!;
-        b[--d] = PAIRS[v * 2]!;
-      } else b[--d] = 48 + v;
-    } else {
-      while (d > at - digits) {
-        const q = Math.floor(x / 10);
-        b[--d] = 48 + (x - q * 10);
-        x = q;
-      }
-    }
-  }
-  body.n = at;
 }
 
 /** Keep the dictionary while it stays small and values repeat; unique values (ids) switch it off. */

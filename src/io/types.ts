@@ -101,8 +101,6 @@ export interface GeneratedIds {
   readonly prefix: string;
   /** numbers[r] for row r (integers). */
   readonly numbers: Float64Array;
-  /** The ids already PLAIN-encoded as Parquet writes them (encodeIds), when the writer thread's caller made them. */
-  readonly encoded?: Uint8Array;
 }
 
 export type OutValues = Column | GeneratedIds;
