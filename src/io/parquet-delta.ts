@@ -112,26 +112,28 @@ const PER_MINIBLOCK = BLOCK / MINIBLOCKS;
 
 /** Append v[from..from + n) as DELTA_BINARY_PACKED (values and deltas within int32; bit widths up to 24). */
 export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, block: Int32Array): void {
-  varint(buf, BLOCK);
-  varint(buf, MINIBLOCKS);
-  varint(buf, n);
-  varint(buf, zigzag(n > 0 ? v[from]! : 0));
-  for (let i = 1; i < n; i += BLOCK) {
-    const m = Math.min(BLOCK, n - i); // deltas in this block
+  // Room for the header (4 varints) and every block at its widest: one reserve, then plain stores.
+  reserve(buf, 20 + Math.ceil(n / BLOCK) * (5 + MINIBLOCKS + BLOCK * 3));
+  const b = buf.b;
+  let at = varint(b, buf.n, BLOCK);
+  at = varint(b, at, MINIBLOCKS);
+  at = varint(b, at, n);
+  at = varint(b, at, zigzag(n > 0 ? v[from]! : 0));
+  for (let i = from + 1, end = from + n; i < end; i += BLOCK) {
+    const m = Math.min(BLOCK, end - i); // deltas in this block
     let min = 2147483647;
     for (let k = 0; k < m; k++) {
-      const d = v[from + i + k]! - v[from + i + k - 1]!;
+      const d = v[i + k]! - v[i + k - 1]!;
       block[k] = d;
       if (d < min) min = d;
     }
-    varint(buf, zigzag(min));
-    reserve(buf, MINIBLOCKS + BLOCK * 3);
-    const widthsAt = buf.n;
-    buf.n += MINIBLOCKS;
+    at = varint(b, at, zigzag(min));
+    const widthsAt = at;
+    at += MINIBLOCKS;
     for (let j = 0; j < MINIBLOCKS; j++) {
       const lo = j * PER_MINIBLOCK;
       if (lo >= m) {
-        buf.b[widthsAt + j] = 0; // not needed: no body
+        b[widthsAt + j] = 0; // not needed: no body
         continue;
       }
       let top = 0;
@@ -142,15 +144,15 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
       }
       const width = 32 - Math.clz32(top);
       if (width > 24) throw new Error(`internal: DELTA_BINARY_PACKED bit width ${width}`);
-      buf.b[widthsAt + j] = width;
-      buf.n = pack32(buf.b, buf.n, block, lo, width);
+      b[widthsAt + j] = width;
+      if (width > 0) at = pack32(b, at, block, lo, width);
     }
   }
+  buf.n = at;
 }
 
-/** block[lo..lo + 32) bit-packed LSB first at b[at], 32 * width / 8 bytes (width <= 24); returns where it ended. */
+/** block[lo..lo + 32) bit-packed LSB first at b[at], 32 * width / 8 bytes (0 < width <= 24); returns where it ended. */
 function pack32(b: Uint8Array, at: number, block: Int32Array, lo: number, width: number): number {
-  if (width === 0) return at;
   let acc = 0;
   let bits = 0;
   for (let t = lo; t < lo + PER_MINIBLOCK; t++) {
@@ -167,11 +169,12 @@ function pack32(b: Uint8Array, at: number, block: Int32Array, lo: number, width:
 
 const zigzag = (x: number) => ((x << 1) ^ (x >> 31)) >>> 0;
 
-function varint(buf: Bytes, v: number): void {
-  reserve(buf, 5);
+/** v (unsigned, < 2^32) as a ULEB128 varint at b[at]; returns where it ended. */
+function varint(b: Uint8Array, at: number, v: number): number {
   while (v > 0x7f) {
-    buf.b[buf.n++] = (v & 0x7f) | 0x80;
+    b[at++] = (v & 0x7f) | 0x80;
     v >>>= 7;
   }
-  buf.b[buf.n++] = v;
+  b[at++] = v;
+  return at;
 }

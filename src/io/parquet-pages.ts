@@ -8,7 +8,10 @@
 // other pages are PLAIN strings that snappy shrinks to a fifth.
 // Snappy is slow on what it cannot compress (several times slower than on ids), so a page is first tried
 // on a sample, its first SAMPLE_BYTES: a page whose sample does not pay is kept raw and counted at the
-// sample's ratio; any other page is compressed whole.
+// sample's ratio; any other page is compressed whole. Once a data page's sample did not pay, the chunk's
+// later data pages of the same encoding are kept raw without a sample, counted at that ratio (a column
+// of random doubles or of dictionary indices is no more compressible on its tenth page than its first);
+// a page of another encoding (a dictionary given up for PLAIN) is tried again.
 import { snappyUncompressor } from "hysnappy";
 import { append, type Bytes, bytes } from "./parquet-bytes.js";
 
@@ -105,14 +108,30 @@ export class ChunkPages {
   private readonly dictionary = new PageList(16);
   private rawBytes = 0; // every body, uncompressed
   private packedBytes = 0; // every body, snappy-compressed
+  private rawEncoding = -1; // data pages of this encoding are kept raw without a sample (-1: none)
+  private rawRatio = 1; // ... and counted at this ratio
+  private lastRatio = 1; // the ratio of the last sample that did not pay
 
   constructor(
     private readonly codec: ParquetCodec,
     private readonly compress: Compress,
   ) {}
 
-  addData(body: Bytes, header: PageHeader): void {
-    this.data.add(body, header, this.measure(body));
+  /** A data page of this encoding (a Parquet encoding number). */
+  addData(body: Bytes, header: PageHeader, encoding: number): void {
+    if (this.codec === "SNAPPY" && encoding === this.rawEncoding) {
+      // Its encoding's last sample did not pay: kept raw, counted at that sample's ratio.
+      this.rawBytes += body.n;
+      this.packedBytes += Math.ceil(body.n * this.rawRatio);
+      this.data.add(body, header, undefined);
+      return;
+    }
+    const z = this.measure(body);
+    if (this.codec === "SNAPPY" && z === undefined) {
+      this.rawEncoding = encoding;
+      this.rawRatio = this.lastRatio;
+    }
+    this.data.add(body, header, z);
   }
 
   addDictionary(body: Bytes, header: PageHeader): void {
@@ -130,6 +149,7 @@ export class ChunkPages {
     this.data.clear();
     this.dictionary.clear();
     this.rawBytes = this.packedBytes = 0;
+    this.rawEncoding = -1;
     return sizes;
   }
 
@@ -140,7 +160,8 @@ export class ChunkPages {
     if (body.n > SAMPLE_BYTES) {
       const sample = this.compress(body.b, SAMPLE_BYTES).length;
       if (!pays(sample, SAMPLE_BYTES)) {
-        this.packedBytes += Math.ceil((body.n * sample) / SAMPLE_BYTES);
+        this.lastRatio = sample / SAMPLE_BYTES;
+        this.packedBytes += Math.ceil(body.n * this.lastRatio);
         return undefined;
       }
     }

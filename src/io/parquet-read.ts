@@ -398,18 +398,35 @@ class PageCursor {
       if (width > 24) throw new Error(`dictionary index bit width ${width}`);
       if (present > 0) readHybrid(body, pos + 1, body.length, width, idx, present);
       const size = this.dictionary.length;
-      for (let k = 0; k < present; k++) if (idx[k]! >= size) throw new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
+      const outOfRange = (k: number) => new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
       if (fast.kind === "string") {
+        for (let k = 0; k < present; k++) if (idx[k]! >= size) throw outOfRange(k);
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
         if (direct) return { dictionary: this.dictionary, indices: idx };
         const indices = this.ints(numValues);
         for (let i = 0, k = 0; i < numValues; i++) indices[i] = defs[i] === 0 ? -1 : idx[k++]!;
         return { dictionary: this.dictionary, indices };
       }
+      // Numbers: the range check in the same pass as the look-up.
       const out = this.floats(numValues);
       const src = this.numDict!;
-      if (!hasNulls) for (let i = 0; i < numValues; i++) out[i] = src[idx[i]!]!;
-      else for (let i = 0, k = 0; i < numValues; i++) out[i] = defs[i] === 0 ? NaN : src[idx[k++]!]!;
+      if (!hasNulls)
+        for (let i = 0; i < numValues; i++) {
+          const j = idx[i]!;
+          if (j >= size) throw outOfRange(i);
+          out[i] = src[j]!;
+        }
+      else
+        for (let i = 0, k = 0; i < numValues; i++) {
+          if (defs[i] === 0) {
+            out[i] = NaN;
+            continue;
+          }
+          const j = idx[k]!;
+          if (j >= size) throw outOfRange(k);
+          out[i] = src[j]!;
+          k++;
+        }
       return out;
     }
     if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);

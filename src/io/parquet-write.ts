@@ -12,14 +12,14 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { append, type Bytes, bytes, reserve } from "./parquet-bytes.js";
+import { type Bytes, bytes, reserve } from "./parquet-bytes.js";
 import { deltaIds, deltaScratch, type DeltaScratch } from "./parquet-delta.js";
 import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
 import { adoptTemp, tempTarget } from "./sink.js";
 import { newSnappyCompressor } from "./snappy.js";
 import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
 import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
-import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
+import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 
 export type { ParquetCodec };
 
@@ -341,8 +341,10 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, s: Scratch): void
   c.nulls += nulls;
   c.encodings.add(ENC.RLE).add(encoding);
   if (encoding === ENC.RLE_DICTIONARY) c.encodings.add(ENC.PLAIN); // the dictionary page
-  c.pages.addData(body, (raw, stored) =>
-    encodeStruct(struct([1, PAGE.DATA], [2, raw], [3, stored], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])])),
+  c.pages.addData(
+    body,
+    (raw, stored) => encodeStruct(struct([1, PAGE.DATA], [2, raw], [3, stored], [5, struct([1, n], [2, encoding], [3, ENC.RLE], [4, ENC.RLE])])),
+    encoding,
   );
 }
 
