@@ -12,6 +12,7 @@ import { parse } from "csv-parse/sync";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { containerArgs } from "./support/examples.js";
 import { freePort, type PgCluster, postgresMissing, startPostgres } from "./support/postgres.js";
 import { greenColumns, loadTable, readRides, type Row } from "./support/rides.js";
 
@@ -325,17 +326,7 @@ describe.skipIf(missing !== undefined)("score with PostgreSQL tables", { timeout
     expect(n).toBeGreaterThan(50_000);
     // k8s: the second CronJob's args, the Secret as environment variables; a re-run of the month.
     const yaml = readFileSync(join(ROOT, "examples/k8s-cronjob.yaml"), "utf8").split("\n---\n")[1]!;
-    const args = yaml
-      .slice(yaml.indexOf("args:"), yaml.indexOf("command:"))
-      .split("\n")
-      .filter((l) => /^\s+- /.test(l))
-      .map((l) =>
-        l
-          .replace(/^\s+- /, "")
-          .replace(/\s+#.*$/, "")
-          .trim(),
-      )
-      .map((a) => a.replace("/models/ride-duration.json", model));
+    const args = containerArgs(yaml).map((a) => a.replace("/models/ride-duration.json", model));
     expect(yaml).toMatch(/secretRef: \{ name: ridepred-db \}/);
     const before = await rows("SELECT * FROM analytics.ride_predictions ORDER BY ride_id");
     const k8s = ridepred([...args, "--run-date", "2021-03-02"], env);

@@ -12,14 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, hasShared, ROOT, SAMPLE_CSV, SAMPLE_PQ, SHARED } from "./support/paths.js";
 import { startS3, type TestS3 } from "./support/s3rver.js";
 
-const ROOT = join(__dirname, "..");
-const BIN = join(ROOT, "bin/ridepred");
-const SAMPLE_PQ = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
-const SAMPLE_CSV = join(ROOT, "examples/green_tripdata_2021-02_sample.csv");
-const SHARED = join(ROOT, "../shared/data");
-const hasShared = existsSync(join(SHARED, "green_tripdata_2023-01.parquet"));
 let tmp: string;
 let s3: TestS3;
 

@@ -11,13 +11,9 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "h
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
 import type { Predictor } from "../src/runtime/predictor.js";
+import { containerArgs } from "./support/examples.js";
+import { BIN, hasShared, ROOT, SAMPLE_CSV, SAMPLE_PQ, SHARED } from "./support/paths.js";
 
-const ROOT = join(__dirname, "..");
-const BIN = join(ROOT, "bin/ridepred");
-const SAMPLE_PQ = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
-const SAMPLE_CSV = join(ROOT, "examples/green_tripdata_2021-02_sample.csv");
-const SHARED = join(ROOT, "../shared/data");
-const hasShared = existsSync(join(SHARED, "green_tripdata_2023-01.parquet"));
 let predictor: Predictor;
 let tmp: string;
 
@@ -625,16 +621,7 @@ describe("scheduling examples run as written", () => {
 
   it("examples/k8s-cronjob.yaml: the container's command and args work", () => {
     const yaml = readFileSync(join(ROOT, "examples/k8s-cronjob.yaml"), "utf8");
-    const args = yaml
-      .slice(yaml.indexOf("args:"), yaml.indexOf("command:"))
-      .split("\n")
-      .filter((l) => /^\s+- /.test(l))
-      .map((l) =>
-        l
-          .replace(/^\s+- /, "")
-          .replace(/\s+#.*$/, "")
-          .trim(),
-      );
+    const args = containerArgs(yaml);
     expect(yaml).toMatch(/command: \["ridepred"\]/);
     const { dir, redirect } = scratch();
     const r = spawnSync(process.execPath, [BIN, ...args.map(redirect)], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });

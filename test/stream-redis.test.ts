@@ -1,89 +1,33 @@
 // `ridepred stream --from/--to` against a real redis-server started here on a free 127.0.0.1 port:
 // every event predicted with the predictor's own value, poison to the dead-letter stream, no loss when the
 // consumer is SIGKILLed mid-stream, takeover of a dead consumer's pending entries, two groups = two models.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse } from "csv-parse/sync";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/runtime/load.js";
 import type { Predictor } from "../src/runtime/predictor.js";
 import { freePort } from "./support/net.js";
-import { waitFor } from "./support/stream-cli.js";
+import { haveRedis, type RedisServer, startRedis } from "./support/redis.js";
+import { BIN, event, ROOT, ride, startConsumer, waitFor } from "./support/stream-cli.js";
 
-const ROOT = join(import.meta.dirname, "..");
-const BIN = join(ROOT, "bin", "ridepred");
-const haveRedis = spawnSync("redis-server", ["--version"]).status === 0;
 if (!haveRedis) console.warn("stream-redis tests skipped: redis-server is not installed (apt-get install redis-server)");
 
 const { predictor } = loadModel();
-const rows = parse(readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv")), { columns: true }) as Record<string, string>[];
-type Ride = { PULocationID: string; DOLocationID: string; trip_distance: number };
-const sample: Ride[] = rows.map((r) => ({ PULocationID: r.PULocationID!, DOLocationID: r.DOLocationID!, trip_distance: Number(r.trip_distance) }));
-/** Ride i of an arbitrarily long stream: the 1,000 real rides, cycled. */
-const ride = (i: number): Ride => sample[i % sample.length]!;
-const event = (i: number) => JSON.stringify({ ride: ride(i), ride_id: i });
-
-interface Consumer {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-  /** SIGTERM, wait, and parse the --json summary. */
-  stop(): Promise<{ code: number | null; summary: Record<string, number | string> }>;
-}
-
-function startConsumer(args: string[]): Consumer {
-  const child = spawn(process.execPath, [BIN, "stream", "--json", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return {
-    child,
-    stderr: () => err,
-    exited,
-    async stop() {
-      child.kill("SIGTERM");
-      const code = await exited;
-      let summary = {};
-      try {
-        summary = JSON.parse(out);
-      } catch {
-        throw new Error(`no JSON summary (exit ${code}); stderr: ${err}`);
-      }
-      return { code, summary };
-    },
-  };
-}
 
 describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
-  let server: ChildProcess;
+  let server: RedisServer;
   let redis: Redis;
   let url: (stream: string) => string;
   let tmp: string;
   let ridge: Predictor;
 
   beforeAll(async () => {
-    const port = await freePort();
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    url = (stream) => `redis://127.0.0.1:${port}/${stream}`;
-    redis = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
-    redis.on("error", () => {});
-    await waitFor(
-      "redis-server",
-      // connect() once; if the server is not up yet, ioredis retries by itself (retryStrategy) until "ready".
-      async () =>
-        redis.status === "ready" ||
-        (redis.status === "wait" &&
-          (await redis.connect().then(
-            () => true,
-            () => false,
-          ))),
-      10_000,
-    );
+    server = await startRedis();
+    redis = server.client;
+    url = server.url;
     // A second model for the "several consumers" test: a Ridge fixture imported with the real CLI.
     tmp = mkdtempSync(join(tmpdir(), "ridepred-stream-redis-"));
     const imp = spawnSync(process.execPath, [BIN, "import", join(ROOT, "test/fixtures/linear/Ridge.p4.pkl"), "-o", join(tmp, "ridge.json")], {
@@ -94,8 +38,7 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
   });
 
   afterAll(async () => {
-    redis?.disconnect();
-    server?.kill("SIGKILL");
+    await server?.stop();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -250,41 +193,26 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
   });
 
   it("reads from one server and writes to another; losing the output server mid-stream exits 1 and loses nothing", async () => {
-    const port2 = await freePort();
-    const server2 = spawn("redis-server", ["--port", String(port2), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    const out = new Redis({ port: port2, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => 50 });
-    out.on("error", () => {});
+    const server2 = await startRedis();
+    const out = server2.client;
     try {
-      await waitFor(
-        "second redis-server",
-        async () =>
-          out.status === "ready" ||
-          (out.status === "wait" &&
-            (await out.connect().then(
-              () => true,
-              () => false,
-            ))),
-        10_000,
-      );
       await produce("split", 0, 100);
       await redis.xadd("split", "*", "data", "{oops");
-      const c = startConsumer(["--from", url("split"), "--to", `redis://127.0.0.1:${port2}/split-out`, "--group", "duration", "--consumer", "w"]);
+      const c = startConsumer(["--from", url("split"), "--to", server2.url("split-out"), "--group", "duration", "--consumer", "w"]);
       // The default dead-letter stream is named after the input, on the output server.
       await waitFor(
         "100 predictions and the poison on the second server",
         async () => (await out.xlen("split-out")) >= 100 && (await out.xlen("split:dead-letter")) >= 1,
       );
       expect(await redis.exists("split:dead-letter")).toBe(0);
-      out.disconnect();
-      server2.kill("SIGKILL");
+      await server2.stop();
       await produce("split", 100, 150); // arrive while the output server is down
       expect(await c.exited).toBe(1);
       expect(c.stderr()).toMatch(/Redis failed mid-stream: .*stay pending in group duration and are redelivered on restart/);
       // The events it could not write were not acked: they wait in the group for a restart.
       expect(await pendingCount("split", "duration")).toBeGreaterThan(0);
     } finally {
-      out.disconnect();
-      server2.kill("SIGKILL");
+      await server2.stop();
     }
   });
 

@@ -1,13 +1,12 @@
 // Shared by the stream tests: real rides, and `ridepred stream` spawned for real with its --json summary.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parse } from "csv-parse/sync";
+import { BIN, ROOT, SAMPLE_CSV } from "./paths.js";
 
-export const ROOT = join(import.meta.dirname, "..", "..");
-export const BIN = join(ROOT, "bin", "ridepred");
+export { BIN, ROOT };
 
-const rows = parse(readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv")), { columns: true }) as Record<string, string>[];
+const rows = parse(readFileSync(SAMPLE_CSV), { columns: true }) as Record<string, string>[];
 export type Ride = { PULocationID: string; DOLocationID: string; trip_distance: number };
 const sample: Ride[] = rows.map((r) => ({ PULocationID: r.PULocationID!, DOLocationID: r.DOLocationID!, trip_distance: Number(r.trip_distance) }));
 /** Ride i of an arbitrarily long stream: the 1,000 real rides of the committed sample, cycled. */
