@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import type { ModelArtifact } from "../src/artifact/types.js";
+import { type ModelArtifact, XGBOOST_OBJECTIVES } from "../src/artifact/types.js";
 import { validateArtifact } from "../src/artifact/validate.js";
 import { compile } from "../src/runtime/predictor.js";
 import { importSource } from "../src/sklearn/source.js";
@@ -49,16 +49,10 @@ function compare(artifact: ModelArtifact, expected: number[]): { worstUlps: numb
   return { worstUlps, identical };
 }
 
-const OBJECTIVES = [
-  "reg:squarederror",
-  "reg:linear",
-  "reg:absoluteerror",
-  "reg:pseudohubererror",
-  "reg:tweedie",
-  "count:poisson",
-  "reg:gamma",
-  "binary:logistic",
-];
+// Every objective the artifact allows, but the multi-class ones (their own cases below) and the two that
+// have no fixture yet (not compared with XGBoost's predict): a new objective fails here until it has one.
+const NO_FIXTURE: readonly string[] = ["reg:logistic", "binary:logitraw"];
+const OBJECTIVES = XGBOOST_OBJECTIVES.filter((o) => !o.startsWith("multi:") && !NO_FIXTURE.includes(o));
 // Identity objectives are float32 sums in XGBoost's order: bit for bit by construction. exp and the
 // sigmoid go through V8's Math.exp then a float32 rounding instead of glibc's expf: allowed one float32 ULP,
 // measured 0 (bit-identical) on every ride of every fixture.

@@ -95,19 +95,21 @@ export interface TreeEnsembleEstimator {
 }
 
 /** XGBoost objectives ridepred predicts, by the output transform each applies to the margin sum. */
-export type XGBoostObjective =
-  | "reg:squarederror"
-  | "reg:linear"
-  | "reg:absoluteerror"
-  | "reg:pseudohubererror"
-  | "reg:tweedie"
-  | "count:poisson"
-  | "reg:gamma"
-  | "reg:logistic"
-  | "binary:logistic"
-  | "binary:logitraw"
-  | "multi:softprob"
-  | "multi:softmax";
+export const XGBOOST_OBJECTIVES = [
+  "reg:squarederror",
+  "reg:linear",
+  "reg:absoluteerror",
+  "reg:pseudohubererror",
+  "reg:tweedie",
+  "count:poisson",
+  "reg:gamma",
+  "reg:logistic",
+  "binary:logistic",
+  "binary:logitraw",
+  "multi:softprob",
+  "multi:softmax",
+] as const;
+export type XGBoostObjective = (typeof XGBOOST_OBJECTIVES)[number];
 
 /**
  * An XGBoost gbtree booster. For node i of a tree: feature[i] < 0 marks a leaf holding value[i]; an inner

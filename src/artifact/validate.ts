@@ -1,4 +1,4 @@
-import { FORMAT } from "./types.js";
+import { FORMAT, XGBOOST_OBJECTIVES } from "./types.js";
 
 /** One thing wrong with a model.json, located by a JSON path. */
 export interface Problem {
@@ -192,7 +192,7 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
     for (const [i, t] of est.trees.entries()) validateTree(t, `estimator.trees[${i}]`, nFeatures, bad, w === m ? m : 1);
     if (est.link !== undefined && est.link !== "exp") bad("estimator.link", 'must be "exp" when present');
   } else if (est.kind === "xgboost") {
-    if (typeof est.objective !== "string" || !XGBOOST_OBJECTIVES.includes(est.objective))
+    if (typeof est.objective !== "string" || !(XGBOOST_OBJECTIVES as readonly string[]).includes(est.objective))
       bad("estimator.objective", `must be one of ${XGBOOST_OBJECTIVES.join(", ")}`);
     if (est.absent !== "missing" && est.absent !== "zero") bad("estimator.absent", 'must be "missing" or "zero"');
     // One base margin per output group: one, or one per class (multi-class objectives).
@@ -215,21 +215,6 @@ function validateEstimator(est: unknown, nFeatures: number, bad: (p: string, r: 
   } else bad("estimator.kind", `unknown estimator kind ${JSON.stringify(est.kind)}`);
   return m;
 }
-
-const XGBOOST_OBJECTIVES: unknown[] = [
-  "reg:squarederror",
-  "reg:linear",
-  "reg:absoluteerror",
-  "reg:pseudohubererror",
-  "reg:tweedie",
-  "count:poisson",
-  "reg:gamma",
-  "reg:logistic",
-  "binary:logistic",
-  "binary:logitraw",
-  "multi:softprob",
-  "multi:softmax",
-];
 
 const LINKS = ["logistic", "logistic_ovr", "softmax", "logsumexp", "identity"];
 

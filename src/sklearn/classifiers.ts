@@ -5,7 +5,7 @@
 //   GradientBoostingClassifier: estimators_ (stages x K regression trees), init_ a prior DummyClassifier or "zero".
 //   HistGradientBoostingClassifier: _baseline_prediction (1 x K), _predictors (iterations x K TreePredictors).
 
-import type { ClassifierSpec, ClassLabel, Estimator, TreeSpec } from "../artifact/types.js";
+import type { ClassifierSpec, ClassLabel, Estimator, TreeEnsembleEstimator, TreeSpec } from "../artifact/types.js";
 import { isNdArray, numbersOf } from "./numpy.js";
 import type { PyObject, PyValue } from "./pickle.js";
 import { describe, isPyObject } from "./pickle.js";
@@ -192,17 +192,22 @@ function gradientBoosting(est: PyObject, nFeatures: number, k: number, spec: Spe
     if (prior.length !== k) fail(`${cls}.init_.class_prior_ has ${prior.length} values for ${k} classes`);
     init = m === 1 ? [Math.log(clip(prior[1]!) / (1 - clip(prior[1]!)))] : prior.map((p) => Math.log(clip(p)));
   } else return fail(`${cls}.init_ is a ${describe(initV)}: only DummyClassifier (the default) and "zero" are supported`);
-  const estimator: Estimator = {
+  return { estimator: boosted(cls, "float32", init, lr, trees), classifier: spec(m === 1 ? "logistic" : "logsumexp", "proba") };
+}
+
+/** A boosted ensemble's raw scores: init + scale x the sum of its trees; one output per class, or one for two classes. */
+function boosted(cls: string, compare: TreeEnsembleEstimator["compare"], init: readonly number[], scale: number, trees: TreeSpec[]): Estimator {
+  const m = init.length;
+  return {
     kind: "tree_ensemble",
     sklearn_class: cls,
     aggregate: "sum",
-    compare: "float32",
-    init: m === 1 ? init[0]! : init,
-    scale: lr,
+    compare,
+    init: m === 1 ? init[0]! : [...init],
+    scale,
     ...(m > 1 ? { outputs: m } : {}),
     trees,
   };
-  return { estimator, classifier: spec(m === 1 ? "logistic" : "logsumexp", "proba") };
 }
 
 function regressionTree(t: PyValue, nFeatures: number, what: string, fail: Fail, charge: Charge): TreeSpec {
@@ -230,15 +235,5 @@ function histGradientBoosting(est: PyObject, nFeatures: number, k: number, spec:
     if (preds.length !== m) fail(`${cls}._predictors[${i}] has ${preds.length} trees for ${m} outputs`);
     return preds.map((p, j) => histTree(p, nFeatures, `${cls}._predictors[${i}][${j}]`, fail, charge));
   });
-  const estimator: Estimator = {
-    kind: "tree_ensemble",
-    sklearn_class: cls,
-    aggregate: "sum",
-    compare: "float64",
-    init: m === 1 ? baseline[0]! : baseline,
-    scale: 1,
-    ...(m > 1 ? { outputs: m } : {}),
-    trees,
-  };
-  return { estimator, classifier: spec(m === 1 ? "logistic" : "softmax", "proba") };
+  return { estimator: boosted(cls, "float64", baseline, 1, trees), classifier: spec(m === 1 ? "logistic" : "softmax", "proba") };
 }

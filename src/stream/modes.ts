@@ -32,18 +32,24 @@ export async function runJsonl(predictor: Predictor, o: { batch: number; deadLet
   }
 }
 
-export interface RedisModeOptions {
+/** What every broker mode takes: where to read and write, the batch loop's bounds, and the stop signal. */
+interface BrokerModeOptions {
   from: string;
   to: string;
-  group: string;
-  consumer?: string;
   deadLetter?: string;
   batch: number;
+  /** Longest a read waits for messages, so that a stop request is noticed within it. */
   blockMs: number;
-  claimIdleMs: number;
-  maxDeliveries: number;
+  /** Where a new group (Redis, Kafka) or a shard without checkpoint (Kinesis) starts: "0" or "$". */
   start: string;
   signal: AbortSignal;
+}
+
+export interface RedisModeOptions extends BrokerModeOptions {
+  group: string;
+  consumer?: string;
+  claimIdleMs: number;
+  maxDeliveries: number;
   onReady?: (info: Record<string, unknown>) => void;
 }
 
@@ -123,18 +129,11 @@ export async function runLambda(
   };
 }
 
-export interface KafkaModeOptions {
-  from: string;
-  to: string;
+export interface KafkaModeOptions extends BrokerModeOptions {
   group: string;
-  deadLetter?: string;
-  batch: number;
-  blockMs: number;
-  start: string;
   sessionTimeoutMs: number;
   idempotence: Idempotence;
   security: SecurityOptions;
-  signal: AbortSignal;
   log: (msg: string) => void;
 }
 
@@ -245,18 +244,11 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
   }
 }
 
-export interface KinesisModeOptions {
-  from: string;
-  to: string;
-  deadLetter?: string;
+export interface KinesisModeOptions extends BrokerModeOptions {
   checkpoint: string;
   shards?: string;
   /** A redis:// checkpoint's lease length. */
   leaseMs: number;
-  batch: number;
-  blockMs: number;
-  start: string;
-  signal: AbortSignal;
   log: (msg: string) => void;
 }
 
