@@ -23,6 +23,16 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const ODD = ["", "1.50", "043", "N/A", '"7"', "-0", "0.0", "1e3", " 2 ", "2021-02-30 10:00:00", "2021-02-01T10:00:00", "2021-02-01 10:00:00.5"];
 ODD.push("2021-02-01 24:00:00", '"a,b"', '"x""y"', '"line\nbreak"', "4096", "0", "00", "+5", ".5", "Infinity", "123456789012345678", "0.000001", "1e-7");
 ODD.push("0999-01-01 00:00:00", "2020-02-29 23:59:59", "2021-02-29 00:00:00", "-12.25", "99999999999999.9", "0.1234567890123456");
+// A character just outside the digits ("/" and ":") in each pair of digits a timestamp is read by.
+ODD.push(
+  "/021-02-01 10:00:00",
+  "20:1-02-01 10:00:00",
+  "2021-0/-01 10:00:00",
+  "2021-02-:1 10:00:00",
+  "2021-02-01 /0:00:00",
+  "2021-02-01 10:0::00",
+  "2021-02-01 10:00:0/",
+);
 
 /** The sample's rows with an odd cell put in one of every 97 rows' wanted columns, CRLF line ends. */
 function messyCsv(): string {

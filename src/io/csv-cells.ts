@@ -189,13 +189,16 @@ let dayMs = 0;
 function parseTime(s: string, a: number, b: number): number {
   if (b - a !== 19 || s.charCodeAt(a + 4) !== 45 || s.charCodeAt(a + 7) !== 45 || s.charCodeAt(a + 10) !== 32) return Number.NaN;
   if (s.charCodeAt(a + 13) !== 58 || s.charCodeAt(a + 16) !== 58) return Number.NaN;
-  const y = digitsAt(s, a, 4);
-  const mo = digitsAt(s, a + 5, 2);
-  const d = digitsAt(s, a + 8, 2);
-  const h = digitsAt(s, a + 11, 2);
-  const mi = digitsAt(s, a + 14, 2);
-  const sec = digitsAt(s, a + 17, 2);
-  if (!(y >= 1000 && mo >= 1 && mo <= 12 && d >= 1 && h <= 23 && mi <= 59 && sec <= 59)) return Number.NaN; // NaN digits fail too
+  // Two digits at a time, unrolled: a non-digit gives a pair outside 0..99 (pair() is -1 then).
+  const century = pair(s, a);
+  const yy = pair(s, a + 2);
+  const y = century * 100 + yy;
+  const mo = pair(s, a + 5);
+  const d = pair(s, a + 8);
+  const h = pair(s, a + 11);
+  const mi = pair(s, a + 14);
+  const sec = pair(s, a + 17);
+  if (!(century >= 10 && yy >= 0 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59)) return Number.NaN;
   const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
   if (d > DAYS[mo - 1]! + leap) return Number.NaN;
   const key = (y * 16 + mo) * 32 + d;
@@ -206,12 +209,9 @@ function parseTime(s: string, a: number, b: number): number {
   return dayMs + h * 3600000 + mi * 60000 + sec * 1000;
 }
 
-function digitsAt(s: string, at: number, n: number): number {
-  let v = 0;
-  for (let k = at; k < at + n; k++) {
-    const d = s.charCodeAt(k) - 48;
-    if (d < 0 || d > 9) return Number.NaN;
-    v = v * 10 + d;
-  }
-  return v;
+/** The two digits at s[at], s[at + 1] as 0..99; -1 when either is not a digit. */
+function pair(s: string, at: number): number {
+  const hi = s.charCodeAt(at) - 48;
+  const lo = s.charCodeAt(at + 1) - 48;
+  return hi >>> 0 <= 9 && lo >>> 0 <= 9 ? hi * 10 + lo : -1;
 }
