@@ -6,6 +6,7 @@
 // last (group join and process start excluded), watching the group's committed offsets.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
+import { startStream } from "./lib/stream-child.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -101,31 +102,16 @@ export async function benchKafka({ bin, nodeArgs = [], n, batch, event, echo, fm
     const tRefFull = await reference("ref-full", "ref-full-in", true);
     console.log(`  bare consumer + JSON + read-ahead        ${fmt(n / tRefFull).padStart(9)} events/s (ridepred's work without the model)`);
 
-    const child = spawn(
-      process.execPath,
-      [
-        ...nodeArgs,
-        bin,
-        "stream",
-        "--from",
-        `kafka://${bootstrap}/rides`,
-        "--to",
-        `kafka://${bootstrap}/predictions`,
-        "--group",
-        "duration",
-        "--batch",
-        String(batch),
-        "--json",
-      ],
-      { stdio: ["ignore", "pipe", "ignore"] },
-    );
-    let summary = "";
-    child.stdout.on("data", (d) => (summary += d));
+    const child = startStream({
+      bin,
+      nodeArgs,
+      from: `kafka://${bootstrap}/rides`,
+      to: `kafka://${bootstrap}/predictions`,
+      more: ["--group", "duration"],
+      batch,
+    });
     const tRun = await timeCommits("duration", "rides");
-    child.kill("SIGTERM");
-    await new Promise((r) => child.on("exit", r));
-    const s = JSON.parse(summary);
-    if (s.predictions < n) throw new Error(`ridepred predicted ${s.predictions} of ${n}`);
+    await child.stop(n);
     console.log(
       `  ridepred stream (first..last commit)     ${fmt(n / tRun).padStart(9)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer, ${(tRefFull / tRun).toFixed(2)} x with JSON + read-ahead`,
     );

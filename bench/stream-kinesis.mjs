@@ -6,19 +6,10 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort, startStream } from "./lib/stream-child.mjs";
 
 const require = createRequire(import.meta.url);
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 export async function benchKinesis({ bin, nodeArgs = [], n, batch, event, fmt, tmp }) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -110,26 +101,15 @@ export async function benchKinesis({ bin, nodeArgs = [], n, batch, event, fmt, t
       }
     }
     const checkpoint = join(tmp, "ridepred-checkpoint.json");
-    const child = spawn(
-      process.execPath,
-      [
-        ...nodeArgs,
-        bin,
-        "stream",
-        "--from",
-        "kinesis://rides",
-        "--to",
-        "kinesis://predictions",
-        "--checkpoint",
-        checkpoint,
-        "--batch",
-        String(batch),
-        "--json",
-      ],
-      { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } },
-    );
-    let summary = "";
-    child.stdout.on("data", (d) => (summary += d));
+    const child = startStream({
+      bin,
+      nodeArgs,
+      from: "kinesis://rides",
+      to: "kinesis://predictions",
+      more: ["--checkpoint", checkpoint],
+      batch,
+      env: { ...process.env, ...env },
+    });
     let tFirst = 0;
     for (;;) {
       if (existsSync(checkpoint)) {
@@ -143,10 +123,7 @@ export async function benchKinesis({ bin, nodeArgs = [], n, batch, event, fmt, t
       await new Promise((r) => setTimeout(r, 10));
     }
     const tRun = (performance.now() - tFirst) / 1000;
-    child.kill("SIGTERM");
-    await new Promise((r) => child.on("exit", r));
-    const s = JSON.parse(summary);
-    if (s.predictions < n) throw new Error(`ridepred predicted ${s.predictions} of ${n}`);
+    await child.stop(n);
     console.log(`  ridepred stream (first..last checkpoint) ${fmt(n / tRun).padStart(9)} events/s  = ${(tRef / tRun).toFixed(2)} x bare client`);
     return { ref: n / tRef, ridepred: n / tRun };
   } finally {

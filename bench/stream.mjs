@@ -14,26 +14,23 @@
 // (defaults: 200000 pipe / 100000 redis / 50000 kafka / 20000 kinesis events, batch 100; --events sets all)
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "csv-parse/sync";
 import { Redis } from "ioredis";
+import { arg, fmt } from "./lib/harness.mjs";
+import { freePort, startStream } from "./lib/stream-child.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "bin", "ridepred");
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const nPipe = arg("--events", 200_000);
+const nPipe = Number(arg("--events", 200_000));
 const nRedis = process.argv.includes("--events") ? nPipe : 100_000;
 const nKafka = process.argv.includes("--events") ? nPipe : 50_000;
 const nKinesis = process.argv.includes("--events") ? nPipe : 20_000;
 const onlyAt = process.argv.indexOf("--only");
 const only = new Set(onlyAt > 0 ? process.argv[onlyAt + 1].split(",") : ["pipe", "redis", "kafka", "kinesis"]);
-const batch = arg("--batch", 100);
+const batch = Number(arg("--batch", 100));
 // --cpu-prof DIR: each ridepred child writes a V8 CPU profile there (run the bench itself with
 // `node --cpu-prof --cpu-prof-dir DIR` to profile the bare clients, which run in the bench process).
 const profAt = process.argv.indexOf("--cpu-prof");
@@ -61,7 +58,6 @@ const childCpuMs = (pid) => {
     return Number.NaN;
   }
 };
-const fmt = (x) => Math.round(x).toLocaleString("en-US");
 const tmp = mkdtempSync(join(tmpdir(), "ridepred-bench-stream-"));
 
 // ---- JSONL pipe -------------------------------------------------------------------------------------------
@@ -100,12 +96,7 @@ if (!only.has("redis")) {
 } else if (spawnSync("redis-server", ["--version"]).status !== 0) {
   console.log("redis-server not installed: Redis part skipped");
 } else {
-  const port = await new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   const redis = new Redis({ port, host: "127.0.0.1", retryStrategy: (n) => (n > 100 ? null : 50) });
   redis.on("error", () => {}); // refused until redis-server listens
@@ -214,28 +205,14 @@ if (!only.has("redis")) {
     // ridepred: events already on the stream; timed from the first prediction written to the last.
     await load("rides");
     const t0 = performance.now();
-    const child = spawn(
-      process.execPath,
-      [
-        ...nodeArgs,
-        bin,
-        "stream",
-        "--from",
-        `redis://127.0.0.1:${port}/rides`,
-        "--to",
-        `redis://127.0.0.1:${port}/predictions`,
-        "--group",
-        "duration",
-        "--batch",
-        String(batch),
-        "--json",
-      ],
-      {
-        stdio: ["ignore", "pipe", "ignore"],
-      },
-    );
-    let summary = "";
-    child.stdout.on("data", (d) => (summary += d));
+    const child = startStream({
+      bin,
+      nodeArgs,
+      from: `redis://127.0.0.1:${port}/rides`,
+      to: `redis://127.0.0.1:${port}/predictions`,
+      more: ["--group", "duration"],
+      batch,
+    });
     let tFirst = 0;
     let cpuFirst = 0;
     let n = 0;
@@ -245,10 +222,7 @@ if (!only.has("redis")) {
     }
     const tEnd = performance.now();
     const cpuRun = childCpuMs(child.pid) - cpuFirst;
-    child.kill("SIGTERM");
-    await new Promise((r) => child.on("exit", r));
-    const s = JSON.parse(summary);
-    if (s.predictions !== nRedis) throw new Error(`ridepred predicted ${s.predictions} of ${nRedis}`);
+    await child.stop(nRedis);
     const tRun = (tEnd - tFirst) / 1000;
     console.log(
       `  ridepred stream (first..last output) ${fmt(nRedis / tRun).padStart(12)} events/s  = ${(tRef / tRun).toFixed(2)} x bare consumer pipelined, ${(tRefScript / tRun).toFixed(2)} x with the script, ${(tRefFull / tRun).toFixed(2)} x script + JSON + read-ahead`,
