@@ -298,6 +298,28 @@ describe.skipIf(!hasShared)("score's Parquet output of a real month (needs ../sh
     }
   });
 
+  it("without a use for the times (no filter, no time column out) the same ids and predictions, and with one the times still count", async () => {
+    const run = (name: string, extra: string[]) => {
+      const out = join(tmp, name);
+      const r = spawnSync(process.execPath, [join(ROOT, "bin/ridepred"), "score", GREEN_2021_02, "-o", out, ...extra], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      return out;
+    };
+    const narrow = run("narrow.parquet", ["--columns", "ride_id,predicted_duration,model_version"]);
+    const full = run("full.parquet", []);
+    const filtered = run("filtered.parquet", ["--columns", "ride_id,predicted_duration", "--filter-duration", "10..20"]);
+    const [same] = await fromDuckDB(
+      `SELECT (SELECT count(*) FROM '${narrow}') AS n,
+              (SELECT count(*) FROM (SELECT ride_id, predicted_duration FROM '${narrow}' EXCEPT ALL SELECT ride_id, predicted_duration FROM '${full}')) AS differ,
+              (SELECT count(*) FROM '${filtered}') AS kept,
+              (SELECT count(*) FROM '${full}' WHERE actual_duration BETWEEN 10 AND 20) AS want`,
+    );
+    expect(same!.n).toBe(61_921n);
+    expect(same!.differ).toBe(0n);
+    expect(same!.kept).toBe(same!.want);
+    expect(same!.kept).toBeLessThan(61_921n);
+  });
+
   it("an input's own ride_id column is written compressed, and its values round-trip", async () => {
     // green 2021-02 as it is, and with a ride_id column of its own in front (made by DuckDB).
     const withIds = join(tmp, "green-with-ids.parquet");

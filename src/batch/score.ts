@@ -168,6 +168,7 @@ interface RunPlan {
   /** Target (model input or role) -> input column. */
   found: Record<string, string | undefined>;
   inputNames: string[];
+  /** The pickup and dropoff columns, when they are read (see timesUsed). */
   pickupCol?: string;
   dropoffCol?: string;
   columns: ColumnPlan[];
@@ -212,9 +213,19 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
   const rawNames = new Set(source.names);
   const outputs = outputsOf(predictor.artifact);
   const columns = planColumns(job.columns, predictor.inputs, { pickup: !!pickupCol, dropoff: !!dropoffCol, raw: (n) => rawNames.has(n) }, outputs);
+  // A typed time column (Parquet TIMESTAMP) cannot make a row a reject: when no filter, output column,
+  // observer or rejects file uses the times, such a column is not read at all.
+  const timesUsed =
+    job.filterDuration !== undefined ||
+    job.observer !== undefined ||
+    job.rejects !== undefined ||
+    columns.some((c) => c.source === "derived" && TIME_OUTPUTS.has(c.name));
+  const timeCol = (col: string | undefined) => (timesUsed || col === undefined || !source.timestampColumns.has(col) ? col : undefined);
+  const pickupRead = timeCol(pickupCol);
+  const dropoffRead = timeCol(dropoffCol);
   const wanted = [
     ...new Set(
-      [...inputNames.map((n) => found[n]), pickupCol, dropoffCol, found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)].filter(
+      [...inputNames.map((n) => found[n]), pickupRead, dropoffRead, found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)].filter(
         (c): c is string => c !== undefined,
       ),
     ),
@@ -229,10 +240,10 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     );
   return {
     found,
-    parse: parseHints(predictor, found, [pickupCol, dropoffCol], [found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)]),
+    parse: parseHints(predictor, found, [pickupRead, dropoffRead], [found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)]),
     inputNames,
-    pickupCol,
-    dropoffCol,
+    pickupCol: pickupRead,
+    dropoffCol: dropoffRead,
     columns,
     wanted,
     generatedIds,
@@ -491,6 +502,9 @@ function defaultPrefix(input: string): string {
   if (input === "-") return "stdin_";
   return basename(input).replace(/\.(csv\.gz|csv|parquet|pq|jsonl|ndjson)$/i, "") + "_";
 }
+
+/** Derived output columns computed from the pickup and dropoff times. */
+const TIME_OUTPUTS = new Set(["pickup_datetime", "dropoff_datetime", "actual_duration", "diff"]);
 
 // ---- stage: write (the output columns of the kept rows) ------------------------------------------
 
