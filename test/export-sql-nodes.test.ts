@@ -25,12 +25,10 @@ import {
   TEXT_COLUMNS,
   TREE_FIXTURES,
 } from "./support/export-sql-cases.js";
+import { BIN, FIXTURES as FIX, ROOT, SHARED } from "./support/paths.js";
 import { type Cell, describeEngines, type SqlEngine } from "./support/sql-engines.js";
 
-const ROOT = join(import.meta.dirname, "..");
-const FIX = join(ROOT, "test/fixtures");
-const BIN = join(ROOT, "bin/ridepred");
-const JAN21 = join(ROOT, "../shared/data/green_tripdata_2021-01.parquet");
+const JAN21 = join(SHARED, "green_tripdata_2021-01.parquet");
 const haveCourse = existsSync(join(COURSE_RUN, "models_mlflow/model.xgb")) && existsSync(JAN21);
 if (!haveCourse) console.warn("export-sql-nodes: ../shared (the course's XGBoost run, green 2021-01) not found: the big model's cases are skipped");
 

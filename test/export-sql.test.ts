@@ -27,12 +27,10 @@ import {
   readRows,
   splitBoundaries,
 } from "./support/export-sql-cases.js";
+import { BIN, FIXTURES as FIX, ROOT, SHARED } from "./support/paths.js";
 import { type Cell, type ColumnType, describeEngines, duckdbEngine, type SqlEngine } from "./support/sql-engines.js";
+import { FIXTURE_OBJECTIVES, fixtureName } from "./support/xgboost-fixtures.js";
 
-const ROOT = join(import.meta.dirname, "..");
-const FIX = join(ROOT, "test/fixtures");
-const SHARED = join(ROOT, "../shared/data");
-const BIN = join(ROOT, "bin/ridepred");
 const haveShared = existsSync(join(SHARED, "green_tripdata_2021-01.parquet"));
 if (!haveShared) console.warn("export-sql: ../shared/data not found: the 100k real rides are skipped (the sample and edge rows still run)");
 
@@ -42,16 +40,7 @@ const SKLEARN = ["make_pipeline_LinearRegression", "Pipeline_Ridge", ...TREE_FIX
 // XGBoost boosters: every objective the importer reads, fed sparse (unset = missing) and dense (unset = 0),
 // the scikit-learn wrapper in a pipeline, and the course's own MLflow run when ../shared has it.
 const XGB = join(FIX, "xgboost");
-const BOOSTERS = [
-  "reg-squarederror",
-  "reg-linear",
-  "reg-absoluteerror",
-  "reg-pseudohubererror",
-  "reg-tweedie",
-  "count-poisson",
-  "reg-gamma",
-  "binary-logistic",
-];
+const BOOSTERS = FIXTURE_OBJECTIVES.map(fixtureName);
 
 const models: NamedModel[] = [];
 

@@ -8,11 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { type ModelArtifact, XGBOOST_OBJECTIVES } from "../src/artifact/types.js";
+import type { ModelArtifact } from "../src/artifact/types.js";
 import { validateArtifact } from "../src/artifact/validate.js";
 import { compile } from "../src/runtime/predictor.js";
 import { importSource } from "../src/sklearn/source.js";
 import { importBoosterFile } from "../src/xgboost/import.js";
+import { FIXTURE_OBJECTIVES } from "./support/xgboost-fixtures.js";
 
 const ROOT = join(__dirname, "..");
 const DIR = join(__dirname, "fixtures", "xgboost");
@@ -49,10 +50,8 @@ function compare(artifact: ModelArtifact, expected: number[]): { worstUlps: numb
   return { worstUlps, identical };
 }
 
-// Every objective the artifact allows, but the multi-class ones (their own cases below) and the two that
-// have no fixture yet (not compared with XGBoost's predict): a new objective fails here until it has one.
-const NO_FIXTURE: readonly string[] = ["reg:logistic", "binary:logitraw"];
-const OBJECTIVES = XGBOOST_OBJECTIVES.filter((o) => !o.startsWith("multi:") && !NO_FIXTURE.includes(o));
+// Every single-output objective the artifact allows that has a fixture (the multi-class ones: their own cases).
+const OBJECTIVES = FIXTURE_OBJECTIVES;
 // Identity objectives are float32 sums in XGBoost's order: bit for bit by construction. exp and the
 // sigmoid go through V8's Math.exp then a float32 rounding instead of glibc's expf: allowed one float32 ULP,
 // measured 0 (bit-identical) on every ride of every fixture.

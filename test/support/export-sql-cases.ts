@@ -8,10 +8,10 @@ import { float32Below } from "../../src/runtime/float32.js";
 import { compile } from "../../src/runtime/predictor.js";
 import { float32Bound } from "../../src/sql/trees.js";
 import { importBoosterFile } from "../../src/xgboost/import.js";
+import { FIXTURES, ROOT } from "./paths.js";
 import type { Cell, ColumnType } from "./sql-engines.js";
 
-const ROOT = join(import.meta.dirname, "../..");
-const XGB = join(ROOT, "test/fixtures/xgboost");
+const XGB = join(FIXTURES, "xgboost");
 /** The course's own XGBoost run (MLflow), when ../shared has it. */
 export const COURSE_RUN = join(ROOT, "../shared/models/xgboost-mlflow-run");
 

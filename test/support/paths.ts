@@ -9,3 +9,4 @@ export const SAMPLE_PQ = join(ROOT, "examples/green_tripdata_2021-02_sample.parq
 export const SAMPLE_CSV = join(ROOT, "examples/green_tripdata_2021-02_sample.csv");
 export const SHARED = join(ROOT, "../shared/data");
 export const hasShared = existsSync(join(SHARED, "green_tripdata_2023-01.parquet"));
+export const FIXTURES = join(ROOT, "test/fixtures");
