@@ -67,9 +67,10 @@ function batches(): OutBatch[] {
       d[r] = DOUBLES[(r + 2 * b) % DOUBLES.length]!;
       s.push(r % 7 === 3 ? null : TEXTS[(r + b) % TEXTS.length]!);
       raw.push([7, "a\tb", null, Number.NaN, 2.5, new Date(MS("2021-02-03T04:05:06.007")), { k: "v\n" }, true][r % 8]);
-      indices[r] = r % 5 === 4 ? -1 : r % 3;
+      indices[r] = r % 7 === 6 ? -1 : r % 5;
     }
-    const zone = { dictionary: ["130", "N\\A", '"q"'], indices };
+    // Entries up to 8 bytes with their length word ("", ids) and longer ones are written differently.
+    const zone = { dictionary: ["130", "N\\A", '"q"', "", "zone été 🚕"], indices };
     const ids =
       b === 1
         ? { prefix: "trips_é_", numbers: Float64Array.from({ length: n }, (_, r) => r * 1_000_003) }

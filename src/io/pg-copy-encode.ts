@@ -47,6 +47,8 @@ interface Prepared {
   nums: Float64Array;
   idx: Int32Array;
   entries: Buffer[];
+  /** Dict: each entry's first 8 bytes as two big-endian int32 (entries of up to 8 bytes: zone ids, codes). */
+  words: Int32Array;
   texts: ArrayLike<string | null>;
   prefix: Buffer;
 }
@@ -81,7 +83,8 @@ export class CopyEncoder {
     let bound = 2;
     for (const c of cols) {
       if (c.code === Code.Double || c.code === Code.Timestamp) bound += 12;
-      else if (c.code === Code.Dict) bound += c.entries.reduce((a, e) => Math.max(a, e.length), 4);
+      // A short entry is stored as 8 bytes (the next field overwrites the excess).
+      else if (c.code === Code.Dict) bound += c.entries.reduce((a, e) => Math.max(a, e.length), 8);
       else if (c.code === Code.Ids) bound += 4 + c.prefix.length + 16;
     }
     let pos = 0;
@@ -123,8 +126,12 @@ export class CopyEncoder {
               pos += 4;
             } else {
               const e = c.entries[i]!;
-              for (let k = 0; k < e.length; k++) b[pos + k] = e[k]!;
-              pos += e.length;
+              const len = e.length;
+              if (len <= 8) {
+                v.setInt32(pos, c.words[2 * i]!);
+                v.setInt32(pos + 4, c.words[2 * i + 1]!);
+              } else for (let k = 0; k < len; k++) b[pos + k] = e[k]!;
+              pos += len;
             }
             break;
           }
@@ -168,7 +175,7 @@ export class CopyEncoder {
 }
 
 function prepare(kind: ColumnKind, values: OutValues): Prepared {
-  const p: Prepared = { code: Code.Text, nums: NO_NUMS, idx: NO_IDX, entries: [], texts: [], prefix: NO_BYTES };
+  const p: Prepared = { code: Code.Text, nums: NO_NUMS, idx: NO_IDX, entries: [], words: NO_IDX, texts: [], prefix: NO_BYTES };
   if (isGeneratedIds(values)) {
     p.code = Code.Ids;
     p.prefix = Buffer.from(values.prefix, "utf8");
@@ -180,6 +187,14 @@ function prepare(kind: ColumnKind, values: OutValues): Prepared {
   } else if (isDict(values)) {
     p.code = Code.Dict;
     p.entries = Array.from(values.dictionary, (v) => fieldBytes(textOf(kind, v)));
+    p.words = new Int32Array(2 * p.entries.length);
+    const first8 = Buffer.alloc(8);
+    p.entries.forEach((e, i) => {
+      first8.fill(0);
+      e.copy(first8, 0, 0, Math.min(8, e.length));
+      p.words[2 * i] = first8.readInt32BE(0);
+      p.words[2 * i + 1] = first8.readInt32BE(4);
+    });
     p.idx = values.indices;
   } else {
     const cells = values as ArrayLike<unknown>;
