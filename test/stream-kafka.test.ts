@@ -139,7 +139,8 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
       45_000,
       () => a.stderr() + b.stderr(),
     );
-    const N = 3000;
+    // Enough that neither member is through its share when A is stopped (each fetches its partitions far ahead).
+    const N = 10_000;
     await client.produce(
       "stall",
       Array.from({ length: N - 1 }, (_, i) => ({ key: `ride-${i + 1}`, value: event(i + 1) })),
@@ -171,14 +172,16 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
     );
     // The at-least-once contract: a message is written twice only when the commit after its first write was
     // refused (the group had moved its partition on), and each refused commit is of one batch (--batch 20).
-    expect(duplicates).toBe(n("uncommitted"));
+    // (At most: a refused batch the next owner had not re-read by the stop is not yet a duplicate.)
+    expect(duplicates).toBeLessThanOrEqual(n("uncommitted"));
     expect(n("lost_commits")).toBeGreaterThan(0);
     expect(n("uncommitted")).toBeLessThanOrEqual(20 * n("lost_commits"));
     // After a refused commit the member drops what it had fetched and not written (A had fetched far ahead:
-    // before, it went on predicting all of it, each commit refused again, thousands of duplicates), so each
-    // member is refused about once per rebalance; the member leaving at the end adds one more.
+    // before, it went on predicting all of it, each commit refused again: 207 refused commits and 4,125
+    // duplicates in one run), so a member is refused at most once per rebalance (the stall, A's return, the
+    // stops, and any join kcat's mock makes kafkajs retry); measured 2.
     expect(n("discarded")).toBeGreaterThan(0);
-    expect(n("lost_commits")).toBeLessThanOrEqual(6);
+    expect(n("lost_commits")).toBeLessThanOrEqual(10);
     // A message counted as reclaimed was written again by the same process: a duplicate.
     expect(n("reclaimed")).toBeLessThanOrEqual(duplicates);
     expect(n("events")).toBe(out.length);
