@@ -58,6 +58,25 @@ describe("fused linear scoring", () => {
     expect(fused[3]).not.toBe(fused[0]); // 264_205 is not in the vocabulary: only the distance and intercept
   });
 
+  it("gives the same bits with dictionaries too large for one pair table (each row looked up by entry)", () => {
+    // 1,100 x 1,100 entries: past the 2^20-entry pair table; every zone id 0..1099, as many rows.
+    const entries = Array.from({ length: 1100 }, (_, j) => String(j));
+    const n = 5000;
+    const pu = dict(
+      entries,
+      Array.from({ length: n }, (_, r) => (r * 7) % 1100),
+    );
+    const dro = dict(
+      entries,
+      Array.from({ length: n }, (_, r) => (r * 13 + 5) % 1100),
+    );
+    const d = Float64Array.from({ length: n }, (_, r) => (r % 97) / 7);
+    const fused = predictor.predictColumns({ PULocationID: pu, DOLocationID: dro, trip_distance: d }, n).predictions.slice(0, n);
+    const general = predictor.predictColumns(plain(pu, dro, d), n);
+    expect(general.errors).toEqual([]);
+    expect(same(fused, general.predictions, n)).toBe("same");
+  });
+
   it.each([
     ["a missing zone", dict(["130"], [0, -1, 0, 0, 0, 0]), dist, { row: 1, field: "PULocationID", reason: "is required but missing" }],
     [

@@ -52,13 +52,20 @@ export function fusedLinear(fields: FusedField[], coef: Float64Array, intercept:
     if (!t) tables.set(e, (t = entryTable(e)));
     return t;
   };
+  // Per field, the pair table of the last two dictionaries seen (a row group's batches share them).
+  const pairs = fields.map(() => ({
+    eA: undefined as Int32Array | undefined,
+    eB: undefined as Int32Array | undefined,
+    table: new Int32Array(0) as Int32Array,
+  }));
   return (columns, n, predictions, entries) => {
     for (const f of fields) {
       if (f.kind === "pair" && !(isDictColumn(columns[f.a]) && isDictColumn(columns[f.b]))) return false;
       if (f.kind === "number" && !(columns[f.input] instanceof Float64Array)) return false;
     }
     predictions.fill(0, 0, n);
-    for (const f of fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
       if (f.kind === "number") {
         if (!addNumbers(columns[f.input] as Float64Array, f.column, coef, n, predictions)) return false;
         continue;
@@ -67,7 +74,17 @@ export function fusedLinear(fields: FusedField[], coef: Float64Array, intercept:
       const b = columns[f.b] as { dictionary: ArrayLike<unknown>; indices: Int32Array };
       const eA = tableOf(entries(f.a, a.dictionary));
       const eB = tableOf(entries(f.b, b.dictionary));
-      if (!addPairs(a.indices, eA, b.indices, eB, f, coef, n, predictions)) return false;
+      if (eA.length * eB.length > MAX_PAIR_TABLE) {
+        if (!addPairsByEntry(a.indices, eA, b.indices, eB, f, coef, n, predictions)) return false;
+        continue;
+      }
+      const p = pairs[i]!;
+      if (p.eA !== eA || p.eB !== eB) {
+        p.table = pairTable(eA, eB, f);
+        p.eA = eA;
+        p.eB = eB;
+      }
+      if (!addPairs(a.indices, eA.length - 1, b.indices, eB.length - 1, p.table, coef, n, predictions)) return false;
     }
     for (let r = 0; r < n; r++) predictions[r] = predictions[r]! + intercept;
     return true;
@@ -91,8 +108,59 @@ function addNumbers(x: Float64Array, column: number, coef: Float64Array, n: numb
   return true;
 }
 
+/** Pair tables up to this many entries (4 MB; zone ids: 266 x 266); larger dictionaries look up by entry. */
+const MAX_PAIR_TABLE = 1 << 20;
+const NOTHING = -1; // the pair adds nothing: outside the vocabulary, or an absent (optional) input
+const GIVE_BACK = -2; // the general path must look: a problem, or strings to look up
+
+/**
+ * Entry ja of A's dictionary and jb of B's (the last entry of each: the missing value) -> the pair's
+ * column, NOTHING or GIVE_BACK, at ja * (entries of B) + jb: one look-up per row instead of three.
+ */
+function pairTable(eA: Int32Array, eB: Int32Array, f: { dense: Int32Array; width: number }): Int32Array {
+  const { dense, width } = f;
+  const table = new Int32Array(eA.length * eB.length);
+  for (let ja = 0; ja < eA.length; ja++) {
+    const x = eA[ja]!;
+    for (let jb = 0; jb < eB.length; jb++) {
+      const y = eB[jb]!;
+      let t = NOTHING;
+      if (x >= 0 && y >= 0) {
+        const at = x * width + y;
+        if (y < width && at < dense.length && dense[at]! >= 0) t = dense[at]!;
+      } else if (x === UNUSABLE || y === UNUSABLE || (x !== -1 && y !== -1)) t = GIVE_BACK;
+      table[ja * eB.length + jb] = t;
+    }
+  }
+  return table;
+}
+
 /** + coef[pair's column] for every row whose pair is in the vocabulary; false where the general path must look. */
 function addPairs(
+  ia: Int32Array,
+  mA: number,
+  ib: Int32Array,
+  mB: number,
+  table: Int32Array,
+  coef: Float64Array,
+  n: number,
+  predictions: Float64Array,
+): boolean {
+  // Entry m (the last) is the missing value: index -1 reads it. An index past it is not vouched for.
+  const stride = mB + 1;
+  for (let r = 0; r < n; r++) {
+    const ja = ia[r]! < 0 ? mA : ia[r]!;
+    const jb = ib[r]! < 0 ? mB : ib[r]!;
+    if (ja > mA || jb > mB) return false;
+    const t = table[ja * stride + jb]!;
+    if (t >= 0) predictions[r] = predictions[r]! + coef[t]!;
+    else if (t === GIVE_BACK) return false;
+  }
+  return true;
+}
+
+/** addPairs for dictionaries too large for a pair table: each row's entries, then the dense vocabulary. */
+function addPairsByEntry(
   ia: Int32Array,
   eA: Int32Array,
   ib: Int32Array,
@@ -103,7 +171,6 @@ function addPairs(
   predictions: Float64Array,
 ): boolean {
   const { dense, width } = f;
-  // Entry m (the last) is the missing value: index -1 reads it. An index past it is not vouched for.
   const mA = eA.length - 1;
   const mB = eB.length - 1;
   for (let r = 0; r < n; r++) {
@@ -118,7 +185,7 @@ function addPairs(
         const col = dense[at]!;
         if (col >= 0) predictions[r] = predictions[r]! + coef[col]!;
       }
-    } else if (x === UNUSABLE || y === UNUSABLE || (x !== -1 && y !== -1)) return false; // a problem, or strings to look up
+    } else if (x === UNUSABLE || y === UNUSABLE || (x !== -1 && y !== -1)) return false;
   }
   return true;
 }
