@@ -18,6 +18,7 @@
 // node table), run in DuckDB over --rows real rides (default 2,000), every prediction compared with ridepred's.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -75,40 +76,67 @@ const hand = `SELECT r.file_row_number AS ride_id, (COALESCE(w.coef, 0) + r.trip
   FROM ${table} r LEFT JOIN ride_predictions_weights w ON w.field = 0 AND w.value = r.PULocationID || '_' || r.DOLocationID`;
 
 const out = (name) => join(dir, `${name}.parquet`);
+// Wall seconds and CPU seconds (user + sys: DuckDB's threads run in this process, ridepred's in its own,
+// measured by /usr/bin/time). On a loaded machine wall time is noise; CPU time much less so.
 async function duck(name, query) {
   rmSync(out(name), { force: true });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await db.run(`COPY (${query}) TO '${out(name)}' (FORMAT parquet)`);
-  return (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 function ridepred() {
   rmSync(out("ridepred"), { force: true });
   const t0 = performance.now();
   const r = spawnSync(
-    process.execPath,
-    [bin, "score", input, "-o", out("ridepred"), "--columns", "ride_id,predicted_duration,model_version", "--threads", String(threads)],
+    "/usr/bin/time",
+    [
+      "-f",
+      "CPU=%U+%S",
+      process.execPath,
+      bin,
+      "score",
+      input,
+      "-o",
+      out("ridepred"),
+      "--columns",
+      "ride_id,predicted_duration,model_version",
+      "--threads",
+      String(threads),
+    ],
     {
       encoding: "utf8",
       env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
     },
   );
   if (r.status !== 0) throw new Error(`ridepred score failed: ${r.stderr}`);
-  return (performance.now() - t0) / 1000;
+  const [user, sys] = (/CPU=([\d.]+)\+([\d.]+)/.exec(r.stderr) ?? [0, NaN, NaN]).slice(1).map(Number);
+  return { wall: (performance.now() - t0) / 1000, cpu: user + sys };
 }
 
-console.log(`bench/sql: ${fmt(rows)} rows, ${threads} threads, ${rounds} rounds; exported script ${fmt(bytes)} bytes`);
+console.log(`bench/sql: ${fmt(rows)} rows, ${threads} threads, ${rounds} rounds; exported script ${fmt(bytes)} bytes; load average ${loadavg()[0].toFixed(2)}`);
 const best = { export: Infinity, hand: Infinity, ridepred: Infinity };
+const cpu = { export: Infinity, hand: Infinity, ridepred: Infinity };
+const show = (x) => `${x.wall.toFixed(2)} s (CPU ${x.cpu.toFixed(2)} s)`;
 for (let i = 0; i < rounds; i++) {
   const e = await duck("export", "SELECT ride_id, predicted_duration, model_version FROM ride_predictions");
   const h = await duck("hand", hand);
   const p = ridepred();
-  console.log(`round ${i + 1}: export ${e.toFixed(2)} s, hand-written join ${h.toFixed(2)} s, ridepred score ${p.toFixed(2)} s`);
-  best.export = Math.min(best.export, e);
-  best.hand = Math.min(best.hand, h);
-  best.ridepred = Math.min(best.ridepred, p);
+  console.log(`round ${i + 1}: export ${show(e)}, hand-written join ${show(h)}, ridepred score ${show(p)}`);
+  for (const [k, x] of [
+    ["export", e],
+    ["hand", h],
+    ["ridepred", p],
+  ]) {
+    best[k] = Math.min(best[k], x.wall);
+    cpu[k] = Math.min(cpu[k], x.cpu);
+  }
 }
-for (const [k, s] of Object.entries(best)) console.log(`best ${k}: ${s.toFixed(2)} s, ${fmt(rows / s)} rows/s`);
-console.log(`export / hand-written: ${(best.export / best.hand).toFixed(2)}x; export / ridepred: ${(best.export / best.ridepred).toFixed(2)}x`);
+for (const [k, s] of Object.entries(best)) console.log(`best ${k}: ${s.toFixed(2)} s, ${fmt(rows / s)} rows/s; least CPU ${cpu[k].toFixed(2)} s`);
+console.log(
+  `export / hand-written: ${(best.export / best.hand).toFixed(2)}x; export / ridepred: ${(best.export / best.ridepred).toFixed(2)}x (CPU: ${(cpu.export / cpu.ridepred).toFixed(2)}x)`,
+);
 
 // Same predictions: ride ids: ridepred writes "<file>_<row>", DuckDB the row number (both 0-based).
 const check = await db.runAndReadAll(`SELECT count(*) AS n,
