@@ -10,6 +10,7 @@ import { lambdaHandler } from "./kinesis.js";
 import { INVOKE_PATH, startLambdaServer } from "./lambda-server.js";
 import type { Idempotence, SecurityOptions } from "./kafka.js";
 import { runPipeline, type StreamStats } from "./pipeline.js";
+import type { Sink, Source } from "./types.js";
 import { connectRedis, ensureGroup, parseStreamUrl, redisSink, redisSource, sameServer, withStream } from "./redis.js";
 
 export interface Summary extends Partial<StreamStats> {
@@ -30,6 +31,21 @@ export async function runJsonl(predictor: Predictor, o: { batch: number; deadLet
     await source.close();
     await sink.close();
   }
+}
+
+/**
+ * The loop for a broker. A broker lost mid-stream ends the run with exit 1 for the supervisor, saying what
+ * is delivered again on restart (`again`): nothing unacked is lost.
+ */
+function runBroker(source: Source, sink: Sink, predictor: Predictor, o: BrokerModeOptions, broker: string, again: string): Promise<StreamStats> {
+  return runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
+    throw new RidepredError(`${broker} failed mid-stream: ${e.message}; ${again}`, 1);
+  });
+}
+
+/** The head of every broker mode's summary. */
+function brokerSummary(mode: Summary["mode"], predictor: Predictor, from: string, to: string, deadLetter: string): Summary {
+  return { mode, model: predictor.name, version: predictor.version, from, to, dead_letter: deadLetter };
 }
 
 /** What every broker mode takes: where to read and write, the batch loop's bounds, and the stop signal. */
@@ -84,20 +100,10 @@ export async function runRedis(predictor: Predictor, o: RedisModeOptions): Promi
       deadLetter: dead.stream,
       origin: { stream: from.stream, group: o.group, consumer, model: `${predictor.name}@${predictor.version}` },
     });
-    const stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
-      // Lost the broker mid-stream: nothing unacked is lost, so say so and exit 1 for the supervisor.
-      throw new RidepredError(
-        `Redis failed mid-stream: ${e.message}; events not yet acknowledged stay pending in group ${o.group} and are redelivered on restart`,
-        1,
-      );
-    });
+    const again = `events not yet acknowledged stay pending in group ${o.group} and are redelivered on restart`;
+    const stats = await runBroker(source, sink, predictor, o, "Redis", again);
     return {
-      mode: "redis",
-      model: predictor.name,
-      version: predictor.version,
-      from: from.display,
-      to: to.display,
-      dead_letter: dead.display,
+      ...brokerSummary("redis", predictor, from.display, to.display, dead.display),
       group: o.group,
       consumer,
       ...stats,
@@ -214,22 +220,12 @@ export async function runKafka(predictor: Predictor, o: KafkaModeOptions): Promi
     const sink = k.kafkaSink(producer, { to: to.topic, deadLetter: dead.topic, origin: { topic: from.topic, group: o.group, model } });
     let stats: StreamStats;
     try {
-      stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal });
-    } catch (e) {
-      throw new RidepredError(
-        `Kafka failed mid-stream: ${(e as Error).message}; offsets not yet committed for group ${o.group} are delivered again on restart`,
-        1,
-      );
+      stats = await runBroker(source, sink, predictor, o, "Kafka", `offsets not yet committed for group ${o.group} are delivered again on restart`);
     } finally {
       await source.close().catch(() => {});
     }
     return {
-      mode: "kafka",
-      model: predictor.name,
-      version: predictor.version,
-      from: from.display,
-      to: to.display,
-      dead_letter: dead.display,
+      ...brokerSummary("kafka", predictor, from.display, to.display, dead.display),
       group: o.group,
       partitions,
       idempotent,
@@ -301,16 +297,9 @@ export async function runKinesis(predictor: Predictor, o: KinesisModeOptions): P
       o.log(
         `${predictor.name} ${predictor.version}: ${from.display} -> ${to.display} (dead letters: ${deadDisplay}; checkpoint ${store.display}${split ? `; shards split ${split.index}/${split.count}` : ""})`,
       );
-      const stats = await runPipeline(source, sink, eventBatchTransform(predictor), { batch: o.batch, signal: o.signal }).catch((e: Error) => {
-        throw new RidepredError(`Kinesis failed mid-stream: ${e.message}; records after the checkpoint in ${store.display} are read again on restart`, 1);
-      });
+      const stats = await runBroker(source, sink, predictor, o, "Kinesis", `records after the checkpoint in ${store.display} are read again on restart`);
       return {
-        mode: "kinesis",
-        model: predictor.name,
-        version: predictor.version,
-        from: from.display,
-        to: to.display,
-        dead_letter: deadDisplay,
+        ...brokerSummary("kinesis", predictor, from.display, to.display, deadDisplay),
         checkpoint: store.display,
         shards_read: source.shardsRead(),
         ...stats,
