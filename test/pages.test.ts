@@ -1,7 +1,7 @@
 // Pages people look at, opened in a real browser (Debian's chromium driven by playwright-core): the
 // service's /docs runs the /predict example and shows the model's answer; score's --report opens offline
-// with its charts and drift figures. Screenshots land in
-// docs/images/ (the README shows them).
+// with its charts and drift figures. Screenshots land in a temporary folder, so a test run leaves the
+// checkout as it was; RIDEPRED_SCREENSHOTS=update writes them to docs/images/ (the README shows them).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,8 +15,11 @@ import { startServer, type RunningServer } from "../src/serve/server.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOT = join(__dirname, "..");
-const IMAGES = join(ROOT, "docs", "images");
+const IMAGES = process.env.RIDEPRED_SCREENSHOTS === "update" ? join(ROOT, "docs", "images") : mkdtempSync(join(tmpdir(), "ridepred-screenshots-"));
 const MODEL = join(ROOT, "models", "ride-duration.json");
+afterAll(() => {
+  if (process.env.RIDEPRED_SCREENSHOTS !== "update") rmSync(IMAGES, { recursive: true, force: true });
+});
 
 describe.skipIf(!existsSync(CHROMIUM))("pages in a real browser (skipped: /usr/bin/chromium is absent)", () => {
   let browser: Browser;
