@@ -251,26 +251,6 @@ describe("ridepred serve (process)", () => {
     expect(await s.exited).toBe(0);
   });
 
-  it("keeps V8's young generation at its start-up size (2 MiB), unless NODE_OPTIONS sizes it", async () => {
-    const newSpace = async (url: string) => {
-      const text = await (await fetch(url + "/metrics")).text();
-      return Number(/^ridepred_nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(text)?.[1]);
-    };
-    // A large batch keeps much alive while it is scored: what would make V8 grow the new space.
-    const batch = JSON.stringify(Array.from({ length: 20_000 }, (_, i) => ({ ...RIDE, trip_distance: 1 + (i % 40) })));
-    const small = await startServe();
-    const r = await fetch(small.url + "/predict", { method: "POST", headers: { "content-type": "application/json" }, body: batch });
-    expect(r.status).toBe(200);
-    expect(((await r.json()) as unknown[]).length).toBe(20_000);
-    expect(await newSpace(small.url)).toBe(2 * 1024 * 1024);
-    small.child.kill("SIGTERM");
-    expect(await small.exited).toBe(0);
-    const operator = await startServe([], { NODE_OPTIONS: "--max-semi-space-size=16" });
-    expect(await newSpace(operator.url)).toBeGreaterThan(2 * 1024 * 1024); // the model's load alone grows it
-    operator.child.kill("SIGTERM");
-    expect(await operator.exited).toBe(0);
-  });
-
   it("startup errors: unreadable model exits 2, tampered model exits 1, port in use and bad options exit 2", async () => {
     const missing = spawnServe(["--model", join(dir, "nope.json")]);
     expect(await missing.exited).toBe(2);

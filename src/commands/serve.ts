@@ -64,8 +64,6 @@ export function serveCommand(): Command {
         logLevel: string;
       }) => {
         const fastPath = o.fastPath || fastPathFromEnv(process.env.RIDEPRED_FAST_PATH);
-        // Before the server's modules load: they are what would grow V8's young generation first.
-        (await import("../serve/young-generation.js")).keepYoungGenerationSmall();
         const [{ runServe }, { defaultModelPath }, { availableParallelism }] = await Promise.all([
           import("../serve/run.js"),
           import("../artifact/io.js"),
