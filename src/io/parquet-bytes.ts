@@ -1,5 +1,5 @@
 // A growable byte buffer for the Parquet writer: pages, dictionaries and chunks are built in these and
-// reused across pages and row groups.
+// reused across pages and row groups; and the two byte-level encoders its encodings share (varints, bit-packing).
 
 export interface Bytes {
   b: Uint8Array;
@@ -21,4 +21,50 @@ export function append(buf: Bytes, src: Uint8Array, len = src.length): void {
   reserve(buf, len);
   buf.b.set(len === src.length ? src : src.subarray(0, len), buf.n);
   buf.n += len;
+}
+
+/** v (unsigned, < 2^32) as a ULEB128 varint at b[at] (room for 5 bytes needed); returns where it ended. */
+export function varintAt(b: Uint8Array, at: number, v: number): number {
+  while (v > 0x7f) {
+    b[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[at++] = v;
+  return at;
+}
+
+/**
+ * v[start..end) bit-packed LSB first at b[at], in groups of 8 values (width bytes each; a last partial
+ * group padded with zeros); returns where it ended. Parquet's RLE/bit-packing hybrid and
+ * DELTA_BINARY_PACKED's miniblocks (32 values: four whole groups) pack alike.
+ */
+export function packGroups(b: Uint8Array, at: number, v: Int32Array | Uint8Array, start: number, end: number, width: number): number {
+  const full = start + ((end - start) & ~7);
+  for (let j = start; j < full; j += 8) {
+    let acc = 0;
+    let bits = 0;
+    for (let t = j; t < j + 8; t++) {
+      acc |= v[t]! << bits;
+      bits += width;
+      while (bits >= 8) {
+        b[at++] = acc & 0xff;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+  }
+  if (full < end) {
+    let acc = 0;
+    let bits = 0;
+    for (let t = full; t < full + 8; t++) {
+      acc |= (t < end ? v[t]! : 0) << bits;
+      bits += width;
+      while (bits >= 8) {
+        b[at++] = acc & 0xff;
+        acc >>>= 8;
+        bits -= 8;
+      }
+    }
+  }
+  return at;
 }

@@ -4,7 +4,7 @@
 // bytes an id, made without formatting each id in full. Parquet's layout of the body:
 //   DELTA_BINARY_PACKED prefix lengths, DELTA_BINARY_PACKED suffix lengths, the suffixes' bytes.
 // Readers: DuckDB, hyparquet (and so ridepred's own reader), Arrow/pyarrow and parquet-mr read it.
-import { type Bytes, reserve } from "./parquet-bytes.js";
+import { type Bytes, packGroups, reserve, varintAt } from "./parquet-bytes.js";
 import type { GeneratedIds } from "./types.js";
 
 const encoder = new TextEncoder();
@@ -115,10 +115,10 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
   // Room for the header (4 varints) and every block at its widest: one reserve, then plain stores.
   reserve(buf, 20 + Math.ceil(n / BLOCK) * (5 + MINIBLOCKS + BLOCK * 3));
   const b = buf.b;
-  let at = varint(b, buf.n, BLOCK);
-  at = varint(b, at, MINIBLOCKS);
-  at = varint(b, at, n);
-  at = varint(b, at, zigzag(n > 0 ? v[from]! : 0));
+  let at = varintAt(b, buf.n, BLOCK);
+  at = varintAt(b, at, MINIBLOCKS);
+  at = varintAt(b, at, n);
+  at = varintAt(b, at, zigzag(n > 0 ? v[from]! : 0));
   for (let i = from + 1, end = from + n; i < end; i += BLOCK) {
     const m = Math.min(BLOCK, end - i); // deltas in this block
     let min = 2147483647;
@@ -127,7 +127,7 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
       block[k] = d;
       if (d < min) min = d;
     }
-    at = varint(b, at, zigzag(min));
+    at = varintAt(b, at, zigzag(min));
     const widthsAt = at;
     at += MINIBLOCKS;
     for (let j = 0; j < MINIBLOCKS; j++) {
@@ -145,36 +145,10 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
       const width = 32 - Math.clz32(top);
       if (width > 24) throw new Error(`internal: DELTA_BINARY_PACKED bit width ${width}`);
       b[widthsAt + j] = width;
-      if (width > 0) at = pack32(b, at, block, lo, width);
+      if (width > 0) at = packGroups(b, at, block, lo, lo + PER_MINIBLOCK, width);
     }
   }
   buf.n = at;
 }
 
-/** block[lo..lo + 32) bit-packed LSB first at b[at], 32 * width / 8 bytes (0 < width <= 24); returns where it ended. */
-function pack32(b: Uint8Array, at: number, block: Int32Array, lo: number, width: number): number {
-  let acc = 0;
-  let bits = 0;
-  for (let t = lo; t < lo + PER_MINIBLOCK; t++) {
-    acc |= block[t]! << bits;
-    bits += width;
-    while (bits >= 8) {
-      b[at++] = acc & 0xff;
-      acc >>>= 8;
-      bits -= 8;
-    }
-  }
-  return at;
-}
-
 const zigzag = (x: number) => ((x << 1) ^ (x >> 31)) >>> 0;
-
-/** v (unsigned, < 2^32) as a ULEB128 varint at b[at]; returns where it ended. */
-function varint(b: Uint8Array, at: number, v: number): number {
-  while (v > 0x7f) {
-    b[at++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  b[at++] = v;
-  return at;
-}

@@ -12,7 +12,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type Bytes, bytes, reserve } from "./parquet-bytes.js";
+import { type Bytes, bytes, packGroups, reserve, varintAt } from "./parquet-bytes.js";
 import { deltaIds, deltaScratch, type DeltaScratch } from "./parquet-delta.js";
 import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
 import { adoptTemp, tempTarget } from "./sink.js";
@@ -679,11 +679,7 @@ function sameEntries(a: ArrayLike<unknown> | undefined, b: ArrayLike<unknown>): 
 
 function varint(buf: Bytes, v: number): void {
   reserve(buf, 5);
-  while (v > 0x7f) {
-    buf.b[buf.n++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf.b[buf.n++] = v;
+  buf.n = varintAt(buf.b, buf.n, v);
 }
 
 function rleRun(buf: Bytes, count: number, value: number, width: number): void {
@@ -722,36 +718,4 @@ function runLength(v: Int32Array | Uint8Array, i: number, k: number): number {
   let j = i + 1;
   while (j < k && v[j] === x) j++;
   return j - i;
-}
-
-/** v[start..end) bit-packed at b[at], in groups of 8 values (width bytes each); returns where it ended. */
-function packGroups(b: Uint8Array, at: number, v: Int32Array | Uint8Array, start: number, end: number, width: number): number {
-  const full = start + ((end - start) & ~7);
-  for (let j = start; j < full; j += 8) {
-    let acc = 0;
-    let bits = 0;
-    for (let t = j; t < j + 8; t++) {
-      acc |= v[t]! << bits;
-      bits += width;
-      while (bits >= 8) {
-        b[at++] = acc & 0xff;
-        acc >>>= 8;
-        bits -= 8;
-      }
-    }
-  }
-  if (full < end) {
-    let acc = 0;
-    let bits = 0;
-    for (let t = full; t < full + 8; t++) {
-      acc |= (t < end ? v[t]! : 0) << bits;
-      bits += width;
-      while (bits >= 8) {
-        b[at++] = acc & 0xff;
-        acc >>>= 8;
-        bits -= 8;
-      }
-    }
-  }
-  return at;
 }
