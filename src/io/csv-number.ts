@@ -156,42 +156,36 @@ function fast(out: Out, x: number): boolean {
     at = p;
     p += sig;
   }
-  // Written from the last digit back, two at a time while both sit on one side of the point.
-  let i = sig - 1;
-  for (let left = tailDigits; left > 0; ) {
-    if (left >= 2 && i !== dot) {
-      const q = (tail / 100) | 0;
-      const r = tail - q * 100;
-      const o = at + i + (i >= dot ? 1 : 0);
-      b[o] = PAIRS[2 * r + 1]!;
-      b[o - 1] = PAIRS[2 * r]!;
-      tail = q;
-      i -= 2;
-      left -= 2;
-    } else {
-      const q = (tail / 10) | 0;
-      b[at + i + (i >= dot ? 1 : 0)] = 48 + tail - q * 10;
-      tail = q;
-      i--;
-      left--;
-    }
-  }
-  while (i >= 0) {
-    if (i >= 1 && i !== dot) {
-      const q = (head / 100) | 0;
-      const r = head - q * 100;
-      const o = at + i + (i >= dot ? 1 : 0);
-      b[o] = PAIRS[2 * r + 1]!;
-      b[o - 1] = PAIRS[2 * r]!;
-      head = q;
-      i -= 2;
-    } else {
-      const q = (head / 10) | 0;
-      b[at + i + (i >= dot ? 1 : 0)] = 48 + head - q * 10;
-      head = q;
-      i--;
-    }
-  }
+  // Written from the last digit back: the tail's digits, then the head's.
+  const i = digitsBack(b, at, dot, sig - 1, tail, tailDigits);
+  digitsBack(b, at, dot, i, head, i + 1);
   out.pos = p;
   return true;
+}
+
+/**
+ * The last count digits of v as digits i, i - 1, ... of the number being written (digit j at b[at + j], or
+ * b[at + j + 1] from j = dot on, after the point), two at a time while both sit on one side of the point;
+ * returns the next digit's index.
+ */
+function digitsBack(b: Uint8Array, at: number, dot: number, i: number, v: number, count: number): number {
+  while (count > 0) {
+    if (count >= 2 && i !== dot) {
+      const q = (v / 100) | 0;
+      const r = v - q * 100;
+      const o = at + i + (i >= dot ? 1 : 0);
+      b[o] = PAIRS[2 * r + 1]!;
+      b[o - 1] = PAIRS[2 * r]!;
+      v = q;
+      i -= 2;
+      count -= 2;
+    } else {
+      const q = (v / 10) | 0;
+      b[at + i + (i >= dot ? 1 : 0)] = 48 + v - q * 10;
+      v = q;
+      i--;
+      count--;
+    }
+  }
+  return i;
 }
