@@ -127,22 +127,26 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
     }
   }, 180_000);
 
-  it("a member stalled past the session timeout and dropped from the group carries on (a refused commit is not a failure), dropping what it had fetched; nothing lost, every duplicate a refused commit's batch", async () => {
-    const a = startConsumer(args("stall", "stall-out", "--batch", "20"));
-    await client.produce("stall", [{ key: "ride-0", value: event(0) }]);
-    const out = await client.watch("stall-out");
+  // One stall scenario on its own topics: A owns every partition, B joins, A is frozen with batches in flight
+  // until the group drops it, then resumes. Checked on every attempt: nothing lost, both exit 0, every
+  // duplicate a refused commit's, every reclaimed message a duplicate.
+  async function stall(topic: string) {
+    const a = startConsumer(args(topic, `${topic}-out`, "--batch", "20"));
+    await client.produce(topic, [{ key: "ride-0", value: event(0) }]);
+    const out = await client.watch(`${topic}-out`);
     await waitFor("A to own every partition", () => /partitions 0,1,2,3/.test(a.stderr()), 45_000, a.stderr);
-    const b = startConsumer(args("stall", "stall-out", "--batch", "20"));
+    const b = startConsumer(args(topic, `${topic}-out`, "--batch", "20"));
+    const joined = (parts: string) => new RegExp(`joined group duration: ${topic} partitions ${parts}`);
     await waitFor(
       "B to join",
-      () => /joined group duration: stall partitions \d/.test(b.stderr()),
+      () => joined("\\d").test(b.stderr()),
       45_000,
       () => a.stderr() + b.stderr(),
     );
     // Enough that neither member is through its share when A is stopped (each fetches its partitions far ahead).
-    const N = 10_000;
+    const N = 40_000;
     await client.produce(
-      "stall",
+      topic,
       Array.from({ length: N - 1 }, (_, i) => ({ key: `ride-${i + 1}`, value: event(i + 1) })),
     );
     await waitFor(
@@ -153,7 +157,7 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
     );
     // A freezes with batches in flight; the group drops it after --session-timeout and B re-reads them.
     a.child.kill("SIGSTOP");
-    await waitFor("B to take every partition", () => /joined group duration: stall partitions 0,1,2,3/.test(b.stderr()), 45_000, b.stderr);
+    await waitFor("B to take every partition", () => joined("0,1,2,3").test(b.stderr()), 45_000, b.stderr);
     a.child.kill("SIGCONT");
     const sources = () => new Set(out.map((m) => `${m.headers["source-partition"]}/${m.headers["source-offset"]}`));
     await waitFor(
@@ -168,24 +172,32 @@ describe.skipIf(!haveKcat)("ridepred stream with Kafka", () => {
     const n = (k: string) => Number(ra.summary[k]) + Number(rb.summary[k]);
     const duplicates = out.length - sources().size;
     console.log(
-      `Kafka stall: ${duplicates} duplicates; reclaimed ${n("reclaimed")}, uncommitted ${n("uncommitted")} (${n("lost_commits")} refused commits), discarded ${n("discarded")}`,
+      `Kafka stall (${topic}): ${duplicates} duplicates; reclaimed ${n("reclaimed")}, uncommitted ${n("uncommitted")} (${n("lost_commits")} refused commits), discarded ${n("discarded")}`,
     );
     // The at-least-once contract: a message is written twice only when the commit after its first write was
     // refused (the group had moved its partition on), and each refused commit is of one batch (--batch 20).
     // (At most: a refused batch the next owner had not re-read by the stop is not yet a duplicate.)
     expect(duplicates).toBeLessThanOrEqual(n("uncommitted"));
-    expect(n("lost_commits")).toBeGreaterThan(0);
     expect(n("uncommitted")).toBeLessThanOrEqual(20 * n("lost_commits"));
+    // A message counted as reclaimed was written again by the same process: a duplicate.
+    expect(n("reclaimed")).toBeLessThanOrEqual(duplicates);
+    expect(n("events")).toBe(out.length);
+    return n;
+  }
+
+  it("a member stalled past the session timeout and dropped from the group carries on (a refused commit is not a failure), dropping what it had fetched; nothing lost, every duplicate a refused commit's batch", async () => {
+    // A stall that happens to catch no commit in flight (A's last batch acked just before SIGSTOP) exercises
+    // nothing: such a run is checked as above, then the scenario runs again on new topics (up to 3 in all).
+    let n = await stall("stall");
+    for (let t = 2; t <= 3 && n("lost_commits") === 0; t++) n = await stall(`stall${t}`);
+    expect(n("lost_commits")).toBeGreaterThan(0);
     // After a refused commit the member drops what it had fetched and not written (A had fetched far ahead:
     // before, it went on predicting all of it, each commit refused again: 207 refused commits and 4,125
     // duplicates in one run), so a member is refused at most once per rebalance (the stall, A's return, the
     // stops, and any join kcat's mock makes kafkajs retry); measured 2.
     expect(n("discarded")).toBeGreaterThan(0);
     expect(n("lost_commits")).toBeLessThanOrEqual(10);
-    // A message counted as reclaimed was written again by the same process: a duplicate.
-    expect(n("reclaimed")).toBeLessThanOrEqual(duplicates);
-    expect(n("events")).toBe(out.length);
-  }, 180_000);
+  }, 540_000);
 
   describe("options and connection errors", () => {
     let tmp: string;
