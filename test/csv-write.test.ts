@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rng } from "../bench/fuzz-lib.mjs";
-import { writeShortest } from "../src/io/csv-number.js";
+import { NumberCache, writeShortest } from "../src/io/csv-number.js";
 import { csvSink, type Out } from "../src/io/csv-write.js";
 import { cellText, csvQuote } from "../src/io/text-write.js";
 import { formatTimestamp } from "../src/io/timestamp.js";
@@ -137,6 +137,32 @@ describe("numbers: the fast path writes String(x)", () => {
       check(Math.floor(rand() * 2 ** 53) / 2 ** Math.floor(rand() * 60)); // exact binary fractions: long decimal ties
     }
     expect(bad).toEqual([]);
+  });
+});
+
+describe("numbers: NumberCache writes what writeShortest writes", () => {
+  it("on repeated values (hits), many distinct ones (collisions, replacement), -0, texts past a slot, in both orders and switched off", () => {
+    const values: number[] = [];
+    for (let i = 0; i < 200_000; i++) values.push((((i * 7919) % 3600) * 1000) / 60000); // durations: few distinct
+    for (let i = 0; i < 50_000; i++) values.push(0, -0, 1e-7 * (i + 1), -1.2345678901234567e-7 * (i + 1), 1e21 * (i + 1), 2 ** 53 + 2 * i);
+    for (let i = 0; i < 100_000; i++) values.push(Math.sin(i) * 60, Math.sin(i % 97) * 60); // rare repeats then frequent ones
+    // Forward and reversed (the cache fills differently), and a cache that is off.
+    for (const [on, xs] of [
+      [true, values],
+      [true, [...values].reverse()],
+      [false, values],
+    ] as const) {
+      const cache = new NumberCache(on);
+      const out = scratch();
+      const bad: string[] = [];
+      for (const x of xs) {
+        out.pos = 0;
+        cache.write(out, x);
+        const got = out.buf.latin1Slice(0, out.pos);
+        if (got !== String(x) && bad.length < 5) bad.push(`${String(x)} written as ${got}`);
+      }
+      expect(bad).toEqual([]);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { openText } from "./sink.js";
 import { csvQuote, cellText } from "./text-write.js";
 import { formatTimestamp } from "./timestamp.js";
 import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
-import { writeShortest } from "./csv-number.js";
+import { NumberCache } from "./csv-number.js";
 
 /** Bytes per output piece: large enough that each write is cheap, small enough to stay out of the old generation. */
 const PIECE = 1 << 16;
@@ -78,8 +78,16 @@ type Encoder = (out: Out, r: number, pending: Buffer[]) => void;
 
 const utf8 = (s: string) => Buffer.from(s, "utf8");
 
+/** What a column's encoder keeps from batch to batch. */
+interface ColumnCache {
+  /** Each dictionary's cells, encoded once (a row group's batches share the dictionary). */
+  dicts: Map<ArrayLike<unknown>, Buffer[]>;
+  /** A double column's recent numbers' bytes. */
+  numbers: NumberCache;
+}
+
 /** The encoder of one column of one batch. */
-function encoder(values: OutValues, kind: ColumnKind, dictCache: Map<ArrayLike<unknown>, Buffer[]>): Encoder {
+function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encoder {
   if (isGeneratedIds(values)) {
     const prefix = utf8(values.prefix);
     const { numbers } = values;
@@ -93,11 +101,13 @@ function encoder(values: OutValues, kind: ColumnKind, dictCache: Map<ArrayLike<u
   }
   if (isDict(values)) {
     // Each dictionary entry encoded once (a row group's batches share the dictionary).
-    let cells = dictCache.get(values.dictionary);
+    const dicts = cache.dicts;
+    let cells = dicts.get(values.dictionary);
     if (!cells) {
       const text = cellOf(kind);
       cells = Array.from(values.dictionary as ArrayLike<unknown>, (v) => utf8(text(v)));
-      dictCache.set(values.dictionary, cells);
+      if (dicts.size > 64) dicts.clear();
+      dicts.set(values.dictionary, cells);
     }
     const all = cells;
     const { indices } = values;
@@ -110,13 +120,15 @@ function encoder(values: OutValues, kind: ColumnKind, dictCache: Map<ArrayLike<u
     };
   }
   const cellsOf = values as ArrayLike<unknown>;
-  if (kind === "double")
+  if (kind === "double") {
+    const numbers = cache.numbers;
     return (out, r, pending) => {
       const v = cellsOf[r];
       if (typeof v === "number") {
-        if (v === v) writeShortest(out, v);
+        if (v === v) numbers.write(out, v);
       } else if (v !== null && v !== undefined) out.text(String(v), pending);
     };
+  }
   if (kind === "timestamp") {
     const stamp = timestampWriter();
     return (out, r, pending) => {
@@ -183,11 +195,11 @@ function timestampWriter(): (out: Out, ms: number) => void {
  * cells kept across batches. csvSink uses one here; csv-encode-thread.ts one on a worker thread.
  */
 export class CsvEncoder {
-  private readonly dictCaches: Map<ArrayLike<unknown>, Buffer[]>[];
+  private readonly caches: ColumnCache[];
   private readonly out = new Out();
 
   constructor(private readonly columns: readonly OutColumn[]) {
-    this.dictCaches = columns.map(() => new Map<ArrayLike<unknown>, Buffer[]>());
+    this.caches = columns.map((c) => ({ dicts: new Map(), numbers: new NumberCache(c.kind === "double") }));
   }
 
   /** The batch's rows as bytes, in pieces; `pending` gets full pieces as they come (a caller may write them at once). */
@@ -195,10 +207,7 @@ export class CsvEncoder {
     const { n } = batch;
     const { out, columns } = this;
     const m = columns.length;
-    const enc = batch.values.map((v, j) => {
-      if (this.dictCaches[j]!.size > 64) this.dictCaches[j]!.clear();
-      return encoder(v, columns[j]!.kind, this.dictCaches[j]!);
-    });
+    const enc = batch.values.map((v, j) => encoder(v, columns[j]!.kind, this.caches[j]!));
     for (let r = 0; r < n; r++) {
       for (let j = 0; j < m; j++) {
         out.room(SMALL + 1, pending);
