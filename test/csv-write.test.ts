@@ -144,7 +144,7 @@ describe("numbers: NumberCache writes what writeShortest writes", () => {
   it("on repeated values (hits), many distinct ones (collisions, replacement), -0, texts past a slot, in both orders and switched off", () => {
     const values: number[] = [];
     for (let i = 0; i < 200_000; i++) values.push((((i * 7919) % 3600) * 1000) / 60000); // durations: few distinct
-    for (let i = 0; i < 50_000; i++) values.push(0, -0, 1e-7 * (i + 1), -1.2345678901234567e-7 * (i + 1), 1e21 * (i + 1), 2 ** 53 + 2 * i);
+    for (let i = 0; i < 50_000; i++) values.push(0, -0, 1e-7 * (i + 1), -1.2345678901234566e-7 * (i + 1), 1e21 * (i + 1), 2 ** 53 + 2 * i);
     for (let i = 0; i < 100_000; i++) values.push(Math.sin(i) * 60, Math.sin(i % 97) * 60); // rare repeats then frequent ones
     // Forward and reversed (the cache fills differently), and a cache that is off.
     for (const [on, xs] of [
