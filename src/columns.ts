@@ -43,7 +43,7 @@ export function gather(c: Column, keep: Int32Array, k: number): Column {
 }
 
 /** out[i] = src[keep[i]] for i < k, copying each stretch of consecutive kept rows at once. */
-export function copyRuns<T extends Float64Array | Int32Array>(src: T, keep: Int32Array, k: number, out: T): T {
+export function copyRuns<T extends Float64Array | Int32Array | Uint8Array>(src: T, keep: Int32Array, k: number, out: T): T {
   let i = 0;
   while (i < k) {
     const from = keep[i]!;
@@ -74,4 +74,52 @@ export function smallIdIn(s: string, start: number, end: number): number {
     v = v * 10 + d;
   }
   return v < 4096 ? v : -1;
+}
+
+/**
+ * Text cells as their UTF-8 bytes, for a column that is only passed through (a table's ride_id into a
+ * table): row r is data[offsets[r], offsets[r + 1]), or NULL where nulls[r] is 1. No string is made per
+ * cell. It is not a Column: only readers asked for it (BatchOptions.bytes) make one, and only sinks that
+ * take it (Sink.takesBytes) are given one.
+ */
+export interface BytesColumn {
+  readonly data: Uint8Array;
+  /** n + 1 offsets into data. */
+  readonly offsets: Int32Array;
+  /** n flags, 1: NULL. */
+  readonly nulls: Uint8Array;
+}
+
+export function isBytes(c: unknown): c is BytesColumn {
+  return (c as BytesColumn).offsets instanceof Int32Array && (c as BytesColumn).nulls instanceof Uint8Array;
+}
+
+/** Rows keep[0..k) (ascending) of a bytes column; every row kept: the column itself. */
+export function gatherBytes(c: BytesColumn, keep: Int32Array, k: number): BytesColumn {
+  const n = c.nulls.length;
+  if (k === n) return c;
+  const { data, offsets, nulls } = c;
+  let size = 0;
+  for (let i = 0; i < k; i++) size += offsets[keep[i]! + 1]! - offsets[keep[i]!]!;
+  const out = { data: new Uint8Array(size), offsets: new Int32Array(k + 1), nulls: copyRuns(nulls, keep, k, new Uint8Array(k)) };
+  let i = 0;
+  let at = 0;
+  while (i < k) {
+    // A stretch of consecutive kept rows is one copy of their bytes.
+    const from = keep[i]!;
+    let j = i + 1;
+    while (j < k && keep[j] === from + (j - i)) j++;
+    const start = offsets[from]!;
+    out.data.set(data.subarray(start, offsets[from + (j - i)]!), at);
+    for (let q = i; q < j; q++) out.offsets[q + 1] = at + offsets[from + (q - i) + 1]! - start;
+    at += offsets[from + (j - i)]! - start;
+    i = j;
+  }
+  return out;
+}
+
+/** A bytes column's cells as strings (null for NULL): for code off the hot path (rejects). */
+export function bytesStrings(c: BytesColumn): (string | null)[] {
+  const dec = new TextDecoder();
+  return Array.from(c.nulls, (isNull, r) => (isNull ? null : dec.decode(c.data.subarray(c.offsets[r], c.offsets[r + 1]))));
 }

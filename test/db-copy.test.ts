@@ -3,9 +3,16 @@
 // big integers, numeric, timestamps before 2000 and with time zones, quotes, backslashes, tabs,
 // newlines, CR, non-ASCII, "\N") written by the binary encoder must be stored exactly as the text COPY
 // format stores them, and rows read through the binary decoder must equal the server's text output.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "csv-parse/sync";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BytesColumn, bytesStrings, gatherBytes } from "../src/columns.js";
+import { BinaryBatcher } from "../src/io/pg-copy-binary.js";
 import { formatTimestamp } from "../src/io/timestamp.js";
 import { openSink, openSource } from "../src/io/index.js";
 import type { OutBatch, OutColumn } from "../src/io/types.js";
@@ -51,12 +58,23 @@ const COLUMNS: OutColumn[] = [
   { name: "raw", kind: "raw" },
 ];
 
-/** Rows mixing every adversarial value in every column, in three batches (plain, dictionary and generated ids). */
+/** Strings (null: NULL) as a bytes column, the form a table source gives a passed-through text column. */
+function bytesOf(cells: readonly (string | null)[]): BytesColumn {
+  const parts = cells.map((c) => Buffer.from(c ?? "", "utf8"));
+  const offsets = new Int32Array(cells.length + 1);
+  for (let r = 0; r < parts.length; r++) offsets[r + 1] = offsets[r]! + parts[r]!.length;
+  return { data: Buffer.concat(parts), offsets, nulls: Uint8Array.from(cells, (c) => (c === null ? 1 : 0)) };
+}
+
+/**
+ * Rows mixing every adversarial value in every column, in four batches (plain, dictionary and generated
+ * ids; the fourth also hands ride_id and s to the encoder as bytes, as a table source's pass-through does).
+ */
 const N = Math.max(TEXTS.length, DOUBLES.length, TIMES.length) * 3;
 function batches(): OutBatch[] {
   const n = N;
   const out: OutBatch[] = [];
-  for (let b = 0; b < 3; b++) {
+  for (let b = 0; b < 4; b++) {
     const t = new Float64Array(n);
     const d = new Float64Array(n);
     const s: (string | null)[] = [];
@@ -74,8 +92,9 @@ function batches(): OutBatch[] {
     const ids =
       b === 1
         ? { prefix: "trips_é_", numbers: Float64Array.from({ length: n }, (_, r) => r * 1_000_003) }
-        : Array.from({ length: n }, (_, r) => `id ${b}\t${r}`);
-    out.push({ n, values: [ids, t, d, s, zone, raw] });
+        : Array.from({ length: n }, (_, r) => `id ${b}\t${r}${r % 3 === 0 ? " été 🚕" : ""}`);
+    // The fourth batch: ride_id and s as bytes too (values stay for the text reference, which reads them).
+    out.push({ n, values: [ids, t, d, s, zone, raw], ...(b === 3 ? { bytes: [bytesOf(ids as string[]), undefined, undefined, bytesOf(s)] } : {}) });
   }
   return out;
 }
@@ -132,9 +151,9 @@ describe.skipIf(missing !== undefined)("PostgreSQL binary COPY codecs", { timeou
     // -0 is the one double text could not keep; the reference has none, so the comparison is exact.
     const fresh = await openSink(url("fresh"), COLUMNS, { key: "ride_id" });
     for (const b of batches()) await fresh.write(b);
-    expect(await fresh.finish()).toEqual({ rowsWritten: 3 * N });
+    expect(await fresh.finish()).toEqual({ rowsWritten: 4 * N });
     const expected = await dump("ref");
-    expect(expected).toHaveLength(3 * N);
+    expect(expected).toHaveLength(4 * N);
     expect(await dump("fresh")).toEqual(expected);
     // An existing table: rows go through the temporary staging table and the upsert.
     await db.query(`CREATE TABLE existing (${defs})`);
@@ -173,6 +192,42 @@ describe.skipIf(missing !== undefined)("PostgreSQL binary COPY codecs", { timeou
     expect((await db.query("SELECT to_regclass('dup') AS t")).rows[0].t).toBeNull();
   });
 
+  it("ride ids pass through table -> table as bytes: non-ASCII, long and empty ids kept byte for byte; rows equal table -> CSV's", async () => {
+    // 40 rows in batches of 7 (--batch-size): rides of varied zones and times, ids the decoder never makes strings of.
+    await db.query(`CREATE TABLE ids_src AS SELECT
+        (ARRAY['', 'é', 'été 🚕 東京 ', repeat('ü', 40), 'id\twith tab', E'back\\slash'])[1 + g % 6] || g AS ride_id,
+        timestamp '2021-02-01 08:00' + g * interval '7 minutes' AS lpep_pickup_datetime,
+        timestamp '2021-02-01 08:00' + g * interval '7 minutes' + (g % 13 + 2) * interval '1 minute' AS lpep_dropoff_datetime,
+        (g * 37 % 265 + 1)::text AS "PULocationID", (g * 11 % 265 + 1)::text AS "DOLocationID", g * 0.37 AS trip_distance
+      FROM generate_series(1, 40) g`);
+    const bin = join(__dirname, "../bin/ridepred");
+    const dir = mkdtempSync(join(tmpdir(), "ridepred-ids-"));
+    const run = (output: string) =>
+      spawnSync(process.execPath, [bin, "score", url("ids_src"), "-o", output, "--batch-size", "7"], { cwd: dir, encoding: "utf8" });
+    const toTable = run(url("ids_out"));
+    expect(toTable.status, toTable.stderr).toBe(0);
+    const toCsv = run("ids.csv");
+    expect(toCsv.status, toCsv.stderr).toBe(0);
+    const hex = (table: string) => db.query(`SELECT encode(convert_to(ride_id, 'UTF8'), 'hex') AS id FROM ${table} ORDER BY 1`);
+    expect((await hex("ids_out")).rows).toEqual((await hex("ids_src")).rows);
+    const csv: Record<string, string>[] = parse(readFileSync(join(dir, "ids.csv")), { columns: true });
+    const table = (await db.query(`SELECT * FROM ids_out`)).rows as Record<string, unknown>[];
+    expect(table).toHaveLength(40);
+    const byId = new Map(csv.map((r) => [r.ride_id, r]));
+    for (const row of table) {
+      const want = byId.get(row.ride_id as string)!;
+      expect(want, String(row.ride_id)).toBeDefined();
+      expect(row.predicted_duration).toBe(Number(want.predicted_duration));
+      expect([row.PULocationID, row.DOLocationID, row.model_version]).toEqual([want.PULocationID, want.DOLocationID, want.model_version]);
+    }
+    // A NULL ride_id cannot be the new table's key: exit 1, as before ids were bytes, and no table is left.
+    await db.query("UPDATE ids_src SET ride_id = NULL WHERE ride_id = 'é1'");
+    const nullId = run(url("ids_null"));
+    expect(nullId.status).toBe(1);
+    expect(nullId.stderr).toMatch(/writing table ids_null \(rolled back, nothing written\).*column "ride_id" of relation "ids_null" contains null values/);
+    expect((await db.query("SELECT to_regclass('ids_null') AS t")).rows[0].t).toBeNull();
+  });
+
   it("the binary decoder reads what the server prints as text", async () => {
     await db.query("SET timezone = 'America/New_York'");
     await db.query(`CREATE TABLE adv (k int PRIMARY KEY, i2 smallint, i4 int, i8 bigint, f4 real, f8 double precision, num numeric,
@@ -206,6 +261,18 @@ describe.skipIf(missing !== undefined)("PostgreSQL binary COPY codecs", { timeou
     }
     await source.close();
     expect(got).toHaveLength(ref.length);
+    // The text columns again as bytes (a pass-through column): the same text, NULL as NULL.
+    const texts = ["tx", "vc", "ch"];
+    const asBytes = await openSource(url("adv"), { query: "SELECT * FROM adv ORDER BY k" });
+    const cells: Record<string, (string | null)[]> = { tx: [], vc: [], ch: [] };
+    for await (const batch of asBytes.batches(texts, 3, { bytes: texts })) {
+      for (const nm of texts) {
+        expect(batch.columns[nm], nm).toBeUndefined();
+        cells[nm]!.push(...bytesStrings(batch.bytes![nm]!));
+      }
+    }
+    await asBytes.close();
+    for (const nm of texts) expect(cells[nm], nm).toEqual(ref.map((row) => row[nm]));
     /** A printed timestamp as Unix ms (microseconds as the fraction). */
     const ms = (text: string) => {
       const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d+))?$/.exec(text)!;
@@ -225,5 +292,67 @@ describe.skipIf(missing !== undefined)("PostgreSQL binary COPY codecs", { timeou
           expect(Math.abs((have as number) - ms(want)), `${at}: ${have} vs ${want}`).toBeLessThanOrEqual(tolerance);
         } else expect(Object.is(have, Number(want)), `${at}: ${have} vs ${want}`).toBe(true);
       }
+  });
+});
+
+describe("bytes columns and the COPY decoder's dictionaries (no server)", () => {
+  it("gatherBytes keeps rows' bytes and NULLs, stretch by stretch; bytesStrings reads them back", () => {
+    const cells = ["a", null, "", "été 🚕", "x".repeat(40), null, "東京", "z"];
+    const col = bytesOf(cells);
+    expect(bytesStrings(col)).toEqual(cells);
+    expect(gatherBytes(col, Int32Array.from(cells.keys()), cells.length)).toBe(col); // every row kept: no copy
+    for (const keep of [[0, 1, 2, 3, 4, 5, 6], [1, 2, 4, 5, 7], [3], [], [0, 7], [5, 6, 7]]) {
+      const got = gatherBytes(col, Int32Array.from(keep), keep.length);
+      expect(bytesStrings(got), keep.join(",")).toEqual(keep.map((r) => cells[r]));
+      expect(got.offsets[0]).toBe(0);
+    }
+  });
+
+  /** Binary COPY tuples of one text column (null: NULL). */
+  const tuples = (cells: (string | null)[]) =>
+    Buffer.concat(
+      cells.map((c) => {
+        const body = c === null ? Buffer.alloc(0) : Buffer.from(c, "utf8");
+        const head = Buffer.alloc(6);
+        head.writeInt16BE(1, 0);
+        head.writeInt32BE(c === null ? -1 : body.length, 2);
+        return Buffer.concat([head, body]);
+      }),
+    );
+
+  it("a text column's dictionary is kept across batches: same indices, the same object while nothing is added, a new one when an entry is", () => {
+    const batcher = new BinaryBatcher(["text"], 8);
+    const zones = ["130", "74", "130", null, "74", "130", "74", "74"];
+    const input = [...zones, ...zones.reverse(), "été long entry", ...zones.slice(1)];
+    const buf = tuples(input);
+    let at = 0;
+    const seen: { dictionary: ArrayLike<unknown>; indices: Int32Array }[] = [];
+    const got: unknown[] = [];
+    while (at < buf.length) {
+      at = batcher.tuples(buf, at, buf.length);
+      const col = batcher.columns()[0] as { dictionary: ArrayLike<unknown>; indices: Int32Array };
+      seen.push({ dictionary: col.dictionary, indices: Int32Array.from(col.indices) });
+      for (const i of col.indices) got.push(i < 0 ? null : col.dictionary[i]);
+      batcher.reset();
+    }
+    expect(got).toEqual(input);
+    expect(seen).toHaveLength(3);
+    // Batch 2 added nothing: the same dictionary object; batch 3 added an entry: a new, longer one,
+    // and the first is unchanged (a dictionary never changes once handed out).
+    expect(seen[1]!.dictionary).toBe(seen[0]!.dictionary);
+    expect(seen[2]!.dictionary).not.toBe(seen[0]!.dictionary);
+    expect(Array.from(seen[0]!.dictionary)).toEqual(["130", "74"]);
+    expect(Array.from(seen[2]!.dictionary)).toEqual(["130", "74", "été long entry"]);
+  });
+
+  it("a mostly distinct text column (ids) is read as plain strings from its second batch on", () => {
+    const batcher = new BinaryBatcher(["text"], 4);
+    const input = ["a1", "a2", "a3", "a4", "a5", null, "a7", "a8"];
+    const buf = tuples(input);
+    const first = batcher.tuples(buf, 0, buf.length);
+    expect("indices" in (batcher.columns()[0] as object)).toBe(true);
+    batcher.reset();
+    expect(batcher.tuples(buf, first, buf.length)).toBe(buf.length);
+    expect(batcher.columns()[0]).toEqual(["a5", null, "a7", "a8"]);
   });
 });

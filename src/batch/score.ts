@@ -5,13 +5,13 @@
 // a file path, "-", or a table URL (postgresql://, duckdb:).
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { copyRuns, gather, isDict, materialize, type Column } from "../columns.js";
+import { type BytesColumn, bytesStrings, copyRuns, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
 import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
-import type { BatchSource, ColumnUse, Format, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
+import type { BatchSource, ColumnUse, Format, OutBatch, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
 import { outputsOf, type Outputs } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
@@ -132,16 +132,14 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     await openSinks(job, source, plan, open);
     const tally = newTally(plan.outputs.classNames.length);
     const work = newWork(plan.columns, job.batchSize ?? 8192);
-    for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds, parse: plan.parse })) {
+    const bytes = open.sink!.takesBytes ? plan.passThrough : undefined;
+    for await (const batch of source.batches(plan.wanted, job.batchSize ?? 8192, { stableOrder: plan.generatedIds, parse: plan.parse, bytes })) {
       await stop.checkpoint();
       const k = scoreBatch(job, plan, batch, work, tally, label);
       const first = firstRow(batch, tally);
       job.observer?.observe(viewOf(plan, batch, work, k));
       if (open.rejects && tally.rejectedInBatch > 0) await open.rejects.write(rejectBatch(work, batch, plan.wanted, first));
-      await open.sink!.write({
-        n: k,
-        values: plan.columns.map((c, j) => outValues(c, k, work, batch, plan, first, (work.scratch[j] = grown(work.scratch[j]!, k)))),
-      });
+      await open.sink!.write(outBatch(plan, k, work, batch, first));
       tally.rowsRead += batch.n;
       job.onProgress?.({ rows: tally.rowsRead, fraction: source.progress(), seconds: (performance.now() - t0) / 1000 });
     }
@@ -176,6 +174,8 @@ interface RunPlan {
   wanted: string[];
   /** The wanted columns used only as one model input or one time: the reader may parse them (BatchOptions.parse). */
   parse: Record<string, ColumnUse>;
+  /** The wanted columns only passed through (ride id, raw columns): a sink that takes bytes may get them so (BatchOptions.bytes). */
+  passThrough: string[];
   /** Ride ids are generated (prefix + row number): the source must give its rows in a stable order. */
   generatedIds: boolean;
   prefix: string;
@@ -238,8 +238,10 @@ function planRun(job: ScoreJob, source: BatchSource, label: string): RunPlan {
     throw new RidepredError(
       `${label}: no ride_id column: name one with --map COLUMN=ride_id (e.g. the table's primary key), or give --ride-id-prefix TEXT to number the rows in a stable order`,
     );
+  const modelOrTime = new Set([...inputNames.map((n) => found[n]), pickupRead, dropoffRead]);
   return {
     found,
+    passThrough: wanted.filter((w) => !modelOrTime.has(w)),
     parse: parseHints(predictor, found, [pickupRead, dropoffRead], [found.ride_id, ...columns.filter((c) => c.source === "raw").map((c) => c.name)]),
     inputNames,
     pickupCol: pickupRead,
@@ -521,9 +523,24 @@ function grown(s: Scratch, k: number): Scratch {
   return s.f64.length >= k ? s : { f64: new Float64Array(k), i32: new Int32Array(k) };
 }
 
+/** The output columns of the kept rows; a column read as bytes goes in `bytes` (only a sink that takes them asked for them). */
+function outBatch(plan: RunPlan, k: number, work: Work, batch: RecordBatch, rowsRead: number): OutBatch {
+  const values: OutValues[] = [];
+  let bytes: (BytesColumn | undefined)[] | undefined;
+  for (let j = 0; j < plan.columns.length; j++) {
+    const v = outValues(plan.columns[j]!, k, work, batch, plan, rowsRead, (work.scratch[j] = grown(work.scratch[j]!, k)));
+    if (isBytes(v)) (bytes ??= [])[j] = v;
+    values.push(isBytes(v) ? [] : v);
+  }
+  return bytes ? { n: k, values, bytes } : { n: k, values };
+}
+
 /** One output column for the kept rows (keep[0..k)), in the column's scratch buffers where it is numeric. */
-function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, plan: RunPlan, rowsRead: number, scratch: Scratch): OutValues {
+function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, plan: RunPlan, rowsRead: number, scratch: Scratch): OutValues | BytesColumn {
   const { pred, pickMs, dropMs, keep } = work;
+  const read = c.source === "raw" ? c.name : c.name === "ride_id" ? plan.found.ride_id : undefined;
+  const asBytes = read === undefined ? undefined : batch.bytes?.[read];
+  if (asBytes) return gatherBytes(asBytes, keep, k);
   if (c.source === "raw") return gather(batch.columns[c.name]!, keep, k);
   if (c.source === "input") return inputValues(c, k, keep, batch, plan, scratch);
   if (c.source === "prediction") return predictionValues(c.proba!, k, work, plan.outputs, scratch);
@@ -624,7 +641,12 @@ function rejectBatch(work: Work, batch: RecordBatch, wanted: string[], rowsRead:
       rows.map((r) => rowsRead + r + 1),
       rows.map((r) => work.why[r]![0]),
       rows.map((r) => work.why[r]![1]),
-      ...wanted.map((w) => (batch.text ? rows.map((r) => batch.text!(w, r)) : gather(batch.columns[w]!, Int32Array.from(rows), rows.length))),
+      ...wanted.map((w) => {
+        if (batch.text) return rows.map((r) => batch.text!(w, r));
+        const bytes = batch.bytes?.[w];
+        if (bytes) return bytesStrings(gatherBytes(bytes, Int32Array.from(rows), rows.length));
+        return gather(batch.columns[w]!, Int32Array.from(rows), rows.length);
+      }),
     ],
   };
 }

@@ -2,17 +2,18 @@
 // field count and per field an int32 length (-1: NULL) and the value in the type's binary send format.
 // The SELECT feeding COPY casts every column to one of the few types decoded here (see pg-read.ts), so
 // numbers arrive as IEEE doubles or integers, times as int64 microseconds, the rest as UTF-8 text.
-import type { Column } from "../columns.js";
+import type { BytesColumn, Column } from "../columns.js";
 
 /** How a column's binary values are decoded. */
-export type Decode = "float8" | "int2" | "int4" | "int8" | "timestamp" | "text";
+/** "bytes": a text column read as its UTF-8 bytes (a BytesColumn), for columns only passed through. */
+export type Decode = "float8" | "int2" | "int4" | "int8" | "timestamp" | "text" | "bytes";
 
 const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 /** Microseconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01, in ms. */
 const PG_EPOCH_MS = 946_684_800_000;
 
-const [FLOAT8, INT2, INT4, INT8, TIMESTAMP, TEXT] = [0, 1, 2, 3, 4, 5];
-const CODES: Record<Decode, number> = { float8: FLOAT8, int2: INT2, int4: INT4, int8: INT8, timestamp: TIMESTAMP, text: TEXT };
+const [FLOAT8, INT2, INT4, INT8, TIMESTAMP, TEXT, BYTES] = [0, 1, 2, 3, 4, 5, 6];
+const CODES: Record<Decode, number> = { float8: FLOAT8, int2: INT2, int4: INT4, int8: INT8, timestamp: TIMESTAMP, text: TEXT, bytes: BYTES };
 
 /** A timestamp's int64 microseconds since 2000-01-01 as Unix ms, read as hi * 2^32 + lo (exact below 2^53 us). */
 function timestampMs(v: DataView, p: number): number {
@@ -29,20 +30,78 @@ const utf8 = (buf: Buffer, p: number, len: number): string => (buf as unknown as
 
 /** Text values of up to 6 bytes (zone ids, "N", short codes) are keyed by their bytes: no string is made per cell. */
 const SHORT = 6;
+/** A column's dictionary starts over when it passes this many entries (memory stays bounded). */
+const MAX_ENTRIES = 1 << 16;
+
+/**
+ * One text column's dictionary, kept from batch to batch: a value has the same index in every batch, and
+ * a batch that added no entry hands out the same dictionary object as the one before, so what later
+ * stages derived from it (coerced entries, pair tables, encoded entries) is reused, not rebuilt per batch.
+ */
+class TextDictionary {
+  readonly entries: string[] = [];
+  readonly byKey = new Map<number, number>();
+  readonly byText = new Map<string, number>();
+  /** The copy last handed out (a dictionary never changes once handed out). */
+  private handed: string[] | undefined;
+  /** entries.length when the batch started. */
+  private batchStart = 0;
+
+  index(buf: Buffer, p: number, len: number): number {
+    const { entries } = this;
+    if (len <= SHORT) {
+      let key = len;
+      for (let i = 0; i < len; i++) key = key * 256 + buf[p + i]!;
+      let idx = this.byKey.get(key);
+      if (idx === undefined) {
+        idx = entries.length;
+        entries.push(buf.toString("utf8", p, p + len));
+        this.byKey.set(key, idx);
+      }
+      return idx;
+    }
+    const s = utf8(buf, p, len);
+    let idx = this.byText.get(s);
+    if (idx === undefined) {
+      idx = entries.length;
+      entries.push(s);
+      this.byText.set(s, idx);
+    }
+    return idx;
+  }
+
+  dictionary(): string[] {
+    if (this.handed?.length !== this.entries.length) this.handed = this.entries.slice();
+    return this.handed;
+  }
+
+  /** Entries the batch added. */
+  get added(): number {
+    return this.entries.length - this.batchStart;
+  }
+
+  nextBatch(): void {
+    this.batchStart = this.entries.length;
+  }
+}
+
+/** A bytes column's reused arrays: the cells' bytes one after another, n + 1 offsets, n NULL flags. */
+interface BytesWork {
+  data: Uint8Array;
+  offsets: Int32Array;
+  nulls: Uint8Array;
+}
 
 /** Builds one batch of columns from tuples; call reset() after a batch has been handed on. */
 export class BinaryBatcher {
   n = 0;
   private readonly nums: Float64Array[];
-  private texts: Int32Array[];
-  private dicts: unknown[][];
-  private byKey: Map<number, number>[];
-  private byText: Map<string, number>[];
+  private readonly texts: Int32Array[];
+  private dicts: (TextDictionary | undefined)[];
   /** Text columns found to be mostly distinct (ids): plain string arrays, no dictionary to build. */
   private readonly plain: boolean[];
   private strs: (string | null)[][];
-  /** Decoded short strings, kept across batches (a zone id is decoded once per run). */
-  private readonly shortCache = new Map<number, string>();
+  private readonly bytes: BytesWork[];
 
   /** decode[] as small integers, for the row loop. */
   private readonly codes: Uint8Array;
@@ -52,13 +111,15 @@ export class BinaryBatcher {
     private readonly size: number,
   ) {
     this.codes = Uint8Array.from(decode, (d) => CODES[d]);
-    this.nums = decode.map((d) => (d === "text" ? new Float64Array(0) : new Float64Array(size)));
+    this.nums = decode.map((d) => (d === "text" || d === "bytes" ? new Float64Array(0) : new Float64Array(size)));
     this.texts = decode.map((d) => (d === "text" ? new Int32Array(size) : new Int32Array(0)));
-    this.dicts = decode.map(() => []);
-    this.byKey = decode.map(() => new Map());
-    this.byText = decode.map(() => new Map());
+    this.dicts = decode.map((d) => (d === "text" ? new TextDictionary() : undefined));
     this.plain = decode.map(() => false);
     this.strs = decode.map(() => []);
+    this.bytes = decode.map((d) => {
+      const rows = d === "bytes" ? size : 0;
+      return { data: new Uint8Array(rows * 16), offsets: new Int32Array(rows + 1), nulls: new Uint8Array(rows) };
+    });
   }
 
   get full(): boolean {
@@ -93,6 +154,7 @@ export class BinaryBatcher {
         p += 4;
         const code = codes[j]!;
         if (code === TEXT) this.text(j, r, buf, p, len);
+        else if (code === BYTES) this.byteCell(j, r, buf, p, len);
         else {
           const out = this.nums[j]!;
           if (len < 0) out[r] = NaN;
@@ -113,54 +175,57 @@ export class BinaryBatcher {
 
   private text(j: number, r: number, buf: Buffer, p: number, len: number): void {
     if (this.plain[j]) this.strs[j]![r] = len < 0 ? null : utf8(buf, p, len);
-    else this.texts[j]![r] = len < 0 ? -1 : this.textIndex(j, buf, p, len);
+    else this.texts[j]![r] = len < 0 ? -1 : this.dicts[j]!.index(buf, p, len);
   }
 
-  private textIndex(j: number, buf: Buffer, p: number, len: number): number {
-    const dict = this.dicts[j]!;
-    if (len <= SHORT) {
-      let key = len;
-      for (let i = 0; i < len; i++) key = key * 256 + buf[p + i]!;
-      const map = this.byKey[j]!;
-      let idx = map.get(key);
-      if (idx === undefined) {
-        let s = this.shortCache.get(key);
-        if (s === undefined) this.shortCache.set(key, (s = buf.toString("utf8", p, p + len)));
-        idx = dict.length;
-        dict.push(s);
-        map.set(key, idx);
-      }
-      return idx;
+  private byteCell(j: number, r: number, buf: Buffer, p: number, len: number): void {
+    const w = this.bytes[j]!;
+    const at = w.offsets[r]!;
+    if (len < 0) {
+      w.nulls[r] = 1;
+      w.offsets[r + 1] = at;
+      return;
     }
-    const s = utf8(buf, p, len);
-    const map = this.byText[j]!;
-    let idx = map.get(s);
-    if (idx === undefined) {
-      idx = dict.length;
-      dict.push(s);
-      map.set(s, idx);
+    w.nulls[r] = 0;
+    if (at + len > w.data.length) {
+      const grown = new Uint8Array(Math.max(2 * w.data.length, at + len));
+      grown.set(w.data.subarray(0, at));
+      w.data = grown;
     }
-    return idx;
+    const data = w.data;
+    if (len <= 32) for (let i = 0; i < len; i++) data[at + i] = buf[p + i]!;
+    else data.set(buf.subarray(p, p + len), at);
+    w.offsets[r + 1] = at + len;
   }
 
-  /** The batch's columns: numbers and times as Float64Array (NaN: NULL), text dictionary-encoded. */
-  columns(): Column[] {
+  /** The batch's columns: numbers and times as Float64Array (NaN: NULL), text dictionary-encoded, bytes as BytesColumn. */
+  columns(): (Column | BytesColumn)[] {
+    const n = this.n;
     return this.decode.map((d, j) => {
-      if (d !== "text") return this.nums[j]!.subarray(0, this.n);
-      if (this.plain[j]) return this.strs[j]!.length === this.n ? this.strs[j]! : this.strs[j]!.slice(0, this.n);
-      return { dictionary: this.dicts[j]!, indices: this.texts[j]!.subarray(0, this.n) };
+      if (d === "bytes") {
+        const w = this.bytes[j]!;
+        return { data: w.data, offsets: w.offsets.subarray(0, n + 1), nulls: w.nulls.subarray(0, n) };
+      }
+      if (d !== "text") return this.nums[j]!.subarray(0, n);
+      if (this.plain[j]) return this.strs[j]!.length === n ? this.strs[j]! : this.strs[j]!.slice(0, n);
+      return { dictionary: this.dicts[j]!.dictionary(), indices: this.texts[j]!.subarray(0, n) };
     });
   }
 
-  /** Start the next batch: text dictionaries are new objects (a dictionary never changes once handed out). */
+  /** Start the next batch. */
   reset(): void {
-    // A column whose batch had more than one distinct value in four rows is read plainly from now on.
-    for (let j = 0; j < this.decode.length; j++) if (this.decode[j] === "text" && !this.plain[j] && this.dicts[j]!.length * 4 > this.n) this.plain[j] = true;
+    for (let j = 0; j < this.decode.length; j++) {
+      const dict = this.dicts[j];
+      if (dict === undefined) continue;
+      // A column whose batch added more than one entry in four rows is read plainly from now on.
+      if (dict.added * 4 > this.n) {
+        this.plain[j] = true;
+        this.dicts[j] = undefined;
+      } else if (dict.entries.length > MAX_ENTRIES) this.dicts[j] = new TextDictionary();
+      else dict.nextBatch();
+    }
     this.strs = this.decode.map(() => []);
     this.n = 0;
-    this.dicts = this.decode.map(() => []);
-    this.byKey = this.decode.map(() => new Map());
-    this.byText = this.decode.map(() => new Map());
   }
 }
 

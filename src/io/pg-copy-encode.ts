@@ -5,7 +5,7 @@
 // entries are encoded once per batch and generated ids are written as prefix bytes + digits.
 // The values written are those of the text format the sink used before (textOf), with two exceptions
 // where text lost information: -0 stays -0, and an infinite time is PostgreSQL's 'infinity'.
-import { isDict, materialize } from "../columns.js";
+import { type BytesColumn, isDict, materialize } from "../columns.js";
 import { formatTimestamp } from "./timestamp.js";
 import { type ColumnKind, isGeneratedIds, type OutBatch, type OutValues } from "./types.js";
 
@@ -39,27 +39,45 @@ enum Code {
   Ids = 3,
   /** Strings, or null. */
   Text = 4,
+  /** UTF-8 bytes as read (BytesColumn). */
+  Bytes = 5,
 }
 
-/** One column of a batch, ready to write: every field present, so the row loop sees one shape. */
-interface Prepared {
-  code: Code;
-  nums: Float64Array;
-  idx: Int32Array;
-  entries: Buffer[];
-  /** Dict: each entry's first 8 bytes as two big-endian int32 (entries of up to 8 bytes: zone ids, codes). */
+/** One column of a batch, ready to write. Every field is set by the constructor, with the same types for every code, so the row loop sees one object shape. */
+class Prepared {
+  nums: Float64Array = NO_NUMS;
+  idx: Int32Array = NO_IDX;
+  /** Dict: each entry's field (length + bytes). */
+  entries: Uint8Array[] = [];
+  /** Dict: entries of up to 16 bytes as four big-endian int32 each (zone ids, codes, a model version). */
+  words: Int32Array = NO_IDX;
+  texts: ArrayLike<string | null> = [];
+  prefix: Uint8Array = NO_BYTES;
+  /** Bytes: the cells' bytes, n + 1 offsets, NULL flags. */
+  data: Uint8Array = NO_BYTES;
+  offsets: Int32Array = NO_IDX;
+  nulls: Uint8Array = NO_BYTES;
+
+  constructor(readonly code: Code) {}
+}
+
+/** A dictionary's entries encoded, kept while batches share the dictionary. */
+interface EncodedDictionary {
+  dictionary: ArrayLike<unknown>;
+  entries: Uint8Array[];
   words: Int32Array;
-  texts: ArrayLike<string | null>;
-  prefix: Buffer;
+  longest: number;
 }
 
 const NO_NUMS = new Float64Array(0);
 const NO_IDX = new Int32Array(0);
-const NO_BYTES = Buffer.alloc(0);
+const NO_BYTES = new Uint8Array(0);
+/** Dictionary entries up to this long (with their length word) are written as four 32-bit stores. */
+const WORDS = 16;
 
 /** A text field's full bytes (length + UTF-8), for dictionary entries. */
-function fieldBytes(s: string | null): Buffer {
-  if (s === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
+function fieldBytes(s: string | null): Uint8Array {
+  if (s === null) return Uint8Array.of(0xff, 0xff, 0xff, 0xff);
   const body = Buffer.from(s, "utf8");
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeInt32BE(body.length, 0);
@@ -72,21 +90,43 @@ export class CopyEncoder {
   private buf: Buffer = Buffer.allocUnsafe(1 << 16);
   private view: DataView = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
 
-  constructor(private readonly kinds: readonly ColumnKind[]) {}
+  /** Per column, its last dictionary encoded (a table source's batches share one until it grows). */
+  private readonly dicts: (EncodedDictionary | undefined)[];
+
+  constructor(private readonly kinds: readonly ColumnKind[]) {
+    this.dicts = kinds.map(() => undefined);
+  }
 
   /** The batch's rows as binary COPY tuples (header and trailer are the caller's). */
   encode(batch: OutBatch): Buffer {
     const { n } = batch;
-    const m = this.kinds.length;
-    const cols = this.kinds.map((kind, j) => prepare(kind, batch.values[j]!));
+    const cols = this.kinds.map((kind, j) => {
+      const bytes = batch.bytes?.[j];
+      return bytes ? prepareBytes(bytes, n) : prepare(kind, batch.values[j]!, this.dicts, j);
+    });
     // Bytes a row can take outside its Text fields, which make room for themselves.
     let bound = 2;
-    for (const c of cols) {
+    for (let j = 0; j < cols.length; j++) {
+      const c = cols[j]!;
       if (c.code === Code.Double || c.code === Code.Timestamp) bound += 12;
-      // A short entry is stored as 8 bytes (the next field overwrites the excess).
-      else if (c.code === Code.Dict) bound += c.entries.reduce((a, e) => Math.max(a, e.length), 8);
+      // A short entry is stored as WORDS bytes (the next field overwrites the excess).
+      else if (c.code === Code.Dict) bound += Math.max(this.dicts[j]!.longest, WORDS);
       else if (c.code === Code.Ids) bound += 4 + c.prefix.length + 16;
+      else if (c.code === Code.Bytes) bound += 4 + longestCell(c.offsets, n);
     }
+    const end = this.rows(cols, n, bound);
+    const out = this.buf.subarray(0, end);
+    // The stream may still hold this batch's bytes: the next one is written into a new buffer.
+    this.setBuffer(Buffer.allocUnsafe(Math.max(1 << 16, end + (end >> 3))));
+    return out;
+  }
+
+  /**
+   * The row loop, on its own so that it is compiled once for the whole run: nothing after the loop for
+   * V8 to lack feedback on, and objects of one shape in it. Returns the end of the bytes written.
+   */
+  private rows(cols: Prepared[], n: number, bound: number): number {
+    const m = cols.length;
     let pos = 0;
     for (let r = 0; r < n; r++) {
       if (pos + bound > this.buf.length) this.grow(pos, bound);
@@ -124,20 +164,41 @@ export class CopyEncoder {
             if (i < 0) {
               v.setInt32(pos, -1);
               pos += 4;
-            } else {
-              const e = c.entries[i]!;
-              const len = e.length;
-              if (len <= 8) {
-                v.setInt32(pos, c.words[2 * i]!);
-                v.setInt32(pos + 4, c.words[2 * i + 1]!);
-              } else for (let k = 0; k < len; k++) b[pos + k] = e[k]!;
-              pos += len;
+              break;
             }
+            const e = c.entries[i]!;
+            const len = e.length;
+            if (len <= WORDS) {
+              const w = c.words;
+              v.setInt32(pos, w[4 * i]!);
+              v.setInt32(pos + 4, w[4 * i + 1]!);
+              if (len > 8) {
+                v.setInt32(pos + 8, w[4 * i + 2]!);
+                v.setInt32(pos + 12, w[4 * i + 3]!);
+              }
+            } else b.set(e, pos);
+            pos += len;
             break;
           }
           case Code.Ids:
             pos = digits(b, v, pos, c.prefix, c.nums[r]!);
             break;
+          case Code.Bytes: {
+            if (c.nulls[r] === 1) {
+              v.setInt32(pos, -1);
+              pos += 4;
+              break;
+            }
+            const start = c.offsets[r]!;
+            const len = c.offsets[r + 1]! - start;
+            v.setInt32(pos, len);
+            pos += 4;
+            const data = c.data;
+            if (len <= 32) for (let k = 0; k < len; k++) b[pos + k] = data[start + k]!;
+            else b.set(data.subarray(start, start + len), pos);
+            pos += len;
+            break;
+          }
           default: {
             const s = c.texts[r];
             if (s === null || s === undefined) {
@@ -156,10 +217,7 @@ export class CopyEncoder {
         }
       }
     }
-    const out = this.buf.subarray(0, pos);
-    // The stream may still hold this batch's bytes: the next one is written into a new buffer.
-    this.setBuffer(Buffer.allocUnsafe(Math.max(1 << 16, pos + (pos >> 3))));
-    return out;
+    return pos;
   }
 
   private grow(pos: number, need: number): void {
@@ -174,35 +232,62 @@ export class CopyEncoder {
   }
 }
 
-function prepare(kind: ColumnKind, values: OutValues): Prepared {
-  const p: Prepared = { code: Code.Text, nums: NO_NUMS, idx: NO_IDX, entries: [], words: NO_IDX, texts: [], prefix: NO_BYTES };
+function prepare(kind: ColumnKind, values: OutValues, dicts: (EncodedDictionary | undefined)[], j: number): Prepared {
   if (isGeneratedIds(values)) {
-    p.code = Code.Ids;
+    const p = new Prepared(Code.Ids);
     p.prefix = Buffer.from(values.prefix, "utf8");
     p.nums = values.numbers;
-  } else if (kind === "double" || kind === "timestamp") {
-    p.code = kind === "double" ? Code.Double : Code.Timestamp;
+    return p;
+  }
+  if (kind === "double" || kind === "timestamp") {
+    const p = new Prepared(kind === "double" ? Code.Double : Code.Timestamp);
     const cells = materialize(values);
     p.nums = cells instanceof Float64Array ? cells : Float64Array.from(cells as ArrayLike<unknown>, toNumber);
-  } else if (isDict(values)) {
-    p.code = Code.Dict;
-    p.entries = Array.from(values.dictionary, (v) => fieldBytes(textOf(kind, v)));
-    p.words = new Int32Array(2 * p.entries.length);
-    const first8 = Buffer.alloc(8);
-    p.entries.forEach((e, i) => {
-      first8.fill(0);
-      e.copy(first8, 0, 0, Math.min(8, e.length));
-      p.words[2 * i] = first8.readInt32BE(0);
-      p.words[2 * i + 1] = first8.readInt32BE(4);
-    });
-    p.idx = values.indices;
-  } else {
-    const cells = values as ArrayLike<unknown>;
-    let strings = true;
-    for (let r = 0; r < cells.length && strings; r++) strings = typeof cells[r] === "string" || cells[r] === null;
-    p.texts = strings ? (cells as ArrayLike<string | null>) : Array.from(cells, (v) => textOf(kind, v));
+    return p;
   }
+  if (isDict(values)) {
+    const p = new Prepared(Code.Dict);
+    let d = dicts[j];
+    if (d?.dictionary !== values.dictionary) d = dicts[j] = encodeDictionary(kind, values.dictionary);
+    p.entries = d.entries;
+    p.words = d.words;
+    p.idx = values.indices;
+    return p;
+  }
+  const p = new Prepared(Code.Text);
+  const cells = values as ArrayLike<unknown>;
+  let strings = true;
+  for (let r = 0; r < cells.length && strings; r++) strings = typeof cells[r] === "string" || cells[r] === null;
+  p.texts = strings ? (cells as ArrayLike<string | null>) : Array.from(cells, (v) => textOf(kind, v));
   return p;
+}
+
+function prepareBytes(c: BytesColumn, n: number): Prepared {
+  if (c.nulls.length !== n) throw new Error(`internal: a bytes column of ${c.nulls.length} rows in a batch of ${n}`);
+  const p = new Prepared(Code.Bytes);
+  p.data = c.data;
+  p.offsets = c.offsets;
+  p.nulls = c.nulls;
+  return p;
+}
+
+function encodeDictionary(kind: ColumnKind, dictionary: ArrayLike<unknown>): EncodedDictionary {
+  const entries = Array.from(dictionary, (v) => fieldBytes(textOf(kind, v)));
+  const words = new Int32Array(4 * entries.length);
+  const first = Buffer.alloc(WORDS);
+  entries.forEach((e, i) => {
+    first.fill(0);
+    first.set(e.subarray(0, WORDS));
+    for (let w = 0; w < 4; w++) words[4 * i + w] = first.readInt32BE(4 * w);
+  });
+  return { dictionary, entries, words, longest: entries.reduce((a, e) => Math.max(a, e.length), 0) };
+}
+
+/** The longest of n cells, in bytes. */
+function longestCell(offsets: Int32Array, n: number): number {
+  let most = 0;
+  for (let r = 0; r < n; r++) most = Math.max(most, offsets[r + 1]! - offsets[r]!);
+  return most;
 }
 
 /** Unix ms (whole ms kept, as the text format printed them) as int64 microseconds since 2000-01-01. */
@@ -244,7 +329,7 @@ function text(b: Buffer, v: DataView, pos: number, s: string): number {
 }
 
 /** A text field holding prefix + the decimal digits of k (a non-negative integer: a row number). Returns the end. */
-function digits(b: Buffer, v: DataView, pos: number, prefix: Buffer, k: number): number {
+function digits(b: Buffer, v: DataView, pos: number, prefix: Uint8Array, k: number): number {
   if (!(k >= 0 && k <= Number.MAX_SAFE_INTEGER && Math.floor(k) === k)) throw new RangeError(`generated id number ${k} is not a row number`);
   let p = pos + 4;
   for (let i = 0; i < prefix.length; i++) b[p++] = prefix[i]!;

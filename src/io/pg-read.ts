@@ -7,7 +7,7 @@
 // as file cells. COPY takes no parameters: {start} {end} {year} {month} {day} in --where/--query are
 // rendered by ridepred from the parsed run date (table-sql.ts), never from user text.
 import type pg from "pg";
-import type { Column } from "../columns.js";
+import type { BytesColumn, Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import type { SourceOptions } from "./index.js";
 import { BinaryBatcher, type Decode, headerLength } from "./pg-copy-binary.js";
@@ -65,7 +65,11 @@ export async function openPgSource(loc: PgLocation, options: SourceOptions): Pro
           );
       },
       async *batches(wanted: readonly string[], batchSize: number, opts: BatchOptions = {}): AsyncGenerator<RecordBatch> {
-        const decode = wanted.map((w) => decodeOf(types.get(w)!));
+        const asBytes = new Set(opts.bytes);
+        const decode = wanted.map((w): Decode => {
+          const d = decodeOf(types.get(w)!);
+          return d === "text" && asBytes.has(w) ? "bytes" : d;
+        });
         const select = wanted.map((w, j) => castTo(quoteIdent(w), types.get(w)!, decode[j]!)).join(", ");
         const order = opts.stableOrder ? await stableOrder(client, loc, options, wanted) : "";
         const sql = `COPY (SELECT ${select} FROM ${from}${where}${order}) TO STDOUT (FORMAT binary)`;
@@ -112,7 +116,7 @@ function castTo(ident: string, oid: number, d: Decode): string {
   if (d === "float8" && oid !== OID.float8) return `${ident}::float8`;
   // timestamptz's binary form is its UTC instant; as naive wall-clock time it is read in the session's zone.
   if (d === "timestamp" && oid !== OID.timestamp) return `${ident}::timestamp`;
-  if (d === "text" && !TEXTS.has(oid)) return `${ident}::text`;
+  if ((d === "text" || d === "bytes") && !TEXTS.has(oid)) return `${ident}::text`;
   return ident;
 }
 
@@ -147,8 +151,12 @@ async function* copyBatches(
   const batch = (): RecordBatch => {
     const cols = batcher.columns();
     const columns: Record<string, Column> = {};
-    for (let j = 0; j < wanted.length; j++) columns[wanted[j]!] = cols[j]!;
-    return { n: batcher.n, columns, errors: [] };
+    const bytes: Record<string, BytesColumn> = {};
+    for (let j = 0; j < wanted.length; j++) {
+      if (decode[j] === "bytes") bytes[wanted[j]!] = cols[j] as BytesColumn;
+      else columns[wanted[j]!] = cols[j] as Column;
+    }
+    return { n: batcher.n, columns, bytes, errors: [] };
   };
   let pending: Buffer | undefined;
   let started = false;

@@ -50,6 +50,7 @@ export async function openPgSink(loc: PgLocation, columns: readonly OutColumn[],
       await client.end().catch(() => {});
     };
     return {
+      takesBytes: true,
       async write(batch: OutBatch) {
         if (copyError) throw pgError(loc, copyError, `loading table ${tableLabel(table)}`, 1);
         if (batch.n === 0) return;

@@ -1,4 +1,4 @@
-import { materialize, type Column } from "../columns.js";
+import { type BytesColumn, materialize, type Column } from "../columns.js";
 import type { Borrowed } from "./borrowed.js";
 
 export type { Column, DictColumn } from "../columns.js";
@@ -26,6 +26,8 @@ export interface RecordBatch {
   columns: Record<string, Column>;
   /** Rows the reader could not parse; their column values are undefined. */
   errors: ReadError[];
+  /** Columns delivered as UTF-8 bytes (BatchOptions.bytes) instead of in `columns`. */
+  bytes?: Readonly<Record<string, BytesColumn>>;
   /**
    * 0-based position in the input of the batch's first row, when the reader skips rows (a shard reading
    * some of a file's row groups): ride ids and row numbers stay those of the whole file. Absent, rows follow on.
@@ -49,6 +51,11 @@ export interface BatchOptions {
    * parsed (typed numbers, epoch ms, dictionary ids) where that changes nothing a later stage sees.
    */
   parse?: Readonly<Record<string, ColumnUse>>;
+  /**
+   * Text columns the run only passes through to a sink that takes bytes (a ride id, a raw column): a
+   * reader may deliver them in RecordBatch.bytes, each cell's UTF-8 bytes as read, no string made.
+   */
+  bytes?: readonly string[];
 }
 
 /** The run's period ({start} inclusive, {end} exclusive, as naive wall-clock ms read as UTC) and its date. */
@@ -121,6 +128,8 @@ export function cells(v: OutValues, n: number): ArrayLike<unknown> {
 export interface OutBatch {
   n: number;
   values: OutValues[];
+  /** Only for a sink that takesBytes: where bytes[j] is set, it is column j (UTF-8 text) and values[j] is not read. */
+  bytes?: (BytesColumn | undefined)[];
 }
 
 export interface SinkResult {
@@ -129,6 +138,8 @@ export interface SinkResult {
 }
 
 export interface Sink {
+  /** write() takes text columns as UTF-8 bytes (OutBatch.bytes): a table sink copies them as they are. */
+  readonly takesBytes?: boolean;
   /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays (the sink must not keep them). */
   write(batch: Borrowed<OutBatch>): Promise<void>;
   /** Flush and move the temp file to its final name (a table: merge the staged rows, in one transaction). */
