@@ -18,7 +18,7 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
-import { openRange, type RangeSource } from "./range.js";
+import { isHttp, isS3, openRange, type RangeSource } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { type Borrowed, poison, poisoning } from "./borrowed.js";
 import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
@@ -39,10 +39,30 @@ const parsers = {
 export interface ParquetReadOptions {
   /** Read only the row groups this accepts (a shard's share of one big file); batches then carry firstRow. */
   rowGroups?: (index: number, count: number) => boolean;
+  /** Decode pages on a worker thread (parquet-read-thread.ts): default $RIDEPRED_READER_THREAD, else auto (by size). */
+  thread?: "auto" | "on" | "off";
 }
 
-export async function openParquet(path: string, options: ParquetReadOptions = {}): Promise<BatchSource> {
+/**
+ * A reader thread pays for its start (a second V8 heap, hyparquet and snappy loaded again, its JIT
+ * warm-up: the first batch waits for it) only on larger inputs: decoding takes this thread about 40 ms a
+ * million rows of the usual three columns, so below a few million rows there is little to move (README,
+ * bench/sql). A remote file would be opened twice (its footer fetched again, a server without ranges
+ * downloaded again): auto keeps those here.
+ */
+const READER_THREAD_ROWS = 3_000_000;
+
+/** RIDEPRED_READER_THREAD=on|off overrides when Parquet pages are decoded on a second thread. */
+export function readerThreadSetting(): "auto" | "on" | "off" {
+  const v = process.env.RIDEPRED_READER_THREAD;
+  if (v === undefined || v === "" || v === "auto") return "auto";
+  if (v === "on" || v === "off") return v;
+  throw new RidepredError(`RIDEPRED_READER_THREAD=${v}: expected on, off or auto`);
+}
+
+export async function openParquet(path: string, options: ParquetReadOptions = {}): Promise<BatchSource & { readonly readerThread: boolean }> {
   if (path === "-") throw new RidepredError("Parquet cannot be read from stdin (it needs its footer first): give a file");
+  const thread = options.thread ?? readerThreadSetting();
   const fh = await openRange(path);
   const label = redactLocation(path);
   const size = fh.size;
@@ -83,8 +103,18 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   const chosen = options.rowGroups ? groups.filter(({ index }) => options.rowGroups!(index, groups.length)) : groups;
   const totalRows = chosen.reduce((sum, { g }) => sum + Number(g.num_rows), 0);
   let rowsDone = 0;
+  const useThread = thread === "on" || (thread === "auto" && totalRows >= READER_THREAD_ROWS && !isHttp(path) && !isS3(path));
 
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<Borrowed<RecordBatch>> {
+    if (useThread) {
+      const { threadedBatches } = await import("./parquet-read-thread.js");
+      const groupList = options.rowGroups ? chosen.map(({ index }) => index) : undefined;
+      for await (const b of threadedBatches(path, label, wanted, batchSize, groupList)) {
+        rowsDone += b.n;
+        yield b;
+      }
+      return;
+    }
     const buffers = wanted.map(() => new ColumnBuffers());
     let cursors: PageCursor[] = [];
     const codecs = new Set<CompressionCodec>();
@@ -132,6 +162,8 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
     progress: () => (totalRows ? rowsDone / totalRows : undefined),
     batches,
     close: () => fh.close(),
+    /** Whether pages are decoded on a reader thread. */
+    readerThread: useThread,
   };
 }
 
@@ -400,7 +432,8 @@ class PageCursor {
       const size = this.dictionary.length;
       const outOfRange = (k: number) => new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
       if (fast.kind === "string") {
-        for (let k = 0; k < present; k++) if (idx[k]! >= size) throw outOfRange(k);
+        const bad = firstOutOfRange(idx, present, size);
+        if (bad >= 0) throw outOfRange(bad);
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
         if (direct) return { dictionary: this.dictionary, indices: idx };
         const indices = this.ints(numValues);
@@ -409,24 +442,8 @@ class PageCursor {
       }
       // Numbers: the range check in the same pass as the look-up.
       const out = this.floats(numValues);
-      const src = this.numDict!;
-      if (!hasNulls)
-        for (let i = 0; i < numValues; i++) {
-          const j = idx[i]!;
-          if (j >= size) throw outOfRange(i);
-          out[i] = src[j]!;
-        }
-      else
-        for (let i = 0, k = 0; i < numValues; i++) {
-          if (defs[i] === 0) {
-            out[i] = NaN;
-            continue;
-          }
-          const j = idx[k]!;
-          if (j >= size) throw outOfRange(k);
-          out[i] = src[j]!;
-          k++;
-        }
+      const bad = hasNulls ? lookUpWithNulls(idx, defs, this.numDict!, out, numValues) : lookUp(idx, this.numDict!, out, numValues);
+      if (bad >= 0) throw outOfRange(bad);
       return out;
     }
     if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
@@ -529,6 +546,42 @@ class PageCursor {
   }
 }
 
+// The per-value loops of decodeFast, each in a function of its own: small enough for V8 to optimize
+// on their own (inside decodeFast they ran at a fraction of the speed).
+
+/** The first k < n with idx[k] >= size, or -1. */
+function firstOutOfRange(idx: Int32Array, n: number, size: number): number {
+  for (let k = 0; k < n; k++) if (idx[k]! >= size) return k;
+  return -1;
+}
+
+/** out[i] = dict[idx[i]] for i < n; the first i whose index is out of range, or -1. */
+function lookUp(idx: Int32Array, dict: Float64Array, out: Float64Array, n: number): number {
+  const size = dict.length;
+  for (let i = 0; i < n; i++) {
+    const j = idx[i]!;
+    if (j >= size) return i;
+    out[i] = dict[j]!;
+  }
+  return -1;
+}
+
+/** The same with nulls (defs[i] === 0: NaN), idx holding the present values only; the first bad k, or -1. */
+function lookUpWithNulls(idx: Int32Array, defs: Int32Array, dict: Float64Array, out: Float64Array, n: number): number {
+  const size = dict.length;
+  for (let i = 0, k = 0; i < n; i++) {
+    if (defs[i] === 0) {
+      out[i] = NaN;
+      continue;
+    }
+    const j = idx[k]!;
+    if (j >= size) return k;
+    out[i] = dict[j]!;
+    k++;
+  }
+  return -1;
+}
+
 /** out[0..n) from n PLAIN values without nulls: one loop per physical type, nothing decided per value. */
 function plainNumbers(dv: DataView, type: string, scale: number, out: Float64Array, n: number): void {
   if (type === "DOUBLE") for (let i = 0; i < n; i++) out[i] = dv.getFloat64(i * 8, true);
@@ -580,18 +633,14 @@ export function readHybrid(bytes: Uint8Array, pos: number, end: number, width: n
       const groups = (header - 1) / 2;
       let n = groups * 8;
       if (pos + groups * width > end) throw new Error("bit-packed run past the end of its data");
-      // Whole groups of 8 that fit the output, one 32-bit read per value (width <= 24 plus a shift of
-      // <= 7 is at most 31 bits); the word may reach 3 bytes past the group, so the last group, and any
-      // whose word would pass the end of the data, take the byte-at-a-time loop below.
-      if (width > 0) {
-        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        const fast = Math.min(groups - 1, Math.floor((end - 3 - pos) / width), Math.floor((count - k) / 8));
-        for (let g = 0; g < fast; g++) {
-          for (let i = 0, bit = 0; i < 8; i++, bit += width) out[k + i] = (dv.getUint32(pos + (bit >>> 3), true) >>> (bit & 7)) & mask;
-          k += 8;
-          pos += width;
-        }
-        if (fast > 0) n -= fast * 8;
+      // Whole groups of 8 that fit the output, by the width's unrolled unpacker; a last partial group
+      // (fewer values wanted than encoded) takes the byte-at-a-time loop below.
+      const whole = Math.min(groups, Math.floor((count - k) / 8));
+      if (width > 0 && whole > 0) {
+        unpackerFor(width)(bytes, pos, out, k, whole);
+        k += whole * 8;
+        pos += whole * width;
+        n -= whole * 8;
       }
       let acc = 0;
       let bits = 0;
@@ -606,6 +655,35 @@ export function readHybrid(bytes: Uint8Array, pos: number, end: number, width: n
       }
     }
   }
+}
+
+/** Unpack `groups` whole groups of 8 values from bytes[pos..pos + groups * width) into out[k..k + groups * 8). */
+type Unpack = (bytes: Uint8Array, pos: number, out: Int32Array, k: number, groups: number) => void;
+const unpackers: (Unpack | undefined)[] = [];
+
+/**
+ * The bit-unpacker for one width (1..24), made once: the 8 values of a group as constant byte reads,
+ * shifts and masks, unrolled (dictionary indices are most of a page's work; a loop that computes each
+ * value's byte and shift, or reads a 32-bit word through a DataView, takes several times as long). It
+ * reads only the group's own bytes.
+ */
+export function unpackerFor(width: number): Unpack {
+  const known = unpackers[width];
+  if (known) return known;
+  const mask = 0xffffffff >>> (32 - width);
+  const lines: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const bit = i * width;
+    const byte = bit >>> 3;
+    const shift = bit & 7;
+    const terms: string[] = [];
+    for (let b = 0; b < (shift + width + 7) >>> 3; b++) terms.push(b === 0 ? `b[p + ${byte}]` : `(b[p + ${byte + b}] << ${8 * b})`);
+    lines.push(`o[k + ${i}] = ((${terms.join(" | ")}) >>> ${shift}) & ${mask};`);
+  }
+  const body = `for (const end = k + g * 8; k < end; k += 8, p += ${width}) {\n${lines.join("\n")}\n}`;
+  const made = new Function("b", "p", "o", "k", "g", body) as Unpack;
+  unpackers[width] = made;
+  return made;
 }
 
 function slice(a: Page, start: number, end: number): Column {
