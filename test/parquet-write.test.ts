@@ -6,10 +6,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
+import { deltaBinaryUnpack } from "hyparquet/src/delta.js";
 import { snappyUncompress } from "hyparquet/src/snappy.js";
 import { compressors } from "hyparquet-compressors";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
+import { deltaPacked64, deltaPackedSafe, deltaScratch, SAFE_INT64 } from "../src/io/parquet-delta.js";
 import { parquetSink } from "../src/io/parquet-write.js";
 import { newSnappyCompressor } from "../src/io/snappy.js";
 import type { OutColumn, OutValues } from "../src/io/types.js";
@@ -70,6 +72,68 @@ describe("snappy", () => {
   });
 });
 
+describe("DELTA_BINARY_PACKED for INT64", () => {
+  const MIN = -(2n ** 63n);
+  const MAX = 2n ** 63n - 1n;
+  /** Encode values with the writer's encoder, decode them with hyparquet's; the bytes used must be all of them. */
+  const roundTrip = (values: bigint[]) => {
+    const wide = BigInt64Array.from(values);
+    const halves = new Int32Array(wide.buffer); // little-endian: low word, high word
+    const buf = { b: new Uint8Array(16), n: 3 }; // appends after what a buffer holds
+    const length = deltaPacked64(buf, halves, values.length, deltaScratch());
+    expect(buf.n).toBe(3 + length);
+    const reader = { view: new DataView(buf.b.buffer, 0, buf.n), offset: 3 };
+    const out = new BigInt64Array(values.length);
+    deltaBinaryUnpack(reader, values.length, out);
+    expect(reader.offset).toBeLessThanOrEqual(buf.n);
+    // Values the double-arithmetic encoder takes: the same bytes from it.
+    if (values.every((x) => x > -SAFE_INT64 && x < SAFE_INT64)) {
+      const safe = { b: new Uint8Array(16), n: 3 };
+      expect(deltaPackedSafe(safe, Float64Array.from(values, Number), values.length, deltaScratch())).toBe(length);
+      expect(Buffer.compare(safe.b.subarray(0, safe.n), buf.b.subarray(0, buf.n))).toBe(0);
+      safeCases++;
+    }
+    return { out: Array.from(out), length };
+  };
+  let safeCases = 0;
+
+  it("round-trips through hyparquet's decoder: block and miniblock edges, negative deltas, every bit width, int64's extremes", () => {
+    const cases: bigint[][] = [[], [0n], [MIN], [MAX], [MIN, MAX], [MAX, MIN, MAX, MIN, 0n, -1n, 1n], [MAX, MAX, MAX], [MIN, MIN + 1n, MIN]];
+    for (const n of [2, 31, 32, 33, 127, 128, 129, 130, 160, 161, 255, 256, 257, 1000]) {
+      cases.push(Array.from({ length: n }, (_, i) => 1_612_137_600_000_000n + BigInt(i) * 61_000_000n)); // one constant delta: width 0
+      cases.push(Array.from({ length: n }, () => BigInt(Math.floor((rnd() - 0.5) * 2 ** 40)) * 1_000_000n)); // random, negative deltas
+    }
+    // One huge delta in a run of small ones, at every position of a block: one miniblock takes width 64.
+    for (const at of [1, 31, 32, 33, 64, 127, 128, 129]) {
+      cases.push(Array.from({ length: 300 }, (_, i) => (i === at ? MAX : i === at + 1 ? MIN : BigInt(i) * 1000n)));
+    }
+    // Every bit width from 1 to 64 in one miniblock: deltas 0 and 2^w - 1 (wrapping past int64 where w = 64).
+    for (let w = 1; w <= 64; w++) {
+      const step = (1n << BigInt(w)) - 1n;
+      const v = [5n];
+      for (let i = 0; i < 40; i++) v.push(BigInt.asIntN(64, v[i]! + (i % 3 === 0 ? step : 0n)));
+      cases.push(v);
+    }
+    // Near the double encoder's limits: deltas and their excess over a block's least delta of ~2^52.
+    const edge = BigInt(SAFE_INT64) - 1n;
+    cases.push(
+      [edge, -edge, edge, -edge, 0n],
+      Array.from({ length: 200 }, (_, i) => (i % 7 === 3 ? -edge : i % 5 === 1 ? edge : BigInt(i))),
+    );
+    for (let w = 33; w <= 53; w++) cases.push(Array.from({ length: 70 }, (_, i) => (i % 2 ? 1n << BigInt(w - 2) : -(1n << BigInt(w - 2)))));
+    safeCases = 0;
+    for (const values of cases) expect(roundTrip(values).out, `${values.length} values from ${values[0]}`).toEqual(values);
+    expect(safeCases).toBeGreaterThan(cases.length / 2);
+  });
+
+  it("takes a value's bits where its deltas vary: a second apart, ~33 bits as on real pickups", () => {
+    const values = Array.from({ length: 8192 }, (_, i) => 1_612_137_600_000_000n + BigInt(i * 1000 + Math.floor(rnd() * 7200) - 3600) * 1_000_000n);
+    const { out, length } = roundTrip(values);
+    expect(out).toEqual(values);
+    expect(length).toBeLessThan(8192 * 4.5); // PLAIN: 8 bytes a value
+  });
+});
+
 describe("parquetSink", () => {
   const write = async (name: string, columns: OutColumn[], batches: { n: number; values: OutValues[] }[], options = {}) => {
     const path = join(tmp, name);
@@ -79,7 +143,11 @@ describe("parquetSink", () => {
     const file = await asyncBufferFromFile(path);
     // Timestamps as their stored INT64 microseconds, to check them exactly.
     const parsers = { timestampFromMicroseconds: (v: bigint) => v };
-    return { path, metadata: await parquetMetadataAsync(file), rows: await parquetReadObjects({ file, parsers } as Parameters<typeof parquetReadObjects>[0]) };
+    return {
+      path,
+      metadata: await parquetMetadataAsync(file, { parsers } as Parameters<typeof parquetMetadataAsync>[1]),
+      rows: await parquetReadObjects({ file, parsers } as Parameters<typeof parquetReadObjects>[0]),
+    };
   };
 
   it("writes every column kind with nulls, across pages and row groups, and hyparquet reads back the same values", async () => {
@@ -248,6 +316,43 @@ describe("parquetSink", () => {
     expect(rows.map((r) => r.x)).toEqual(expected);
     const duck = await fromDuckDB(`SELECT x FROM read_parquet('${path}')`);
     expect(duck.map((r) => r.x)).toEqual(expected);
+  });
+
+  it("timestamps are DELTA_BINARY_PACKED (PLAIN on a page where that is smaller), and DuckDB and hyparquet read the same microseconds", async () => {
+    const DAY = 86_400_000;
+    const start = Date.UTC(2021, 1, 1);
+    // Pages cut at the encoding's edges (1, 32, 33 values: a miniblock; 128, 129: a block), times going
+    // back and forth, nulls (first, last, runs), the Date range's ends, and a page of times far apart.
+    const pages: number[][] = [];
+    for (const n of [1, 2, 32, 33, 127, 128, 129, 257, 1000, 8192]) {
+      pages.push(
+        Array.from({ length: n }, (_, i) => (i % 17 === 0 && n > 2 ? NaN : start + i * 60_000 + Math.floor(rnd() * 3_600_000) - 1_800_000 + 0.25 * (i % 4))),
+      );
+    }
+    pages.push([NaN, NaN, NaN]);
+    pages.push(Array.from({ length: 300 }, (_, i) => (i === 100 ? 8.64e15 : i === 101 ? -8.64e15 : i === 200 ? NaN : start - i * 1000)));
+    pages.push(Array.from({ length: 500 }, (_, i) => (i % 2 ? 8.64e15 - i * DAY * 1e4 : -8.64e15 + i * DAY * 1e5))); // far apart: PLAIN
+    const { path, rows, metadata } = await write(
+      "times.parquet",
+      [{ name: "when", kind: "timestamp" }],
+      pages.map((p) => ({ n: p.length, values: [Float64Array.from(p)] })),
+      { rowGroupRows: 2000 },
+    );
+    const expected = pages.flat().map((ms) => (Number.isNaN(ms) ? null : BigInt(Math.round(ms * 1000))));
+    expect(rows.map((r) => r.when)).toEqual(expected);
+    const duck = await fromDuckDB(`SELECT epoch_us("when") AS us FROM read_parquet('${path}')`);
+    expect(duck.map((r) => r.us)).toEqual(expected);
+    const encodings = [...new Set(metadata.row_groups.flatMap((g) => g.columns[0]!.meta_data!.encodings))].sort();
+    expect(encodings).toEqual(["DELTA_BINARY_PACKED", "PLAIN", "RLE"]);
+    // Statistics still hold each row group's least and greatest time.
+    let first = 0;
+    for (const g of metadata.row_groups) {
+      const times = expected.slice(first, first + Number(g.num_rows)).filter((t) => t !== null) as bigint[];
+      first += Number(g.num_rows);
+      const stats = g.columns[0]!.meta_data!.statistics!;
+      times.sort((a, b) => Number(a - b)); // bigints: their difference's sign
+      expect([stats.min_value, stats.max_value]).toEqual([times[0], times.at(-1)]);
+    }
   });
 
   it("an empty output is a valid file with the schema and no rows; abort leaves nothing behind", async () => {

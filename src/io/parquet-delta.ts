@@ -14,12 +14,20 @@ export interface DeltaScratch {
   lengths: Int32Array; // prefix lengths in [0, n), suffix lengths in [n, 2n)
   suffixes: Bytes;
   block: Int32Array;
+  /** One block's 64-bit deltas (then their excess over the block's least), as low and high words. */
+  lo: Int32Array;
+  hi: Int32Array;
+  /** One block's deltas as doubles (deltaPackedSafe). */
+  d: Float64Array;
 }
 
 export const deltaScratch = (): DeltaScratch => ({
   lengths: new Int32Array(1 << 14),
   suffixes: { b: new Uint8Array(1 << 16), n: 0 },
   block: new Int32Array(BLOCK),
+  lo: new Int32Array(BLOCK),
+  hi: new Int32Array(BLOCK),
+  d: new Float64Array(BLOCK),
 });
 
 /** Append ids' first n rows to body as a DELTA_BYTE_ARRAY page's values. */
@@ -152,3 +160,195 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
 }
 
 const zigzag = (x: number) => ((x << 1) ^ (x >> 31)) >>> 0;
+
+/**
+ * Append k INT64 values as DELTA_BINARY_PACKED; value i is halves[2i] (low word) and halves[2i + 1]
+ * (high word, signed). Any int64 values: deltas and their excess over a block's least delta wrap
+ * modulo 2^64 as the encoding specifies (readers add them back the same way), bit widths up to 64.
+ * Returns the bytes appended.
+ */
+export function deltaPacked64(buf: Bytes, halves: Int32Array, k: number, s: DeltaScratch): number {
+  const start = buf.n;
+  // The header (4 varints of up to 10 bytes) and every block at its widest: one reserve, then plain stores.
+  reserve(buf, 40 + Math.ceil(k / BLOCK) * (10 + MINIBLOCKS + BLOCK * 8));
+  const b = buf.b;
+  let at = varintAt(b, buf.n, BLOCK);
+  at = varintAt(b, at, MINIBLOCKS);
+  at = varintAt(b, at, k);
+  at = k > 0 ? zigzag64At(b, at, halves[1]!, halves[0]!) : varintAt(b, at, 0);
+  buf.n = blocks64(b, at, halves, k, s.lo, s.hi);
+  return buf.n - start;
+}
+
+/** deltaPacked64's blocks at b[at]; returns where they ended. (Apart from it so that V8 can compile this loop on the stack without deoptimizing on the store after it.) */
+function blocks64(b: Uint8Array, at: number, halves: Int32Array, k: number, lo: Int32Array, hi: Int32Array): number {
+  for (let i = 1; i < k; i += BLOCK) {
+    const m = Math.min(BLOCK, k - i); // deltas in this block
+    // Deltas, and the least of them (signed 64-bit order: high words signed, low words unsigned).
+    let minHi = 0x7fffffff;
+    let minLo = -1; // 0xffffffff as unsigned
+    for (let j = 0; j < m; j++) {
+      const a = 2 * (i + j);
+      const aLo = halves[a]! >>> 0;
+      const bLo = halves[a - 2]! >>> 0;
+      const dHi = (halves[a + 1]! - halves[a - 1]! - (aLo < bLo ? 1 : 0)) | 0;
+      const dLo = (aLo - bLo) | 0;
+      lo[j] = dLo;
+      hi[j] = dHi;
+      if (dHi < minHi || (dHi === minHi && dLo >>> 0 < minLo >>> 0)) {
+        minHi = dHi;
+        minLo = dLo;
+      }
+    }
+    at = zigzag64At(b, at, minHi, minLo);
+    const widthsAt = at;
+    at += MINIBLOCKS;
+    const minLoU = minLo >>> 0;
+    for (let w = 0; w < MINIBLOCKS; w++) {
+      const first = w * PER_MINIBLOCK;
+      if (first >= m) {
+        b[widthsAt + w] = 0; // not needed: no body
+        continue;
+      }
+      // Each delta's excess over the least (the last miniblock padded with zeros), and their bit width.
+      let topLo = 0;
+      let topHi = 0;
+      for (let j = first; j < first + PER_MINIBLOCK; j++) {
+        let zLo = 0;
+        let zHi = 0;
+        if (j < m) {
+          const dLo = lo[j]! >>> 0;
+          zHi = (hi[j]! - minHi - (dLo < minLoU ? 1 : 0)) | 0;
+          zLo = (dLo - minLoU) | 0;
+        }
+        lo[j] = zLo;
+        hi[j] = zHi;
+        topLo |= zLo;
+        topHi |= zHi;
+      }
+      const width = topHi !== 0 ? 64 - Math.clz32(topHi) : 32 - Math.clz32(topLo);
+      b[widthsAt + w] = width;
+      if (width > 0) at = pack64(b, at, lo, hi, first, width);
+    }
+  }
+  return at;
+}
+
+/** Values deltaPackedSafe takes: their deltas, and those less a block's least delta, stay exact doubles. */
+export const SAFE_INT64 = 2 ** 51;
+
+/**
+ * deltaPacked64's bytes for k integers within +-SAFE_INT64 given as doubles (microseconds of any time
+ * in 1899-2041), with double arithmetic instead of 64-bit words: the common case, faster.
+ */
+export function deltaPackedSafe(buf: Bytes, v: Float64Array, k: number, s: DeltaScratch): number {
+  const start = buf.n;
+  reserve(buf, 40 + Math.ceil(k / BLOCK) * (10 + MINIBLOCKS + BLOCK * 8));
+  const b = buf.b;
+  let at = varintAt(b, buf.n, BLOCK);
+  at = varintAt(b, at, MINIBLOCKS);
+  at = varintAt(b, at, k);
+  at = k > 0 ? zigzagDoubleAt(b, at, v[0]!) : varintAt(b, at, 0);
+  buf.n = blocksSafe(b, at, v, k, s.d, s.lo, s.hi);
+  return buf.n - start;
+}
+
+/** deltaPackedSafe's blocks at b[at]; returns where they ended. */
+function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Float64Array, lo: Int32Array, hi: Int32Array): number {
+  for (let i = 1; i < k; i += BLOCK) {
+    const m = Math.min(BLOCK, k - i); // deltas in this block
+    let min = Infinity;
+    for (let j = 0; j < m; j++) {
+      const x = v[i + j]! - v[i + j - 1]!;
+      d[j] = x;
+      if (x < min) min = x;
+    }
+    at = zigzagDoubleAt(b, at, min);
+    const widthsAt = at;
+    at += MINIBLOCKS;
+    for (let w = 0; w < MINIBLOCKS; w++) {
+      const first = w * PER_MINIBLOCK;
+      if (first >= m) {
+        b[widthsAt + w] = 0; // not needed: no body
+        continue;
+      }
+      const end = Math.min(first + PER_MINIBLOCK, m);
+      let top = 0;
+      for (let j = first; j < end; j++) {
+        const z = d[j]! - min;
+        d[j] = z;
+        if (z > top) top = z;
+      }
+      for (let j = end; j < first + PER_MINIBLOCK; j++) d[j] = 0; // the last miniblock padded with zeros
+      const width = top < 4294967296 ? 32 - Math.clz32(top) : 64 - Math.clz32(Math.floor(top / 4294967296));
+      b[widthsAt + w] = width;
+      if (width === 0) continue;
+      if (width <= 32) {
+        for (let j = first; j < first + PER_MINIBLOCK; j++) lo[j] = d[j]!; // below 2^32: wraps to int32 as stored
+        at = packWords(b, at, lo, first, width, undefined, 0);
+      } else {
+        for (let j = first; j < first + PER_MINIBLOCK; j++) {
+          const z = d[j]!;
+          const h = Math.floor(z / 4294967296);
+          hi[j] = h;
+          lo[j] = z - h * 4294967296;
+        }
+        at = packWords(b, at, lo, first, 32, hi, width - 32);
+      }
+    }
+  }
+  return at;
+}
+
+/** zigzag64At of an integer given as a double (exact: |x| < 2^53). */
+function zigzagDoubleAt(b: Uint8Array, at: number, x: number): number {
+  const h = Math.floor(x / 4294967296);
+  return zigzag64At(b, at, h | 0, (x - h * 4294967296) | 0);
+}
+
+/** 32 values of width bits (low words lo, high words hi) bit-packed LSB first at b[at], 32 bits at a time. */
+function pack64(b: Uint8Array, at: number, lo: Int32Array, hi: Int32Array, first: number, width: number): number {
+  if (width <= 32) return packWords(b, at, lo, first, width, undefined, 0);
+  return packWords(b, at, lo, first, 32, hi, width - 32);
+}
+
+/** Each value's low loBits from lo, then (if hi) its high hiBits from hi, LSB first, 32 values; returns where they ended. */
+function packWords(b: Uint8Array, at: number, lo: Int32Array, first: number, loBits: number, hi: Int32Array | undefined, hiBits: number): number {
+  let word = 0; // the next 32 bits out, filled from the bottom
+  let filled = 0; // bits of word in use (< 32)
+  for (let j = first; j < first + PER_MINIBLOCK; j++) {
+    let x = lo[j]!; // no bits above its width
+    let bits = loBits;
+    for (let high = false; ; high = true) {
+      word |= x << filled;
+      if (filled + bits < 32) filled += bits;
+      else {
+        b[at] = word;
+        b[at + 1] = word >>> 8;
+        b[at + 2] = word >>> 16;
+        b[at + 3] = word >>> 24;
+        at += 4;
+        word = filled === 0 ? 0 : x >>> (32 - filled); // x's bits that did not fit
+        filled = filled + bits - 32;
+      }
+      if (hi === undefined || high) break;
+      x = hi[j]!;
+      bits = hiBits;
+    }
+  }
+  return at; // 32 values: a whole number of words, nothing pending
+}
+
+/** The zigzag form of the int64 (hi, lo) as a ULEB128 varint at b[at] (room for 10 bytes needed); returns where it ended. */
+function zigzag64At(b: Uint8Array, at: number, hi: number, lo: number): number {
+  const sign = hi >> 31;
+  let zHi = ((hi << 1) | (lo >>> 31)) ^ sign;
+  let zLo = (lo << 1) ^ sign;
+  while (zHi !== 0 || zLo >>> 0 > 0x7f) {
+    b[at++] = (zLo & 0x7f) | 0x80;
+    zLo = (zLo >>> 7) | (zHi << 25);
+    zHi >>>= 7;
+  }
+  b[at++] = zLo;
+  return at;
+}
