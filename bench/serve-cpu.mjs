@@ -7,6 +7,7 @@
 //   NAME=DIR  a ridepred tree (DIR/bin/ridepred, its dist/ built): `ridepred serve` from it, default path
 //             ("NAME=DIR --flag ..." runs node with those flags)
 //   echo      the bare node:http JSON echo (bench/serve-echo.mjs), the reference of bench/serve.mjs
+//   NAME=F.mjs a server script that prints {"port": N} on its first line and answers POST / (node flags may follow)
 // With no servers named: this tree's ridepred and the echo.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -56,14 +57,15 @@ function wrk(url, seconds) {
 
 async function startServer(name, spec, flags) {
   const port = await freePort();
-  const [cmd, argv] =
-    spec === "echo"
-      ? onCpu(1, process.execPath, [join(root, "bench/serve-echo.mjs")])
-      : onCpu(1, process.execPath, [...flags, join(resolve(spec), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"]);
+  // A script (the echo, or NAME=path.mjs) prints {"port": N} on its first line; a tree is `ridepred serve`.
+  const script = spec === "echo" ? join(root, "bench/serve-echo.mjs") : spec.endsWith(".mjs") ? resolve(spec) : null;
+  const [cmd, argv] = script
+    ? onCpu(1, process.execPath, [...flags, script])
+    : onCpu(1, process.execPath, [...flags, join(resolve(spec), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"]);
   const child = spawn(cmd, argv, { env: { ...process.env, RIDEPRED_FAST_PATH: "" }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
-  const p = spec === "echo" ? await new Promise((res) => child.stdout.once("data", (d) => res(JSON.parse(String(d).split("\n")[0]).port))) : port;
-  const url = `http://127.0.0.1:${p}/${spec === "echo" ? "" : "predict"}`;
+  const p = script ? await new Promise((res) => child.stdout.once("data", (d) => res(JSON.parse(String(d).split("\n")[0]).port))) : port;
+  const url = `http://127.0.0.1:${p}/${script ? "" : "predict"}`;
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(url, {
