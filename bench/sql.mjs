@@ -5,6 +5,8 @@
 //   hand     DuckDB's own best plan for the same arithmetic: a hand-written LEFT JOIN on the same weights
 //            table (no input checks, no category rule), COPY TO parquet
 //   ridepred `ridepred score IN.parquet -o OUT.parquet --columns ride_id,predicted_duration,model_version`
+//            (pages decoded on the main thread), and the same with RIDEPRED_READER_THREAD=on (pages decoded
+//            on a reader thread), its output compared byte for byte
 // The two DuckDB outputs are then compared with ridepred's, prediction by prediction.
 // usage: npm run build && flock /tmp/ridepred-bench.lock node bench/sql.mjs [--rows 10000000] [--threads 2] [--rounds 3] [--dir /tmp/ridepred-bench-sql]
 //
@@ -17,7 +19,7 @@
 // RandomForest recipe): exported with the default --max-bytes (its CASE form is over 8 MiB, so it becomes a
 // node table), run in DuckDB over --rows real rides (default 2,000), every prediction compared with ridepred's.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,8 +88,8 @@ async function duck(name, query) {
   const c = process.cpuUsage(c0);
   return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
-function ridepred() {
-  rmSync(out("ridepred"), { force: true });
+function ridepred(name = "ridepred", extraEnv = {}) {
+  rmSync(out(name), { force: true });
   const t0 = performance.now();
   const r = spawnSync(
     "/usr/bin/time",
@@ -99,7 +101,7 @@ function ridepred() {
       "score",
       input,
       "-o",
-      out("ridepred"),
+      out(name),
       "--columns",
       "ride_id,predicted_duration,model_version",
       "--threads",
@@ -107,7 +109,7 @@ function ridepred() {
     ],
     {
       encoding: "utf8",
-      env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) },
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(threads), ...extraEnv },
     },
   );
   if (r.status !== 0) throw new Error(`ridepred score failed: ${r.stderr}`);
@@ -116,18 +118,20 @@ function ridepred() {
 }
 
 console.log(`bench/sql: ${fmt(rows)} rows, ${threads} threads, ${rounds} rounds; exported script ${fmt(bytes)} bytes; load average ${loadavg()[0].toFixed(2)}`);
-const best = { export: Infinity, hand: Infinity, ridepred: Infinity };
-const cpu = { export: Infinity, hand: Infinity, ridepred: Infinity };
+const best = { export: Infinity, hand: Infinity, ridepred: Infinity, readerOn: Infinity };
+const cpu = { export: Infinity, hand: Infinity, ridepred: Infinity, readerOn: Infinity };
 const show = (x) => `${x.wall.toFixed(2)} s (CPU ${x.cpu.toFixed(2)} s)`;
 for (let i = 0; i < rounds; i++) {
   const e = await duck("export", "SELECT ride_id, predicted_duration, model_version FROM ride_predictions");
   const h = await duck("hand", hand);
   const p = ridepred();
-  console.log(`round ${i + 1}: export ${show(e)}, hand-written join ${show(h)}, ridepred score ${show(p)}`);
+  const o = ridepred("reader-on", { RIDEPRED_READER_THREAD: "on" });
+  console.log(`round ${i + 1}: export ${show(e)}, hand-written join ${show(h)}, ridepred score ${show(p)}, ridepred score (reader thread on) ${show(o)}`);
   for (const [k, x] of [
     ["export", e],
     ["hand", h],
     ["ridepred", p],
+    ["readerOn", o],
   ]) {
     best[k] = Math.min(best[k], x.wall);
     cpu[k] = Math.min(cpu[k], x.cpu);
@@ -135,8 +139,13 @@ for (let i = 0; i < rounds; i++) {
 }
 for (const [k, s] of Object.entries(best)) console.log(`best ${k}: ${s.toFixed(2)} s, ${fmt(rows / s)} rows/s; least CPU ${cpu[k].toFixed(2)} s`);
 console.log(
-  `export / hand-written: ${(best.export / best.hand).toFixed(2)}x; export / ridepred: ${(best.export / best.ridepred).toFixed(2)}x (CPU: ${(cpu.export / cpu.ridepred).toFixed(2)}x)`,
+  `export / hand-written: ${(best.export / best.hand).toFixed(2)}x; export / ridepred: ${(best.export / best.ridepred).toFixed(2)}x (CPU: ${(cpu.export / cpu.ridepred).toFixed(2)}x)` +
+    `; reader thread on / default: ${(best.readerOn / best.ridepred).toFixed(2)}x (CPU ${(cpu.readerOn / cpu.ridepred).toFixed(2)}x)`,
 );
+if (!readFileSync(out("ridepred")).equals(readFileSync(out("reader-on")))) {
+  console.log("check: ridepred's output differs with the reader thread on");
+  process.exitCode = 1;
+}
 
 // Same predictions: ride ids: ridepred writes "<file>_<row>", DuckDB the row number (both 0-based).
 const check = await db.runAndReadAll(`SELECT count(*) AS n,

@@ -158,7 +158,7 @@ describe("the reader thread gives the direct reader's batches", () => {
     expect(n).toBe(1500);
   });
 
-  it("RIDEPRED_READER_THREAD: on, off, auto (by size: a small file is read here); anything else is refused", async () => {
+  it("RIDEPRED_READER_THREAD: on, off, auto (= off); anything else is refused", async () => {
     const was = process.env.RIDEPRED_READER_THREAD;
     try {
       for (const [v, threaded] of [

@@ -18,7 +18,7 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
-import { isHttp, isS3, openRange, type RangeSource } from "./range.js";
+import { openRange, type RangeSource } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { type Borrowed, poison, poisoning } from "./borrowed.js";
 import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
@@ -39,20 +39,16 @@ const parsers = {
 export interface ParquetReadOptions {
   /** Read only the row groups this accepts (a shard's share of one big file); batches then carry firstRow. */
   rowGroups?: (index: number, count: number) => boolean;
-  /** Decode pages on a worker thread (parquet-read-thread.ts): default $RIDEPRED_READER_THREAD, else auto (by size). */
+  /** Decode pages on a worker thread (parquet-read-thread.ts): default $RIDEPRED_READER_THREAD, else auto (= off, see below). */
   thread?: "auto" | "on" | "off";
 }
 
 /**
- * A reader thread pays for its start (a second V8 heap, hyparquet and snappy loaded again, its JIT
- * warm-up: the first batch waits for it) only on larger inputs: decoding takes this thread about 40 ms a
- * million rows of the usual three columns, so below a few million rows there is little to move (README,
- * bench/sql). A remote file would be opened twice (its footer fetched again, a server without ranges
- * downloaded again): auto keeps those here.
+ * RIDEPRED_READER_THREAD=on|off|auto: whether Parquet pages are decoded on a reader thread. auto decodes
+ * them on this thread: on 2 cores, beside the writer thread, the reader thread did not pay in bench/sql
+ * (10M rows: slower and more CPU than decoding here, README "Parquet -> Parquet"); it stays for machines
+ * with a core to spare.
  */
-const READER_THREAD_ROWS = 3_000_000;
-
-/** RIDEPRED_READER_THREAD=on|off overrides when Parquet pages are decoded on a second thread. */
 export function readerThreadSetting(): "auto" | "on" | "off" {
   const v = process.env.RIDEPRED_READER_THREAD;
   if (v === undefined || v === "" || v === "auto") return "auto";
@@ -103,7 +99,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   const chosen = options.rowGroups ? groups.filter(({ index }) => options.rowGroups!(index, groups.length)) : groups;
   const totalRows = chosen.reduce((sum, { g }) => sum + Number(g.num_rows), 0);
   let rowsDone = 0;
-  const useThread = thread === "on" || (thread === "auto" && totalRows >= READER_THREAD_ROWS && !isHttp(path) && !isS3(path));
+  const useThread = thread === "on";
 
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<Borrowed<RecordBatch>> {
     if (useThread) {
