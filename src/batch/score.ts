@@ -5,7 +5,7 @@
 // a file path, "-", or a table URL (postgresql://, duckdb:).
 import { statSync } from "node:fs";
 import { basename } from "node:path";
-import { type BytesColumn, bytesStrings, copyRuns, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
+import { type BytesColumn, bytesStrings, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
@@ -16,6 +16,7 @@ import { coerceCategory, isMissing } from "../runtime/coerce.js";
 import { outputsOf, type Outputs } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { planColumns, type ColumnPlan } from "./columns.js";
+import { copyKept, keptRuns } from "./kept-runs.js";
 import { addStats, newStats, summarize, type Stats } from "./stats.js";
 
 export interface ScoreJob {
@@ -343,6 +344,9 @@ interface Work {
   why: (readonly [string, string] | undefined)[];
   /** Rows kept, ascending: keep[0..k). */
   keep: Int32Array;
+  /** The kept rows' stretches (keptRuns), found once per batch for every output column that copies. */
+  runs: Int32Array;
+  runCount: number;
   scratch: Scratch[];
 }
 
@@ -355,6 +359,8 @@ function newWork(columns: ColumnPlan[], size: number): Work {
     status: new Uint8Array(size),
     why: new Array(size),
     keep: new Int32Array(size),
+    runs: new Int32Array(2 * size),
+    runCount: 0,
     scratch: columns.map(() => ({ f64: new Float64Array(size), i32: new Int32Array(size) })),
   };
 }
@@ -366,6 +372,7 @@ function fitWork(w: Work, n: number): void {
   w.dropMs = new Float64Array(n);
   w.status = new Uint8Array(n);
   w.keep = new Int32Array(n);
+  w.runs = new Int32Array(2 * n);
 }
 
 /** Times, the duration filter, the prediction, then the tally; returns k, the rows kept (work.keep[0..k)). */
@@ -527,6 +534,7 @@ function grown(s: Scratch, k: number): Scratch {
 function outBatch(plan: RunPlan, k: number, work: Work, batch: RecordBatch, rowsRead: number): OutBatch {
   const values: OutValues[] = [];
   let bytes: (BytesColumn | undefined)[] | undefined;
+  work.runCount = keptRuns(work.keep, k, work.runs);
   for (let j = 0; j < plan.columns.length; j++) {
     const v = outValues(plan.columns[j]!, k, work, batch, plan, rowsRead, (work.scratch[j] = grown(work.scratch[j]!, k)));
     if (isBytes(v)) (bytes ??= [])[j] = v;
@@ -537,12 +545,12 @@ function outBatch(plan: RunPlan, k: number, work: Work, batch: RecordBatch, rows
 
 /** One output column for the kept rows (keep[0..k)), in the column's scratch buffers where it is numeric. */
 function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, plan: RunPlan, rowsRead: number, scratch: Scratch): OutValues | BytesColumn {
-  const { pred, pickMs, dropMs, keep } = work;
+  const { pred, pickMs, dropMs, keep, runs, runCount } = work;
   const read = c.source === "raw" ? c.name : c.name === "ride_id" ? plan.found.ride_id : undefined;
   const asBytes = read === undefined ? undefined : batch.bytes?.[read];
   if (asBytes) return gatherBytes(asBytes, keep, k);
   if (c.source === "raw") return gather(batch.columns[c.name]!, keep, k);
-  if (c.source === "input") return inputValues(c, k, keep, batch, plan, scratch);
+  if (c.source === "input") return inputValues(c, k, work, batch, plan, scratch);
   if (c.source === "prediction") return predictionValues(c.proba!, k, work, plan.outputs, scratch);
   // Derived numbers: one plain loop each (these run for every row of every batch); straight copies go
   // run by run (kept rows come in long consecutive stretches).
@@ -555,9 +563,9 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
       return { prefix: plan.prefix, numbers: out };
     }
     case "pickup_datetime":
-      return copyRuns(pickMs, keep, k, out);
+      return copyKept(pickMs, runs, runCount, out);
     case "dropoff_datetime":
-      return copyRuns(dropMs, keep, k, out);
+      return copyKept(dropMs, runs, runCount, out);
     case "actual_duration":
       for (let i = 0; i < k; i++) {
         const r = keep[i]!;
@@ -578,14 +586,14 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
 
 /** The prediction (p = -1: a regressor's number, a classifier's label) or the probability of class p, of the kept rows. */
 function predictionValues(p: number, k: number, work: Work, o: Outputs, scratch: Scratch): OutValues {
-  const { pred, proba, keep } = work;
+  const { pred, proba, keep, runs, runCount } = work;
   const out = scratch.f64.subarray(0, k);
   if (p >= 0) {
     const m = o.classNames.length;
     for (let i = 0; i < k; i++) out[i] = proba[keep[i]! * m + p]!;
     return out;
   }
-  if (!o.classes) return copyRuns(pred, keep, k, out);
+  if (!o.classes) return copyKept(pred, runs, runCount, out);
   if (o.labelKind === "double") {
     for (let i = 0; i < k; i++) out[i] = o.classes[pred[keep[i]!]!] as number;
     return out;
@@ -597,7 +605,8 @@ function predictionValues(p: number, k: number, work: Work, o: Outputs, scratch:
 }
 
 /** A model input as the model saw it: coerced, or the input's default where missing. */
-function inputValues(c: ColumnPlan, k: number, keep: Int32Array, batch: RecordBatch, plan: RunPlan, scratch: Scratch): OutValues {
+function inputValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, plan: RunPlan, scratch: Scratch): OutValues {
+  const { keep, runs, runCount } = work;
   const col = plan.found[c.name];
   const src = col === undefined ? undefined : batch.columns[col];
   const spec = plan.inputs.find((i) => i.name === c.name)!;
@@ -621,7 +630,7 @@ function inputValues(c: ColumnPlan, k: number, keep: Int32Array, batch: RecordBa
       if (spec.default !== undefined) scratch.dictOut.push(value(undefined));
     }
     const dictionary = scratch.dictOut!;
-    const indices = copyRuns(src.indices, keep, k, scratch.i32.subarray(0, k));
+    const indices = copyKept(src.indices, runs, runCount, scratch.i32.subarray(0, k));
     if (spec.default !== undefined) for (let i = 0; i < k; i++) if (indices[i]! < 0) indices[i] = dictionary.length - 1;
     return { dictionary, indices }; // without a default, -1 (missing) is written as null
   }

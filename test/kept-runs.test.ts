@@ -1,0 +1,37 @@
+// score's kept-row copies: the stretches found once per batch give every column the rows a plain gather gives.
+import { describe, expect, it } from "vitest";
+import { copyKept, keptRuns } from "../src/batch/kept-runs.js";
+
+let seed = 11;
+const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+
+describe("keptRuns + copyKept", () => {
+  it("copy the kept rows of float and int columns as a row-by-row gather does, for every shape of filtering", () => {
+    const n = 2000;
+    const f = Float64Array.from({ length: n }, (_, i) => i + rnd());
+    const ints = Int32Array.from({ length: n }, (_, i) => i * 7 - 5000);
+    const shapes: ((r: number) => boolean)[] = [
+      () => true, // all kept: one stretch, copied whole
+      () => false,
+      () => rnd() > 0.01, // real months: ~1% filtered
+      () => rnd() > 0.5,
+      (r) => r % 16 !== 15, // stretches of 15, 16, 17 around the short-stretch limit
+      (r) => r % 17 !== 16,
+      (r) => r % 18 !== 17,
+      (r) => r === 0 || r === n - 1,
+    ];
+    for (const [s, kept] of shapes.entries()) {
+      const keep = new Int32Array(n);
+      let k = 0;
+      for (let r = 0; r < n; r++) if (kept(r)) keep[k++] = r;
+      const runs = new Int32Array(2 * n);
+      const count = keptRuns(keep, k, runs);
+      let total = 0;
+      for (let t = 0; t < count; t++) total += runs[2 * t + 1]!;
+      expect(total, `shape ${s}`).toBe(k);
+      const want = Array.from(keep.subarray(0, k));
+      expect(Array.from(copyKept(f, runs, count, new Float64Array(k))), `shape ${s}`).toEqual(want.map((r) => f[r]));
+      expect(Array.from(copyKept(ints, runs, count, new Int32Array(k))), `shape ${s}`).toEqual(want.map((r) => ints[r]));
+    }
+  });
+});
