@@ -55,8 +55,8 @@ function messyCsv(seed: number): string {
 }
 
 /** Every batch as plain data (copied: the arrays are the reader's until the next batch), or the error. */
-async function readAll(path: string, threads: number, wanted: string[], parse?: Record<string, ColumnUse>, maxRecord?: number) {
-  const src = await openCsv(path, false, 4096, maxRecord, threads);
+async function readAll(path: string, threads: number, wanted: string[], parse?: Record<string, ColumnUse>, maxRecord?: number, chunkSize = 4096) {
+  const src = await openCsv(path, false, chunkSize, maxRecord, threads);
   const batches: unknown[] = [];
   try {
     for await (const b of src.batches(wanted, 300, { parse })) batches.push(plain(b, wanted));
@@ -120,6 +120,29 @@ describe("CSV parsed on worker threads reads as the one-thread reader reads it",
       });
       expect(rows).toStrictEqual(oracle.slice(1));
       expect(got).toEqual(await readAll(file, 1, header));
+    }
+  }, 60_000);
+
+  it("multi-byte characters and invalid UTF-8 cut by the reads anywhere (the header's read too): the same text as one decoder's", async () => {
+    // The workers get bytes and decode each block themselves; the main thread hands over the text it has
+    // not consumed (encoded again) and a character its decoder holds incomplete.
+    const r = rng(11);
+    const odd = [Buffer.from("é✓😀", "utf8"), Buffer.from([0xff]), Buffer.from([0xe2, 0x82]), Buffer.from([0xf0, 0x9f]), Buffer.from("plain")];
+    const lines: Buffer[] = [Buffer.from("\ufeffc0,c1,c2\n", "utf8")];
+    for (let i = 0; i < 4000; i++) {
+      const cell = () => Buffer.concat(Array.from({ length: Math.floor(r() * 3) }, () => odd[Math.floor(r() * odd.length)]!));
+      lines.push(Buffer.concat([cell(), Buffer.from(","), Buffer.from(String(i)), Buffer.from(","), cell(), Buffer.from("\n")]));
+    }
+    const file = join(tmp, "utf8.csv");
+    writeFileSync(file, Buffer.concat(lines));
+    const header = ["c0", "c1", "c2"];
+    for (const chunk of [4096, 4093, 10, 7]) {
+      const one = await readAll(file, 1, header, undefined, undefined, chunk);
+      expect(one.error).toBeUndefined();
+      for (const block of [300, 4099]) {
+        process.env.RIDEPRED_CSV_BLOCK = String(block);
+        expect(await readAll(file, 2, header, undefined, undefined, chunk), `${chunk}-byte reads, ${block}-byte blocks`).toEqual(one);
+      }
     }
   }, 60_000);
 

@@ -4,6 +4,7 @@
 // not take, its text. The main thread replays that into the batch's CsvCells in row order, so the
 // batches are the ones the one-thread reader makes (a column turned back to strings, a row error's
 // cleared cells included). The worker clears nothing: row errors come back as a list, replayed there.
+import { StringDecoder } from "node:string_decoder";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { parseCell } from "./csv-cells.js";
 import { type CellSink, type RowProblem, scanRecords } from "./csv-scan.js";
@@ -95,6 +96,14 @@ class ChunkCells implements CellSink {
   }
 }
 
+/**
+ * A block's text: its bytes decoded as the one-thread reader's StringDecoder decodes them in the stream.
+ * A block ends at a line feed, which no character's bytes contain, so the decoder holds nothing there.
+ */
+export function blockText(bytes: Uint8Array): string {
+  return new StringDecoder("utf8").write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
 /** Parse one chunk (whole records, speculatively: `ok` says whether it really was). */
 export function parseChunk(plan: ChunkPlan, seq: number, text: string): ParsedChunk {
   const cells = plan.uses.map((u) => new ChunkCells(u, Math.ceil(text.length / 64)));
@@ -108,12 +117,13 @@ export function parseChunk(plan: ChunkPlan, seq: number, text: string): ParsedCh
   }
 }
 
-// Worker side: chunks in, parsed chunks out (typed arrays moved, not copied).
+// Worker side: chunks' bytes in (decoded here, not on the main thread), parsed chunks out (typed arrays
+// moved, not copied).
 if (!isMainThread && (workerData as ChunkPlan | undefined)?.ridepredCsvChunks) {
   const plan = workerData as ChunkPlan;
   const port = parentPort!;
-  port.on("message", ({ seq, text }: { seq: number; text: string }) => {
-    const parsed = parseChunk(plan, seq, text);
+  port.on("message", ({ seq, bytes }: { seq: number; bytes: Uint8Array }) => {
+    const parsed = parseChunk(plan, seq, blockText(bytes));
     const moved: ArrayBuffer[] = [];
     for (const c of parsed.columns) {
       moved.push(c.rawRows.buffer as ArrayBuffer);

@@ -1,14 +1,14 @@
-// Reading a CSV file on several threads, the main thread's part: it reads the text, cuts it into
+// Reading a CSV file on several threads, the main thread's part: it reads the bytes, cuts them into
 // blocks at their last line feed (speculatively, as DuckDB does: a line feed inside a quoted field makes
 // a wrong cut), hands the blocks to worker threads (csv-chunk-parse.ts) round-robin and takes their
 // results back in order. A worker's scan from a true record start that ends exactly at its block's end
 // proves the block's end a true record end (the scanner is the one-thread reader's), so each block is
 // verified by the one before. Anything else (a wrong cut, a record the scanner refuses, a worker that
-// failed, a block without a line feed, a read error) hands the text from that block on back to the
+// failed, a block without a line feed, a read error) hands the bytes from that block on back to the
 // one-thread reader, which then reads, and reports, exactly as it always does. So do the last partial
 // line and a file smaller than one block (a worker's start would cost more than it saves).
 import { Worker } from "node:worker_threads";
-import { type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
+import { blockText, type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
 import type { CsvCells } from "./csv-cells.js";
 import type { RowProblem } from "./csv-scan.js";
 
@@ -18,17 +18,20 @@ const blockSize = () => Number(process.env.RIDEPRED_CSV_BLOCK) || 1 << 20;
 /** Blocks parsed on a worker thread, in this process (the tests check the workers did work). */
 export const chunkStats = { byWorkers: 0 };
 
-/** What is left for the one-thread reader: text not parsed here, whether the input ended after it, a read error to throw next. */
+/** What is left for the one-thread reader: bytes not parsed here (from a record's start), whether the input ended after them, a read error to throw next. */
 export interface HandBack {
-  text: string;
+  bytes: Buffer;
   ended: boolean;
   error?: unknown;
 }
 
-/** A block of whole lines (speculatively), parsed by a worker (result) or by this thread (parsed). */
+/**
+ * A block of whole lines (speculatively), as bytes: a worker decodes it (this thread only reads and cuts
+ * the input), or this thread does when it parses the block itself (parsed).
+ */
 interface Block {
   seq: number;
-  text: string;
+  bytes: Uint8Array;
   result?: Promise<ParsedChunk>;
   parsed?: ParsedChunk;
 }
@@ -50,9 +53,14 @@ export class ParallelChunks {
   constructor(
     private readonly plan: ChunkPlan,
     private readonly threads: number,
-    private pending: string,
-    private readonly read: () => Promise<string | undefined>,
-  ) {}
+    private pending: Buffer[],
+    private readonly read: () => Promise<Buffer | undefined>,
+  ) {
+    this.pendingBytes = pending.reduce((a, b) => a + b.length, 0);
+  }
+
+  /** Bytes in `pending`. */
+  private pendingBytes: number;
 
   /** Place up to max rows at rows n.. of the batch's cells; 0: nothing more from here (then handBack()). */
   async fill(cells: CsvCells[], n: number, max: number, problems: RowProblem[]): Promise<number> {
@@ -82,25 +90,25 @@ export class ParallelChunks {
    */
   private async parsed(head: Block): Promise<ParsedChunk> {
     if (head.parsed) return head.parsed;
-    if (!head.result) return (head.parsed = parseChunk(this.plan, head.seq, head.text));
+    if (!head.result) return (head.parsed = parseChunk(this.plan, head.seq, blockText(head.bytes)));
     for (let i = this.queue.length - 1; i > 0; i--) {
       const spare = this.queue[i]!;
       if (spare.result || spare.parsed) continue;
-      spare.parsed = parseChunk(this.plan, spare.seq, spare.text);
+      spare.parsed = parseChunk(this.plan, spare.seq, blockText(spare.bytes));
       break;
     }
     return await head.result;
   }
 
-  /** Stop (after fill() gave 0); the text from the first block not placed on, for the one-thread reader. */
+  /** Stop (after fill() gave 0); the bytes from the first block not placed on, for the one-thread reader. */
   async handBack(): Promise<HandBack> {
     this.stopped = true;
     await this.pumping;
-    const text = this.queue.map((s) => s.text).join("") + this.pending;
+    const bytes = Buffer.concat([...this.queue.map((b) => b.bytes), ...this.pending]);
     this.queue.length = 0;
-    this.pending = "";
+    this.pending = [];
     this.close();
-    return { text, ended: this.eof, error: this.readError };
+    return { bytes, ended: this.eof, error: this.readError };
   }
 
   close(): void {
@@ -121,8 +129,8 @@ export class ParallelChunks {
   /** Read and queue blocks while fewer than three per thread are queued. */
   private async pump(): Promise<void> {
     while (!this.stopped && !this.eof && this.queue.length < 3 * this.threads) {
-      while (this.pending.length < this.block && !this.eof) {
-        let chunk: string | undefined;
+      while (this.pendingBytes < this.block && !this.eof) {
+        let chunk: Buffer | undefined;
         try {
           chunk = await this.read();
         } catch (e) {
@@ -131,19 +139,47 @@ export class ParallelChunks {
           return;
         }
         if (chunk === undefined) this.eof = true;
-        else this.pending += chunk;
+        else {
+          this.pending.push(chunk);
+          this.pendingBytes += chunk.length;
+        }
       }
       // A small file, or the end of a large one: only whole blocks' worth of text is ours.
       if (this.eof && this.seq === 0) return;
-      const cut = this.pending.lastIndexOf("\n") + 1;
-      if (cut === 0) {
-        this.stopped = this.pending.length >= this.block; // one record longer than a block: not ours
+      const bytes = this.cut();
+      if (bytes === undefined) {
+        this.stopped = this.pendingBytes >= this.block; // one record longer than a block: not ours
         return;
       }
-      this.queue.push({ seq: this.seq++, text: this.pending.slice(0, cut) });
-      this.pending = this.pending.slice(cut);
+      this.queue.push({ seq: this.seq++, bytes });
       this.send();
     }
+  }
+
+  /**
+   * The pending bytes up to their last line feed, as one block of its own (a copy: read buffers may be
+   * slices of a shared pool), the rest kept; undefined when they hold no line feed.
+   */
+  private cut(): Uint8Array | undefined {
+    const pieces = this.pending;
+    let k = pieces.length - 1;
+    let at = -1;
+    for (; k >= 0 && at < 0; k--) at = pieces[k]!.lastIndexOf(10);
+    if (at < 0) return undefined;
+    k++; // pieces[k] holds the last line feed, at `at`
+    let size = at + 1;
+    for (let i = 0; i < k; i++) size += pieces[i]!.length;
+    const block = new Uint8Array(size);
+    let o = 0;
+    for (let i = 0; i < k; i++) {
+      block.set(pieces[i]!, o);
+      o += pieces[i]!.length;
+    }
+    block.set(pieces[k]!.subarray(0, at + 1), o);
+    const rest = pieces[k]!.subarray(at + 1);
+    this.pending = rest.length > 0 ? [rest, ...pieces.slice(k + 1)] : pieces.slice(k + 1);
+    this.pendingBytes -= size;
+    return block;
   }
 
   /** Queued blocks to the workers, two at a time each, in order. */
@@ -155,7 +191,7 @@ export class ParallelChunks {
       if (b.result || b.parsed) continue;
       this.out++;
       b.result = new Promise<ParsedChunk>((resolve) => this.waiting.set(b.seq, resolve));
-      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, text: b.text });
+      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, bytes: b.bytes }); // copied: kept for a hand-back
     }
   }
 

@@ -18,15 +18,15 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
   const input = await openInputBytes(path, gzip, chunkSize ?? (threads > 1 ? 1 << 20 : undefined));
   const label = path === "-" ? "stdin" : redactLocation(path);
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const decoder = new StringDecoder("utf8");
+  let decoder = new StringDecoder("utf8");
   let text = "";
   let pos = 0;
   let ended = false;
   let readError: unknown; // met by the worker threads' reading, thrown when this reader reads next
   const tooLong = (row: string) => new RidepredError(`${label}: ${row} is longer than --max-record-bytes (${maxRecord}): a quote never closed, or not CSV?`);
 
-  /** The next chunk of input as text; undefined at the end. */
-  const nextChunk = async (): Promise<string | undefined> => {
+  /** The next chunk of input as bytes; undefined at the end. */
+  const nextBytes = async (): Promise<Buffer | undefined> => {
     if (readError !== undefined) throw readError;
     let r: IteratorResult<Buffer>;
     try {
@@ -36,7 +36,13 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
       if (err?.code?.startsWith("Z_")) throw new RidepredError(`${label}: not valid gzip: ${err.message}`);
       throw new RidepredError(`${label}: cannot read: ${err?.message ?? e}`);
     }
-    return r.done ? undefined : decoder.write(r.value);
+    return r.done ? undefined : r.value;
+  };
+
+  /** The next chunk of input as text; undefined at the end. */
+  const nextChunk = async (): Promise<string | undefined> => {
+    const bytes = await nextBytes();
+    return bytes === undefined ? undefined : decoder.write(bytes);
   };
 
   /**
@@ -100,7 +106,12 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     if (threads < 2 || ended) return undefined;
     const { ParallelChunks } = await import("./csv-chunks.js");
     const plan: ChunkPlan = { ridepredCsvChunks: true, slots, uses, width: names.length, maxRecord };
-    const p = new ParallelChunks(plan, threads, text.slice(pos), nextChunk);
+    // From here the workers get bytes (they decode them): the text not yet consumed, encoded again (a
+    // decoder's text holds no lone surrogate, so it decodes back to itself), then the bytes of a
+    // character the decoder holds incomplete, then the input's bytes as they come.
+    const held = heldBytes(decoder);
+    if (held === undefined) return undefined;
+    const p = new ParallelChunks(plan, threads, [Buffer.from(text.slice(pos), "utf8"), held], nextBytes);
     text = "";
     pos = 0;
     return p;
@@ -112,7 +123,8 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     if (got > 0) return got;
     const back = await parallel!.handBack();
     parallel = undefined;
-    text = back.text;
+    decoder = new StringDecoder("utf8"); // the bytes handed back start at a record, so at a character
+    text = decoder.write(back.bytes);
     pos = 0;
     readError = back.error;
     if (back.ended) {
@@ -190,4 +202,14 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
       input.stream.destroy();
     },
   };
+}
+
+/**
+ * The bytes of an incomplete character a StringDecoder holds (Node's lastChar, lastNeed and lastTotal,
+ * which its type declarations omit); undefined if this Node has no such fields (then no worker threads).
+ */
+function heldBytes(d: StringDecoder): Buffer | undefined {
+  const state = d as unknown as { lastChar?: Buffer; lastNeed?: number; lastTotal?: number };
+  if (typeof state.lastNeed !== "number" || typeof state.lastTotal !== "number" || !state.lastChar) return undefined;
+  return state.lastNeed > 0 ? Buffer.from(state.lastChar.subarray(0, state.lastTotal - state.lastNeed)) : Buffer.alloc(0);
 }
