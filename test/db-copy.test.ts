@@ -356,3 +356,58 @@ describe("bytes columns and the COPY decoder's dictionaries (no server)", () => 
     expect(batcher.columns()[0]).toEqual(["a5", null, "a7", "a8"]);
   });
 });
+
+describe("the COPY decoder at every cut of the stream (no server)", () => {
+  /** Binary COPY tuples of (bytes id, timestamp, text, float8); null cells are NULL. */
+  const rows: [string | null, number | null, string | null, number | null][] = [
+    ["é1", 1_000_000, "130", 1.5],
+    [null, null, null, null],
+    ["x".repeat(50), -5, "74", -0.25],
+    ["", 0, "", 1e300],
+  ];
+  const field = (b: Buffer | null) => {
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(b === null ? -1 : b.length);
+    return b === null ? len : Buffer.concat([len, b]);
+  };
+  const i64 = (us: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(BigInt(us));
+    return b;
+  };
+  const f64 = (x: number) => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleBE(x);
+    return b;
+  };
+  const wire = Buffer.concat(
+    rows.map(([id, us, zone, d]) =>
+      Buffer.concat([
+        Buffer.from([0, 4]),
+        field(id === null ? null : Buffer.from(id)),
+        field(us === null ? null : i64(us)),
+        field(zone === null ? null : Buffer.from(zone)),
+        field(d === null ? null : f64(d)),
+      ]),
+    ),
+  );
+
+  it("an incomplete tuple is left for the next chunk and read whole from it, wherever the chunk ends", () => {
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const batcher = new BinaryBatcher(["bytes", "timestamp", "text", "float8"], 16);
+      const at = batcher.tuples(wire, 0, cut);
+      expect(at, `cut ${cut}`).toBeLessThanOrEqual(cut);
+      const rest = batcher.tuples(wire.subarray(at), 0, wire.length - at);
+      expect(rest, `cut ${cut}`).toBe(wire.length - at);
+      const [ids, times, zones, doubles] = batcher.columns() as [BytesColumn, Float64Array, { dictionary: unknown[]; indices: Int32Array }, Float64Array];
+      expect(batcher.n).toBe(rows.length);
+      expect(bytesStrings(ids), `cut ${cut}`).toEqual(rows.map((r) => r[0]));
+      expect(Array.from(times), `cut ${cut}`).toEqual(rows.map((r) => (r[1] === null ? NaN : r[1] / 1000 + 946_684_800_000)));
+      expect(
+        Array.from(zones.indices, (i) => (i < 0 ? null : zones.dictionary[i])),
+        `cut ${cut}`,
+      ).toEqual(rows.map((r) => r[2]));
+      expect(Array.from(doubles), `cut ${cut}`).toEqual(rows.map((r) => (r[3] === null ? NaN : r[3])));
+    }
+  });
+});

@@ -129,6 +129,9 @@ export class BinaryBatcher {
   /**
    * Decode whole tuples from buf[at..end); returns where the first incomplete tuple starts (the caller
    * keeps those bytes for the next chunk), or -1 at the trailer. Stops early when the batch is full.
+   * One pass per tuple: an incomplete one is abandoned midway and decoded again from the start with the
+   * next chunk, into the same row (what it left behind is overwritten; a dictionary entry it added is
+   * that row's anyway).
    */
   tuples(buf: Buffer, at: number, end: number): number {
     const m = this.decode.length;
@@ -139,19 +142,13 @@ export class BinaryBatcher {
       const fields = v.getInt16(at);
       if (fields === -1) return -1;
       if (fields !== m) throw new Error(`COPY: a row with ${fields} fields, expected ${m}`);
-      // Is the whole tuple here?
       let p = at + 2;
+      const r = this.n;
       for (let j = 0; j < m; j++) {
         if (p + 4 > end) return at;
         const len = v.getInt32(p);
-        p += 4 + Math.max(len, 0);
-        if (p > end) return at;
-      }
-      p = at + 2;
-      const r = this.n;
-      for (let j = 0; j < m; j++) {
-        const len = v.getInt32(p);
         p += 4;
+        if (len > 0 && p + len > end) return at;
         const code = codes[j]!;
         if (code === TEXT) this.text(j, r, buf, p, len);
         else if (code === BYTES) this.byteCell(j, r, buf, p, len);
