@@ -479,6 +479,23 @@ describe("ridepred serve: errors are 4xx naming what was wrong, never 500, never
     }
   });
 
+  it("POST /predict: many requests in flight at once, each response with its own id, length and no Connection: close", async () => {
+    // Answered on node:http before fastify: nothing of one response may show in another.
+    const sent = Array.from({ length: 60 }, (_, i) => ({ id: `req-${i}`, body: i % 3 === 0 ? rides.slice(0, i + 1) : rides[i]! }));
+    const got = await Promise.all(sent.map(({ id, body }) => call(s, "POST", "/predict", body, { "x-request-id": id })));
+    got.forEach((r, i) => {
+      expect(r.status).toBe(200);
+      expect(r.headers.get("x-request-id")).toBe(sent[i]!.id);
+      expect(Number(r.headers.get("content-length"))).toBe(Buffer.byteLength(r.text));
+      expect(r.headers.get("connection")).not.toBe("close");
+      expect(r.json).toEqual(
+        i % 3 === 0
+          ? expected.slice(0, i + 1).map((d) => ({ duration: d, model_version: "2021-01.1" }))
+          : { duration: expected[i], model_version: "2021-01.1" },
+      );
+    });
+  });
+
   it("logs are JSON with the request id; a caller's X-Request-Id is kept", async () => {
     const r = await call(s, "POST", "/predict", { PULocationID: 1 }, { "x-request-id": "abc-123" });
     expect(r.headers.get("x-request-id")).toBe("abc-123");
