@@ -8,9 +8,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { parse } from "csv-parse/sync";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { rng } from "../bench/fuzz-lib.mjs";
+import { heldBytes } from "../src/io/csv-read.js";
 import { GREEN_PARSE } from "./support/csv-uses.js";
 import type { ColumnUse, RecordBatch } from "../src/io/types.js";
 
@@ -212,4 +214,31 @@ describe("ridepred score --threads 2: the bytes and the summary of --threads 1",
     const o = same((out) => ["score", input, "-o", out, "--on-error", "skip", "--rejects", `${out}.rejects.csv`, "--filter-duration", "1..60"], "messy.csv");
     expect(o.summary.rejected).toBeGreaterThan(0);
   }, 120_000);
+});
+
+// The threaded reader hands the workers the bytes of a character Node's StringDecoder holds incomplete,
+// read from the decoder's undocumented fields; if a Node upgrade renames or changes them, reading would
+// quietly stay on one thread: this fails instead.
+describe("heldBytes reads what a StringDecoder holds back", () => {
+  it("gives the incomplete character's bytes, and nothing between characters", () => {
+    const euro = Buffer.from("€", "utf8"); // 3 bytes
+    const face = Buffer.from("😀", "utf8"); // 4 bytes
+    for (const [ch, cut] of [
+      [euro, 1],
+      [euro, 2],
+      [face, 1],
+      [face, 2],
+      [face, 3],
+    ] as const) {
+      const d = new StringDecoder("utf8");
+      expect(d.write(Buffer.concat([Buffer.from("a,b\n"), ch.subarray(0, cut)]))).toBe("a,b\n");
+      expect(heldBytes(d)).toEqual(ch.subarray(0, cut));
+      expect(d.write(ch.subarray(cut))).toBe(ch.toString("utf8"));
+      expect(heldBytes(d)).toEqual(Buffer.alloc(0));
+    }
+    const fresh = new StringDecoder("utf8");
+    expect(heldBytes(fresh)).toEqual(Buffer.alloc(0));
+    fresh.write(Buffer.from("plain ascii"));
+    expect(heldBytes(fresh)).toEqual(Buffer.alloc(0));
+  });
 });

@@ -207,8 +207,9 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
 /**
  * The bytes of an incomplete character a StringDecoder holds (Node's lastChar, lastNeed and lastTotal,
  * which its type declarations omit); undefined if this Node has no such fields (then no worker threads).
+ * test/csv-parallel.test.ts fails if a Node upgrade changes them.
  */
-function heldBytes(d: StringDecoder): Buffer | undefined {
+export function heldBytes(d: StringDecoder): Buffer | undefined {
   const state = d as unknown as { lastChar?: Buffer; lastNeed?: number; lastTotal?: number };
   if (typeof state.lastNeed !== "number" || typeof state.lastTotal !== "number" || !state.lastChar) return undefined;
   return state.lastNeed > 0 ? Buffer.from(state.lastChar.subarray(0, state.lastTotal - state.lastNeed)) : Buffer.alloc(0);
