@@ -162,6 +162,18 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
 const zigzag = (x: number) => ((x << 1) ^ (x >> 31)) >>> 0;
 
 /**
+ * Room for a DELTA_BINARY_PACKED run of k int64 values (the header's 4 varints of up to 10 bytes and
+ * every block at its widest: one reserve, then plain stores) and the header's first three varints
+ * (block size, miniblocks, count) at buf.n, which then points at the first value's place. Returns buf.b.
+ */
+function headerBuffer(buf: Bytes, k: number): Uint8Array {
+  reserve(buf, 40 + Math.ceil(k / BLOCK) * (10 + MINIBLOCKS + BLOCK * 8));
+  const b = buf.b;
+  buf.n = varintAt(b, varintAt(b, varintAt(b, buf.n, BLOCK), MINIBLOCKS), k);
+  return b;
+}
+
+/**
  * Append k INT64 values as DELTA_BINARY_PACKED; value i is halves[2i] (low word) and halves[2i + 1]
  * (high word, signed). Any int64 values: deltas and their excess over a block's least delta wrap
  * modulo 2^64 as the encoding specifies (readers add them back the same way), bit widths up to 64.
@@ -169,13 +181,8 @@ const zigzag = (x: number) => ((x << 1) ^ (x >> 31)) >>> 0;
  */
 export function deltaPacked64(buf: Bytes, halves: Int32Array, k: number, s: DeltaScratch): number {
   const start = buf.n;
-  // The header (4 varints of up to 10 bytes) and every block at its widest: one reserve, then plain stores.
-  reserve(buf, 40 + Math.ceil(k / BLOCK) * (10 + MINIBLOCKS + BLOCK * 8));
-  const b = buf.b;
-  let at = varintAt(b, buf.n, BLOCK);
-  at = varintAt(b, at, MINIBLOCKS);
-  at = varintAt(b, at, k);
-  at = k > 0 ? zigzag64At(b, at, halves[1]!, halves[0]!) : varintAt(b, at, 0);
+  const b = headerBuffer(buf, k);
+  const at = k > 0 ? zigzag64At(b, buf.n, halves[1]!, halves[0]!) : varintAt(b, buf.n, 0);
   buf.n = blocks64(b, at, halves, k, s.lo, s.hi);
   return buf.n - start;
 }
@@ -243,12 +250,8 @@ export const SAFE_INT64 = 2 ** 51;
  */
 export function deltaPackedSafe(buf: Bytes, v: Float64Array, k: number, s: DeltaScratch): number {
   const start = buf.n;
-  reserve(buf, 40 + Math.ceil(k / BLOCK) * (10 + MINIBLOCKS + BLOCK * 8));
-  const b = buf.b;
-  let at = varintAt(b, buf.n, BLOCK);
-  at = varintAt(b, at, MINIBLOCKS);
-  at = varintAt(b, at, k);
-  at = k > 0 ? zigzagDoubleAt(b, at, v[0]!) : varintAt(b, at, 0);
+  const b = headerBuffer(buf, k);
+  const at = k > 0 ? zigzagDoubleAt(b, buf.n, v[0]!) : varintAt(b, buf.n, 0);
   buf.n = blocksSafe(b, at, v, k, s.d, s.lo, s.hi);
   return buf.n - start;
 }
@@ -285,7 +288,6 @@ function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Fl
       if (width === 0) continue;
       if (width <= 32) {
         for (let j = first; j < first + PER_MINIBLOCK; j++) lo[j] = d[j]!; // below 2^32: wraps to int32 as stored
-        at = packWords(b, at, lo, first, width, undefined, 0);
       } else {
         for (let j = first; j < first + PER_MINIBLOCK; j++) {
           const z = d[j]!;
@@ -293,8 +295,8 @@ function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Fl
           hi[j] = h;
           lo[j] = z - h * 4294967296;
         }
-        at = packWords(b, at, lo, first, 32, hi, width - 32);
       }
+      at = pack64(b, at, lo, hi, first, width);
     }
   }
   return at;
