@@ -9,28 +9,17 @@
 //   (servers as in bench/serve-cpu.mjs; needs valgrind and wrk; about 2 minutes per server)
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { freePort } from "./lib/harness.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: args, positionals } = parseArgs({
   options: { warmup: { type: "string", default: "45" }, window: { type: "string", default: "25" } },
   allowPositionals: true,
 });
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 function wrk(url, seconds) {
   const r = spawnSync("wrk", ["-t1", "-c10", `-d${seconds}s`, "--timeout", "30s", "-s", join(root, "bench/serve-post.lua"), url], { encoding: "utf8" });

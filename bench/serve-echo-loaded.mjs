@@ -5,20 +5,13 @@
 import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { jsonEcho } from "./lib/json-echo.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { startServer } = await import(join(root, "dist/serve/server.js"));
 const { createLogger } = await import(join(root, "dist/serve/logger.js"));
 const ridepred = await startServer({ model: join(root, "models/ride-duration.json"), port: 0, logger: createLogger("warn") });
 
-const server = createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => {
-    const body = JSON.stringify(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-    res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) });
-    res.end(body);
-  });
-});
+const server = createServer(jsonEcho);
 server.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ port: server.address().port, ridepred: ridepred.port }) + "\n"));
 process.on("SIGTERM", () => server.close(() => ridepred.close().then(() => process.exit(0))));

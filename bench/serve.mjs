@@ -19,11 +19,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { get } from "node:http";
-import { createServer } from "node:net";
 import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { freePort } from "./lib/harness.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: args } = parseArgs({
@@ -52,17 +52,6 @@ const PIN = args.pin === "auto" && CORES >= 2 && hasTaskset;
 const onCpu = (cpu, cmd, argv) => (PIN && cpu !== null ? ["taskset", ["-c", String(cpu), cmd, ...argv]] : [cmd, argv]);
 const SERVER_CPU = 1;
 const LOAD_CPU = 0;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a server (on the server CPU when pinning; taskset execs it, so child.pid is the server's pid). */
 function start(command, commandArgs, env = {}, cpu = SERVER_CPU) {

@@ -1,7 +1,8 @@
-// What the bench drivers share: their options, timed child runs, a column of an output CSV, and how
-// they print row counts.
+// What the bench drivers share: their options, timed child runs, a column of an output CSV, how they
+// print row counts, and a free loopback port.
 import { spawnSync } from "node:child_process";
 import { createReadStream } from "node:fs";
+import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 
 /** The value after `--name` on the command line, else def. */
@@ -31,3 +32,15 @@ export async function column(path, name) {
 
 /** A count as 1,234,567. */
 export const fmt = (x) => Math.round(x).toLocaleString("en-US");
+
+/** A loopback TCP port free at the time of asking (the OS's pick, then released). */
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}

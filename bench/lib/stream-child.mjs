@@ -1,16 +1,8 @@
 // What the stream benches share: a free loopback port for the broker they start, and `ridepred stream`
 // as a child process with its --json summary on stdout, stopped by SIGTERM.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort } from "./harness.mjs";
 
 /** `ridepred stream --from FROM --to TO [...more] --batch N --json`, started now. */
 export function startStream({ bin, nodeArgs = [], from, to, more = [], batch, env = process.env }) {
