@@ -38,17 +38,22 @@ afterEach(() => {
 const ODD = ["", "1.50", "043", "N/A", '"7"', "-0", "1e3", "2021-02-30 10:00:00", '"a,b"', '"x""y"', '"line\nbreak"', '"two\r\nlines"', "4096", "00"];
 const BROKEN = ['x"y', '"a"b', "", "1,2"]; // a stray quote, text after a closing quote, a blank line, an extra field
 
-/** The sample's rows, cells of odd forms in wanted columns, some rows broken, CRLF or LF, maybe a BOM. */
-function messyCsv(seed: number): string {
+/**
+ * The sample's rows, cells of odd forms in wanted columns, some rows broken, CRLF or LF, maybe a BOM;
+ * without quotes, every record is one the workers parse from bytes (csv-scan-bytes.ts).
+ */
+function messyCsv(seed: number, quotes = true): string {
   const r = rng(seed);
+  const odd = quotes ? ODD : ODD.filter((c) => !c.includes('"'));
+  const broken = quotes ? BROKEN : ["", "1,2", "a\rb"]; // a bare CR inside a field: part of it
   const [header, ...rows] = SAMPLE.trimEnd().split("\n");
   const wanted = [1, 2, 5, 6, 8, 3]; // pickup, dropoff, PU, DO, trip_distance, store_and_fwd_flag
   const out = [header!];
   for (let i = 0; i < 6; i++)
     for (const row of rows) {
       const f = row.split(",");
-      if (r() < 0.02) f[wanted[Math.floor(r() * wanted.length)]!] = ODD[Math.floor(r() * ODD.length)]!;
-      if (r() < 0.005) f[Math.floor(r() * f.length)] = BROKEN[Math.floor(r() * BROKEN.length)]!;
+      if (r() < 0.02) f[wanted[Math.floor(r() * wanted.length)]!] = odd[Math.floor(r() * odd.length)]!;
+      if (r() < 0.005) f[Math.floor(r() * f.length)] = broken[Math.floor(r() * broken.length)]!;
       if (r() < 0.003) f.length = 4; // a short row
       out.push(f.join(","));
     }
@@ -83,10 +88,18 @@ function plain(b: RecordBatch, wanted: string[]) {
 }
 
 describe("CSV parsed on worker threads reads as the one-thread reader reads it", () => {
-  for (const seed of [1, 2, 3, 4, 5, 6]) {
-    it(`messy sample, seed ${seed}: same batches, cell for cell, with 2 and 3 threads and blocks of many sizes`, async () => {
+  for (const [seed, quotes] of [
+    [1, true],
+    [2, true],
+    [3, true],
+    [4, true],
+    [5, false],
+    [6, false],
+    [7, false],
+  ] as const) {
+    it(`messy sample, seed ${seed}${quotes ? "" : ", no quotes"}: same batches, cell for cell, with 2 and 3 threads and blocks of many sizes`, async () => {
       const file = join(tmp, `messy-${seed}.csv`);
-      writeFileSync(file, messyCsv(seed));
+      writeFileSync(file, messyCsv(seed, quotes));
       const wanted = [...Object.keys(GREEN_PARSE), "store_and_fwd_flag"];
       const one = await readAll(file, 1, wanted, GREEN_PARSE);
       expect(one.error).toBeUndefined();

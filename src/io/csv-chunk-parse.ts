@@ -6,8 +6,9 @@
 // cleared cells included). The worker clears nothing: row errors come back as a list, replayed there.
 import { StringDecoder } from "node:string_decoder";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { parseCell } from "./csv-cells.js";
+import { parseCell, parseCellBytes } from "./csv-cells.js";
 import { type CellSink, type RowProblem, scanRecords } from "./csv-scan.js";
+import { type ByteSink, scanAsciiRecords } from "./csv-scan-bytes.js";
 import type { ColumnUse } from "./types.js";
 
 /** What the worker is told once: which fields to keep, and how to read them. */
@@ -41,7 +42,7 @@ export interface ParsedChunk {
 }
 
 /** Cells of one wanted column over one chunk, grown as rows come. */
-class ChunkCells implements CellSink {
+class ChunkCells implements CellSink, ByteSink {
   private typed: Float64Array | Int32Array | undefined;
   private strings: (string | undefined)[] | undefined;
   private rawRows: number[] = [];
@@ -74,6 +75,22 @@ class ChunkCells implements CellSink {
     this.put(row, v, 0, v.length);
   }
 
+  /** put() of bytes[a, b), ASCII: the same value, or the same text. */
+  putBytes(row: number, bytes: Uint8Array, a: number, b: number): void {
+    const typed = this.typed;
+    if (typed === undefined) {
+      this.strings![row] = ascii(bytes, a, b);
+      return;
+    }
+    const v = parseCellBytes(this.use!, bytes, a, b);
+    if (row >= typed.length) this.grow(row);
+    if (v === v || b === a) this.typed![row] = v;
+    else {
+      this.rawRows.push(row);
+      this.rawTexts.push(ascii(bytes, a, b));
+    }
+  }
+
   clear(): void {}
 
   private grow(row: number): void {
@@ -104,14 +121,34 @@ export function blockText(bytes: Uint8Array): string {
   return new StringDecoder("utf8").write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
-/** Parse one chunk (whole records, speculatively: `ok` says whether it really was). */
-export function parseChunk(plan: ChunkPlan, seq: number, text: string): ParsedChunk {
-  const cells = plan.uses.map((u) => new ChunkCells(u, Math.ceil(text.length / 64)));
+const ONE_CHAR = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
+
+/** bytes[a, b) (ASCII) as a string. */
+function ascii(bytes: Uint8Array, a: number, b: number): string {
+  if (b - a === 1) return ONE_CHAR[bytes[a]!]!;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1", a, b);
+}
+
+/**
+ * Parse one chunk of bytes (whole records, speculatively: `ok` says whether it really was): its ASCII
+ * records without quotes straight from the bytes, the rest of it (from the first record with a quote or
+ * another character) as text, by the string scanner; the same rows either way.
+ */
+export function parseChunk(plan: ChunkPlan, seq: number, bytes: Uint8Array): ParsedChunk {
+  const cells = plan.uses.map((u) => new ChunkCells(u, Math.ceil(bytes.length / 64)));
   const problems: RowProblem[] = [];
   try {
-    const r = scanRecords(text, 0, false, { slots: plan.slots, cols: cells, width: plan.width, maxRecord: plan.maxRecord }, 0, Infinity, problems);
-    const ok = r.pos === text.length;
-    return { seq, ok, rows: r.rows, columns: ok ? cells.map((c) => c.export(r.rows)) : [], problems: ok ? problems : [] };
+    const target = { slots: plan.slots, cols: cells, width: plan.width, maxRecord: plan.maxRecord };
+    const fast = scanAsciiRecords(bytes, 0, target, problems);
+    let rows = fast.rows;
+    let ok = fast.pos === bytes.length;
+    if (!ok) {
+      const text = blockText(bytes.subarray(fast.pos)); // from a record's start: a character's start
+      const r = scanRecords(text, 0, false, target, rows, Infinity, problems);
+      rows += r.rows;
+      ok = r.pos === text.length;
+    }
+    return { seq, ok, rows, columns: ok ? cells.map((c) => c.export(rows)) : [], problems: ok ? problems : [] };
   } catch {
     return { seq, ok: false, rows: 0, columns: [], problems: [] }; // a bad record: the one-thread reader names it
   }
@@ -123,7 +160,7 @@ if (!isMainThread && (workerData as ChunkPlan | undefined)?.ridepredCsvChunks) {
   const plan = workerData as ChunkPlan;
   const port = parentPort!;
   port.on("message", ({ seq, bytes }: { seq: number; bytes: Uint8Array }) => {
-    const parsed = parseChunk(plan, seq, blockText(bytes));
+    const parsed = parseChunk(plan, seq, bytes);
     const moved: ArrayBuffer[] = [];
     for (const c of parsed.columns) {
       moved.push(c.rawRows.buffer as ArrayBuffer);

@@ -8,7 +8,7 @@
 // one-thread reader, which then reads, and reports, exactly as it always does. So do the last partial
 // line and a file smaller than one block (a worker's start would cost more than it saves).
 import { Worker } from "node:worker_threads";
-import { blockText, type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
+import { type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
 import type { CsvCells } from "./csv-cells.js";
 import type { RowProblem } from "./csv-scan.js";
 
@@ -90,11 +90,11 @@ export class ParallelChunks {
    */
   private async parsed(head: Block): Promise<ParsedChunk> {
     if (head.parsed) return head.parsed;
-    if (!head.result) return (head.parsed = parseChunk(this.plan, head.seq, blockText(head.bytes)));
+    if (!head.result) return (head.parsed = parseChunk(this.plan, head.seq, head.bytes));
     for (let i = this.queue.length - 1; i > 0; i--) {
       const spare = this.queue[i]!;
       if (spare.result || spare.parsed) continue;
-      spare.parsed = parseChunk(this.plan, spare.seq, blockText(spare.bytes));
+      spare.parsed = parseChunk(this.plan, spare.seq, spare.bytes);
       break;
     }
     return await head.result;
