@@ -5,8 +5,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type DictColumn, materialize } from "../src/columns.js";
+import { type Column, type DictColumn, materialize } from "../src/columns.js";
 import { openParquet } from "../src/io/parquet-read.js";
+import { type CoercedEntries, type FusedField, fusedLinear } from "../src/runtime/linear-fused.js";
 import { loadModel } from "../src/runtime/load.js";
 
 const ROOT = join(__dirname, "..");
@@ -114,5 +115,75 @@ describe("fused linear scoring", () => {
     const general = predictor.predictColumns(plain(pu, to, dist), 6);
     expect(fused.errors).toEqual(general.errors);
     expect(same(fused.predictions, general.predictions, 6)).toBe("same");
+  });
+});
+
+describe("fusedLinear's passes, against each row's sum in field order", () => {
+  // Zones "0".."9" (small ids), a dense 10 x 10 vocabulary with holes; coefficients include -0 and
+  // distances 0 and negatives, so a term of -0 shows if the sum's order or start differed.
+  const width = 10;
+  const dense = Int32Array.from({ length: width * width }, (_, at) => (at % 7 === 3 ? -1 : at));
+  const coef = Float64Array.from({ length: width * width + 2 }, (_, c) => (c % 11 === 0 ? -0 : ((c * 7919) % 1000) / 37 - 13));
+  const dictionary = Array.from({ length: width }, (_, j) => String(j));
+  // Entry m (the last) is the missing value: a required input, so not usable.
+  const entries = (): CoercedEntries => ({
+    ids: Int32Array.from([...dictionary.map(Number), -1]),
+    usable: Uint8Array.from([...dictionary.map(() => 1), 0]),
+  });
+  const cached = new Map<number, CoercedEntries>();
+  const entriesOf = (input: number) => cached.get(input) ?? (cached.set(input, entries()), cached.get(input)!);
+  const n = 500;
+  const pu = { dictionary, indices: Int32Array.from({ length: n }, (_, r) => (r * 3) % width) };
+  const dro = { dictionary, indices: Int32Array.from({ length: n }, (_, r) => (r * 7 + 1) % width) };
+  const x = Float64Array.from({ length: n }, (_, r) => (r % 5 === 0 ? 0 : r % 3 === 0 ? -r / 8 : r / 16));
+  const y = Float64Array.from({ length: n }, (_, r) => (r % 4) - 1.5);
+  const pair: FusedField = { kind: "pair", a: 0, b: 1, dense, width };
+  const intercept = 4.25;
+
+  const expected = (fields: FusedField[], cols: (Column | undefined)[]) =>
+    Float64Array.from({ length: n }, (_, r) => {
+      let acc = 0;
+      for (const f of fields) {
+        if (f.kind === "number") acc += (cols[f.input] as Float64Array)[r]! * coef[f.column]!;
+        else {
+          const col = dense[pu.indices[r]! * width + dro.indices[r]!]!;
+          if (col >= 0) acc += 1 * coef[col]!;
+        }
+      }
+      return acc + intercept;
+    });
+
+  it.each([
+    ["pair, number (one pass)", [pair, { kind: "number", input: 2, column: width * width }]],
+    ["number, pair (one pass)", [{ kind: "number", input: 2, column: width * width + 1 }, pair]],
+    ["pair, number, number (a pass per field)", [pair, { kind: "number", input: 2, column: width * width }, { kind: "number", input: 3, column: 0 }]],
+  ] as [string, FusedField[]][])("%s: the same bits", (_what, fields) => {
+    const kinds = fields.length === 3 ? (["category", "category", "number", "number"] as const) : (["category", "category", "number"] as const);
+    const cols = [pu, dro, x, y].slice(0, kinds.length);
+    const score = fusedLinear(fields, coef, intercept, [...kinds])!;
+    const out = new Float64Array(n);
+    expect(score(cols, n, out, entriesOf)).toBe(true);
+    const want = expected(fields, cols);
+    for (let r = 0; r < n; r++) if (!Object.is(out[r], want[r])) expect(`row ${r}: ${out[r]}`).toBe(`row ${r}: ${want[r]}`);
+  });
+
+  it.each([
+    ["a missing zone (index -1)", -1, 0],
+    ["an index past the dictionary's missing entry", width + 1, 0],
+    ["an index below -1", -2, 0],
+    ["a missing distance", 0, NaN],
+    ["an infinite distance", 0, -Infinity],
+  ])("gives the batch back for %s, in either field order", (_what, index, distance) => {
+    for (const fields of [
+      [pair, { kind: "number", input: 2, column: 1 }],
+      [{ kind: "number", input: 2, column: 1 }, pair],
+    ] as FusedField[][]) {
+      const bad = { dictionary, indices: pu.indices.slice() };
+      bad.indices[n - 1] = index === 0 ? bad.indices[n - 1]! : index;
+      const d = x.slice();
+      d[n - 1] = distance === 0 ? d[n - 1]! : distance;
+      const score = fusedLinear(fields, coef, intercept, ["category", "category", "number"])!;
+      expect(score([bad, dro, d], n, new Float64Array(n), entriesOf)).toBe(false);
+    }
   });
 });

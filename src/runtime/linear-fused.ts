@@ -1,7 +1,9 @@
 // A linear model read straight from typed columns: pair fields ("{A}_{B}") of two dictionary columns
 // and number fields of Float64Array columns, the course's PU_DO + trip_distance on Parquet input. The
 // general path takes a batch through load, coerce, vectorize and score, about nine passes over its rows
-// and as many work arrays; this takes one pass per field and the final one. It scores a batch only if it
+// and as many work arrays; this takes one pass per field and the final one, or a single pass for one pair
+// field and one number field (the course's shape), each row's pair term one look-up in a table of terms
+// per pair of dictionaries. It scores a batch only if it
 // can vouch for every row: any missing, non-finite or not-small-id value, or an index past its
 // dictionary, makes it give the batch back, and the general path scores it and names each problem.
 // Same bits: each row sums its fields' terms in field order starting from 0, then adds the intercept,
@@ -56,12 +58,40 @@ export function fusedLinear(fields: FusedField[], coef: Float64Array, intercept:
   const pairs = fields.map(() => ({
     eA: undefined as Int32Array | undefined,
     eB: undefined as Int32Array | undefined,
-    table: new Int32Array(0) as Int32Array,
+    table: new Float64Array(0) as Float64Array,
   }));
+  const tableFor = (i: number, f: FusedField & { kind: "pair" }, eA: Int32Array, eB: Int32Array) => {
+    const p = pairs[i]!;
+    if (p.eA !== eA || p.eB !== eB) {
+      p.table = pairWeights(eA, eB, f, coef);
+      p.eA = eA;
+      p.eB = eB;
+    }
+    return p.table;
+  };
+  // The course's shape, one pair field and one number field (in either order): one pass over the rows.
+  const two = twoFields(fields);
   return (columns, n, predictions, entries) => {
     for (const f of fields) {
       if (f.kind === "pair" && !(isDictColumn(columns[f.a]) && isDictColumn(columns[f.b]))) return false;
       if (f.kind === "number" && !(columns[f.input] instanceof Float64Array)) return false;
+    }
+    if (two !== null) {
+      const { pair, number, pairFirst } = two;
+      const a = columns[pair.a] as { dictionary: ArrayLike<unknown>; indices: Int32Array };
+      const b = columns[pair.b] as { dictionary: ArrayLike<unknown>; indices: Int32Array };
+      const eA = tableOf(entries(pair.a, a.dictionary));
+      const eB = tableOf(entries(pair.b, b.dictionary));
+      if (eA.length * eB.length <= MAX_PAIR_TABLE) {
+        const table = tableFor(pairFirst ? 0 : 1, pair, eA, eB);
+        const x = columns[number.input] as Float64Array;
+        const c = coef[number.column]!;
+        const mA = eA.length - 1;
+        const mB = eB.length - 1;
+        return pairFirst
+          ? pairThenNumber(a.indices, mA, b.indices, mB, table, x, c, intercept, n, predictions)
+          : numberThenPair(a.indices, mA, b.indices, mB, table, x, c, intercept, n, predictions);
+      }
     }
     predictions.fill(0, 0, n);
     for (let i = 0; i < fields.length; i++) {
@@ -78,17 +108,20 @@ export function fusedLinear(fields: FusedField[], coef: Float64Array, intercept:
         if (!addPairsByEntry(a.indices, eA, b.indices, eB, f, coef, n, predictions)) return false;
         continue;
       }
-      const p = pairs[i]!;
-      if (p.eA !== eA || p.eB !== eB) {
-        p.table = pairTable(eA, eB, f);
-        p.eA = eA;
-        p.eB = eB;
-      }
-      if (!addPairs(a.indices, eA.length - 1, b.indices, eB.length - 1, p.table, coef, n, predictions)) return false;
+      if (!addPairs(a.indices, eA.length - 1, b.indices, eB.length - 1, tableFor(i, f, eA, eB), n, predictions)) return false;
     }
     for (let r = 0; r < n; r++) predictions[r] = predictions[r]! + intercept;
     return true;
   };
+}
+
+/** Exactly one pair field and one number field whose feature is in the vocabulary, else null. */
+function twoFields(fields: FusedField[]) {
+  if (fields.length !== 2) return null;
+  const [f0, f1] = fields as [FusedField, FusedField];
+  if (f0.kind === "pair" && f1.kind === "number" && f1.column >= 0) return { pair: f0, number: f1, pairFirst: true };
+  if (f0.kind === "number" && f1.kind === "pair" && f0.column >= 0) return { pair: f1, number: f0, pairFirst: false };
+  return null;
 }
 
 /** Per entry (m + 1 of them): its small id, -1 absent, -2 not a small id, UNUSABLE for a problem. */
@@ -108,53 +141,98 @@ function addNumbers(x: Float64Array, column: number, coef: Float64Array, n: numb
   return true;
 }
 
-/** Pair tables up to this many entries (4 MB; zone ids: 266 x 266); larger dictionaries look up by entry. */
+/** Pair tables up to this many entries (8 MB; zone ids: 266 x 266); larger dictionaries look up by entry. */
 const MAX_PAIR_TABLE = 1 << 20;
-const NOTHING = -1; // the pair adds nothing: outside the vocabulary, or an absent (optional) input
-const GIVE_BACK = -2; // the general path must look: a problem, or strings to look up
 
 /**
- * Entry ja of A's dictionary and jb of B's (the last entry of each: the missing value) -> the pair's
- * column, NOTHING or GIVE_BACK, at ja * (entries of B) + jb: one look-up per row instead of three.
+ * Entry ja of A's dictionary and jb of B's -> the pair's term, at slot (ja + 1) * (entries of B) + jb + 1,
+ * slot 0 of each side being the missing value (the entry after the dictionary's last, which index -1 reads):
+ * the row's indices + 1 address it directly. The term is 0 + coef (a row's sum starts from 0), 0 where the
+ * pair adds nothing (outside the vocabulary, or an absent optional input), and NaN where the general path
+ * must look (a problem, or strings to look up): a sum that is not finite gives the batch back.
  */
-function pairTable(eA: Int32Array, eB: Int32Array, f: { dense: Int32Array; width: number }): Int32Array {
+function pairWeights(eA: Int32Array, eB: Int32Array, f: { dense: Int32Array; width: number }, coef: Float64Array): Float64Array {
   const { dense, width } = f;
-  const table = new Int32Array(eA.length * eB.length);
-  for (let ja = 0; ja < eA.length; ja++) {
-    const x = eA[ja]!;
-    for (let jb = 0; jb < eB.length; jb++) {
-      const y = eB[jb]!;
-      let t = NOTHING;
+  const mA = eA.length - 1;
+  const mB = eB.length - 1;
+  const table = new Float64Array(eA.length * eB.length);
+  for (let sa = 0; sa <= mA; sa++) {
+    const x = eA[sa === 0 ? mA : sa - 1]!;
+    for (let sb = 0; sb <= mB; sb++) {
+      const y = eB[sb === 0 ? mB : sb - 1]!;
+      let t = 0;
       if (x >= 0 && y >= 0) {
         const at = x * width + y;
-        if (y < width && at < dense.length && dense[at]! >= 0) t = dense[at]!;
-      } else if (x === UNUSABLE || y === UNUSABLE || (x !== -1 && y !== -1)) t = GIVE_BACK;
-      table[ja * eB.length + jb] = t;
+        if (y < width && at < dense.length && dense[at]! >= 0) t = 0 + coef[dense[at]!]!;
+      } else if (x === UNUSABLE || y === UNUSABLE || (x !== -1 && y !== -1)) t = NaN;
+      table[sa * (mB + 1) + sb] = t;
     }
   }
   return table;
 }
 
-/** + coef[pair's column] for every row whose pair is in the vocabulary; false where the general path must look. */
-function addPairs(
+/** + the pair's term for every row; false where the general path must look. */
+function addPairs(ia: Int32Array, mA: number, ib: Int32Array, mB: number, table: Float64Array, n: number, predictions: Float64Array): boolean {
+  // Slots 0..m of each side: index -1 (missing) is slot 0; any other index outside the dictionary is not vouched for.
+  const stride = mB + 1;
+  for (let r = 0; r < n; r++) {
+    const sa = ia[r]! + 1;
+    const sb = ib[r]! + 1;
+    if (sa >>> 0 > mA || sb >>> 0 > mB) return false;
+    const s = predictions[r]! + table[sa * stride + sb]!;
+    if (s - s !== 0) return false;
+    predictions[r] = s;
+  }
+  return true;
+}
+
+/** The course's row, pair field first: ((0 + pair term) + x * c) + intercept, in one pass; false where the general path must look. */
+function pairThenNumber(
   ia: Int32Array,
   mA: number,
   ib: Int32Array,
   mB: number,
-  table: Int32Array,
-  coef: Float64Array,
+  table: Float64Array,
+  x: Float64Array,
+  c: number,
+  intercept: number,
   n: number,
   predictions: Float64Array,
 ): boolean {
-  // Entry m (the last) is the missing value: index -1 reads it. An index past it is not vouched for.
   const stride = mB + 1;
   for (let r = 0; r < n; r++) {
-    const ja = ia[r]! < 0 ? mA : ia[r]!;
-    const jb = ib[r]! < 0 ? mB : ib[r]!;
-    if (ja > mA || jb > mB) return false;
-    const t = table[ja * stride + jb]!;
-    if (t >= 0) predictions[r] = predictions[r]! + coef[t]!;
-    else if (t === GIVE_BACK) return false;
+    const sa = ia[r]! + 1;
+    const sb = ib[r]! + 1;
+    if (sa >>> 0 > mA || sb >>> 0 > mB) return false;
+    // The term is already 0 + coef; x non-finite or the term NaN make the sum non-finite.
+    const s = table[sa * stride + sb]! + x[r]! * c + intercept;
+    if (s - s !== 0) return false;
+    predictions[r] = s;
+  }
+  return true;
+}
+
+/** Number field first: ((0 + x * c) + pair term) + intercept, in one pass; false where the general path must look. */
+function numberThenPair(
+  ia: Int32Array,
+  mA: number,
+  ib: Int32Array,
+  mB: number,
+  table: Float64Array,
+  x: Float64Array,
+  c: number,
+  intercept: number,
+  n: number,
+  predictions: Float64Array,
+): boolean {
+  const stride = mB + 1;
+  for (let r = 0; r < n; r++) {
+    const sa = ia[r]! + 1;
+    const sb = ib[r]! + 1;
+    if (sa >>> 0 > mA || sb >>> 0 > mB) return false;
+    const s = 0 + x[r]! * c + table[sa * stride + sb]! + intercept;
+    if (s - s !== 0) return false;
+    predictions[r] = s;
   }
   return true;
 }
