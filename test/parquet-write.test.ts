@@ -2,7 +2,7 @@
 // hyparquet (JS) and DuckDB (C++) for files, hyparquet's JS snappy and hyparquet-compressors' WASM
 // snappy for pages.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet";
@@ -11,6 +11,7 @@ import { snappyUncompress } from "hyparquet/src/snappy.js";
 import { compressors } from "hyparquet-compressors";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, describe, expect, it } from "vitest";
+import { DoubleDictionary } from "../src/io/parquet-double-dict.js";
 import { deltaPacked64, deltaPackedSafe, deltaScratch, SAFE_INT64 } from "../src/io/parquet-delta.js";
 import { parquetSink } from "../src/io/parquet-write.js";
 import { newSnappyCompressor } from "../src/io/snappy.js";
@@ -307,7 +308,10 @@ describe("parquetSink", () => {
 
   it("stores a chunk uncompressed when only its first page compresses, and every page still reads back", async () => {
     const n = 4096;
-    const batches = [0, 1, 2, 3, 4, 5, 6, 7].map((b) => ({ n, values: [Float64Array.from({ length: n }, () => (b === 0 ? 1.5 : rnd() + rnd() / 2 ** 32))] }));
+    const batches = [0, 1, 2, 3, 4, 5, 6, 7].map((b) => ({
+      n,
+      values: [Float64Array.from({ length: n }, (_, i) => (b === 0 ? i + 0.5 : rnd() + rnd() / 2 ** 32))],
+    }));
     const { path, rows, metadata } = await write("first-page-compresses.parquet", [{ name: "x", kind: "double" }], batches);
     expect(codecs(metadata, "x")).toEqual(["UNCOMPRESSED"]);
     const chunk = metadata.row_groups[0]!.columns[0]!.meta_data!;
@@ -353,6 +357,122 @@ describe("parquetSink", () => {
       times.sort((a, b) => Number(a - b)); // bigints: their difference's sign
       expect([stats.min_value, stats.max_value]).toEqual([times[0], times.at(-1)]);
     }
+  });
+
+  // Doubles compared by their bits: -0 is not 0 (every other double's value is its bits; NaN is null).
+  const exact = (xs: unknown[]) => xs.map((v) => (Object.is(v, -0) ? "-0" : v));
+  const readBoth = async (path: string, name: string) => ({
+    hyparquet: exact((await parquetReadObjects({ file: await asyncBufferFromFile(path), columns: [name] })).map((r) => r[name])),
+    duckdb: exact((await fromDuckDB(`SELECT "${name}" AS v FROM read_parquet('${path}')`)).map((r) => r.v)),
+  });
+  const chunkMeta = (metadata: Awaited<ReturnType<typeof write>>["metadata"], name: string) =>
+    metadata.row_groups.map((g) => g.columns.find((c) => c.meta_data!.path_in_schema[0] === name)!.meta_data!);
+
+  it("doubles that repeat go through a dictionary: -0, 0, nulls, infinities and subnormals read back exactly by hyparquet and DuckDB", async () => {
+    const pool = [-0, 0, 1.5, -1.5, Infinity, -Infinity, 5e-324, -5e-324, Number.MAX_VALUE, -Number.MAX_VALUE, 2 ** 53 + 2, 1 / 3];
+    for (let m = 60; m <= 3600; m += 17) pool.push(m / 60);
+    const columns: OutColumn[] = [
+      { name: "rep", kind: "double" },
+      { name: "cells", kind: "double" }, // not a typed array: cells, with null and NaN for nulls
+      { name: "uniq", kind: "double" },
+    ];
+    const want: unknown[][] = [[], [], []];
+    const batches = [];
+    let row = 0;
+    for (const n of [1500, 1, 7, 8192, 8192, 3]) {
+      const rep = new Float64Array(n);
+      const cells: (number | null)[] = [];
+      const uniq = new Float64Array(n);
+      for (let r = 0; r < n; r++, row++) {
+        rep[r] = row % 13 === 4 ? NaN : pool[(row * 31) % pool.length]!;
+        cells.push(row % 7 === 1 ? null : row % 7 === 2 ? NaN : pool[(row * 7) % pool.length]!);
+        uniq[r] = (rnd() - 0.5) * 1e6;
+        want[0]!.push(Number.isNaN(rep[r]) ? null : rep[r]);
+        want[1]!.push(cells[r] === null || Number.isNaN(cells[r]) ? null : cells[r]);
+        want[2]!.push(uniq[r]);
+      }
+      batches.push({ n, values: [rep, cells, uniq] });
+    }
+    const { path, metadata } = await write("double-dict.parquet", columns, batches, { rowGroupRows: 10_000 });
+    expect(metadata.row_groups.length).toBe(2);
+    for (const [j, name] of ["rep", "cells", "uniq"].entries()) {
+      const back = await readBoth(path, name);
+      expect(back.hyparquet, name).toEqual(exact(want[j]!));
+      expect(back.duckdb, name).toEqual(exact(want[j]!));
+    }
+    for (const name of ["rep", "cells"]) {
+      for (const m of chunkMeta(metadata, name)) {
+        expect(m.encodings, name).toEqual(["PLAIN", "RLE", "RLE_DICTIONARY"]);
+        expect(m.dictionary_page_offset, name).toBeDefined();
+      }
+    }
+    // Nearly all distinct: given up on the first page's first values, as before (PLAIN, no dictionary page).
+    // (The last row group's one page of 3 values is too short to tell: it keeps its dictionary.)
+    const [uniq, last] = chunkMeta(metadata, "uniq");
+    expect(uniq!.encodings).toEqual(["PLAIN", "RLE"]);
+    expect(uniq!.dictionary_page_offset).toBeUndefined();
+    expect(last!.encodings).toEqual(["PLAIN", "RLE", "RLE_DICTIONARY"]);
+    // Statistics as before: from the values, infinities included.
+    const stats = chunkMeta(metadata, "rep")[0]!.statistics!;
+    expect([stats.min_value, stats.max_value]).toEqual([-Infinity, Infinity]);
+    expect(Number(stats.null_count)).toBe(want[0]!.slice(0, Number(metadata.row_groups[0]!.num_rows)).filter((v) => v === null).length);
+  });
+
+  it("a double dictionary gives up mid-chunk (values stop repeating) and at its entry limit: earlier pages keep it, later ones are PLAIN", async () => {
+    const page = 8192;
+    // switch: three pages of 100 values, then three of unique ones. limit: each value twice, 70,000 of them.
+    const rowsOf = 18 * page;
+    const switching = Float64Array.from({ length: rowsOf }, (_, i) => (i < 3 * page ? (i % 100) / 8 : rnd() * 1e9));
+    const limit = Float64Array.from({ length: rowsOf }, (_, i) => Math.floor(i / 2) * 0.25 - 5000);
+    const batches = [];
+    for (let at = 0; at < rowsOf; at += page) batches.push({ n: page, values: [switching.subarray(at, at + page), limit.subarray(at, at + page)] });
+    const columns: OutColumn[] = [
+      { name: "switching", kind: "double" },
+      { name: "limit", kind: "double" },
+    ];
+    const { path, metadata } = await write("double-dict-limits.parquet", columns, batches, { rowGroupRows: 1 << 20 });
+    for (const [name, values] of [
+      ["switching", switching],
+      ["limit", limit],
+    ] as const) {
+      const back = await readBoth(path, name);
+      expect(back.hyparquet, name).toEqual(exact(Array.from(values)));
+      expect(back.duckdb, name).toEqual(exact(Array.from(values)));
+      const [m] = chunkMeta(metadata, name);
+      expect(m!.encodings).toEqual(["PLAIN", "RLE", "RLE_DICTIONARY"]);
+      expect(m!.dictionary_page_offset).toBeDefined();
+    }
+    // The dictionary itself: which pages it takes, and what it holds after giving up.
+    const pages = (values: Float64Array) => {
+      const d = new DoubleDictionary();
+      const idx = new Int32Array(page);
+      const tops: number[] = [];
+      for (let at = 0; at < rowsOf; at += page) tops.push(d.off ? -2 : d.indices(values.subarray(at, at + page), page, idx));
+      return { tops, size: d.size, entries: Array.from(d.values()) };
+    };
+    const sw = pages(switching);
+    expect(sw.tops.slice(0, 4)).toEqual([127, 127, 127, -1]); // 100 entries: 7-bit indices; then given up
+    expect(sw.tops.slice(4).every((t) => t === -2)).toBe(true);
+    expect(sw.entries).toEqual(Array.from({ length: 100 }, (_, i) => i / 8));
+    const lim = pages(limit);
+    expect(lim.tops.slice(0, 16).every((t) => t >= 0)).toBe(true); // 16 pages: 65,536 entries, exactly the limit
+    expect(lim.tops[16]).toBe(-1);
+    expect(lim.size).toBe(1 << 16);
+    expect(lim.entries.at(-1)).toBe(65_535 * 0.25 - 5000);
+  });
+
+  it("a double dictionary tells -0 from 0 and keeps an entry's bits; reset starts a new chunk", () => {
+    const d = new DoubleDictionary();
+    const idx = new Int32Array(8);
+    const values = new Float64Array([0, -0, 0, -0, 2.5, 2.5, 5e-324, -5e-324]);
+    expect(d.indices(values, 8, idx)).toBe(0 | 1 | 2 | 3 | 4);
+    expect(Array.from(idx)).toEqual([0, 1, 0, 1, 2, 2, 3, 4]);
+    const bits = new BigUint64Array(new Float64Array(d.values()).buffer);
+    expect(Array.from(bits)).toEqual([0n, 1n << 63n, 0x4004000000000000n, 1n, (1n << 63n) | 1n]);
+    d.reset();
+    expect(d.size).toBe(0);
+    expect(d.indices(new Float64Array([7, -0]), 2, idx)).toBe(1);
+    expect(Array.from(d.values())).toEqual([7, -0]);
   });
 
   it("an empty output is a valid file with the schema and no rows; abort leaves nothing behind", async () => {
@@ -401,6 +521,35 @@ describe.skipIf(!hasShared)("score's Parquet output of a real month (needs ../sh
       expect(rows).toHaveLength(61_921);
       expect(rows.every((r, k) => r.ride_id === `green_tripdata_2021-02_${k}`)).toBe(true);
     }
+  });
+
+  it("bench/score's seven columns: actual_duration through a dictionary, the same bytes with the writer thread on and off, values as DuckDB computes them", async () => {
+    const seven = "pickup_datetime,PULocationID,DOLocationID,actual_duration,predicted_duration,diff,model_version";
+    const outs = (["on", "off"] as const).map((thread) => {
+      const out = join(tmp, `seven-${thread}.parquet`);
+      const env = { ...process.env, NO_COLOR: "1", RIDEPRED_WRITER_THREAD: thread };
+      const args = [join(ROOT, "bin/ridepred"), "score", GREEN_2021_02, "-o", out, "--columns", seven, "--filter-duration", "1..60"];
+      const r = spawnSync(process.execPath, args, { encoding: "utf8", env });
+      expect(r.status, r.stderr).toBe(0);
+      return out;
+    });
+    expect(readFileSync(outs[0]!).equals(readFileSync(outs[1]!))).toBe(true);
+    const metadata = await parquetMetadataAsync(await asyncBufferFromFile(outs[0]!));
+    const encodings = (name: string) => [
+      ...new Set(metadata.row_groups.flatMap((g) => g.columns.find((c) => c.meta_data!.path_in_schema[0] === name)!.meta_data!.encodings)),
+    ];
+    expect(encodings("actual_duration")).toContain("RLE_DICTIONARY");
+    expect(encodings("predicted_duration")).toEqual(["PLAIN", "RLE"]);
+    expect(encodings("diff")).toEqual(["PLAIN", "RLE"]);
+    // Every row's minutes, by their bits (as text: DuckDB prints the shortest form that reads back to the same double).
+    const [check] = await fromDuckDB(
+      `SELECT count(*) AS n, count(*) FILTER (WHERE o.actual_duration::VARCHAR IS DISTINCT FROM i.m::VARCHAR OR o.diff::VARCHAR IS DISTINCT FROM (i.m - o.predicted_duration)::VARCHAR) AS differ
+       FROM read_parquet('${outs[0]}') o POSITIONAL JOIN (
+         SELECT m FROM (SELECT (epoch_ms(lpep_dropoff_datetime) - epoch_ms(lpep_pickup_datetime)) / 60000::DOUBLE AS m, file_row_number
+           FROM read_parquet('${GREEN_2021_02}', file_row_number = true)) WHERE m BETWEEN 1 AND 60 ORDER BY file_row_number) i`,
+    );
+    expect(check).toEqual({ n: expect.any(BigInt), differ: 0n });
+    expect(Number(check!.n)).toBeGreaterThan(50_000);
   });
 
   it("without a use for the times (no filter, no time column out) the same ids and predictions, and with one the times still count", async () => {

@@ -1,7 +1,7 @@
 // Parquet output: a lean writer for flat, nullable columns, streamed row group by row group to a temp
 // file that is renamed only on success. Each sink batch becomes one data page (v1) per column, encoded
 // straight from the batch's typed arrays into reused buffers: no boxed value, BigInt or string per cell.
-//   doubles     DOUBLE, PLAIN
+//   doubles     DOUBLE, dictionary-encoded (RLE_DICTIONARY) while values repeat (parquet-double-dict.ts), else PLAIN
 //   timestamps  INT64 TIMESTAMP(MICROS, not adjusted to UTC), like pandas writes naive datetimes;
 //               DELTA_BINARY_PACKED (PLAIN for a page where that would be larger: times far apart)
 //   strings     BYTE_ARRAY UTF8, dictionary-encoded (RLE_DICTIONARY) until the dictionary stops paying, then PLAIN
@@ -14,6 +14,7 @@ import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { type Bytes, bytes, packGroups, reserve, varintAt } from "./parquet-bytes.js";
+import { DoubleDictionary } from "./parquet-double-dict.js";
 import { deltaIds, deltaPacked64, deltaPackedSafe, deltaScratch, type DeltaScratch, SAFE_INT64 } from "./parquet-delta.js";
 import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
 import { adoptTemp, tempTarget } from "./sink.js";
@@ -64,6 +65,7 @@ interface Chunk {
   map: Int32Array | undefined;
   dictValues: Bytes;
   dictOff: boolean; // stopped paying: the rest of the chunk is PLAIN
+  doubles: DoubleDictionary | undefined; // doubles' dictionary
 }
 
 export function parquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
@@ -98,7 +100,12 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     let uncompressed = 0;
     for (const c of chunks) {
       const chunkStart = offset;
-      if (c.dict && c.dict.size > 0) addDictionaryPage(c);
+      if (c.dict && c.dict.size > 0) addDictionaryPage(c, c.dict.size);
+      else if (c.doubles && c.doubles.size > 0) {
+        c.dictValues.n = 0;
+        appendLE(c.dictValues, c.doubles.values(), c.doubles.size);
+        addDictionaryPage(c, c.doubles.size);
+      }
       const written = c.pages.write(write);
       uncompressed += written.uncompressed;
       metas.push(columnChunk(c, chunkStart, written));
@@ -188,6 +195,7 @@ function newChunk(name: string, physical: Physical, pages: ChunkPages): Chunk {
     map: undefined,
     dictValues: bytes(physical === "STRING" ? 1 << 12 : 16),
     dictOff: false,
+    doubles: physical === "DOUBLE" ? new DoubleDictionary() : undefined,
   };
 }
 
@@ -201,6 +209,7 @@ function resetChunk(c: Chunk): void {
   c.mapFrom = c.map = undefined;
   c.dictValues.n = 0;
   c.dictOff = false;
+  c.doubles?.reset();
 }
 
 /** A column's physical type: from its kind, or for passed-through columns from the first value present. */
@@ -326,8 +335,7 @@ function writeDataPage(c: Chunk, values: OutValues, n: number, s: Scratch): void
   let encoding: number = ENC.PLAIN;
   switch (c.physical) {
     case "DOUBLE":
-      if (typed) appendLE(body, nulls === 0 ? values : s.f64, n - nulls);
-      else encodeDoubles(c, values as ArrayLike<unknown>, n, nulls, s);
+      encoding = doubleData(c, typed ? (nulls === 0 ? values : s.f64) : presentDoubles(c, values as ArrayLike<unknown>, n, nulls, s), n - nulls, s);
       break;
     case "TIMESTAMP":
       if (!typed) encodeTimestamps(c, values as ArrayLike<unknown>, n, s);
@@ -442,14 +450,29 @@ function pageRange(c: Chunk, s: Scratch, min: number, max: number): void {
 }
 
 /** The chunk's dictionary page: its PLAIN-encoded values are the page body as they stand. */
-function addDictionaryPage(c: Chunk): void {
-  const count = c.dict!.size;
+function addDictionaryPage(c: Chunk, count: number): void {
   c.pages.addDictionary(c.dictValues, (raw, stored) =>
     encodeStruct(struct([1, PAGE.DICTIONARY], [2, raw], [3, stored], [7, struct([1, count], [2, ENC.PLAIN])])),
   );
 }
 
-function encodeDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: number, s: Scratch): void {
+/** A page's k present doubles: through the chunk's dictionary while it lasts, else PLAIN. Returns the encoding. */
+function doubleData(c: Chunk, src: Float64Array, k: number, s: Scratch): number {
+  const dictionary = c.doubles!;
+  if (k > 0 && !dictionary.off) {
+    if (s.i32.length < k) s.i32 = new Int32Array(k);
+    const top = dictionary.indices(src, k, s.i32);
+    if (top >= 0) {
+      indexData(s.body, s.i32, k, top);
+      return ENC.RLE_DICTIONARY;
+    }
+  }
+  appendLE(s.body, src, k);
+  return ENC.PLAIN;
+}
+
+/** Doubles of any column shape: the present values (packed in s.f64 unless they are values itself), and their range. */
+function presentDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: number, s: Scratch): Float64Array {
   let src: Float64Array;
   let k = 0;
   if (values instanceof Float64Array && nulls === 0) {
@@ -472,7 +495,7 @@ function encodeDoubles(c: Chunk, values: ArrayLike<unknown>, n: number, nulls: n
   }
   c.min = min;
   c.max = max;
-  appendLE(s.body, src, k);
+  return src;
 }
 
 /** Append count elements of a typed array as little-endian bytes (a plain copy on little-endian machines). */

@@ -1,0 +1,136 @@
+// A column chunk's dictionary of doubles, for the Parquet writer: values that repeat (a trip's minutes
+// from second-resolution times: a few thousand distinct values in a row group) are stored once in a
+// PLAIN dictionary page and referred to by bit-packed indices (RLE_DICTIONARY), as pyarrow and DuckDB do.
+// Doubles are told apart by their 64 bits (so -0 and 0 are two entries, and every value reads back with
+// the bits it was written with), in an open-addressing table of typed arrays: no Map, no boxed number.
+// Columns whose values hardly repeat (predictions) must cost almost nothing: the chunk's first page gives
+// up after its first TRIAL values if nearly all of them are new; and a page that leaves the dictionary
+// holding more than half of the chunk's values so far, or whose own values are more than half new, or
+// that would take it past MAX_ENTRIES, is taken back out of it and, like the rest of the chunk, written
+// as before (PLAIN): a column that stops repeating mid-chunk switches at that page.
+const MAX_ENTRIES = 1 << 16; // indices of at most 16 bits, as the string dictionaries
+const TRIAL = 1024; // the first page's values looked at before it may give up...
+const TRIAL_NEW = 896; // ... when more than this many (7/8) of them were new
+const EMPTY = -1;
+
+export class DoubleDictionary {
+  /** Entries in index order, and their 32-bit halves (the keys of the table). */
+  private readonly entries = new Float64Array(MAX_ENTRIES);
+  private readonly words = new Int32Array(this.entries.buffer);
+  private slots = new Int32Array(1 << 12).fill(EMPTY);
+  private shift = 32 - 12; // slot = hash >>> shift
+  private dirty = false; // slots hold entries (cleared lazily, on reset)
+  size = 0;
+  /** Present values the dictionary has encoded in this chunk. */
+  private present = 0;
+  /** Given up for the rest of the chunk. */
+  off = false;
+
+  /** A new column chunk: empty, and on again. */
+  reset(): void {
+    if (this.dirty) this.slots.fill(EMPTY);
+    this.dirty = false;
+    this.size = this.present = 0;
+    this.off = false;
+  }
+
+  /**
+   * The dictionary indices of src[0..k) into idx; returns them OR-ed (their bit width is the page's), or
+   * -1 if the dictionary gave up on this page (it is then off for the rest of the chunk, holding only the
+   * entries of the pages before).
+   */
+  indices(src: Float64Array, k: number, idx: Int32Array): number {
+    const before = this.size;
+    const bits = new Int32Array(src.buffer, src.byteOffset, 2 * k);
+    this.dirty = true;
+    let top = 0;
+    // The chunk's first page stops early if its first values are nearly all new.
+    const trial = before === 0 && this.present === 0 && k > TRIAL ? TRIAL : 0;
+    if (trial > 0) {
+      top = this.lookUp(bits, 0, trial, idx);
+      if (top < 0 || this.size > TRIAL_NEW) return this.giveUp(before);
+    }
+    const rest = this.lookUp(bits, trial, k, idx);
+    if (rest < 0) return this.giveUp(before);
+    // Given up where the chunk's values so far, or this page's, are more than half new.
+    this.present += k;
+    if (this.present >= TRIAL && (this.size > this.present / 2 || (k >= TRIAL && this.size - before > k / 2))) {
+      this.present -= k;
+      return this.giveUp(before);
+    }
+    return top | rest;
+  }
+
+  /** The entries, in index order (a PLAIN dictionary page holds their 8 bytes each, little-endian). */
+  values(): Float64Array {
+    return this.entries.subarray(0, this.size);
+  }
+
+  private giveUp(before: number): number {
+    this.size = before;
+    this.off = true;
+    return -1;
+  }
+
+  /** Indices of the values whose words are bits[2 * from .. 2 * to) into idx[from..to); OR-ed, or -1 when full. */
+  private lookUp(bits: Int32Array, from: number, to: number, idx: Int32Array): number {
+    const words = this.words;
+    let slots = this.slots;
+    let shift = this.shift;
+    let mask = slots.length - 1;
+    let size = this.size;
+    let top = 0;
+    for (let r = from; r < to; r++) {
+      const lo = bits[2 * r]!;
+      const hi = bits[2 * r + 1]!;
+      let slot = hash(lo, hi) >>> shift;
+      let e = slots[slot]!;
+      while (e !== EMPTY && (words[2 * e] !== lo || words[2 * e + 1] !== hi)) {
+        slot = (slot + 1) & mask;
+        e = slots[slot]!;
+      }
+      if (e === EMPTY) {
+        if (size === MAX_ENTRIES) {
+          this.size = size;
+          return -1;
+        }
+        e = size++;
+        words[2 * e] = lo;
+        words[2 * e + 1] = hi;
+        slots[slot] = e;
+        if (2 * size > slots.length) {
+          this.size = size;
+          this.grow();
+          slots = this.slots;
+          shift = this.shift;
+          mask = slots.length - 1;
+        }
+      }
+      idx[r] = e;
+      top |= e;
+    }
+    this.size = size;
+    return top;
+  }
+
+  /** Twice the slots (kept at most half full), the entries placed again. */
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
+    const shift = this.shift - 1;
+    const mask = slots.length - 1;
+    const words = this.words;
+    for (let e = 0; e < this.size; e++) {
+      let slot = hash(words[2 * e]!, words[2 * e + 1]!) >>> shift;
+      while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+      slots[slot] = e;
+    }
+    this.slots = slots;
+    this.shift = shift;
+  }
+}
+
+/** A 32-bit hash of a double's two words, well mixed in its top bits (the slot). */
+function hash(lo: number, hi: number): number {
+  const h = Math.imul(lo ^ Math.imul(hi ^ (hi >>> 16), 0x9e3779b1), 0x85ebca6b);
+  return h ^ (h >>> 15);
+}
