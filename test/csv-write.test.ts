@@ -1,20 +1,27 @@
 // The CSV writer writes bytes straight from the columns: its output must be exactly the text the cell
 // strings give (String(x) for numbers, formatTimestamp, csvQuote), which is what it wrote before. The
 // numbers' own fast path is checked against String(x) on millions of doubles of every kind.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rng } from "../bench/fuzz-lib.mjs";
 import { NumberCache, writeShortest } from "../src/io/csv-number.js";
 import { csvSink, type Out } from "../src/io/csv-write.js";
 import { cellText, csvQuote } from "../src/io/text-write.js";
 import { formatTimestamp } from "../src/io/timestamp.js";
-import { cells, type ColumnKind, type OutBatch, type OutColumn } from "../src/io/types.js";
+import { cells, type ColumnKind, type OutBatch, type OutColumn, type Sink } from "../src/io/types.js";
+import { ROOT } from "./support/paths.js";
+
+// The encoder thread's sink is loaded from dist/, where the worker's compiled file is.
+let threadedCsvSink: typeof import("../src/io/csv-encode-thread.js").threadedCsvSink;
 
 let tmp: string;
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "ridepred-csv-write-"));
+  if (!existsSync(join(ROOT, "dist/io/csv-encode-thread.js"))) throw new Error("dist/ is missing: run `npm test` (it builds first)");
+  ({ threadedCsvSink } = await import(join(ROOT, "dist/io/csv-encode-thread.js")));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -34,12 +41,59 @@ function reference(columns: OutColumn[], batches: OutBatch[]): string {
   return text;
 }
 
-async function written(columns: OutColumn[], batches: OutBatch[]): Promise<string> {
-  const path = join(tmp, `out-${Math.random()}.csv`);
-  const sink = csvSink(path, columns, false);
-  for (const b of batches) await sink.write(b);
+type OpenSink = (path: string, columns: OutColumn[], gzip: boolean) => Sink;
+
+/** The CSV sinks, which must all write the same bytes: one thread; the encoder thread, with every batch posted to it or the first 100k rows encoded here. */
+const SINKS: [string, () => OpenSink][] = [
+  ["csvSink", () => csvSink],
+  ["threadedCsvSink, every batch to the worker", () => withInlineRows("0", threadedCsvSink)],
+  ["threadedCsvSink, the first 100k rows here", () => withInlineRows(undefined, threadedCsvSink)],
+];
+
+/** A sink opened with RIDEPRED_CSV_INLINE_ROWS set (read when the sink is opened). */
+function withInlineRows(rows: string | undefined, open: OpenSink): OpenSink {
+  return (path, columns, gzip) => {
+    const before = process.env.RIDEPRED_CSV_INLINE_ROWS;
+    if (rows === undefined) delete process.env.RIDEPRED_CSV_INLINE_ROWS;
+    else process.env.RIDEPRED_CSV_INLINE_ROWS = rows;
+    try {
+      return open(path, columns, gzip);
+    } finally {
+      if (before === undefined) delete process.env.RIDEPRED_CSV_INLINE_ROWS;
+      else process.env.RIDEPRED_CSV_INLINE_ROWS = before;
+    }
+  };
+}
+
+/**
+ * What a sink writes for the batches. Like score, the caller reuses a batch's arrays once write() has
+ * resolved: each batch's typed arrays are overwritten then, so a sink that reads them later writes garbage.
+ */
+async function written(open: OpenSink, columns: OutColumn[], batches: OutBatch[], gzip = false): Promise<string> {
+  const path = join(tmp, `out-${Math.random()}.csv${gzip ? ".gz" : ""}`);
+  const sink = open(path, columns, gzip);
+  for (const b of batches) {
+    const copy: OutBatch = { n: b.n, values: b.values.map((v) => reusable(v)) };
+    await sink.write(copy);
+    for (const v of copy.values) clobber(v);
+  }
   await sink.finish();
-  return readFileSync(path, "utf8");
+  const bytes = readFileSync(path);
+  return (gzip ? gunzipSync(bytes) : bytes).toString("utf8");
+}
+
+/** A column's own copy of its typed arrays (the original stays intact for the reference). */
+function reusable(v: OutBatch["values"][number]): OutBatch["values"][number] {
+  if (v instanceof Float64Array) return v.slice();
+  if ("numbers" in v && v.numbers instanceof Float64Array) return { prefix: (v as { prefix: string }).prefix, numbers: v.numbers.slice() };
+  if ("indices" in v && v.indices instanceof Int32Array) return { dictionary: v.dictionary, indices: v.indices.slice() };
+  return v;
+}
+
+function clobber(v: OutBatch["values"][number]): void {
+  if (v instanceof Float64Array) v.fill(123.456);
+  else if ("numbers" in v && v.numbers instanceof Float64Array) v.numbers.fill(7);
+  else if ("indices" in v && v.indices instanceof Int32Array) v.indices.fill(0);
 }
 
 function scratch(): Out {
@@ -166,7 +220,7 @@ describe("numbers: NumberCache writes what writeShortest writes", () => {
   });
 });
 
-describe("csvSink writes exactly the cell strings", () => {
+describe.each(SINKS)("%s writes exactly the cell strings", (_, sink) => {
   it("every column kind, missing values, quoting, ids, dictionaries, timestamps with and without milliseconds", async () => {
     const columns: OutColumn[] = [
       { name: "ride_id", kind: "string" },
@@ -194,7 +248,7 @@ describe("csvSink writes exactly the cell strings", () => {
       ],
     };
     const batches = [batch, { ...batch, n: 3 }];
-    expect(await written(columns, batches)).toBe(reference(columns, batches));
+    expect(await written(sink(), columns, batches)).toBe(reference(columns, batches));
   });
 
   it("a long cell larger than one output piece, and many rows across pieces", async () => {
@@ -206,11 +260,40 @@ describe("csvSink writes exactly the cell strings", () => {
     const s = Array.from({ length: n }, (_, i) => (i === 5 ? "é".repeat(100_000) : `row ${i}`));
     const x = Float64Array.from({ length: n }, (_, i) => i / 7);
     const batches = [{ n, values: [s, x] }];
-    expect(await written(columns, batches)).toBe(reference(columns, batches));
+    expect(await written(sink(), columns, batches)).toBe(reference(columns, batches));
+  });
+
+  it("many batches of changing sizes, past the first buffer's size, with a dictionary that changes; gzip", async () => {
+    const columns: OutColumn[] = [
+      { name: "ride_id", kind: "string" },
+      { name: "t", kind: "timestamp" },
+      { name: "zone", kind: "string" },
+      { name: "x", kind: "double" },
+      { name: "note", kind: "string" },
+    ];
+    const zonesA = ["1", "22", "333"];
+    const zonesB = ["a", "bb", "c,c"];
+    const batches: OutBatch[] = Array.from({ length: 23 }, (_, b) => {
+      // Batch 4 is 3 MB (a 1 MB buffer grows, on either thread); some batches are empty or one row.
+      const n = b === 4 ? 40_000 : b % 7 === 3 ? 0 : b % 5 === 1 ? 1 : 8192 - 97 * b;
+      return {
+        n,
+        values: [
+          { prefix: `f${b}_`, numbers: Float64Array.from({ length: n }, (_, i) => b * 100_000 + i) },
+          Float64Array.from({ length: n }, (_, i) => Date.UTC(2021, 0, 1) + (b * 8192 + i) * 1000),
+          { dictionary: b % 3 === 0 ? zonesB : zonesA, indices: Int32Array.from({ length: n }, (_, i) => (i % 4) - 1) },
+          Float64Array.from({ length: n }, (_, i) => (i % 11 === 0 ? NaN : (b * i) / 7)),
+          Array.from({ length: n }, (_, i) => (i % 13 === 0 ? "x".repeat(40) : null)),
+        ],
+      };
+    });
+    const text = reference(columns, batches);
+    expect(await written(sink(), columns, batches)).toBe(text);
+    expect(await written(sink(), columns, batches, true)).toBe(text);
   });
 
   it("no rows: the header alone", async () => {
     const columns: OutColumn[] = [{ name: "a", kind: "double" }];
-    expect(await written(columns, [])).toBe("a\n");
+    expect(await written(sink(), columns, [])).toBe("a\n");
   });
 });

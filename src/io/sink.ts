@@ -162,7 +162,10 @@ export function stopOnSignals(cleanup?: () => Promise<unknown>, graceMs = 1500):
 
 /** A text output: a file (via temp + rename), optionally gzipped, or stdout for "-". */
 export interface TextOut {
+  /** Resolves once the stream took s (it may still hold it: s must not change afterwards). */
   write(s: string | Uint8Array): Promise<void>;
+  /** Resolves once the stream is done with b (written, or consumed by gzip): the caller may then refill b. */
+  writeLent(b: Uint8Array): Promise<void>;
   finish(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -179,6 +182,14 @@ export function openText(path: string, gzip: boolean): TextOut {
         try {
           if (closed) throw closed;
           await writeAll(out, s);
+        } catch (e) {
+          throw stdoutError(e);
+        }
+      },
+      writeLent: async (b) => {
+        try {
+          if (closed) throw closed;
+          await writeDone(out, b);
         } catch (e) {
           throw stdoutError(e);
         }
@@ -207,6 +218,10 @@ export function openText(path: string, gzip: boolean): TextOut {
     write: async (s) => {
       check();
       await writeAll(out, s);
+    },
+    writeLent: async (b) => {
+      check();
+      await writeDone(out, b);
     },
     finish: async () => {
       check();
@@ -244,6 +259,13 @@ function writeAll(out: Writable, s: string | Uint8Array): Promise<void> {
     };
     out.once("drain", onDrain);
     out.once("error", onError);
+  });
+}
+
+/** Write b and wait until the stream has processed it (its callback), not only buffered it. */
+function writeDone(out: Writable, b: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    out.write(b, (e) => (e ? reject(e) : resolve()));
   });
 }
 
