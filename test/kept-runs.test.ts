@@ -1,6 +1,8 @@
-// score's kept-row copies: the stretches found once per batch give every column the rows a plain gather gives.
+// score's kept-row copies: the stretches found once per batch give every column the rows a plain gather gives;
+// and the summary's statistics of a batch that kept every row match the indexed pass bit for bit.
 import { describe, expect, it } from "vitest";
 import { copyKept, keptRuns } from "../src/batch/kept-runs.js";
+import { addStats, newStats } from "../src/batch/stats.js";
 
 let seed = 11;
 const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
@@ -33,5 +35,32 @@ describe("keptRuns + copyKept", () => {
       expect(Array.from(copyKept(f, runs, count, new Float64Array(k))), `shape ${s}`).toEqual(want.map((r) => f[r]));
       expect(Array.from(copyKept(ints, runs, count, new Int32Array(k))), `shape ${s}`).toEqual(want.map((r) => ints[r]));
     }
+  });
+});
+
+describe("addStats", () => {
+  it("gives the same bits for every row kept (0..k-1, read directly) as through an index", () => {
+    const k = 3000;
+    const values = Float64Array.from({ length: k }, () => (rnd() - 0.3) * 60);
+    const all = newStats();
+    const viaIndex = newStats();
+    // Twice: the second batch merges into the first's running numbers.
+    for (let round = 0; round < 2; round++) {
+      addStats(
+        all,
+        values,
+        Int32Array.from({ length: k }, (_, i) => i),
+        k,
+      );
+      // the same values at rows 1..k of a longer column: the indexed pass, same order
+      addStats(
+        viaIndex,
+        Float64Array.from([NaN, ...values]),
+        Int32Array.from({ length: k }, (_, i) => i + 1),
+        k,
+      );
+    }
+    expect(all).toEqual(viaIndex);
+    expect(Object.is(all.m2, viaIndex.m2) && Object.is(all.mean, viaIndex.mean)).toBe(true);
   });
 });

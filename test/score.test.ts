@@ -149,6 +149,22 @@ describe("ridepred score on the committed samples", () => {
     expect(b).toEqual(a);
   });
 
+  it("batches that keep every row and batches that filter some, in turn, give the rows and summary one batch gives", async () => {
+    // --batch-size 7 with a 3..45 minute filter: many batches keep all 7 rows (keep made once and reused), others drop some.
+    const one = join(tmp, "f-one.parquet");
+    const small = join(tmp, "f-small.parquet");
+    const r1 = ridepred(["score", SAMPLE_PQ, "-o", one, "--filter-duration", "3..45", "--json"]);
+    const r2 = ridepred(["score", SAMPLE_PQ, "-o", small, "--filter-duration", "3..45", "--batch-size", "7", "--json"]);
+    expect([r1.code, r2.code]).toEqual([0, 0]);
+    const [s1, s2] = [JSON.parse(r1.stdout), JSON.parse(r2.stdout)];
+    expect(s1.filtered).toBeGreaterThan(0);
+    expect([s2.scored, s2.filtered]).toEqual([s1.scored, s1.filtered]);
+    expect([s2.predictions.min, s2.predictions.max]).toEqual([s1.predictions.min, s1.predictions.max]);
+    for (const key of ["mean", "std"]) expect(s2.predictions[key]).toBeCloseTo(s1.predictions[key], 9);
+    const [a, b] = [await parquetReadObjects({ file: await asyncBufferFromFile(one) }), await parquetReadObjects({ file: await asyncBufferFromFile(small) })];
+    expect(b).toEqual(a);
+  });
+
   it("ride ids from a column, any text, survive a Parquet round trip", async () => {
     const input = join(tmp, "ids.jsonl");
     const ids = ["plain-1", "ünïcode-2", "日本-3", "", "x".repeat(300)];

@@ -5,6 +5,12 @@
 
 /** Stretches of keep[0..k) (ascending) as (first row, length) pairs in runs; returns how many. runs needs room for 2k numbers. */
 export function keptRuns(keep: Int32Array, k: number, runs: Int32Array): number {
+  // Ascending distinct rows from 0 whose last is k - 1 are 0..k-1: one stretch (a batch that kept every row).
+  if (k > 0 && keep[k - 1] === k - 1 && keep[0] === 0) {
+    runs[0] = 0;
+    runs[1] = k;
+    return 1;
+  }
   let count = 0;
   let i = 0;
   while (i < k) {

@@ -344,6 +344,8 @@ interface Work {
   why: (readonly [string, string] | undefined)[];
   /** Rows kept, ascending: keep[0..k). */
   keep: Int32Array;
+  /** keep[0..keepAll) holds 0..keepAll-1: a batch that keeps every row then needs no pass to make keep. */
+  keepAll: number;
   /** The kept rows' stretches (keptRuns), found once per batch for every output column that copies. */
   runs: Int32Array;
   runCount: number;
@@ -359,6 +361,7 @@ function newWork(columns: ColumnPlan[], size: number): Work {
     status: new Uint8Array(size),
     why: new Array(size),
     keep: new Int32Array(size),
+    keepAll: 0,
     runs: new Int32Array(2 * size),
     runCount: 0,
     scratch: columns.map(() => ({ f64: new Float64Array(size), i32: new Int32Array(size) })),
@@ -372,6 +375,7 @@ function fitWork(w: Work, n: number): void {
   w.dropMs = new Float64Array(n);
   w.status = new Uint8Array(n);
   w.keep = new Int32Array(n);
+  w.keepAll = 0;
   w.runs = new Int32Array(2 * n);
 }
 
@@ -381,8 +385,10 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   fitWork(work, n);
   const { status, why } = work;
   status.fill(0, 0, n);
+  let marked = 0; // rows filtered or rejected so far
   const reject = (r: number, field: string, reason: string) => {
     if (status[r] === 2) return;
+    if (status[r] === 0) marked++;
     status[r] = 2;
     why[r] = [field, reason];
   };
@@ -394,7 +400,11 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
     for (let r = 0; r < n; r++) {
       if (status[r]) continue;
       const d = (work.dropMs[r]! - work.pickMs[r]!) / 60000;
-      if (!(d >= lo && d <= hi)) status[r] = 1; // NaN (a missing time) is dropped too, as pandas' filter does
+      // NaN (a missing time) is dropped too, as pandas' filter does
+      if (!(d >= lo && d <= hi)) {
+        status[r] = 1;
+        marked++;
+      }
     }
   }
 
@@ -406,11 +416,32 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   for (const e of result.errors) if (status[e.row] === 0) reject(e.row, e.field, e.reason);
 
   // Tally, then fail fast or set rejects aside.
+  const { k, rejectedHere } = marked === 0 ? keepEvery(work, n) : tallyRows(job, batch, work, tally, label);
+  tally.scored += k;
+  tally.rejected += rejectedHere;
+  tally.rejectedInBatch = rejectedHere;
+  if (plan.outputs.classes) for (let i = 0; i < k; i++) tally.classCounts[work.pred[work.keep[i]!]!]!++;
+  else addStats(tally.stats, work.pred, work.keep, k);
+  return k;
+}
+
+/** Every row of the batch kept (the common case): keep[0..n) is 0..n-1, written once and kept while batches keep every row. */
+function keepEvery(work: Work, n: number) {
+  const { keep } = work;
+  for (let r = work.keepAll; r < n; r++) keep[r] = r;
+  if (work.keepAll < n) work.keepAll = n;
+  return { k: n, rejectedHere: 0 };
+}
+
+/** The kept rows into keep, filtered and rejected ones counted; with --on-error fail the first rejected row fails the run. */
+function tallyRows(job: ScoreJob, batch: RecordBatch, work: Work, tally: Tally, label: string) {
+  const { status, why, keep } = work;
+  const n = batch.n;
   let k = 0;
   let rejectedHere = 0;
   for (let r = 0; r < n; r++) {
     const s = status[r];
-    if (s === 0) work.keep[k++] = r;
+    if (s === 0) keep[k++] = r;
     else if (s === 1) tally.filtered++;
     else {
       rejectedHere++;
@@ -424,12 +455,11 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
       }
     }
   }
-  tally.scored += k;
-  tally.rejected += rejectedHere;
-  tally.rejectedInBatch = rejectedHere;
-  if (plan.outputs.classes) for (let i = 0; i < k; i++) tally.classCounts[work.pred[work.keep[i]!]!]!++;
-  else addStats(tally.stats, work.pred, work.keep, k);
-  return k;
+  // keep[j] === j holds only up to the first row not kept.
+  let j = 0;
+  while (j < k && keep[j] === j) j++;
+  work.keepAll = j;
+  return { k, rejectedHere };
 }
 
 function viewOf(plan: RunPlan, batch: RecordBatch, work: Work, k: number): BatchView {

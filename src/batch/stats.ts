@@ -15,6 +15,11 @@ export const newStats = (): Stats => ({ count: 0, mean: 0, m2: 0, min: Infinity,
  */
 export function addStats(s: Stats, values: Float64Array, idx: Int32Array, k: number): void {
   if (k === 0) return;
+  // Ascending distinct rows whose last is k - 1 are 0..k-1 (every row kept): the same sums without the indirection.
+  if (idx[k - 1] === k - 1 && idx[0] === 0) {
+    addAll(s, values, k);
+    return;
+  }
   let sum = 0,
     min = s.min,
     max = s.max;
@@ -30,6 +35,31 @@ export function addStats(s: Stats, values: Float64Array, idx: Int32Array, k: num
     const d = values[idx[i]!]! - mean;
     m2 += d * d;
   }
+  merge(s, k, mean, m2, min, max);
+}
+
+/** addStats of values[0..k), in the same order: the same bits. */
+function addAll(s: Stats, values: Float64Array, k: number): void {
+  let sum = 0,
+    min = s.min,
+    max = s.max;
+  for (let i = 0; i < k; i++) {
+    const x = values[i]!;
+    sum += x;
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const mean = sum / k;
+  let m2 = 0;
+  for (let i = 0; i < k; i++) {
+    const d = values[i]! - mean;
+    m2 += d * d;
+  }
+  merge(s, k, mean, m2, min, max);
+}
+
+/** The batch's count, mean and squared deviations merged into the running ones (Chan et al.). */
+function merge(s: Stats, k: number, mean: number, m2: number, min: number, max: number): void {
   const n = s.count + k;
   const delta = mean - s.mean;
   s.mean += (delta * k) / n;

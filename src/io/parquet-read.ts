@@ -3,15 +3,10 @@
 // window, and a batch is cut once every column has enough rows. Only the columns the job needs are
 // read. hyparquet parses the metadata and headers and decompresses; the common page layouts (levels,
 // dictionary indices, plain numbers) are decoded here into reused typed arrays.
-import {
-  parquetMetadataAsync,
-  parquetSchema,
-  type AsyncBuffer,
-  type CompressionCodec,
-  type Compressors,
-  type DecodedArray,
-  type FileMetaData,
-} from "hyparquet";
+import type { AsyncBuffer, CompressionCodec, Compressors, DecodedArray, FileMetaData } from "hyparquet";
+// hyparquet's modules this reader uses, not its index: the index loads ~a dozen more (queries, filters,
+// bloom filters, the whole-file reader) that a start-up would pay for and never use.
+import { parquetMetadataAsync, parquetSchema } from "hyparquet/src/metadata.js";
 import { parquetHeader, readPage } from "hyparquet/src/column.js";
 import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js";
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js";
