@@ -84,19 +84,35 @@ function fast(out: Out, x: number): boolean {
     hiB -= 1e8;
   }
   // The candidate with the most trailing zeros: levels of 10, 100, ... while a multiple of that is in
-  // [dMin, dMax] (from 100 on there is at most one: the interval is under 23 units wide).
+  // [dMin, dMax] (from 100 on there is at most one: the interval is under 23 units wide). Each level's
+  // divisor is a constant (a remainder by a constant is a multiplication; by a variable, a division).
+  const low0 = (hiB + dMin + 1e8) | 0; // the lowest candidate's last 8 digits, plus 1e8: never negative
   let zeros = 0;
   let step = 1;
   let best = dMin;
-  const low0 = (hiB + dMin + 1e8) | 0; // the lowest candidate's last 8 digits, plus 1e8: never negative
-  while (zeros < 8) {
-    const m = STEPS[zeros + 1]!;
-    const r = low0 % m;
-    const first = r === 0 ? dMin : dMin + m - r;
-    if (first > dMax) break;
-    zeros++;
-    step = m;
+  let r = low0 % 10;
+  let first = r === 0 ? dMin : dMin + 10 - r;
+  if (first <= dMax) {
+    zeros = 1;
+    step = 10;
     best = first;
+    r = low0 % 100;
+    first = r === 0 ? dMin : dMin + 100 - r;
+    if (first <= dMax) {
+      // Rare from here on (a decimal of 15 digits or fewer): the levels from 1000 up, by the table.
+      zeros = 2;
+      step = 100;
+      best = first;
+      while (zeros < 8) {
+        const m = STEPS[zeros + 1]!;
+        r = low0 % m;
+        first = r === 0 ? dMin : dMin + m - r;
+        if (first > dMax) break;
+        zeros++;
+        step = m;
+        best = first;
+      }
+    }
   }
   if (zeros <= 1) {
     // Several candidates: the closest to v (lo), then the one whose last significant digit is even.
@@ -128,66 +144,63 @@ function fast(out: Out, x: number): boolean {
   const nd = (bestA >= 1e9 ? 10 : bestA >= 1e8 ? 9 : 8) + 8;
   const sig = nd - bestZeros; // significant digits
   const n = nd - k; // value = 0.d1d2... * 10^n
-  // The significant digits as head * 10^tailDigits + tail (tail: the last tailDigits of them).
-  let head = bestA;
-  let tail = 0;
-  let tailDigits = 0;
-  if (bestZeros < 8) {
-    tail = (bestB / POW10[bestZeros]!) | 0;
-    tailDigits = 8 - bestZeros;
-  } else head = (bestA / POW10[bestZeros - 8]!) | 0;
+  // All nd digits are written (those past the significant ones are zeros, which an integer needs and
+  // the room every cell has takes otherwise); out.pos then ends the number after its last significant one.
   const b = out.buf;
   let p = out.pos;
   if (x < 0) b[p++] = 45;
-  // Digit i (0: the most significant) goes to b[at + i], or b[at + i + 1] from i = dot on (after the point).
-  let at = p;
-  let dot = sig;
   if (n >= sig) {
-    for (let z = p + sig; z < p + n; z++) b[z] = 48; // an integer's zeros after its digits
-    p += n;
+    allDigits(b, p, bestA, bestB, nd);
+    out.pos = p + n;
   } else if (n > 0) {
-    dot = n;
+    // The digits one place to the right, then the integer part moved back over the point's place.
+    allDigits(b, p + 1, bestA, bestB, nd);
+    for (let i = 0; i < n; i++) b[p + i] = b[p + i + 1]!;
     b[p + n] = 46;
-    p += sig + 1;
+    out.pos = p + sig + 1;
   } else {
     b[p++] = 48;
     b[p++] = 46;
     for (let i = n; i < 0; i++) b[p++] = 48;
-    at = p;
-    p += sig;
+    allDigits(b, p, bestA, bestB, nd);
+    out.pos = p + sig;
   }
-  // Written from the last digit back: the tail's digits, then the head's.
-  const i = digitsBack(b, at, dot, sig - 1, tail, tailDigits);
-  digitsBack(b, at, dot, i, head, i + 1);
-  out.pos = p;
   return true;
 }
 
-/**
- * The last count digits of v as digits i, i - 1, ... of the number being written (digit j at b[at + j], or
- * b[at + j + 1] from j = dot on, after the point), two at a time while both sit on one side of the point;
- * returns the next digit's index.
- */
-function digitsBack(b: Uint8Array, at: number, dot: number, i: number, v: number, count: number): number {
-  while (count > 0) {
-    if (count >= 2 && i !== dot) {
-      const q = (v / 100) | 0;
-      const r = v - q * 100;
-      const o = at + i + (i >= dot ? 1 : 0);
-      b[o] = PAIRS[2 * r + 1]!;
-      b[o - 1] = PAIRS[2 * r]!;
-      v = q;
-      i -= 2;
-      count -= 2;
-    } else {
-      const q = (v / 10) | 0;
-      b[at + i + (i >= dot ? 1 : 0)] = 48 + v - q * 10;
-      v = q;
-      i--;
-      count--;
-    }
+/** The nd (16..18) digits of a * 1e8 + c at b[at..]: c's eight, and a's (its 8..10 digits) before them. */
+function allDigits(b: Uint8Array, at: number, a: number, c: number, nd: number): void {
+  const end = at + nd;
+  eightDigits(b, end - 8, c);
+  if (nd === 16) {
+    eightDigits(b, at, a);
+    return;
   }
-  return i;
+  const top = (a / 1e8) | 0; // 1..10
+  eightDigits(b, end - 16, a - top * 1e8);
+  if (top < 10) b[at] = 48 + top;
+  else {
+    b[at] = 49;
+    b[at + 1] = 48;
+  }
+}
+
+/** v (0 <= v < 1e8) as exactly eight digits at b[at..at + 7]: two halves of four, two pairs each. */
+function eightDigits(b: Uint8Array, at: number, v: number): void {
+  const h = (v / 10000) | 0;
+  const l = v - h * 10000;
+  const h1 = (h / 100) | 0;
+  const h2 = h - h1 * 100;
+  const l1 = (l / 100) | 0;
+  const l2 = l - l1 * 100;
+  b[at] = PAIRS[2 * h1]!;
+  b[at + 1] = PAIRS[2 * h1 + 1]!;
+  b[at + 2] = PAIRS[2 * h2]!;
+  b[at + 3] = PAIRS[2 * h2 + 1]!;
+  b[at + 4] = PAIRS[2 * l1]!;
+  b[at + 5] = PAIRS[2 * l1 + 1]!;
+  b[at + 6] = PAIRS[2 * l2]!;
+  b[at + 7] = PAIRS[2 * l2 + 1]!;
 }
 
 /** Entries of a NumberCache (a power of two) and the bytes kept per entry (longer texts are not kept). */
