@@ -15,7 +15,7 @@ export interface FieldPlan {
   readonly fieldInput: readonly number[];
   /** A template field's parts: literal text, or an input index. */
   readonly fieldParts: readonly (Part[] | null)[];
-  /** A category field's value -> vocabulary column. */
+  /** A category field's value -> vocabulary column (null for a pair field, which fieldPairs answers). */
   readonly fieldVocab: readonly (Map<string, number> | null)[];
   /** "{A}<sep>{B}" templates (the course's PU_DO), looked up as A then B without building the string. */
   readonly fieldPairs: readonly (PairIndex | null)[];
@@ -23,16 +23,18 @@ export interface FieldPlan {
 
 export function planFields(artifact: ModelArtifact, inputIndex: Map<string, number>): FieldPlan {
   const vec = artifact.features.vectorizer;
-  const vocab = new Map(vec.feature_names.map((name, i) => [name, i]));
+  const names = vec.feature_names;
   const fields = artifact.features.fields;
-  // The vocabulary prefix ("PU_DO=") or the numeric feature's column (-1: not in the vocabulary).
+  // The vocabulary prefix ("PU_DO=") or the numeric feature's column (-1: not in the vocabulary; the
+  // last of equal names, as a Map of the names would say). No Map of all 13k names: start-up pays for it.
   const fieldPrefix = fields.map((f) => f.name + vec.separator);
-  const fieldColumn = fields.map((f) => (f.kind === "number" ? (vocab.get(f.name) ?? -1) : -1));
+  const fieldColumn = fields.map((f) => (f.kind === "number" ? names.lastIndexOf(f.name) : -1));
   const fieldInput = fields.map((f) => ("input" in f ? inputIndex.get(f.input)! : -1));
   const fieldParts = fields.map((f) => ("template" in f ? parseTemplate(f.template, inputIndex) : null));
-  // category value -> column, per field, so the hot path does one Map lookup per categorical field.
-  const fieldVocab = fields.map((f, k) => (f.kind === "category" ? vocabFor(vec.feature_names, fieldPrefix[k]!) : null));
-  const fieldPairs = fields.map((_, k) => pairIndex(fieldParts[k] ?? null, fieldVocab[k] ?? null));
+  // A pair template is answered from the names directly (fieldPairs); any other category field gets a
+  // value -> column Map, so the hot path does one Map lookup per categorical field.
+  const fieldPairs = fields.map((f, k) => (f.kind === "category" ? pairIndex(fieldParts[k] ?? null, names, fieldPrefix[k]!) : null));
+  const fieldVocab = fields.map((f, k) => (f.kind === "category" && fieldPairs[k] === null ? vocabFor(names, fieldPrefix[k]!) : null));
   return { fields, nFields: fields.length, fieldColumn, fieldInput, fieldParts, fieldVocab, fieldPairs };
 }
 
@@ -66,27 +68,30 @@ export interface PairIndex {
  * value splits on that literal in exactly one place (so the index answers exactly what the joined
  * string would). Otherwise null, and the string is built.
  */
-function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): PairIndex | null {
-  if (!parts || !vocab || parts.length !== 3) return null;
+function pairIndex(parts: Part[] | null, names: readonly string[], prefix: string): PairIndex | null {
+  if (parts?.length !== 3) return null;
   const [a, lit, b] = parts;
   if (typeof a !== "number" || typeof lit !== "string" || typeof b !== "number" || lit === "") return null;
-  // First pass, without building strings: every value splits once, and the two sides' small ids.
-  const size = vocab.size;
-  const xs = new Int32Array(size),
-    ys = new Int32Array(size),
-    cols = new Int32Array(size);
+  // First pass, over the names with this field's prefix, without building strings: every value splits
+  // once, and the two sides' small ids. Equal names: the last one's column, in order, as a Map would keep.
+  const p = prefix.length;
+  const xs = new Int32Array(names.length),
+    ys = new Int32Array(names.length),
+    cols = new Int32Array(names.length);
   let maxA = -1,
     maxB = -1,
     allInts = true,
-    i = 0;
-  for (const [value, col] of vocab) {
-    const at = value.indexOf(lit);
-    if (at < 0 || value.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
-    const x = smallIdIn(value, 0, at),
-      y = smallIdIn(value, at + lit.length, value.length);
-    xs[i] = x;
-    ys[i] = y;
-    cols[i++] = col;
+    size = 0;
+  for (let col = 0; col < names.length; col++) {
+    const name = names[col]!;
+    if (!name.startsWith(prefix)) continue;
+    const at = name.indexOf(lit, p);
+    if (at < 0 || name.indexOf(lit, at + 1) >= 0) return null; // ambiguous: "1_2_3"
+    const x = smallIdIn(name, p, at),
+      y = smallIdIn(name, at + lit.length, name.length);
+    xs[size] = x;
+    ys[size] = y;
+    cols[size++] = col;
     if (x < 0 || y < 0) allInts = false;
     else {
       maxA = Math.max(maxA, x);
@@ -97,12 +102,14 @@ function pairIndex(parts: Part[] | null, vocab: Map<string, number> | null): Pai
   const index = () => {
     if (built) return built;
     built = new Map();
-    for (const [value, col] of vocab) {
-      const at = value.indexOf(lit);
-      const left = value.slice(0, at);
+    for (let col = 0; col < names.length; col++) {
+      const name = names[col]!;
+      if (!name.startsWith(prefix)) continue;
+      const at = name.indexOf(lit, p);
+      const left = name.slice(p, at);
       let inner = built.get(left);
       if (!inner) built.set(left, (inner = new Map()));
-      inner.set(value.slice(at + lit.length), col);
+      inner.set(name.slice(at + lit.length), col);
     }
     return built;
   };
