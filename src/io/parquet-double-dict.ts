@@ -17,7 +17,8 @@ export class DoubleDictionary {
   /** Entries in index order, and their 32-bit halves (the keys of the table). */
   private readonly entries = new Float64Array(MAX_ENTRIES);
   private readonly words = new Int32Array(this.entries.buffer);
-  private slots = new Int32Array(1 << 12).fill(EMPTY);
+  /** Open addressing, 4 ints a slot: the key's two words and its entry's index (EMPTY: a free slot), one read apart. */
+  private slots = emptySlots(1 << 12);
   private shift = 32 - 12; // slot = hash >>> shift
   private dirty = false; // slots hold entries (cleared lazily, on reset)
   size = 0;
@@ -29,6 +30,7 @@ export class DoubleDictionary {
   /** A new column chunk: empty, and on again. */
   reset(): void {
     if (this.dirty) this.slots.fill(EMPTY);
+    // (fill(EMPTY) also sets the key words: they are read only where the index is not EMPTY)
     this.dirty = false;
     this.size = this.present = 0;
     this.off = false;
@@ -77,17 +79,17 @@ export class DoubleDictionary {
     const words = this.words;
     let slots = this.slots;
     let shift = this.shift;
-    let mask = slots.length - 1;
+    let mask = (slots.length >>> 2) - 1;
     let size = this.size;
     let top = 0;
     for (let r = from; r < to; r++) {
       const lo = bits[2 * r]!;
       const hi = bits[2 * r + 1]!;
-      let slot = hash(lo, hi) >>> shift;
-      let e = slots[slot]!;
-      while (e !== EMPTY && (words[2 * e] !== lo || words[2 * e + 1] !== hi)) {
-        slot = (slot + 1) & mask;
-        e = slots[slot]!;
+      let at = (hash(lo, hi) >>> shift) << 2;
+      let e = slots[at + 2]!;
+      while (e !== EMPTY && (slots[at] !== lo || slots[at + 1] !== hi)) {
+        at = (at + 4) & ((mask << 2) | 3);
+        e = slots[at + 2]!;
       }
       if (e === EMPTY) {
         if (size === MAX_ENTRIES) {
@@ -97,13 +99,15 @@ export class DoubleDictionary {
         e = size++;
         words[2 * e] = lo;
         words[2 * e + 1] = hi;
-        slots[slot] = e;
-        if (2 * size > slots.length) {
+        slots[at] = lo;
+        slots[at + 1] = hi;
+        slots[at + 2] = e;
+        if (4 * 2 * size > slots.length) {
           this.size = size;
           this.grow();
           slots = this.slots;
           shift = this.shift;
-          mask = slots.length - 1;
+          mask = (slots.length >>> 2) - 1;
         }
       }
       idx[r] = e;
@@ -115,19 +119,25 @@ export class DoubleDictionary {
 
   /** Twice the slots (kept at most half full), the entries placed again. */
   private grow(): void {
-    const slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
+    const slots = emptySlots((this.slots.length >>> 2) * 2);
     const shift = this.shift - 1;
-    const mask = slots.length - 1;
+    const wrap = slots.length - 1;
     const words = this.words;
     for (let e = 0; e < this.size; e++) {
-      let slot = hash(words[2 * e]!, words[2 * e + 1]!) >>> shift;
-      while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
-      slots[slot] = e;
+      const lo = words[2 * e]!;
+      const hi = words[2 * e + 1]!;
+      let at = (hash(lo, hi) >>> shift) << 2;
+      while (slots[at + 2] !== EMPTY) at = (at + 4) & wrap;
+      slots[at] = lo;
+      slots[at + 1] = hi;
+      slots[at + 2] = e;
     }
     this.slots = slots;
     this.shift = shift;
   }
 }
+
+const emptySlots = (count: number) => new Int32Array(4 * count).fill(EMPTY);
 
 /** A 32-bit hash of a double's two words, well mixed in its top bits (the slot). */
 function hash(lo: number, hi: number): number {
