@@ -7,12 +7,12 @@
 // in the worker: memory stays bounded when writing is the slower side.
 import { closeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { isDict } from "../columns.js";
-import { poison, poisoning } from "./borrowed.js";
+import { poisoning } from "./borrowed.js";
+import { fromWire, releaseWire, toWire, type Wire, wireBytes } from "./batch-wire.js";
 import { RidepredError } from "../errors.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { forgetTemp, tempTarget } from "./sink.js";
-import { isGeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
+import type { OutBatch, OutColumn, Sink } from "./types.js";
 
 const MAX_IN_FLIGHT = 8;
 const ACK_EVERY = 4; // < MAX_IN_FLIGHT: the main thread never waits on an ack held back
@@ -23,16 +23,6 @@ interface Init {
   columns: readonly OutColumn[];
   options: ParquetSinkOptions;
 }
-
-/**
- * One column of a batch as it crosses: typed arrays as (byte offset, length) in the slot's shared memory,
- * a dictionary column's entries only when they differ from the column's previous dictionary.
- */
-type Wire =
-  | { t: "f64"; at: number; n: number }
-  | { t: "dict"; at: number; n: number; entries?: ArrayLike<unknown> }
-  | { t: "ids"; prefix: string; at: number; n: number }
-  | { t: "cells"; values: ArrayLike<unknown> };
 
 type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" };
 type Reply = { type: "written"; count: number } | { type: "done" } | { type: "error"; message: string; exitCode: 1 | 2 };
@@ -98,7 +88,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
       if (failure) throw failure;
       if (batch.n === 0) return;
       const slot = sent++ % MAX_IN_FLIGHT;
-      const need = slotBytes(batch.values);
+      const need = wireBytes(batch.values, batch.n);
       let memory = slots[slot];
       if (!memory || memory.byteLength < need) memory = slots[slot] = new SharedArrayBuffer(need);
       worker.postMessage({ type: "write", n: batch.n, memory, columns: toWire(batch.values, batch.n, memory, lastDictionary) } satisfies Request);
@@ -115,69 +105,6 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
       target.discard();
     },
   };
-}
-
-const align8 = (x: number) => (x + 7) & ~7;
-
-/** The typed array that crosses through shared memory for a column, if it has one. */
-function typedOf(v: OutValues): Float64Array | Int32Array | undefined {
-  if (isGeneratedIds(v)) return v.numbers;
-  if (isDict(v)) return v.indices;
-  return v instanceof Float64Array ? v : undefined;
-}
-
-function slotBytes(values: readonly OutValues[]): number {
-  let bytes = 0;
-  for (const v of values) {
-    const a = typedOf(v);
-    if (a) bytes += align8(a.byteLength);
-  }
-  return Math.max(bytes, 8);
-}
-
-/** Copy a batch's n rows of typed arrays into memory and describe every column (arrays may be longer than n, as for the direct writer). */
-function toWire(values: readonly OutValues[], n: number, memory: SharedArrayBuffer, lastDictionary: (ArrayLike<unknown> | undefined)[]): Wire[] {
-  let at = 0;
-  return values.map((v, j): Wire => {
-    const a = typedOf(v);
-    if (!a) return { t: "cells", values: v as ArrayLike<unknown> };
-    const byteLength = n * a.BYTES_PER_ELEMENT;
-    new Uint8Array(memory, at, byteLength).set(new Uint8Array(a.buffer, a.byteOffset, byteLength));
-    const start = at;
-    at += align8(byteLength);
-    if (isGeneratedIds(v)) return { t: "ids", prefix: v.prefix, at: start, n };
-    if (!isDict(v)) return { t: "f64", at: start, n };
-    if (lastDictionary[j] === v.dictionary) return { t: "dict", at: start, n };
-    lastDictionary[j] = v.dictionary;
-    return { t: "dict", at: start, n, entries: v.dictionary };
-  });
-}
-
-/** The worker's view of a batch: typed arrays view the slot; dictionaries are the column's current one. */
-function fromWire(m: { n: number; memory: SharedArrayBuffer; columns: Wire[] }, dictionaries: (ArrayLike<unknown> | undefined)[]): OutBatch {
-  const values = m.columns.map((w, j): OutValues => {
-    switch (w.t) {
-      case "cells":
-        return w.values;
-      case "f64":
-        return new Float64Array(m.memory, w.at, w.n);
-      case "ids":
-        return { prefix: w.prefix, numbers: new Float64Array(m.memory, w.at, w.n) };
-      case "dict":
-        if (w.entries) dictionaries[j] = w.entries;
-        return { dictionary: dictionaries[j]!, indices: new Int32Array(m.memory, w.at, w.n) };
-      default:
-        throw new Error(`internal: unknown wire column ${(w as { t: string }).t}`);
-    }
-  });
-  return { n: m.n, values };
-}
-
-/** A column's views of a slot, poisoned as the slot is given back (under RIDEPRED_POISON_BUFFERS=1). */
-function releaseWire(v: OutValues): void {
-  if (v instanceof Float64Array) poison(v);
-  else if (isGeneratedIds(v)) poison(v.numbers);
-  else if (isDict(v)) poison(v.indices);
 }
 
 // Worker side: one sink, fed in order.
@@ -219,11 +146,11 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
       }
       try {
         if (m.type === "write") {
-          const batch = fromWire(m, dictionaries);
+          const batch = fromWire(m.n, m.memory, m.columns, dictionaries);
           await sink.write(batch);
           // The slot goes back to the main thread, which fills it with a later batch.
           // (poisoning() reads the environment: once per batch, not per column.)
-          if (poisoning()) for (const v of batch.values) releaseWire(v);
+          if (poisoning()) releaseWire(batch);
           unacked++;
           ack(false);
         } else {
