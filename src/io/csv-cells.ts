@@ -174,6 +174,11 @@ function parseNumber(s: string, a: number, b: number): number {
     }
     if (i < b || c === 48) return Number.NaN; // "1.5x", "1.50"
   }
+  return decimal(neg, m, digits, f);
+}
+
+/** The number a scanned decimal stands for: its sign, digits as an integer, significant and fraction digit counts; NaN outside parseNumber's rule. */
+function decimal(neg: boolean, m: number, digits: number, f: number): number {
   if (digits > 15 || f > 22) return Number.NaN;
   if (m === 0) return neg || f > 0 ? Number.NaN : 0; // "0" only ("-0", "0.0" are written otherwise)
   const x = m / POW10[f]!;
@@ -192,13 +197,13 @@ function parseTime(s: string, a: number, b: number): number {
   // Two digits at a time, unrolled: a non-digit gives a pair outside 0..99 (pair() is -1 then).
   const century = pair(s, a);
   const yy = pair(s, a + 2);
-  const y = century * 100 + yy;
-  const mo = pair(s, a + 5);
-  const d = pair(s, a + 8);
-  const h = pair(s, a + 11);
-  const mi = pair(s, a + 14);
-  const sec = pair(s, a + 17);
+  return timeOf(century, yy, pair(s, a + 5), pair(s, a + 8), pair(s, a + 11), pair(s, a + 14), pair(s, a + 17));
+}
+
+/** Epoch ms of a time's two-digit fields (-1 where a field was not two digits); NaN unless a real date and time. */
+function timeOf(century: number, yy: number, mo: number, d: number, h: number, mi: number, sec: number): number {
   if (!(century >= 10 && yy >= 0 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59)) return Number.NaN;
+  const y = century * 100 + yy;
   const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
   if (d > DAYS[mo - 1]! + leap) return Number.NaN;
   const key = (y * 16 + mo) * 32 + d;
@@ -217,7 +222,8 @@ function pair(s: string, at: number): number {
 }
 
 // The same parsers over a cell's bytes (csv-scan-bytes.ts: worker threads parse ASCII records without
-// making a string). Each is its string twin above, statement for statement, with bytes for characters;
+// making a string). Each scans as its string twin above, statement for statement, with bytes for
+// characters, and ends in the same decimal() or timeOf();
 // test/csv-cells.test.ts checks that both give the same value for every cell of its lists.
 
 /** parseCell over bytes[a, b) (ASCII). */
@@ -275,11 +281,7 @@ function parseNumberBytes(s: Uint8Array, a: number, b: number): number {
     }
     if (i < b || c === 48) return Number.NaN;
   }
-  if (digits > 15 || f > 22) return Number.NaN;
-  if (m === 0) return neg || f > 0 ? Number.NaN : 0;
-  const x = m / POW10[f]!;
-  if (!(x >= 1e-6 && x < 1e21)) return Number.NaN;
-  return neg ? -x : x;
+  return decimal(neg, m, digits, f);
 }
 
 /** parseTime over bytes. */
@@ -288,21 +290,7 @@ function parseTimeBytes(s: Uint8Array, a: number, b: number): number {
   if (s[a + 13] !== 58 || s[a + 16] !== 58) return Number.NaN;
   const century = pairBytes(s, a);
   const yy = pairBytes(s, a + 2);
-  const y = century * 100 + yy;
-  const mo = pairBytes(s, a + 5);
-  const d = pairBytes(s, a + 8);
-  const h = pairBytes(s, a + 11);
-  const mi = pairBytes(s, a + 14);
-  const sec = pairBytes(s, a + 17);
-  if (!(century >= 10 && yy >= 0 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59)) return Number.NaN;
-  const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
-  if (d > DAYS[mo - 1]! + leap) return Number.NaN;
-  const key = (y * 16 + mo) * 32 + d;
-  if (key !== dayKey) {
-    dayKey = key;
-    dayMs = Date.UTC(y, mo - 1, d);
-  }
-  return dayMs + h * 3600000 + mi * 60000 + sec * 1000;
+  return timeOf(century, yy, pairBytes(s, a + 5), pairBytes(s, a + 8), pairBytes(s, a + 11), pairBytes(s, a + 14), pairBytes(s, a + 17));
 }
 
 function pairBytes(s: Uint8Array, at: number): number {

@@ -57,18 +57,11 @@ class ChunkCells implements CellSink, ByteSink {
   }
 
   put(row: number, s: string, a: number, b: number): void {
-    const typed = this.typed;
-    if (typed === undefined) {
+    if (this.typed === undefined) {
       this.strings![row] = s.slice(a, b);
       return;
     }
-    const v = parseCell(this.use!, s, a, b);
-    if (row >= typed.length) this.grow(row);
-    if (v === v || b === a) this.typed![row] = v;
-    else {
-      this.rawRows.push(row);
-      this.rawTexts.push(s.slice(a, b));
-    }
+    if (!this.store(row, parseCell(this.use!, s, a, b), b === a)) this.raw(row, s.slice(a, b));
   }
 
   putValue(row: number, v: string): void {
@@ -77,21 +70,27 @@ class ChunkCells implements CellSink, ByteSink {
 
   /** put() of bytes[a, b), ASCII: the same value, or the same text. */
   putBytes(row: number, bytes: Uint8Array, a: number, b: number): void {
-    const typed = this.typed;
-    if (typed === undefined) {
+    if (this.typed === undefined) {
       this.strings![row] = ascii(bytes, a, b);
       return;
     }
-    const v = parseCellBytes(this.use!, bytes, a, b);
-    if (row >= typed.length) this.grow(row);
-    if (v === v || b === a) this.typed![row] = v;
-    else {
-      this.rawRows.push(row);
-      this.rawTexts.push(ascii(bytes, a, b));
-    }
+    if (!this.store(row, parseCellBytes(this.use!, bytes, a, b), b === a)) this.raw(row, ascii(bytes, a, b));
   }
 
   clear(): void {}
+
+  /** The parsed value in its row (NaN only for an empty cell); false when the cell's text must go back instead. */
+  private store(row: number, v: number, empty: boolean): boolean {
+    if (row >= this.typed!.length) this.grow(row);
+    if (v !== v && !empty) return false;
+    this.typed![row] = v;
+    return true;
+  }
+
+  private raw(row: number, text: string): void {
+    this.rawRows.push(row);
+    this.rawTexts.push(text);
+  }
 
   private grow(row: number): void {
     const old = this.typed!;
