@@ -3,10 +3,14 @@
 // whole stretches instead of scanning the kept rows again. Rows are filtered rarely (about 1% on real
 // months), so a batch of 8,192 rows is a few dozen stretches.
 
+/** Whether keep[0..k) (ascending, distinct, k > 0) is 0..k-1, a batch that kept every row: then its first is 0 and its last k - 1. */
+export function keepsEvery(keep: Int32Array, k: number): boolean {
+  return keep[0] === 0 && keep[k - 1] === k - 1;
+}
+
 /** Stretches of keep[0..k) (ascending) as (first row, length) pairs in runs; returns how many. runs needs room for 2k numbers. */
 export function keptRuns(keep: Int32Array, k: number, runs: Int32Array): number {
-  // Ascending distinct rows from 0 whose last is k - 1 are 0..k-1: one stretch (a batch that kept every row).
-  if (k > 0 && keep[k - 1] === k - 1 && keep[0] === 0) {
+  if (k > 0 && keepsEvery(keep, k)) {
     runs[0] = 0;
     runs[1] = k;
     return 1;

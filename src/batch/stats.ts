@@ -1,3 +1,5 @@
+import { keepsEvery } from "./kept-runs.js";
+
 /** Running mean / std / min / max, merged batch by batch, so the summary needs no second pass over the output. */
 export interface Stats {
   count: number;
@@ -15,8 +17,8 @@ export const newStats = (): Stats => ({ count: 0, mean: 0, m2: 0, min: Infinity,
  */
 export function addStats(s: Stats, values: Float64Array, idx: Int32Array, k: number): void {
   if (k === 0) return;
-  // Ascending distinct rows whose last is k - 1 are 0..k-1 (every row kept): the same sums without the indirection.
-  if (idx[k - 1] === k - 1 && idx[0] === 0) {
+  // Every row kept: the same sums without the indirection.
+  if (keepsEvery(idx, k)) {
     addAll(s, values, k);
     return;
   }
