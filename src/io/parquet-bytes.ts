@@ -68,3 +68,32 @@ export function packGroups(b: Uint8Array, at: number, v: Int32Array | Uint8Array
   }
   return at;
 }
+
+/** Pack `groups` whole groups of 8 values less `base` from v[t..] at b[a]; returns where they ended. */
+export type Pack = (b: Uint8Array, a: number, v: Int32Array, t: number, groups: number, base: number) => number;
+const packers: (Pack | undefined)[] = [];
+
+/**
+ * The bit-packer for one width (1..24), made once: each of a group's `width` bytes as the constant shifts
+ * of the values it holds bits of, unrolled (the reader's unpackers, in reverse; a loop that carries an
+ * accumulator from value to value takes several times as long). Values less base must fit the width.
+ */
+export function packerFor(width: number): Pack {
+  const known = packers[width];
+  if (known) return known;
+  const lines: string[] = [];
+  for (let j = 0; j < width; j++) {
+    const terms: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const from = i * width; // the value's first bit in the group
+      if (from + width <= 8 * j || from >= 8 * j + 8) continue;
+      terms.push(from <= 8 * j ? `(x${i} >>> ${8 * j - from})` : `(x${i} << ${from - 8 * j})`);
+    }
+    lines.push(`b[a + ${j}] = ${terms.join(" | ")};`);
+  }
+  const load = Array.from({ length: 8 }, (_, i) => `const x${i} = v[t + ${i}] - base;`).join("\n");
+  const body = `for (const end = t + g * 8; t < end; t += 8, a += ${width}) {\n${load}\n${lines.join("\n")}\n}\nreturn a;`;
+  const made = new Function("b", "a", "v", "t", "g", "base", body) as Pack;
+  packers[width] = made;
+  return made;
+}

@@ -4,7 +4,7 @@
 // bytes an id, made without formatting each id in full. Parquet's layout of the body:
 //   DELTA_BINARY_PACKED prefix lengths, DELTA_BINARY_PACKED suffix lengths, the suffixes' bytes.
 // Readers: DuckDB, hyparquet (and so ridepred's own reader), Arrow/pyarrow and parquet-mr read it.
-import { type Bytes, packGroups, reserve, varintAt } from "./parquet-bytes.js";
+import { type Bytes, packerFor, reserve, varintAt } from "./parquet-bytes.js";
 import type { GeneratedIds } from "./types.js";
 
 const encoder = new TextEncoder();
@@ -44,11 +44,30 @@ export function deltaIds(ids: GeneratedIds, n: number, body: Bytes, s: DeltaScra
   const next = new Uint8Array(24);
   let count = 0;
   let at = 0;
+  let prev = Number.NaN; // the previous row number
   for (let r = 0; r < n; r++) {
     const x = numbers[r]!;
     let from = -1; // digits[from..24) are this id's digits that may differ from the previous id's
-    if (r > 0 && x === numbers[r - 1]! + 1) {
-      // The next row number (the usual case): count up in place; a carry into a new digit goes the long way.
+    if (x === prev + 1) {
+      let u = digits[23]!;
+      if (u !== 57) {
+        // The usual case: the next row numbers, of which only the last digit changes, as one stretch
+        // up to the next carry (or the next gap).
+        const same = p + count - 1;
+        let y = x;
+        do {
+          lengths[r] = same;
+          lengths[n + r] = 1;
+          b[at++] = ++u;
+          r++;
+          y++;
+        } while (u !== 57 && r < n && numbers[r] === y);
+        digits[23] = u;
+        prev = y - 1;
+        r--;
+        continue;
+      }
+      // A carry: count up in place; a carry into a new digit goes the long way.
       const top = 24 - count;
       let d = 23;
       while (d >= top && digits[d] === 57) digits[d--] = 48; // "9" -> "0", carry left
@@ -64,6 +83,7 @@ export function deltaIds(ids: GeneratedIds, n: number, body: Bytes, s: DeltaScra
       digits.set(next.subarray(24 - c), 24 - c);
       count = c;
     }
+    prev = x;
     const start = 24 - count;
     if (r === 0) {
       for (let i = 0; i < p; i++) b[at++] = prefix[i]!;
@@ -129,12 +149,19 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
   at = varintAt(b, at, zigzag(n > 0 ? v[from]! : 0));
   for (let i = from + 1, end = from + n; i < end; i += BLOCK) {
     const m = Math.min(BLOCK, end - i); // deltas in this block
+    // The deltas, their least, and each miniblock's greatest: its bit width is that of (greatest - least).
     let min = 2147483647;
-    for (let k = 0; k < m; k++) {
-      const d = v[i + k]! - v[i + k - 1]!;
-      block[k] = d;
-      if (d < min) min = d;
+    for (let j = 0, k = 0; j < MINIBLOCKS; j++) {
+      let max = -2147483648;
+      for (const e = Math.min(k + PER_MINIBLOCK, m); k < e; k++) {
+        const d = v[i + k]! - v[i + k - 1]!;
+        block[k] = d;
+        if (d < min) min = d;
+        if (d > max) max = d;
+      }
+      tops[j] = max;
     }
+    for (let k = m; k < BLOCK; k++) block[k] = min; // the last miniblock padded: excess 0
     at = varintAt(b, at, zigzag(min));
     const widthsAt = at;
     at += MINIBLOCKS;
@@ -144,20 +171,16 @@ export function deltaPacked(buf: Bytes, v: Int32Array, from: number, n: number, 
         b[widthsAt + j] = 0; // not needed: no body
         continue;
       }
-      let top = 0;
-      for (let k = lo; k < lo + PER_MINIBLOCK; k++) {
-        const z = k < m ? block[k]! - min : 0; // the last miniblock is padded with zeros
-        block[k] = z;
-        top |= z;
-      }
-      const width = 32 - Math.clz32(top);
-      if (width > 24) throw new Error(`internal: DELTA_BINARY_PACKED bit width ${width}`);
+      const width = 32 - Math.clz32(tops[j]! - min);
+      if (width > 24 || tops[j]! - min > 2147483647) throw new Error(`internal: DELTA_BINARY_PACKED bit width ${width}`);
       b[widthsAt + j] = width;
-      if (width > 0) at = packGroups(b, at, block, lo, lo + PER_MINIBLOCK, width);
+      if (width > 0) at = packerFor(width)(b, at, block, lo, PER_MINIBLOCK / 8, min);
     }
   }
   buf.n = at;
 }
+
+const tops = new Int32Array(MINIBLOCKS); // deltaPacked's miniblocks' greatest deltas
 
 const zigzag = (x: number) => ((x << 1) ^ (x >> 31)) >>> 0;
 

@@ -13,7 +13,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { endianness } from "node:os";
 import { RidepredError } from "../errors.js";
 import { VERSION } from "../version.js";
-import { type Bytes, bytes, packGroups, reserve, varintAt } from "./parquet-bytes.js";
+import { type Bytes, bytes, packerFor, packGroups, reserve, varintAt } from "./parquet-bytes.js";
 import { DoubleDictionary } from "./parquet-double-dict.js";
 import { deltaIds, deltaPacked64, deltaPackedSafe, deltaScratch, type DeltaScratch, SAFE_INT64 } from "./parquet-delta.js";
 import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
@@ -776,37 +776,9 @@ export function hybrid(buf: Bytes, v: Int32Array | Uint8Array, k: number, width:
 /** packGroups for dictionary indices: whole groups by the width's unrolled packer, a last partial group padded. */
 function packIndices(b: Uint8Array, at: number, v: Int32Array, start: number, end: number, width: number): number {
   const whole = (end - start) >>> 3;
-  at = packerFor(width)(b, at, v, start, whole);
+  at = packerFor(width)(b, at, v, start, whole, 0);
   const rest = start + whole * 8;
   return rest < end ? packGroups(b, at, v, rest, end, width) : at;
-}
-
-/** Pack `groups` whole groups of 8 values from v[t..] at b[a]; returns where they ended. */
-type Pack = (b: Uint8Array, a: number, v: Int32Array, t: number, groups: number) => number;
-const packers: (Pack | undefined)[] = [];
-
-/**
- * The bit-packer for one width (1..24), made once: each of a group's `width` bytes as the constant shifts
- * of the values it holds bits of, unrolled (the reader's unpackers, in reverse; a loop that carries an
- * accumulator from value to value takes several times as long). Values must fit the width.
- */
-function packerFor(width: number): Pack {
-  const known = packers[width];
-  if (known) return known;
-  const lines: string[] = [];
-  for (let j = 0; j < width; j++) {
-    const terms: string[] = [];
-    for (let i = 0; i < 8; i++) {
-      const from = i * width; // the value's first bit in the group
-      if (from + width <= 8 * j || from >= 8 * j + 8) continue;
-      terms.push(from <= 8 * j ? `(v[t + ${i}] >>> ${8 * j - from})` : `(v[t + ${i}] << ${from - 8 * j})`);
-    }
-    lines.push(`b[a + ${j}] = ${terms.join(" | ")};`);
-  }
-  const body = `for (const end = t + g * 8; t < end; t += 8, a += ${width}) {\n${lines.join("\n")}\n}\nreturn a;`;
-  const made = new Function("b", "a", "v", "t", "g", body) as Pack;
-  packers[width] = made;
-  return made;
 }
 
 /** How many values from v[i] on (before k) equal v[i]. */
