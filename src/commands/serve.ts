@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
+import { holdTickObjectMaps } from "../serve/tick-maps.js";
 import { positiveNumber } from "./options.js";
 
 function port(v: string): number {
@@ -64,6 +65,8 @@ export function serveCommand(): Command {
         logLevel: string;
       }) => {
         const fastPath = o.fastPath || fastPathFromEnv(process.env.RIDEPRED_FAST_PATH);
+        // Before the modules and the model load: a full GC then must not find node's tick objects' maps unheld.
+        holdTickObjectMaps();
         const [{ runServe }, { defaultModelPath }, { availableParallelism }] = await Promise.all([
           import("../serve/run.js"),
           import("../artifact/io.js"),
