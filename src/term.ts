@@ -1,6 +1,8 @@
 // Terminal output shared by the commands: colour that respects NO_COLOR, JSON to stdout, logs to stderr.
 import { Chalk, type ChalkInstance } from "chalk";
 
+export { thousands } from "./thousands.js";
+
 let cached: ChalkInstance | undefined;
 
 /** chalk, switched off by NO_COLOR (https://no-color.org) or when stdout is not a terminal. */
@@ -18,12 +20,4 @@ export function printJson(value: unknown): void {
 
 export function log(message: string): void {
   process.stderr.write(message + "\n");
-}
-
-/** 1234567 -> "1,234,567", as toLocaleString("en-US") prints it, without loading ICU's locale data (slow at start-up). */
-export function thousands(x: number): string {
-  const s = String(Math.abs(Math.round(x)));
-  let out = "";
-  for (let i = 0; i < s.length; i++) out += (i > 0 && (s.length - i) % 3 === 0 ? "," : "") + s[i];
-  return (x < 0 && Math.round(x) !== 0 ? "-" : "") + out;
 }

@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
 import { keyValue, positiveNumber } from "./options.js";
-import { thousands } from "../term.js";
+import { thousands } from "../thousands.js";
 import type { ScoreJob } from "../batch/score.js";
 
 interface ScoreOpts {
