@@ -275,20 +275,27 @@ export function deltaPackedSafe(buf: Bytes, v: Float64Array, k: number, s: Delta
   const start = buf.n;
   const b = headerBuffer(buf, k);
   const at = k > 0 ? zigzagDoubleAt(b, buf.n, v[0]!) : varintAt(b, buf.n, 0);
-  buf.n = blocksSafe(b, at, v, k, s.d, s.lo, s.hi);
+  buf.n = blocksSafe(b, at, v, k, s.d);
   return buf.n - start;
 }
 
 /** deltaPackedSafe's blocks at b[at]; returns where they ended. */
-function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Float64Array, lo: Int32Array, hi: Int32Array): number {
+function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Float64Array): number {
   for (let i = 1; i < k; i += BLOCK) {
     const m = Math.min(BLOCK, k - i); // deltas in this block
+    // The deltas, their least, and each miniblock's greatest: its bit width is that of (greatest - least).
     let min = Infinity;
-    for (let j = 0; j < m; j++) {
-      const x = v[i + j]! - v[i + j - 1]!;
-      d[j] = x;
-      if (x < min) min = x;
+    for (let w = 0, j = 0; w < MINIBLOCKS; w++) {
+      let max = -Infinity;
+      for (const e = Math.min(j + PER_MINIBLOCK, m); j < e; j++) {
+        const x = v[i + j]! - v[i + j - 1]!;
+        d[j] = x;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      topsSafe[w] = max;
     }
+    for (let j = m; j < BLOCK; j++) d[j] = min; // the last miniblock padded: excess 0
     at = zigzagDoubleAt(b, at, min);
     const widthsAt = at;
     at += MINIBLOCKS;
@@ -298,31 +305,63 @@ function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Fl
         b[widthsAt + w] = 0; // not needed: no body
         continue;
       }
-      const end = Math.min(first + PER_MINIBLOCK, m);
-      let top = 0;
-      for (let j = first; j < end; j++) {
-        const z = d[j]! - min;
-        d[j] = z;
-        if (z > top) top = z;
-      }
-      for (let j = end; j < first + PER_MINIBLOCK; j++) d[j] = 0; // the last miniblock padded with zeros
+      const top = topsSafe[w]! - min;
       const width = top < 4294967296 ? 32 - Math.clz32(top) : 64 - Math.clz32(Math.floor(top / 4294967296));
       b[widthsAt + w] = width;
-      if (width === 0) continue;
-      if (width <= 32) {
-        for (let j = first; j < first + PER_MINIBLOCK; j++) lo[j] = d[j]!; // below 2^32: wraps to int32 as stored
-      } else {
-        for (let j = first; j < first + PER_MINIBLOCK; j++) {
-          const z = d[j]!;
-          const h = Math.floor(z / 4294967296);
-          hi[j] = h;
-          lo[j] = z - h * 4294967296;
-        }
-      }
-      at = pack64(b, at, lo, hi, first, width);
+      if (width > 32) at = packWide(b, at, d, first, min, width - 32);
+      else if (width > 0) at = packNarrow(b, at, d, first, min, width);
     }
   }
   return at;
+}
+
+const topsSafe = new Float64Array(MINIBLOCKS); // blocksSafe's miniblocks' greatest deltas
+
+/** A miniblock's 32 excesses (d[j] - min, below 2^32) in width bits each, LSB first at b[at]; returns where they ended. */
+function packNarrow(b: Uint8Array, at: number, d: Float64Array, first: number, min: number, width: number): number {
+  let word = 0; // the next 32 bits out, filled from the bottom
+  let filled = 0; // bits of word in use (< 32)
+  for (let j = first; j < first + PER_MINIBLOCK; j++) {
+    const x = (d[j]! - min) | 0; // below 2^32: wraps to int32, the same bits
+    word |= x << filled;
+    filled += width;
+    if (filled >= 32) {
+      at = put32(b, at, word);
+      filled -= 32;
+      word = filled === 0 ? 0 : x >>> (width - filled); // x's bits that did not fit
+    }
+  }
+  return at; // 32 values: a whole number of words, nothing pending
+}
+
+/** A miniblock's 32 excesses (d[j] - min, 2^32 or more) as their low 32 bits, then their high hiBits, LSB first at b[at]; returns where they ended. */
+function packWide(b: Uint8Array, at: number, d: Float64Array, first: number, min: number, hiBits: number): number {
+  let word = 0;
+  let filled = 0;
+  for (let j = first; j < first + PER_MINIBLOCK; j++) {
+    const z = d[j]! - min;
+    const h = Math.floor(z / 4294967296);
+    const l = (z - h * 4294967296) | 0;
+    at = put32(b, at, word | (l << filled)); // a whole low word always completes one
+    word = filled === 0 ? 0 : l >>> (32 - filled);
+    word |= h << filled;
+    filled += hiBits;
+    if (filled >= 32) {
+      at = put32(b, at, word);
+      filled -= 32;
+      word = filled === 0 ? 0 : h >>> (hiBits - filled);
+    }
+  }
+  return at;
+}
+
+/** word as 4 little-endian bytes at b[at]; returns at + 4. */
+function put32(b: Uint8Array, at: number, word: number): number {
+  b[at] = word;
+  b[at + 1] = word >>> 8;
+  b[at + 2] = word >>> 16;
+  b[at + 3] = word >>> 24;
+  return at + 4;
 }
 
 /** zigzag64At of an integer given as a double (exact: |x| < 2^53). */
