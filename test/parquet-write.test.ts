@@ -418,6 +418,61 @@ describe("parquetSink", () => {
     expect(Number(stats.null_count)).toBe(want[0]!.slice(0, Number(metadata.row_groups[0]!.num_rows)).filter((v) => v === null).length);
   });
 
+  it("double statistics: nulls skipped, the first value strictly below (above) all before it wins, so -0 and 0 keep the one seen first", async () => {
+    // One column per case, each written as pages (batches) of its own; one row group holds them all.
+    const cases: number[][][] = [
+      [
+        [3, -2.5, 7],
+        [1, 9.5],
+      ], // no null, no zero: the common page
+      [
+        [0, 1, 2],
+        [-0, 3],
+      ], // 0 seen first: min stays 0 (-0 is not below it)
+      [
+        [-0, 1, 2],
+        [0, 3],
+      ], // -0 first: stays -0
+      [[1, 0], [-0]], // 0 first within a page, -0 on a later page
+      [[-1, -0], [0]], // max: -0 first, then 0 (not above it)
+      [[-3, 0, -0], [-2]], // max 0 and -0 on one page
+      [[2, 0, -0, 1]], // min: 0 then -0 on one page: 0
+      [[-2, -0, 0, -1]], // max: -0 then 0 on one page: -0
+      [
+        [NaN, 2, NaN],
+        [NaN, NaN],
+        [5, -1],
+      ], // nulls in pages, a page of nulls only
+      [[NaN, -0, NaN, 0], [NaN]], // nulls and both zeros
+      [[Infinity, -Infinity], [1]],
+      [[NaN, NaN]], // nothing but nulls: no min/max
+    ];
+    const columns: OutColumn[] = cases.map((_, j) => ({ name: `c${j}`, kind: "double" }));
+    const pages = Math.max(...cases.map((c) => c.length));
+    const batches = [];
+    for (let p = 0; p < pages; p++) {
+      const n = Math.max(...cases.map((c) => c[p]?.length ?? 0));
+      // Shorter pages are padded with nulls, which the rule skips.
+      batches.push({ n, values: cases.map((c) => Float64Array.from({ length: n }, (_, r) => c[p]?.[r] ?? NaN)) });
+    }
+    const { metadata } = await write("double-stats.parquet", columns, batches);
+    const show = (x: unknown) => (Object.is(x, -0) ? "-0" : String(x));
+    for (const [j, c] of cases.entries()) {
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of c.flat()) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      const stats = chunkMeta(metadata, `c${j}`)[0]!.statistics!;
+      if (min > max) expect([stats.min_value, stats.max_value], `c${j}`).toEqual([undefined, undefined]);
+      else {
+        expect(Object.is(stats.min_value, min), `c${j} min ${show(stats.min_value)}, want ${show(min)}`).toBe(true);
+        expect(Object.is(stats.max_value, max), `c${j} max ${show(stats.max_value)}, want ${show(max)}`).toBe(true);
+      }
+    }
+  });
+
   it("a double dictionary gives up mid-chunk (values stop repeating) and at its entry limit: earlier pages keep it, later ones are PLAIN", async () => {
     const page = 8192;
     // switch: three pages of 100 values, then three of unique ones. limit: each value twice, 70,000 of them.

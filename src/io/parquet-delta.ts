@@ -275,12 +275,12 @@ export function deltaPackedSafe(buf: Bytes, v: Float64Array, k: number, s: Delta
   const start = buf.n;
   const b = headerBuffer(buf, k);
   const at = k > 0 ? zigzagDoubleAt(b, buf.n, v[0]!) : varintAt(b, buf.n, 0);
-  buf.n = blocksSafe(b, at, v, k, s.d);
+  buf.n = blocksSafe(b, new DataView(b.buffer, b.byteOffset, b.length), at, v, k, s.d);
   return buf.n - start;
 }
 
 /** deltaPackedSafe's blocks at b[at]; returns where they ended. */
-function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Float64Array): number {
+function blocksSafe(b: Uint8Array, dv: DataView, at: number, v: Float64Array, k: number, d: Float64Array): number {
   for (let i = 1; i < k; i += BLOCK) {
     const m = Math.min(BLOCK, k - i); // deltas in this block
     // The deltas, their least, and each miniblock's greatest: its bit width is that of (greatest - least).
@@ -308,8 +308,8 @@ function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Fl
       const top = topsSafe[w]! - min;
       const width = top < 4294967296 ? 32 - Math.clz32(top) : 64 - Math.clz32(Math.floor(top / 4294967296));
       b[widthsAt + w] = width;
-      if (width > 32) at = packWide(b, at, d, first, min, width - 32);
-      else if (width > 0) at = packNarrow(b, at, d, first, min, width);
+      if (width > 32) at = packWide(dv, at, d, first, min, width - 32);
+      else if (width > 0) at = packNarrow(dv, at, d, first, min, width);
     }
   }
   return at;
@@ -318,7 +318,7 @@ function blocksSafe(b: Uint8Array, at: number, v: Float64Array, k: number, d: Fl
 const topsSafe = new Float64Array(MINIBLOCKS); // blocksSafe's miniblocks' greatest deltas
 
 /** A miniblock's 32 excesses (d[j] - min, below 2^32) in width bits each, LSB first at b[at]; returns where they ended. */
-function packNarrow(b: Uint8Array, at: number, d: Float64Array, first: number, min: number, width: number): number {
+function packNarrow(b: DataView, at: number, d: Float64Array, first: number, min: number, width: number): number {
   let word = 0; // the next 32 bits out, filled from the bottom
   let filled = 0; // bits of word in use (< 32)
   for (let j = first; j < first + PER_MINIBLOCK; j++) {
@@ -335,7 +335,7 @@ function packNarrow(b: Uint8Array, at: number, d: Float64Array, first: number, m
 }
 
 /** A miniblock's 32 excesses (d[j] - min, 2^32 or more) as their low 32 bits, then their high hiBits, LSB first at b[at]; returns where they ended. */
-function packWide(b: Uint8Array, at: number, d: Float64Array, first: number, min: number, hiBits: number): number {
+function packWide(b: DataView, at: number, d: Float64Array, first: number, min: number, hiBits: number): number {
   let word = 0;
   let filled = 0;
   for (let j = first; j < first + PER_MINIBLOCK; j++) {
@@ -356,11 +356,8 @@ function packWide(b: Uint8Array, at: number, d: Float64Array, first: number, min
 }
 
 /** word as 4 little-endian bytes at b[at]; returns at + 4. */
-function put32(b: Uint8Array, at: number, word: number): number {
-  b[at] = word;
-  b[at + 1] = word >>> 8;
-  b[at + 2] = word >>> 16;
-  b[at + 3] = word >>> 24;
+function put32(b: DataView, at: number, word: number): number {
+  b.setInt32(at, word, true);
   return at + 4;
 }
 

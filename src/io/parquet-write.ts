@@ -394,6 +394,21 @@ function definitionLevels(values: OutValues, n: number, levels: Uint8Array): num
 
 /** Doubles (NaN = null): null count, min/max; with nulls, levels and the present values packed into s.f64. */
 function scanDoubles(c: Chunk, values: Float64Array, n: number, s: Scratch): number {
+  // Most pages: Math.min/max, which V8 compiles without a branch per value. They differ from the
+  // statistics' rule (nulls skipped; the first value strictly below or above the others wins) only with
+  // a NaN present (they return NaN) or -0 against 0 at an end: such pages take the loop below.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let r = 0; r < n; r++) {
+    const v = values[r]!;
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (lo === lo && lo !== 0 && hi !== 0) {
+    if (lo < c.min) c.min = lo;
+    if (hi > c.max) c.max = hi;
+    return 0;
+  }
   let nulls = 0;
   let min = c.min;
   let max = c.max;
@@ -432,8 +447,8 @@ function scanTimestamps(c: Chunk, values: Float64Array, n: number, s: Scratch): 
     const v = values[r]!;
     if (v !== v) continue;
     const us = Math.round(v * 1000);
-    if (us < min) min = us;
-    if (us > max) max = us;
+    min = Math.min(min, us); // (-0 and 0 are the same INT64)
+    max = Math.max(max, us);
     micros[k++] = us;
   }
   pageRange(c, s, min, max);
