@@ -97,7 +97,8 @@ function clobber(v: OutBatch["values"][number]): void {
 }
 
 function scratch(): Out {
-  const out = { buf: Buffer.alloc(256), pos: 0 } as Out;
+  const buf = Buffer.alloc(256);
+  const out = { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.length), pos: 0 } as Out;
   out.ascii = (s: string) => {
     for (let i = 0; i < s.length; i++) out.buf[out.pos++] = s.charCodeAt(i);
   };
@@ -290,6 +291,41 @@ describe.each(SINKS)("%s writes exactly the cell strings", (_, sink) => {
     const text = reference(columns, batches);
     expect(await written(sink(), columns, batches)).toBe(text);
     expect(await written(sink(), columns, batches, true)).toBe(text);
+  });
+
+  it("timestamps: every second of a day, days from year 1 to 9999 and past it, before 1970, milliseconds and fractions", async () => {
+    const columns: OutColumn[] = [{ name: "t", kind: "timestamp" }];
+    const day = Date.UTC(2021, 0, 1);
+    const t = Array.from({ length: 86400 }, (_, i) => day + i * 1000);
+    const rand = rng(7);
+    for (let i = 0; i < 20_000; i++) t.push(Math.floor((rand() * 2 - 1) * 2.6e14) * 1000); // ~-6300..10200: 5-digit and negative years too
+    for (const y of [1, 99, 999, 1000, 1899, 1969, 1970, 2038, 9999, 10000, 99999]) t.push(Date.UTC(y, 0, 1), Date.UTC(y, 11, 31, 23, 59, 59));
+    t.push(-1000, -1, 0.5, 1.25, 999, 1001, day + 86399999, 8.64e15, -8.64e15, 8.64e15 - 1000, -8.64e15 + 1000);
+    const batches = [{ n: t.length, values: [Float64Array.from(t)] }];
+    expect(await written(sink(), columns, batches)).toBe(reference(columns, batches));
+  });
+
+  it("long cells at a piece's end followed by small ones, and rows wider than a piece", async () => {
+    const n = 5000;
+    const rand = rng(3);
+    const narrow: OutColumn[] = [
+      { name: "s", kind: "string" },
+      { name: "x", kind: "double" },
+      { name: "t", kind: "timestamp" },
+      { name: "id", kind: "string" },
+    ];
+    // Dictionary cells and an id's prefix ask for exactly their own length: each may end right at a piece's end.
+    const long = Array.from({ length: 300 }, (_, i) => String.fromCharCode(97 + (i % 26)).repeat(1 + Math.floor(rand() * 3000)));
+    const s = { dictionary: long, indices: Int32Array.from({ length: n }, () => Math.floor(rand() * long.length)) };
+    const x = Float64Array.from({ length: n }, () => -rand() / 3);
+    const t = Float64Array.from({ length: n }, () => Math.floor(rand() * 2e12) * 1000);
+    const ids = { prefix: "x".repeat(1 + Math.floor(rand() * 100)), numbers: Float64Array.from({ length: n }, (_, i) => i * 1e9) };
+    const narrowBatches = [{ n, values: [s, x, t, ids] }];
+    expect(await written(sink(), narrow, narrowBatches)).toBe(reference(narrow, narrowBatches));
+    const m = 1500; // a row of small cells takes more than one piece's room
+    const wide: OutColumn[] = Array.from({ length: m }, (_, j) => ({ name: `c${j}`, kind: "double" }));
+    const wideBatches = [{ n: 40, values: Array.from({ length: m }, (_, j) => Float64Array.from({ length: 40 }, (_, i) => -(i * m + j) / 7e7)) }];
+    expect(await written(sink(), wide, wideBatches)).toBe(reference(wide, wideBatches));
   });
 
   it("no rows: the header alone", async () => {

@@ -22,8 +22,13 @@ const K_GUESS = Int16Array.from({ length: 2048 }, (_, e) => 16 - Math.floor((e -
 const SPLIT = 134217729; // 2^27 + 1, Veltkamp's splitter
 /** 10^i as int32, i <= 9. */
 const STEPS = Int32Array.from({ length: 10 }, (_, i) => 10 ** i);
-/** "00".."99" as byte pairs. */
-const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : ((i >> 1) / 10) | 0));
+/** "0000".."9999" as little-endian words of four bytes: four digits in one store. */
+export const QUADS = Uint32Array.from({ length: 10000 }, (_, i) => ascii32(String(i).padStart(4, "0")));
+
+/** Four ASCII characters as the little-endian word that stores them in order. */
+export function ascii32(s: string): number {
+  return (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
+}
 
 /** x (not NaN) as String(x) writes it. */
 export function writeShortest(out: Out, x: number): void {
@@ -38,8 +43,8 @@ function fast(out: Out, x: number): boolean {
   }
   const a = x < 0 ? -x : x;
   if (!(a >= 1e-4 && a < 1e17)) return false;
-  bits[0] = a;
-  const high = words[1]!;
+  bits[0] = x;
+  const high = words[1]!; // with x's sign bit
   const low = words[0]!;
   const exp = (high >>> 20) & 0x7ff;
   let k = K_GUESS[exp]!;
@@ -73,8 +78,8 @@ function fast(out: Out, x: number): boolean {
   if (dMax === upper && !inclusive) dMax--;
   if (dMin > dMax) return false;
 
-  // hi = hiA * 1e8 + hiB, both exact (and int32: hiA <= 1e9).
-  let hiA = Math.floor(hi / 1e8);
+  // hi = hiA * 1e8 + hiB, both exact (and int32: hiA <= 1e9); the product's floor is off by one at most.
+  let hiA = Math.floor(hi * 1e-8);
   let hiB = (hi - hiA * 1e8) | 0;
   if (hiB < 0) {
     hiA--;
@@ -86,22 +91,36 @@ function fast(out: Out, x: number): boolean {
   // The candidate with the most trailing zeros: levels of 10, 100, ... while a multiple of that is in
   // [dMin, dMax] (from 100 on there is at most one: the interval is under 23 units wide). Each level's
   // divisor is a constant (a remainder by a constant is a multiplication; by a variable, a division).
+  // Among several, the closest to v (lo), then the one whose last significant digit is even.
   const low0 = (hiB + dMin + 1e8) | 0; // the lowest candidate's last 8 digits, plus 1e8: never negative
   let zeros = 0;
-  let step = 1;
   let best = dMin;
   let r = low0 % 10;
   let first = r === 0 ? dMin : dMin + 10 - r;
-  if (first <= dMax) {
+  if (first > dMax) {
+    // No multiple of ten: the integer nearest to lo, kept inside the interval; a tie is left to String(x).
+    best = Math.round(lo);
+    if (best - lo === 0.5) return false;
+    if (best < dMin) best = dMin;
+    else if (best > dMax) best = dMax;
+  } else {
     zeros = 1;
-    step = 10;
     best = first;
     r = low0 % 100;
     first = r === 0 ? dMin : dMin + 100 - r;
-    if (first <= dMax) {
+    if (first > dMax) {
+      // Up to three multiples of ten.
+      let bestDist = Math.abs(best - lo);
+      for (let d = best + 10; d <= dMax; d += 10) {
+        const dist = Math.abs(d - lo);
+        if (dist < bestDist || (dist === bestDist && (((hiB + d + 1e8) / 10) & 1) === 0)) {
+          best = d;
+          bestDist = dist;
+        }
+      }
+    } else {
       // Rare from here on (a decimal of 15 digits or fewer): the levels from 1000 up, by the table.
       zeros = 2;
-      step = 100;
       best = first;
       while (zeros < 8) {
         const m = STEPS[zeros + 1]!;
@@ -109,19 +128,7 @@ function fast(out: Out, x: number): boolean {
         first = r === 0 ? dMin : dMin + m - r;
         if (first > dMax) break;
         zeros++;
-        step = m;
         best = first;
-      }
-    }
-  }
-  if (zeros <= 1) {
-    // Several candidates: the closest to v (lo), then the one whose last significant digit is even.
-    let bestDist = Math.abs(best - lo);
-    for (let d = best + step; d <= dMax; d += step) {
-      const dist = Math.abs(d - lo);
-      if (dist < bestDist || (dist === bestDist && (((hiB + d + 1e8) / step) & 1) === 0)) {
-        best = d;
-        bestDist = dist;
       }
     }
   }
@@ -148,13 +155,14 @@ function fast(out: Out, x: number): boolean {
   // the room every cell has takes otherwise); out.pos then ends the number after its last significant one.
   const b = out.buf;
   let p = out.pos;
-  if (x < 0) b[p++] = 45;
+  b[p] = 45; // "-", kept only for a negative x (no branch on the sign)
+  p += high >>> 31;
   if (n >= sig) {
-    allDigits(b, p, bestA, bestB, nd);
+    allDigits(out.view, b, p, bestA, bestB, nd);
     out.pos = p + n;
   } else if (n > 0) {
     // The digits one place to the right, then the integer part moved back over the point's place.
-    allDigits(b, p + 1, bestA, bestB, nd);
+    allDigits(out.view, b, p + 1, bestA, bestB, nd);
     for (let i = 0; i < n; i++) b[p + i] = b[p + i + 1]!;
     b[p + n] = 46;
     out.pos = p + sig + 1;
@@ -162,46 +170,38 @@ function fast(out: Out, x: number): boolean {
     b[p++] = 48;
     b[p++] = 46;
     for (let i = n; i < 0; i++) b[p++] = 48;
-    allDigits(b, p, bestA, bestB, nd);
+    allDigits(out.view, b, p, bestA, bestB, nd);
     out.pos = p + sig;
   }
   return true;
 }
 
 /** The nd (16..18) digits of a * 1e8 + c at b[at..]: c's eight, and a's (its 8..10 digits) before them. */
-function allDigits(b: Uint8Array, at: number, a: number, c: number, nd: number): void {
+function allDigits(view: DataView, b: Uint8Array, at: number, a: number, c: number, nd: number): void {
   const end = at + nd;
-  eightDigits(b, end - 8, c);
-  if (nd === 16) {
-    eightDigits(b, at, a);
-    return;
+  eightDigits(view, end - 8, c);
+  let t = a;
+  if (nd !== 16) {
+    const top = (a / 1e8) | 0; // 1..10
+    t = a - top * 1e8;
+    if (top < 10) b[at] = 48 + top;
+    else {
+      b[at] = 49;
+      b[at + 1] = 48;
+    }
   }
-  const top = (a / 1e8) | 0; // 1..10
-  eightDigits(b, end - 16, a - top * 1e8);
-  if (top < 10) b[at] = 48 + top;
-  else {
-    b[at] = 49;
-    b[at + 1] = 48;
-  }
+  eightDigits(view, end - 16, t);
 }
 
-/** v (0 <= v < 1e8) as exactly eight digits at b[at..at + 7]: two halves of four, two pairs each. */
-function eightDigits(b: Uint8Array, at: number, v: number): void {
+/** v (0 <= v < 1e8) as exactly eight digits at at..at + 7: two stores of four. */
+function eightDigits(view: DataView, at: number, v: number): void {
   const h = (v / 10000) | 0;
-  const l = v - h * 10000;
-  const h1 = (h / 100) | 0;
-  const h2 = h - h1 * 100;
-  const l1 = (l / 100) | 0;
-  const l2 = l - l1 * 100;
-  b[at] = PAIRS[2 * h1]!;
-  b[at + 1] = PAIRS[2 * h1 + 1]!;
-  b[at + 2] = PAIRS[2 * h2]!;
-  b[at + 3] = PAIRS[2 * h2 + 1]!;
-  b[at + 4] = PAIRS[2 * l1]!;
-  b[at + 5] = PAIRS[2 * l1 + 1]!;
-  b[at + 6] = PAIRS[2 * l2]!;
-  b[at + 7] = PAIRS[2 * l2 + 1]!;
+  view.setUint32(at, QUADS[h]!, true);
+  view.setUint32(at + 4, QUADS[v - h * 10000]!, true);
 }
+
+/** The platform's byte order: a Uint32Array's words stored through a DataView as they lie in memory. */
+const NATIVE_LE = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** Entries of a NumberCache (a power of two) and the bytes kept per entry (longer texts are not kept). */
 const CACHE_BITS = 14;
@@ -219,13 +219,15 @@ const TRIAL = 1 << 16;
 export class NumberCache {
   private readonly keys = new Float64Array(1 << CACHE_BITS).fill(Number.NaN);
   private readonly lens = new Uint8Array(1 << CACHE_BITS);
+  /** Each entry's bytes as STRIDE / 4 little-endian words (copied out a word at a time). */
   private readonly bytes = new Uint8Array(STRIDE << CACHE_BITS);
+  private readonly words = new Uint32Array(this.bytes.buffer);
   private lookups = 0;
   private hits = 0;
 
   constructor(private on: boolean) {}
 
-  /** x (not NaN) as writeShortest writes it. */
+  /** x (not NaN) as writeShortest writes it (up to 3 bytes past the number may be overwritten: out has room). */
   write(out: Out, x: number): void {
     if (!this.on) {
       writeShortest(out, x);
@@ -233,14 +235,13 @@ export class NumberCache {
     }
     bits[0] = x;
     const h = Math.imul(words[0]! ^ words[1]!, 0x9e3779b1) >>> (32 - CACHE_BITS);
-    const b = out.buf;
     let p = out.pos;
-    const from = h * STRIDE;
     if (this.keys[h] === x) {
       const n = this.lens[h]!;
-      const src = this.bytes;
-      for (let i = 0; i < n; i++) b[p++] = src[from + i]!;
-      out.pos = p;
+      const src = this.words;
+      const v = out.view;
+      for (let i = h * (STRIDE / 4), end = p + n; p < end; p += 4) v.setUint32(p, src[i++]!, NATIVE_LE);
+      out.pos += n;
       this.hits++;
       this.lookups++;
       return;
@@ -251,7 +252,8 @@ export class NumberCache {
       this.keys[h] = x;
       this.lens[h] = n;
       const dst = this.bytes;
-      for (let i = 0; i < n; i++) dst[from + i] = b[p++]!;
+      const b = out.buf;
+      for (let i = h * STRIDE, end = i + n; i < end; i++) dst[i] = b[p++]!;
     }
     if (++this.lookups >= TRIAL && this.hits < TRIAL / 4) this.on = false;
   }

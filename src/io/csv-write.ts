@@ -8,22 +8,50 @@ import { openText } from "./sink.js";
 import { csvQuote, cellText } from "./text-write.js";
 import { formatTimestamp } from "./timestamp.js";
 import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
-import { NumberCache } from "./csv-number.js";
+import { ascii32, NumberCache } from "./csv-number.js";
+
+/** Longest cell an encoder writes without asking for room itself (numbers, timestamps, ids' digits). */
+const SMALL = 64;
 
 /** Bytes per output piece: large enough that each write is cheap, small enough to stay out of the old generation. */
 const PIECE = 1 << 16;
 
-/** An output buffer being filled; `flush` hands the full part to the file and starts a new buffer. */
+/**
+ * An output buffer being filled; a full one goes to `pending` and a new one starts. A row starts with
+ * room(0): `reserve` bytes, room for each of its cells' SMALL bytes and separators; a longer cell asks
+ * room() for its own length, which keeps the reserve behind it for the rest of the row.
+ */
 class Out {
-  buf: Buffer<ArrayBufferLike> = Buffer.allocUnsafe(PIECE);
+  buf!: Buffer<ArrayBufferLike>;
+  /** buf's bytes as a DataView: a few bytes (digits, a date) in one store. */
+  view!: DataView;
   pos = 0;
 
-  /** Room for `n` more bytes (a new, larger buffer when one cell is larger than a piece). */
-  room(n: number, pending: Buffer[]): void {
-    if (this.pos + n <= this.buf.length) return;
-    if (this.pos > 0) pending.push(this.buf.subarray(0, this.pos));
-    this.buf = Buffer.allocUnsafe(Math.max(PIECE, n));
+  /** reserve: the most a row of `columns` small cells takes (each cell SMALL bytes and its separator). */
+  constructor(
+    columns: number,
+    readonly reserve = columns * (SMALL + 1) + 1,
+  ) {
+    this.use(this.fresh(0));
+  }
+
+  /** A new buffer for n bytes and the reserve: a piece, or more for a large cell or a wide row. */
+  fresh(n: number): Buffer {
+    return Buffer.allocUnsafe(Math.max(PIECE, 8 * this.reserve, n + this.reserve));
+  }
+
+  /** Writes go to buf from pos 0 on. */
+  use(buf: Buffer<ArrayBufferLike>): void {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.pos = 0;
+  }
+
+  /** Room for `n` more bytes and the reserve after them (a new buffer when they do not fit). */
+  room(n: number, pending: Buffer[]): void {
+    if (this.pos + n + this.reserve <= this.buf.length) return;
+    if (this.pos > 0) pending.push(this.buf.subarray(0, this.pos));
+    this.use(this.fresh(n));
   }
 
   text(s: string, pending: Buffer[]): void {
@@ -70,9 +98,6 @@ class Out {
   }
 }
 
-/** Longest cell an encoder writes without asking for room itself (numbers, timestamps, ids' digits). */
-const SMALL = 64;
-
 /** Writes row r of one column into out (room for SMALL bytes is there; longer cells ask for their own). */
 type Encoder = (out: Out, r: number, pending: Buffer[]) => void;
 
@@ -93,7 +118,7 @@ function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encod
     const { numbers } = values;
     return (out, r, pending) => {
       const v = numbers[r]!;
-      out.room(prefix.length + SMALL, pending);
+      out.room(prefix.length, pending); // the digits are a small cell's
       out.bytes(prefix);
       if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) out.uint(v);
       else out.ascii(String(v));
@@ -152,17 +177,30 @@ function cellOf(kind: ColumnKind): (v: unknown) => string {
   return (v) => csvQuote(cellText(v, kind));
 }
 
+const pad2 = (n: number) => String(n).padStart(2, "0");
+/** The time of day by ten-minute step (secs / 600: h * 6 + tens of minutes): "HH:M" as a word. */
+const TIME_HM = Uint32Array.from({ length: 144 }, (_, i) => ascii32(`${pad2((i / 6) | 0)}:${i % 6}`));
+/** The rest of a ten-minute step (0..599 s: minute's digit * 60 + seconds): "M:SS" as a word. */
+const TIME_MS = Uint32Array.from({ length: 600 }, (_, i) => ascii32(`${(i / 60) | 0}:${pad2(i % 60)}`));
+
 /**
- * formatTimestamp's bytes without its strings: the date part is formatted once per day, the time of day
- * from digits; milliseconds, and instants outside the plain range, go through formatTimestamp itself.
+ * formatTimestamp's bytes without its strings: the date part is formatted once per day and written as
+ * words, the time of day as two words from tables; milliseconds, and instants outside the plain range,
+ * go through formatTimestamp itself.
  */
 function timestampWriter(): (out: Out, ms: number) => void {
   let lastDay = Number.NaN;
   let date = Buffer.alloc(0);
+  // "YYYY-MM-DD " (11 bytes, years 0..9999) as words: "YYYY", "-MM-", "-DD " (the last from byte 7 on).
+  let plain = false;
+  let w0 = 0;
+  let w1 = 0;
+  let w2 = 0;
   return (out, ms) => {
     const day = Math.floor(ms / 86400000);
     const rem = ms - day * 86400000;
-    if (!(Math.abs(ms) < 8.64e15) || rem !== Math.floor(rem / 1000) * 1000) {
+    const secs = (rem / 1000) | 0;
+    if (!(Math.abs(ms) < 8.64e15) || secs * 1000 !== rem) {
       out.ascii(formatTimestamp(ms));
       return;
     }
@@ -170,23 +208,28 @@ function timestampWriter(): (out: Out, ms: number) => void {
       lastDay = day;
       const s = formatTimestamp(day * 86400000);
       date = Buffer.from(s.slice(0, s.length - 8), "latin1"); // "YYYY-MM-DD "
+      plain = date.length === 11;
+      if (plain) {
+        w0 = date.readUInt32LE(0);
+        w1 = date.readUInt32LE(4);
+        w2 = date.readUInt32LE(7);
+      }
     }
-    out.bytes(date);
-    const secs = rem / 1000;
-    const h = (secs / 3600) | 0;
-    const m = ((secs - h * 3600) / 60) | 0;
-    const s = secs - h * 3600 - m * 60;
-    const b = out.buf;
+    const tens = (secs / 600) | 0;
+    const v = out.view;
     let p = out.pos;
-    b[p++] = 48 + ((h / 10) | 0);
-    b[p++] = 48 + (h % 10);
-    b[p++] = 58;
-    b[p++] = 48 + ((m / 10) | 0);
-    b[p++] = 48 + (m % 10);
-    b[p++] = 58;
-    b[p++] = 48 + ((s / 10) | 0);
-    b[p++] = 48 + (s % 10);
-    out.pos = p;
+    if (plain) {
+      v.setUint32(p, w0, true);
+      v.setUint32(p + 4, w1, true);
+      v.setUint32(p + 7, w2, true);
+      p += 11;
+    } else {
+      out.bytes(date);
+      p = out.pos;
+    }
+    v.setUint32(p, TIME_HM[tens]!, true);
+    v.setUint32(p + 4, TIME_MS[secs - tens * 600]!, true);
+    out.pos = p + 8;
   };
 }
 
@@ -196,10 +239,11 @@ function timestampWriter(): (out: Out, ms: number) => void {
  */
 export class CsvEncoder {
   private readonly caches: ColumnCache[];
-  private readonly out = new Out();
+  private readonly out: Out;
   private readonly rows: RowLoop;
 
   constructor(private readonly columns: readonly OutColumn[]) {
+    this.out = new Out(columns.length);
     this.caches = columns.map((c) => ({ dicts: new Map(), numbers: new NumberCache(c.kind === "double") }));
     this.rows = rowLoop(columns.length);
   }
@@ -211,8 +255,7 @@ export class CsvEncoder {
     // The batch's last part goes now (the caller may reuse its arrays; the bytes are ours).
     if (out.pos > 0) {
       pending.push(out.buf.subarray(0, out.pos));
-      out.buf = Buffer.allocUnsafe(PIECE);
-      out.pos = 0;
+      out.use(out.fresh(0));
     }
   }
 
@@ -223,14 +266,12 @@ export class CsvEncoder {
   encodeInto(batch: OutBatch, into: Buffer, pending: Buffer[]): number {
     const { out } = this;
     const spare = out.buf;
-    out.buf = into;
-    out.pos = 0;
+    out.use(into);
     this.rows(out, batch.n, pending, this.encoders(batch));
     const n = out.pos;
     const fitted = out.buf === into;
     if (!fitted) pending.push(out.buf.subarray(0, n));
-    out.buf = spare;
-    out.pos = 0;
+    out.use(spare);
     return fitted ? n : -1;
   }
 
@@ -273,11 +314,11 @@ type RowLoop = (out: Out, n: number, pending: Buffer[], enc: Encoder[]) => void;
  */
 function rowLoop(m: number): RowLoop {
   const names = Array.from({ length: m }, (_, j) => `e${j}`);
-  const cells = names.map((e, j) => `out.room(${SMALL + 1}, pending);${j > 0 ? " out.buf[out.pos++] = 44;" : ""} ${e}(out, r, pending);`);
+  const cells = names.map((e, j) => `${j > 0 ? "out.buf[out.pos++] = 44; " : ""}${e}(out, r, pending);`);
   const body = `const [${names.join(", ")}] = enc;
 for (let r = 0; r < n; r++) {
+  out.room(0, pending);
   ${cells.join("\n  ")}
-  out.room(1, pending);
   out.buf[out.pos++] = 10;
 }`;
   return new Function("out", "n", "pending", "enc", body) as RowLoop;
