@@ -52,10 +52,10 @@ async function up(url) {
 }
 
 /** One fresh process of server spec: the four letters of its tick literal's feedback. */
-async function sample(spec, flags) {
+async function sample(spec, flags, scriptArgs) {
   const port = await freePort();
-  const argv =
-    spec === "echo" ? [join(root, "bench/serve-echo.mjs")] : [join(resolve(spec), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"];
+  const script = spec === "echo" ? join(root, "bench/serve-echo.mjs") : spec.endsWith(".mjs") ? resolve(spec) : null;
+  const argv = script ? [script, ...scriptArgs] : [join(resolve(spec), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"];
   const outPath = join(dir, "stdout");
   const fd = openSync(outPath, "w");
   const child = spawn(process.execPath, ["--allow-natives-syntax", "-r", probe, ...flags, ...argv], {
@@ -65,8 +65,8 @@ async function sample(spec, flags) {
   closeSync(fd);
   const exited = new Promise((res) => child.on("close", res));
   const out = () => readFileSync(outPath, "utf8");
-  while (spec === "echo" && !out().includes("\n")) await sleep(10);
-  const url = spec === "echo" ? `http://127.0.0.1:${JSON.parse(out().split("\n")[0]).port}/` : `http://127.0.0.1:${port}/predict`;
+  while (script && !out().includes("\n")) await sleep(10);
+  const url = script ? `http://127.0.0.1:${JSON.parse(out().split("\n")[0]).port}/` : `http://127.0.0.1:${port}/predict`;
   await up(url);
   if (Number(args.load) > 0) {
     const r = spawnSync("wrk", ["-t1", "-c50", `-d${args.load}s`, "-s", join(root, "bench/serve-post.lua"), url], { encoding: "utf8" });
@@ -85,12 +85,13 @@ async function sample(spec, flags) {
 const specs = positionals.length ? positionals : [`ridepred=${root}`, "echo"];
 const servers = specs.map((s) => {
   const [name, rest] = s === "echo" ? ["echo", "echo"] : s.split(/=(.*)/s);
-  const [dir, ...flags] = rest.split(" ");
-  return { name, dir, flags, seen: [] };
+  const [tree, ...words] = rest.split(" ");
+  const cut = words.indexOf("--");
+  return { name, tree, flags: cut < 0 ? words : words.slice(0, cut), scriptArgs: cut < 0 ? [] : words.slice(cut + 1), seen: [] };
 });
 for (let run = 1; run <= Number(args.runs); run++) {
   for (const s of servers) {
-    const st = await sample(s.dir, s.flags);
+    const st = await sample(s.tree, s.flags, s.scriptArgs);
     s.seen.push(st);
     process.stderr.write(`run ${run} ${s.name}: ${st}${st.includes("M") ? " (slow state)" : ""}, load ${loadavg()[0].toFixed(1)}\n`);
   }
