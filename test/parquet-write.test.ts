@@ -267,6 +267,31 @@ describe("parquetSink", () => {
     expect(metadata.row_groups[0]!.columns[0]!.meta_data!.encodings).toContain("RLE_DICTIONARY");
   });
 
+  it("a one-entry dictionary column (model_version): pages of every size as one run, a null row, another entry; DuckDB and hyparquet read it back", async () => {
+    const pages: [number, string, number?][] = [
+      [1, "v1"],
+      [7, "v1"],
+      [8, "v1"],
+      [9, "v1"],
+      [8192, "v1"],
+      [100, "v1", 50], // row 50 null
+      [20, "v2"], // a one-entry dictionary whose entry is not the chunk's first
+      [1000, "v2"],
+      [10, "v2"], // a new row group: now its first entry
+      [5, "v1"],
+    ];
+    const batches = pages.map(([n, entry, nullAt]) => {
+      const indices = new Int32Array(n);
+      if (nullAt !== undefined) indices[nullAt] = -1;
+      return { n, values: [{ dictionary: [entry], indices }] };
+    });
+    const { path, rows, metadata } = await write("one-entry.parquet", [{ name: "model_version", kind: "string" }], batches, { rowGroupRows: 9000 });
+    expect(metadata.row_groups.length).toBe(2);
+    const expected = pages.flatMap(([n, entry, nullAt]) => Array.from({ length: n }, (_, r) => (r === nullAt ? null : entry)));
+    expect(rows.map((r) => r.model_version)).toEqual(expected);
+    expect((await fromDuckDB(`SELECT model_version AS v FROM read_parquet('${path}')`)).map((r) => r.v)).toEqual(expected);
+  });
+
   it("stops using a dictionary for unique strings, and keeps it for repeated ones", async () => {
     const n = 8192;
     const unique = Array.from({ length: n }, (_, i) => `u${i * 7919}`);

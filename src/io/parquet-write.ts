@@ -712,6 +712,12 @@ function scanDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): numbe
   const idx = s.i32;
   const map = c.map!;
   const indices = col.indices;
+  if (map.length === 1 && map[0] === 0 && allZero(indices, n)) {
+    // A constant column (model_version): every row is the chunk's entry 0, which indexData writes as one run.
+    if (n < 8) idx.fill(0, 0, n);
+    s.top = 0;
+    return 0;
+  }
   let k = 0;
   let top = 0; // the indices OR-ed: the same highest bit as their largest, which is all indexData needs
   for (let r = 0; r < n; r++) {
@@ -724,6 +730,13 @@ function scanDictColumn(c: Chunk, col: DictColumn, n: number, s: Scratch): numbe
   s.top = top;
   if (k < n) for (let r = 0; r < n; r++) s.levels[r] = indices[r]! < 0 || map[indices[r]!]! < 0 ? 0 : 1;
   return n - k;
+}
+
+/** Whether a[0..n) are all 0 (their OR is 0: no other value, -1 included, has no bit set). */
+function allZero(a: Int32Array, n: number): boolean {
+  let or = 0;
+  for (let r = 0; r < n; r++) or |= a[r]!;
+  return or === 0;
 }
 
 /** The chunk dictionary's index of str, adding it if new. */
@@ -742,7 +755,9 @@ function indexData(body: Bytes, idx: Int32Array, k: number, top: number): void {
   const width = Math.max(1, 32 - Math.clz32(top));
   reserve(body, 1);
   body.b[body.n++] = width;
-  hybrid(body, idx, k, width);
+  // Indices all 0 (their OR): one run, as hybrid makes it, without looking at them again.
+  if (top === 0 && k >= 8) rleRun(body, k, 0, width);
+  else hybrid(body, idx, k, width);
 }
 
 function sameEntries(a: ArrayLike<unknown> | undefined, b: ArrayLike<unknown>): boolean {
