@@ -37,18 +37,14 @@ export class CsvCells {
   /** Row `row` holds s[a, b). */
   put(row: number, s: string, a: number, b: number): void {
     switch (this.mode) {
-      case NUMBERS: {
-        const x = b === a ? Number.NaN : parseNumber(s, a, b);
-        if (x === x || b === a) this.f64[row] = x;
-        else this.demote(row, s.slice(a, b));
+      case NUMBERS:
+        if (b === a) this.f64[row] = Number.NaN;
+        else if (!parseNumber(s, a, b, this.f64, row)) this.demote(row, s.slice(a, b));
         return;
-      }
-      case TIMES: {
-        const t = b === a ? Number.NaN : parseTime(s, a, b);
-        if (t === t || b === a) this.f64[row] = t;
-        else this.demote(row, s.slice(a, b));
+      case TIMES:
+        if (b === a) this.f64[row] = Number.NaN;
+        else if (!parseTime(s, a, b, this.f64, row)) this.demote(row, s.slice(a, b));
         return;
-      }
       case IDS: {
         const id = smallIdIn(s, a, b); // -1: empty (missing) or not a small id
         if (id >= 0 || b === a) this.ids[row] = id;
@@ -116,16 +112,24 @@ export class CsvCells {
 }
 
 /**
- * s[a, b) parsed as put() parses a cell of a column of this use: a number, epoch ms, a small id (empty:
- * NaN, or -1 for an id); NaN when the cell is in no form the parsers take.
+ * s[a, b) parsed as put() parses a cell of a column of this use, stored at out[row] (a Float64Array for
+ * numbers and times, an Int32Array for ids): a number, epoch ms, a small id (empty: NaN, or -1 for an
+ * id); false, out untouched, when the cell is in no form the parsers take. The parsers store their
+ * doubles rather than return them: a double returned from a call V8 does not inline is boxed on the heap,
+ * a garbage object per cell.
  */
-export function parseCell(use: ColumnUse, s: string, a: number, b: number): number {
+export function parseCellInto(use: ColumnUse, s: string, a: number, b: number, out: Float64Array | Int32Array, row: number): boolean {
   if (use === "category") {
     const id = smallIdIn(s, a, b);
-    return id >= 0 || b === a ? id : Number.NaN;
+    if (id < 0 && b !== a) return false;
+    out[row] = id;
+    return true;
   }
-  if (b === a) return Number.NaN;
-  return use === "timestamp" ? parseTime(s, a, b) : parseNumber(s, a, b);
+  if (b === a) {
+    out[row] = Number.NaN;
+    return true;
+  }
+  return use === "timestamp" ? parseTime(s, a, b, out as Float64Array, row) : parseNumber(s, a, b, out as Float64Array, row);
 }
 
 /** The text of a parsed cell (as the file has it: parsing accepts only texts it gives back exactly). */
@@ -138,12 +142,12 @@ function textOf(use: ColumnUse | undefined, v: number): string {
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
- * s[a, b) as a number when it is a plain decimal written exactly as String(x) writes that number:
+ * out[row] = s[a, b) as a number when it is a plain decimal written exactly as String(x) writes that number:
  * -?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?, at most 15 significant digits, 1e-6 <= |x| < 1e21 or "0". Then
  * Number() of the text is m / 10^f, correctly rounded by one division, and no shorter text rounds to x
- * (15 digits are more than a double's interval holds), so String(x) gives the text back. NaN otherwise.
+ * (15 digits are more than a double's interval holds), so String(x) gives the text back. false otherwise.
  */
-function parseNumber(s: string, a: number, b: number): number {
+function parseNumber(s: string, a: number, b: number, out: Float64Array, row: number): boolean {
   let i = a;
   const neg = s.charCodeAt(i) === 45;
   if (neg) i++;
@@ -153,18 +157,18 @@ function parseNumber(s: string, a: number, b: number): number {
   let c = s.charCodeAt(i);
   if (c === 48) {
     i++;
-    if (i < b && s.charCodeAt(i) !== 46) return Number.NaN; // "05"
+    if (i < b && s.charCodeAt(i) !== 46) return false; // "05"
   } else {
     while (i < b && (c = s.charCodeAt(i)) >= 48 && c <= 57) {
       m = m * 10 + (c - 48);
       if (m > 0) digits++;
       i++;
     }
-    if (i === start) return Number.NaN; // "", "-", "x"
+    if (i === start) return false; // "", "-", "x"
   }
   let f = 0;
   if (i < b) {
-    if (s.charCodeAt(i) !== 46 || i + 1 === b) return Number.NaN; // "1x", "1."
+    if (s.charCodeAt(i) !== 46 || i + 1 === b) return false; // "1x", "1."
     i++;
     while (i < b && (c = s.charCodeAt(i)) >= 48 && c <= 57) {
       m = m * 10 + (c - 48);
@@ -172,46 +176,52 @@ function parseNumber(s: string, a: number, b: number): number {
       f++;
       i++;
     }
-    if (i < b || c === 48) return Number.NaN; // "1.5x", "1.50"
+    if (i < b || c === 48) return false; // "1.5x", "1.50"
   }
-  return decimal(neg, m, digits, f);
+  return decimal(neg, m, digits, f, out, row);
 }
 
-/** The number a scanned decimal stands for: its sign, digits as an integer, significant and fraction digit counts; NaN outside parseNumber's rule. */
-function decimal(neg: boolean, m: number, digits: number, f: number): number {
-  if (digits > 15 || f > 22) return Number.NaN;
-  if (m === 0) return neg || f > 0 ? Number.NaN : 0; // "0" only ("-0", "0.0" are written otherwise)
+/** out[row] = the number a scanned decimal stands for (its sign, digits as an integer, significant and fraction digit counts); false outside parseNumber's rule. */
+function decimal(neg: boolean, m: number, digits: number, f: number, out: Float64Array, row: number): boolean {
+  if (digits > 15 || f > 22) return false;
+  if (m === 0) {
+    if (neg || f > 0) return false; // "0" only ("-0", "0.0" are written otherwise)
+    out[row] = 0;
+    return true;
+  }
   const x = m / POW10[f]!;
-  if (!(x >= 1e-6 && x < 1e21)) return Number.NaN;
-  return neg ? -x : x;
+  if (!(x >= 1e-6 && x < 1e21)) return false;
+  out[row] = neg ? -x : x;
+  return true;
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 let dayKey = -1;
 let dayMs = 0;
 
-/** "YYYY-MM-DD HH:MM:SS" (year 1000..9999, a real date, 00:00:00..23:59:59) -> epoch ms as toMillis gives it; NaN otherwise. */
-function parseTime(s: string, a: number, b: number): number {
-  if (b - a !== 19 || s.charCodeAt(a + 4) !== 45 || s.charCodeAt(a + 7) !== 45 || s.charCodeAt(a + 10) !== 32) return Number.NaN;
-  if (s.charCodeAt(a + 13) !== 58 || s.charCodeAt(a + 16) !== 58) return Number.NaN;
+/** out[row] = "YYYY-MM-DD HH:MM:SS" (year 1000..9999, a real date, 00:00:00..23:59:59) as epoch ms as toMillis gives it; false otherwise. */
+function parseTime(s: string, a: number, b: number, out: Float64Array, row: number): boolean {
+  if (b - a !== 19 || s.charCodeAt(a + 4) !== 45 || s.charCodeAt(a + 7) !== 45 || s.charCodeAt(a + 10) !== 32) return false;
+  if (s.charCodeAt(a + 13) !== 58 || s.charCodeAt(a + 16) !== 58) return false;
   // Two digits at a time, unrolled: a non-digit gives a pair outside 0..99 (pair() is -1 then).
   const century = pair(s, a);
   const yy = pair(s, a + 2);
-  return timeOf(century, yy, pair(s, a + 5), pair(s, a + 8), pair(s, a + 11), pair(s, a + 14), pair(s, a + 17));
+  return timeOf(century, yy, pair(s, a + 5), pair(s, a + 8), pair(s, a + 11), pair(s, a + 14), pair(s, a + 17), out, row);
 }
 
-/** Epoch ms of a time's two-digit fields (-1 where a field was not two digits); NaN unless a real date and time. */
-function timeOf(century: number, yy: number, mo: number, d: number, h: number, mi: number, sec: number): number {
-  if (!(century >= 10 && yy >= 0 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59)) return Number.NaN;
+/** out[row] = epoch ms of a time's two-digit fields (-1 where a field was not two digits); false unless a real date and time. */
+function timeOf(century: number, yy: number, mo: number, d: number, h: number, mi: number, sec: number, out: Float64Array, row: number): boolean {
+  if (!(century >= 10 && yy >= 0 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && sec >= 0 && sec <= 59)) return false;
   const y = century * 100 + yy;
   const leap = mo === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 1 : 0;
-  if (d > DAYS[mo - 1]! + leap) return Number.NaN;
+  if (d > DAYS[mo - 1]! + leap) return false;
   const key = (y * 16 + mo) * 32 + d;
   if (key !== dayKey) {
     dayKey = key;
     dayMs = Date.UTC(y, mo - 1, d);
   }
-  return dayMs + h * 3600000 + mi * 60000 + sec * 1000;
+  out[row] = dayMs + h * 3600000 + mi * 60000 + sec * 1000;
+  return true;
 }
 
 /** The two digits at s[at], s[at + 1] as 0..99; -1 when either is not a digit. */
@@ -226,14 +236,19 @@ function pair(s: string, at: number): number {
 // characters, and ends in the same decimal() or timeOf();
 // test/csv-cells.test.ts checks that both give the same value for every cell of its lists.
 
-/** parseCell over bytes[a, b) (ASCII). */
-export function parseCellBytes(use: ColumnUse, bytes: Uint8Array, a: number, b: number): number {
+/** parseCellInto over bytes[a, b) (ASCII). */
+export function parseCellBytesInto(use: ColumnUse, bytes: Uint8Array, a: number, b: number, out: Float64Array | Int32Array, row: number): boolean {
   if (use === "category") {
     const id = smallIdBytes(bytes, a, b);
-    return id >= 0 || b === a ? id : Number.NaN;
+    if (id < 0 && b !== a) return false;
+    out[row] = id;
+    return true;
   }
-  if (b === a) return Number.NaN;
-  return use === "timestamp" ? parseTimeBytes(bytes, a, b) : parseNumberBytes(bytes, a, b);
+  if (b === a) {
+    out[row] = Number.NaN;
+    return true;
+  }
+  return use === "timestamp" ? parseTimeBytes(bytes, a, b, out as Float64Array, row) : parseNumberBytes(bytes, a, b, out as Float64Array, row);
 }
 
 /** smallIdIn (columns.ts) over bytes. */
@@ -250,7 +265,7 @@ function smallIdBytes(s: Uint8Array, start: number, end: number): number {
 }
 
 /** parseNumber over bytes. */
-function parseNumberBytes(s: Uint8Array, a: number, b: number): number {
+function parseNumberBytes(s: Uint8Array, a: number, b: number, out: Float64Array, row: number): boolean {
   let i = a;
   const neg = s[i] === 45;
   if (neg) i++;
@@ -260,18 +275,18 @@ function parseNumberBytes(s: Uint8Array, a: number, b: number): number {
   let c = i < b ? s[i]! : -1;
   if (c === 48) {
     i++;
-    if (i < b && s[i] !== 46) return Number.NaN;
+    if (i < b && s[i] !== 46) return false;
   } else {
     while (i < b && (c = s[i]!) >= 48 && c <= 57) {
       m = m * 10 + (c - 48);
       if (m > 0) digits++;
       i++;
     }
-    if (i === start) return Number.NaN;
+    if (i === start) return false;
   }
   let f = 0;
   if (i < b) {
-    if (s[i] !== 46 || i + 1 === b) return Number.NaN;
+    if (s[i] !== 46 || i + 1 === b) return false;
     i++;
     while (i < b && (c = s[i]!) >= 48 && c <= 57) {
       m = m * 10 + (c - 48);
@@ -279,18 +294,18 @@ function parseNumberBytes(s: Uint8Array, a: number, b: number): number {
       f++;
       i++;
     }
-    if (i < b || c === 48) return Number.NaN;
+    if (i < b || c === 48) return false;
   }
-  return decimal(neg, m, digits, f);
+  return decimal(neg, m, digits, f, out, row);
 }
 
 /** parseTime over bytes. */
-function parseTimeBytes(s: Uint8Array, a: number, b: number): number {
-  if (b - a !== 19 || s[a + 4] !== 45 || s[a + 7] !== 45 || s[a + 10] !== 32) return Number.NaN;
-  if (s[a + 13] !== 58 || s[a + 16] !== 58) return Number.NaN;
+function parseTimeBytes(s: Uint8Array, a: number, b: number, out: Float64Array, row: number): boolean {
+  if (b - a !== 19 || s[a + 4] !== 45 || s[a + 7] !== 45 || s[a + 10] !== 32) return false;
+  if (s[a + 13] !== 58 || s[a + 16] !== 58) return false;
   const century = pairBytes(s, a);
   const yy = pairBytes(s, a + 2);
-  return timeOf(century, yy, pairBytes(s, a + 5), pairBytes(s, a + 8), pairBytes(s, a + 11), pairBytes(s, a + 14), pairBytes(s, a + 17));
+  return timeOf(century, yy, pairBytes(s, a + 5), pairBytes(s, a + 8), pairBytes(s, a + 11), pairBytes(s, a + 14), pairBytes(s, a + 17), out, row);
 }
 
 function pairBytes(s: Uint8Array, at: number): number {

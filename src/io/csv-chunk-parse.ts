@@ -6,7 +6,7 @@
 // cleared cells included). The worker clears nothing: row errors come back as a list, replayed there.
 import { StringDecoder } from "node:string_decoder";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { parseCell, parseCellBytes } from "./csv-cells.js";
+import { parseCellBytesInto, parseCellInto } from "./csv-cells.js";
 import { type CellSink, type RowProblem, scanRecords } from "./csv-scan.js";
 import { type ByteSink, scanAsciiRecords } from "./csv-scan-bytes.js";
 import type { ColumnUse } from "./types.js";
@@ -61,7 +61,8 @@ class ChunkCells implements CellSink, ByteSink {
       this.strings![row] = s.slice(a, b);
       return;
     }
-    if (!this.store(row, parseCell(this.use!, s, a, b), b === a)) this.raw(row, s.slice(a, b));
+    if (row >= this.typed.length) this.grow(row);
+    if (!parseCellInto(this.use!, s, a, b, this.typed!, row)) this.raw(row, s.slice(a, b));
   }
 
   putValue(row: number, v: string): void {
@@ -74,18 +75,11 @@ class ChunkCells implements CellSink, ByteSink {
       this.strings![row] = ascii(bytes, a, b);
       return;
     }
-    if (!this.store(row, parseCellBytes(this.use!, bytes, a, b), b === a)) this.raw(row, ascii(bytes, a, b));
+    if (row >= this.typed.length) this.grow(row);
+    if (!parseCellBytesInto(this.use!, bytes, a, b, this.typed!, row)) this.raw(row, ascii(bytes, a, b));
   }
 
   clear(): void {}
-
-  /** The parsed value in its row (NaN only for an empty cell); false when the cell's text must go back instead. */
-  private store(row: number, v: number, empty: boolean): boolean {
-    if (row >= this.typed!.length) this.grow(row);
-    if (v !== v && !empty) return false;
-    this.typed![row] = v;
-    return true;
-  }
 
   private raw(row: number, text: string): void {
     this.rawRows.push(row);
