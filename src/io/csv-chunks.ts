@@ -8,6 +8,7 @@
 // one-thread reader, which then reads, and reports, exactly as it always does. So do the last partial
 // line and a file smaller than one block (a worker's start would cost more than it saves).
 import { Worker } from "node:worker_threads";
+import { type Borrowed, poison } from "./borrowed.js";
 import { type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
 import type { CsvCells } from "./csv-cells.js";
 import type { RowProblem } from "./csv-scan.js";
@@ -27,11 +28,13 @@ export interface HandBack {
 
 /**
  * A block of whole lines (speculatively), as bytes: a worker decodes it (this thread only reads and cuts
- * the input), or this thread does when it parses the block itself (parsed).
+ * the input), or this thread does when it parses the block itself (parsed). Its bytes are a slot of
+ * shared memory (the worker reads them where they are, no copy), lent until the block is placed or
+ * handed back; then the slot holds a later block.
  */
 interface Block {
   seq: number;
-  bytes: Uint8Array;
+  bytes: Borrowed<Uint8Array>;
   result?: Promise<ParsedChunk>;
   parsed?: ParsedChunk;
 }
@@ -48,6 +51,7 @@ export class ParallelChunks {
   private readError: unknown;
   private pumping: Promise<void> | undefined;
   private current: ParsedChunk | undefined;
+  private readonly freeSlots: Uint8Array[] = []; // shared memory for blocks, reused
   private at = 0; // rows of `current` already placed
 
   constructor(
@@ -72,7 +76,7 @@ export class ParallelChunks {
       if (head === undefined) return 0;
       const parsed = await this.parsed(head);
       if (!parsed.ok) return 0;
-      this.queue.shift();
+      this.release(this.queue.shift()!.bytes);
       this.current = parsed;
       this.at = 0;
       this.kick();
@@ -105,6 +109,7 @@ export class ParallelChunks {
     this.stopped = true;
     await this.pumping;
     const bytes = Buffer.concat([...this.queue.map((b) => b.bytes), ...this.pending]);
+    for (const b of this.queue) this.release(b.bytes);
     this.queue.length = 0;
     this.pending = [];
     this.close();
@@ -157,8 +162,8 @@ export class ParallelChunks {
   }
 
   /**
-   * The pending bytes up to their last line feed, as one block of its own (a copy: read buffers may be
-   * slices of a shared pool), the rest kept; undefined when they hold no line feed.
+   * The pending bytes up to their last line feed, as one block of its own (a copy into a slot: read
+   * buffers may be slices of a shared pool), the rest kept; undefined when they hold no line feed.
    */
   private cut(): Uint8Array | undefined {
     const pieces = this.pending;
@@ -169,7 +174,7 @@ export class ParallelChunks {
     k++; // pieces[k] holds the last line feed, at `at`
     let size = at + 1;
     for (let i = 0; i < k; i++) size += pieces[i]!.length;
-    const block = new Uint8Array(size);
+    const block = this.slot(size);
     let o = 0;
     for (let i = 0; i < k; i++) {
       block.set(pieces[i]!, o);
@@ -182,6 +187,23 @@ export class ParallelChunks {
     return block;
   }
 
+  /** size bytes of shared memory: a free slot, or a new one (blocks vary: room for twice a block). */
+  private slot(size: number): Uint8Array {
+    let i = this.freeSlots.findIndex((s) => s.length >= size);
+    if (i < 0) {
+      this.freeSlots.push(new Uint8Array(new SharedArrayBuffer(Math.max(size, 2 * this.block))));
+      i = this.freeSlots.length - 1;
+    }
+    return this.freeSlots.splice(i, 1)[0]!.subarray(0, size);
+  }
+
+  /** A block's slot back, for a later block (poisoned first under RIDEPRED_POISON_BUFFERS=1). */
+  private release(bytes: Uint8Array): void {
+    const whole = new Uint8Array(bytes.buffer);
+    poison(whole);
+    this.freeSlots.push(whole);
+  }
+
   /** Queued blocks to the workers, two at a time each, in order. */
   private send(): void {
     if (this.stopped) return;
@@ -191,7 +213,7 @@ export class ParallelChunks {
       if (b.result || b.parsed) continue;
       this.out++;
       b.result = new Promise<ParsedChunk>((resolve) => this.waiting.set(b.seq, resolve));
-      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, bytes: b.bytes }); // copied: kept for a hand-back
+      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, bytes: b.bytes }); // shared, not copied
     }
   }
 
