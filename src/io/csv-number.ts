@@ -30,13 +30,26 @@ export function ascii32(s: string): number {
   return (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
 }
 
+/**
+ * A double handed over in memory. V8 boxes a double passed as an argument to a function it does not
+ * inline (a heap number per cell, garbage for the GC), so the writers take an array and an index.
+ */
+export const one = new Float64Array(1);
+
 /** x (not NaN) as String(x) writes it. */
 export function writeShortest(out: Out, x: number): void {
-  if (!fast(out, x)) out.ascii(String(x));
+  one[0] = x;
+  writeShortestAt(out, one, 0);
 }
 
-/** Writes x and returns true, or returns false having written nothing (String(x) then does it). */
-function fast(out: Out, x: number): boolean {
+/** xs[i] (not NaN) as String(x) writes it. */
+export function writeShortestAt(out: Out, xs: Float64Array, i: number): void {
+  if (!fast(out, xs, i)) out.ascii(String(xs[i]));
+}
+
+/** Writes x = xs[i] and returns true, or returns false having written nothing (String(x) then does it). */
+function fast(out: Out, xs: Float64Array, i: number): boolean {
+  const x = xs[i]!;
   if (x === 0) {
     out.buf[out.pos++] = 48; // "0", also for -0
     return true;
@@ -227,12 +240,19 @@ export class NumberCache {
 
   constructor(private on: boolean) {}
 
-  /** x (not NaN) as writeShortest writes it (up to 3 bytes past the number may be overwritten: out has room). */
+  /** x (not NaN) as writeShortest writes it. */
   write(out: Out, x: number): void {
+    one[0] = x;
+    this.writeAt(out, one, 0);
+  }
+
+  /** xs[i] (not NaN) as writeShortest writes it (up to 3 bytes past the number may be overwritten: out has room). */
+  writeAt(out: Out, xs: Float64Array, i: number): void {
     if (!this.on) {
-      writeShortest(out, x);
+      writeShortestAt(out, xs, i);
       return;
     }
+    const x = xs[i]!;
     bits[0] = x;
     const h = Math.imul(words[0]! ^ words[1]!, 0x9e3779b1) >>> (32 - CACHE_BITS);
     let p = out.pos;
@@ -246,7 +266,7 @@ export class NumberCache {
       this.lookups++;
       return;
     }
-    writeShortest(out, x);
+    writeShortestAt(out, xs, i);
     const n = out.pos - p;
     if (n <= STRIDE) {
       this.keys[h] = x;

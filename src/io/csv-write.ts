@@ -8,7 +8,7 @@ import { openText } from "./sink.js";
 import { csvQuote, cellText } from "./text-write.js";
 import { formatTimestamp } from "./timestamp.js";
 import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
-import { ascii32, NumberCache } from "./csv-number.js";
+import { ascii32, NumberCache, one } from "./csv-number.js";
 
 /** Longest cell an encoder writes without asking for room itself (numbers, timestamps, ids' digits). */
 const SMALL = 64;
@@ -103,10 +103,28 @@ type Encoder = (out: Out, r: number, pending: Buffer[]) => void;
 
 const utf8 = (s: string) => Buffer.from(s, "utf8");
 
+/** A dictionary's cells, encoded once; those of up to 16 bytes also as four words (zeros past the cell). */
+class DictCells {
+  readonly lens: Int32Array;
+  readonly words: Uint32Array;
+
+  constructor(readonly cells: Buffer[]) {
+    this.lens = Int32Array.from(cells, (c) => c.length);
+    this.words = new Uint32Array(4 * cells.length);
+    const padded = Buffer.alloc(16);
+    cells.forEach((c, j) => {
+      if (c.length > 16) return;
+      padded.fill(0);
+      c.copy(padded);
+      for (let k = 0; k < 4; k++) this.words[4 * j + k] = padded.readUInt32LE(4 * k);
+    });
+  }
+}
+
 /** What a column's encoder keeps from batch to batch. */
 interface ColumnCache {
   /** Each dictionary's cells, encoded once (a row group's batches share the dictionary). */
-  dicts: Map<ArrayLike<unknown>, Buffer[]>;
+  dicts: Map<ArrayLike<unknown>, DictCells>;
   /** A double column's recent numbers' bytes. */
   numbers: NumberCache;
 }
@@ -127,26 +145,48 @@ function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encod
   if (isDict(values)) {
     // Each dictionary entry encoded once (a row group's batches share the dictionary).
     const dicts = cache.dicts;
-    let cells = dicts.get(values.dictionary);
-    if (!cells) {
+    let dict = dicts.get(values.dictionary);
+    if (!dict) {
       const text = cellOf(kind);
-      cells = Array.from(values.dictionary as ArrayLike<unknown>, (v) => utf8(text(v)));
+      dict = new DictCells(Array.from(values.dictionary as ArrayLike<unknown>, (v) => utf8(text(v))));
       if (dicts.size > 64) dicts.clear();
-      dicts.set(values.dictionary, cells);
+      dicts.set(values.dictionary, dict);
     }
-    const all = cells;
+    const { cells, lens, words } = dict;
     const { indices } = values;
+    // A short cell goes as one word or four (the bytes past it are written over by what follows; a small
+    // cell's room covers them); a longer one asks for room and is copied.
     return (out, r, pending) => {
       const j = indices[r]!;
       if (j < 0) return;
-      const cell = all[j]!;
-      out.room(cell.length, pending);
-      out.bytes(cell);
+      const n = lens[j]!;
+      const v = out.view;
+      const p = out.pos;
+      const w = 4 * j;
+      if (n <= 4) {
+        v.setUint32(p, words[w]!, true);
+        out.pos = p + n;
+      } else if (n <= 16) {
+        v.setUint32(p, words[w]!, true);
+        v.setUint32(p + 4, words[w + 1]!, true);
+        v.setUint32(p + 8, words[w + 2]!, true);
+        v.setUint32(p + 12, words[w + 3]!, true);
+        out.pos = p + n;
+      } else {
+        out.room(n, pending);
+        out.bytes(cells[j]!);
+      }
     };
   }
   const cellsOf = values as ArrayLike<unknown>;
+  // Doubles and times from a Float64Array are read where they are written (see csv-number.ts's `one`).
   if (kind === "double") {
     const numbers = cache.numbers;
+    if (values instanceof Float64Array) {
+      return (out, r) => {
+        if (values[r] === values[r]) numbers.writeAt(out, values, r);
+      };
+    }
     return (out, r, pending) => {
       const v = cellsOf[r];
       if (typeof v === "number") {
@@ -156,10 +196,18 @@ function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encod
   }
   if (kind === "timestamp") {
     const stamp = timestampWriter();
+    if (values instanceof Float64Array) {
+      return (out, r) => {
+        if (values[r] === values[r]) stamp(out, values, r);
+      };
+    }
     return (out, r, pending) => {
       const v = cellsOf[r];
       if (typeof v === "number") {
-        if (v === v) stamp(out, v);
+        if (v === v) {
+          one[0] = v;
+          stamp(out, one, 0);
+        }
       } else if (v !== null && v !== undefined) out.text(formatTimestamp(v as number), pending);
     };
   }
@@ -188,7 +236,7 @@ const TIME_MS = Uint32Array.from({ length: 600 }, (_, i) => ascii32(`${(i / 60) 
  * words, the time of day as two words from tables; milliseconds, and instants outside the plain range,
  * go through formatTimestamp itself.
  */
-function timestampWriter(): (out: Out, ms: number) => void {
+function timestampWriter(): (out: Out, times: Float64Array, i: number) => void {
   let lastDay = Number.NaN;
   let date = Buffer.alloc(0);
   // "YYYY-MM-DD " (11 bytes, years 0..9999) as words: "YYYY", "-MM-", "-DD " (the last from byte 7 on).
@@ -196,7 +244,8 @@ function timestampWriter(): (out: Out, ms: number) => void {
   let w0 = 0;
   let w1 = 0;
   let w2 = 0;
-  return (out, ms) => {
+  return (out, times, i) => {
+    const ms = times[i]!;
     const day = Math.floor(ms / 86400000);
     const rem = ms - day * 86400000;
     const secs = (rem / 1000) | 0;
