@@ -205,7 +205,7 @@ describe("Parquet page-by-page reader", () => {
   });
 
   it("the RLE / bit-packing decoder reads what the writer's encoder and hyparquet agree on, and refuses data that ends early", async () => {
-    const { readHybrid } = await import("../src/io/parquet-read.js");
+    const { HybridReader, readHybrid } = await import("../src/io/parquet-read.js");
     const { hybrid } = await import("../src/io/parquet-write.js");
     const { bytes } = await import("../src/io/parquet-bytes.js");
     const { readRleBitPackedHybrid } = await import("hyparquet/src/encoding.js");
@@ -233,8 +233,87 @@ describe("Parquet page-by-page reader", () => {
       readHybrid(framed.subarray(0, 2 + data.length), 2, 2 + data.length, width, part, some);
       expect(Array.from(part.subarray(0, some))).toEqual(Array.from(values.subarray(0, some)));
       expect(part.subarray(some).every((v) => v === -7)).toBe(true);
+      // Resumed a few values at a time (a large page taken batch by batch): the same values.
+      const reader = new HybridReader(data, 0, data.length, width, n);
+      const pieces = new Int32Array(n);
+      for (let k = 0; k < n; ) {
+        const m = Math.min(n - k, 1 + Math.floor(rnd() * (t % 2 ? 20 : 300)));
+        reader.read(pieces, k, m);
+        k += m;
+      }
+      expect(Array.from(pieces)).toEqual(Array.from(values));
+      if (data.length > 2) {
+        const cut = new HybridReader(data, 0, data.length - 2, width, n);
+        expect(() => {
+          for (let k = 0; k < n; k += 7) cut.read(new Int32Array(7), 0, Math.min(7, n - k));
+        }).toThrow(/ends after \d+ of \d+ values|past the end/);
+      }
     }
     expect(() => readHybrid(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), 0, 6, 1, new Int32Array(4), 4)).toThrow(/run header/);
+  });
+
+  it("large pages are decoded a batch at a time: the same rows at every batch size; a bad index names its page", async () => {
+    const { parquetSink } = await import("../src/io/parquet-write.js");
+    // One data page per write (v1): pages of 300k and 270k rows, each its own row group (decoded lazily:
+    // strings, dictionary doubles, PLAIN doubles), then a small page; nz has nulls (decoded at once).
+    // Snappy pages are views of each column's own decoder memory, uncompressed ones of its read window.
+    const write = async (file: string, codec: "UNCOMPRESSED" | "SNAPPY") => {
+      const sink = parquetSink(
+        file,
+        [
+          { name: "zone", kind: "string" },
+          { name: "fare", kind: "double" },
+          { name: "dist", kind: "double" },
+          { name: "nz", kind: "string" },
+        ],
+        { codec },
+      );
+      const all: { zone: string[]; fare: number[]; dist: number[]; nz: (string | null)[] } = { zone: [], fare: [], dist: [], nz: [] };
+      let row = 0;
+      for (const n of [300_000, 270_000, 1_000]) {
+        const zone = Array.from({ length: n }, (_, i) => String(((row + i) * 7919) % 263));
+        const fare = Float64Array.from({ length: n }, (_, i) => (((row + i) * 31) % 97) / 4);
+        const dist = Float64Array.from({ length: n }, (_, i) => (row + i) / 7 + 0.001);
+        const nz = Array.from({ length: n }, (_, i) => ((row + i) % 1001 === 0 ? null : String((row + i) % 50)));
+        await sink.write({ n, values: [zone, fare, dist, nz] });
+        for (let i = 0; i < n; i++) all.zone.push(zone[i]!), all.fare.push(fare[i]!), all.dist.push(dist[i]!), all.nz.push(nz[i]!);
+        row += n;
+      }
+      await sink.finish();
+      return { all, row };
+    };
+    const file = join(tmp, "large-pages.parquet");
+    for (const codec of ["SNAPPY", "UNCOMPRESSED"] as const) {
+      const { all, row } = await write(file, codec);
+      const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
+      expect(md.row_groups.map((g) => Number(g.num_rows))).toEqual([300_000, 270_000, 1_000]);
+      expect(md.row_groups[0]!.columns[1]!.meta_data!.encodings).toContain("RLE_DICTIONARY");
+      expect(md.row_groups[0]!.columns[2]!.meta_data!.encodings).toContain("PLAIN");
+      const names = ["dist", "zone", "nz", "fare"];
+      for (const size of [8192, 777, 65_536, 400_000]) {
+        const got = await readAll(await openParquet(file), names, size);
+        expect(got.n).toBe(row);
+        expect(got.dictionaryEncoded).toEqual(new Set(["zone", "nz"]));
+        expect(got.cols.zone).toEqual(all.zone);
+        expect(got.cols.fare).toEqual(all.fare);
+        expect(got.cols.dist).toEqual(all.dist);
+        expect(got.cols.nz).toEqual(all.nz);
+      }
+    }
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(file)); // the uncompressed file
+    // Bytes of 1s in the middle of the first zone page: indices past the dictionary, found when their batch is taken.
+    const bytes = readFileSync(file);
+    const zoneChunk = md.row_groups[0]!.columns[0]!.meta_data!;
+    const page = Number(zoneChunk.data_page_offset);
+    bytes.fill(0xff, page + 60_000, page + 60_064);
+    const bad = join(tmp, "large-pages-bad.parquet");
+    writeFileSync(bad, bytes);
+    let batches = 0;
+    const read = async () => {
+      for await (const _ of (await openParquet(bad)).batches(["zone"], 8192)) batches++;
+    };
+    await expect(read()).rejects.toThrow(new RegExp(`column zone: cannot decode page at byte ${page} \\(.*\\): corrupt or truncated file`));
+    expect(batches).toBeGreaterThanOrEqual(5); // the batches before the bad bytes (9-bit indices: ~9 KB a batch) were read
   });
 
   it("definition levels that are one run of 1s are recognised without decoding them; anything else is not", async () => {

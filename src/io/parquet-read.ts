@@ -210,6 +210,8 @@ class ColumnBuffers {
   // to the GC), and both come back when a row group ends: pages can be megabytes.
   spareFloats: Float64Array[] = [];
   spareInts: Int32Array[] = [];
+  /** The column's snappy decoder: its pages are views of its own memory (a lazy page's bytes stay put while other columns read). */
+  snappy: Uncompress | undefined;
 }
 
 /** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
@@ -218,11 +220,13 @@ class PageCursor {
   private readonly maxDef: number;
   /** A data page's values, decompressed for decodeFast (which copies them out before the next page). */
   private readonly inflate: Uncompress;
+  /** The same for pages that may become lazy: their bytes stay in the column's own decoder until its next page. */
+  private readonly inflateLarge: Uncompress;
   private readonly fast: FastKind;
   private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
   private dictionary: DecodedArray | undefined;
-  private pages: Page[] = [];
+  private pages: (Page | LazyPage)[] = [];
   private offset = 0; // rows already taken from pages[0]
   private available = 0;
 
@@ -237,7 +241,8 @@ class PageCursor {
   ) {
     this.fast = fastKind(decoder);
     const { codec, compressors } = decoder;
-    this.inflate = codec === "SNAPPY" ? snappyUncompressView() : (bytes, size) => decompressPage(bytes, size, codec, compressors);
+    this.inflate = codec === "SNAPPY" ? (sharedSnappy ??= snappyUncompressView()) : (bytes, size) => decompressPage(bytes, size, codec, compressors);
+    this.inflateLarge = codec === "SNAPPY" ? (bufs.snappy ??= snappyUncompressView()) : this.inflate;
     this.maxDef = getMaxDefinitionLevel(decoder.schemaPath);
   }
 
@@ -250,7 +255,8 @@ class PageCursor {
         throw new RidepredError(`${this.path}: column ${this.column} ends early (${this.available} of ${n} rows left): truncated or corrupt file`);
       await this.nextPage();
     }
-    const first = this.pages[0]!;
+    this.decodeAhead(n);
+    const first = this.pages[0] as Page;
     let out: Column;
     if (columnLength(first) - this.offset >= n) {
       out = slice(first, this.offset, this.offset + n);
@@ -259,7 +265,7 @@ class PageCursor {
       // The batch spans pages: it stays a dictionary column if every page it takes from is one.
       let allDict = true;
       for (let i = 0, k = -this.offset; k < n; i++) {
-        const p = this.pages[i]!;
+        const p = this.pages[i] as Page;
         allDict &&= isDict(p) && p.dictionary === (first as DictColumn).dictionary;
         k += columnLength(p);
       }
@@ -271,7 +277,7 @@ class PageCursor {
           : new Array<unknown>(n);
       let k = 0;
       while (k < n) {
-        const p = this.pages[0]!;
+        const p = this.pages[0] as Page;
         const m = Math.min(n - k, columnLength(p) - this.offset);
         if (indices) indices.set((p as DictColumn).indices.subarray(this.offset, this.offset + m), k);
         else {
@@ -281,18 +287,63 @@ class PageCursor {
         k += m;
         this.offset += m;
         if (this.offset === columnLength(p)) {
-          this.retired.push(this.pages.shift()!);
+          this.retired.push(this.pages.shift() as Page);
           this.offset = 0;
         }
       }
       out = indices ? { dictionary: (first as DictColumn).dictionary, indices } : arr!;
     }
-    if (this.pages.length && this.offset === columnLength(this.pages[0]!)) {
-      this.retired.push(this.pages.shift()!);
+    if (this.pages.length && this.offset === rowsOf(this.pages[0]!)) {
+      this.retired.push(this.pages.shift() as Page);
       this.offset = 0;
     }
     this.available -= n;
     return out;
+  }
+
+  /** Decode rows of lazy pages until the pages at the front hold the next n rows decoded, in order. */
+  private decodeAhead(n: number): void {
+    for (let i = 0, have = -this.offset; have < n; i++) {
+      const p = this.pages[i]!;
+      if (!(p instanceof LazyPage)) {
+        have += columnLength(p);
+        continue;
+      }
+      const m = Math.min(p.left, n - have);
+      const rows = this.decodeLazy(p, m);
+      if (p.left === 0) this.pages[i] = rows;
+      else this.pages.splice(i, 0, rows);
+      have += m;
+    }
+  }
+
+  /** The next m rows of a lazy page, as a page of their own. */
+  private decodeLazy(p: LazyPage, m: number): Page {
+    try {
+      let rows: Page;
+      if (p.plain) {
+        rows = this.floats(m);
+        plainNumbers(new DataView(p.plain.buffer, p.plain.byteOffset + p.next * p.width, m * p.width), p.type, p.scale, rows, m);
+      } else if (p.dictionary) {
+        const idx = this.ints(m);
+        p.hybrid!.read(idx, 0, m);
+        const bad = firstOutOfRange(idx, m, p.dictionary.length);
+        if (bad >= 0) throw outOfRange(idx[bad]!, p.dictionary.length);
+        rows = { dictionary: p.dictionary, indices: idx };
+      } else {
+        if (this.bufs.idx.length < m) this.bufs.idx = new Int32Array(m);
+        const idx = this.bufs.idx;
+        p.hybrid!.read(idx, 0, m);
+        rows = this.floats(m);
+        const bad = lookUp(idx, p.numDict!, rows, m);
+        if (bad >= 0) throw outOfRange(idx[bad]!, p.numDict!.length);
+      }
+      p.next += m;
+      p.left -= m;
+      return rows;
+    } catch (e) {
+      throw this.corrupt(e, p.at);
+    }
   }
 
   /**
@@ -317,6 +368,11 @@ class PageCursor {
   }
 
   private async nextPage(): Promise<void> {
+    // A lazy page views bytes that reading the next page overwrites (the window, the column's snappy
+    // memory): its last rows are decoded first.
+    const last = this.pages.length - 1;
+    const lazy = this.pages[last];
+    if (lazy instanceof LazyPage) this.pages[last] = this.decodeLazy(lazy, lazy.left);
     // Page headers are small thrift structs; 64 KiB covers any with statistics, retry bigger if not.
     let headerBytes = Math.min(1 << 16, this.end - this.pos);
     let header: ReturnType<typeof parquetHeader>;
@@ -339,7 +395,7 @@ class PageCursor {
     const at = this.pos - this.bufStart;
     const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, total);
     const pageReader = { view, offset: reader.offset };
-    let result: ReturnType<typeof readPage> | { data: Page };
+    let result: ReturnType<typeof readPage> | { data: Page | LazyPage };
     try {
       if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(view, reader.offset, header) };
       else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
@@ -351,7 +407,7 @@ class PageCursor {
       if (result.data) this.dictionary = convert(result.data as DecodedArray, this.decoder);
       if (this.fast?.kind === "number" && this.dictionary) this.numDict = Float64Array.from(this.dictionary as ArrayLike<number>, Number);
     } else if (result.data) {
-      const rows = columnLength(result.data);
+      const rows = rowsOf(result.data);
       if (rows) {
         this.pages.push(result.data);
         this.available += rows;
@@ -359,8 +415,11 @@ class PageCursor {
     }
   }
 
-  /** One flat data page: a Float64Array (NaN = null), a dictionary column (-1 = null) or a string array (null = null). */
-  private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): Page {
+  /**
+   * One flat data page: a Float64Array (NaN = null), a dictionary column (-1 = null) or a string array
+   * (null = null); a large page without nulls of dictionary indices or PLAIN numbers is kept as a LazyPage.
+   */
+  private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): Page | LazyPage {
     const fast = this.fast!;
     const d = this.decoder;
     const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
@@ -377,7 +436,7 @@ class PageCursor {
       const daph = header.data_page_header!;
       encoding = daph.encoding;
       numValues = daph.num_values;
-      body = this.inflated(compressed, Number(header.uncompressed_page_size));
+      body = this.inflated(compressed, Number(header.uncompressed_page_size), numValues);
       defBytes = body;
       if (this.maxDef > 0) {
         if (body.length < 4) throw new Error("page too short for its definition levels");
@@ -397,7 +456,7 @@ class PageCursor {
       defEnd = repLen + defLen;
       const values = compressed.subarray(defEnd);
       const size = Number(header.uncompressed_page_size) - defEnd;
-      body = daph2.is_compressed === false ? values : this.inflated(values, size);
+      body = daph2.is_compressed === false ? values : this.inflated(values, size, numValues);
     }
     if (defEnd > defBytes.length) throw new Error("definition levels run past the page");
     if (this.bufs.defs.length < numValues) this.bufs.defs = new Int32Array(numValues);
@@ -413,18 +472,25 @@ class PageCursor {
     if (dict) {
       if (!this.dictionary) throw new Error("dictionary-encoded page without a dictionary");
       if (pos >= body.length && present > 0) throw new Error("dictionary page data is empty");
+      const width = present > 0 ? body[pos]! : 0;
+      if (width > 24) throw new Error(`dictionary index bit width ${width}`);
+      if (!hasNulls && numValues >= LAZY_ROWS) {
+        const indices = body.subarray(pos + 1); // valid until this column's next page is read (nextPage)
+        const lazy = new LazyPage(this.pos, numValues);
+        lazy.hybrid = new HybridReader(indices, 0, indices.length, width, numValues);
+        if (fast.kind === "string") lazy.dictionary = this.dictionary;
+        else lazy.numDict = this.numDict;
+        return lazy;
+      }
       // Without nulls a string page's indices are decoded straight into the array the page keeps.
       const direct = fast.kind === "string" && !hasNulls;
       if (!direct && this.bufs.idx.length < present) this.bufs.idx = new Int32Array(present);
       const idx = direct ? this.ints(numValues) : this.bufs.idx;
-      const width = present > 0 ? body[pos]! : 0;
-      if (width > 24) throw new Error(`dictionary index bit width ${width}`);
       if (present > 0) readHybrid(body, pos + 1, body.length, width, idx, present);
       const size = this.dictionary.length;
-      const outOfRange = (k: number) => new Error(`dictionary index ${idx[k]} out of range (${size} entries)`);
       if (fast.kind === "string") {
         const bad = firstOutOfRange(idx, present, size);
-        if (bad >= 0) throw outOfRange(bad);
+        if (bad >= 0) throw outOfRange(idx[bad]!, size);
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
         if (direct) return { dictionary: this.dictionary, indices: idx };
         const indices = this.ints(numValues);
@@ -434,7 +500,7 @@ class PageCursor {
       // Numbers: the range check in the same pass as the look-up.
       const out = this.floats(numValues);
       const bad = hasNulls ? lookUpWithNulls(idx, defs, this.numDict!, out, numValues) : lookUp(idx, this.numDict!, out, numValues);
-      if (bad >= 0) throw outOfRange(bad);
+      if (bad >= 0) throw outOfRange(idx[bad]!, size);
       return out;
     }
     if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
@@ -442,6 +508,14 @@ class PageCursor {
     const type = d.type;
     const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
     if (pos + present * width > body.length) throw new Error("values run past the page");
+    if (!hasNulls && numValues >= LAZY_ROWS) {
+      const lazy = new LazyPage(this.pos, numValues);
+      lazy.plain = body.subarray(pos, pos + numValues * width); // valid until this column's next page is read (nextPage)
+      lazy.type = type;
+      lazy.width = width;
+      lazy.scale = fast.scale;
+      return lazy;
+    }
     const dv = new DataView(body.buffer, body.byteOffset + pos, present * width);
     const out = this.floats(numValues);
     const scale = fast.scale;
@@ -464,9 +538,10 @@ class PageCursor {
     return out;
   }
 
-  private inflated(bytes: Uint8Array, size: number): Uint8Array {
+  private inflated(bytes: Uint8Array, size: number, numValues: number): Uint8Array {
     if (this.decoder.codec === "UNCOMPRESSED") return bytes;
-    return this.inflate(bytes, size); // of the header's size: checkedSnappy and hyparquet's decompressPage check it
+    // Pages that will not be lazy share one decoder, whose memory stays in cache from page to page.
+    return (numValues >= LAZY_ROWS ? this.inflateLarge : this.inflate)(bytes, size); // of the header's size: checkedSnappy and hyparquet's decompressPage check it
   }
 
   /**
@@ -525,17 +600,54 @@ class PageCursor {
   /** The chunk is read and its last batch done with: every page's array may be reused. */
   release(): void {
     for (const p of this.retired) this.recycle(p);
-    for (const p of this.pages) this.recycle(p);
+    for (const p of this.pages) if (!(p instanceof LazyPage)) this.recycle(p);
     this.retired.length = 0;
     this.pages.length = 0;
   }
 
-  private corrupt(e: unknown): RidepredError {
+  /** A page that cannot be decoded; at: the page's place in the file (default: the page being read). */
+  private corrupt(e: unknown, at = this.pos): RidepredError {
     return new RidepredError(
-      `${this.path}: column ${this.column}: cannot decode page at byte ${this.pos} (${(e as Error)?.message ?? e}): corrupt or truncated file`,
+      `${this.path}: column ${this.column}: cannot decode page at byte ${at} (${(e as Error)?.message ?? e}): corrupt or truncated file`,
     );
   }
 }
+
+/** The snappy decoder of this thread's pages that are not lazy. */
+let sharedSnappy: Uncompress | undefined;
+
+/** Data pages of this many rows or more, without nulls, are decoded a batch at a time (LazyPage). */
+const LAZY_ROWS = 1 << 18;
+
+/**
+ * A large data page without nulls whose rows are decoded as they are taken: its dictionary indices
+ * (unpacked by a resumable HybridReader, then checked or looked up) or PLAIN numbers, from the page's
+ * bytes as read or decompressed, which stay valid until the column's next page is read. Decoding a page of a million rows at once held up the batches (and, behind them,
+ * the writer thread) for as long; this spreads that work over the batches that use the rows.
+ */
+class LazyPage {
+  next = 0; // rows decoded so far
+  // Dictionary indices: the reader and a string dictionary or the numbers of a numeric one.
+  hybrid: HybridReader | undefined;
+  dictionary: DecodedArray | undefined;
+  numDict: Float64Array | undefined;
+  // PLAIN numbers: their bytes and physical type.
+  plain: Uint8Array | undefined;
+  type = "";
+  width = 0;
+  scale = 1;
+
+  constructor(
+    /** Where the page is in the file (errors name it). */
+    readonly at: number,
+    /** Rows not yet decoded. */
+    public left: number,
+  ) {}
+}
+
+const rowsOf = (p: Page | LazyPage) => (p instanceof LazyPage ? p.left : columnLength(p));
+
+const outOfRange = (index: number, size: number) => new Error(`dictionary index ${index} out of range (${size} entries)`);
 
 // The per-value loops of decodeFast, each in a function of its own: small enough for V8 to optimize
 // on their own (inside decodeFast they ran at a fraction of the speed).
@@ -598,11 +710,76 @@ export function oneRunOfOnes(bytes: Uint8Array, pos: number, end: number, n: num
  * Throws when the data ends early rather than inventing zeros.
  */
 export function readHybrid(bytes: Uint8Array, pos: number, end: number, width: number, out: Int32Array, count: number): void {
-  const valueBytes = (width + 7) >>> 3;
-  const mask = width === 0 ? 0 : 0xffffffff >>> (32 - width);
-  let k = 0;
-  while (k < count) {
-    if (pos >= end) throw new Error(`RLE/bit-packed data ends after ${k} of ${count} values`);
+  new HybridReader(bytes, pos, end, width, count).read(out, 0, count);
+}
+
+/**
+ * The hybrid decoder, resumable: read() continues where the previous call stopped, so a large page's
+ * indices are unpacked a batch at a time (LazyPage). A bit-packed run's values come out 8 at a time; a
+ * group that a call needs only part of is unpacked whole into `carry`, and the rest of it is handed out
+ * by the next call. A bit-packed run gives all of its groups' values, padding included, as far as they
+ * are asked for.
+ */
+export class HybridReader {
+  private rleLeft = 0; // values left in the current RLE run
+  private rleValue = 0;
+  private groupsLeft = 0; // groups of 8 not yet unpacked in the current bit-packed run
+  private readonly carry = new Int32Array(8);
+  private carryAt = 8; // carry[carryAt..8): values of a group unpacked but not yet handed out
+  private done = 0; // values handed out so far
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private pos: number,
+    private readonly end: number,
+    private readonly width: number,
+    /** Values the data holds (for the error when it ends early). */
+    private readonly total: number,
+  ) {}
+
+  /** The next count values into out[k..k + count). */
+  read(out: Int32Array, k: number, count: number): void {
+    const { bytes, width, carry } = this;
+    const from = k;
+    const stop = k + count;
+    while (k < stop) {
+      if (this.carryAt < 8) {
+        const m = Math.min(8 - this.carryAt, stop - k);
+        for (let i = 0; i < m; i++) out[k + i] = carry[this.carryAt + i]!;
+        this.carryAt += m;
+        k += m;
+      } else if (this.rleLeft > 0) {
+        const m = Math.min(this.rleLeft, stop - k);
+        out.fill(this.rleValue, k, k + m);
+        this.rleLeft -= m;
+        k += m;
+      } else if (this.groupsLeft > 0) {
+        // Whole groups of 8 that fit the output, by the width's unrolled unpacker; a group needed only in
+        // part is unpacked into carry.
+        const whole = Math.min(this.groupsLeft, Math.floor((stop - k) / 8));
+        if (whole > 0) {
+          if (width > 0) unpackerFor(width)(bytes, this.pos, out, k, whole);
+          else out.fill(0, k, k + whole * 8);
+          k += whole * 8;
+          this.pos += whole * width;
+          this.groupsLeft -= whole;
+        } else {
+          if (width > 0) unpackerFor(width)(bytes, this.pos, carry, 0, 1);
+          else carry.fill(0);
+          this.pos += width;
+          this.groupsLeft--;
+          this.carryAt = 0;
+        }
+      } else this.runHeader(this.done + (k - from));
+    }
+    this.done += count;
+  }
+
+  /** The next run's header (done: values handed out before it, for the error). */
+  private runHeader(done: number): void {
+    const { bytes, end, width } = this;
+    let pos = this.pos;
+    if (pos >= end) throw new Error(`RLE/bit-packed data ends after ${done} of ${this.total} values`);
     let header = 0;
     let shift = 0;
     let byte: number;
@@ -613,38 +790,18 @@ export function readHybrid(bytes: Uint8Array, pos: number, end: number, width: n
       shift += 7;
     } while (byte & 0x80);
     if (header % 2 === 0) {
-      const run = header / 2;
+      const valueBytes = (width + 7) >>> 3;
       if (pos + valueBytes > end) throw new Error("RLE run value past the end of its data");
       let v = 0;
       for (let i = 0; i < valueBytes; i++) v |= bytes[pos++]! << (8 * i);
-      const m = Math.min(run, count - k);
-      out.fill(v, k, k + m);
-      k += m;
+      this.rleValue = v;
+      this.rleLeft = header / 2;
     } else {
       const groups = (header - 1) / 2;
-      let n = groups * 8;
       if (pos + groups * width > end) throw new Error("bit-packed run past the end of its data");
-      // Whole groups of 8 that fit the output, by the width's unrolled unpacker; a last partial group
-      // (fewer values wanted than encoded) takes the byte-at-a-time loop below.
-      const whole = Math.min(groups, Math.floor((count - k) / 8));
-      if (width > 0 && whole > 0) {
-        unpackerFor(width)(bytes, pos, out, k, whole);
-        k += whole * 8;
-        pos += whole * width;
-        n -= whole * 8;
-      }
-      let acc = 0;
-      let bits = 0;
-      for (let i = 0; i < n; i++) {
-        while (bits < width) {
-          acc |= bytes[pos++]! << bits;
-          bits += 8;
-        }
-        if (k < count) out[k++] = acc & mask;
-        acc >>>= width;
-        bits -= width;
-      }
+      this.groupsLeft = groups;
     }
+    this.pos = pos;
   }
 }
 

@@ -23,11 +23,16 @@ interface WasmApi {
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let shared: Uncompress | undefined;
+/** hysnappy's WASM module, compiled once per thread (null: not found, the copying decoder is used). */
+let compiled: object | null | undefined;
 
-/** The view-returning decoder (one per thread: calls must not interleave with use of the previous view). */
+/**
+ * A view-returning decoder with a WASM instance and memory of its own: a page it returns stays valid
+ * until its own next call, whatever other decoders do meanwhile (a reader keeps one per column, so a
+ * column's page can be decoded a batch at a time while the other columns read theirs).
+ */
 export function snappyUncompressView(): Uncompress {
-  return (shared ??= checkedSnappy(viewDecoder() ?? snappyUncompressor()));
+  return checkedSnappy(viewDecoder() ?? snappyUncompressor());
 }
 
 /** The uncompressed length a snappy stream declares in its preamble (a varint of up to 5 bytes); -1 if malformed. */
@@ -55,13 +60,22 @@ export function checkedSnappy(decode: Uncompress): Uncompress {
   };
 }
 
-function viewDecoder(): Uncompress | undefined {
-  let instance: { exports: Record<string, unknown> };
+function compileModule(): object | null {
   try {
     const source = readFileSync(join(dirname(createRequire(import.meta.url).resolve("hysnappy")), "uncompress.js"), "utf8");
     const wasm64 = /const wasm64 = '([A-Za-z0-9+/=]+)'/.exec(source)?.[1];
-    if (!wasm64) return undefined;
-    instance = new wasmApi.Instance(new wasmApi.Module(Buffer.from(wasm64, "base64")));
+    return wasm64 ? new wasmApi.Module(Buffer.from(wasm64, "base64")) : null;
+  } catch {
+    return null;
+  }
+}
+
+function viewDecoder(): Uncompress | undefined {
+  if (compiled === undefined) compiled = compileModule();
+  if (compiled === null) return undefined;
+  let instance: { exports: Record<string, unknown> };
+  try {
+    instance = new wasmApi.Instance(compiled);
   } catch {
     return undefined;
   }
