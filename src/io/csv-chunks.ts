@@ -59,6 +59,8 @@ export class ParallelChunks {
     private readonly threads: number,
     private pending: Buffer[],
     private readonly read: () => Promise<Buffer | undefined>,
+    /** Reads the input's next bytes straight into memory given (0 at the end): blocks are read into their slots, not copied there. */
+    private readonly readInto?: (into: Uint8Array) => Promise<number>,
   ) {
     this.pendingBytes = pending.reduce((a, b) => a + b.length, 0);
   }
@@ -134,31 +136,75 @@ export class ParallelChunks {
   /** Read and queue blocks while fewer than three per thread are queued. */
   private async pump(): Promise<void> {
     while (!this.stopped && !this.eof && this.queue.length < 3 * this.threads) {
-      while (this.pendingBytes < this.block && !this.eof) {
-        let chunk: Buffer | undefined;
-        try {
-          chunk = await this.read();
-        } catch (e) {
-          this.readError = e;
-          this.stopped = true;
-          return;
-        }
-        if (chunk === undefined) this.eof = true;
-        else {
-          this.pending.push(chunk);
-          this.pendingBytes += chunk.length;
-        }
-      }
-      // A small file, or the end of a large one: only whole blocks' worth of text is ours.
-      if (this.eof && this.seq === 0) return;
-      const bytes = this.cut();
-      if (bytes === undefined) {
-        this.stopped = this.pendingBytes >= this.block; // one record longer than a block: not ours
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = this.readInto ? await this.readBlock(this.readInto) : await this.readAndCut();
+      } catch (e) {
+        this.readError = e;
+        this.stopped = true;
         return;
       }
+      if (bytes === undefined) return;
       this.queue.push({ seq: this.seq++, bytes });
       this.send();
     }
+  }
+
+  /** The next block from read(): pending bytes gathered to a block's size, then cut(); undefined: none (stopped says whether for good). */
+  private async readAndCut(): Promise<Uint8Array | undefined> {
+    while (this.pendingBytes < this.block && !this.eof) {
+      const chunk = await this.read();
+      if (chunk === undefined) this.eof = true;
+      else {
+        this.pending.push(chunk);
+        this.pendingBytes += chunk.length;
+      }
+    }
+    // A small file, or the end of a large one: only whole blocks' worth of text is ours.
+    if (this.eof && this.seq === 0) return undefined;
+    const bytes = this.cut();
+    if (bytes === undefined) this.stopped = this.pendingBytes >= this.block; // one record longer than a block: not ours
+    return bytes;
+  }
+
+  /**
+   * The next block read into a slot: the pending bytes (a record's start), then the input's bytes after
+   * them until a block's size, cut at the last line feed; the bytes after it pending again. As
+   * readAndCut(), with the input's bytes copied once fewer.
+   */
+  private async readBlock(readInto: (into: Uint8Array) => Promise<number>): Promise<Uint8Array | undefined> {
+    const slot = this.slot(this.pendingBytes + this.block);
+    let n = 0;
+    for (const p of this.pending) {
+      slot.set(p, n);
+      n += p.length;
+    }
+    try {
+      while (n < this.block && !this.eof) {
+        const got = await readInto(slot.subarray(n));
+        if (got === 0) this.eof = true;
+        n += got;
+      }
+    } catch (e) {
+      this.keepPending(slot, 0, n); // for the hand-back
+      this.release(slot);
+      throw e;
+    }
+    // A small file: not ours (as in readAndCut).
+    const at = (this.eof && this.seq === 0) || n === 0 ? -1 : slot.lastIndexOf(10, n - 1); // (-1 would search it all)
+    if (at < 0) {
+      if (!(this.eof && this.seq === 0)) this.stopped = n >= this.block; // one record longer than a block: not ours
+      this.keepPending(slot, 0, n);
+      return this.release(slot);
+    }
+    this.keepPending(slot, at + 1, n);
+    return slot.subarray(0, at + 1);
+  }
+
+  /** slot[from, to) as the pending bytes (a copy: the slot goes to a block, or back). */
+  private keepPending(slot: Uint8Array, from: number, to: number): void {
+    this.pending = to > from ? [Buffer.from(slot.subarray(from, to))] : [];
+    this.pendingBytes = to - from;
   }
 
   /**
@@ -198,10 +244,11 @@ export class ParallelChunks {
   }
 
   /** A block's slot back, for a later block (poisoned first under RIDEPRED_POISON_BUFFERS=1). */
-  private release(bytes: Uint8Array): void {
+  private release(bytes: Uint8Array): undefined {
     const whole = new Uint8Array(bytes.buffer);
     poison(whole);
     this.freeSlots.push(whole);
+    return undefined;
   }
 
   /** Queued blocks to the workers, two at a time each, in order. */

@@ -1,5 +1,6 @@
 // CSV (and CSV.gz) as record batches, streaming: quoted fields, CRLF, a BOM. A row with the wrong
 // number of fields or a stray quote is reported as a row error, never dropped or padded silently.
+import { type FileHandle, open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { CsvCells } from "./csv-cells.js";
@@ -7,6 +8,7 @@ import type { ParallelChunks } from "./csv-chunks.js";
 import type { ChunkPlan } from "./csv-chunk-parse.js";
 import { RecordEnd, RecordTooLong, scanRecords, UnclosedQuote, type RowProblem, type ScanTarget } from "./csv-scan.js";
 import { openInputBytes } from "./open.js";
+import { isHttp, isS3 } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { type BatchOptions, type BatchSource, DEFAULT_MAX_RECORD, type RecordBatch } from "./types.js";
 
@@ -15,7 +17,8 @@ const MAX_HEADER = 4096;
 /** `threads` above 1: the records are parsed on threads - 1 worker threads (csv-chunks.ts), the batches the same. */
 export async function openCsv(path: string, gzip: boolean, chunkSize?: number, maxRecord = DEFAULT_MAX_RECORD, threads = 1): Promise<BatchSource> {
   // Worker threads get blocks of ~1M characters: read in pieces of that size (fewer, larger strings).
-  const input = await openInputBytes(path, gzip, chunkSize ?? (threads > 1 ? 1 << 20 : undefined));
+  const readSize = chunkSize ?? (threads > 1 ? 1 << 20 : undefined);
+  const input = await openInputBytes(path, gzip, readSize);
   const label = path === "-" ? "stdin" : redactLocation(path);
   const chunks = input.stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let decoder = new StringDecoder("utf8");
@@ -23,11 +26,23 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
   let pos = 0;
   let ended = false;
   let readError: unknown; // met by the worker threads' reading, thrown when this reader reads next
+  // A plain file is read by position once the worker threads start (readInto: straight into their
+  // blocks' memory), from where the stream's bytes taken so far end.
+  const plainFile = !gzip && path !== "-" && !isS3(path) && !isHttp(path);
+  let taken = 0; // bytes taken from the stream
+  let byPosition = false;
+  let file: FileHandle | undefined; // open while read by position, until its end
+  let fileAt = 0;
   const tooLong = (row: string) => new RidepredError(`${label}: ${row} is longer than --max-record-bytes (${maxRecord}): a quote never closed, or not CSV?`);
 
   /** The next chunk of input as bytes; undefined at the end. */
   const nextBytes = async (): Promise<Buffer | undefined> => {
     if (readError !== undefined) throw readError;
+    if (byPosition) {
+      const into = Buffer.allocUnsafe(readSize ?? 1 << 16);
+      const n = await readInto(into);
+      return n === 0 ? undefined : into.subarray(0, n);
+    }
     let r: IteratorResult<Buffer>;
     try {
       r = await chunks.next();
@@ -36,7 +51,29 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
       if (err?.code?.startsWith("Z_")) throw new RidepredError(`${label}: not valid gzip: ${err.message}`);
       throw new RidepredError(`${label}: cannot read: ${err?.message ?? e}`);
     }
-    return r.done ? undefined : r.value;
+    if (r.done) return undefined;
+    taken += r.value.length;
+    return r.value;
+  };
+
+  /** The file's next bytes (at most one read's worth) into `into`; 0 at the end, where the file is closed. */
+  const readInto = async (into: Uint8Array): Promise<number> => {
+    if (!file) return 0;
+    let n: number;
+    try {
+      n = (await file!.read(into, 0, Math.min(into.length, readSize ?? 1 << 16), fileAt)).bytesRead;
+    } catch (e) {
+      throw new RidepredError(`${label}: cannot read: ${(e as Error)?.message ?? e}`);
+    }
+    fileAt += n;
+    if (n === 0) await closeFile();
+    return n;
+  };
+
+  const closeFile = async () => {
+    const f = file;
+    file = undefined;
+    await f?.close();
   };
 
   /** The next chunk of input as text; undefined at the end. */
@@ -111,7 +148,15 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     // character the decoder holds incomplete, then the input's bytes as they come.
     const held = heldBytes(decoder);
     if (held === undefined) return undefined;
-    const p = new ParallelChunks(plan, threads, [Buffer.from(text.slice(pos), "utf8"), held], nextBytes);
+    if (plainFile) {
+      file = await open(path, "r").catch(() => undefined); // cannot: the stream reads on
+      if (file) {
+        byPosition = true;
+        fileAt = taken;
+        input.stream.destroy();
+      }
+    }
+    const p = new ParallelChunks(plan, threads, [Buffer.from(text.slice(pos), "utf8"), held], nextBytes, byPosition ? readInto : undefined);
     text = "";
     pos = 0;
     return p;
@@ -195,11 +240,12 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
   return {
     names,
     timestampColumns: new Set(),
-    progress: () => (input.size ? input.read() / input.size : undefined), // compressed bytes for .gz: still the share done
+    progress: () => (input.size ? (byPosition ? fileAt : input.read()) / input.size : undefined), // compressed bytes for .gz: still the share done
     batches,
     close: async () => {
       parallel?.close();
       input.stream.destroy();
+      await closeFile();
     },
   };
 }
