@@ -337,8 +337,15 @@ interface Work {
   pred: Float64Array;
   /** A classifier's probabilities, k per row. */
   proba: Float64Array;
+  /** Times parsed from text columns, epoch ms (a typed column is used as it is: pick and drop). */
   pickMs: Float64Array;
   dropMs: Float64Array;
+  /** This batch's pickup and dropoff times, epoch ms: a typed input column itself, or pickMs / dropMs. */
+  pick: Float64Array;
+  drop: Float64Array;
+  /** Per row, the duration in minutes, when durations holds (the duration filter computed them for this batch's kept rows). */
+  dur: Float64Array;
+  durations: boolean;
   /** 0 keep, 1 filtered, 2 rejected. */
   status: Uint8Array;
   why: (readonly [string, string] | undefined)[];
@@ -358,6 +365,10 @@ function newWork(columns: ColumnPlan[], size: number): Work {
     proba: new Float64Array(0),
     pickMs: new Float64Array(size),
     dropMs: new Float64Array(size),
+    pick: new Float64Array(0),
+    drop: new Float64Array(0),
+    dur: new Float64Array(size),
+    durations: false,
     status: new Uint8Array(size),
     why: new Array(size),
     keep: new Int32Array(size),
@@ -373,6 +384,7 @@ function fitWork(w: Work, n: number): void {
   w.pred = new Float64Array(n);
   w.pickMs = new Float64Array(n);
   w.dropMs = new Float64Array(n);
+  w.dur = new Float64Array(n);
   w.status = new Uint8Array(n);
   w.keep = new Int32Array(n);
   w.keepAll = 0;
@@ -393,13 +405,16 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
     why[r] = [field, reason];
   };
   for (const e of batch.errors) reject(e.row, e.field, e.reason);
-  readTimes(plan.pickupCol, columns, n, work.pickMs, reject);
-  readTimes(plan.dropoffCol, columns, n, work.dropMs, reject);
+  const pick = (work.pick = readTimes(plan.pickupCol, columns, n, work.pickMs, reject));
+  const drop = (work.drop = readTimes(plan.dropoffCol, columns, n, work.dropMs, reject));
+  work.durations = job.filterDuration !== undefined;
   if (job.filterDuration) {
     const [lo, hi] = job.filterDuration;
+    const dur = work.dur;
     for (let r = 0; r < n; r++) {
       if (status[r]) continue;
-      const d = (work.dropMs[r]! - work.pickMs[r]!) / 60000;
+      // Kept for actual_duration and diff (the same expression, so the same bits).
+      const d = (dur[r] = (drop[r]! - pick[r]!) / 60000);
       // NaN (a missing time) is dropped too, as pandas' filter does
       if (!(d >= lo && d <= hi)) {
         status[r] = 1;
@@ -468,17 +483,18 @@ function viewOf(plan: RunPlan, batch: RecordBatch, work: Work, k: number): Batch
   const rejected: (readonly [string, string])[] = [];
   for (let r = 0; r < batch.n; r++) if (work.status[r] === 2) rejected.push(work.why[r]!);
   const times = plan.pickupCol !== undefined && plan.dropoffCol !== undefined;
-  return { keep: work.keep, k, inputs, predictions: work.pred, rejected, ...(times ? { pickupMs: work.pickMs, dropoffMs: work.dropMs } : {}) };
+  return { keep: work.keep, k, inputs, predictions: work.pred, rejected, ...(times ? { pickupMs: work.pick, dropoffMs: work.drop } : {}) };
 }
 
-/** A time column as epoch ms (naive wall clock read as UTC; durations are plain differences). */
+/**
+ * A time column as epoch ms (naive wall clock read as UTC; durations are plain differences): typed
+ * timestamps (Parquet, tables) are already epoch ms, NaN where missing, and are used as they are (valid
+ * for this batch); text is parsed into ms. Returns the array holding them (ms when there is no column).
+ */
 function readTimes(col: string | undefined, columns: Record<string, Column>, n: number, ms: Float64Array, reject: (r: number, f: string, why: string) => void) {
-  if (!col) return;
+  if (!col) return ms;
   const column = columns[col]!;
-  if (column instanceof Float64Array) {
-    ms.set(column.subarray(0, n)); // typed timestamps (Parquet, tables): already epoch ms, NaN where missing
-    return;
-  }
+  if (column instanceof Float64Array) return column;
   const vals = materialize(column);
   for (let r = 0; r < n; r++) {
     const t = toMillis(vals[r]);
@@ -487,6 +503,7 @@ function readTimes(col: string | undefined, columns: Record<string, Column>, n: 
       reject(r, col, `not a timestamp: ${JSON.stringify(String(vals[r]).slice(0, 40))}`);
     } else ms[r] = t;
   }
+  return ms;
 }
 
 // ---- stage: finish -------------------------------------------------------------------------------
@@ -575,7 +592,7 @@ function outBatch(plan: RunPlan, k: number, work: Work, batch: RecordBatch, rows
 
 /** One output column for the kept rows (keep[0..k)), in the column's scratch buffers where it is numeric. */
 function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, plan: RunPlan, rowsRead: number, scratch: Scratch): OutValues | BytesColumn {
-  const { pred, pickMs, dropMs, keep, runs, runCount } = work;
+  const { pred, pick, drop, dur, keep, runs, runCount } = work;
   const read = c.source === "raw" ? c.name : c.name === "ride_id" ? plan.found.ride_id : undefined;
   const asBytes = read === undefined ? undefined : batch.bytes?.[read];
   if (asBytes) return gatherBytes(asBytes, keep, k);
@@ -593,25 +610,38 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
       return { prefix: plan.prefix, numbers: out };
     }
     case "pickup_datetime":
-      return copyKept(pickMs, runs, runCount, out);
+      return copyKept(pick, runs, runCount, out);
     case "dropoff_datetime":
-      return copyKept(dropMs, runs, runCount, out);
+      return copyKept(drop, runs, runCount, out);
     case "actual_duration":
+      if (work.durations) return copyKept(dur, runs, runCount, out);
       for (let i = 0; i < k; i++) {
         const r = keep[i]!;
-        out[i] = (dropMs[r]! - pickMs[r]!) / 60000;
+        out[i] = (drop[r]! - pick[r]!) / 60000;
       }
       return out;
     case "diff":
+      if (work.durations) return diffs(dur, pred, runs, runCount, out);
       for (let i = 0; i < k; i++) {
         const r = keep[i]!;
-        out[i] = (dropMs[r]! - pickMs[r]!) / 60000 - pred[r]!;
+        out[i] = (drop[r]! - pick[r]!) / 60000 - pred[r]!;
       }
       return out;
     case "model_version":
       return { dictionary: [plan.model], indices: scratch.i32.subarray(0, k).fill(0) };
   }
   throw new Error(`internal: unknown output column ${c.name}`);
+}
+
+/** dur[r] - pred[r] of the kept rows, stretch by stretch, into out. */
+function diffs(dur: Float64Array, pred: Float64Array, runs: Int32Array, count: number, out: Float64Array): Float64Array {
+  let at = 0;
+  for (let t = 0; t < count; t++) {
+    const from = runs[2 * t]!;
+    const end = from + runs[2 * t + 1]!;
+    for (let r = from; r < end; r++) out[at++] = dur[r]! - pred[r]!;
+  }
+  return out;
 }
 
 /** The prediction (p = -1: a regressor's number, a classifier's label) or the probability of class p, of the kept rows. */
