@@ -112,7 +112,8 @@ function fast(out: Out, xs: Float64Array, i: number): boolean {
   let first = r === 0 ? dMin : dMin + 10 - r;
   if (first > dMax) {
     // No multiple of ten: the integer nearest to lo, kept inside the interval; a tie is left to String(x).
-    best = Math.round(lo);
+    // floor(lo + 0.5) (exact: lo is small) is Math.round's rule; V8 compiles Math.round with a branch.
+    best = Math.floor(lo + 0.5);
     if (best - lo === 0.5) return false;
     if (best < dMin) best = dMin;
     else if (best > dMax) best = dMax;
