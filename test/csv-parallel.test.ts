@@ -221,6 +221,28 @@ describe("ridepred score --threads 2: the bytes and the summary of --threads 1",
     expect(two!.stdout).toBe(one!.stdout);
   }, 120_000);
 
+  // A named pipe (or a shell's <(...)) has a path but no positions: the threaded reader must not read it by position.
+  it("a named pipe as input: the bytes of the same file", () => {
+    const input = join(tmp, "messy-fifo-src.csv");
+    writeFileSync(input, messyCsv(9));
+    const fifo = join(tmp, "messy-fifo.csv");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const fromFile = run(["score", input, "-o", "-", "--on-error", "skip", "--threads", "2"]);
+    expect(fromFile.status, fromFile.stderr).toBe(0);
+    const piped = spawnSync(
+      "sh",
+      ["-c", 'cat "$1" > "$2" & exec "$3" "$4" score "$2" -o - --on-error skip --threads 2', "sh", input, fifo, process.execPath, BIN],
+      {
+        encoding: "utf8",
+        env: { ...process.env, RIDEPRED_CSV_BLOCK: "65536", RIDEPRED_CSV_INLINE_ROWS: "0" },
+      },
+    );
+    expect(piped.status, piped.stderr).toBe(0);
+    const withoutIds = (s: string) => s.replace(/^[^,\n]*,/gm, "");
+    expect(withoutIds(piped.stdout)).toBe(withoutIds(fromFile.stdout));
+    expect(piped.stdout.split("\n").length).toBeGreaterThan(100);
+  }, 120_000);
+
   it("a messy file with --on-error skip --rejects: the same output, rejects file and counts", () => {
     const input = join(tmp, "messy-cli.csv");
     writeFileSync(input, messyCsv(7));

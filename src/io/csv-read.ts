@@ -1,6 +1,6 @@
 // CSV (and CSV.gz) as record batches, streaming: quoted fields, CRLF, a BOM. A row with the wrong
 // number of fields or a stray quote is reported as a row error, never dropped or padded silently.
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import { RidepredError } from "../errors.js";
 import { CsvCells } from "./csv-cells.js";
@@ -149,7 +149,7 @@ export async function openCsv(path: string, gzip: boolean, chunkSize?: number, m
     const held = heldBytes(decoder);
     if (held === undefined) return undefined;
     if (plainFile) {
-      file = await open(path, "r").catch(() => undefined); // cannot: the stream reads on
+      file = await openRegular(path); // cannot, or not a regular file: the stream reads on
       if (file) {
         byPosition = true;
         fileAt = taken;
@@ -259,4 +259,16 @@ export function heldBytes(d: StringDecoder): Buffer | undefined {
   const state = d as unknown as { lastChar?: Buffer; lastNeed?: number; lastTotal?: number };
   if (typeof state.lastNeed !== "number" || typeof state.lastTotal !== "number" || !state.lastChar) return undefined;
   return state.lastNeed > 0 ? Buffer.from(state.lastChar.subarray(0, state.lastTotal - state.lastNeed)) : Buffer.alloc(0);
+}
+
+/**
+ * `path` opened again for reads by position if it is a regular file; else undefined (a pipe or FIFO has no
+ * positions, and a second open of a FIFO whose writer is gone blocks for good).
+ */
+async function openRegular(path: string): Promise<FileHandle | undefined> {
+  const regular = await stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+  return regular ? await open(path, "r").catch(() => undefined) : undefined;
 }
