@@ -174,7 +174,7 @@ describe.skipIf(!haveRedis)("ridepred stream with Redis Streams", () => {
   });
 
   it("SIGTERM mid-stream finishes the batch in flight: everything predicted is acked, a restart resumes without duplicates", async () => {
-    const N = 3000;
+    const N = 30000; // enough that a fast machine is still mid-stream when the signal comes
     await produce("graceful", 0, N);
     const args = ["--from", url("graceful"), "--to", url("graceful-out"), "--group", "duration", "--consumer", "w", "--batch", "50"];
     const first = startConsumer(args);
