@@ -15,10 +15,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { freePort } from "./lib/harness.mjs";
+import { freePort, serverArgv, serverSpec, serverUp } from "./lib/harness.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: args, positionals } = parseArgs({
@@ -73,31 +73,17 @@ function wrkAsync(url, seconds) {
   return new Promise((res, rej) => child.on("close", (code) => (code === 0 ? res(wrkCount(url, code, out, err)) : rej(new Error(`wrk: ${err}`)))));
 }
 
-async function startServer(name, spec, flags, scriptArgs) {
+async function startServer(spec) {
   const port = await freePort();
   // A script (the echo, or NAME=path.mjs) prints {"port": N} on its first line; a tree is `ridepred serve`.
-  const script = spec === "echo" ? join(root, "bench/serve-echo.mjs") : spec.endsWith(".mjs") ? resolve(spec) : null;
-  const [cmd, argv] = script
-    ? onCpu(1, process.execPath, [...flags, script, ...scriptArgs])
-    : onCpu(1, process.execPath, [...flags, join(resolve(spec), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"]);
-  const child = spawn(cmd, argv, { env: { ...process.env, RIDEPRED_FAST_PATH: "" }, stdio: ["ignore", "pipe", "inherit"] });
+  const { script, argv } = serverArgv(root, spec, port);
+  const [cmd, cmdArgs] = onCpu(1, process.execPath, [...spec.flags, ...argv]);
+  const child = spawn(cmd, cmdArgs, { env: { ...process.env, RIDEPRED_FAST_PATH: "" }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   const p = script ? await new Promise((res) => child.stdout.once("data", (d) => res(JSON.parse(String(d).split("\n")[0]).port))) : port;
   const url = `http://127.0.0.1:${p}/${script ? "" : "predict"}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: '{"PULocationID":10,"DOLocationID":50,"trip_distance":40}',
-      });
-      if (r.ok) return { name, url, pid: child.pid, us: [], main: [], busy: [], waited: [] };
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} did not come up`);
+  await serverUp(url, spec.name, 100);
+  return { name: spec.name, url, pid: child.pid, us: [], main: [], busy: [], waited: [] };
 }
 
 process.on("exit", () => {
@@ -105,12 +91,7 @@ process.on("exit", () => {
 });
 const specs = positionals.length ? positionals : [`ridepred=${root}`, "echo"];
 const servers = [];
-for (const s of specs) {
-  const [name, rest] = s === "echo" ? ["echo", "echo"] : s.split(/=(.*)/s);
-  const [dir, ...words] = rest.split(" ");
-  const cut = words.indexOf("--");
-  servers.push(await startServer(name, dir, cut < 0 ? words : words.slice(0, cut), cut < 0 ? [] : words.slice(cut + 1)));
-}
+for (const s of specs) servers.push(await startServer(serverSpec(s)));
 const D = Number(args.duration);
 
 /** One server's round: its CPU per request from /proc snapshots c0, c1 around n requests. */

@@ -12,10 +12,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { freePort } from "./lib/harness.mjs";
+import { freePort, serverArgv, serverSpec, serverUp } from "./lib/harness.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values: args, positionals } = parseArgs({
@@ -34,31 +34,16 @@ const dir = mkdtempSync(join(tmpdir(), "serve-ticks-"));
 const probe = join(dir, "probe.cjs");
 writeFileSync(probe, 'process.on("SIGUSR2", () => new Function("%DebugPrint(process.nextTick)")());\n');
 
-const BODY = '{"PULocationID":10,"DOLocationID":50,"trip_distance":40}';
 const LETTER = { MONOMORPHIC: "m", MEGAMORPHIC: "M", UNINITIALIZED: "u" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function up(url) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: BODY });
-      if (r.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`${url} did not come up`);
-}
-
 /** One fresh process of server spec: the four letters of its tick literal's feedback. */
-async function sample(spec, flags, scriptArgs) {
+async function sample(spec) {
   const port = await freePort();
-  const script = spec === "echo" ? join(root, "bench/serve-echo.mjs") : spec.endsWith(".mjs") ? resolve(spec) : null;
-  const argv = script ? [script, ...scriptArgs] : [join(resolve(spec), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"];
+  const { script, argv } = serverArgv(root, spec, port);
   const outPath = join(dir, "stdout");
   const fd = openSync(outPath, "w");
-  const child = spawn(process.execPath, ["--allow-natives-syntax", "-r", probe, ...flags, ...argv], {
+  const child = spawn(process.execPath, ["--allow-natives-syntax", "-r", probe, ...spec.flags, ...argv], {
     env: { ...process.env, RIDEPRED_FAST_PATH: "" },
     stdio: ["ignore", fd, "inherit"],
   });
@@ -67,7 +52,7 @@ async function sample(spec, flags, scriptArgs) {
   const out = () => readFileSync(outPath, "utf8");
   while (script && !out().includes("\n")) await sleep(10);
   const url = script ? `http://127.0.0.1:${JSON.parse(out().split("\n")[0]).port}/` : `http://127.0.0.1:${port}/predict`;
-  await up(url);
+  await serverUp(url);
   if (Number(args.load) > 0) {
     const r = spawnSync("wrk", ["-t1", "-c50", `-d${args.load}s`, "-s", join(root, "bench/serve-post.lua"), url], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`wrk: ${r.stderr}`);
@@ -83,15 +68,10 @@ async function sample(spec, flags, scriptArgs) {
 }
 
 const specs = positionals.length ? positionals : [`ridepred=${root}`, "echo"];
-const servers = specs.map((s) => {
-  const [name, rest] = s === "echo" ? ["echo", "echo"] : s.split(/=(.*)/s);
-  const [tree, ...words] = rest.split(" ");
-  const cut = words.indexOf("--");
-  return { name, tree, flags: cut < 0 ? words : words.slice(0, cut), scriptArgs: cut < 0 ? [] : words.slice(cut + 1), seen: [] };
-});
+const servers = specs.map((s) => ({ ...serverSpec(s), seen: [] }));
 for (let run = 1; run <= Number(args.runs); run++) {
   for (const s of servers) {
-    const st = await sample(s.tree, s.flags, s.scriptArgs);
+    const st = await sample(s);
     s.seen.push(st);
     process.stderr.write(`run ${run} ${s.name}: ${st}${st.includes("M") ? " (slow state)" : ""}, load ${loadavg()[0].toFixed(1)}\n`);
   }

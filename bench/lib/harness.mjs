@@ -1,9 +1,10 @@
 // What the bench drivers share: their options, timed child runs, a column of an output CSV, how they
-// print row counts, and a free loopback port.
+// print row counts, a free loopback port, and the servers the serve benches compare.
 import { spawnSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
+import { join, resolve } from "node:path";
 
 /** The value after `--name` on the command line, else def. */
 export function arg(name, def) {
@@ -43,4 +44,40 @@ export function freePort() {
       s.close(() => res(port));
     });
   });
+}
+
+/**
+ * A server named on a serve bench's command line: "echo", "NAME=DIR [node flags]" (`ridepred serve` from the
+ * tree DIR) or "NAME=F.mjs [node flags] [-- script args]" (a script that prints {"port": N} on its first line).
+ */
+export function serverSpec(s) {
+  const [name, rest] = s === "echo" ? ["echo", "echo"] : s.split(/=(.*)/s);
+  const [tree, ...words] = rest.split(" ");
+  const cut = words.indexOf("--");
+  return { name, tree, flags: cut < 0 ? words : words.slice(0, cut), scriptArgs: cut < 0 ? [] : words.slice(cut + 1) };
+}
+
+/** The node arguments after the flags that start a server spec on port (the echo is bench/serve-echo.mjs under root); script when it is one. */
+export function serverArgv(root, { tree, scriptArgs }, port) {
+  const script = tree === "echo" ? join(root, "bench/serve-echo.mjs") : tree.endsWith(".mjs") ? resolve(tree) : null;
+  const argv = script ? [script, ...scriptArgs] : [join(resolve(tree), "bin/ridepred"), "serve", "--port", String(port), "--log-level", "warn"];
+  return { script, argv };
+}
+
+/** Resolves once url answers the course's ride with a 2xx (tries every pollMs, 200 times); throws naming it otherwise. */
+export async function serverUp(url, name = url, pollMs = 50) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"PULocationID":10,"DOLocationID":50,"trip_distance":40}',
+      });
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  throw new Error(`${name} did not come up`);
 }
