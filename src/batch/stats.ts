@@ -13,51 +13,67 @@ export const newStats = (): Stats => ({ count: 0, mean: 0, m2: 0, min: Infinity,
 
 /**
  * Add values[idx[0..k)] at once: the batch's own mean and squared deviations (two plain passes), merged
- * with the running ones (Chan et al.), so the hot loop has no division per value.
+ * with the running ones (Chan et al.), so the hot loop has no division per value. Each pass is a function
+ * of its own: one function holding both loops was compiled (on-stack) while in its first loop, before its
+ * second had run, and deoptimized on every batch after.
  */
 export function addStats(s: Stats, values: Float64Array, idx: Int32Array, k: number): void {
   if (k === 0) return;
   // Every row kept: the same sums without the indirection.
-  if (keepsEvery(idx, k)) {
-    addAll(s, values, k);
-    return;
-  }
-  let sum = 0,
-    min = s.min,
-    max = s.max;
+  const every = keepsEvery(idx, k);
+  const scan = every ? scanAll(values, k, s.min, s.max) : scanKept(values, idx, k, s.min, s.max);
+  const mean = scan.sum / k;
+  merge(s, k, mean, every ? squaresAll(values, k, mean) : squaresKept(values, idx, k, mean), scan.min, scan.max);
+}
+
+/** One batch's sum, min and max (reused: read at once). */
+const scan = { sum: 0, min: 0, max: 0 };
+
+function scanKept(values: Float64Array, idx: Int32Array, k: number, min: number, max: number): typeof scan {
+  let sum = 0;
   for (let i = 0; i < k; i++) {
     const x = values[idx[i]!]!;
     sum += x;
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  const mean = sum / k;
-  let m2 = 0;
-  for (let i = 0; i < k; i++) {
-    const d = values[idx[i]!]! - mean;
-    m2 += d * d;
-  }
-  merge(s, k, mean, m2, min, max);
+  scan.sum = sum;
+  scan.min = min;
+  scan.max = max;
+  return scan;
 }
 
-/** addStats of values[0..k), in the same order: the same bits. */
-function addAll(s: Stats, values: Float64Array, k: number): void {
-  let sum = 0,
-    min = s.min,
-    max = s.max;
+/** scanKept of values[0..k), in the same order: the same bits. */
+function scanAll(values: Float64Array, k: number, min: number, max: number): typeof scan {
+  let sum = 0;
   for (let i = 0; i < k; i++) {
     const x = values[i]!;
     sum += x;
     if (x < min) min = x;
     if (x > max) max = x;
   }
-  const mean = sum / k;
+  scan.sum = sum;
+  scan.min = min;
+  scan.max = max;
+  return scan;
+}
+
+function squaresKept(values: Float64Array, idx: Int32Array, k: number, mean: number): number {
+  let m2 = 0;
+  for (let i = 0; i < k; i++) {
+    const d = values[idx[i]!]! - mean;
+    m2 += d * d;
+  }
+  return m2;
+}
+
+function squaresAll(values: Float64Array, k: number, mean: number): number {
   let m2 = 0;
   for (let i = 0; i < k; i++) {
     const d = values[i]! - mean;
     m2 += d * d;
   }
-  merge(s, k, mean, m2, min, max);
+  return m2;
 }
 
 /** The batch's count, mean and squared deviations merged into the running ones (Chan et al.). */

@@ -12,7 +12,7 @@
 // later data pages of the same encoding are kept raw without a sample, counted at that ratio (a column
 // of random doubles or of dictionary indices is no more compressible on its tenth page than its first);
 // a page of another encoding (a dictionary given up for PLAIN) is tried again.
-import { snappyUncompressor } from "hysnappy";
+import { snappyUncompressCopy } from "./snappy-view.js";
 import { append, type Bytes, bytes } from "./parquet-bytes.js";
 
 export type ParquetCodec = "SNAPPY" | "UNCOMPRESSED";
@@ -86,7 +86,7 @@ class PageList {
       let payload = body;
       let h = b.subarray(p.at, p.at + p.headerBytes);
       if (p.packed !== packed) {
-        payload = packed ? compress(body, body.length) : (uncompress ??= snappyUncompressor())(body, p.rawBytes);
+        payload = packed ? compress(body, body.length) : (uncompress ??= snappyUncompressCopy())(body, p.rawBytes);
         h = p.header(p.rawBytes, payload.length);
       }
       write(h);

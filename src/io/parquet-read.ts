@@ -16,7 +16,7 @@ import { RidepredError } from "../errors.js";
 import { openRange, type RangeSource } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { type Borrowed, poison, poisoning } from "./borrowed.js";
-import { checkedSnappy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
+import { snappyUncompressCopy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
@@ -166,9 +166,10 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
 export async function decompressorsFor(codecs: ReadonlySet<CompressionCodec>): Promise<Compressors> {
   const list = [...codecs];
   if (list.every((c) => c === "UNCOMPRESSED")) return {};
-  if (list.every((c) => c === "UNCOMPRESSED" || c === "SNAPPY")) return { SNAPPY: checkedSnappy((await import("hysnappy")).snappyUncompressor()) };
+  // Snappy pages are copies hyparquet may keep, from the module whose memory does not grow (snappy-wasm.ts).
+  if (list.every((c) => c === "UNCOMPRESSED" || c === "SNAPPY")) return { SNAPPY: snappyUncompressCopy() };
   const all = (await import("hyparquet-compressors")).compressors;
-  return { ...all, SNAPPY: checkedSnappy(all.SNAPPY!) };
+  return { ...all, SNAPPY: snappyUncompressCopy() };
 }
 
 /**

@@ -3,28 +3,12 @@
 // collects only once a lot of it has piled up. The same WASM module, instantiated here, hands
 // back a view of its memory instead: valid until the next call, for decoders that copy the values out at
 // once. hysnappy is pinned (1.1.1): if its module ever cannot be found this way, the copying decoder is used.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join, dirname } from "node:path";
 import { snappyUncompressor } from "hysnappy";
+import { snappyInstance, type WasmMemory } from "./snappy-wasm.js";
 
 export type Uncompress = (input: Uint8Array, outputLength: number) => Uint8Array;
 
 const INPUT_AT = 68000; // where hysnappy puts the input: past the memory its C code uses
-
-// The few WebAssembly calls used here (the project's TypeScript lib has no WebAssembly types).
-interface WasmMemory {
-  buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
-/** hysnappy's WASM module, compiled once per thread (null: not found, the copying decoder is used). */
-let compiled: object | null | undefined;
 
 /**
  * A view-returning decoder with a WASM instance and memory of its own: a page it returns stays valid
@@ -33,6 +17,12 @@ let compiled: object | null | undefined;
  */
 export function snappyUncompressView(): Uncompress {
   return checkedSnappy(viewDecoder() ?? snappyUncompressor());
+}
+
+/** A decoder whose every page is a copy of its own (for a caller that keeps pages), on the same module. */
+export function snappyUncompressCopy(): Uncompress {
+  const view = viewDecoder();
+  return checkedSnappy(view ? (input, outputLength) => view(input, outputLength).slice() : snappyUncompressor());
 }
 
 /** The uncompressed length a snappy stream declares in its preamble (a varint of up to 5 bytes); -1 if malformed. */
@@ -60,26 +50,10 @@ export function checkedSnappy(decode: Uncompress): Uncompress {
   };
 }
 
-function compileModule(): object | null {
-  try {
-    const source = readFileSync(join(dirname(createRequire(import.meta.url).resolve("hysnappy")), "uncompress.js"), "utf8");
-    const wasm64 = /const wasm64 = '([A-Za-z0-9+/=]+)'/.exec(source)?.[1];
-    return wasm64 ? new wasmApi.Module(Buffer.from(wasm64, "base64")) : null;
-  } catch {
-    return null;
-  }
-}
-
 function viewDecoder(): Uncompress | undefined {
-  if (compiled === undefined) compiled = compileModule();
-  if (compiled === null) return undefined;
-  let instance: { exports: Record<string, unknown> };
-  try {
-    instance = new wasmApi.Instance(compiled);
-  } catch {
-    return undefined;
-  }
-  const { memory, uncompress } = instance.exports as { memory?: WasmMemory; uncompress?: (at: number, length: number, out: number) => number };
+  const exports = snappyInstance("uncompress");
+  if (exports === null) return undefined;
+  const { memory, uncompress } = exports as { memory?: WasmMemory; uncompress?: (at: number, length: number, out: number) => number };
   if (!memory?.buffer || typeof uncompress !== "function") return undefined;
   return (input, outputLength) => {
     const outAt = INPUT_AT + input.length;
