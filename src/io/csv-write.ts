@@ -3,11 +3,11 @@
 // concatenation and the UTF-8 encoding of the result were most of the time a CSV -> CSV run spent
 // writing). The bytes are exactly those of the cell strings of text-write.ts (cellText, csvQuote):
 // numbers in JS's shortest round-trip form, timestamps as formatTimestamp writes them.
-import { isDict } from "../columns.js";
+import { type DictColumn, isDict } from "../columns.js";
 import { openText } from "./sink.js";
 import { csvQuote, cellText } from "./text-write.js";
 import { formatTimestamp } from "./timestamp.js";
-import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
+import { isGeneratedIds, type ColumnKind, type GeneratedIds, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
 import { ascii32, NumberCache, one } from "./csv-number.js";
 
 /** Longest cell an encoder writes without asking for room itself (numbers, timestamps, ids' digits). */
@@ -121,30 +121,76 @@ class DictCells {
   }
 }
 
-/** What a column's encoder keeps from batch to batch. */
-interface ColumnCache {
-  /** Each dictionary's cells, encoded once (a row group's batches share the dictionary). */
-  dicts: Map<ArrayLike<unknown>, DictCells>;
-  /** A double column's recent numbers' bytes. */
-  numbers: NumberCache;
+/** A column's encoder for one batch's values: the same function each batch, pointed at these values. */
+type Bind<V> = (values: V) => Encoder;
+
+/**
+ * A column's encoders, each made once and pointed at each batch's values: an encoder made per batch was
+ * new code to V8 each time a full GC had collected the last batch's (a closure's optimized code is held
+ * weakly), so the writing thread compiled its encoders again and again, and ran them unoptimized between.
+ */
+function columnEncoder(kind: ColumnKind): Bind<OutValues> {
+  const ids = idsEncoder();
+  const dict = dictEncoder(kind);
+  const numbers = new NumberCache(kind === "double"); // a double column's recent numbers' bytes
+  const stamp = timestampWriter();
+  const typed = kind === "double" || kind === "timestamp" ? typedEncoder(kind, numbers, stamp) : undefined;
+  const cells = cellsEncoder(kind, numbers, stamp);
+  return (values) => {
+    if (isGeneratedIds(values)) return ids(values);
+    if (isDict(values)) return dict(values);
+    // Doubles and times from a Float64Array are read where they are written (see csv-number.ts's `one`).
+    if (typed && values instanceof Float64Array) return typed(values);
+    return cells(values as ArrayLike<unknown>);
+  };
 }
 
-/** The encoder of one column of one batch. */
-function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encoder {
-  if (isGeneratedIds(values)) {
-    const prefix = utf8(values.prefix);
-    const { numbers } = values;
-    return (out, r, pending) => {
-      const v = numbers[r]!;
-      out.room(prefix.length, pending); // the digits are a small cell's
-      out.bytes(prefix);
-      if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) out.uint(v);
-      else out.ascii(String(v));
-    };
-  }
-  if (isDict(values)) {
-    // Each dictionary entry encoded once (a row group's batches share the dictionary).
-    const dicts = cache.dicts;
+function idsEncoder(): Bind<GeneratedIds> {
+  let prefix = Buffer.alloc(0);
+  let numbers: Float64Array = new Float64Array(0);
+  const encode: Encoder = (out, r, pending) => {
+    const v = numbers[r]!;
+    out.room(prefix.length, pending); // the digits are a small cell's
+    out.bytes(prefix);
+    if (v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) out.uint(v);
+    else out.ascii(String(v));
+  };
+  return (values) => {
+    prefix = utf8(values.prefix);
+    numbers = values.numbers;
+    return encode;
+  };
+}
+
+function dictEncoder(kind: ColumnKind): Bind<DictColumn> {
+  // Each dictionary entry encoded once (a row group's batches share the dictionary).
+  const dicts = new Map<ArrayLike<unknown>, DictCells>();
+  let { cells, lens, words } = new DictCells([]);
+  let indices: Int32Array = new Int32Array(0);
+  // A short cell goes as one word or four (the bytes past it are written over by what follows; a small
+  // cell's room covers them); a longer one asks for room and is copied.
+  const encode: Encoder = (out, r, pending) => {
+    const j = indices[r]!;
+    if (j < 0) return;
+    const n = lens[j]!;
+    const v = out.view;
+    const p = out.pos;
+    const w = 4 * j;
+    if (n <= 4) {
+      v.setUint32(p, words[w]!, true);
+      out.pos = p + n;
+    } else if (n <= 16) {
+      v.setUint32(p, words[w]!, true);
+      v.setUint32(p + 4, words[w + 1]!, true);
+      v.setUint32(p + 8, words[w + 2]!, true);
+      v.setUint32(p + 12, words[w + 3]!, true);
+      out.pos = p + n;
+    } else {
+      out.room(n, pending);
+      out.bytes(cells[j]!);
+    }
+  };
+  return (values) => {
     let dict = dicts.get(values.dictionary);
     if (!dict) {
       const text = cellOf(kind);
@@ -152,56 +198,44 @@ function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encod
       if (dicts.size > 64) dicts.clear();
       dicts.set(values.dictionary, dict);
     }
-    const { cells, lens, words } = dict;
-    const { indices } = values;
-    // A short cell goes as one word or four (the bytes past it are written over by what follows; a small
-    // cell's room covers them); a longer one asks for room and is copied.
-    return (out, r, pending) => {
-      const j = indices[r]!;
-      if (j < 0) return;
-      const n = lens[j]!;
-      const v = out.view;
-      const p = out.pos;
-      const w = 4 * j;
-      if (n <= 4) {
-        v.setUint32(p, words[w]!, true);
-        out.pos = p + n;
-      } else if (n <= 16) {
-        v.setUint32(p, words[w]!, true);
-        v.setUint32(p + 4, words[w + 1]!, true);
-        v.setUint32(p + 8, words[w + 2]!, true);
-        v.setUint32(p + 12, words[w + 3]!, true);
-        out.pos = p + n;
-      } else {
-        out.room(n, pending);
-        out.bytes(cells[j]!);
-      }
+    ({ cells, lens, words } = dict);
+    indices = values.indices;
+    return encode;
+  };
+}
+
+/** A double or timestamp column's encoder for a Float64Array (NaN: an empty cell). */
+function typedEncoder(kind: "double" | "timestamp", numbers: NumberCache, stamp: TimestampWriter): Bind<Float64Array> {
+  let values: Float64Array = new Float64Array(0);
+  let encode: Encoder;
+  if (kind === "double") {
+    encode = (out, r) => {
+      if (values[r] === values[r]) numbers.writeAt(out, values, r);
+    };
+  } else {
+    encode = (out, r) => {
+      if (values[r] === values[r]) stamp(out, values, r);
     };
   }
-  const cellsOf = values as ArrayLike<unknown>;
-  // Doubles and times from a Float64Array are read where they are written (see csv-number.ts's `one`).
+  return (v) => {
+    values = v;
+    return encode;
+  };
+}
+
+/** A column's encoder for plain cells. */
+function cellsEncoder(kind: ColumnKind, numbers: NumberCache, stamp: TimestampWriter): Bind<ArrayLike<unknown>> {
+  let cellsOf: ArrayLike<unknown> = [];
+  let encode: Encoder;
   if (kind === "double") {
-    const numbers = cache.numbers;
-    if (values instanceof Float64Array) {
-      return (out, r) => {
-        if (values[r] === values[r]) numbers.writeAt(out, values, r);
-      };
-    }
-    return (out, r, pending) => {
+    encode = (out, r, pending) => {
       const v = cellsOf[r];
       if (typeof v === "number") {
         if (v === v) numbers.write(out, v);
       } else if (v !== null && v !== undefined) out.text(String(v), pending);
     };
-  }
-  if (kind === "timestamp") {
-    const stamp = timestampWriter();
-    if (values instanceof Float64Array) {
-      return (out, r) => {
-        if (values[r] === values[r]) stamp(out, values, r);
-      };
-    }
-    return (out, r, pending) => {
+  } else if (kind === "timestamp") {
+    encode = (out, r, pending) => {
       const v = cellsOf[r];
       if (typeof v === "number") {
         if (v === v) {
@@ -210,12 +244,17 @@ function encoder(values: OutValues, kind: ColumnKind, cache: ColumnCache): Encod
         }
       } else if (v !== null && v !== undefined) out.text(formatTimestamp(v as number), pending);
     };
+  } else {
+    const text = cellOf(kind);
+    encode = (out, r, pending) => {
+      const v = cellsOf[r];
+      if (v === null || v === undefined) return;
+      out.text(text(v), pending);
+    };
   }
-  const text = cellOf(kind);
-  return (out, r, pending) => {
-    const v = cellsOf[r];
-    if (v === null || v === undefined) return;
-    out.text(text(v), pending);
+  return (values) => {
+    cellsOf = values;
+    return encode;
   };
 }
 
@@ -236,7 +275,9 @@ const TIME_MS = Uint32Array.from({ length: 600 }, (_, i) => ascii32(`${(i / 60) 
  * words, the time of day as two words from tables; milliseconds, and instants outside the plain range,
  * go through formatTimestamp itself.
  */
-function timestampWriter(): (out: Out, times: Float64Array, i: number) => void {
+type TimestampWriter = (out: Out, times: Float64Array, i: number) => void;
+
+function timestampWriter(): TimestampWriter {
   let lastDay = Number.NaN;
   let date = Buffer.alloc(0);
   // "YYYY-MM-DD " (11 bytes, years 0..9999) as words: "YYYY", "-MM-", "-DD " (the last from byte 7 on).
@@ -287,13 +328,13 @@ function timestampWriter(): (out: Out, times: Float64Array, i: number) => void {
  * cells kept across batches. csvSink uses one here; csv-encode-thread.ts one on a worker thread.
  */
 export class CsvEncoder {
-  private readonly caches: ColumnCache[];
+  private readonly binds: Bind<OutValues>[];
   private readonly out: Out;
   private readonly rows: RowLoop;
 
-  constructor(private readonly columns: readonly OutColumn[]) {
+  constructor(columns: readonly OutColumn[]) {
     this.out = new Out(columns.length);
-    this.caches = columns.map((c) => ({ dicts: new Map(), numbers: new NumberCache(c.kind === "double") }));
+    this.binds = columns.map((c) => columnEncoder(c.kind));
     this.rows = rowLoop(columns.length);
   }
 
@@ -325,8 +366,8 @@ export class CsvEncoder {
   }
 
   private encoders(batch: OutBatch): Encoder[] {
-    const { columns, caches } = this;
-    return batch.values.map((v, j) => encoder(v, columns[j]!.kind, caches[j]!));
+    const { binds } = this;
+    return batch.values.map((v, j) => binds[j]!(v));
   }
 }
 
