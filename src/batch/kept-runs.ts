@@ -10,16 +10,14 @@ export function keepsEvery(keep: Int32Array, k: number): boolean {
 
 /** Stretches of keep[0..k) (ascending) as (first row, length) pairs in runs; returns how many. runs needs room for 2k numbers. */
 export function keptRuns(keep: Int32Array, k: number, runs: Int32Array): number {
-  if (k > 0 && keepsEvery(keep, k)) {
-    runs[0] = 0;
-    runs[1] = k;
-    return 1;
-  }
   let count = 0;
   let i = 0;
   while (i < k) {
     const from = keep[i]!;
-    let j = i + 1;
+    // A batch that kept every row is one stretch, found without a scan. Through the same stores as any
+    // other: batches that keep every row come rarely, and code V8 had compiled before the first one
+    // was deoptimized by a separate branch for them.
+    let j = i === 0 && keepsEvery(keep, k) ? k : i + 1;
     while (j < k && keep[j] === from + (j - i)) j++;
     runs[2 * count] = from;
     runs[2 * count + 1] = j - i;

@@ -408,20 +408,7 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   const pick = (work.pick = readTimes(plan.pickupCol, columns, n, work.pickMs, reject));
   const drop = (work.drop = readTimes(plan.dropoffCol, columns, n, work.dropMs, reject));
   work.durations = job.filterDuration !== undefined;
-  if (job.filterDuration) {
-    const [lo, hi] = job.filterDuration;
-    const dur = work.dur;
-    for (let r = 0; r < n; r++) {
-      if (status[r]) continue;
-      // Kept for actual_duration and diff (the same expression, so the same bits).
-      const d = (dur[r] = (drop[r]! - pick[r]!) / 60000);
-      // NaN (a missing time) is dropped too, as pandas' filter does
-      if (!(d >= lo && d <= hi)) {
-        status[r] = 1;
-        marked++;
-      }
-    }
-  }
+  if (job.filterDuration) marked += filterDurations(status, work.dur, pick, drop, n, job.filterDuration[0], job.filterDuration[1]);
 
   // One call per batch; model inputs are the input columns under their resolved names.
   const modelCols: Record<string, Column | undefined> = {};
@@ -438,6 +425,25 @@ function scoreBatch(job: ScoreJob, plan: RunPlan, batch: RecordBatch, work: Work
   if (plan.outputs.classes) for (let i = 0; i < k; i++) tally.classCounts[work.pred[work.keep[i]!]!]!++;
   else addStats(tally.stats, work.pred, work.keep, k);
   return k;
+}
+
+/**
+ * The duration filter: rows still good (status 0) whose duration in minutes is outside [lo, hi] get status
+ * 1; returns how many. Every row's duration goes into dur, kept for actual_duration and diff (the same
+ * expression, so the same bits). No branch per row: V8 compiles this on a batch's first rows, and a
+ * branch no row had taken yet (the first filtered row) deoptimized it, and scoreBatch with it.
+ */
+function filterDurations(status: Uint8Array, dur: Float64Array, pick: Float64Array, drop: Float64Array, n: number, lo: number, hi: number): number {
+  let marked = 0;
+  for (let r = 0; r < n; r++) {
+    const d = (drop[r]! - pick[r]!) / 60000;
+    dur[r] = d;
+    // NaN (a missing time) is dropped too, as pandas' filter does
+    const out = status[r] === 0 && !(d >= lo && d <= hi) ? 1 : 0;
+    status[r] = status[r]! | out;
+    marked += out;
+  }
+  return marked;
 }
 
 /** Every row of the batch kept (the common case): keep[0..n) is 0..n-1, written once and kept while batches keep every row. */

@@ -107,34 +107,17 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
       return;
     }
     const buffers = wanted.map(() => new ColumnBuffers());
-    let cursors: PageCursor[] = [];
     const codecs = new Set<CompressionCodec>();
     for (const { g: rowGroup } of chosen)
       for (const c of rowGroup.columns) if (c.meta_data && wanted.includes(c.meta_data.path_in_schema[0]!)) codecs.add(c.meta_data.codec);
     const compressors = await decompressorsFor(codecs);
+    // One array of cursors for the whole run, refilled per row group (openCursors): V8 compiles this
+    // generator while the first group's batches run, and a new array at the next group came with a map
+    // that code had not seen (a deopt and a recompile of the generator per group).
+    const cursors: PageCursor[] = [];
     for (const { g: rowGroup, index: g, first } of chosen) {
+      openCursors(cursors, rowGroup, g, wanted, buffers, compressors);
       const groupRows = Number(rowGroup.num_rows);
-      // The previous group's last batch is done with (the next one was asked for): its arrays are spares.
-      for (const c of cursors) c.release();
-      cursors = wanted.map((name, j) => {
-        const chunk = rowGroup.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
-        if (!chunk?.meta_data) throw new RidepredError(`${label}: column ${name} is not a flat column of row group ${g}`);
-        const schemaPath = getTreePath(tree, chunk.meta_data.path_in_schema);
-        if (!isFlatColumn(schemaPath)) throw new RidepredError(`${label}: column ${name} is nested; only flat columns can be scored`);
-        const md = chunk.meta_data;
-        const start = Number(md.dictionary_page_offset ?? md.data_page_offset);
-        const decoder: ColumnDecoder = {
-          pathInSchema: md.path_in_schema,
-          type: md.type,
-          element: schemaPath[schemaPath.length - 1]!.element,
-          schemaPath,
-          codec: md.codec,
-          parsers,
-          compressors,
-          utf8: true,
-        };
-        return new PageCursor(fh, label, name, start, start + Number(md.total_compressed_size), decoder, buffers[j]!);
-      });
       for (let done = 0; done < groupRows; ) {
         const n = Math.min(batchSize, groupRows - done);
         const columns: Record<string, Column> = {};
@@ -143,6 +126,39 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
         rowsDone += n;
         yield { n, columns, errors: [], ...(options.rowGroups ? { firstRow: first + done - n } : {}) };
       }
+    }
+  }
+
+  /** The cursors of row group g's wanted columns, in place of the previous group's (whose last batch is done with: their arrays become spares). */
+  function openCursors(
+    cursors: PageCursor[],
+    rowGroup: FileMetaData["row_groups"][number],
+    g: number,
+    wanted: readonly string[],
+    buffers: ColumnBuffers[],
+    compressors: Compressors,
+  ): void {
+    for (const c of cursors) c.release();
+    cursors.length = 0;
+    for (let j = 0; j < wanted.length; j++) {
+      const name = wanted[j]!;
+      const chunk = rowGroup.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === name);
+      if (!chunk?.meta_data) throw new RidepredError(`${label}: column ${name} is not a flat column of row group ${g}`);
+      const schemaPath = getTreePath(tree, chunk.meta_data.path_in_schema);
+      if (!isFlatColumn(schemaPath)) throw new RidepredError(`${label}: column ${name} is nested; only flat columns can be scored`);
+      const md = chunk.meta_data;
+      const start = Number(md.dictionary_page_offset ?? md.data_page_offset);
+      const decoder: ColumnDecoder = {
+        pathInSchema: md.path_in_schema,
+        type: md.type,
+        element: schemaPath[schemaPath.length - 1]!.element,
+        schemaPath,
+        codec: md.codec,
+        parsers,
+        compressors,
+        utf8: true,
+      };
+      cursors.push(new PageCursor(fh, label, name, start, start + Number(md.total_compressed_size), decoder, buffers[j]!));
     }
   }
 
@@ -258,48 +274,58 @@ class PageCursor {
     }
     this.decodeAhead(n);
     const first = this.pages[0] as Page;
-    let out: Column;
-    if (columnLength(first) - this.offset >= n) {
-      out = slice(first, this.offset, this.offset + n);
-      this.offset += n;
-    } else {
-      // The batch spans pages: it stays a dictionary column if every page it takes from is one.
-      let allDict = true;
-      for (let i = 0, k = -this.offset; k < n; i++) {
-        const p = this.pages[i] as Page;
-        allDict &&= isDict(p) && p.dictionary === (first as DictColumn).dictionary;
-        k += columnLength(p);
-      }
-      const indices = allDict ? new Int32Array(n) : undefined;
-      const arr: { [i: number]: unknown; length: number } | undefined = allDict
-        ? undefined
-        : first instanceof Float64Array
-          ? new Float64Array(n)
-          : new Array<unknown>(n);
-      let k = 0;
-      while (k < n) {
-        const p = this.pages[0] as Page;
-        const m = Math.min(n - k, columnLength(p) - this.offset);
-        if (indices) indices.set((p as DictColumn).indices.subarray(this.offset, this.offset + m), k);
-        else {
-          const cells = materialize(p);
-          for (let i = 0; i < m; i++) arr![k + i] = cells[this.offset + i];
-        }
-        k += m;
-        this.offset += m;
-        if (this.offset === columnLength(p)) {
-          this.retired.push(this.pages.shift() as Page);
-          this.offset = 0;
-        }
-      }
-      out = indices ? { dictionary: (first as DictColumn).dictionary, indices } : arr!;
-    }
-    if (this.pages.length && this.offset === rowsOf(this.pages[0]!)) {
-      this.retired.push(this.pages.shift() as Page);
-      this.offset = 0;
-    }
+    const out = columnLength(first) - this.offset >= n ? slice(first, this.offset, this.offset + n) : this.across(n);
+    this.advance(n);
     this.available -= n;
     return out;
+  }
+
+  /**
+   * Past the n rows taken: pages used up are retired. One loop for batches within a page and across
+   * pages alike, so V8 has seen its every branch (a page ends within a batch every few batches) by the
+   * time it compiles take: a batch ending exactly on a page's last row (a row group's last) then
+   * deoptimized it.
+   */
+  private advance(n: number): void {
+    for (let left = n; left > 0; ) {
+      const p = this.pages[0] as Page;
+      const m = Math.min(left, columnLength(p) - this.offset);
+      left -= m;
+      this.offset += m;
+      if (this.offset === columnLength(p)) {
+        this.retired.push(this.pages.shift() as Page);
+        this.offset = 0;
+      }
+    }
+  }
+
+  /** The next n rows when they span pages (all decoded), copied: a dictionary column if every page they come from is one. */
+  private across(n: number): Column {
+    const first = this.pages[0] as Page;
+    let allDict = true;
+    for (let i = 0, k = -this.offset; k < n; i++) {
+      const p = this.pages[i] as Page;
+      allDict &&= isDict(p) && p.dictionary === (first as DictColumn).dictionary;
+      k += columnLength(p);
+    }
+    const indices = allDict ? new Int32Array(n) : undefined;
+    const arr: { [i: number]: unknown; length: number } | undefined = allDict
+      ? undefined
+      : first instanceof Float64Array
+        ? new Float64Array(n)
+        : new Array<unknown>(n);
+    for (let i = 0, k = 0, from = this.offset; k < n; i++, from = 0) {
+      const p = this.pages[i] as Page;
+      const m = Math.min(n - k, columnLength(p) - from);
+      if (indices) indices.set((p as DictColumn).indices.subarray(from, from + m), k);
+      else if (arr instanceof Float64Array && p instanceof Float64Array) arr.set(p.subarray(from, from + m), k);
+      else {
+        const cells = materialize(p);
+        for (let t = 0; t < m; t++) arr![k + t] = cells[from + t];
+      }
+      k += m;
+    }
+    return indices ? { dictionary: (first as DictColumn).dictionary, indices } : arr!;
   }
 
   /** Decode rows of lazy pages until the pages at the front hold the next n rows decoded, in order. */
