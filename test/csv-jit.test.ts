@@ -1,9 +1,12 @@
-// Ways the CSV path lost V8's optimized code, checked in child nodes with V8's traces:
+// Two ways the CSV path on several threads lost V8's optimized code, checked in child nodes with V8's traces:
+// - csv-chunk-parse.ts: a worker's parsed columns go back in shared memory, not transferred. A transfer
+//   detaches the buffers in the worker, and the first detached buffer of a thread invalidates V8's
+//   ArrayBufferDetaching protector: all its optimized typed-array code is recompiled with detach checks.
 // - csv-write.ts: a column's encoders are made once, not per batch. A closure's optimized code is held
 //   weakly, so per-batch closures were compiled again after every full GC, and ran unoptimized between.
 // Each check has a control proving this node still reports what the check looks for.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -13,12 +16,33 @@ const ROOT = join(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "csv-jit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const DETACHED = "Invalidating protector cell ArrayBufferDetaching";
+
 /** `node flags... -e script` (an ES module), its stdout and stderr. */
 function nodeRun(flags: string[], script: string) {
   return spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], { encoding: "utf8" });
 }
 
 describe("the CSV path on several threads keeps its optimized code", () => {
+  it("CSV -> CSV and CSV -> Parquet at --threads 2 detach no ArrayBuffer on any thread", () => {
+    const control = nodeRun(["--trace-protector-invalidation"], "const b = new ArrayBuffer(8); structuredClone(b, { transfer: [b] });");
+    expect(control.stdout, "this node no longer reports the protector: the check below would prove nothing").toContain(DETACHED);
+    // The sample's rows 20 times (~2 MB) in blocks of 64 KiB: ~30 blocks, most parsed by the worker.
+    const [header, ...rows] = readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), "utf8").trimEnd().split("\n");
+    const input = join(dir, "in.csv");
+    writeFileSync(input, `${[header, ...Array.from({ length: 20 }, () => rows).flat()].join("\n")}\n`);
+    for (const out of ["out.csv", "out.parquet"]) {
+      const r = spawnSync(
+        process.execPath,
+        ["--trace-protector-invalidation", join(ROOT, "bin/ridepred"), "score", input, "-o", join(dir, out), "--threads", "2"],
+        { encoding: "utf8", env: { ...process.env, RIDEPRED_CSV_BLOCK: "65536", RIDEPRED_CSV_INLINE_ROWS: "0", NO_COLOR: "1" } },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/20,000 rows read/);
+      expect(r.stdout + r.stderr, out).not.toContain(DETACHED);
+    }
+  });
+
   it("the CSV encoder's functions are compiled a few times, not again after each full GC", () => {
     const module = pathToFileURL(join(ROOT, "dist/io/csv-write.js")).href;
     // 40 batches of five columns (times, a dictionary, doubles typed and plain, generated ids), a full GC

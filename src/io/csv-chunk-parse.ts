@@ -34,12 +34,19 @@ export interface ChunkColumn {
 
 export interface ParsedChunk {
   seq: number;
+  /** The worker's shared memory the typed columns are in (Arenas' id), to be given back once replayed. */
+  arena?: number;
   /** The chunk held whole records only, scanned to its end: the rows are the one-thread reader's. */
   ok: boolean;
   rows: number;
   columns: ChunkColumn[];
   problems: RowProblem[];
 }
+
+/** A typed column's first memory: `size` cells, for numbers/times (8 bytes each) or ids (4). */
+type Alloc = (ids: boolean, size: number) => Float64Array | Int32Array;
+
+const ownMemory: Alloc = (ids, size) => (ids ? new Int32Array(size) : new Float64Array(size));
 
 /** Cells of one wanted column over one chunk, grown as rows come. */
 class ChunkCells implements CellSink, ByteSink {
@@ -51,9 +58,10 @@ class ChunkCells implements CellSink, ByteSink {
   constructor(
     private readonly use: ColumnUse | undefined,
     size: number,
+    alloc: Alloc,
   ) {
     if (use === undefined) this.strings = [];
-    else this.typed = use === "category" ? new Int32Array(size) : new Float64Array(size);
+    else this.typed = alloc(use === "category", size);
   }
 
   put(row: number, s: string, a: number, b: number): void {
@@ -100,11 +108,14 @@ class ChunkCells implements CellSink, ByteSink {
       col.strings = this.strings;
     } else {
       if (this.typed!.length < rows) this.grow(rows); // the last rows were all short or unparsed
-      col.typed = this.typed!.length === rows ? this.typed : this.typed!.slice(0, rows);
+      col.typed = this.typed!.subarray(0, rows);
     }
     return col;
   }
 }
+
+/** Rows a chunk's typed columns make room for at first (more grow them). */
+const rowsAtMost = (bytes: Uint8Array) => Math.ceil(bytes.length / 64);
 
 /**
  * A block's text: its bytes decoded as the one-thread reader's StringDecoder decodes them in the stream.
@@ -127,8 +138,8 @@ function ascii(bytes: Uint8Array, a: number, b: number): string {
  * records without quotes straight from the bytes, the rest of it (from the first record with a quote or
  * another character) as text, by the string scanner; the same rows either way.
  */
-export function parseChunk(plan: ChunkPlan, seq: number, bytes: Uint8Array): ParsedChunk {
-  const cells = plan.uses.map((u) => new ChunkCells(u, Math.ceil(bytes.length / 64)));
+export function parseChunk(plan: ChunkPlan, seq: number, bytes: Uint8Array, alloc = ownMemory): ParsedChunk {
+  const cells = plan.uses.map((u) => new ChunkCells(u, rowsAtMost(bytes), alloc));
   const problems: RowProblem[] = [];
   try {
     const target = { slots: plan.slots, cols: cells, width: plan.width, maxRecord: plan.maxRecord };
@@ -147,18 +158,65 @@ export function parseChunk(plan: ChunkPlan, seq: number, bytes: Uint8Array): Par
   }
 }
 
-// Worker side: chunks' bytes in (decoded here, not on the main thread), parsed chunks out (typed arrays
-// moved, not copied).
+/**
+ * A worker's shared memory for its chunks' typed columns, one arena per chunk in flight, reused once the
+ * main thread gives it back. The columns go back in it as they are: no copy, and no transfer. A
+ * transferred buffer is detached in the sending thread, and its first detached buffer makes V8 throw
+ * away all of the thread's optimized typed-array code and compile it again with a check for detached
+ * buffers at each access (the ArrayBufferDetaching protector).
+ */
+class Arenas {
+  private readonly all: SharedArrayBuffer[] = [];
+  private readonly free: number[] = [];
+
+  /** An arena of at least `size` bytes for the next chunk (a new one when none free is large enough). */
+  take(size: number): number {
+    const k = this.free.findIndex((id) => this.all[id]!.byteLength >= size);
+    if (k >= 0) return this.free.splice(k, 1)[0]!;
+    this.all.push(new SharedArrayBuffer(size));
+    return this.all.length - 1;
+  }
+
+  /** An allocator of the arena's memory from its start (8-byte aligned); beyond it, this thread's own memory. */
+  alloc(id: number): Alloc {
+    const memory = this.all[id]!;
+    let at = 0;
+    return (ids, size) => {
+      const bytes = (ids ? 4 : 8) * size;
+      if (at + bytes > memory.byteLength) return ownMemory(ids, size);
+      const a = ids ? new Int32Array(memory, at, size) : new Float64Array(memory, at, size);
+      at += (bytes + 7) & ~7;
+      return a;
+    };
+  }
+
+  give(id: number): void {
+    this.free.push(id);
+  }
+}
+
+/** A chunk's typed columns' bytes at their first size. */
+function arenaSize(plan: ChunkPlan, bytes: Uint8Array): number {
+  return plan.uses.reduce((sum, u) => sum + (u === undefined ? 0 : u === "category" ? 4 : 8) * rowsAtMost(bytes) + 8, 0);
+}
+
+/** A worker's message: a chunk to parse, or an arena the main thread has replayed. */
+export type ChunkRequest = { seq: number; bytes: Uint8Array } | { free: number };
+
+// Worker side: chunks' bytes in (decoded here, not on the main thread), parsed chunks out, their typed
+// columns in an arena (a grown column, rarely, in this thread's memory: copied by the message).
 if (!isMainThread && (workerData as ChunkPlan | undefined)?.ridepredCsvChunks) {
   const plan = workerData as ChunkPlan;
   const port = parentPort!;
-  port.on("message", ({ seq, bytes }: { seq: number; bytes: Uint8Array }) => {
-    const parsed = parseChunk(plan, seq, bytes);
-    const moved: ArrayBuffer[] = [];
-    for (const c of parsed.columns) {
-      moved.push(c.rawRows.buffer as ArrayBuffer);
-      if (c.typed) moved.push(c.typed.buffer as ArrayBuffer);
+  const arenas = new Arenas();
+  port.on("message", (m: ChunkRequest) => {
+    if ("free" in m) {
+      arenas.give(m.free);
+      return;
     }
-    port.postMessage(parsed, moved);
+    const arena = arenas.take(arenaSize(plan, m.bytes));
+    const parsed = parseChunk(plan, m.seq, m.bytes, arenas.alloc(arena));
+    parsed.arena = arena;
+    port.postMessage(parsed);
   });
 }

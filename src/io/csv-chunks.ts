@@ -9,7 +9,7 @@
 // line and a file smaller than one block (a worker's start would cost more than it saves).
 import { Worker } from "node:worker_threads";
 import { type Borrowed, poison } from "./borrowed.js";
-import { type ChunkPlan, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
+import { type ChunkPlan, type ChunkRequest, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
 import type { CsvCells } from "./csv-cells.js";
 import type { RowProblem } from "./csv-scan.js";
 
@@ -71,6 +71,7 @@ export class ParallelChunks {
   /** Place up to max rows at rows n.. of the batch's cells; 0: nothing more from here (then handBack()). */
   async fill(cells: CsvCells[], n: number, max: number, problems: RowProblem[]): Promise<number> {
     while (this.current === undefined || this.at >= this.current.rows) {
+      if (this.current) this.replayed(this.current);
       this.current = undefined;
       this.kick();
       if (this.queue.length === 0 && this.pumping) await this.pumping;
@@ -104,6 +105,13 @@ export class ParallelChunks {
       break;
     }
     return await head.result;
+  }
+
+  /** A chunk all placed: a worker's arena back to it (poisoned first under RIDEPRED_POISON_BUFFERS=1). */
+  private replayed(chunk: ParsedChunk): void {
+    if (chunk.arena === undefined || this.workers.length === 0) return;
+    for (const c of chunk.columns) if (c.typed) poison(c.typed);
+    this.workers[chunk.seq % this.workers.length]!.postMessage({ free: chunk.arena } satisfies ChunkRequest);
   }
 
   /** Stop (after fill() gave 0); the bytes from the first block not placed on, for the one-thread reader. */
@@ -260,7 +268,7 @@ export class ParallelChunks {
       if (b.result || b.parsed) continue;
       this.out++;
       b.result = new Promise<ParsedChunk>((resolve) => this.waiting.set(b.seq, resolve));
-      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, bytes: b.bytes }); // shared, not copied
+      this.workers[b.seq % this.workers.length]!.postMessage({ seq: b.seq, bytes: b.bytes } satisfies ChunkRequest); // shared, not copied
     }
   }
 
