@@ -555,6 +555,29 @@ describe("parquetSink", () => {
     expect(Array.from(d.values())).toEqual([7, -0]);
   });
 
+  it("a double dictionary's indices are those of first appearance, whichever values share a key of its recent-value cache, across chunks", () => {
+    // Keys are values in 60ths rounded: 1 and 1 + 1e-12 share one, as do 0 and -0, as do NaNs of any bits.
+    const pool = [1, 1 + 1e-12, 1 - 1e-12, 0, -0, Number.NaN, 0.5, 2 / 60, 2 / 60 + 2 ** -40, 12.25, 1e300, -1e300, 60, 61 / 60];
+    const nan2 = new Float64Array(new BigUint64Array([0x7ff8000000000001n]).buffer)[0]!;
+    pool.push(nan2);
+    const key = (x: number) => new BigUint64Array(new Float64Array([x]).buffer)[0]!;
+    const d = new DoubleDictionary();
+    const idx = new Int32Array(2048);
+    let seed = 5;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let chunk = 0; chunk < 6; chunk++) {
+      const reference = new Map<bigint, number>();
+      for (let page = 0; page < 3; page++) {
+        const values = Float64Array.from({ length: 2048 }, () => pool[Math.floor(rnd() * (chunk % 2 ? pool.length : 6))]!);
+        expect(d.indices(values, values.length, idx)).toBeGreaterThanOrEqual(0);
+        const want = Array.from(values, (x) => reference.get(key(x)) ?? reference.set(key(x), reference.size).get(key(x))!);
+        expect(Array.from(idx)).toEqual(want);
+      }
+      expect(Array.from(d.values(), key)).toEqual([...reference.keys()]);
+      d.reset();
+    }
+  });
+
   it("an empty output is a valid file with the schema and no rows; abort leaves nothing behind", async () => {
     const { rows, metadata } = await write("empty.parquet", [{ name: "a", kind: "double" }], []);
     expect(rows).toEqual([]);

@@ -12,6 +12,7 @@ const MAX_ENTRIES = 1 << 16; // indices of at most 16 bits, as the string dictio
 const TRIAL = 1024; // the first page's values looked at before it may give up...
 const TRIAL_NEW = 896; // ... when more than this many (7/8) of them were new
 const EMPTY = -1;
+const RECENT_MASK = (1 << 14) - 1;
 
 export class DoubleDictionary {
   /** Entries in index order, and their 32-bit halves (the keys of the table). */
@@ -19,6 +20,13 @@ export class DoubleDictionary {
   private readonly words = new Int32Array(this.entries.buffer);
   /** Open addressing, 4 ints a slot: the key's two words and its entry's index (EMPTY: a free slot), one read apart. */
   private slots = emptySlots(1 << 12);
+  /**
+   * A value's entry, by the value in 60ths rounded (a whole number for minutes from whole seconds):
+   * the last entry met of that key, tried before the table. One load and one comparison in a small
+   * array, where the table's slots are scattered; and any value may miss it (its entry is then looked
+   * up). Entries of earlier chunks and given-up pages are at or past `size`, so it is never cleared.
+   */
+  private readonly recent = new Int32Array(RECENT_MASK + 1).fill(MAX_ENTRIES);
   private shift = 32 - 12; // slot = hash >>> shift
   private dirty = false; // slots hold entries (cleared lazily, on reset)
   size = 0;
@@ -49,10 +57,10 @@ export class DoubleDictionary {
     // The chunk's first page stops early if its first values are nearly all new.
     const trial = before === 0 && this.present === 0 && k > TRIAL ? TRIAL : 0;
     if (trial > 0) {
-      top = this.lookUp(bits, 0, trial, idx);
+      top = this.lookUp(src, bits, 0, trial, idx);
       if (top < 0 || this.size > TRIAL_NEW) return this.giveUp(before);
     }
-    const rest = this.lookUp(bits, trial, k, idx);
+    const rest = this.lookUp(src, bits, trial, k, idx);
     if (rest < 0) return this.giveUp(before);
     // Given up where the chunk's values so far, or this page's, are more than half new.
     this.present += k;
@@ -74,19 +82,33 @@ export class DoubleDictionary {
     return -1;
   }
 
-  /** Indices of the values whose words are bits[2 * from .. 2 * to) into idx[from..to); OR-ed, or -1 when full. */
-  private lookUp(bits: Int32Array, from: number, to: number, idx: Int32Array): number {
+  /**
+   * Indices of src[from..to) (whose words are bits[2 * from .. 2 * to)) into idx[from..to); OR-ed, or -1
+   * when full. A value found in `recent` is not looked up in the table.
+   */
+  private lookUp(src: Float64Array, bits: Int32Array, from: number, to: number, idx: Int32Array): number {
     const words = this.words;
+    const entries = this.entries;
+    const recent = this.recent;
     let slots = this.slots;
     let shift = this.shift;
     let mask = (slots.length >>> 2) - 1;
     let size = this.size;
     let top = 0;
     for (let r = from; r < to; r++) {
+      const v = src[r]!;
+      const key = Math.round(v * 60) & RECENT_MASK;
+      let e = recent[key]!;
+      // An entry of this chunk with the same value (so the same bits: -0 and 0 aside, NaN never equal).
+      if (e < size && entries[e] === v && v !== 0) {
+        idx[r] = e;
+        top |= e;
+        continue;
+      }
       const lo = bits[2 * r]!;
       const hi = bits[2 * r + 1]!;
       let at = (hash(lo, hi) >>> shift) << 2;
-      let e = slots[at + 2]!;
+      e = slots[at + 2]!;
       while (e !== EMPTY && (slots[at] !== lo || slots[at + 1] !== hi)) {
         at = (at + 4) & ((mask << 2) | 3);
         e = slots[at + 2]!;
@@ -110,6 +132,7 @@ export class DoubleDictionary {
           mask = (slots.length >>> 2) - 1;
         }
       }
+      recent[key] = e;
       idx[r] = e;
       top |= e;
     }
