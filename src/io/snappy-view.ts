@@ -4,11 +4,9 @@
 // back a view of its memory instead: valid until the next call, for decoders that copy the values out at
 // once. hysnappy is pinned (1.1.1): if its module ever cannot be found this way, the copying decoder is used.
 import { snappyUncompressor } from "hysnappy";
-import { snappyInstance, type WasmMemory } from "./snappy-wasm.js";
+import { INPUT_AT, memoryBytes, snappyInstance, type WasmMemory } from "./snappy-wasm.js";
 
 export type Uncompress = (input: Uint8Array, outputLength: number) => Uint8Array;
-
-const INPUT_AT = 68000; // where hysnappy puts the input: past the memory its C code uses
 
 /**
  * A view-returning decoder with a WASM instance and memory of its own: a page it returns stays valid
@@ -57,9 +55,7 @@ function viewDecoder(): Uncompress | undefined {
   if (!memory?.buffer || typeof uncompress !== "function") return undefined;
   return (input, outputLength) => {
     const outAt = INPUT_AT + input.length;
-    const need = outAt + outputLength;
-    if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
-    const bytes = new Uint8Array(memory.buffer);
+    const bytes = memoryBytes(memory, outAt + outputLength);
     bytes.set(input, INPUT_AT);
     const result = uncompress(INPUT_AT, input.length, outAt);
     if (result === -1) throw new Error("invalid snappy length header");

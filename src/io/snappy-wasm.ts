@@ -14,6 +14,9 @@ import { dirname, join } from "node:path";
 /** 64 KiB WASM pages the modules start with: 16 MiB. */
 export const INITIAL_PAGES = 256;
 
+/** Where hysnappy's functions take their input: past the memory its C code uses. */
+export const INPUT_AT = 68000;
+
 /** The few WebAssembly calls used here (the project's TypeScript lib has no WebAssembly types). */
 export interface WasmMemory {
   buffer: ArrayBuffer;
@@ -26,6 +29,12 @@ interface WasmApi {
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 export type SnappyModule = "uncompress" | "compress";
+
+/** A module's memory as bytes, at least `need` of them: grown (and its old buffer detached) only past its initial size. */
+export function memoryBytes(memory: WasmMemory, need: number): Uint8Array {
+  if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
+  return new Uint8Array(memory.buffer);
+}
 
 const compiled = new Map<SnappyModule, object | null>(); // per thread: each has its own module cache
 

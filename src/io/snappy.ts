@@ -3,9 +3,7 @@
 // module is instantiated here with a memory that pages do not grow (snappy-wasm.ts); hysnappy's own
 // compressor is the fallback.
 import { snappyCompressor } from "hysnappy";
-import { snappyInstance, type WasmMemory } from "./snappy-wasm.js";
-
-const INPUT_AT = 68000; // where hysnappy puts the input: past the memory its C code uses
+import { INPUT_AT, memoryBytes, snappyInstance, type WasmMemory } from "./snappy-wasm.js";
 
 /**
  * Raw snappy (as Parquet pages use it) of src[0..n), by a compressor of its own. hysnappy's WASM build keeps its match table from one call to the next, so
@@ -25,9 +23,7 @@ function ownCompressor(): ((input: Uint8Array) => Uint8Array) | undefined {
   if (!memory?.buffer || typeof compress !== "function") return undefined;
   return (input) => {
     const outAt = INPUT_AT + input.length + 1000;
-    const need = outAt + input.length + Math.floor(input.length / 6) + 32; // snappy's bound on its output
-    if (memory.buffer.byteLength < need) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536));
-    const bytes = new Uint8Array(memory.buffer);
+    const bytes = memoryBytes(memory, outAt + input.length + Math.floor(input.length / 6) + 32); // snappy's bound on its output
     bytes.set(input, INPUT_AT);
     const size = compress(INPUT_AT, input.length, outAt);
     if (size < 0) throw new Error(`failed to compress data ${size}`);
