@@ -11,7 +11,7 @@ import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
 import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
-import type { BatchSource, ColumnUse, Format, OutBatch, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
+import type { BatchSource, ColumnMemory, ColumnUse, Format, OutBatch, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
 import { outputsOf, type Outputs } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
@@ -140,7 +140,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
       const first = firstRow(batch, tally);
       job.observer?.observe(viewOf(plan, batch, work, k));
       if (open.rejects && tally.rejectedInBatch > 0) await open.rejects.write(rejectBatch(work, batch, plan.wanted, first));
-      await open.sink!.write(outBatch(plan, k, work, batch, first));
+      await open.sink!.write(outBatch(plan, k, work, batch, first, open.sink!.columnMemory?.(k)));
       tally.rowsRead += batch.n;
       job.onProgress?.({ rows: tally.rowsRead, fraction: source.progress(), seconds: (performance.now() - t0) / 1000 });
     }
@@ -570,26 +570,38 @@ const TIME_OUTPUTS = new Set(["pickup_datetime", "dropoff_datetime", "actual_dur
 
 // ---- stage: write (the output columns of the kept rows) ------------------------------------------
 
-/** Reused output buffers of one column. */
+/** Output buffers of one column: its own, reused, or the sink's memory for this batch (then lent until the write). */
 interface Scratch {
   f64: Float64Array;
   i32: Int32Array;
   /** The input dictionary dictOut was coerced from. */
   dictFrom?: ArrayLike<unknown>;
+  /** The column's dictionary: an input's coerced entries, the model version. */
   dictOut?: unknown[];
 }
 
-function grown(s: Scratch, k: number): Scratch {
-  return s.f64.length >= k ? s : { f64: new Float64Array(k), i32: new Int32Array(k) };
+/** Column j's scratch with buffers for k rows: in the sink's memory when it lends some (no copy on the way), else its own. */
+function buffersFor(s: Scratch, j: number, k: number, memory: ColumnMemory | undefined): Scratch {
+  if (memory) {
+    s.f64 = memory.f64(j);
+    s.i32 = memory.i32(j);
+  } else if (s.f64.length < k || s.f64.buffer instanceof SharedArrayBuffer) {
+    s.f64 = new Float64Array(k);
+    s.i32 = new Int32Array(k);
+  }
+  return s;
 }
 
-/** The output columns of the kept rows; a column read as bytes goes in `bytes` (only a sink that takes them asked for them). */
-function outBatch(plan: RunPlan, k: number, work: Work, batch: RecordBatch, rowsRead: number): OutBatch {
+/**
+ * The output columns of the kept rows, numbers built in the sink's memory when it lends some; a column
+ * read as bytes goes in `bytes` (only a sink that takes them asked for them).
+ */
+function outBatch(plan: RunPlan, k: number, work: Work, batch: RecordBatch, rowsRead: number, memory: ColumnMemory | undefined): OutBatch {
   const values: OutValues[] = [];
   let bytes: (BytesColumn | undefined)[] | undefined;
   work.runCount = keptRuns(work.keep, k, work.runs);
   for (let j = 0; j < plan.columns.length; j++) {
-    const v = outValues(plan.columns[j]!, k, work, batch, plan, rowsRead, (work.scratch[j] = grown(work.scratch[j]!, k)));
+    const v = outValues(plan.columns[j]!, k, work, batch, plan, rowsRead, buffersFor(work.scratch[j]!, j, k, memory));
     if (isBytes(v)) (bytes ??= [])[j] = v;
     values.push(isBytes(v) ? [] : v);
   }
@@ -634,7 +646,8 @@ function outValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, pla
       }
       return out;
     case "model_version":
-      return { dictionary: [plan.model], indices: scratch.i32.subarray(0, k).fill(0) };
+      // One dictionary for the run: it crosses to a writer thread once, not with every batch.
+      return { dictionary: (scratch.dictOut ??= [plan.model]), indices: scratch.i32.subarray(0, k).fill(0) };
   }
   throw new Error(`internal: unknown output column ${c.name}`);
 }

@@ -1,9 +1,11 @@
-// A batch of output rows as it crosses to a worker thread: typed arrays copied into shared memory (no
-// structured clone of them, no per-batch garbage in either heap), a dictionary column's entries only
-// when they differ from the column's previous dictionary, other cells cloned.
+// A batch of output rows as it crosses to a worker thread: typed arrays in shared memory (no structured
+// clone of them, no per-batch garbage in either heap), a dictionary column's entries only when they
+// differ from the column's previous dictionary, other cells cloned. Column j of an n-row batch has the
+// bytes [j * stride, (j + 1) * stride) of the memory (stride: n doubles), whatever its type: so the
+// caller can build its columns there in the first place (wireColumns) and nothing is copied.
 import { isDict } from "../columns.js";
-import { poison } from "./borrowed.js";
-import { isGeneratedIds, type OutBatch, type OutValues } from "./types.js";
+import { type Borrowed, poison } from "./borrowed.js";
+import { type ColumnMemory, isGeneratedIds, type OutBatch, type OutValues } from "./types.js";
 
 /** One column of a batch as it crosses: typed arrays as (byte offset, length) in the batch's shared memory. */
 export type Wire =
@@ -12,8 +14,6 @@ export type Wire =
   | { t: "ids"; prefix: string; at: number; n: number }
   | { t: "cells"; values: ArrayLike<unknown> };
 
-const align8 = (x: number) => (x + 7) & ~7;
-
 /** The typed array that crosses through shared memory for a column, if it has one. */
 function typedOf(v: OutValues): Float64Array | Int32Array | undefined {
   if (isGeneratedIds(v)) return v.numbers;
@@ -21,31 +21,40 @@ function typedOf(v: OutValues): Float64Array | Int32Array | undefined {
   return v instanceof Float64Array ? v : undefined;
 }
 
-/** Bytes of shared memory n rows of these columns take. */
-export function wireBytes(values: readonly OutValues[], n: number): number {
-  let bytes = 0;
-  for (const v of values) {
-    const a = typedOf(v);
-    if (a) bytes += align8(n * a.BYTES_PER_ELEMENT);
-  }
-  return Math.max(bytes, 8);
+/** Bytes of shared memory each column of an n-row batch takes. */
+const strideOf = (n: number) => n * 8;
+
+/** Bytes of shared memory an n-row batch of `columns` columns takes. */
+export function wireBytes(columns: number, n: number): number {
+  return Math.max(columns * strideOf(n), 8);
 }
 
-/** Copy a batch's n rows of typed arrays into memory and describe every column (arrays may be longer than n). */
+/** Views of memory (at least wireBytes(columns, n) bytes) where an n-row batch's columns are built in place. */
+export function wireColumns(memory: SharedArrayBuffer, n: number): Borrowed<ColumnMemory> {
+  const stride = strideOf(n);
+  return {
+    f64: (j) => new Float64Array(memory, j * stride, n),
+    i32: (j) => new Int32Array(memory, j * stride, n),
+  };
+}
+
+/**
+ * Put a batch's n rows of typed arrays in memory (arrays may be longer than n; one built there by
+ * wireColumns stays where it is) and describe every column.
+ */
 export function toWire(values: readonly OutValues[], n: number, memory: SharedArrayBuffer, lastDictionary: (ArrayLike<unknown> | undefined)[]): Wire[] {
-  let at = 0;
+  const stride = strideOf(n);
   return values.map((v, j): Wire => {
     const a = typedOf(v);
     if (!a) return { t: "cells", values: v as ArrayLike<unknown> };
-    const byteLength = n * a.BYTES_PER_ELEMENT;
-    new Uint8Array(memory, at, byteLength).set(new Uint8Array(a.buffer, a.byteOffset, byteLength));
-    const start = at;
-    at += align8(byteLength);
-    if (isGeneratedIds(v)) return { t: "ids", prefix: v.prefix, at: start, n };
-    if (!isDict(v)) return { t: "f64", at: start, n };
-    if (lastDictionary[j] === v.dictionary) return { t: "dict", at: start, n };
+    const at = j * stride;
+    if (a.buffer !== memory) new Uint8Array(memory, at, n * a.BYTES_PER_ELEMENT).set(new Uint8Array(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT));
+    else if (a.byteOffset !== at) throw new Error(`internal: column ${j} was built at byte ${a.byteOffset} of the batch's memory, not at its own ${at}`);
+    if (isGeneratedIds(v)) return { t: "ids", prefix: v.prefix, at, n };
+    if (!isDict(v)) return { t: "f64", at, n };
+    if (lastDictionary[j] === v.dictionary) return { t: "dict", at, n };
     lastDictionary[j] = v.dictionary;
-    return { t: "dict", at: start, n, entries: v.dictionary };
+    return { t: "dict", at, n, entries: v.dictionary };
   });
 }
 

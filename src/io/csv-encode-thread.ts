@@ -85,7 +85,7 @@ export function threadedCsvSink(path: string, columns: readonly OutColumn[], gzi
   /** The batch copied into the slot's shared memory and posted; resolves to the worker's reply. */
   const post = (batch: OutBatch, s: number, slot: Slot): Promise<Reply | undefined> => {
     worker ??= start();
-    const need = wireBytes(batch.values, batch.n);
+    const need = wireBytes(batch.values.length, batch.n);
     if (!slot.memory || slot.memory.byteLength < need) slot.memory = new SharedArrayBuffer(need);
     const columns = toWire(batch.values, batch.n, slot.memory, lastDictionary);
     const reply = new Promise<Reply | undefined>((resolve) => waiting.set(s, resolve));

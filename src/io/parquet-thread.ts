@@ -1,14 +1,15 @@
 // The Parquet sink on a worker thread: encoding and snappy run on the second core while the main thread
 // reads and predicts the next batches. Same writer, same file; only where it runs differs.
-// A batch's typed arrays are copied into one of MAX_IN_FLIGHT slots of shared memory, and the worker
-// writes from views of the slot: no structured clone, no per-batch garbage in either heap. A dictionary's
+// A batch's typed arrays are built in (columnMemory) or copied into one of MAX_IN_FLIGHT slots of shared
+// memory, and the worker writes from views of the slot: no structured clone, no per-batch garbage in
+// either heap. A dictionary's
 // entries cross only when a column's dictionary changes (once per row group); other cells are cloned.
 // The caller may reuse or drop a batch as soon as write() returns. At most MAX_IN_FLIGHT batches wait
 // in the worker: memory stays bounded when writing is the slower side.
 import { closeSync } from "node:fs";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { poisoning } from "./borrowed.js";
-import { fromWire, releaseWire, toWire, type Wire, wireBytes } from "./batch-wire.js";
+import { fromWire, releaseWire, toWire, type Wire, wireBytes, wireColumns } from "./batch-wire.js";
 import { RidepredError } from "../errors.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { forgetTemp, tempTarget } from "./sink.js";
@@ -83,14 +84,22 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
     }
   };
 
+  /** The memory of the next batch's slot, for n rows: free, since write() returns only once fewer than MAX_IN_FLIGHT wait. */
+  const nextSlot = (n: number) => {
+    const slot = sent % MAX_IN_FLIGHT;
+    const need = wireBytes(columns.length, n);
+    let memory = slots[slot];
+    if (!memory || memory.byteLength < need) memory = slots[slot] = new SharedArrayBuffer(need);
+    return memory;
+  };
+
   return {
+    columnMemory: (n: number) => wireColumns(nextSlot(n), n),
     async write(batch: OutBatch) {
       if (failure) throw failure;
       if (batch.n === 0) return;
-      const slot = sent++ % MAX_IN_FLIGHT;
-      const need = wireBytes(batch.values, batch.n);
-      let memory = slots[slot];
-      if (!memory || memory.byteLength < need) memory = slots[slot] = new SharedArrayBuffer(need);
+      const memory = nextSlot(batch.n);
+      sent++;
       worker.postMessage({ type: "write", n: batch.n, memory, columns: toWire(batch.values, batch.n, memory, lastDictionary) } satisfies Request);
       inFlight++;
       await until(() => inFlight < MAX_IN_FLIGHT);

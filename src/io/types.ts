@@ -137,9 +137,21 @@ export interface SinkResult {
   rowsWritten: number;
 }
 
+/** Where a batch's numeric columns can be built: column j's numbers as doubles or as 32-bit integers. */
+export interface ColumnMemory {
+  f64(j: number): Float64Array;
+  i32(j: number): Int32Array;
+}
+
 export interface Sink {
   /** write() takes text columns as UTF-8 bytes (OutBatch.bytes): a table sink copies them as they are. */
   readonly takesBytes?: boolean;
+  /**
+   * Memory in which the next write()'s batch of n rows can build its numeric columns so that they reach
+   * the sink without a copy (a writer thread's shared memory). Lent until that write() returns; a column
+   * built elsewhere is copied as usual.
+   */
+  columnMemory?(n: number): Borrowed<ColumnMemory>;
   /** Consume a batch: once the promise resolves the caller may reuse the batch's arrays (the sink must not keep them). */
   write(batch: Borrowed<OutBatch>): Promise<void>;
   /** Flush and move the temp file to its final name (a table: merge the staged rows, in one transaction). */
