@@ -197,6 +197,7 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
     period: p.period,
     ifExists: opts.ifExists,
     writerThread: writerThreadSetting(),
+    rowGroupThreads: rowGroupThreadsSetting(),
     rowGroups: p.rowGroups,
   }));
 
@@ -348,11 +349,21 @@ function threadsSetting(option: string | undefined): number {
 }
 
 /** RIDEPRED_WRITER_THREAD=on|off overrides when Parquet output is encoded on a second thread. */
-function writerThreadSetting(): "auto" | "on" | "off" {
-  const v = process.env.RIDEPRED_WRITER_THREAD;
+const writerThreadSetting = () => onOffAuto("RIDEPRED_WRITER_THREAD");
+
+/** RIDEPRED_ROW_GROUP_THREADS=on: a Parquet input's row groups are scored on --threads threads at once (batch/row-groups.ts); off by default. */
+function rowGroupThreadsSetting(): boolean {
+  const v = process.env.RIDEPRED_ROW_GROUP_THREADS;
+  if (v === undefined || v === "" || v === "off") return false;
+  if (v === "on") return true;
+  throw new RidepredError(`RIDEPRED_ROW_GROUP_THREADS=${v}: expected on or off`);
+}
+
+function onOffAuto(name: string): "auto" | "on" | "off" {
+  const v = process.env[name];
   if (v === undefined || v === "" || v === "auto") return "auto";
   if (v === "on" || v === "off") return v;
-  throw new RidepredError(`RIDEPRED_WRITER_THREAD=${v}: expected on, off or auto`);
+  throw new RidepredError(`${name}=${v}: expected on, off or auto`);
 }
 
 /** ora on a terminal only: rows, rows/s and, when the reader knows how far it is, an ETA. */

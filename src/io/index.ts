@@ -6,7 +6,7 @@ import { RidepredError } from "../errors.js";
 import { formatOf } from "./format.js";
 import { isHttp, isS3 } from "./range.js";
 import { isTableLocation, parseTableUrl } from "./table-url.js";
-import type { BatchSource, Format, OutColumn, RunPeriod, Sink } from "./types.js";
+import type { BatchSource, Format, OutColumn, PartMemory, RunPeriod, Sink } from "./types.js";
 
 export interface SourceOptions {
   /** File format (default: from the extension; stdin is CSV). Ignored for tables. */
@@ -18,6 +18,8 @@ export interface SourceOptions {
   period?: RunPeriod;
   /** Parquet: read only the row groups this accepts (a shard's share of one file). */
   rowGroups?: (index: number, count: number) => boolean;
+  /** Parquet: read the row groups this hands out, one at a time, until it returns undefined (ParquetReadOptions.claim). */
+  claimRowGroup?: () => number | undefined | Promise<number | undefined>;
   /** Files: the longest CSV record or JSONL line accepted (default 1 MiB). */
   maxRecordBytes?: number;
   /** CSV files: threads to parse on (default 1; N: N - 1 worker threads beside this one). */
@@ -38,7 +40,7 @@ export async function openSource(location: string, options: SourceOptions = {}):
   const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet":
-      return (await import("./parquet-read.js")).openParquet(location, { rowGroups: options.rowGroups });
+      return (await import("./parquet-read.js")).openParquet(location, { rowGroups: options.rowGroups, claim: options.claimRowGroup });
     case "jsonl":
       return (await import("./jsonl-read.js")).openJsonl(location, options.maxRecordBytes);
     default:
@@ -67,6 +69,8 @@ export interface SinkOptions {
   period?: RunPeriod;
   /** Tables: the column that identifies a row (ride_id): primary key of a created table. */
   key?: string;
+  /** Parquet: write in memory a part of a file that parquet-parts.ts assembles (ParquetSinkOptions.part). */
+  part?: PartMemory;
 }
 
 export async function openSink(location: string, columns: readonly OutColumn[], options: SinkOptions = {}): Promise<Sink> {
@@ -81,6 +85,7 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
   switch (format) {
     case "parquet": {
       const parquet = { codec: options.compression === "none" ? ("UNCOMPRESSED" as const) : ("SNAPPY" as const) };
+      if (options.part) return (await import("./parquet-write.js")).parquetSink(location, columns, { ...parquet, part: options.part });
       if (options.threaded) return (await import("./parquet-thread.js")).threadedParquetSink(location, columns, parquet);
       return (await import("./parquet-write.js")).parquetSink(location, columns, parquet);
     }

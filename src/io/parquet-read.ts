@@ -34,6 +34,13 @@ const parsers = {
 export interface ParquetReadOptions {
   /** Read only the row groups this accepts (a shard's share of one big file); batches then carry firstRow. */
   rowGroups?: (index: number, count: number) => boolean;
+  /**
+   * Read the row groups this hands out (their indices in the file), one at a time, until it returns
+   * undefined: threads that share a file take its groups as they go (batch/row-groups.ts). It is called
+   * for the next group once every batch of the one before was taken. Batches then carry firstRow;
+   * pages are decoded on this thread.
+   */
+  claim?: () => number | undefined | Promise<number | undefined>;
   /** Decode pages on a worker thread (parquet-read-thread.ts): default $RIDEPRED_READER_THREAD, else auto (= off, see below). */
   thread?: "auto" | "on" | "off";
 }
@@ -94,7 +101,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   const chosen = options.rowGroups ? groups.filter(({ index }) => options.rowGroups!(index, groups.length)) : groups;
   const totalRows = chosen.reduce((sum, { g }) => sum + Number(g.num_rows), 0);
   let rowsDone = 0;
-  const useThread = thread === "on";
+  const useThread = thread === "on" && !options.claim;
 
   async function* batches(wanted: readonly string[], batchSize: number): AsyncGenerator<Borrowed<RecordBatch>> {
     if (useThread) {
@@ -115,7 +122,11 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
     // generator while the first group's batches run, and a new array at the next group came with a map
     // that code had not seen (a deopt and a recompile of the generator per group).
     const cursors: PageCursor[] = [];
-    for (const { g: rowGroup, index: g, first } of chosen) {
+    const numbered = options.claim !== undefined || options.rowGroups !== undefined;
+    let c = 0;
+    const nextGroup = options.claim ?? (() => chosen[c++]?.index);
+    for (let next = await nextGroup(); next !== undefined; next = await nextGroup()) {
+      const { g: rowGroup, index: g, first } = groups[next]!;
       openCursors(cursors, rowGroup, g, wanted, buffers, compressors);
       const groupRows = Number(rowGroup.num_rows);
       for (let done = 0; done < groupRows; ) {
@@ -124,7 +135,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
         for (let j = 0; j < wanted.length; j++) columns[wanted[j]!] = await cursors[j]!.take(n);
         done += n;
         rowsDone += n;
-        yield { n, columns, errors: [], ...(options.rowGroups ? { firstRow: first + done - n } : {}) };
+        yield { n, columns, errors: [], ...(numbered ? { firstRow: first + done - n } : {}) };
       }
     }
   }
@@ -165,6 +176,7 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
   return {
     names,
     totalRows,
+    rowGroups: chosen.map(({ index }) => index),
     timestampColumns,
     progress: () => (totalRows ? rowsDone / totalRows : undefined),
     batches,

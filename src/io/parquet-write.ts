@@ -19,9 +19,9 @@ import { deltaIds, deltaPacked64, deltaPackedSafe, deltaScratch, type DeltaScrat
 import { ChunkPages, type ParquetCodec, type WrittenChunk } from "./parquet-pages.js";
 import { adoptTemp, tempTarget } from "./sink.js";
 import { newSnappyCompressor } from "./snappy.js";
-import { encodeStruct, i64, list, struct, type ThriftStruct } from "./thrift.js";
+import { encodeStruct, i64, list, struct, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift.js";
 import { isDict, materialize, smallId, type Column, type DictColumn } from "../columns.js";
-import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type Sink } from "./types.js";
+import { isGeneratedIds, type ColumnKind, type OutBatch, type OutColumn, type OutValues, type PartMemory, type Sink } from "./types.js";
 
 export type { ParquetCodec };
 
@@ -31,6 +31,11 @@ export interface ParquetSinkOptions {
   codec?: ParquetCodec;
   /** The temp file to write, already created (by the thread that handed this writer its work). */
   temp?: string;
+  /**
+   * Write parts of a file that another thread assembles (parquet-parts.ts), in memory (blocks taken from
+   * part.spare first), with no file: row groups only, handed over one by one, a part ending at each part.cut().
+   */
+  part?: PartMemory;
 }
 
 // Parquet enum values (parquet.thrift).
@@ -72,19 +77,23 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
   const rowGroupRows = options.rowGroupRows ?? 1 << 17;
   const codec = options.codec ?? "SNAPPY";
-  const target = options.temp === undefined ? tempTarget(path) : adoptTemp(path, options.temp, openTemp(path, options.temp));
-  const fd = target.fd;
+  // A part is kept in memory, its offsets counting from its own first byte; a file starts with the magic.
+  const target = options.part ? undefined : options.temp === undefined ? tempTarget(path) : adoptTemp(path, options.temp, openTemp(path, options.temp));
+  let memory = options.part ? partBlocks(options.part) : undefined;
   let offset = 0;
   const write = (b: Uint8Array, len = b.length) => {
-    let done = 0;
-    try {
-      while (done < len) done += writeSync(fd, b, done, len - done);
-    } catch (e) {
-      throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+    if (memory) memory.append(b, len);
+    else {
+      let done = 0;
+      try {
+        while (done < len) done += writeSync(target!.fd, b, done, len - done);
+      } catch (e) {
+        throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+      }
     }
     offset += len;
   };
-  write(MAGIC);
+  if (target) write(MAGIC);
 
   let chunks: Chunk[] | undefined;
   const rowGroups: ThriftStruct[] = [];
@@ -113,12 +122,29 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     }
     rowGroups.push(struct([1, list("struct", metas)], [2, i64(uncompressed)], [3, i64(groupRows)], [5, i64(start)], [6, i64(offset - start)]));
     totalRows += groupRows;
+    if (options.part) emit(groupRows, false);
     groupRows = 0;
   };
+  const schemaNow = () => schema(chunks ?? columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), new ChunkPages(codec, snappy))));
+
+  // Parts: each row group goes to onPart as soon as it is written, in blocks of its own, its offsets
+  // counting from 0; a part ends (an empty last piece) where the thread that writes parts cuts it.
+  let uncut = false;
+  const emit = (rows: number, last: boolean) => {
+    options.part!.onPart({ rows, blocks: memory!.blocks(), schema: schemaNow(), rowGroups: rowGroups.splice(0) }, last);
+    memory = partBlocks(options.part!);
+    offset = 0;
+    uncut = !last;
+  };
+  if (options.part)
+    options.part.cut = () => {
+      flush();
+      emit(0, true);
+    };
 
   let closed = false;
   const close = () => {
-    if (!closed) closeSync(fd);
+    if (!closed && target) closeSync(target.fd);
     closed = true;
   };
 
@@ -138,36 +164,88 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     async finish() {
       chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), new ChunkPages(codec, snappy)));
       flush();
-      const footer = encodeStruct(
-        struct(
-          [1, 2],
-          [2, list("struct", schema(chunks))],
-          [3, i64(totalRows)],
-          [4, list("struct", rowGroups)],
-          [6, `ridepred version ${VERSION}`],
-          // TYPE_ORDER for every column: min/max follow the physical type's order.
-          [
-            7,
-            list(
-              "struct",
-              chunks.map(() => struct([1, struct()])),
-            ),
-          ],
-        ),
-      );
-      write(footer);
-      const len = new Uint8Array(4);
-      new DataView(len.buffer).setUint32(0, footer.length, true);
-      write(len);
-      write(MAGIC);
+      if (options.part) {
+        if (uncut) emit(0, true);
+        return { rowsWritten: totalRows };
+      }
+      write(fileFooter(schema(chunks), totalRows, rowGroups));
       close();
-      target.commit();
+      target!.commit();
     },
     async abort() {
       close();
-      target.discard();
+      target?.discard();
     },
   };
+}
+
+const PART_BLOCK = 1 << 20;
+
+/** A part's bytes in blocks of PART_BLOCK, spare ones first: no block is copied as the part grows. */
+function partBlocks(memory: PartMemory) {
+  const full: Uint8Array[] = [];
+  let block: Uint8Array | undefined;
+  let used = 0;
+  return {
+    append(b: Uint8Array, len: number) {
+      for (let at = 0; at < len; ) {
+        if (!block || used === block.length) {
+          if (block) full.push(block);
+          block = new Uint8Array(memory.spare.pop() ?? new SharedArrayBuffer(PART_BLOCK));
+          used = 0;
+        }
+        const n = Math.min(len - at, block.length - used);
+        block.set(b.subarray(at, at + n), used);
+        used += n;
+        at += n;
+      }
+    },
+    blocks: (): Uint8Array[] => (block ? [...full, block.subarray(0, used)] : full),
+  };
+}
+
+/** The file's end: FileMetaData, its length and the magic. */
+export function fileFooter(schema: ThriftStruct[], rows: number, rowGroups: ThriftStruct[]): Uint8Array {
+  const footer = encodeStruct(
+    struct(
+      [1, 2],
+      [2, list("struct", schema)],
+      [3, i64(rows)],
+      [4, list("struct", rowGroups)],
+      [6, `ridepred version ${VERSION}`],
+      // TYPE_ORDER for every column: min/max follow the physical type's order.
+      [
+        7,
+        list(
+          "struct",
+          schema.slice(1).map(() => struct([1, struct()])),
+        ),
+      ],
+    ),
+  );
+  const out = new Uint8Array(footer.length + 8);
+  out.set(footer);
+  new DataView(out.buffer).setUint32(footer.length, footer.length, true);
+  out.set(MAGIC, footer.length + 4);
+  return out;
+}
+
+/**
+ * Row groups moved by `delta` bytes: the offsets RowGroup.file_offset,
+ * ColumnChunk.file_offset and ColumnMetaData's data and dictionary page offsets, as columnChunk() and
+ * flush() lay them out.
+ */
+export function moveRowGroups(rowGroups: readonly ThriftStruct[], delta: number): ThriftStruct[] {
+  const by = BigInt(delta);
+  /** s with `by` added to its i64 fields `ids`, and `inner` applied to its other fields. */
+  const move = (s: ThriftStruct, ids: readonly number[], inner = (_id: number, v: ThriftValue) => v): ThriftStruct =>
+    struct(...s.struct.map(([id, v]): [number, ThriftValue | undefined] => [id, v === undefined ? v : ids.includes(id) ? (v as bigint) + by : inner(id, v)]));
+  // ColumnMetaData: data_page_offset (9), dictionary_page_offset (11).
+  const meta = (m: ThriftValue) => move(m as ThriftStruct, [9, 11]);
+  // ColumnChunk: file_offset (2); its meta_data (3).
+  const chunk = (c: ThriftValue) => move(c as ThriftStruct, [2], (id, v) => (id === 3 ? meta(v) : v));
+  // RowGroup: file_offset (5); its columns (1).
+  return rowGroups.map((g) => move(g, [5], (id, v) => (id === 1 ? list("struct", (v as ThriftList).list.map(chunk)) : v)));
 }
 
 /** Open a temp file made by another thread, never creating it (it is gone if a signal removed it). */

@@ -1,5 +1,6 @@
 import { type BytesColumn, materialize, type Column } from "../columns.js";
 import type { Borrowed } from "./borrowed.js";
+import type { ThriftStruct } from "./thrift.js";
 
 export type { Column, DictColumn } from "../columns.js";
 
@@ -75,6 +76,8 @@ export interface BatchSource {
   readonly names: readonly string[];
   /** Row count when the format knows it up front (Parquet), for the progress ETA. */
   readonly totalRows?: number;
+  /** Parquet: the row groups it reads (their indices in the file), which other threads may read apart. */
+  readonly rowGroups?: readonly number[];
   /** Columns decoded to epoch milliseconds from a Parquet TIMESTAMP (naive wall-clock time read as UTC). */
   readonly timestampColumns: ReadonlySet<string>;
   /**
@@ -135,6 +138,31 @@ export interface OutBatch {
 export interface SinkResult {
   /** Rows the output now holds from this run (a table's inserted + updated rows). */
   rowsWritten: number;
+}
+
+/**
+ * Parquet row groups written in memory: the bytes of blocks, one after the other, with offsets counting
+ * from the first block's start; io/parquet-parts.ts moves them into the file it assembles.
+ */
+/** Where a Parquet sink writing parts (ParquetSinkOptions.part) puts them. */
+export interface PartMemory {
+  /**
+   * Blocks to write parts into before allocating any: the assembling thread hands written parts' back.
+   * Shared memory, so handing them over detaches nothing (a detach deoptimizes all of an isolate's
+   * typed-array code, which then recompiles with slower checks).
+   */
+  spare: SharedArrayBuffer[];
+  /** Receives each row group as it is written (a piece of the part), then at cut() an empty last piece. */
+  onPart(piece: ParquetPart, last: boolean): void;
+  /** Set by the sink: end the part here (its last row group flushed and handed over). */
+  cut?: () => void;
+}
+
+export interface ParquetPart {
+  rows: number;
+  blocks: Uint8Array[];
+  schema: ThriftStruct[];
+  rowGroups: ThriftStruct[];
 }
 
 /** Where a batch's numeric columns can be built: column j's numbers as doubles or as 32-bit integers. */
