@@ -1,6 +1,7 @@
 // Random access to an input's bytes, wherever it lives: a local file, an S3 object (ranged GETs) or an
 // HTTPS URL (Range requests). The Parquet reader needs only this: its footer, then the column chunks it
 // reads, so a remote file is never downloaded whole into memory.
+import { readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { RidepredError } from "../errors.js";
 
@@ -40,10 +41,12 @@ export async function localRange(path: string, onClose?: () => Promise<void>): P
     name: path,
     size,
     window: 1 << 20,
+    // A local read is synchronous: the reader waits for every read anyway, and an async one costs two
+    // thread wake-ups (the libuv pool's and this thread's), which a host short of CPU makes slow.
     async read(buf, position) {
       let done = 0;
       while (done < buf.length) {
-        const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+        const bytesRead = readSync(fh.fd, buf, done, buf.length - done, position + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
