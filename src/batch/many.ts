@@ -136,25 +136,35 @@ export async function scoreMany(
     onInput?.(s);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const rows = inputs.reduce((n, s) => n + s.rows_read, 0);
-  const byField: Record<string, number> = {};
-  for (const s of inputs) for (const [k, v] of Object.entries(s.rejected_by_field)) byField[k] = (byField[k] ?? 0) + v;
+  const sums = addUp(inputs);
   return {
     input: total.input,
     output: total.output,
     ...(total.rejects ? { rejects: total.rejects } : {}),
     model: total.model,
-    rows_read: rows,
-    scored: inputs.reduce((n, s) => n + s.scored, 0),
-    filtered: inputs.reduce((n, s) => n + s.filtered, 0),
-    rejected: inputs.reduce((n, s) => n + s.rejected, 0),
-    rows_written: inputs.reduce((n, s) => n + s.rows_written, 0),
-    rejected_by_field: byField,
-    predictions: pooled(inputs),
+    ...sums,
     seconds,
-    rows_per_second: seconds > 0 ? rows / seconds : 0,
+    rows_per_second: seconds > 0 ? sums.rows_read / seconds : 0,
     ...(total.shard ? { shard: total.shard } : {}),
     inputs,
+  };
+}
+
+/** The counts of several runs' summaries added up, rejections by field merged, the predictions pooled. */
+export function addUp(
+  runs: readonly ScoreSummary[],
+): Pick<ScoreSummary, "rows_read" | "scored" | "filtered" | "rejected" | "rows_written" | "rejected_by_field" | "predictions"> {
+  const sum = (f: (s: ScoreSummary) => number) => runs.reduce((n, s) => n + f(s), 0);
+  const byField: Record<string, number> = {};
+  for (const s of runs) for (const [k, v] of Object.entries(s.rejected_by_field)) byField[k] = (byField[k] ?? 0) + v;
+  return {
+    rows_read: sum((s) => s.rows_read),
+    scored: sum((s) => s.scored),
+    filtered: sum((s) => s.filtered),
+    rejected: sum((s) => s.rejected),
+    rows_written: sum((s) => s.rows_written),
+    rejected_by_field: byField,
+    predictions: pooled(runs),
   };
 }
 

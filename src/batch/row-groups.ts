@@ -11,7 +11,7 @@ import { parquetAssembler } from "../io/parquet-parts.js";
 import { redactLocation } from "../io/redact.js";
 import { stopOnSignals } from "../io/sink.js";
 import type { ParquetPart, PartMemory } from "../io/types.js";
-import { pooled } from "./many.js";
+import { addUp } from "./many.js";
 import { score, type ScoreJob, type ScoreSummary } from "./score.js";
 
 /** The shared counters (Int32Array over a SharedArrayBuffer): next group to take, parts written, stop. */
@@ -21,7 +21,6 @@ export const STOP = 2;
 
 /** What a worker is given: the job without its functions and predictor, the model, the groups, the counters. */
 export interface RowGroupInit {
-  ridepredRowGroups: true;
   job: Omit<ScoreJob, "predictor" | "rowGroups" | "onProgress" | "observer">;
   artifact: ScoreJob["predictor"]["artifact"];
   groups: readonly number[];
@@ -47,7 +46,7 @@ export async function scoreRowGroups(job: ScoreJob, groups: readonly number[], t
   const threads = Math.min(job.threads ?? 2, groups.length);
   const state = new Int32Array(new SharedArrayBuffer(3 * 4));
   const ahead = threads * AHEAD;
-  const init: RowGroupInit = { ridepredRowGroups: true, job: rest, artifact: predictor.artifact, groups, state, ahead };
+  const init: RowGroupInit = { job: rest, artifact: predictor.artifact, groups, state, ahead };
   const workers: Worker[] = [];
   const assembler = parquetAssembler(job.output);
   const stop = stopOnSignals(() => Promise.allSettled(workers.map((w) => w.terminate())));
@@ -164,26 +163,19 @@ function workerEnd(
 }
 
 function summarize(job: ScoreJob, s: readonly ScoreSummary[], written: number, t0: number): ScoreSummary {
-  const sum = (f: (x: ScoreSummary) => number) => s.reduce((n, x) => n + f(x), 0);
-  const byField: Record<string, number> = {};
-  for (const x of s) for (const [k, v] of Object.entries(x.rejected_by_field)) byField[k] = (byField[k] ?? 0) + v;
+  // A classifier's runs have no predictions to pool (null), and rows per class instead.
   let classes: Record<string, number> | undefined;
   for (const x of s) if (x.classes) for (const [k, v] of Object.entries(x.classes)) (classes ??= {})[k] = (classes[k] ?? 0) + v;
+  const sums = addUp(s);
   const seconds = (performance.now() - t0) / 1000;
-  const rows = sum((x) => x.rows_read);
   return {
     input: redactLocation(job.input),
     output: redactLocation(job.output),
     model: { name: job.predictor.name, version: job.predictor.version },
-    rows_read: rows,
-    scored: sum((x) => x.scored),
-    filtered: sum((x) => x.filtered),
-    rejected: sum((x) => x.rejected),
+    ...sums,
     rows_written: written,
-    rejected_by_field: byField,
-    predictions: classes ? null : pooled(s),
     ...(classes ? { classes } : {}),
     seconds,
-    rows_per_second: seconds > 0 ? rows / seconds : 0,
+    rows_per_second: seconds > 0 ? sums.rows_read / seconds : 0,
   };
 }

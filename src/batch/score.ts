@@ -9,6 +9,7 @@ import { type BytesColumn, bytesStrings, gather, gatherBytes, isBytes, isDict, m
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
+import { isUrl } from "../io/range.js";
 import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
 import type { BatchSource, ColumnMemory, PartMemory, ColumnUse, Format, OutBatch, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
@@ -570,7 +571,7 @@ function parallelGroups(job: ScoreJob, source: BatchSource): readonly number[] |
   const groups = source.rowGroups;
   if (!job.rowGroupThreads || job.part || !groups || groups.length < 2 || (job.threads ?? 1) < 2) return undefined;
   // The output is one local Parquet file; rejects and an observer see rows in order, here.
-  if (job.outputFormat !== "parquet" || job.output === "-" || isTableLocation(job.output) || /^[a-z0-9]+:\/\//i.test(job.output)) return undefined;
+  if (job.outputFormat !== "parquet" || job.output === "-" || isTableLocation(job.output) || isUrl(job.output)) return undefined;
   if (job.rejects !== undefined || job.observer !== undefined) return undefined;
   return groups;
 }

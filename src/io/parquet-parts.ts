@@ -1,14 +1,12 @@
 // One Parquet file assembled from parts that other threads encoded in memory (ParquetSinkOptions.part):
 // each part's row groups are written in the order given, their offsets moved to where they land, and one
 // footer closes the file. The file appears under its name only when finish() succeeds, like any other sink's.
-import { closeSync, writeSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { RidepredError } from "../errors.js";
-import { fileFooter, moveRowGroups } from "./parquet-write.js";
+import { fileFooter, MAGIC, moveRowGroups, writeAll } from "./parquet-write.js";
 import { tempTarget } from "./sink.js";
 import { encodeStruct, list, struct, type ThriftStruct } from "./thrift.js";
 import type { ParquetPart } from "./types.js";
-
-const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
 
 export interface ParquetAssembler {
   /** Write the part's row groups next. */
@@ -24,14 +22,9 @@ export function parquetAssembler(path: string): ParquetAssembler {
   const fd = target.fd;
   let offset = 0;
   let closed = false;
-  const write = (b: Uint8Array, len = b.length) => {
-    let done = 0;
-    try {
-      while (done < len) done += writeSync(fd, b, done, len - done);
-    } catch (e) {
-      throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
-    }
-    offset += len;
+  const write = (b: Uint8Array) => {
+    writeAll(fd, path, b);
+    offset += b.length;
   };
   const close = () => {
     if (!closed) closeSync(fd);
@@ -54,7 +47,7 @@ export function parquetAssembler(path: string): ParquetAssembler {
       if (schemaBytes === undefined) {
         schema = part.schema;
         schemaBytes = bytes;
-      } else if (!sameBytes(bytes, schemaBytes)) throw new RidepredError(`${path}: internal: the parts disagree on the output's column types`, 1);
+      } else if (Buffer.compare(bytes, schemaBytes) !== 0) throw new RidepredError(`${path}: internal: the parts disagree on the output's column types`, 1);
       rowGroups.push(...moveRowGroups(part.rowGroups, offset));
       for (const b of part.blocks) write(b);
       rows += part.rows;
@@ -71,10 +64,4 @@ export function parquetAssembler(path: string): ParquetAssembler {
       target.discard();
     },
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -46,7 +46,17 @@ const PAGE = { DATA: 0, DICTIONARY: 2 } as const;
 const OPTIONAL = 1;
 const CONVERTED = { UTF8: 0, TIMESTAMP_MICROS: 10 } as const;
 
-const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
+export const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
+
+/** Write b[0..len) to fd whole; a failure names the output. */
+export function writeAll(fd: number, path: string, b: Uint8Array, len = b.length): void {
+  let done = 0;
+  try {
+    while (done < len) done += writeSync(fd, b, done, len - done);
+  } catch (e) {
+    throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
+  }
+}
 const DICT_MAX_ENTRIES = 1 << 16; // keeps index bit widths <= 16
 const DICT_MAX_BYTES = 1 << 20; // pyarrow's dictionary page limit
 const LITTLE_ENDIAN = endianness() === "LE";
@@ -83,14 +93,7 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
   let offset = 0;
   const write = (b: Uint8Array, len = b.length) => {
     if (memory) memory.append(b, len);
-    else {
-      let done = 0;
-      try {
-        while (done < len) done += writeSync(target!.fd, b, done, len - done);
-      } catch (e) {
-        throw new RidepredError(`${path}: cannot write: ${(e as Error).message}`);
-      }
-    }
+    else writeAll(target!.fd, path, b, len);
     offset += len;
   };
   if (target) write(MAGIC);
@@ -125,7 +128,9 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
     if (options.part) emit(groupRows, false);
     groupRows = 0;
   };
-  const schemaNow = () => schema(chunks ?? columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), new ChunkPages(codec, snappy))));
+  // Before any batch a column's physical type is a guess from its kind (no values seen).
+  const noValues = () => columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), new ChunkPages(codec, snappy)));
+  const schemaNow = () => schema(chunks ?? noValues());
 
   // Parts: each row group goes to onPart as soon as it is written, in blocks of its own, its offsets
   // counting from 0; a part ends (an empty last piece) where the thread that writes parts cuts it.
@@ -162,7 +167,7 @@ export function parquetSink(path: string, columns: readonly OutColumn[], options
       if (groupRows >= rowGroupRows) flush();
     },
     async finish() {
-      chunks ??= columns.map((c) => newChunk(c.name, physicalOf(c.kind, [], 0), new ChunkPages(codec, snappy)));
+      chunks ??= noValues();
       flush();
       if (options.part) {
         if (uncut) emit(0, true);

@@ -140,10 +140,6 @@ export interface SinkResult {
   rowsWritten: number;
 }
 
-/**
- * Parquet row groups written in memory: the bytes of blocks, one after the other, with offsets counting
- * from the first block's start; io/parquet-parts.ts moves them into the file it assembles.
- */
 /** Where a Parquet sink writing parts (ParquetSinkOptions.part) puts them. */
 export interface PartMemory {
   /**
@@ -158,6 +154,10 @@ export interface PartMemory {
   cut?: () => void;
 }
 
+/**
+ * Parquet row groups written in memory: the bytes of blocks, one after the other, with offsets counting
+ * from the first block's start; io/parquet-parts.ts moves them into the file it assembles.
+ */
 export interface ParquetPart {
   rows: number;
   blocks: Uint8Array[];
