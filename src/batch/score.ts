@@ -3,7 +3,6 @@
 // Every row read ends up scored, filtered (--filter-duration) or rejected (bad or missing fields),
 // and the summary says how many of each. A source or a sink is whatever src/io opens for a location:
 // a file path, "-", or a table URL (postgresql://, duckdb:).
-import { statSync } from "node:fs";
 import { basename } from "node:path";
 import { type BytesColumn, bytesStrings, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
@@ -12,11 +11,13 @@ import { formatFor, isTableLocation, openSink, openSource, redactLocation, type 
 import { isUrl } from "../io/range.js";
 import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
+import type { EarlyWriter } from "../io/parquet-writer-start.js";
 import type { BatchSource, ColumnMemory, PartMemory, ColumnUse, Format, OutBatch, OutColumn, OutValues, RecordBatch, Sink } from "../io/types.js";
 import { coerceCategory, isMissing } from "../runtime/coerce.js";
 import { outputsOf, type Outputs } from "../runtime/outputs.js";
 import type { Predictor } from "../runtime/predictor.js";
 import { planColumns, type ColumnPlan } from "./columns.js";
+import { useWriterThread } from "./writer-thread.js";
 import { copyKept, keptRuns } from "./kept-runs.js";
 import { addStats, newStats, summarize, type Stats } from "./stats.js";
 
@@ -43,8 +44,10 @@ export interface ScoreJob {
   threads?: number;
   /** Parquet output compression (default snappy). */
   compression?: ParquetCompression;
-  /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~750k rows and up. */
+  /** Encode Parquet output on a second thread: "auto" (default) does so for inputs of ~750k rows and up (writer-thread.ts). */
   writerThread?: "auto" | "on" | "off";
+  /** That thread, started before the job (writer-thread.ts writerEarly): taken if the job wants one. */
+  writer?: EarlyWriter;
   /** Generated ride ids are PREFIX + row number (0-based, counting every row read): stable across re-runs. */
   rideIdPrefix?: string;
   /** Table sources: an SQL condition on the rows read ({start} {end} {year} {month} {day} filled by io). */
@@ -139,6 +142,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
   });
   const groups = parallelGroups(job, source);
   if (groups) {
+    job.writer?.end();
     try {
       planRun(job, source, label); // a job that cannot run fails here, before any thread starts
     } finally {
@@ -305,10 +309,13 @@ interface OpenSinks {
 
 async function openSinks(job: ScoreJob, source: BatchSource, plan: RunPlan, open: OpenSinks): Promise<void> {
   const outColumns: OutColumn[] = plan.columns.map((c) => ({ name: c.name, kind: c.kind }));
+  const threaded = !job.part && useWriterThread(job, source.totalRows);
+  if (!threaded) job.writer?.end();
   open.sink = await openSink(job.output, outColumns, {
     format: job.outputFormat,
     compression: job.compression,
-    threaded: !job.part && useWriterThread(job, source.totalRows),
+    threaded,
+    writer: job.writer,
     part: job.part,
     encodeThread: (job.threads ?? 1) > 1,
     ifExists: job.ifExists,
@@ -574,23 +581,6 @@ function parallelGroups(job: ScoreJob, source: BatchSource): readonly number[] |
   if (job.outputFormat !== "parquet" || job.output === "-" || isTableLocation(job.output) || isUrl(job.output)) return undefined;
   if (job.rejects !== undefined || job.observer !== undefined) return undefined;
   return groups;
-}
-
-/**
- * A second thread pays for its start (a second V8 heap, its own JIT warm-up) only on larger outputs
- * (the threshold and its measurements: README, bench/score): the row count is known for Parquet, guessed
- * from the size otherwise (~100 bytes a CSV row); a stream from stdin or a table may be long, so it gets one.
- */
-function useWriterThread(job: ScoreJob, totalRows: number | undefined): boolean {
-  const format = job.outputFormat;
-  if (format !== "parquet" || job.writerThread === "off") return false;
-  if (job.writerThread === "on" || job.input === "-" || isTableLocation(job.input)) return true;
-  if (totalRows !== undefined) return totalRows >= 750_000;
-  try {
-    return statSync(job.input).size >= 72 << 20;
-  } catch {
-    return false;
-  }
 }
 
 function defaultPrefix(input: string): string {

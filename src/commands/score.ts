@@ -126,6 +126,26 @@ export function scoreCommand(): Command {
 }
 
 async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): Promise<number> {
+  const writerThread = writerThreadSetting();
+  const rowGroupThreads = rowGroupThreadsSetting();
+  // First, before the heavy modules load: the Parquet writer thread boots meanwhile (writer-thread.ts).
+  const { writerEarly } = await import("../batch/writer-thread.js");
+  const writer = opts.inDatabase
+    ? undefined
+    : writerEarly({ inputs: inputArgs, inputFormat: opts.inputFormat, output: opts.output, outputFormat: opts.outputFormat, writerThread, rowGroupThreads });
+  try {
+    return await runWith(inputArgs, opts, periodGiven, { writerThread, rowGroupThreads, writer });
+  } finally {
+    writer?.end();
+  }
+}
+
+async function runWith(
+  inputArgs: string[],
+  opts: ScoreOpts,
+  periodGiven: boolean,
+  threading: Pick<ScoreJob, "writerThread" | "rowGroupThreads" | "writer">,
+): Promise<number> {
   const { score } = await import("../batch/score.js");
   const { planInputs } = await import("../batch/many.js");
   const { formatFor, isTableLocation, redactLocation } = await import("../io/index.js");
@@ -196,8 +216,7 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
     query: opts.query,
     period: p.period,
     ifExists: opts.ifExists,
-    writerThread: writerThreadSetting(),
-    rowGroupThreads: rowGroupThreadsSetting(),
+    ...threading,
     rowGroups: p.rowGroups,
   }));
 

@@ -7,6 +7,7 @@ import { formatOf } from "./format.js";
 import { isHttp, isS3 } from "./range.js";
 import { isTableLocation, parseTableUrl } from "./table-url.js";
 import type { BatchSource, Format, OutColumn, PartMemory, RunPeriod, Sink } from "./types.js";
+import type { EarlyWriter } from "./parquet-writer-start.js";
 
 export interface SourceOptions {
   /** File format (default: from the extension; stdin is CSV). Ignored for tables. */
@@ -61,6 +62,8 @@ export interface SinkOptions {
   compression?: ParquetCompression;
   /** Encode Parquet on a worker thread (worth it for long runs: see useWriterThread in batch/score.ts). */
   threaded?: boolean;
+  /** With threaded: a writer thread started early (parquet-writer-start.ts), taken if still unused. */
+  writer?: EarlyWriter;
   /** CSV: encode on a worker thread (csv-encode-thread.ts; the run was given more than one thread). */
   encodeThread?: boolean;
   /** Tables: default upsert when the columns hold the key, else append. */
@@ -86,7 +89,7 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
     case "parquet": {
       const parquet = { codec: options.compression === "none" ? ("UNCOMPRESSED" as const) : ("SNAPPY" as const) };
       if (options.part) return (await import("./parquet-write.js")).parquetSink(location, columns, { ...parquet, part: options.part });
-      if (options.threaded) return (await import("./parquet-thread.js")).threadedParquetSink(location, columns, parquet);
+      if (options.threaded) return (await import("./parquet-thread.js")).threadedParquetSink(location, columns, parquet, options.writer);
       return (await import("./parquet-write.js")).parquetSink(location, columns, parquet);
     }
     case "jsonl":

@@ -7,19 +7,21 @@
 // The caller may reuse or drop a batch as soon as write() returns. At most MAX_IN_FLIGHT batches wait
 // in the worker: memory stays bounded when writing is the slower side.
 import { closeSync } from "node:fs";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { poisoning } from "./borrowed.js";
 import { fromWire, releaseWire, toWire, type Wire, wireBytes, wireColumns } from "./batch-wire.js";
 import { RidepredError } from "../errors.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
+import { type EarlyWriter, startParquetWriter, WRITER_THREAD_DATA } from "./parquet-writer-start.js";
 import { forgetTemp, tempTarget } from "./sink.js";
 import type { OutBatch, OutColumn, Sink } from "./types.js";
 
 const MAX_IN_FLIGHT = 8;
 const ACK_EVERY = 4; // < MAX_IN_FLIGHT: the main thread never waits on an ack held back
 
+/** The first message to the worker: its output. */
 interface Init {
-  ridepredParquetSink: true;
+  type: "init";
   path: string;
   columns: readonly OutColumn[];
   options: ParquetSinkOptions;
@@ -28,15 +30,14 @@ interface Init {
 type Request = { type: "write"; n: number; memory: SharedArrayBuffer; columns: Wire[] } | { type: "finish" };
 type Reply = { type: "written"; count: number } | { type: "done" } | { type: "error"; message: string; exitCode: 1 | 2 };
 
-export function threadedParquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}): Sink {
+export function threadedParquetSink(path: string, columns: readonly OutColumn[], options: ParquetSinkOptions = {}, early?: EarlyWriter): Sink {
   if (path === "-") throw new RidepredError("Parquet cannot be written to stdout: give a file name");
   // The temp file is made here, on the main thread, so that a signal handler here can remove it; the
   // worker opens it again (never creating it: once removed, it stays removed).
   const target = tempTarget(path);
   closeSync(target.fd);
-  const init: Init = { ridepredParquetSink: true, path, columns, options: { ...options, temp: target.tmp } };
-  // A small young generation: at V8's default the second heap adds noticeably to a long run's peak RSS.
-  const worker = new Worker(new URL(import.meta.url), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+  const worker = early?.take() ?? startParquetWriter();
+  worker.postMessage({ type: "init", path, columns, options: { ...options, temp: target.tmp } } satisfies Init);
   let inFlight = 0;
   let sent = 0; // batches posted: batch i uses slot i % MAX_IN_FLIGHT, free again once the worker wrote it
   const slots: SharedArrayBuffer[] = [];
@@ -116,10 +117,19 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
   };
 }
 
-// Worker side: one sink, fed in order.
-if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
-  const { path, columns, options } = workerData as Init;
+// Worker side: one sink, fed in order. The first message names the output; the worker may have been
+// started before that was known (parquet-writer-start.ts).
+if (!isMainThread && (workerData as typeof WRITER_THREAD_DATA | undefined)?.ridepredParquetSink) {
   const port = parentPort!;
+  let handle: ((m: Request) => void) | undefined;
+  port.on("message", (m: Init | Request) => {
+    if (handle) handle(m as Request);
+    else handle = writeFor(m as Init, port);
+  });
+}
+
+/** The worker's handler of the messages after the first (`init`): its sink's writes and finish. */
+function writeFor({ path, columns, options }: Init, port: NonNullable<typeof parentPort>): (m: Request) => void {
   const dictionaries: (ArrayLike<unknown> | undefined)[] = columns.map(() => undefined);
   let sink: Sink | undefined;
   let queue = Promise.resolve();
@@ -145,7 +155,7 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
   } catch (e) {
     report(e);
   }
-  port.on("message", (m: Request) => {
+  return (m: Request) => {
     waitingHere++;
     queue = queue.then(async () => {
       waitingHere--;
@@ -175,5 +185,5 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetSink) {
         report(e);
       }
     });
-  });
+  };
 }
