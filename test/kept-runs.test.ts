@@ -63,4 +63,41 @@ describe("addStats", () => {
     expect(all).toEqual(viaIndex);
     expect(Object.is(all.m2, viaIndex.m2) && Object.is(all.mean, viaIndex.mean)).toBe(true);
   });
+
+  it("min and max as plain comparisons give them: NaN skipped, the first of +0 and -0 kept, infinities", () => {
+    /** The reference: `<` and `>` value by value, from the running min and max. */
+    const plain = (xs: number[], min = Infinity, max = -Infinity) => {
+      for (const x of xs) {
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      return { min, max };
+    };
+    const cases: number[][] = [
+      [3, 1, 2],
+      [0, -0, 5],
+      [-0, 0, -5],
+      [-0, 0],
+      [0, -0],
+      [1, NaN, -1],
+      [NaN, NaN],
+      [Infinity, -Infinity, 0],
+      [-Infinity, 2, Infinity],
+      [NaN, -0, 0, 7],
+    ];
+    for (const xs of cases) {
+      for (const indexed of [false, true]) {
+        const s = newStats();
+        // two batches: the second starts from the first's min and max
+        const half = Math.ceil(xs.length / 2);
+        for (const part of [xs.slice(0, half), xs.slice(half)]) {
+          const values = Float64Array.from(indexed ? [99, ...part] : part);
+          const idx = Int32Array.from(part, (_, i) => (indexed ? i + 1 : i));
+          addStats(s, values, idx, part.length);
+        }
+        const want = plain(xs);
+        expect(Object.is(s.min, want.min) && Object.is(s.max, want.max), `${xs.join(",")} ${indexed ? "indexed" : "direct"}: ${s.min} ${s.max}`).toBe(true);
+      }
+    }
+  });
 });
