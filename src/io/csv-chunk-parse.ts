@@ -200,13 +200,19 @@ function arenaSize(plan: ChunkPlan, bytes: Uint8Array): number {
   return plan.uses.reduce((sum, u) => sum + (u === undefined ? 0 : u === "category" ? 4 : 8) * rowsAtMost(bytes) + 8, 0);
 }
 
+function ownUse(use: ColumnUse | undefined): ColumnUse | undefined {
+  return use === "category" ? "category" : use === "timestamp" ? "timestamp" : use === "number" ? "number" : undefined;
+}
+
 /** A worker's message: a chunk to parse, or an arena the main thread has replayed. */
 export type ChunkRequest = { seq: number; bytes: Uint8Array } | { free: number };
 
 // Worker side: chunks' bytes in (decoded here, not on the main thread), parsed chunks out, their typed
 // columns in an arena (a grown column, rarely, in this thread's memory: copied by the message).
 if (!isMainThread && (workerData as ChunkPlan | undefined)?.ridepredCsvChunks) {
-  const plan = workerData as ChunkPlan;
+  // The uses as this thread's own string constants: the cell parsers compare them per cell, and strings
+  // that came in a message are compared character by character, constants by reference.
+  const plan: ChunkPlan = { ...(workerData as ChunkPlan), uses: (workerData as ChunkPlan).uses.map(ownUse) };
   const port = parentPort!;
   const arenas = new Arenas();
   port.on("message", (m: ChunkRequest) => {
