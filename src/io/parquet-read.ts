@@ -48,7 +48,7 @@ export interface ParquetReadOptions {
 /**
  * RIDEPRED_READER_THREAD=on|off|auto: whether Parquet pages are decoded on a reader thread. auto decodes
  * them on this thread: on 2 cores, beside the writer thread, the reader thread did not pay in bench/sql
- * (10M rows: slower and more CPU than decoding here, README "Parquet -> Parquet"); it stays for machines
+ * (10M rows: slower and more CPU than decoding here, docs/bench-duckdb.md "Parquet -> Parquet"); it stays for machines
  * with a core to spare.
  */
 export function readerThreadSetting(): "auto" | "on" | "off" {
