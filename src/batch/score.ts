@@ -61,8 +61,8 @@ export interface ScoreJob {
   /**
    * Parquet -> Parquet file with several row groups and threads: score the row groups on that many
    * threads at once, each doing the whole job for one group at a time (row-groups.ts), instead of
-   * reading and predicting on one thread while another encodes. Off by default (docs/bench-duckdb.md: it holds up
-   * better when the machine's cores are taken by others, for ~80 MB more memory at 10M rows).
+   * reading and predicting on one thread while another encodes. Off by default: ~80 MB more memory at
+   * 10M rows, and no faster than the pipeline since its writer thread starts early (docs/bench-duckdb.md).
    */
   rowGroupThreads?: boolean;
   /** Write the output in memory, as parts of a Parquet file that row-groups.ts assembles (SinkOptions.part). */
