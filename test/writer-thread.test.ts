@@ -63,6 +63,9 @@ describe("writerEarly: the writer thread starts before the run only when the run
     expect(useWriterThread(job, 749_999)).toBe(false);
     expect(useWriterThread({ ...job, input: bigCsv }, undefined)).toBe(true);
     expect(useWriterThread({ ...job, input: smallCsv }, undefined)).toBe(false);
+    // 72 MiB, the README's figure, to the byte
+    expect(useWriterThread({ ...job, input: sized("edge.csv", 72 << 20) }, undefined)).toBe(true);
+    expect(useWriterThread({ ...job, input: sized("below.csv", (72 << 20) - 1) }, undefined)).toBe(false);
     expect(useWriterThread({ ...job, outputFormat: "csv" }, 10_000_000)).toBe(false);
   });
 });

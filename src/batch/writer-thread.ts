@@ -10,8 +10,10 @@ type Setting = "auto" | "on" | "off";
 
 /** Rows from which a run's output is worth a second thread: below, its start and warm-up cost more than it saves. */
 const MIN_ROWS = 750_000;
-/** Bytes of a file with about MIN_ROWS rows, guessed: ~100 a CSV row, ~20 a Parquet row (the TLC files: 20-30). */
-const MIN_BYTES = { csv: MIN_ROWS * 100, parquet: MIN_ROWS * 20 };
+/** Bytes from which a file whose rows are not counted yet is guessed to hold about MIN_ROWS (~100 a CSV row). */
+const MIN_BYTES = 72 << 20;
+/** Bytes a Parquet row takes, guessed before the footer is read (the TLC files: 20-30). */
+const PARQUET_ROW_BYTES = 20;
 
 /**
  * A second thread pays for its start (a second V8 heap, its own JIT warm-up) only on larger outputs
@@ -22,7 +24,7 @@ export function useWriterThread(job: { input: string; outputFormat?: string; wri
   if (job.outputFormat !== "parquet" || job.writerThread === "off") return false;
   if (job.writerThread === "on" || job.input === "-" || isTableLocation(job.input)) return true;
   if (totalRows !== undefined) return totalRows >= MIN_ROWS;
-  return sizeOf(job.input) >= MIN_BYTES.csv;
+  return sizeOf(job.input) >= MIN_BYTES;
 }
 
 /**
@@ -44,8 +46,9 @@ export function writerEarly(run: {
     if (formatOf(run.output, run.outputFormat, "csv") !== "parquet") return undefined;
     const parquetIn = !isTableLocation(input) && input !== "-" && formatOf(input, run.inputFormat, "csv") === "parquet";
     if (parquetIn && run.rowGroupThreads) return undefined; // its row groups get threads of their own instead
-    const wanted = run.writerThread === "on" || input === "-" || isTableLocation(input) || sizeOf(input) >= (parquetIn ? MIN_BYTES.parquet : MIN_BYTES.csv);
-    return wanted ? startWriterEarly() : undefined;
+    // A Parquet input's rows, guessed from its size; other inputs are judged by their size as always.
+    const rows = parquetIn ? sizeOf(input) / PARQUET_ROW_BYTES : undefined;
+    return useWriterThread({ input, outputFormat: "parquet", writerThread: run.writerThread }, rows) ? startWriterEarly() : undefined;
   } catch {
     return undefined;
   }

@@ -60,7 +60,7 @@ export interface SinkOptions {
   /** File format (default: from the extension; stdout is CSV). Ignored for tables. */
   format?: Format;
   compression?: ParquetCompression;
-  /** Encode Parquet on a worker thread (worth it for long runs: see useWriterThread in batch/score.ts). */
+  /** Encode Parquet on a worker thread (worth it for long runs: see useWriterThread in batch/writer-thread.ts). */
   threaded?: boolean;
   /** With threaded: a writer thread started early (parquet-writer-start.ts), taken if still unused. */
   writer?: EarlyWriter;
