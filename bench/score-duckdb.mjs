@@ -7,11 +7,34 @@
 // runs alternately, round after round (load on a shared machine weighs on both alike); each keeps its
 // fastest round. DuckDB is timed in-process (its COPY alone), ridepred as the whole command (start-up,
 // model load included). Then every output is checked against DuckDB's: the same rows, value for value.
+// Where /proc/stat exists, each run and the sitting print the share of the CPU the host took (steal).
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 
 export const SEVEN = ["pickup_datetime", "PULocationID", "DOLocationID", "actual_duration", "predicted_duration", "diff", "model_version"];
+
+/**
+ * CPU time the host took from this virtual machine so far (steal, in clock ticks, from /proc/stat's
+ * first line), or undefined where there is none to read. On a shared VM it moves the ratios more than
+ * anything else, so each run and the whole sitting print it.
+ */
+function stealTicks() {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/);
+    const steal = Number(cpu[8]);
+    return cpu[0] === "cpu" && Number.isFinite(steal) ? steal : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Steal between two stealTicks() readings over `seconds` of wall time, as a share of all CPUs' time ("" if unknown). */
+function stealShare(before, after, seconds) {
+  if (before === undefined || after === undefined || !(seconds > 0)) return "";
+  return `${(((after - before) / 100 / (seconds * cpus().length)) * 100).toFixed(1)}%`;
+}
 
 /** The model as DuckDB SQL over `source` (a read_csv/read_parquet call): the weights join and the filter. */
 function duckQuery(artifact, source) {
@@ -73,20 +96,29 @@ export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath
   };
 
   const best = pairs.map(() => ({ duckdb: Infinity, ridepred: Infinity }));
+  const sitting = { steal: stealTicks(), t0: performance.now() };
   for (let round = 0; round < rounds; round++) {
     for (const [i, p] of pairs.entries()) {
       // Alternate who goes first, so neither always runs on a warmer cache.
       const order = round % 2 === 0 ? ["duckdb", "ridepred"] : ["ridepred", "duckdb"];
       const t = {};
-      for (const who of order) t[who] = who === "duckdb" ? await timeDuck(p, round) : timeRidepred(p, round);
-      console.error(`round ${round + 1} ${p.name}: DuckDB ${t.duckdb.toFixed(2)} s, ridepred ${t.ridepred.toFixed(2)} s`);
+      const steal = {};
+      for (const who of order) {
+        const s0 = stealTicks();
+        t[who] = who === "duckdb" ? await timeDuck(p, round) : timeRidepred(p, round);
+        steal[who] = stealShare(s0, stealTicks(), t[who]);
+      }
+      const took = (who) => (steal[who] ? ` (host took ${steal[who]})` : "");
+      console.error(`round ${round + 1} ${p.name}: DuckDB ${t.duckdb.toFixed(2)} s${took("duckdb")}, ridepred ${t.ridepred.toFixed(2)} s${took("ridepred")}`);
       best[i].duckdb = Math.min(best[i].duckdb, t.duckdb);
       best[i].ridepred = Math.min(best[i].ridepred, t.ridepred);
     }
   }
 
   const fmt = (x) => Math.round(x).toLocaleString("en-US");
+  const hostTook = stealShare(sitting.steal, stealTicks(), (performance.now() - sitting.t0) / 1000);
   console.log(`\nbench/score vs DuckDB: ${fmt(rows)} rows, ${threads} threads, fastest of ${rounds} alternated rounds, same run`);
+  if (hostTook) console.log(`the host took ${hostTook} of this machine's CPU time during the timed runs (steal, /proc/stat)`);
   console.log("| job | DuckDB s | ridepred s | ridepred rows/s | ridepred / DuckDB speed | target |");
   console.log("|---|---:|---:|---:|---:|---|");
   const ratios = {};
