@@ -36,7 +36,7 @@ mkdir "$dir"
 # Every process in the group, signalled; the group removed once it is empty.
 signal_group() { kill "-$1" $(cat "$dir/cgroup.procs" 2>/dev/null) 2>/dev/null || true; }
 cleanup() {
-  for _ in $(seq 50); do [ -s "$dir/cgroup.procs" ] || break; sleep 0.1; done
+  for _ in $(seq 50); do [ -n "$(cat "$dir/cgroup.procs" 2>/dev/null)" ] || break; sleep 0.1; done
   rmdir "$dir" 2>/dev/null || echo "bench/cpu-quota.sh: $dir still holds processes; rmdir it once they end" >&2
 }
 trap cleanup EXIT
