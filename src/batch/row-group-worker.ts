@@ -5,6 +5,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { RidepredError } from "../errors.js";
 import type { ParquetPart, PartMemory } from "../io/types.js";
 import { compile } from "../runtime/predictor.js";
+import { onRequests } from "../worker-end.js";
 import { NEXT, type RowGroupInit, type RowGroupReply, type RowGroupSpare, STOP, WRITTEN } from "./row-groups.js";
 import { score } from "./score.js";
 
@@ -19,7 +20,7 @@ const memory: PartMemory = {
     port.postMessage({ type: "part", index: current, part, last } satisfies RowGroupReply);
   },
 };
-port.on("message", (m: RowGroupSpare) => memory.spare.push(...m.spare));
+onRequests(port, (m: RowGroupSpare) => memory.spare.push(...m.spare));
 
 /** The next group's index in the file, or undefined: the group before it is done (its part goes now). */
 function claim(): number | undefined {

@@ -11,6 +11,7 @@ import { parquetAssembler } from "../io/parquet-parts.js";
 import { redactLocation } from "../io/redact.js";
 import { stopOnSignals } from "../io/sink.js";
 import type { ParquetPart, PartMemory } from "../io/types.js";
+import { endWorker } from "../worker-end.js";
 import { addUp } from "./many.js";
 import { score, type ScoreJob, type ScoreSummary } from "./score.js";
 
@@ -123,7 +124,7 @@ export async function scoreRowGroups(job: ScoreJob, groups: readonly number[], t
     throw e;
   } finally {
     stop.dispose();
-    await Promise.allSettled(workers.map((w) => w.terminate()));
+    await Promise.allSettled(workers.map((w) => endWorker(w)));
   }
 }
 

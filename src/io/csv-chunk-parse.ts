@@ -6,6 +6,7 @@
 // cleared cells included). The worker clears nothing: row errors come back as a list, replayed there.
 import { StringDecoder } from "node:string_decoder";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { onRequests } from "../worker-end.js";
 import { parseCellBytesInto, parseCellInto } from "./csv-cells.js";
 import { type CellSink, type RowProblem, scanRecords } from "./csv-scan.js";
 import { type ByteSink, scanAsciiRecords } from "./csv-scan-bytes.js";
@@ -215,7 +216,7 @@ if (!isMainThread && (workerData as ChunkPlan | undefined)?.ridepredCsvChunks) {
   const plan: ChunkPlan = { ...(workerData as ChunkPlan), uses: (workerData as ChunkPlan).uses.map(ownUse) };
   const port = parentPort!;
   const arenas = new Arenas();
-  port.on("message", (m: ChunkRequest) => {
+  onRequests(port, (m: ChunkRequest) => {
     if ("free" in m) {
       arenas.give(m.free);
       return;

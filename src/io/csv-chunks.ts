@@ -8,6 +8,7 @@
 // one-thread reader, which then reads, and reports, exactly as it always does. So do the last partial
 // line and a file smaller than one block (a worker's start would cost more than it saves).
 import { Worker } from "node:worker_threads";
+import { endWorker } from "../worker-end.js";
 import { type Borrowed, poison } from "./borrowed.js";
 import { type ChunkPlan, type ChunkRequest, type ParsedChunk, parseChunk } from "./csv-chunk-parse.js";
 import type { CsvCells } from "./csv-cells.js";
@@ -128,7 +129,7 @@ export class ParallelChunks {
 
   close(): void {
     this.stopped = true;
-    for (const w of this.workers) void w.terminate();
+    for (const w of this.workers) void endWorker(w);
     this.workers.length = 0;
     for (const resolve of this.waiting.values()) resolve(failed(-1));
     this.waiting.clear();

@@ -9,6 +9,7 @@
 // encode (it counts them in shared memory: its messages wait for this thread's event loop), and the
 // bytes still go out in batch order.
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { endWorker, onRequests } from "../worker-end.js";
 import { poisoning } from "./borrowed.js";
 import { fromWire, releaseWire, toWire, type Wire, wireBytes } from "./batch-wire.js";
 import { BATCH_BYTES, BatchBytes, CsvEncoder, csvHeader } from "./csv-write.js";
@@ -137,11 +138,11 @@ export function threadedCsvSink(path: string, columns: readonly OutColumn[], gzi
         check();
         await file.finish();
       } finally {
-        await worker?.terminate();
+        if (worker) await endWorker(worker);
       }
     },
     async abort() {
-      await worker?.terminate();
+      if (worker) await endWorker(worker);
       await file.abort();
     },
   };
@@ -156,7 +157,7 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredCsvEncoder) {
   const dictionaries: (ArrayLike<unknown> | undefined)[] = columns.map(() => undefined);
   const shared = (size: number) => Buffer.from(new SharedArrayBuffer(size));
   const outs: BatchBytes[] = [];
-  parentPort!.on("message", ({ seq, slot, n, memory, columns: wire }: Request) => {
+  onRequests(parentPort!, ({ seq, slot, n, memory, columns: wire }: Request) => {
     const batch = fromWire(n, memory, wire, dictionaries);
     const out = (outs[slot] ??= new BatchBytes(shared(BATCH_BYTES), shared));
     const length = out.encode(encoder, batch);

@@ -10,6 +10,7 @@
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { type Column, isDict } from "../columns.js";
 import { RidepredError } from "../errors.js";
+import { endWorker, onRequests } from "../worker-end.js";
 import { type Borrowed, poison, poisoning } from "./borrowed.js";
 import type { RecordBatch } from "./types.js";
 
@@ -84,7 +85,7 @@ export async function* threadedBatches(
       worker.postMessage({ type: "free" } satisfies ToWorker);
     }
   } finally {
-    await worker.terminate();
+    await endWorker(worker);
   }
 }
 
@@ -146,7 +147,7 @@ if (!isMainThread && (workerData as Init | undefined)?.ridepredParquetReader) {
   const port = parentPort!;
   let free = SLOTS;
   let wake: (() => void) | undefined;
-  port.on("message", (m: ToWorker) => {
+  onRequests(port, (m: ToWorker) => {
     if (m.type !== "free") return;
     free++;
     const w = wake;

@@ -11,6 +11,7 @@ import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { poisoning } from "./borrowed.js";
 import { fromWire, releaseWire, toWire, type Wire, wireBytes, wireColumns } from "./batch-wire.js";
 import { RidepredError } from "../errors.js";
+import { endWorker, onRequests } from "../worker-end.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
 import { type EarlyWriter, startParquetWriter, WRITER_THREAD_DATA } from "./parquet-writer-start.js";
 import { forgetTemp, tempTarget } from "./sink.js";
@@ -84,7 +85,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
     try {
       await until(() => settled);
     } finally {
-      await worker.terminate();
+      await endWorker(worker);
     }
   };
 
@@ -114,7 +115,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
     },
     async abort() {
       // Stopped mid-batch, not after the batches still queued: Node closes the files a worker opened.
-      if (!exited) await worker.terminate();
+      if (!exited) await endWorker(worker);
       target.discard();
     },
   };
@@ -125,7 +126,7 @@ export function threadedParquetSink(path: string, columns: readonly OutColumn[],
 if (!isMainThread && (workerData as typeof WRITER_THREAD_DATA | undefined)?.ridepredParquetSink) {
   const port = parentPort!;
   let handle: ((m: Request) => void) | undefined;
-  port.on("message", (m: Init | Request) => {
+  onRequests(port, (m: Init | Request) => {
     if (handle) handle(m as Request);
     else handle = writeFor(m as Init, port);
   });

@@ -4,6 +4,7 @@
 // command begins boots while this thread reads the model and the input's footer, instead of making the
 // first batches wait for it. The thread gets its output (path, columns, options) by message (parquet-thread.ts).
 import { Worker } from "node:worker_threads";
+import { endWorker } from "../worker-end.js";
 
 /** What the worker is started with; the marker tells parquet-thread.js, loaded as a worker, that it is one. */
 export const WRITER_THREAD_DATA = { ridepredParquetSink: true } as const;
@@ -44,7 +45,7 @@ export function startWriterEarly(): EarlyWriter {
       worker = undefined;
       if (w) {
         w.on("error", () => {}); // stopping it is all that is left to do
-        void w.terminate();
+        void endWorker(w);
       }
     },
   };
