@@ -2,6 +2,7 @@
 // it. The hand-off is synchronous on purpose (Atomics.wait on the caller's side), so predictColumns stays
 // a plain function for every command; a worker thread is unref'd and never keeps the process alive.
 import { isMainThread, parentPort, receiveMessageOnPort, Worker, workerData } from "node:worker_threads";
+import { settleCompiles } from "../worker-end.js";
 import { type Forest, rangeWalker, type WalkParams } from "./tree-walk.js";
 
 // Control words: SEQ is bumped by the caller to post a job, DONE set to that seq by the worker when its
@@ -123,6 +124,9 @@ function serve({ forest, params, ctrl }: Init): void {
     seen = job;
     Atomics.store(ctrl, DONE, job);
     Atomics.notify(ctrl, DONE);
+    // Never asked to end (it dies with the process, in Atomics.wait): so it never waits there with a
+    // function of its still compiling (src/worker-end.ts). Once warm, nothing is compiling: no wait.
+    settleCompiles();
   }
 }
 
