@@ -8,6 +8,10 @@
 // fastest round. DuckDB is timed in-process (its COPY alone), ridepred as the whole command (start-up,
 // model load included). Then every output is checked against DuckDB's: the same rows, value for value.
 // Where /proc/stat exists, each run and the sitting print the share of the CPU the host took (steal).
+// NODE_EXTRA_CA_CERTS is left out of ridepred's environment (the jobs read and write local files, no
+// TLS): node parses every certificate it names as it starts (OpenSSL 3, nodejs/node#40524), and where it
+// names the whole system bundle that is ~0.1 s on each start, none of it ridepred's. The bench says so
+// and prints what it costs node's start in the sitting; --keep-ca-certs runs ridepred with it.
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
@@ -36,6 +40,32 @@ function stealShare(before, after, seconds) {
   return `${(((after - before) / 100 / (seconds * cpus().length)) * 100).toFixed(1)}%`;
 }
 
+/** Median seconds of `node -e 0` in env, of `runs` (alternated by the caller). */
+function nodeStart(env) {
+  const t0 = performance.now();
+  spawnSync(process.execPath, ["-e", "0"], { env });
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * ridepred's environment: UV's pool as large as the threads, and, unless kept, without NODE_EXTRA_CA_CERTS;
+ * when that was set, a line saying so, with node's start-up both ways (medians of 5, alternated).
+ */
+function ridepredEnv(threads, keepCaCerts) {
+  const env = { ...process.env, UV_THREADPOOL_SIZE: String(threads) };
+  if (env.NODE_EXTRA_CA_CERTS === undefined || keepCaCerts) return { env, note: "" };
+  const { NODE_EXTRA_CA_CERTS: certs, ...without } = env;
+  const withIt = [];
+  const withoutIt = [];
+  for (let i = 0; i < 5; i++) {
+    withIt.push(nodeStart(env));
+    withoutIt.push(nodeStart(without));
+  }
+  const median = (xs) => xs.sort((a, b) => a - b)[2].toFixed(3);
+  const note = `NODE_EXTRA_CA_CERTS=${certs} is left out of ridepred's runs (local files, no TLS; --keep-ca-certs keeps it): node starts in ${median(withIt)} s with it, ${median(withoutIt)} s without (medians of 5)`;
+  return { env: without, note };
+}
+
 /** The model as DuckDB SQL over `source` (a read_csv/read_parquet call): the weights join and the filter. */
 function duckQuery(artifact, source) {
   const est = artifact.estimator;
@@ -54,7 +84,7 @@ function duckQuery(artifact, source) {
  * table and the ratios (DuckDB seconds / ridepred seconds: above 1 ridepred is faster) and check the outputs.
  * Returns { ratios, ok }.
  */
-export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir }) {
+export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir, keepCaCerts = false }) {
   const { DuckDBInstance } = await import("@duckdb/node-api");
   const { readArtifact } = await import(join(root, "dist/artifact/io.js"));
   const { exportSql } = await import(join(root, "dist/sql/script.js"));
@@ -81,6 +111,8 @@ export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath
     await db.run(`COPY (${duckQuery(artifact, sources[p.from])}) TO '${file}' (FORMAT ${p.to === "csv" ? "csv, HEADER" : "parquet"})`);
     return (performance.now() - t0) / 1000;
   };
+  const { env, note } = ridepredEnv(threads, keepCaCerts);
+  if (note) console.error(note);
   const timeRidepred = (p, round) => {
     const file = out("ridepred", p, round);
     rmSync(file, { force: true });
@@ -89,7 +121,7 @@ export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath
     const r = spawnSync(
       process.execPath,
       [bin, "score", input, "-o", file, "--columns", SEVEN.join(","), "--filter-duration", "1..60", "--threads", String(threads)],
-      { encoding: "utf8", env: { ...process.env, UV_THREADPOOL_SIZE: String(threads) } },
+      { encoding: "utf8", env },
     );
     if (r.status !== 0) throw new Error(`ridepred score ${p.name} failed (${r.status}): ${r.stderr}`);
     return (performance.now() - t0) / 1000;
@@ -119,6 +151,7 @@ export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath
   const hostTook = stealShare(sitting.steal, stealTicks(), (performance.now() - sitting.t0) / 1000);
   console.log(`\nbench/score vs DuckDB: ${fmt(rows)} rows, ${threads} threads, fastest of ${rounds} alternated rounds, same run`);
   if (hostTook) console.log(`the host took ${hostTook} of this machine's CPU time during the timed runs (steal, /proc/stat)`);
+  if (note) console.log(note);
   console.log("| job | DuckDB s | ridepred s | ridepred rows/s | ridepred / DuckDB speed | target |");
   console.log("|---|---:|---:|---:|---:|---|");
   const ratios = {};

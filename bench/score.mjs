@@ -8,7 +8,7 @@
 // same threads, alternated with ridepred round after round: ridepred's speed ratio to it for CSV -> CSV,
 // CSV -> Parquet and Parquet -> Parquet, and the outputs compared row by row.
 // usage: npm run build && node bench/score.mjs [--rows 1000000] [--rounds 3] [--threads 2] [--dir /tmp/ridepred-bench]
-//          [--no-reference] [--only pandas|duckdb]
+//          [--no-reference] [--only pandas|duckdb] [--keep-ca-certs]
 //   ~2 minutes at 1M rows on 2 cores; the targets are stated for --rows 10000000 (~15 minutes, most of it
 //   the reference; pandas needs ~7 GB there). Under flock /tmp/ridepred-bench.lock when others bench too.
 import { spawnSync } from "node:child_process";
@@ -25,6 +25,7 @@ const withReference = !process.argv.includes("--no-reference");
 const rounds = Number(arg("--rounds", 3));
 const threads = Number(arg("--threads", 2));
 const only = arg("--only", undefined);
+const keepCaCerts = process.argv.includes("--keep-ca-certs"); // ridepred's DuckDB-part runs keep NODE_EXTRA_CA_CERTS
 if (only !== undefined && only !== "pandas" && only !== "duckdb") throw new Error(`--only ${only}: expected pandas or duckdb`);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const bin = join(root, "bin/ridepred");
@@ -39,7 +40,7 @@ const { csvPath, pqPath } = await makeData(rows, dir);
 
 if (only === "duckdb") {
   const { duckdbBench } = await import("./score-duckdb.mjs");
-  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir });
+  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir, keepCaCerts });
   if (!ok) process.exitCode = 1;
   process.exit();
 }
@@ -149,6 +150,6 @@ try {
 for (const f of [...outputs, outRef]) rmSync(f, { force: true });
 if (only !== "pandas") {
   const { duckdbBench } = await import("./score-duckdb.mjs");
-  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir });
+  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir, keepCaCerts });
   if (!ok) process.exitCode = 1;
 }
