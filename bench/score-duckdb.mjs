@@ -40,7 +40,7 @@ function stealShare(before, after, seconds) {
   return `${(((after - before) / 100 / (seconds * cpus().length)) * 100).toFixed(1)}%`;
 }
 
-/** Median seconds of `node -e 0` in env, of `runs` (alternated by the caller). */
+/** Seconds one `node -e 0` takes in env (the caller alternates and takes medians). */
 function nodeStart(env) {
   const t0 = performance.now();
   spawnSync(process.execPath, ["-e", "0"], { env });

@@ -3,7 +3,7 @@
 // jobs; a job still compiling then may ask the platform for the isolate's task runner, and node aborts the
 // whole process (SIGABRT, "Assertion failed: (data.first) != nullptr" in NodePlatform::ForIsolate).
 // A short run's threads end while their hot functions are still being compiled: with four small
-// CSV -> CSV runs at once on two CPUs, about one run in fifty died so. So a worker ends in two steps:
+// CSV -> CSV runs at once on two CPUs, 9 runs in ~1,600 died so (README). So a worker ends in two steps:
 // asked to end, it waits for its own background compiles and answers; only then is it terminated. The
 // main thread waits for its own before the process exits (bin/ridepred).
 //

@@ -2,9 +2,9 @@
 // and is terminated; one that does not answer is terminated after the wait, saying so on stderr. The wait
 // is V8's %WaitForBackgroundOptimization(), a function V8 keeps for its own tests: the first case fails
 // when a Node's V8 drops it or no longer lets natives syntax be switched on at run time. Every kind of
-// ridepred worker answers (no "did not answer" line from a real run that starts it). The race the
-// handshake closes (a process abort at a worker's end, ~1 run in 50 under load) is not pinned here: a
-// test cannot show a rare race gone.
+// ridepred worker answers (real runs that start them, each ending counted under RIDEPRED_TRACE_WORKER_ENDS=1).
+// The race the handshake closes (a process abort at a worker's end, 9 runs in ~1,600 under load) is not
+// pinned here: a test cannot show a rare race gone.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
