@@ -269,6 +269,50 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
       expect(bad.stderr).toMatch(/add \{shard\}/);
     });
 
+    it("--dry-run: the backfill's outputs, each shard's share (disjoint, together the whole), what the run then writes; nothing read or written", () => {
+      type Planned = { input: string; output: string; period: { start: string; end: string } };
+      const plan = (more: string[] = [], env: Record<string, string> = {}) => {
+        const dir = mkdtempSync(join(tmp, "dry-"));
+        const r = backfill(dir, ["--dry-run", ...more], env);
+        expect(r.code, r.stderr).toBe(0);
+        expect(readdirSync(dir)).toEqual([]); // no output, no directory, no temp file
+        return { plan: JSON.parse(r.stdout) as { dry_run: true; shard?: unknown; jobs: Planned[]; model: { digest: string } }, stderr: r.stderr };
+      };
+      const whole = plan();
+      expect(whole.stderr).toMatch(/^dry run: 12 inputs, no rows read, nothing written$/m);
+      expect(whole.plan.dry_run).toBe(true);
+      expect(whole.plan.model.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(whole.plan.jobs.map((j) => j.input)).toEqual(
+        Array.from({ length: 12 }, (_, i) => join(data, `green_tripdata_2022-${String(i + 1).padStart(2, "0")}.parquet`)),
+      );
+      expect(whole.plan.jobs[0]!.period).toEqual({ start: "2022-01-01", end: "2022-02-01" });
+      expect(whole.plan.jobs[11]!.period).toEqual({ start: "2022-12-01", end: "2023-01-01" });
+      // The real run writes exactly the files the dry run named.
+      const dir = mkdtempSync(join(tmp, "dry-then-run-"));
+      expect(backfill(dir).code).toBe(0);
+      expect(
+        Object.keys(tree(join(dir, "out")))
+          .map((f) => `out/${f}`)
+          .sort(),
+      ).toEqual(whole.plan.jobs.map((j) => j.output).sort());
+      // Each shard's plan (flag or Indexed Job environment): disjoint shares whose union is the whole plan.
+      const shards = [0, 1, 2].map((i) => (i === 2 ? plan([], { JOB_COMPLETION_INDEX: "2", RIDEPRED_SHARD_COUNT: "3" }) : plan(["--shard", `${i}/3`])));
+      expect(shards.map((s) => s.plan.shard)).toEqual([0, 1, 2].map((index) => ({ index, count: 3 })));
+      expect(shards.map((s) => s.stderr)).toEqual([0, 1, 2].map((i) => `dry run (shard ${i}/3): 4 inputs, no rows read, nothing written\n`));
+      const byInput = (a: Planned, b: Planned) => a.input.localeCompare(b.input);
+      expect(shards.flatMap((s) => s.plan.jobs).sort(byInput)).toEqual(whole.plan.jobs);
+    });
+
+    it("--dry-run of one big file over shards: one line on stdout per shard, naming its row groups", () => {
+      const dir = mkdtempSync(join(tmp, "dry-big-"));
+      for (let i = 0; i < 3; i++) {
+        const r = ridepred(["score", bigFile, "-o", "part-{shard}.csv", "--rejects", "rejects-{shard}.csv", "--shard", `${i}/3`, "--dry-run"], { cwd: dir });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toBe(`${bigFile} -> part-${i}.csv (rejects rejects-${i}.csv; row groups g with g % 3 = ${i})\n`);
+      }
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
     it("one big Parquet file over 3 shards: each reads its row groups; together they are the unsharded rows, ride ids included", () => {
       const dir = mkdtempSync(join(tmp, "shard-big-"));
       const whole = ridepred(["score", bigFile, "-o", "whole.csv"], { cwd: dir });
@@ -321,6 +365,43 @@ describe.skipIf(!hasShared)("a backfill over a table (skipped: ../shared/data is
     const jan = readCsv(join(dir, "out", files[0]!));
     expect(jan).toHaveLength(expected[0]!);
     expect(jan.every((row) => row.ride_id!.startsWith("2021-01_") && row.pickup_datetime!.startsWith("2021-01"))).toBe(true);
+  });
+});
+
+describe("--dry-run without data", () => {
+  it("table locations are printed without their passwords and nothing connects; a Parquet writer thread is not started", () => {
+    const url = (t: string) => `postgresql://ridepred:hunter2@127.0.0.1:1/rides?table=${t}`; // port 1: nothing listens
+    const r = ridepred(["score", url("trips"), "-o", url("predictions"), "--ride-id-prefix", "t_", "--dry-run", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain("hunter2");
+    expect(JSON.parse(r.stdout).jobs[0]).toMatchObject({
+      input: "postgresql://ridepred@127.0.0.1:1/rides?table=trips",
+      output: "postgresql://ridepred@127.0.0.1:1/rides?table=predictions",
+    });
+    // RIDEPRED_WRITER_THREAD=on starts the writer before the model loads; a dry run has nothing for it.
+    const dir = mkdtempSync(join(tmp, "dry-writer-"));
+    const sample = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
+    const env = { RIDEPRED_WRITER_THREAD: "on", RIDEPRED_TRACE_WORKER_ENDS: "1" };
+    const real = ridepred(["score", sample, "-o", "real.parquet"], { cwd: dir, env });
+    expect(real.stderr).toContain("a worker thread ended"); // the trace works here ...
+    const dry = ridepred(["score", sample, "-o", "dry.parquet", "--dry-run"], { cwd: dir, env });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe(`${sample} -> dry.parquet\n`);
+    expect(dry.stderr).toBe("dry run: 1 input, no rows read, nothing written\n"); // ... and no thread ended in the dry run
+    expect(readdirSync(dir)).toEqual(["real.parquet"]);
+  });
+
+  it("a plan the run would refuse is refused the same way (exit 2)", () => {
+    const dir = mkdtempSync(join(tmp, "dry-refused-"));
+    const sample = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
+    const two = ridepred(["score", sample, join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), "-o", "all.csv", "--dry-run"], { cwd: dir });
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/would both write all\.csv/);
+    const inDb = ridepred(["score", sample, "-o", "duckdb:x.duckdb?table=p", "--in-database", "--dry-run"], { cwd: dir });
+    expect(inDb.code).toBe(2);
+    expect(inDb.stderr).toMatch(/--in-database needs a table input/);
+    expect(two.stdout + inDb.stdout).toBe("");
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
 

@@ -39,6 +39,8 @@ export interface PlannedJob {
   rideIdPrefix?: string;
   period: RunPeriod;
   rowGroups?: ScoreJob["rowGroups"];
+  /** The shard's share of one Parquet file's row groups that rowGroups accepts: group g where g % count === index. */
+  rowGroupShare?: Shard;
 }
 
 export interface RunPlan {
@@ -111,7 +113,7 @@ export async function planInputs(o: PlanOptions): Promise<RunPlan> {
       ...(rejects ? { rejects: rejects[i]! } : {}),
       ...(o.rideIdPrefix !== undefined ? { rideIdPrefix: fillOutput(o.rideIdPrefix, values(a), "--ride-id-prefix") } : {}),
       period: periodOf(a.input),
-      ...(rg ? { rowGroups: (g: number) => g % rg.count === rg.index } : {}),
+      ...(rg ? { rowGroups: (g: number) => g % rg.count === rg.index, rowGroupShare: rg } : {}),
     });
   }
   return { jobs, several, ...(shard ? { shard } : {}) };

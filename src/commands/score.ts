@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { RidepredError } from "../errors.js";
 import { keyValue, positiveNumber } from "./options.js";
 import { thousands } from "../thousands.js";
+import type { RunPlan } from "../batch/many.js";
 import type { ScoreJob } from "../batch/score.js";
 
 interface ScoreOpts {
@@ -36,6 +37,7 @@ interface ScoreOpts {
   stats?: boolean;
   driftThreshold: number;
   failOnDrift?: boolean;
+  dryRun?: boolean;
 }
 
 export function scoreCommand(): Command {
@@ -120,6 +122,10 @@ export function scoreCommand(): Command {
     )
     .option("--drift-threshold <psi>", "flag a column whose PSI against the reference is above this", positiveNumber("--drift-threshold"), 0.2)
     .option("--fail-on-drift", "exit 1 when a column is flagged (outputs and report are written all the same)")
+    .option(
+      "--dry-run",
+      "print each input and the output it would write (globs, templates, a backfill and --shard resolved), on stdout; read no rows, write nothing",
+    )
     .action(async (inputs: string[], opts: ScoreOpts, cmd: Command) => {
       process.exitCode = await run(inputs, opts, cmd.getOptionValueSource("period") === "cli");
     });
@@ -130,9 +136,10 @@ async function run(inputArgs: string[], opts: ScoreOpts, periodGiven: boolean): 
   const rowGroupThreads = rowGroupThreadsSetting();
   // First, before the heavy modules load: the Parquet writer thread boots meanwhile (writer-thread.ts).
   const { writerEarly } = await import("../batch/writer-thread.js");
-  const writer = opts.inDatabase
-    ? undefined
-    : writerEarly({ inputs: inputArgs, inputFormat: opts.inputFormat, output: opts.output, outputFormat: opts.outputFormat, writerThread, rowGroupThreads });
+  const writer =
+    opts.inDatabase || opts.dryRun
+      ? undefined
+      : writerEarly({ inputs: inputArgs, inputFormat: opts.inputFormat, output: opts.output, outputFormat: opts.outputFormat, writerThread, rowGroupThreads });
   try {
     return await runWith(inputArgs, opts, periodGiven, { writerThread, rowGroupThreads, writer });
   } finally {
@@ -231,6 +238,11 @@ async function runWith(
       if (why) throw new RidepredError(why);
     }
     scoreOne = inDb.scoreInDatabase;
+  }
+  // --dry-run: the plan, once everything the run checks before reading a row has passed.
+  if (opts.dryRun) {
+    printPlan(plan, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
+    return 0;
   }
   // --stats, --report, --reference: each input's statistics are gathered as it is scored (src/report).
   // Not for a plain --json: they cost a quarter to a half more CPU on a linear model.
@@ -412,6 +424,36 @@ function report(s: Summary, json: boolean, dataOnStdout: boolean, lines = summar
   process.stderr.write(lines(s).join("\n") + "\n");
 }
 
+/**
+ * --dry-run: the jobs the run would do, on stdout (they are what a dry run produces), one line each or
+ * as JSON; locations as the summaries show them (credentials left out). The line on stderr says so.
+ */
+function printPlan(plan: RunPlan, model: { name: string; version: string; digest: string }, json: boolean, redact: (location: string) => string): void {
+  const where = (p: string) => (p === "-" ? "stdout" : redact(p));
+  const shard = plan.shard ? { index: plan.shard.index, count: plan.shard.count } : undefined;
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const rows = plan.jobs.map((job) => ({
+    input: job.input === "-" ? "stdin" : redact(job.input),
+    output: where(job.output),
+    ...(job.rejects !== undefined ? { rejects: where(job.rejects) } : {}),
+    period: { start: day(job.period.start), end: day(job.period.end) },
+    ...(job.rowGroupShare ? { row_groups: { index: job.rowGroupShare.index, count: job.rowGroupShare.count } } : {}),
+  }));
+  const inputs = `${thousands(rows.length)} input${rows.length === 1 ? "" : "s"}`;
+  process.stderr.write(`dry run${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${inputs}, no rows read, nothing written\n`);
+  if (json) {
+    process.stdout.write(JSON.stringify({ dry_run: true, model, ...(shard ? { shard } : {}), jobs: rows }, null, 2) + "\n");
+    return;
+  }
+  for (const r of rows) {
+    const notes = [
+      ...(r.rejects !== undefined ? [`rejects ${r.rejects}`] : []),
+      ...(r.row_groups ? [`row groups g with g % ${r.row_groups.count} = ${r.row_groups.index}`] : []),
+    ];
+    process.stdout.write(`${r.input} -> ${r.output}${notes.length ? ` (${notes.join("; ")})` : ""}\n`);
+  }
+}
+
 /** Several inputs: each one's lines were printed as it finished; then the totals. */
 function reportMany(s: import("../batch/many.js").ManySummary, json: boolean, dataOnStdout: boolean): void {
   if (json) {
@@ -421,7 +463,7 @@ function reportMany(s: import("../batch/many.js").ManySummary, json: boolean, da
   const n = thousands;
   const shard = s.shard ? ` (shard ${s.shard.index}/${s.shard.count})` : "";
   process.stderr.write(
-    `total${shard}: ${n(s.inputs.length)} inputs, ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
+    `total${shard}: ${n(s.inputs.length)} input${s.inputs.length === 1 ? "" : "s"}, ${n(s.rows_read)} rows read = ${n(s.scored)} scored + ${n(s.filtered)} filtered + ${n(s.rejected)} rejected` +
       ` in ${s.seconds.toFixed(2)} s (${n(Math.round(s.rows_per_second))} rows/s)\n`,
   );
 }
