@@ -240,12 +240,22 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
         for (const k of await s3.keys("tlc-data", "predictions/")) out[k] = sha(await s3.get("tlc-data", k));
         return out;
       };
+      // Each pod's plan first (--dry-run lists the keys, writes nothing): together, the keys the pods then write.
+      const planned: string[] = [];
+      for (let i = 0; i < Number(count); i++) {
+        const r = await ridepred([...args, "--dry-run"], { ...s3.env, JOB_COMPLETION_INDEX: String(i), RIDEPRED_SHARD_COUNT: count });
+        expect(r.code, r.stderr).toBe(0);
+        planned.push(...JSON.parse(r.stdout).jobs.map((j: { output: string }) => j.output.replace("s3://tlc-data/", "")));
+      }
+      expect(planned).toHaveLength(12);
+      expect(await snapshot()).toEqual({});
       for (let i = 0; i < Number(count); i++) {
         const r = await ridepred(args, { ...s3.env, JOB_COMPLETION_INDEX: String(i), RIDEPRED_SHARD_COUNT: count });
         expect(r.code, r.stderr).toBe(0);
         expect(JSON.parse(r.stdout).shard).toEqual({ index: i, count: Number(count) });
       }
       const pods = await snapshot();
+      expect(Object.keys(pods).sort()).toEqual(planned.sort());
       expect(Object.keys(pods).map((k) => k.split("/").slice(1, 4).join("/"))).toEqual(
         Array.from({ length: 12 }, (_, i) => `taxi_type=green/year=2021/month=${String(i + 1).padStart(2, "0")}`),
       );
