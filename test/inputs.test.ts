@@ -3,7 +3,7 @@
 // is one unsharded run row for row (whole inputs, and row groups of one big file).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parse } from "csv-parse/sync";
@@ -400,7 +400,22 @@ describe("--dry-run without data", () => {
     const inDb = ridepred(["score", sample, "-o", "duckdb:x.duckdb?table=p", "--in-database", "--dry-run"], { cwd: dir });
     expect(inDb.code).toBe(2);
     expect(inDb.stderr).toMatch(/--in-database needs a table input/);
-    expect(two.stdout + inDb.stdout).toBe("");
+    // One report for several inputs: refused as the run refuses it; one each: named in the plan.
+    const data = mkdtempSync(join(tmp, "dry-months-"));
+    for (const m of ["01", "02"]) copyFileSync(sample, join(data, `green_tripdata_2021-${m}.parquet`));
+    const months = join(data, "green_tripdata_{year}-{month}.parquet");
+    const oneReport = ridepred(["score", months, "-o", "out/{input}.csv", "--report", "r.html", "--dry-run"], { cwd: dir });
+    expect(oneReport.code).toBe(2);
+    expect(oneReport.stderr).toMatch(/--report r\.html: several inputs would write r\.html/);
+    expect(two.stdout + inDb.stdout + oneReport.stdout).toBe("");
+    const each = ridepred(["score", months, "-o", "out/{input}.csv", "--report", "r-{month}.html", "--reference", "ref-{year}.json", "--dry-run", "--json"], {
+      cwd: dir,
+    });
+    expect(each.code, each.stderr).toBe(0);
+    expect(JSON.parse(each.stdout).jobs.map((j: { report: string; reference: string }) => [j.report, j.reference])).toEqual([
+      ["r-01.html", "ref-2021.json"],
+      ["r-02.html", "ref-2021.json"],
+    ]);
     expect(readdirSync(dir)).toEqual([]);
   });
 });

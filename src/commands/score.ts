@@ -241,7 +241,8 @@ async function runWith(
   }
   // --dry-run: the plan, once everything the run checks before reading a row has passed.
   if (opts.dryRun) {
-    printPlan(plan, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
+    const reports = await reportPaths(jobs, opts);
+    printPlan(plan, reports, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
     return 0;
   }
   // --stats, --report, --reference: each input's statistics are gathered as it is scored (src/report).
@@ -287,26 +288,34 @@ async function runWith(
 }
 
 /**
- * Per input: its report file and reference ({year} {month} {day} {start} {end} filled from its period),
- * the reference scored or read once, the observer that gathers its statistics, and, after it, its
- * report. failed(): --fail-on-drift and some input drifted.
+ * Per input (in jobs' order): its --report file and --reference, {year} {month} {day} {start} {end} filled
+ * from its period. Several inputs that would write one report are refused.
  */
-async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
+async function reportPaths(jobs: readonly { period?: ScoreJob["period"] }[], opts: ScoreOpts): Promise<{ report?: string; reference?: string }[]> {
   const { fillTemplate, runPeriod } = await import("../batch/template.js");
-  const { formatFor } = await import("../io/index.js");
-  const reportMod = await import("../report/index.js");
-  const { score } = await import("../batch/score.js");
-  const first = jobs[0]!;
-  const paths = new Map<ScoreJob, { report?: string; reference?: string }>();
   const reportNames = new Set<string>();
-  for (const job of jobs) {
+  return jobs.map((job) => {
     const period = job.period ?? runPeriod(undefined);
     const report = opts.report === undefined ? undefined : fillTemplate(opts.report, period);
     if (report !== undefined && reportNames.has(report))
       throw new RidepredError(`--report ${opts.report}: several inputs would write ${report}; give each its own with {year}, {month} or {day}`);
     if (report !== undefined) reportNames.add(report);
-    paths.set(job, { report, reference: opts.reference === undefined ? undefined : fillTemplate(opts.reference, period) });
-  }
+    return { report, reference: opts.reference === undefined ? undefined : fillTemplate(opts.reference, period) };
+  });
+}
+
+/**
+ * Per input: its report file and reference (reportPaths), the reference scored or read once, the
+ * observer that gathers its statistics, and, after it, its report. failed(): --fail-on-drift and some
+ * input drifted.
+ */
+async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
+  const { formatFor } = await import("../io/index.js");
+  const reportMod = await import("../report/index.js");
+  const { score } = await import("../batch/score.js");
+  const first = jobs[0]!;
+  const named = await reportPaths(jobs, opts);
+  const paths = new Map(jobs.map((job, i) => [job, named[i]!]));
   const references = new Map<string, Promise<import("../report/index.js").Reference>>();
   // A data file as the reference: scored with this run's model and options, rows that fail set aside.
   const scoreData = async (input: string) => {
@@ -428,14 +437,22 @@ function report(s: Summary, json: boolean, dataOnStdout: boolean, lines = summar
  * --dry-run: the jobs the run would do, on stdout (they are what a dry run produces), one line each or
  * as JSON; locations as the summaries show them (credentials left out). The line on stderr says so.
  */
-function printPlan(plan: RunPlan, model: { name: string; version: string; digest: string }, json: boolean, redact: (location: string) => string): void {
+function printPlan(
+  plan: RunPlan,
+  reports: readonly { report?: string; reference?: string }[],
+  model: { name: string; version: string; digest: string },
+  json: boolean,
+  redact: (location: string) => string,
+): void {
   const where = (p: string) => (p === "-" ? "stdout" : redact(p));
   const shard = plan.shard ? { index: plan.shard.index, count: plan.shard.count } : undefined;
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-  const rows = plan.jobs.map((job) => ({
+  const rows = plan.jobs.map((job, i) => ({
     input: job.input === "-" ? "stdin" : redact(job.input),
     output: where(job.output),
     ...(job.rejects !== undefined ? { rejects: where(job.rejects) } : {}),
+    ...(reports[i]?.report !== undefined ? { report: reports[i]!.report } : {}),
+    ...(reports[i]?.reference !== undefined ? { reference: redact(reports[i]!.reference!) } : {}),
     period: { start: day(job.period.start), end: day(job.period.end) },
     ...(job.rowGroupShare ? { row_groups: { index: job.rowGroupShare.index, count: job.rowGroupShare.count } } : {}),
   }));
@@ -448,6 +465,8 @@ function printPlan(plan: RunPlan, model: { name: string; version: string; digest
   for (const r of rows) {
     const notes = [
       ...(r.rejects !== undefined ? [`rejects ${r.rejects}`] : []),
+      ...(r.report !== undefined ? [`report ${r.report}`] : []),
+      ...(r.reference !== undefined ? [`reference ${r.reference}`] : []),
       ...(r.row_groups ? [`row groups g with g % ${r.row_groups.count} = ${r.row_groups.index}`] : []),
     ];
     process.stdout.write(`${r.input} -> ${r.output}${notes.length ? ` (${notes.join("; ")})` : ""}\n`);
