@@ -403,7 +403,25 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     const bad = await ridepred(["score", `${base.ranged}/truncated.parquet${sig}`, "-o", "x.csv"], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`${base.ranged}/truncated.parquet?...: not a readable Parquet file`);
-    for (const r of [ok, bad]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
+    // Refusals before anything is read name the URLs without their signature too.
+    const clash = await ridepred(
+      [
+        "score",
+        `${base.ranged}/green_tripdata_2021-02_sample.parquet${sig}`,
+        `${base.whole}/green_tripdata_2021-02_sample.parquet${sig}`,
+        "-o",
+        "clash/{input}.csv",
+      ],
+      env,
+    );
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toContain(
+      `${base.ranged}/green_tripdata_2021-02_sample.parquet?... and ${base.whole}/green_tripdata_2021-02_sample.parquet?... would both write`,
+    );
+    const unfilled = await ridepred(["score", `${base.ranged}/green_tripdata_{year}-02_sample.parquet${sig}`, "-o", "u.csv"], env);
+    expect(unfilled.code).toBe(2);
+    expect(unfilled.stderr).toContain("an HTTP server cannot be listed");
+    for (const r of [ok, bad, clash, unfilled]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
   });
 
   it("a missing file is HTTP 404, exit 2; an untrusted certificate is refused", async () => {

@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { RidepredError } from "../errors.js";
 import { isHttp, isS3 } from "../io/range.js";
+import { redactLocation } from "../io/redact.js";
 import { periodDate, type Period } from "./template.js";
 
 export interface Input {
@@ -89,11 +90,11 @@ export async function expandInputs(
         continue;
       }
       if (isHttp(filled) && /\{[A-Za-z_][A-Za-z0-9_]*\}/.test(filled)) {
-        throw new RidepredError(`${filled}: an HTTP server cannot be listed: fill its fields with --run-date, --from-date/--to-date or --set`);
+        throw new RidepredError(`${redactLocation(filled)}: an HTTP server cannot be listed: fill its fields with --run-date, --from-date/--to-date or --set`);
       }
       const matched = isPattern(filled);
       const found = matched ? await matchFiles(filled) : [{ path: filled, fields: {} }];
-      if (found.length === 0) throw new RidepredError(`${filled}: matches no file`);
+      if (found.length === 0) throw new RidepredError(`${redactLocation(filled)}: matches no file`);
       for (const f of found) {
         if (seen.has(f.path)) continue;
         seen.add(f.path);
@@ -115,7 +116,7 @@ export function checkInputFields(args: readonly string[], templates: readonly (s
       if (name === "year" || name === "month" || name === "day" || name in set) continue;
       if (templates.some((t) => t?.includes(`{${name}}`))) continue;
       throw new RidepredError(
-        `${arg}: unknown placeholder {${name}} (use {year}, {month}, {day}, a field the output path names, or --set ${name}=VALUE; * matches anything)`,
+        `${redactLocation(arg)}: unknown placeholder {${name}} (use {year}, {month}, {day}, a field the output path names, or --set ${name}=VALUE; * matches anything)`,
       );
     }
   }

@@ -6,6 +6,7 @@
 // RIDEPRED_SHARD_COUNT) gives each worker a disjoint, deterministic share of the inputs.
 import { createHash } from "node:crypto";
 import { RidepredError } from "../errors.js";
+import { redactLocation } from "../io/redact.js";
 import type { Input } from "./inputs.js";
 
 /** Fill every {name} from values; a name it does not know is an error, so a typo cannot write to a literal path. */
@@ -15,7 +16,7 @@ export function fillOutput(template: string, values: Record<string, string>, fla
     if (v !== undefined) return v;
     const known = Object.keys(values).sort();
     throw new RidepredError(
-      `${flag} ${template}: unknown placeholder ${all} (known here: ${known.map((k) => `{${k}}`).join(", ")}; --set NAME=VALUE adds one)`,
+      `${flag} ${redactLocation(template)}: unknown placeholder ${all} (known here: ${known.map((k) => `{${k}}`).join(", ")}; --set NAME=VALUE adds one)`,
     );
   });
 }
@@ -115,9 +116,13 @@ export function planOutputs(
   const has = (name: string) => template.includes(`{${name}}`);
   if (shard && shard.count > 1) {
     if (work.some((a) => a.rowGroups) && !has("shard"))
-      throw new RidepredError(`${flag} ${template}: with fewer inputs than shards each Parquet file is split by row groups: put {shard} in the path`);
+      throw new RidepredError(
+        `${flag} ${redactLocation(template)}: with fewer inputs than shards each Parquet file is split by row groups: put {shard} in the path`,
+      );
     if (!has("shard") && !has("input") && !has("run_id"))
-      throw new RidepredError(`${flag} ${template}: with ${shard.count} shards the path must name each shard's files: add {shard} (or {input})`);
+      throw new RidepredError(
+        `${flag} ${redactLocation(template)}: with ${shard.count} shards the path must name each shard's files: add {shard} (or {input})`,
+      );
   }
   const paths = work.map((a) => (template === "-" ? "-" : fillOutput(template, values(a), flag)));
   if (work.length > 1) {
@@ -126,7 +131,7 @@ export function planOutputs(
       const other = first.get(p);
       if (other)
         throw new RidepredError(
-          `${flag} ${template}: ${other.input.path} and ${work[i]!.input.path} would both write ${p}: name each input's output with {input} or its partition fields`,
+          `${flag} ${redactLocation(template)}: ${redactLocation(other.input.path)} and ${redactLocation(work[i]!.input.path)} would both write ${redactLocation(p)}: name each input's output with {input} or its partition fields`,
         );
       first.set(p, work[i]!);
     }

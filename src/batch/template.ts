@@ -1,6 +1,7 @@
 // Scheduled runs: "{year}/{month}/{day}" in paths, filled from --run-date and --period, like the
 // course's monthly job that scores the month before the run date.
 import { RidepredError } from "../errors.js";
+import { redactLocation } from "../io/redact.js";
 import type { RunPeriod } from "../io/types.js";
 
 export const PERIODS = ["day", "previous-day", "month", "previous-month"] as const;
@@ -50,6 +51,6 @@ export function fillTemplate(path: string, date: { year: number; month: number; 
     if (name === "day") return String(date.day).padStart(2, "0");
     if (name === "start" && date.start !== undefined) return isoDate(date.start);
     if (name === "end" && date.end !== undefined) return isoDate(date.end);
-    throw new RidepredError(`${path}: unknown placeholder ${all} (use {year}, {month}, {day}, {start}, {end})`);
+    throw new RidepredError(`${redactLocation(path)}: unknown placeholder ${all} (use {year}, {month}, {day}, {start}, {end})`);
   });
 }
