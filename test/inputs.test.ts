@@ -301,6 +301,32 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
       expect(shards.map((s) => s.stderr)).toEqual([0, 1, 2].map((i) => `dry run (shard ${i}/3): 4 inputs, no rows read, nothing written\n`));
       const byInput = (a: Planned, b: Planned) => a.input.localeCompare(b.input);
       expect(shards.flatMap((s) => s.plan.jobs).sort(byInput)).toEqual(whole.plan.jobs);
+      // Each input is found (its size), not read; months missing from the range are all named, exit 2.
+      expect(whole.plan.jobs.map((j) => (j as Planned & { bytes: number }).bytes)).toEqual(whole.plan.jobs.map((j) => statSync(j.input).size));
+      const gap = mkdtempSync(join(tmp, "dry-gap-"));
+      const args = ["score", join(data, "green_tripdata_{year}-{month}.parquet"), "--from-date", "2022-11", "--to-date", "2023-02", "--period", "month"];
+      const r = ridepred([...args, "-o", "out/{input}.csv", "--dry-run"], { cwd: gap });
+      expect(r.code).toBe(2);
+      expect(r.stdout.split("\n").filter(Boolean)).toEqual([
+        `${join(data, "green_tripdata_2022-11.parquet")} -> out/green_tripdata_2022-11.csv`,
+        `${join(data, "green_tripdata_2022-12.parquet")} -> out/green_tripdata_2022-12.csv`,
+        `${join(data, "green_tripdata_2023-01.parquet")} -> out/green_tripdata_2023-01.csv (cannot read: no such file)`,
+        `${join(data, "green_tripdata_2023-02.parquet")} -> out/green_tripdata_2023-02.csv (cannot read: no such file)`,
+      ]);
+      expect(r.stderr).toBe(
+        `ridepred: ${join(data, "green_tripdata_2023-01.parquet")}: cannot read: no such file\n` +
+          `ridepred: ${join(data, "green_tripdata_2023-02.parquet")}: cannot read: no such file\n` +
+          "dry run: 4 inputs, 2 of them cannot be read, no rows read, nothing written\n",
+      );
+      const json = ridepred([...args, "-o", "out/{input}.csv", "--dry-run", "--json"], { cwd: gap });
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stdout).jobs.map((j: { error?: string }) => j.error ?? "ok")).toEqual([
+        "ok",
+        "ok",
+        `${join(data, "green_tripdata_2023-01.parquet")}: cannot read: no such file`,
+        `${join(data, "green_tripdata_2023-02.parquet")}: cannot read: no such file`,
+      ]);
+      expect(readdirSync(gap)).toEqual([]);
     });
 
     it("--dry-run of one big file over shards: one line on stdout per shard, naming its row groups", () => {

@@ -249,6 +249,16 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
       }
       expect(planned).toHaveLength(12);
       expect(await snapshot()).toEqual({});
+      // The plan found each object (its size, by HEAD); a missing key is named, exit 2.
+      const one = await ridepred(
+        ["score", "s3://tlc-data/raw/green_tripdata_2021-03.parquet", "s3://tlc-data/raw/nope.parquet", "-o", "x/{input}.csv", "--dry-run", "--json"],
+        s3.env,
+      );
+      expect(one.code).toBe(2);
+      expect(JSON.parse(one.stdout).jobs.map((j: { bytes?: number; error?: string }) => j.bytes ?? j.error)).toEqual([
+        statSync(join(dir, "green_tripdata_2021-03.parquet")).size,
+        "s3://tlc-data/raw/nope.parquet: cannot read: no such object",
+      ]);
       for (let i = 0; i < Number(count); i++) {
         const r = await ridepred(args, { ...s3.env, JOB_COMPLETION_INDEX: String(i), RIDEPRED_SHARD_COUNT: count });
         expect(r.code, r.stderr).toBe(0);
@@ -422,6 +432,28 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     expect(unfilled.code).toBe(2);
     expect(unfilled.stderr).toContain("an HTTP server cannot be listed");
     for (const r of [ok, bad, clash, unfilled]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
+  });
+
+  it("--dry-run: each URL's size from the one-byte probe, with or without Range support (no download), a 404 named, no signature printed", async () => {
+    const env = { NODE_EXTRA_CA_CERTS: ca };
+    const sig = "?X-Amz-Signature=deadbeefsecret";
+    for (const mode of ["ranged", "whole"] as const) {
+      served.ranges = [];
+      const urls = [`${base[mode]}/green_tripdata_2021-02_sample.parquet${sig}`, `${base[mode]}/truncated.parquet`, `${base[mode]}/nope.parquet`];
+      const r = await ridepred(["score", ...urls, "-o", `dry-${mode}/{input}.csv`, "--dry-run", "--json"], env);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toBe(
+        `ridepred: ${base[mode]}/nope.parquet: cannot read: HTTP 404 (no such file)\ndry run: 3 inputs, 1 of them cannot be read, no rows read, nothing written\n`,
+      );
+      expect(JSON.parse(r.stdout).jobs.map((j: { input: string; bytes?: number; error?: string }) => [j.input, j.bytes ?? j.error])).toEqual([
+        [`${base[mode]}/green_tripdata_2021-02_sample.parquet?...`, statSync(SAMPLE_PQ).size],
+        [`${base[mode]}/truncated.parquet`, 3000], // found, not read (the run would find it is no Parquet file)
+        [`${base[mode]}/nope.parquet`, `${base[mode]}/nope.parquet: cannot read: HTTP 404 (no such file)`],
+      ]);
+      expect(served.ranges).toEqual(["bytes=0-0", "bytes=0-0"]); // the probes only (a 404 is not counted): nothing downloaded
+      expect(r.stdout + r.stderr).not.toContain("deadbeef");
+      expect(existsSync(join(tmp, `dry-${mode}`))).toBe(false);
+    }
   });
 
   it("a missing file is HTTP 404, exit 2; an untrusted certificate is refused", async () => {

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Command, Option } from "commander";
-import { RidepredError } from "../errors.js";
+import { EXIT_USAGE, RidepredError } from "../errors.js";
 import { keyValue, positiveNumber } from "./options.js";
 import { thousands } from "../thousands.js";
 import type { RunPlan } from "../batch/many.js";
@@ -155,7 +155,7 @@ async function runWith(
 ): Promise<number> {
   const { score } = await import("../batch/score.js");
   const { planInputs } = await import("../batch/many.js");
-  const { formatFor, isTableLocation, redactLocation } = await import("../io/index.js");
+  const { formatFor, inputSize, isTableLocation, redactLocation } = await import("../io/index.js");
   const { loadModel } = await import("../runtime/load.js");
 
   const batchSize = Number(opts.batchSize);
@@ -242,8 +242,24 @@ async function runWith(
   // --dry-run: the plan, once everything the run checks before reading a row has passed.
   if (opts.dryRun) {
     const reports = await reportPaths(jobs, opts);
-    printPlan(plan, reports, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
-    return 0;
+    // Each file input found (its size), not read: a missing month of a backfill shows here, not mid-run.
+    const found: Found[] = [];
+    for (let i = 0; i < plan.jobs.length; i += 8) {
+      const some = plan.jobs.slice(i, i + 8).map(({ input }) =>
+        input === "-" || isTableLocation(input)
+          ? {}
+          : inputSize(input).then(
+              (bytes) => ({ bytes }),
+              (e) => {
+                if (e instanceof RidepredError) return { error: e.message };
+                throw e;
+              },
+            ),
+      );
+      found.push(...(await Promise.all(some)));
+    }
+    printPlan(plan, reports, found, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
+    return found.some((f) => f.error !== undefined) ? EXIT_USAGE : 0;
   }
   // --stats, --report, --reference: each input's statistics are gathered as it is scored (src/report).
   // Not for a plain --json: they cost a quarter to a half more CPU on a linear model.
@@ -437,9 +453,13 @@ function report(s: Summary, json: boolean, dataOnStdout: boolean, lines = summar
  * --dry-run: the jobs the run would do, on stdout (they are what a dry run produces), one line each or
  * as JSON; locations as the summaries show them (credentials left out). The line on stderr says so.
  */
+/** A dry run's look at an input: its size (undefined for a table, stdin or a pipe), or why it cannot be read. */
+type Found = { bytes?: number; error?: string };
+
 function printPlan(
   plan: RunPlan,
   reports: readonly { report?: string; reference?: string }[],
+  found: readonly Found[],
   model: { name: string; version: string; digest: string },
   json: boolean,
   redact: (location: string) => string,
@@ -455,15 +475,21 @@ function printPlan(
     ...(reports[i]?.reference !== undefined ? { reference: redact(reports[i]!.reference!) } : {}),
     period: { start: day(job.period.start), end: day(job.period.end) },
     ...(job.rowGroupShare ? { row_groups: { index: job.rowGroupShare.index, count: job.rowGroupShare.count } } : {}),
+    ...(found[i]?.bytes !== undefined ? { bytes: found[i]!.bytes } : {}),
+    ...(found[i]?.error !== undefined ? { error: found[i]!.error } : {}),
   }));
+  const missing = rows.filter((r) => r.error !== undefined);
   const inputs = `${thousands(rows.length)} input${rows.length === 1 ? "" : "s"}`;
-  process.stderr.write(`dry run${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${inputs}, no rows read, nothing written\n`);
+  for (const r of missing) process.stderr.write(`ridepred: ${r.error}\n`);
+  const unread = missing.length ? `, ${thousands(missing.length)} of them cannot be read` : "";
+  process.stderr.write(`dry run${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${inputs}${unread}, no rows read, nothing written\n`);
   if (json) {
     process.stdout.write(JSON.stringify({ dry_run: true, model, ...(shard ? { shard } : {}), jobs: rows }, null, 2) + "\n");
     return;
   }
   for (const r of rows) {
     const notes = [
+      ...(r.error !== undefined ? [r.error.startsWith(`${r.input}: `) ? r.error.slice(r.input.length + 2) : r.error] : []),
       ...(r.rejects !== undefined ? [`rejects ${r.rejects}`] : []),
       ...(r.report !== undefined ? [`report ${r.report}`] : []),
       ...(r.reference !== undefined ? [`reference ${r.reference}`] : []),

@@ -37,11 +37,24 @@ export async function httpGet(url: string, range?: string, redirects = 0): Promi
   return res;
 }
 
+/** The total size a 206 answer to a range request states (Content-Range: bytes A-B/TOTAL), if it does. */
+const rangeTotal = (res: IncomingMessage) => /\/(\d+)\s*$/.exec(String(res.headers["content-range"] ?? ""));
+
+/** The input's size by httpRange's probe, without reading the body (range.ts inputSize); undefined if the server does not say. */
+export async function httpSize(url: string): Promise<number | undefined> {
+  const probe = await httpGet(url, "bytes=0-0");
+  const total = probe.statusCode === 206 ? rangeTotal(probe) : null;
+  const length = Number(probe.headers["content-length"]);
+  probe.destroy(); // a server that ignored the range is sending the whole file: not read
+  if (total) return Number(total[1]);
+  return probe.statusCode === 200 && Number.isFinite(length) && length >= 0 ? length : undefined;
+}
+
 export async function httpRange(url: string): Promise<RangeSource> {
   const name = redactLocation(url);
   // One probe: a 206 with the total size means ranges work; a 200 is the whole file, kept on disk.
   const probe = await httpGet(url, "bytes=0-0");
-  const total = /\/(\d+)\s*$/.exec(String(probe.headers["content-range"] ?? ""));
+  const total = rangeTotal(probe);
   if (probe.statusCode !== 206 || !total) return downloaded(url, probe);
   probe.resume();
   const size = Number(total[1]);

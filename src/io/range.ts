@@ -1,7 +1,7 @@
 // Random access to an input's bytes, wherever it lives: a local file, an S3 object (ranged GETs) or an
 // HTTPS URL (Range requests). The Parquet reader needs only this: its footer, then the column chunks it
 // reads, so a remote file is never downloaded whole into memory.
-import { readSync } from "node:fs";
+import { readSync, statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { RidepredError } from "../errors.js";
 
@@ -28,13 +28,35 @@ export async function openRange(path: string): Promise<RangeSource> {
   return localRange(path);
 }
 
+/**
+ * An input's size in bytes, found without reading it (a dry run's check): a local file's stat (undefined
+ * for a pipe or a device), an S3 object's HEAD, an https server's answer to httpRange's one-byte probe
+ * (a whole body sent instead is not read). Fails as opening the input would.
+ */
+export async function inputSize(path: string): Promise<number | undefined> {
+  if (isS3(path)) return (await import("./s3-read.js")).s3Size(path);
+  if (isHttp(path)) return (await import("./http-read.js")).httpSize(path);
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw cannotRead(path, e);
+  }
+  if (st.isDirectory()) throw new RidepredError(`${path}: cannot read: a directory`);
+  return st.isFile() ? st.size : undefined;
+}
+
+const cannotRead = (path: string, e: unknown) => {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new RidepredError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+};
+
 export async function localRange(path: string, onClose?: () => Promise<void>): Promise<RangeSource> {
   let fh: FileHandle;
   try {
     fh = await open(path, "r");
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new RidepredError(`${path}: cannot read: ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw cannotRead(path, e);
   }
   const size = (await fh.stat()).size;
   return {

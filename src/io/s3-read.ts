@@ -9,19 +9,29 @@ import { parseS3Url, s3Client, s3Error } from "./s3.js";
 /** 8 MiB per GET: a round trip costs far more than the bytes, and a column chunk is usually one read. */
 const WINDOW = 8 << 20;
 
-export async function s3Range(url: string): Promise<RangeSource> {
+/** The object's size and ETag (a HEAD), or the reason it cannot be read. */
+async function s3Head(url: string): Promise<{ size: number; etag?: string }> {
   const { bucket, key } = parseS3Url(url);
-  const { HeadObjectCommand, GetObjectCommand } = await import("@aws-sdk/client-s3");
+  const { HeadObjectCommand } = await import("@aws-sdk/client-s3");
   const client = await s3Client();
-  let size: number;
-  let etag: string | undefined;
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    size = Number(head.ContentLength ?? 0);
-    etag = head.ETag;
+    return { size: Number(head.ContentLength ?? 0), etag: head.ETag };
   } catch (e) {
     throw s3Error(url, "cannot read", e);
   }
+}
+
+/** The object's size, without reading it (range.ts inputSize). */
+export async function s3Size(url: string): Promise<number> {
+  return (await s3Head(url)).size;
+}
+
+export async function s3Range(url: string): Promise<RangeSource> {
+  const { bucket, key } = parseS3Url(url);
+  const { GetObjectCommand } = await import("@aws-sdk/client-s3");
+  const client = await s3Client();
+  const { size, etag } = await s3Head(url);
   return {
     name: url,
     size,
