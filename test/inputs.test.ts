@@ -404,6 +404,11 @@ describe("--dry-run without data", () => {
       input: "postgresql://ridepred@127.0.0.1:1/rides?table=trips",
       output: "postgresql://ridepred@127.0.0.1:1/rides?table=predictions",
     });
+    // A refusal names the location without its password too.
+    const typo = ridepred(["score", url("trips"), "-o", url("p_{nope}"), "--ride-id-prefix", "t_", "--dry-run"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("postgresql://ridepred@127.0.0.1:1/rides?table=p_{nope}: unknown placeholder {nope}");
+    expect(typo.stdout + typo.stderr).not.toContain("hunter2");
     // RIDEPRED_WRITER_THREAD=on starts the writer before the model loads; a dry run has nothing for it.
     const dir = mkdtempSync(join(tmp, "dry-writer-"));
     const sample = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
