@@ -431,7 +431,10 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     const unfilled = await ridepred(["score", `${base.ranged}/green_tripdata_{year}-02_sample.parquet${sig}`, "-o", "u.csv"], env);
     expect(unfilled.code).toBe(2);
     expect(unfilled.stderr).toContain("an HTTP server cannot be listed");
-    for (const r of [ok, bad, clash, unfilled]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
+    const put = await ridepred(["score", SAMPLE_PQ, "-o", `${base.ranged}/out.csv${sig}`], env); // a pre-signed PUT URL is no output
+    expect(put.code).toBe(2);
+    expect(put.stderr).toContain(`${base.ranged}/out.csv?...: cannot write to an HTTP URL`);
+    for (const r of [ok, bad, clash, unfilled, put]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
   });
 
   it("--dry-run: each URL's size from the one-byte probe, with or without Range support (no download), a 404 named, no signature printed", async () => {

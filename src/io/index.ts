@@ -5,6 +5,7 @@
 import { RidepredError } from "../errors.js";
 import { formatOf } from "./format.js";
 import { isHttp, isS3 } from "./range.js";
+import { redactLocation } from "./redact.js";
 import { isTableLocation, parseTableUrl } from "./table-url.js";
 import type { BatchSource, Format, OutColumn, PartMemory, RunPeriod, Sink } from "./types.js";
 import type { EarlyWriter } from "./parquet-writer-start.js";
@@ -83,7 +84,7 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
   // s3://: the format's sink writes a staging file that a multipart upload sends as it grows.
   if (isS3(location))
     return (await import("./s3-write.js")).s3Sink(location, (local) => openSink(local, columns, { ...options, format: options.format ?? formatFor(location) }));
-  if (isHttp(location)) throw new RidepredError(`${location}: cannot write to an HTTP URL (outputs go to a file, s3://, a table or stdout)`);
+  if (isHttp(location)) throw new RidepredError(`${redactLocation(location)}: cannot write to an HTTP URL (outputs go to a file, s3://, a table or stdout)`);
   const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet": {
