@@ -249,6 +249,21 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
       }
       expect(planned).toHaveLength(12);
       expect(await snapshot()).toEqual({});
+      // A glob's plan takes each key's size from the listing: no request per key.
+      const p = await proxy(s3.endpoint);
+      try {
+        const listed = await ridepred(["score", "s3://tlc-data/raw/*.parquet", "-o", "x/{input}.csv", "--dry-run", "--json"], {
+          ...s3.env,
+          AWS_ENDPOINT_URL_S3: p.url,
+        });
+        expect(listed.code, listed.stderr).toBe(0);
+        const names = Array.from({ length: 12 }, (_, i) => `green_tripdata_2021-${String(i + 1).padStart(2, "0")}.parquet`);
+        expect(JSON.parse(listed.stdout).jobs.map((j: { bytes: number }) => j.bytes)).toEqual(names.map((n) => statSync(join(dir, n)).size));
+        expect(p.log.length).toBeGreaterThan(0);
+        for (const e of p.log) expect(`${e.method} ${e.url}`).toMatch(/^GET \/tlc-data\/?\?.*list-type=2/);
+      } finally {
+        await p.close();
+      }
       // The plan found each object (its size, by HEAD); a missing key is named, exit 2.
       const one = await ridepred(
         ["score", "s3://tlc-data/raw/green_tripdata_2021-03.parquet", "s3://tlc-data/raw/nope.parquet", "-o", "x/{input}.csv", "--dry-run", "--json"],

@@ -16,6 +16,8 @@ export interface Input {
   matched?: boolean;
   /** The date it was filled from (a run date or one of a backfill's). */
   date?: DateFields;
+  /** Its size in bytes, when the listing that found it said (S3). */
+  bytes?: number;
 }
 
 export interface DateFields {
@@ -98,7 +100,7 @@ export async function expandInputs(
       for (const f of found) {
         if (seen.has(f.path)) continue;
         seen.add(f.path);
-        out.push({ path: f.path, fields: { ...known, ...f.fields }, ...(matched ? { matched } : {}), ...(date ? { date } : {}) });
+        out.push({ ...f, fields: { ...known, ...f.fields }, ...(matched ? { matched } : {}), ...(date ? { date } : {}) });
       }
     }
   }
@@ -150,11 +152,11 @@ export function patternRegex(pattern: string): RegExp {
 /** Existing files matching a pattern, sorted by path, with the fields' values. */
 export async function matchFiles(pattern: string): Promise<Input[]> {
   const re = patternRegex(pattern);
-  const candidates = isS3(pattern) ? await s3Candidates(pattern) : localCandidates(pattern);
+  const candidates = isS3(pattern) ? await s3Candidates(pattern) : localCandidates(pattern).map((path) => ({ path, bytes: undefined }));
   const out: Input[] = [];
-  for (const path of candidates.sort()) {
+  for (const { path, bytes } of candidates.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     const m = re.exec(path);
-    if (m) out.push({ path, fields: { ...m.groups } });
+    if (m) out.push({ path, fields: { ...m.groups }, ...(bytes !== undefined ? { bytes } : {}) });
   }
   return out;
 }
@@ -165,12 +167,12 @@ function literalPrefix(pattern: string): string {
   return i < 0 ? pattern : pattern.slice(0, i);
 }
 
-async function s3Candidates(pattern: string): Promise<string[]> {
+async function s3Candidates(pattern: string): Promise<{ path: string; bytes: number }[]> {
   const { parseS3Url } = await import("../io/s3.js");
   const { s3List } = await import("../io/s3-read.js");
   const { bucket, key } = parseS3Url(pattern);
   if (isPattern(bucket)) throw new RidepredError(`${pattern}: a bucket name cannot be a pattern`);
-  return (await s3List(bucket, literalPrefix(key))).map((o) => o.url);
+  return (await s3List(bucket, literalPrefix(key))).map((o) => ({ path: o.url, bytes: o.size }));
 }
 
 /**

@@ -41,6 +41,8 @@ export interface PlannedJob {
   rowGroups?: ScoreJob["rowGroups"];
   /** The shard's share of one Parquet file's row groups that rowGroups accepts: group g where g % count === index. */
   rowGroupShare?: Shard;
+  /** The input's size, when the listing that found it said (S3). */
+  bytes?: number;
 }
 
 export interface RunPlan {
@@ -114,6 +116,7 @@ export async function planInputs(o: PlanOptions): Promise<RunPlan> {
       ...(o.rideIdPrefix !== undefined ? { rideIdPrefix: fillOutput(o.rideIdPrefix, values(a), "--ride-id-prefix") } : {}),
       period: periodOf(a.input),
       ...(rg ? { rowGroups: (g: number) => g % rg.count === rg.index, rowGroupShare: rg } : {}),
+      ...(a.input.bytes !== undefined ? { bytes: a.input.bytes } : {}),
     });
   }
   return { jobs, several, ...(shard ? { shard } : {}) };

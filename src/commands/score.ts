@@ -243,18 +243,21 @@ async function runWith(
   if (opts.dryRun) {
     const reports = await reportPaths(jobs, opts);
     // Each file input found (its size), not read: a missing month of a backfill shows here, not mid-run.
+    // An S3 listing already gave its keys' sizes: no request each.
     const found: Found[] = [];
     for (let i = 0; i < plan.jobs.length; i += 8) {
-      const some = plan.jobs.slice(i, i + 8).map(({ input }) =>
+      const some = plan.jobs.slice(i, i + 8).map(({ input, bytes }) =>
         input === "-" || isTableLocation(input)
           ? {}
-          : inputSize(input).then(
-              (bytes) => ({ bytes }),
-              (e) => {
-                if (e instanceof RidepredError) return { error: e.message };
-                throw e;
-              },
-            ),
+          : bytes !== undefined
+            ? { bytes }
+            : inputSize(input).then(
+                (bytes) => ({ bytes }),
+                (e) => {
+                  if (e instanceof RidepredError) return { error: e.message };
+                  throw e;
+                },
+              ),
       );
       found.push(...(await Promise.all(some)));
     }
