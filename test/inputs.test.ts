@@ -3,7 +3,7 @@
 // is one unsharded run row for row (whole inputs, and row groups of one big file).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parse } from "csv-parse/sync";
@@ -431,6 +431,14 @@ describe("--dry-run without data", () => {
     const inDb = ridepred(["score", sample, "-o", "duckdb:x.duckdb?table=p", "--in-database", "--dry-run"], { cwd: dir });
     expect(inDb.code).toBe(2);
     expect(inDb.stderr).toMatch(/--in-database needs a table input/);
+    // A directory given as an input: the dry run says what the run says.
+    const folder = join(mkdtempSync(join(tmp, "dry-folder-")), "rides.csv");
+    mkdirSync(folder);
+    for (const args of [[], ["--dry-run"]]) {
+      const r = ridepred(["score", folder, "-o", "out.csv", ...args], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`ridepred: ${folder}: is a directory, not a file\n`);
+    }
     // One report for several inputs: refused as the run refuses it; one each: named in the plan.
     const data = mkdtempSync(join(tmp, "dry-months-"));
     for (const m of ["01", "02"]) copyFileSync(sample, join(data, `green_tripdata_2021-${m}.parquet`));

@@ -1,9 +1,8 @@
 // Byte streams for paths, with "-" meaning stdin, and friendly errors for unreadable files.
-import { createReadStream, statSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { RidepredError } from "../errors.js";
-import { isHttp, isS3 } from "./range.js";
+import { isHttp, isS3, statInput } from "./range.js";
 
 export interface ByteInput {
   stream: Readable;
@@ -21,14 +20,7 @@ export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 16, remo
   if (remote) [raw, size] = [remote.stream, remote.size];
   else if (path === "-") raw = process.stdin;
   else {
-    try {
-      const st = statSync(path);
-      if (st.isDirectory()) throw new RidepredError(`${path}: is a directory, not a file`);
-      size = st.size;
-    } catch (e) {
-      if (e instanceof RidepredError) throw e;
-      throw new RidepredError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
-    }
+    size = statInput(path).size;
     raw = createReadStream(path, { highWaterMark: chunkSize });
   }
   let bytes = 0;

@@ -1,7 +1,7 @@
 // Random access to an input's bytes, wherever it lives: a local file, an S3 object (ranged GETs) or an
 // HTTPS URL (Range requests). The Parquet reader needs only this: its footer, then the column chunks it
 // reads, so a remote file is never downloaded whole into memory.
-import { readSync, statSync } from "node:fs";
+import { readSync, type Stats, statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { RidepredError } from "../errors.js";
 
@@ -36,14 +36,20 @@ export async function openRange(path: string): Promise<RangeSource> {
 export async function inputSize(path: string): Promise<number | undefined> {
   if (isS3(path)) return (await import("./s3-read.js")).s3Size(path);
   if (isHttp(path)) return (await import("./http-read.js")).httpSize(path);
-  let st: ReturnType<typeof statSync>;
+  const st = statInput(path);
+  return st.isFile() ? st.size : undefined;
+}
+
+/** A local input's stat, with the messages every reader gives for a missing file and a directory. */
+export function statInput(path: string): Stats {
+  let st: Stats;
   try {
     st = statSync(path);
   } catch (e) {
     throw cannotRead(path, e);
   }
-  if (st.isDirectory()) throw new RidepredError(`${path}: cannot read: a directory`);
-  return st.isFile() ? st.size : undefined;
+  if (st.isDirectory()) throw new RidepredError(`${path}: is a directory, not a file`);
+  return st;
 }
 
 const cannotRead = (path: string, e: unknown) => {
