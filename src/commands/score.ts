@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { EXIT_USAGE, RidepredError } from "../errors.js";
 import { keyValue, positiveNumber } from "./options.js";
 import { type Found, printPlan, progress, report, reportMany, type Summary, summaryLines } from "./score-output.js";
+import type { RunPlan } from "../batch/many.js";
 import type { ScoreJob } from "../batch/score.js";
 
 interface ScoreOpts {
@@ -241,25 +242,7 @@ async function runWith(
   // --dry-run: the plan, once everything the run checks before reading a row has passed.
   if (opts.dryRun) {
     const reports = await reportPaths(jobs, opts);
-    // Each file input found (its size), not read: a missing month of a backfill shows here, not mid-run.
-    // An S3 listing already gave its keys' sizes: no request each.
-    const found: Found[] = [];
-    for (let i = 0; i < plan.jobs.length; i += 8) {
-      const some = plan.jobs.slice(i, i + 8).map(({ input, bytes }) =>
-        input === "-" || isTableLocation(input)
-          ? {}
-          : bytes !== undefined
-            ? { bytes }
-            : inputSize(input).then(
-                (bytes) => ({ bytes }),
-                (e) => {
-                  if (e instanceof RidepredError) return { error: e.message };
-                  throw e;
-                },
-              ),
-      );
-      found.push(...(await Promise.all(some)));
-    }
+    const found = await findInputs(plan.jobs, isTableLocation, inputSize);
     printPlan(plan, reports, found, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
     return found.some((f) => f.error !== undefined) ? EXIT_USAGE : 0;
   }
@@ -303,6 +286,30 @@ async function runWith(
     jobs.some((j) => j.output === "-"),
   );
   return stats?.failed() ? 1 : 0;
+}
+
+/**
+ * --dry-run: each file input found, not read (its size, or why it cannot be read), 8 at a time, so a
+ * backfill's missing months show before the run, all at once; an S3 listing's size is taken as it is.
+ */
+async function findInputs(
+  jobs: RunPlan["jobs"],
+  isTable: (location: string) => boolean,
+  inputSize: (path: string) => Promise<number | undefined>,
+): Promise<Found[]> {
+  const look = async ({ input, bytes }: RunPlan["jobs"][number]): Promise<Found> => {
+    if (input === "-" || isTable(input)) return {};
+    if (bytes !== undefined) return { bytes };
+    try {
+      return { bytes: await inputSize(input) };
+    } catch (e) {
+      if (e instanceof RidepredError) return { error: e.message };
+      throw e;
+    }
+  };
+  const found: Found[] = [];
+  for (let i = 0; i < jobs.length; i += 8) found.push(...(await Promise.all(jobs.slice(i, i + 8).map(look))));
+  return found;
 }
 
 /**
