@@ -3,10 +3,11 @@
 // is one unsharded run row for row (whole inputs, and row groups of one big file).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parse } from "csv-parse/sync";
+import { parquetMetadata } from "hyparquet";
 import { beforeAll, describe, expect, it } from "vitest";
 import { backfillDates, checkInputFields, expandInputs, patternRegex } from "../src/batch/inputs.js";
 import { assignShards, fillOutput, inputName, parseShard, planOutputs, runId } from "../src/batch/partition.js";
@@ -270,7 +271,7 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
     });
 
     it("--dry-run: the backfill's outputs, each shard's share (disjoint, together the whole), what the run then writes; nothing read or written", () => {
-      type Planned = { input: string; output: string; period: { start: string; end: string } };
+      type Planned = { input: string; output: string; period: { start: string; end: string }; rows: number };
       const plan = (more: string[] = [], env: Record<string, string> = {}) => {
         const dir = mkdtempSync(join(tmp, "dry-"));
         const r = backfill(dir, ["--dry-run", ...more], env);
@@ -301,22 +302,24 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
       expect(shards.map((s) => s.stderr)).toEqual([0, 1, 2].map((i) => `dry run (shard ${i}/3): 4 inputs, no rows read, nothing written\n`));
       const byInput = (a: Planned, b: Planned) => a.input.localeCompare(b.input);
       expect(shards.flatMap((s) => s.plan.jobs).sort(byInput)).toEqual(whole.plan.jobs);
-      // Each input is found (its size), not read; months missing from the range are all named, exit 2.
+      // Each input is found (its size) and opened (its footer's rows), not read; months missing from the
+      // range are all named, exit 2.
       expect(whole.plan.jobs.map((j) => (j as Planned & { bytes: number }).bytes)).toEqual(whole.plan.jobs.map((j) => statSync(j.input).size));
+      expect(whole.plan.jobs.map((j) => j.rows)).toEqual(whole.plan.jobs.map(() => 4000));
       const gap = mkdtempSync(join(tmp, "dry-gap-"));
       const args = ["score", join(data, "green_tripdata_{year}-{month}.parquet"), "--from-date", "2022-11", "--to-date", "2023-02", "--period", "month"];
       const r = ridepred([...args, "-o", "out/{input}.csv", "--dry-run"], { cwd: gap });
       expect(r.code).toBe(2);
       expect(r.stdout.split("\n").filter(Boolean)).toEqual([
-        `${join(data, "green_tripdata_2022-11.parquet")} -> out/green_tripdata_2022-11.csv`,
-        `${join(data, "green_tripdata_2022-12.parquet")} -> out/green_tripdata_2022-12.csv`,
+        `${join(data, "green_tripdata_2022-11.parquet")} -> out/green_tripdata_2022-11.csv (4,000 rows)`,
+        `${join(data, "green_tripdata_2022-12.parquet")} -> out/green_tripdata_2022-12.csv (4,000 rows)`,
         `${join(data, "green_tripdata_2023-01.parquet")} -> out/green_tripdata_2023-01.csv (cannot read: no such file)`,
         `${join(data, "green_tripdata_2023-02.parquet")} -> out/green_tripdata_2023-02.csv (cannot read: no such file)`,
       ]);
       expect(r.stderr).toBe(
         `ridepred: ${join(data, "green_tripdata_2023-01.parquet")}: cannot read: no such file\n` +
           `ridepred: ${join(data, "green_tripdata_2023-02.parquet")}: cannot read: no such file\n` +
-          "dry run: 4 inputs, 2 of them cannot be read, no rows read, nothing written\n",
+          "dry run: 4 inputs, 2 of them would fail, no rows read, nothing written\n",
       );
       const json = ridepred([...args, "-o", "out/{input}.csv", "--dry-run", "--json"], { cwd: gap });
       expect(json.code).toBe(2);
@@ -329,12 +332,15 @@ describe.skipIf(!hasShared)("the real months in ../shared (skipped: ../shared/da
       expect(readdirSync(gap)).toEqual([]);
     });
 
-    it("--dry-run of one big file over shards: one line on stdout per shard, naming its row groups", () => {
+    it("--dry-run of one big file over shards: one line on stdout per shard, naming its row groups and their rows", () => {
       const dir = mkdtempSync(join(tmp, "dry-big-"));
+      const groups = parquetMetadata(new Uint8Array(readFileSync(bigFile)).buffer).row_groups.map((g) => Number(g.num_rows));
+      expect(groups.length).toBeGreaterThanOrEqual(3);
       for (let i = 0; i < 3; i++) {
         const r = ridepred(["score", bigFile, "-o", "part-{shard}.csv", "--rejects", "rejects-{shard}.csv", "--shard", `${i}/3`, "--dry-run"], { cwd: dir });
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toBe(`${bigFile} -> part-${i}.csv (rejects rejects-${i}.csv; row groups g with g % 3 = ${i})\n`);
+        const rows = groups.filter((_, g) => g % 3 === i).reduce((a, b) => a + b, 0);
+        expect(r.stdout).toBe(`${bigFile} -> part-${i}.csv (${rows.toLocaleString("en-US")} rows; rejects rejects-${i}.csv; row groups g with g % 3 = ${i})\n`);
       }
       expect(readdirSync(dir)).toEqual([]);
     });
@@ -417,7 +423,7 @@ describe("--dry-run without data", () => {
     expect(real.stderr).toContain("a worker thread ended"); // the trace works here ...
     const dry = ridepred(["score", sample, "-o", "dry.parquet", "--dry-run"], { cwd: dir, env });
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toBe(`${sample} -> dry.parquet\n`);
+    expect(dry.stdout).toBe(`${sample} -> dry.parquet (1,000 rows)\n`);
     expect(dry.stderr).toBe("dry run: 1 input, no rows read, nothing written\n"); // ... and no thread ended in the dry run
     expect(readdirSync(dir)).toEqual(["real.parquet"]);
   });
@@ -454,6 +460,57 @@ describe("--dry-run without data", () => {
     expect(JSON.parse(each.stdout).jobs.map((j: { report: string; reference: string }) => [j.report, j.reference])).toEqual([
       ["r-01.html", "ref-2021.json"],
       ["r-02.html", "ref-2021.json"],
+    ]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("--dry-run opens each input as the run would", () => {
+  it("an input the run would refuse (not Parquet, empty, a CSV without a model input, no times for --filter-duration) is named with the run's message, exit 2; the others are planned", () => {
+    const data = mkdtempSync(join(tmp, "dry-open-"));
+    const sample = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
+    const csv = readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), "utf8");
+    copyFileSync(sample, join(data, "green_tripdata_2021-01.parquet"));
+    writeFileSync(join(data, "green_tripdata_2021-02.parquet"), readFileSync(sample).subarray(0, 3000)); // cut off: no footer
+    writeFileSync(join(data, "green_tripdata_2021-03.parquet"), "");
+    writeFileSync(join(data, "green_tripdata_2021-04.csv"), csv.replace("PULocationID", "pu_location")); // renamed in the header
+    const noTimes = csv
+      .split("\n")
+      .map((line) => line.split(",").slice(3).join(","))
+      .join("\n"); // without VendorID and the two times
+    writeFileSync(join(data, "green_tripdata_2021-05.csv"), noTimes);
+    copyFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), join(data, "green_tripdata_2021-06.csv"));
+    const inputs = ["01.parquet", "02.parquet", "03.parquet", "04.csv", "05.csv", "06.csv"].map((f) => join(data, `green_tripdata_2021-${f}`));
+    const args = ["score", ...inputs, "-o", "out/{input}.csv", "--filter-duration", "1..60"];
+    const dir = mkdtempSync(join(tmp, "dry-open-out-"));
+    // What each input's own run says: the dry run must say the same, all at once.
+    const runs = inputs.map((input) => ridepred(["score", input, "-o", "one.csv", "--filter-duration", "1..60"], { cwd: dir }));
+    expect(runs.map((r) => r.code)).toEqual([0, 2, 2, 2, 2, 0]);
+    const refusals = runs.map((r) => r.stderr.split("\n").find((l) => l.startsWith("ridepred: ")));
+    expect(refusals[1]).toMatch(/green_tripdata_2021-02\.parquet: not a readable Parquet file \(.*\); truncated or not Parquet\?$/);
+    expect(refusals[2]).toBe(`ridepred: ${inputs[2]}: not a readable Parquet file (empty); truncated or not Parquet?`);
+    expect(refusals[3]).toMatch(/green_tripdata_2021-04\.csv: no column for model input PULocationID \(tried .*\); name it with --map COLUMN=PULocationID/);
+    expect(refusals[4]).toMatch(/green_tripdata_2021-05\.csv: --filter-duration needs pickup and dropoff times/);
+    rmSync(join(dir, "one.csv"));
+
+    const dry = ridepred([...args, "--dry-run"], { cwd: dir });
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toBe([1, 2, 3, 4].map((i) => `${refusals[i]}\n`).join("") + "dry run: 6 inputs, 4 of them would fail, no rows read, nothing written\n");
+    const line = (i: number, note?: string) => `${inputs[i]} -> out/green_tripdata_2021-0${i + 1}.csv${note ? ` (${note})` : ""}`;
+    const reason = (i: number) => refusals[i]!.slice(`ridepred: ${inputs[i]}: `.length);
+    expect(dry.stdout.split("\n").filter(Boolean)).toEqual([
+      line(0, "1,000 rows"),
+      line(1, reason(1)),
+      line(2, reason(2)),
+      line(3, reason(3)),
+      line(4, reason(4)),
+      line(5),
+    ]);
+    const json = ridepred([...args, "--dry-run", "--json"], { cwd: dir });
+    expect(JSON.parse(json.stdout).jobs.map((j: { rows?: number; error?: string }) => j.error ?? j.rows ?? "ok")).toEqual([
+      1000,
+      ...[1, 2, 3, 4].map((i) => refusals[i]!.slice("ridepred: ".length)),
+      "ok", // a CSV's rows are not known before it is read
     ]);
     expect(readdirSync(dir)).toEqual([]);
   });

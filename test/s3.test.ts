@@ -74,6 +74,7 @@ async function proxy(target: string) {
       res.writeHead(r.statusCode!, r.headers);
       r.on("data", (c: Buffer) => (entry.bytes += c.length));
       r.pipe(res);
+      res.on("close", () => r.destroy()); // a client that let go: the upstream answer is dropped, not left hanging
     });
     req.pipe(up);
   });
@@ -118,6 +119,40 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
     const p = await ridepred(["score", "s3://b/raw/green_tripdata_2021-02_sample.csv", "-o", "s3://b/out/from-csv.parquet"], s3.env);
     expect(p.code, p.stderr).toBe(0);
     expect(sha(await s3.get("b", "out/from-csv.parquet"))).toBe(sha(await localRun(SAMPLE_CSV, "green_tripdata_2021-02_sample.csv", "o.parquet")));
+  });
+
+  it("--dry-run of large CSV objects, plain and gzip: each opened (its header checked), its download let go, the process ends", async () => {
+    // ~24 MB of CSV, with a column of random digits so that gzip keeps most of it: far more than the
+    // sockets' buffers hold, so a body left paused would hold its socket, and the process, open.
+    const [header, ...rows] = readFileSync(SAMPLE_CSV, "utf8").trimEnd().split("\n");
+    const lines = [`${header},noise`];
+    for (let i = 0; lines.length <= 120_000; i++) lines.push(`${rows[i % rows.length]},${Math.random().toFixed(17)}`);
+    const noise = lines.join("\n") + "\n";
+    const { gzipSync } = await import("node:zlib");
+    await s3.put("b", "big/plain.csv", Buffer.from(noise));
+    await s3.put("b", "big/zipped.csv.gz", gzipSync(noise));
+    expect(gzipSync(noise).length).toBeGreaterThan(2 << 20);
+    const renamed = noise.replace("PULocationID", "pu_location");
+    await s3.put("b", "big/renamed.csv.gz", gzipSync(renamed));
+    const p = await proxy(s3.endpoint);
+    try {
+      const r = await ridepred(["score", "s3://b/big/plain.csv", "s3://b/big/zipped.csv.gz", "-o", "x/{input}.csv", "--dry-run", "--json"], {
+        ...s3.env,
+        AWS_ENDPOINT_URL_S3: p.url,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const sizes = [Buffer.byteLength(noise), gzipSync(noise).length];
+      expect(JSON.parse(r.stdout).jobs.map((j: { bytes: number }) => j.bytes)).toEqual(sizes);
+      // Each object's GET stopped soon after its header: what crossed is a fraction of the object.
+      const got = ["plain.csv", "zipped.csv.gz"].map((k) => p.log.filter((e) => e.method === "GET" && e.url.startsWith(`/b/big/${k}`)));
+      expect(got.map((g) => g.length)).toEqual([1, 1]);
+      for (const [i, g] of got.entries()) expect(g[0]!.bytes, `${g[0]!.url}: ${g[0]!.bytes} of ${sizes[i]} bytes`).toBeLessThan(sizes[i]! / 2);
+    } finally {
+      await p.close();
+    }
+    const bad = await ridepred(["score", "s3://b/big/renamed.csv.gz", "-o", "x.csv", "--dry-run"], s3.env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^ridepred: s3:\/\/b\/big\/renamed\.csv\.gz: no column for model input PULocationID/);
   });
 
   it("errors: a missing key or bucket exits 2 naming the URL; no credentials are printed", async () => {
@@ -249,7 +284,8 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
       }
       expect(planned).toHaveLength(12);
       expect(await snapshot()).toEqual({});
-      // A glob's plan takes each key's size from the listing: no request per key.
+      // A glob's plan takes each key's size from the listing and opens each key as the run would: a HEAD
+      // and a Range request for its footer, never its data.
       const p = await proxy(s3.endpoint);
       try {
         const listed = await ridepred(["score", "s3://tlc-data/raw/*.parquet", "-o", "x/{input}.csv", "--dry-run", "--json"], {
@@ -258,9 +294,20 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
         });
         expect(listed.code, listed.stderr).toBe(0);
         const names = Array.from({ length: 12 }, (_, i) => `green_tripdata_2021-${String(i + 1).padStart(2, "0")}.parquet`);
-        expect(JSON.parse(listed.stdout).jobs.map((j: { bytes: number }) => j.bytes)).toEqual(names.map((n) => statSync(join(dir, n)).size));
-        expect(p.log.length).toBeGreaterThan(0);
-        for (const e of p.log) expect(`${e.method} ${e.url}`).toMatch(/^GET \/tlc-data\/?\?.*list-type=2/);
+        const sizes = names.map((n) => statSync(join(dir, n)).size);
+        expect(JSON.parse(listed.stdout).jobs.map((j: { bytes: number }) => j.bytes)).toEqual(sizes);
+        expect(JSON.parse(listed.stdout).jobs.map((j: { rows: number }) => j.rows)).toEqual(names.map(() => 4000));
+        const keyed = p.log.filter((e) => !/^\/tlc-data\/?\?.*list-type=2/.test(e.url));
+        expect(p.log.length).toBeGreaterThan(keyed.length); // the listing
+        for (const e of keyed) {
+          const name = /^\/tlc-data\/raw\/([^?]+)/.exec(e.url)?.[1];
+          expect(names, e.url).toContain(name);
+          if (e.method === "HEAD") continue;
+          expect(e.method).toBe("GET");
+          const start = Number(/^bytes=(\d+)-/.exec(e.range ?? "")?.[1]);
+          expect(start, e.range).toBeGreaterThanOrEqual(sizes[names.indexOf(name!)]! - FOOTER_READ); // the footer's read
+        }
+        expect(keyed.filter((e) => e.method === "GET")).toHaveLength(12);
       } finally {
         await p.close();
       }
@@ -452,7 +499,7 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     for (const r of [ok, bad, clash, unfilled, put]) expect(r.stdout + r.stderr).not.toMatch(/deadbeef|AKIAEXAMPLE/);
   });
 
-  it("--dry-run: each URL's size from the one-byte probe, with or without Range support (no download), a 404 named, no signature printed", async () => {
+  it("--dry-run: each URL's size from the one-byte probe, its footer by Range requests (a server without them: not opened, nothing downloaded), a 404 named, no signature printed", async () => {
     const env = { NODE_EXTRA_CA_CERTS: ca };
     const sig = "?X-Amz-Signature=deadbeefsecret";
     for (const mode of ["ranged", "whole"] as const) {
@@ -460,15 +507,31 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
       const urls = [`${base[mode]}/green_tripdata_2021-02_sample.parquet${sig}`, `${base[mode]}/truncated.parquet`, `${base[mode]}/nope.parquet`];
       const r = await ridepred(["score", ...urls, "-o", `dry-${mode}/{input}.csv`, "--dry-run", "--json"], env);
       expect(r.code, r.stderr).toBe(2);
-      expect(r.stderr).toBe(
-        `ridepred: ${base[mode]}/nope.parquet: cannot read: HTTP 404 (no such file)\ndry run: 3 inputs, 1 of them cannot be read, no rows read, nothing written\n`,
-      );
-      expect(JSON.parse(r.stdout).jobs.map((j: { input: string; bytes?: number; error?: string }) => [j.input, j.bytes ?? j.error])).toEqual([
-        [`${base[mode]}/green_tripdata_2021-02_sample.parquet?...`, statSync(SAMPLE_PQ).size],
-        [`${base[mode]}/truncated.parquet`, 3000], // found, not read (the run would find it is no Parquet file)
-        [`${base[mode]}/nope.parquet`, `${base[mode]}/nope.parquet: cannot read: HTTP 404 (no such file)`],
+      const notFound = `${base[mode]}/nope.parquet: cannot read: HTTP 404 (no such file)`;
+      const cut = `${base[mode]}/truncated.parquet: not a readable Parquet file (parquet file invalid (footer != PAR1)); truncated or not Parquet?`;
+      const jobs = JSON.parse(r.stdout).jobs.map((j: { input: string; bytes?: number; rows?: number; not_checked?: string; error?: string }) => [
+        j.input,
+        j.error ?? [j.bytes, j.rows ?? j.not_checked],
       ]);
-      expect(served.ranges).toEqual(["bytes=0-0", "bytes=0-0"]); // the probes only (a 404 is not counted): nothing downloaded
+      if (mode === "ranged") {
+        expect(r.stderr).toBe(`ridepred: ${cut}\nridepred: ${notFound}\ndry run: 3 inputs, 2 of them would fail, no rows read, nothing written\n`);
+        expect(jobs).toEqual([
+          [`${base[mode]}/green_tripdata_2021-02_sample.parquet?...`, [statSync(SAMPLE_PQ).size, 1000]],
+          [`${base[mode]}/truncated.parquet`, cut], // opened as the run opens it: its footer is missing
+          [`${base[mode]}/nope.parquet`, notFound],
+        ]);
+        // Probes and footers, each a Range request: nothing asked for whole.
+        expect(served.ranges.every((range) => range !== undefined)).toBe(true);
+      } else {
+        expect(r.stderr).toBe(`ridepred: ${notFound}\ndry run: 3 inputs, 1 of them would fail, no rows read, nothing written\n`);
+        const whole = "the server ignores Range requests: the run downloads it whole before reading its footer";
+        expect(jobs).toEqual([
+          [`${base[mode]}/green_tripdata_2021-02_sample.parquet?...`, [statSync(SAMPLE_PQ).size, whole]],
+          [`${base[mode]}/truncated.parquet`, [3000, whole]], // found, not opened: the run would find it is no Parquet file
+          [`${base[mode]}/nope.parquet`, notFound],
+        ]);
+        expect(served.ranges).toEqual(["bytes=0-0", "bytes=0-0"]); // the probes only (a 404 is not counted): nothing downloaded
+      }
       expect(r.stdout + r.stderr).not.toContain("deadbeef");
       expect(existsSync(join(tmp, `dry-${mode}`))).toBe(false);
     }

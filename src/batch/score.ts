@@ -181,6 +181,26 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
   }
 }
 
+/**
+ * What score() checks of a job before its first row, without reading a row or opening an output (a dry
+ * run): the input opens (a Parquet footer, a CSV header, a JSONL first line) and its columns give the
+ * model its inputs and the job what it asks for, refused with score()'s own messages. Returns the rows
+ * this job would read when the input says (a Parquet footer: the job's row groups).
+ */
+export async function checkJob(job: ScoreJob): Promise<{ rows?: number }> {
+  const source = await openSource(job.input, {
+    format: formatFor(job.input, job.inputFormat),
+    rowGroups: job.rowGroups,
+    maxRecordBytes: job.maxRecordBytes,
+  });
+  try {
+    planRun(job, source, labelOf(job.input));
+    return { rows: source.totalRows };
+  } finally {
+    await source.close();
+  }
+}
+
 /** The input's row number of a batch's first row: a shard reading some row groups skips the others' rows. */
 const firstRow = (batch: RecordBatch, tally: Tally) => batch.firstRow ?? tally.rowsRead;
 

@@ -35,7 +35,8 @@ export function report(s: Summary, json: boolean, dataOnStdout: boolean, lines =
  * as JSON; locations as the summaries show them (credentials left out). The line on stderr says so.
  */
 /** A dry run's look at an input: its size (undefined for a table, stdin or a pipe), or why it cannot be read. */
-export type Found = { bytes?: number; error?: string };
+/** A dry run's look at one input: its size, its rows (a Parquet footer's), why it was not opened, or why the run would fail. */
+export type Found = { bytes?: number; rows?: number; notChecked?: string; error?: string };
 
 export function printPlan(
   plan: RunPlan,
@@ -57,12 +58,14 @@ export function printPlan(
     period: { start: day(job.period.start), end: day(job.period.end) },
     ...(job.rowGroupShare ? { row_groups: { index: job.rowGroupShare.index, count: job.rowGroupShare.count } } : {}),
     ...(found[i]?.bytes !== undefined ? { bytes: found[i]!.bytes } : {}),
+    ...(found[i]?.rows !== undefined ? { rows: found[i]!.rows } : {}),
+    ...(found[i]?.notChecked !== undefined ? { not_checked: found[i]!.notChecked } : {}),
     ...(found[i]?.error !== undefined ? { error: found[i]!.error } : {}),
   }));
   const missing = rows.filter((r) => r.error !== undefined);
   const inputs = `${thousands(rows.length)} input${rows.length === 1 ? "" : "s"}`;
   for (const r of missing) process.stderr.write(`ridepred: ${r.error}\n`);
-  const unread = missing.length ? `, ${thousands(missing.length)} of them cannot be read` : "";
+  const unread = missing.length ? `, ${thousands(missing.length)} of them would fail` : "";
   process.stderr.write(`dry run${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${inputs}${unread}, no rows read, nothing written\n`);
   if (json) {
     process.stdout.write(JSON.stringify({ dry_run: true, model, ...(shard ? { shard } : {}), jobs: rows }, null, 2) + "\n");
@@ -71,6 +74,8 @@ export function printPlan(
   for (const r of rows) {
     const notes = [
       ...(r.error !== undefined ? [r.error.startsWith(`${r.input}: `) ? r.error.slice(r.input.length + 2) : r.error] : []),
+      ...(r.rows !== undefined ? [`${thousands(r.rows)} row${r.rows === 1 ? "" : "s"}`] : []),
+      ...(r.not_checked !== undefined ? [`not checked: ${r.not_checked}`] : []),
       ...(r.rejects !== undefined ? [`rejects ${r.rejects}`] : []),
       ...(r.report !== undefined ? [`report ${r.report}`] : []),
       ...(r.reference !== undefined ? [`reference ${r.reference}`] : []),

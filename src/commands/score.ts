@@ -124,7 +124,7 @@ export function scoreCommand(): Command {
     .option("--fail-on-drift", "exit 1 when a column is flagged (outputs and report are written all the same)")
     .option(
       "--dry-run",
-      "print each input and the output it would write (globs, templates, a backfill and --shard resolved), on stdout; read no rows, write nothing",
+      "print each input and the output it would write (globs, templates, a backfill and --shard resolved), on stdout, each input opened and checked as the run would (its header or footer); read no rows, write nothing",
     )
     .action(async (inputs: string[], opts: ScoreOpts, cmd: Command) => {
       process.exitCode = await run(inputs, opts, cmd.getOptionValueSource("period") === "cli");
@@ -153,7 +153,7 @@ async function runWith(
   periodGiven: boolean,
   threading: Pick<ScoreJob, "writerThread" | "rowGroupThreads" | "writer">,
 ): Promise<number> {
-  const { score } = await import("../batch/score.js");
+  const { checkJob, score } = await import("../batch/score.js");
   const { planInputs } = await import("../batch/many.js");
   const { formatFor, inputSize, isTableLocation, redactLocation } = await import("../io/index.js");
   const { loadModel } = await import("../runtime/load.js");
@@ -242,7 +242,7 @@ async function runWith(
   // --dry-run: the plan, once everything the run checks before reading a row has passed.
   if (opts.dryRun) {
     const reports = await reportPaths(jobs, opts);
-    const found = await findInputs(plan.jobs, isTableLocation, inputSize);
+    const found = await findInputs(plan.jobs, jobs, { isTable: isTableLocation, inputSize, checkJob });
     printPlan(plan, reports, found, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
     return found.some((f) => f.error !== undefined) ? EXIT_USAGE : 0;
   }
@@ -289,26 +289,38 @@ async function runWith(
 }
 
 /**
- * --dry-run: each file input found, not read (its size, or why it cannot be read), 8 at a time, so a
- * backfill's missing months show before the run, all at once; an S3 listing's size is taken as it is.
+ * --dry-run: each input found and opened as the run would open it, 8 at a time, so that a backfill's
+ * missing months, and inputs whose columns the model cannot use, show before the run, all at once: a
+ * file's size (an S3 listing's taken as it is), its rows when a Parquet footer says, or the run's own
+ * refusal. Never read: rows, a table (not contacted), stdin, and a Parquet file a server sends only whole.
  */
 async function findInputs(
-  jobs: RunPlan["jobs"],
-  isTable: (location: string) => boolean,
-  inputSize: (path: string) => Promise<number | undefined>,
+  planned: RunPlan["jobs"],
+  jobs: readonly ScoreJob[],
+  io: {
+    isTable: (location: string) => boolean;
+    inputSize: (path: string) => Promise<{ bytes?: number; ranges: boolean }>;
+    checkJob: (job: ScoreJob) => Promise<{ rows?: number }>;
+  },
 ): Promise<Found[]> {
-  const look = async ({ input, bytes }: RunPlan["jobs"][number]): Promise<Found> => {
-    if (input === "-" || isTable(input)) return {};
-    if (bytes !== undefined) return { bytes };
+  const look = async (i: number): Promise<Found> => {
+    const { input, bytes: listed } = planned[i]!;
+    if (input === "-" || io.isTable(input)) return {};
     try {
-      return { bytes: await inputSize(input) };
+      const { bytes, ranges } = listed !== undefined ? { bytes: listed, ranges: true } : await io.inputSize(input);
+      const url = /^https?:\/\//i.test(input);
+      if (!ranges && !url) return { bytes, notChecked: "not a file (a pipe or a device)" };
+      if (!ranges && jobs[i]!.inputFormat === "parquet")
+        return { bytes, notChecked: "the server ignores Range requests: the run downloads it whole before reading its footer" };
+      const { rows } = await io.checkJob(jobs[i]!);
+      return { bytes, ...(rows !== undefined ? { rows } : {}) };
     } catch (e) {
       if (e instanceof RidepredError) return { error: e.message };
       throw e;
     }
   };
   const found: Found[] = [];
-  for (let i = 0; i < jobs.length; i += 8) found.push(...(await Promise.all(jobs.slice(i, i + 8).map(look))));
+  for (let i = 0; i < jobs.length; i += 8) found.push(...(await Promise.all(jobs.slice(i, i + 8).map((_, j) => look(i + j)))));
   return found;
 }
 
@@ -337,7 +349,7 @@ async function reportPaths(jobs: readonly { period?: ScoreJob["period"] }[], opt
 async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
   const { formatFor } = await import("../io/index.js");
   const reportMod = await import("../report/index.js");
-  const { score } = await import("../batch/score.js");
+  const { checkJob, score } = await import("../batch/score.js");
   const first = jobs[0]!;
   const named = await reportPaths(jobs, opts);
   const paths = new Map(jobs.map((job, i) => [job, named[i]!]));

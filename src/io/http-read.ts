@@ -40,14 +40,14 @@ export async function httpGet(url: string, range?: string, redirects = 0): Promi
 /** The total size a 206 answer to a range request states (Content-Range: bytes A-B/TOTAL), if it does. */
 const rangeTotal = (res: IncomingMessage) => /\/(\d+)\s*$/.exec(String(res.headers["content-range"] ?? ""));
 
-/** The input's size by httpRange's probe, without reading the body (range.ts inputSize); undefined if the server does not say. */
-export async function httpSize(url: string): Promise<number | undefined> {
+/** The input's size by httpRange's probe, without reading the body (range.ts inputSize): undefined if the server does not say. */
+export async function httpSize(url: string): Promise<{ bytes?: number; ranges: boolean }> {
   const probe = await httpGet(url, "bytes=0-0");
   const total = probe.statusCode === 206 ? rangeTotal(probe) : null;
   const length = Number(probe.headers["content-length"]);
   probe.destroy(); // a server that ignored the range is sending the whole file: not read
-  if (total) return Number(total[1]);
-  return probe.statusCode === 200 && Number.isFinite(length) && length >= 0 ? length : undefined;
+  if (total) return { bytes: Number(total[1]), ranges: true };
+  return { bytes: probe.statusCode === 200 && Number.isFinite(length) && length >= 0 ? length : undefined, ranges: false };
 }
 
 export async function httpRange(url: string): Promise<RangeSource> {

@@ -26,7 +26,12 @@ export function openBytes(path: string, gzip: boolean, chunkSize = 1 << 16, remo
   let bytes = 0;
   raw.on("data", (c: Buffer) => (bytes += c.length));
   const stream = gzip ? raw.pipe(createGunzip()) : raw;
-  if (gzip) raw.on("error", (e) => stream.destroy(e));
+  if (gzip) {
+    raw.on("error", (e) => stream.destroy(e));
+    // Closing the input (a reader done early, a dry run) ends the download under the gunzip too: an
+    // S3 or HTTPS body left paused would hold its socket, and the process, open.
+    stream.on("close", () => raw.destroy());
+  }
   return { stream, size, read: () => bytes };
 }
 

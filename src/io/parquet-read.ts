@@ -73,6 +73,12 @@ export async function openParquet(path: string, options: ParquetReadOptions = {}
     },
   };
   let metadata: FileMetaData;
+  // The smallest Parquet file is its magic, a footer length and the magic again; hyparquet would say of
+  // an empty or cut-off file only that an offset is out of bounds.
+  if (size < 12) {
+    await fh.close();
+    throw new RidepredError(`${label}: not a readable Parquet file (${size === 0 ? "empty" : `only ${size} bytes`}); truncated or not Parquet?`);
+  }
   try {
     // 64 KiB covers most footers in one read (hyparquet's default of 512 KiB would fetch much of a
     // small remote file's data twice); a bigger footer costs one more read.

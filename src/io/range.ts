@@ -29,15 +29,16 @@ export async function openRange(path: string): Promise<RangeSource> {
 }
 
 /**
- * An input's size in bytes, found without reading it (a dry run's check): a local file's stat (undefined
- * for a pipe or a device), an S3 object's HEAD, an https server's answer to httpRange's one-byte probe
- * (a whole body sent instead is not read). Fails as opening the input would.
+ * An input found without reading it (a dry run's check): its size in bytes (a local file's stat, undefined
+ * for a pipe or a device; an S3 object's HEAD; an https server's answer to httpRange's one-byte probe, a
+ * whole body sent instead not read) and whether its bytes can be read by position (false: a pipe, or a
+ * server that ignores Range requests, whose file a run downloads whole first). Fails as opening it would.
  */
-export async function inputSize(path: string): Promise<number | undefined> {
-  if (isS3(path)) return (await import("./s3-read.js")).s3Size(path);
+export async function inputSize(path: string): Promise<{ bytes?: number; ranges: boolean }> {
+  if (isS3(path)) return { bytes: await (await import("./s3-read.js")).s3Size(path), ranges: true };
   if (isHttp(path)) return (await import("./http-read.js")).httpSize(path);
   const st = statInput(path);
-  return st.isFile() ? st.size : undefined;
+  return st.isFile() ? { bytes: st.size, ranges: true } : { ranges: false };
 }
 
 /** A local input's stat, with the messages every reader gives for a missing file and a directory. */
