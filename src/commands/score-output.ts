@@ -30,13 +30,13 @@ export function report(s: Summary, json: boolean, dataOnStdout: boolean, lines =
   process.stderr.write(lines(s).join("\n") + "\n");
 }
 
+/** A dry run's look at one input: its size, its rows (a Parquet footer's), why it was not opened, or why the run would fail. */
+export type Found = { bytes?: number; rows?: number; notChecked?: string; error?: string };
+
 /**
  * --dry-run: the jobs the run would do, on stdout (they are what a dry run produces), one line each or
  * as JSON; locations as the summaries show them (credentials left out). The line on stderr says so.
  */
-/** A dry run's look at an input: its size (undefined for a table, stdin or a pipe), or why it cannot be read. */
-/** A dry run's look at one input: its size, its rows (a Parquet footer's), why it was not opened, or why the run would fail. */
-export type Found = { bytes?: number; rows?: number; notChecked?: string; error?: string };
 
 export function printPlan(
   plan: RunPlan,

@@ -155,7 +155,7 @@ async function runWith(
 ): Promise<number> {
   const { checkJob, score } = await import("../batch/score.js");
   const { planInputs } = await import("../batch/many.js");
-  const { formatFor, inputSize, isTableLocation, redactLocation } = await import("../io/index.js");
+  const { formatFor, inputSize, isHttp, isTableLocation, redactLocation } = await import("../io/index.js");
   const { loadModel } = await import("../runtime/load.js");
 
   const batchSize = Number(opts.batchSize);
@@ -242,7 +242,7 @@ async function runWith(
   // --dry-run: the plan, once everything the run checks before reading a row has passed.
   if (opts.dryRun) {
     const reports = await reportPaths(jobs, opts);
-    const found = await findInputs(plan.jobs, jobs, { isTable: isTableLocation, inputSize, checkJob });
+    const found = await findInputs(plan.jobs, jobs, { isTable: isTableLocation, isHttp, inputSize, checkJob });
     printPlan(plan, reports, found, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
     return found.some((f) => f.error !== undefined) ? EXIT_USAGE : 0;
   }
@@ -299,6 +299,7 @@ async function findInputs(
   jobs: readonly ScoreJob[],
   io: {
     isTable: (location: string) => boolean;
+    isHttp: (location: string) => boolean;
     inputSize: (path: string) => Promise<{ bytes?: number; ranges: boolean }>;
     checkJob: (job: ScoreJob) => Promise<{ rows?: number }>;
   },
@@ -308,8 +309,7 @@ async function findInputs(
     if (input === "-" || io.isTable(input)) return {};
     try {
       const { bytes, ranges } = listed !== undefined ? { bytes: listed, ranges: true } : await io.inputSize(input);
-      const url = /^https?:\/\//i.test(input);
-      if (!ranges && !url) return { bytes, notChecked: "not a file (a pipe or a device)" };
+      if (!ranges && !io.isHttp(input)) return { bytes, notChecked: "not a file (a pipe or a device)" };
       if (!ranges && jobs[i]!.inputFormat === "parquet")
         return { bytes, notChecked: "the server ignores Range requests: the run downloads it whole before reading its footer" };
       const { rows } = await io.checkJob(jobs[i]!);

@@ -102,7 +102,7 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
 }
 
 export { formatOf } from "./format.js";
-export { inputSize } from "./range.js";
+export { inputSize, isHttp } from "./range.js";
 export { isTableLocation } from "./table-url.js";
 export { redactLocation } from "./redact.js";
 export type { BatchSource, Format, OutColumn, RunPeriod, Sink } from "./types.js";
