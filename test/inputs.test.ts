@@ -428,7 +428,7 @@ describe("--dry-run without data", () => {
     expect(readdirSync(dir)).toEqual(["real.parquet"]);
   });
 
-  it("a plan the run would refuse is refused the same way (exit 2)", () => {
+  it("a plan the run would refuse is refused the same way (exit 2); a --reference the run could not use is named", () => {
     const dir = mkdtempSync(join(tmp, "dry-refused-"));
     const sample = join(ROOT, "examples/green_tripdata_2021-02_sample.parquet");
     const two = ridepred(["score", sample, join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), "-o", "all.csv", "--dry-run"], { cwd: dir });
@@ -453,14 +453,29 @@ describe("--dry-run without data", () => {
     expect(oneReport.code).toBe(2);
     expect(oneReport.stderr).toMatch(/--report r\.html: several inputs would write r\.html/);
     expect(two.stdout + inDb.stdout + oneReport.stdout).toBe("");
-    const each = ridepred(["score", months, "-o", "out/{input}.csv", "--report", "r-{month}.html", "--reference", "ref-{year}.json", "--dry-run", "--json"], {
-      cwd: dir,
-    });
+    // A --reference is checked as the run checks it before its first row: a summary read, a data file
+    // opened (its columns), each missing or unusable one named with the run's message.
+    const summary = ridepred(["score", sample, "-o", join(data, "scored.csv"), "--stats", "--json"], { cwd: dir });
+    writeFileSync(join(data, "ref-2021.json"), summary.stdout);
+    const refs = join(data, "ref-{year}.json");
+    const each = ridepred(["score", months, "-o", "out/{input}.csv", "--report", "r-{month}.html", "--reference", refs, "--dry-run", "--json"], { cwd: dir });
     expect(each.code, each.stderr).toBe(0);
     expect(JSON.parse(each.stdout).jobs.map((j: { report: string; reference: string }) => [j.report, j.reference])).toEqual([
-      ["r-01.html", "ref-2021.json"],
-      ["r-02.html", "ref-2021.json"],
+      ["r-01.html", join(data, "ref-2021.json")],
+      ["r-02.html", join(data, "ref-2021.json")],
     ]);
+    const renamed = join(data, "renamed.csv");
+    writeFileSync(renamed, readFileSync(join(ROOT, "examples/green_tripdata_2021-02_sample.csv"), "utf8").replace("PULocationID", "pu_location"));
+    for (const reference of ["missing.json", renamed]) {
+      const run = ridepred(["score", months, "-o", "out/{input}.csv", "--reference", reference], { cwd: dir });
+      expect(run.code).toBe(2);
+      const why = run.stderr.split("\n").find((l) => l.startsWith("ridepred: "))!;
+      expect(why).toMatch(reference === renamed ? /renamed\.csv: no column for model input PULocationID/ : /^ridepred: --reference missing\.json: cannot read/);
+      const dry = ridepred(["score", months, "-o", "out/{input}.csv", "--reference", reference, "--dry-run", "--json"], { cwd: dir });
+      expect(dry.code).toBe(2);
+      expect(dry.stderr).toBe(`${why}\ndry run: 2 inputs, 2 of them would fail, no rows read, nothing written\n`); // named once
+      expect(JSON.parse(dry.stdout).jobs.map((j: { error?: string }) => j.error)).toEqual([1, 2].map(() => why.slice("ridepred: ".length)));
+    }
     expect(readdirSync(dir)).toEqual([]);
   });
 });

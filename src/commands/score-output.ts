@@ -64,7 +64,7 @@ export function printPlan(
   }));
   const missing = rows.filter((r) => r.error !== undefined);
   const inputs = `${thousands(rows.length)} input${rows.length === 1 ? "" : "s"}`;
-  for (const r of missing) process.stderr.write(`ridepred: ${r.error}\n`);
+  for (const error of new Set(missing.map((r) => r.error))) process.stderr.write(`ridepred: ${error}\n`); // one --reference's, once
   const unread = missing.length ? `, ${thousands(missing.length)} of them would fail` : "";
   process.stderr.write(`dry run${shard ? ` (shard ${shard.index}/${shard.count})` : ""}: ${inputs}${unread}, no rows read, nothing written\n`);
   if (json) {

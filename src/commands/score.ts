@@ -243,6 +243,11 @@ async function runWith(
   if (opts.dryRun) {
     const reports = await reportPaths(jobs, opts);
     const found = await findInputs(plan.jobs, jobs, { isTable: isTableLocation, isHttp, inputSize, checkJob });
+    const badReferences = await checkReferences(jobs, reports, { formatFor: (p) => formatFor(p, opts.inputFormat), checkJob });
+    for (const [i, { reference }] of reports.entries()) {
+      const why = reference === undefined ? undefined : badReferences.get(reference);
+      if (why !== undefined && found[i]!.error === undefined) found[i] = { ...found[i], error: why };
+    }
     printPlan(plan, reports, found, { name: predictor.name, version: predictor.version, digest: artifact.digest }, opts.json === true, redactLocation);
     return found.some((f) => f.error !== undefined) ? EXIT_USAGE : 0;
   }
@@ -349,7 +354,7 @@ async function reportPaths(jobs: readonly { period?: ScoreJob["period"] }[], opt
 async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
   const { formatFor } = await import("../io/index.js");
   const reportMod = await import("../report/index.js");
-  const { checkJob, score } = await import("../batch/score.js");
+  const { score } = await import("../batch/score.js");
   const first = jobs[0]!;
   const named = await reportPaths(jobs, opts);
   const paths = new Map(jobs.map((job, i) => [job, named[i]!]));
@@ -362,17 +367,9 @@ async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
     const dir = mkdtempSync(join(tmpdir(), "ridepred-reference-"));
     try {
       return await score({
-        ...first,
-        input,
-        inputFormat: formatFor(input, opts.inputFormat),
+        ...referenceJob(first, input, formatFor(input, opts.inputFormat)),
         output: join(dir, "reference.csv"),
         outputFormat: "csv",
-        rejects: undefined,
-        onError: "skip",
-        rowGroups: undefined,
-        where: undefined,
-        query: undefined,
-        ifExists: undefined,
         observer: reportMod.observerFor(first.predictor, opts.driftThreshold),
       });
     } finally {
@@ -402,6 +399,35 @@ async function statsPlan(jobs: readonly ScoreJob[], opts: ScoreOpts) {
     lines: (s: Summary) => reportMod.driftLines(s.drift as import("../report/index.js").DriftSummary),
     failed: () => opts.failOnDrift === true && drifted,
   };
+}
+
+/** A data file given as --reference, as it is scored: the run's first job's model and options, every row read, rows that fail set aside. */
+function referenceJob(first: ScoreJob, input: string, inputFormat: ScoreJob["inputFormat"]): ScoreJob {
+  return { ...first, input, inputFormat, rejects: undefined, onError: "skip", rowGroups: undefined, where: undefined, query: undefined, ifExists: undefined };
+}
+
+/**
+ * --dry-run: each --reference the plan names, checked as the run would before its first row: a summary
+ * (.json) read, a data file opened and its columns checked as an input's (not scored). Path -> the
+ * run's message, for those that would fail it.
+ */
+async function checkReferences(
+  jobs: readonly ScoreJob[],
+  reports: readonly { reference?: string }[],
+  io: { formatFor: (path: string) => ScoreJob["inputFormat"]; checkJob: (job: ScoreJob) => Promise<unknown> },
+): Promise<Map<string, string>> {
+  const { isSummaryPath, readSummaryReference } = await import("../report/index.js");
+  const failed = new Map<string, string>();
+  for (const path of new Set(reports.map((r) => r.reference).filter((r) => r !== undefined))) {
+    try {
+      if (isSummaryPath(path)) readSummaryReference(path);
+      else await io.checkJob(referenceJob(jobs[0]!, path, io.formatFor(path)));
+    } catch (e) {
+      if (!(e instanceof RidepredError)) throw e;
+      failed.set(path, e.message);
+    }
+  }
+  return failed;
 }
 
 function parseRange(s: string): [number, number] {

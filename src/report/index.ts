@@ -28,20 +28,26 @@ export function observerFor(predictor: Predictor, threshold: number, reference?:
   });
 }
 
+/** A --reference that is a previous run's --json summary (.json), not a data file to score. */
+export const isSummaryPath = (path: string): boolean => /\.json$/i.test(path);
+
+/** A --json summary given as --reference, read and checked. */
+export function readSummaryReference(path: string): Reference {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new RidepredError(`--reference ${path}: cannot read: ${(e as Error).message}`);
+  }
+  return referenceFromSummary(text, path);
+}
+
 /**
  * --reference FILE: a .json file is a previous run's --json summary; anything else is data, scored now
  * (with this run's model and options) for its statistics.
  */
 export async function loadReference(path: string, scoreData: (input: string) => Promise<ScoreSummary>): Promise<Reference> {
-  if (/\.json$/i.test(path)) {
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e) {
-      throw new RidepredError(`--reference ${path}: cannot read: ${(e as Error).message}`);
-    }
-    return referenceFromSummary(text, path);
-  }
+  if (isSummaryPath(path)) return readSummaryReference(path);
   const s = await scoreData(path);
   return { source: path, model: s.model, rows: s.scored, drift: s.drift as DriftSummary };
 }
