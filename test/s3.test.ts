@@ -409,6 +409,8 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
     const files: Record<string, string> = { "/green_tripdata_2021-02_sample.parquet": SAMPLE_PQ, "/green_tripdata_2021-02_sample.csv": SAMPLE_CSV };
     files["/truncated.parquet"] = join(dir, "truncated.parquet");
     writeFileSync(files["/truncated.parquet"], readFileSync(SAMPLE_PQ).subarray(0, 3000));
+    files["/renamed.csv"] = join(dir, "renamed.csv");
+    writeFileSync(files["/renamed.csv"], readFileSync(SAMPLE_CSV, "utf8").replace("PULocationID", "pu_location"));
     if (hasShared) files["/green_tripdata_2023-01.parquet"] = join(SHARED, "green_tripdata_2023-01.parquet");
     // One server honours Range (206 + Content-Range), the other ignores it (200, the whole file).
     const make = (ranges: boolean) =>
@@ -534,6 +536,13 @@ describe("https:// inputs from a local server (certificate made by openssl for 1
       }
       expect(r.stdout + r.stderr).not.toContain("deadbeef");
       expect(existsSync(join(tmp, `dry-${mode}`))).toBe(false);
+      // A CSV is opened either way (one streamed GET, let go after its header), its columns checked.
+      const csv = await ridepred(["score", `${base[mode]}/green_tripdata_2021-02_sample.csv`, "-o", "x.csv", "--dry-run", "--json"], env);
+      expect(csv.code, csv.stderr).toBe(0);
+      expect(JSON.parse(csv.stdout).jobs[0]).toMatchObject({ bytes: statSync(SAMPLE_CSV).size });
+      const renamed = await ridepred(["score", `${base[mode]}/renamed.csv`, "-o", "x.csv", "--dry-run"], env);
+      expect(renamed.code).toBe(2);
+      expect(renamed.stderr).toMatch(/renamed\.csv: no column for model input PULocationID/);
     }
   });
 
