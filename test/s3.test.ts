@@ -122,18 +122,19 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
   });
 
   it("--dry-run of large CSV objects, plain and gzip: each opened (its header checked), its download let go, the process ends", async () => {
-    // ~24 MB of CSV, with a column of random digits so that gzip keeps most of it: far more than the
-    // sockets' buffers hold, so a body left paused would hold its socket, and the process, open.
+    // ~50 MB of CSV (~25 MB gzip'd: a column of random bytes keeps gzip from shrinking it much), far
+    // more than sockets and streams buffer (~2 MB crossed here), so a download not let go shows whole.
+    const { randomBytes } = await import("node:crypto");
+    const { gzipSync } = await import("node:zlib");
     const [header, ...rows] = readFileSync(SAMPLE_CSV, "utf8").trimEnd().split("\n");
     const lines = [`${header},noise`];
-    for (let i = 0; lines.length <= 120_000; i++) lines.push(`${rows[i % rows.length]},${Math.random().toFixed(17)}`);
+    for (let i = 0; lines.length <= 300_000; i++) lines.push(`${rows[i % rows.length]},${randomBytes(48).toString("base64")}`);
     const noise = lines.join("\n") + "\n";
-    const { gzipSync } = await import("node:zlib");
+    const zipped = gzipSync(noise, { level: 1 });
+    expect(zipped.length).toBeGreaterThan(16 << 20);
     await s3.put("b", "big/plain.csv", Buffer.from(noise));
-    await s3.put("b", "big/zipped.csv.gz", gzipSync(noise));
-    expect(gzipSync(noise).length).toBeGreaterThan(2 << 20);
-    const renamed = noise.replace("PULocationID", "pu_location");
-    await s3.put("b", "big/renamed.csv.gz", gzipSync(renamed));
+    await s3.put("b", "big/zipped.csv.gz", zipped);
+    await s3.put("b", "big/renamed.csv.gz", gzipSync(lines.slice(0, 1000).join("\n").replace("PULocationID", "pu_location")));
     const p = await proxy(s3.endpoint);
     try {
       const r = await ridepred(["score", "s3://b/big/plain.csv", "s3://b/big/zipped.csv.gz", "-o", "x/{input}.csv", "--dry-run", "--json"], {
@@ -141,7 +142,7 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
         AWS_ENDPOINT_URL_S3: p.url,
       });
       expect(r.code, r.stderr).toBe(0);
-      const sizes = [Buffer.byteLength(noise), gzipSync(noise).length];
+      const sizes = [Buffer.byteLength(noise), zipped.length];
       expect(JSON.parse(r.stdout).jobs.map((j: { bytes: number }) => j.bytes)).toEqual(sizes);
       // Each object's GET stopped soon after its header: what crossed is a fraction of the object.
       const got = ["plain.csv", "zipped.csv.gz"].map((k) => p.log.filter((e) => e.method === "GET" && e.url.startsWith(`/b/big/${k}`)));
