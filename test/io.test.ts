@@ -8,7 +8,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "h
 import { parquetWriteFile } from "hyparquet-writer";
 import { beforeAll, describe, expect, it } from "vitest";
 import { columnLength, isDict, materialize } from "../src/columns.js";
-import { resolveColumns } from "../src/io/aliases.js";
+import { resolveColumns, triedNames } from "../src/io/aliases.js";
 import { openCsv } from "../src/io/csv-read.js";
 import { openParquet } from "../src/io/parquet-read.js";
 import { formatTimestamp, parseTimestamp } from "../src/io/timestamp.js";
@@ -492,6 +492,11 @@ describe("column aliases", () => {
       PULocationID: "pickup_location_id",
       DOLocationID: "dropoff_location_id",
     });
+  });
+
+  it("an error's list of names tried names each once, the target first", () => {
+    expect(triedNames("pickup_datetime")).toEqual(["pickup_datetime", "lpep_pickup_datetime", "tpep_pickup_datetime", "Trip_Pickup_DateTime"]);
+    for (const t of targets) expect(new Set(triedNames(t)).size, t).toBe(triedNames(t).length);
   });
 
   it("--map COLUMN=TARGET wins over aliases; an unknown column is refused", () => {

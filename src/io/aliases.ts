@@ -8,8 +8,8 @@ export const ALIASES: Readonly<Record<string, readonly string[]>> = {
   PULocationID: ["pickup_location_id", "pu_location_id", "pulocation_id", "PUlocationID"],
   DOLocationID: ["dropoff_location_id", "do_location_id", "dolocation_id", "DOlocationID"],
   trip_distance: ["trip_miles", "distance"],
-  pickup_datetime: ["lpep_pickup_datetime", "tpep_pickup_datetime", "pickup_datetime", "Trip_Pickup_DateTime"],
-  dropoff_datetime: ["lpep_dropoff_datetime", "tpep_dropoff_datetime", "dropoff_datetime", "Trip_Dropoff_DateTime"],
+  pickup_datetime: ["lpep_pickup_datetime", "tpep_pickup_datetime", "Trip_Pickup_DateTime"],
+  dropoff_datetime: ["lpep_dropoff_datetime", "tpep_dropoff_datetime", "Trip_Dropoff_DateTime"],
   ride_id: ["trip_id"],
 };
 
@@ -46,7 +46,7 @@ export function resolveColumns(
   return out;
 }
 
-/** The names tried for a target, for an error message. */
+/** The names tried for a target, for an error message: its own name, then its aliases, each once. */
 export function triedNames(target: string): string[] {
-  return [target, ...(ALIASES[target] ?? [])];
+  return [...new Set([target, ...(ALIASES[target] ?? [])])];
 }
