@@ -386,6 +386,72 @@ describe("Parquet page-by-page reader", () => {
     expect(Array.from(a.subarray(0, 7))).not.toEqual([0, 1, 2, 3, 4, 5, 6]); // a's page is gone: its bytes hold b's
   });
 
+  it("number dictionaries (DOUBLE, FLOAT, timestamps in MILLIS, MICROS, NANOS) decode to the values their PLAIN pages give; a short one is refused", async () => {
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const { parquetHeader } = await import("hyparquet/src/column.js");
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const n = 3000;
+    const base = "TIMESTAMP '2021-02-01 00:34:03'";
+    const columns = (i: string) => `
+      CASE WHEN ${i} % 41 = 0 THEN NULL ELSE (${i} % 50) / 8.0 END::DOUBLE AS d,
+      CASE WHEN ${i} % 43 = 0 THEN NULL ELSE (${i} % 60) / 4.0 END::FLOAT AS f,
+      CASE WHEN ${i} % 47 = 0 THEN NULL ELSE (${i} % 70) - 20 END::INTEGER AS k,
+      (${base} + to_microseconds((${i} % 90) * 1000 + 7))::TIMESTAMP AS tu,
+      (${base} + to_milliseconds(${i} % 80))::TIMESTAMP_MS AS tm,
+      CASE WHEN ${i} % 53 = 0 THEN NULL ELSE (${base} + to_microseconds(${i} % 85))::TIMESTAMP_NS END AS tn`;
+    // The same values twice: dictionary-encoded, and (in a file DuckDB writes without dictionaries) PLAIN.
+    const dictFile = join(tmp, "number-dicts.parquet");
+    const plainFile = join(tmp, "number-plain.parquet");
+    await duck.run(`COPY (SELECT ${columns("i")} FROM range(${n}) t(i)) TO '${dictFile}' (FORMAT parquet, COMPRESSION 'snappy')`);
+    // Distinct values (i * 1e6 + 0.5 never repeats) keep DuckDB from a dictionary; they are taken out again below.
+    await duck.run(`COPY (SELECT * EXCLUDE (x) FROM (SELECT ${columns("i")}, i * 1e6 + 0.5 AS x FROM range(${n}) t(i))) TO '${plainFile}' (FORMAT parquet, COMPRESSION 'snappy', DICTIONARY_SIZE_LIMIT 1)`);
+    const encodings = async (file: string) =>
+      (await parquetMetadataAsync(await asyncBufferFromFile(file))).row_groups[0]!.columns.map((c) => c.meta_data!.encodings.join("/"));
+    for (const e of await encodings(dictFile)) expect(e).toMatch(/DICTIONARY/);
+    for (const e of await encodings(plainFile)) expect(e).not.toMatch(/DICTIONARY/);
+    const names = ["d", "f", "k", "tu", "tm", "tn"];
+    const dict = await readAll(await openParquet(dictFile), names, 700);
+    const plain = await readAll(await openParquet(plainFile), names, 700);
+    const norm = (v: unknown) => (typeof v === "number" && Number.isNaN(v) ? null : v);
+    const baseUs = BigInt(Date.UTC(2021, 1, 1, 0, 34, 3)) * 1000n;
+    const expected: Record<string, unknown[]> = {
+      d: Array.from({ length: n }, (_, i) => (i % 41 === 0 ? null : (i % 50) / 8)),
+      f: Array.from({ length: n }, (_, i) => (i % 43 === 0 ? null : (i % 60) / 4)),
+      k: Array.from({ length: n }, (_, i) => (i % 47 === 0 ? null : (i % 70) - 20)),
+      tu: Array.from({ length: n }, (_, i) => Number(baseUs + BigInt((i % 90) * 1000 + 7)) / 1000), // a fraction of a ms
+      tm: Array.from({ length: n }, (_, i) => Number(baseUs / 1000n) + (i % 80)),
+      tn: Array.from({ length: n }, (_, i) => (i % 53 === 0 ? null : Number((baseUs + BigInt(i % 85)) * 1000n) / 1e6)),
+    };
+    for (const c of names) {
+      expect(dict.cols[c]!.map(norm), c).toEqual(expected[c]);
+      expect(plain.cols[c]!.map(norm), c).toEqual(expected[c]);
+    }
+    // The DOUBLE column's dictionary page says it holds 63 values where it has 50: refused, file and column named.
+    const bytes = readFileSync(dictFile);
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(dictFile));
+    const at = Number(md.row_groups[0]!.columns[0]!.meta_data!.dictionary_page_offset);
+    const headerOf = (b: Uint8Array) => {
+      const reader = { view: new DataView(b.buffer, b.byteOffset, b.byteLength), offset: at };
+      return parquetHeader(reader);
+    };
+    expect(headerOf(bytes).dictionary_page_header!.num_values).toBe(50);
+    let patched: Buffer | undefined;
+    for (let i = at; i < at + 32 && !patched; i++) {
+      if (bytes[i] !== 100) continue; // 50, zigzag-encoded
+      const b = Buffer.from(bytes);
+      b[i] = 126; // 63
+      try {
+        const h = headerOf(b);
+        if (h.dictionary_page_header?.num_values === 63 && h.compressed_page_size === headerOf(bytes).compressed_page_size) patched = b;
+      } catch {}
+    }
+    const short = join(tmp, "number-dict-short.parquet");
+    writeFileSync(short, patched!);
+    await expect(readAll(await openParquet(short), ["d"], 700)).rejects.toThrow(
+      /number-dict-short\.parquet: column d: cannot decode page at byte \d+ \(dictionary page too short for its 63 values\): corrupt or truncated file/,
+    );
+  });
+
   it("a snappy stream that declares another length than its page header is refused, not padded with stale memory", async () => {
     const { snappyUncompressView } = await import("../src/io/snappy-view.js");
     const snappyCompress = (await import("../src/io/snappy.js")).newSnappyCompressor();

@@ -443,14 +443,15 @@ class PageCursor {
     let result: ReturnType<typeof readPage> | { data: Page | LazyPage };
     try {
       if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(view, reader.offset, header) };
+      else if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE") result = { data: this.numberDictionary(view, reader.offset, header, this.fast.scale) };
       else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
     } catch (e) {
       throw this.corrupt(e);
     }
     this.pos += total;
     if (header.type === "DICTIONARY_PAGE") {
-      if (result.data) this.dictionary = convert(result.data as DecodedArray, this.decoder);
-      if (this.fast?.kind === "number" && this.dictionary) this.numDict = Float64Array.from(this.dictionary as ArrayLike<number>, Number);
+      if (this.fast?.kind === "number") this.dictionary = this.numDict = result.data as Float64Array;
+      else if (result.data) this.dictionary = convert(result.data as DecodedArray, this.decoder);
     } else if (result.data) {
       const rows = rowsOf(result.data);
       if (rows) {
@@ -580,6 +581,23 @@ class PageCursor {
       // INT64 timestamps as two 32-bit halves, no BigInt: exact below 2^53 (any real timestamp).
       else out[i] = (dv.getInt32(at + 4, true) * 4294967296 + dv.getUint32(at, true)) / scale;
     }
+    return out;
+  }
+
+  /**
+   * A number column's dictionary page, straight into a Float64Array (timestamps in ms) as PLAIN pages are
+   * read: hyparquet's reader makes a BigInt of each INT64 entry, then an array of numbers from those.
+   */
+  private numberDictionary(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>, scale: number): Float64Array {
+    const n = header.dictionary_page_header?.num_values;
+    if (n === undefined) throw new Error("parquet dictionary page header is undefined");
+    const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
+    const body = this.inflated(compressed, Number(header.uncompressed_page_size), 0);
+    const type = this.decoder.type;
+    const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
+    if (!(n >= 0) || n * width > body.length) throw new Error(`dictionary page too short for its ${n} values`);
+    const out = new Float64Array(n);
+    plainNumbers(new DataView(body.buffer, body.byteOffset, n * width), type, scale, out, n);
     return out;
   }
 
