@@ -443,7 +443,8 @@ class PageCursor {
     let result: ReturnType<typeof readPage> | { data: Page | LazyPage };
     try {
       if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(view, reader.offset, header) };
-      else if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE") result = { data: this.numberDictionary(view, reader.offset, header, this.fast.scale) };
+      else if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE")
+        result = { data: this.numberDictionary(view, reader.offset, header, this.fast.scale) };
       else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
     } catch (e) {
       throw this.corrupt(e);
