@@ -8,6 +8,9 @@
 // fastest round. DuckDB is timed in-process (its COPY alone), ridepred as the whole command (start-up,
 // model load included). Then every output is checked against DuckDB's: the same rows, value for value.
 // Where /proc/stat exists, each run and the sitting print the share of the CPU the host took (steal).
+// Each timed run starts after a `sync` (outside its time): a sitting writes ~2 GB of outputs a round,
+// and without it the kernel writes the earlier runs' files back while a later run is timed (1-2.3 GB
+// dirty throughout a sitting here), on whichever side happens to run then.
 // NODE_EXTRA_CA_CERTS is left out of ridepred's environment (the jobs read and write local files, no
 // TLS): node parses every certificate it names as it starts (OpenSSL 3, nodejs/node#40524), and where it
 // names the whole system bundle that is ~0.1 s on each start, none of it ridepred's. The bench says so
@@ -38,6 +41,11 @@ function stealTicks() {
 function stealShare(before, after, seconds) {
   if (before === undefined || after === undefined || !(seconds > 0)) return "";
   return `${(((after - before) / 100 / (seconds * cpus().length)) * 100).toFixed(1)}%`;
+}
+
+/** Write back every dirty page (the earlier runs' outputs) before a timed run; nothing where there is no `sync`. */
+function flushWrites() {
+  spawnSync("sync");
 }
 
 /** Seconds one `node -e 0` takes in env (the caller alternates and takes medians). */
@@ -107,6 +115,7 @@ export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath
   const timeDuck = async (p, round) => {
     const file = out("duckdb", p, round);
     rmSync(file, { force: true });
+    flushWrites();
     const t0 = performance.now();
     await db.run(`COPY (${duckQuery(artifact, sources[p.from])}) TO '${file}' (FORMAT ${p.to === "csv" ? "csv, HEADER" : "parquet"})`);
     return (performance.now() - t0) / 1000;
@@ -117,6 +126,7 @@ export async function duckdbBench({ root, rows, rounds, threads, csvPath, pqPath
     const file = out("ridepred", p, round);
     rmSync(file, { force: true });
     const input = p.from === "csv" ? csvPath : pqPath;
+    flushWrites();
     const t0 = performance.now();
     const r = spawnSync(
       process.execPath,
