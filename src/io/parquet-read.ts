@@ -220,7 +220,7 @@ function fastKind(d: ColumnDecoder): FastKind {
   const ct = el.converted_type;
   const lt = el.logical_type;
   if (d.type === "DOUBLE" || d.type === "FLOAT") return { kind: "number", scale: 1 };
-  if (d.type === "INT32" && !ct && (!lt || lt.type === "INTEGER")) return { kind: "number", scale: 1 };
+  if (d.type === "INT32" && exactInt32(ct, lt)) return { kind: "number", scale: 1 };
   if (d.type === "INT64") {
     const unit = ct === "TIMESTAMP_MILLIS" ? "MILLIS" : ct === "TIMESTAMP_MICROS" ? "MICROS" : lt?.type === "TIMESTAMP" ? lt.unit : undefined;
     if (unit) return { kind: "number", scale: unit === "MILLIS" ? 1 : unit === "MICROS" ? 1000 : 1e6 };
@@ -228,6 +228,16 @@ function fastKind(d: ColumnDecoder): FastKind {
   }
   if (d.type === "BYTE_ARRAY" && (ct === "UTF8" || lt?.type === "STRING")) return { kind: "string" };
   return undefined;
+}
+
+/**
+ * An INT32 column whose values are the stored integers as they are (hyparquet converts none of these):
+ * signed 8, 16 and 32 bits, and unsigned 8 and 16 (stored zero-extended). DuckDB, Spark and pyarrow mark
+ * their integer columns INT_32; unsigned 32-bit, dates, times and decimals stay with hyparquet.
+ */
+function exactInt32(ct: ColumnDecoder["element"]["converted_type"], lt: ColumnDecoder["element"]["logical_type"]): boolean {
+  if (lt && (lt.type !== "INTEGER" || (!lt.isSigned && lt.bitWidth === 32))) return false;
+  return ct === undefined || ct === "INT_8" || ct === "INT_16" || ct === "INT_32" || ct === "UINT_8" || ct === "UINT_16";
 }
 
 /**
