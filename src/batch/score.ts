@@ -4,7 +4,7 @@
 // and the summary says how many of each. A source or a sink is whatever src/io opens for a location:
 // a file path, "-", or a table URL (postgresql://, duckdb:).
 import { basename } from "node:path";
-import { type BytesColumn, bytesStrings, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
+import { type BytesColumn, bytesStrings, type DictColumn, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
@@ -621,6 +621,8 @@ interface Scratch {
   dictFrom?: ArrayLike<unknown>;
   /** The column's dictionary: an input's coerced entries, the model version. */
   dictOut?: unknown[];
+  /** keptIds' table of a batch's ids (id -> entry; -1 between batches). */
+  idEntry?: Int32Array;
 }
 
 /** Column j's scratch with buffers for k rows: in the sink's memory when it lends some (no copy on the way), else its own. */
@@ -756,11 +758,52 @@ function inputValues(c: ColumnPlan, k: number, work: Work, batch: RecordBatch, p
     if (spec.default !== undefined) for (let i = 0; i < k; i++) if (indices[i]! < 0) indices[i] = dictionary.length - 1;
     return { dictionary, indices }; // without a default, -1 (missing) is written as null
   }
+  if (src instanceof Float64Array && c.kind === "string") {
+    const ids = keptIds(src, keep, k, value, scratch);
+    if (ids !== undefined) return ids;
+  }
   const cells = src === undefined ? undefined : materialize(src);
   const out = new Array<unknown>(k);
   for (let i = 0; i < k; i++) out[i] = value(cells?.[keep[i]!]);
   return out;
 }
+
+/**
+ * A category input read as numbers (Parquet's integer zone ids), for the kept rows: a dictionary of the
+ * batch's ids, each coerced once, in the order the rows first show them (so a writer meets them in the
+ * order it would meet the strings); undefined if an id is not a small whole number.
+ */
+function keptIds(src: Float64Array, keep: Int32Array, k: number, value: (v: unknown) => unknown, scratch: Scratch): DictColumn | undefined {
+  const entryOf = (scratch.idEntry ??= new Int32Array(SMALL_IDS).fill(-1));
+  const ids: number[] = [];
+  const dictionary: unknown[] = [];
+  const indices = scratch.i32.subarray(0, k);
+  let missing = -1;
+  let i = 0;
+  for (; i < k; i++) {
+    const v = src[keep[i]!]!;
+    let e: number;
+    if (v !== v) {
+      if (missing < 0) {
+        missing = dictionary.length;
+        dictionary.push(value(v));
+      }
+      e = missing;
+    } else if (v >= 0 && v < SMALL_IDS && v === Math.floor(v)) {
+      e = entryOf[v]!;
+      if (e < 0) {
+        e = entryOf[v] = dictionary.length;
+        ids.push(v);
+        dictionary.push(value(v));
+      }
+    } else break;
+    indices[i] = e;
+  }
+  for (const v of ids) entryOf[v] = -1;
+  return i === k ? { dictionary, indices } : undefined;
+}
+
+const SMALL_IDS = 4096;
 
 /** Rejected rows with their 1-based row number, field, reason, and the values the job read. */
 function rejectBatch(work: Work, batch: RecordBatch, wanted: string[], rowsRead: number) {

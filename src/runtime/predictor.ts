@@ -8,6 +8,7 @@ import { BatchWork, coercedEntries, loadColumn, type RowError } from "./batch-in
 import { type ClassifierScorer, compileClassifier, compileRaw } from "./classifier.js";
 import { type FieldPlan, planFields } from "./fields.js";
 import { type FusedField, fusedLinear } from "./linear-fused.js";
+import { NumberIds } from "./number-ids.js";
 import { type BatchEstimate, compileTrees, type SparseBatch } from "./trees.js";
 import { compileScalers, type Scaling } from "./scalers.js";
 import { vectorizeField } from "./vectorize.js";
@@ -64,11 +65,20 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
   // A linear model of pairs and numbers scores typed columns in one pass per field (linear-fused.ts).
   const fused = fusedFor(scoring, plan, inputs);
   const entries = (i: number, dictionary: ArrayLike<unknown>) => coercedEntries(work, i, dictionary);
+  // Category inputs given as numbers are taken as dictionary columns where they can be (number-ids.ts).
+  const numberIds = inputs.map((inp) => (inp.type === "category" ? new NumberIds() : undefined));
+  const cols: (Column | undefined)[] = inputs.map(() => undefined);
 
   /** Stages 3 and 4 on rows 0..n-1: predictions (and probabilities) written, rejected rows' errors pushed, threads returned. */
-  function run(columns: Columns, n: number, predictions: Float64Array, probabilities: Float64Array | undefined, errors: RowError[]): number {
+  function run(
+    columns: readonly (Column | undefined)[],
+    n: number,
+    predictions: Float64Array,
+    probabilities: Float64Array | undefined,
+    errors: RowError[],
+  ): number {
     work.start(n);
-    for (let i = 0; i < nIn; i++) loadColumn(work, i, columns[inputs[i]!.name], n, errors);
+    for (let i = 0; i < nIn; i++) loadColumn(work, i, columns[i], n, errors);
     for (let k = 0; k < nFields; k++) vectorizeField(plan, work, k, n);
     const { bad, fieldCol, fieldVal, cap } = work;
     scaling?.apply(fieldCol, fieldVal, cap, nFields, n);
@@ -85,24 +95,19 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     const k = classifier?.k ?? 0;
     const probabilities = classifier ? (probaOut && probaOut.length >= n * k ? probaOut : new Float64Array(n * k)) : undefined;
     const errors: RowError[] = [];
-    if (
-      fused !== null &&
-      fused(
-        inputs.map((inp) => columns[inp.name]),
-        n,
-        predictions,
-        entries,
-      )
-    )
-      return { predictions, errors, threads: 1 };
-    const threads = run(columns, n, predictions, probabilities, errors);
+    for (let i = 0; i < nIn; i++) {
+      const c = columns[inputs[i]!.name];
+      cols[i] = c instanceof Float64Array && numberIds[i] !== undefined ? (numberIds[i]!.encode(c, n) ?? c) : c;
+    }
+    if (fused !== null && fused(cols, n, predictions, entries)) return { predictions, errors, threads: 1 };
+    const threads = run(cols, n, predictions, probabilities, errors);
+    cols.fill(undefined); // hold no reference to the batch
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
     return probabilities ? { predictions, probabilities, errors, threads } : { predictions, errors, threads };
   }
 
   // Stage 5: one ride is a batch of one: the same code path as every batch, its arrays kept from ride to ride.
   const one: unknown[][] = inputs.map(() => [undefined]);
-  const oneColumns: Columns = Object.fromEntries(inputs.map((inp, i) => [inp.name, one[i]!]));
   const oneOut = new Float64Array(1);
   const oneProba = new Float64Array(classifier?.k ?? 0);
   const oneErrors: RowError[] = [];
@@ -111,7 +116,7 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
     for (let i = 0; i < nIn; i++) one[i]![0] = ride[inputs[i]!.name];
     // Emptied only when it is not: setting an array's length calls into V8's runtime, too slow for every ride.
     if (oneErrors.length !== 0) oneErrors.length = 0;
-    run(oneColumns, 1, oneOut, classifier ? oneProba : undefined, oneErrors);
+    run(one, 1, oneOut, classifier ? oneProba : undefined, oneErrors);
     for (let i = 0; i < nIn; i++) one[i]![0] = undefined; // hold no reference to the request
     const e = oneErrors[0];
     if (e !== undefined) throw new InputError(e.field, e.reason);
