@@ -386,7 +386,7 @@ describe("Parquet page-by-page reader", () => {
     expect(Array.from(a.subarray(0, 7))).not.toEqual([0, 1, 2, 3, 4, 5, 6]); // a's page is gone: its bytes hold b's
   });
 
-  it("number dictionaries (DOUBLE, FLOAT, timestamps in MILLIS, MICROS, NANOS) decode to the values their PLAIN pages give; a short one is refused", async () => {
+  it("number dictionaries (DOUBLE, FLOAT, INT32, INT64, timestamps in MILLIS, MICROS, NANOS) decode to the values their PLAIN pages give; a short one is refused", async () => {
     const { DuckDBInstance } = await import("@duckdb/node-api");
     const { parquetHeader } = await import("hyparquet/src/column.js");
     const duck = await (await DuckDBInstance.create(":memory:")).connect();
@@ -398,7 +398,8 @@ describe("Parquet page-by-page reader", () => {
       CASE WHEN ${i} % 47 = 0 THEN NULL ELSE (${i} % 70) - 20 END::INTEGER AS k,
       (${base} + to_microseconds((${i} % 90) * 1000 + 7))::TIMESTAMP AS tu,
       (${base} + to_milliseconds(${i} % 80))::TIMESTAMP_MS AS tm,
-      CASE WHEN ${i} % 53 = 0 THEN NULL ELSE (${base} + to_microseconds(${i} % 85))::TIMESTAMP_NS END AS tn`;
+      CASE WHEN ${i} % 53 = 0 THEN NULL ELSE (${base} + to_microseconds(${i} % 85))::TIMESTAMP_NS END AS tn,
+      CASE WHEN ${i} % 59 = 0 THEN NULL ELSE 9007199254740993 + ${i} % 30 END::BIGINT AS b`;
     // The same values twice: dictionary-encoded, and (in a file DuckDB writes without dictionaries) PLAIN.
     const dictFile = join(tmp, "number-dicts.parquet");
     const plainFile = join(tmp, "number-plain.parquet");
@@ -408,7 +409,7 @@ describe("Parquet page-by-page reader", () => {
       (await parquetMetadataAsync(await asyncBufferFromFile(file))).row_groups[0]!.columns.map((c) => c.meta_data!.encodings.join("/"));
     for (const e of await encodings(dictFile)) expect(e).toMatch(/DICTIONARY/);
     for (const e of await encodings(plainFile)) expect(e).not.toMatch(/DICTIONARY/);
-    const names = ["d", "f", "k", "tu", "tm", "tn"];
+    const names = ["d", "f", "k", "tu", "tm", "tn", "b"];
     const dict = await readAll(await openParquet(dictFile), names, 700);
     const plain = await readAll(await openParquet(plainFile), names, 700);
     const norm = (v: unknown) => (typeof v === "number" && Number.isNaN(v) ? null : v);
@@ -420,11 +421,15 @@ describe("Parquet page-by-page reader", () => {
       tu: Array.from({ length: n }, (_, i) => Number(baseUs + BigInt((i % 90) * 1000 + 7)) / 1000), // a fraction of a ms
       tm: Array.from({ length: n }, (_, i) => Number(baseUs / 1000n) + (i % 80)),
       tn: Array.from({ length: n }, (_, i) => (i % 53 === 0 ? null : Number((baseUs + BigInt(i % 85)) * 1000n) / 1e6)),
+      // INT64 integers stay BigInts, past 2^53 too; dictionary-encoded pages arrive as a dictionary column.
+      b: Array.from({ length: n }, (_, i) => (i % 59 === 0 ? null : 9007199254740993n + BigInt(i % 30))),
     };
     for (const c of names) {
       expect(dict.cols[c]!.map(norm), c).toEqual(expected[c]);
       expect(plain.cols[c]!.map(norm), c).toEqual(expected[c]);
     }
+    expect([...dict.dictionaryEncoded]).toEqual(["b"]);
+    expect(plain.dictionaryEncoded.size).toBe(0);
     // The DOUBLE column's dictionary page says it holds 63 values where it has 50: refused, file and column named.
     const bytes = readFileSync(dictFile);
     const md = await parquetMetadataAsync(await asyncBufferFromFile(dictFile));

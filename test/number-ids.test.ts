@@ -1,6 +1,6 @@
 // Zone ids stored as integers (Parquet INT32, INT_32 as DuckDB, Spark and pyarrow mark them, INT_16):
 // the predictor takes them as dictionary columns (src/runtime/number-ids.ts) and score writes them as a
-// dictionary of the batch's ids. Both must be invisible: the same bits, the same errors and the same
+// dictionary of the batch's ids. INT64 ids arrive from the reader as a dictionary column of BigInts. Both must be invisible: the same bits, the same errors and the same
 // output bytes as the same rows with the ids stored as strings.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -60,14 +60,14 @@ describe("NumberIds", () => {
     expect(predictor.predictColumns({ PULocationID: pu, DOLocationID: dro, trip_distance: dist }, n).errors.length).toBeGreaterThan(20);
   });
 
-  it.skipIf(!existsSync(GREEN))("score: ids stored as VARCHAR, INTEGER, SMALLINT or DOUBLE give the same CSV bytes and Parquet values", async () => {
+  it.skipIf(!existsSync(GREEN))("score: ids stored as VARCHAR, INTEGER, SMALLINT, BIGINT or DOUBLE give the same CSV bytes and Parquet values", async () => {
     const { DuckDBInstance } = await import("@duckdb/node-api");
     const dir = mkdtempSync(join(tmpdir(), "ridepred-number-ids-"));
     const duck = await (await DuckDBInstance.create(":memory:")).connect();
     // Three row groups, some ids missing (rejected) and some rides filtered.
     const rows = `SELECT * REPLACE (CASE WHEN row_number() OVER () % 503 = 0 THEN NULL ELSE PULocationID END AS PULocationID) FROM read_parquet('${GREEN}')`;
     const outputs: Record<string, { csv: string; rej: string; pq: unknown[] }> = {};
-    for (const type of ["VARCHAR", "INTEGER", "SMALLINT", "DOUBLE"]) {
+    for (const type of ["VARCHAR", "INTEGER", "SMALLINT", "BIGINT", "DOUBLE"]) {
       const file = join(dir, `${type}.parquet`);
       await duck.run(
         `COPY (SELECT * REPLACE (PULocationID::${type} AS PULocationID, DOLocationID::${type} AS DOLocationID) FROM (${rows})) TO '${file}' (FORMAT parquet, ROW_GROUP_SIZE 25000)`,
@@ -88,7 +88,7 @@ describe("NumberIds", () => {
     }
     const { csv, rej, pq } = outputs.VARCHAR!;
     expect(csv.split("\n").length).toBeGreaterThan(60_000);
-    for (const type of ["INTEGER", "SMALLINT", "DOUBLE"]) {
+    for (const type of ["INTEGER", "SMALLINT", "BIGINT", "DOUBLE"]) {
       expect(outputs[type]!.csv === csv, `${type}: CSV bytes`).toBe(true);
       expect(outputs[type]!.pq, `${type}: Parquet rows`).toEqual(pq);
       // The rejects hold the values as read: "130" as text, 130 as a number (the same in CSV).

@@ -208,11 +208,12 @@ export async function decompressorsFor(codecs: ReadonlySet<CompressionCodec>): P
 
 /**
  * How a flat column's pages are decoded here directly (no per-value BigInt, no generic assembly):
- * "number" -> Float64Array with NaN for null (DOUBLE, FLOAT, plain INT32, INT64 timestamps in ms),
+ * "number" -> Float64Array with NaN for null (DOUBLE, FLOAT, INT32 integers, INT64 timestamps in ms),
  * "string" -> a dictionary column (dictionary-encoded pages) or an array with null for null (UTF8 byte
- * arrays). Levels, indices and plain numbers are decoded here; other encodings and kinds go to hyparquet.
+ * arrays), "int64" -> the same with BigInts (INT64 integers). Levels, indices and plain numbers are
+ * decoded here; other encodings and kinds go to hyparquet.
  */
-type FastKind = { kind: "number" /** divisor to milliseconds for timestamps, else 1 */; scale: number } | { kind: "string" } | undefined;
+type FastKind = { kind: "number" /** divisor to milliseconds for timestamps, else 1 */; scale: number } | { kind: "string" } | { kind: "int64" } | undefined;
 
 function fastKind(d: ColumnDecoder): FastKind {
   if (getMaxRepetitionLevel(d.schemaPath) !== 0 || getMaxDefinitionLevel(d.schemaPath) > 1) return undefined;
@@ -224,7 +225,8 @@ function fastKind(d: ColumnDecoder): FastKind {
   if (d.type === "INT64") {
     const unit = ct === "TIMESTAMP_MILLIS" ? "MILLIS" : ct === "TIMESTAMP_MICROS" ? "MICROS" : lt?.type === "TIMESTAMP" ? lt.unit : undefined;
     if (unit) return { kind: "number", scale: unit === "MILLIS" ? 1 : unit === "MICROS" ? 1000 : 1e6 };
-    return undefined; // plain INT64 stays BigInt, exactly as stored
+    // Other INT64 stays BigInt, exactly as stored: dictionary-encoded pages as a dictionary column of BigInts.
+    return exactInt64(ct, lt) ? { kind: "int64" } : undefined;
   }
   if (d.type === "BYTE_ARRAY" && (ct === "UTF8" || lt?.type === "STRING")) return { kind: "string" };
   return undefined;
@@ -238,6 +240,12 @@ function fastKind(d: ColumnDecoder): FastKind {
 function exactInt32(ct: ColumnDecoder["element"]["converted_type"], lt: ColumnDecoder["element"]["logical_type"]): boolean {
   if (lt && (lt.type !== "INTEGER" || (!lt.isSigned && lt.bitWidth === 32))) return false;
   return ct === undefined || ct === "INT_8" || ct === "INT_16" || ct === "INT_32" || ct === "UINT_8" || ct === "UINT_16";
+}
+
+/** An INT64 column of signed integers that hyparquet gives as they are stored (BigInt). */
+function exactInt64(ct: ColumnDecoder["element"]["converted_type"], lt: ColumnDecoder["element"]["logical_type"]): boolean {
+  if (lt && (lt.type !== "INTEGER" || !lt.isSigned)) return false;
+  return ct === undefined || ct === "INT_64";
 }
 
 /**
@@ -535,17 +543,17 @@ class PageCursor {
         const indices = body.subarray(pos + 1); // valid until this column's next page is read (nextPage)
         const lazy = new LazyPage(this.pos, numValues);
         lazy.hybrid = new HybridReader(indices, 0, indices.length, width, numValues);
-        if (fast.kind === "string") lazy.dictionary = this.dictionary;
+        if (fast.kind !== "number") lazy.dictionary = this.dictionary;
         else lazy.numDict = this.numDict;
         return lazy;
       }
       // Without nulls a string page's indices are decoded straight into the array the page keeps.
-      const direct = fast.kind === "string" && !hasNulls;
+      const direct = fast.kind !== "number" && !hasNulls;
       if (!direct && this.bufs.idx.length < present) this.bufs.idx = new Int32Array(present);
       const idx = direct ? this.ints(numValues) : this.bufs.idx;
       if (present > 0) readHybrid(body, pos + 1, body.length, width, idx, present);
       const size = this.dictionary.length;
-      if (fast.kind === "string") {
+      if (fast.kind !== "number") {
         const bad = firstOutOfRange(idx, present, size);
         if (bad >= 0) throw outOfRange(idx[bad]!, size);
         // Stays dictionary-encoded: an index per row (-1 for null) into the chunk's dictionary.
@@ -560,7 +568,7 @@ class PageCursor {
       if (bad >= 0) throw outOfRange(idx[bad]!, size);
       return out;
     }
-    if (encoding !== "PLAIN" || fast.kind === "string") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
+    if (encoding !== "PLAIN" || fast.kind !== "number") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
     // PLAIN numbers, read straight from the page bytes.
     const type = d.type;
     const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
@@ -632,7 +640,7 @@ class PageCursor {
     const d = this.decoder;
     const page = header.type === "DATA_PAGE" ? readDataPage(body, header.data_page_header!, d) : readDataPageV2(compressed, header, d);
     const values = (this.fast!.kind === "string" ? convert(page.dataPage, d) : page.dataPage) as ArrayLike<unknown>;
-    if (this.fast!.kind === "string") {
+    if (this.fast!.kind !== "number") {
       const out = new Array<unknown>(numValues);
       for (let i = 0, k = 0; i < numValues; i++) out[i] = defs && defs[i] === 0 ? null : values[k++];
       return out;
