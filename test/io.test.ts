@@ -456,6 +456,35 @@ describe("Parquet page-by-page reader", () => {
     );
   });
 
+  it("integers of every width and sign read as hyparquet reads them (INT_8 .. INT_64, UINT_8 .. UINT_64), nulls included", async () => {
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const file = join(tmp, "integers.parquet");
+    // Each type with its extreme: signed columns reach their minimum, unsigned their maximum (past INT32's range for UINTEGER).
+    const extremes: [string, string][] = [
+      ["TINYINT", "-128"],
+      ["SMALLINT", "-32768"],
+      ["INTEGER", "-2147483648"],
+      ["BIGINT", "-9223372036854775808"],
+      ["UTINYINT", "255"],
+      ["USMALLINT", "65535"],
+      ["UINTEGER", "4294967295"],
+      ["UBIGINT", "18446744073709551615"],
+    ];
+    const types = extremes.map(([t]) => t);
+    const cols = extremes.map(([t, x], k) => {
+      const v = t.startsWith("U") ? "i % 100" : "(i % 100) - 50"; // within every type
+      return `CASE WHEN i % 11 = ${k} THEN NULL WHEN i % 7 = 0 THEN (${x})::${t} ELSE (${v})::INTEGER::${t} END AS c${k}`;
+    });
+    await duck.run(`COPY (SELECT ${cols.join(", ")} FROM range(2000) t(i)) TO '${file}' (FORMAT parquet)`);
+    const names = types.map((_, k) => `c${k}`);
+    const ref = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: names });
+    const got = await readAll(await openParquet(file), names, 300);
+    const norm = (v: unknown) => (v === undefined || (typeof v === "number" && Number.isNaN(v)) ? null : v);
+    for (const [k, c] of names.entries()) expect(got.cols[c]!.map(norm), types[k]).toEqual(ref.map((r) => norm(r[c])));
+    expect(got.cols.c6).toContain(4294967295); // UINTEGER's maximum, not -1
+  });
+
   it("a snappy stream that declares another length than its page header is refused, not padded with stale memory", async () => {
     const { snappyUncompressView } = await import("../src/io/snappy-view.js");
     const snappyCompress = (await import("../src/io/snappy.js")).newSnappyCompressor();
