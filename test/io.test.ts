@@ -30,19 +30,22 @@ async function readAll(src: BatchSource, wanted: string[], batchSize: number) {
   const sizes: number[] = [];
   const dictionaryEncoded = new Set<string>();
   let n = 0;
-  for await (const b of src.batches(wanted, batchSize)) {
-    sizes.push(b.n);
-    for (const w of wanted) {
-      const col = b.columns[w]!;
-      expect(columnLength(col)).toBe(b.n);
-      if (isDict(col)) dictionaryEncoded.add(w);
-      const cells = materialize(col);
-      for (let r = 0; r < b.n; r++) cols[w]!.push(cells[r]);
+  try {
+    for await (const b of src.batches(wanted, batchSize)) {
+      sizes.push(b.n);
+      for (const w of wanted) {
+        const col = b.columns[w]!;
+        expect(columnLength(col)).toBe(b.n);
+        if (isDict(col)) dictionaryEncoded.add(w);
+        const cells = materialize(col);
+        for (let r = 0; r < b.n; r++) cols[w]!.push(cells[r]);
+      }
+      for (const e of b.errors) errors.push({ row: n + e.row, reason: e.reason });
+      n += b.n;
     }
-    for (const e of b.errors) errors.push({ row: n + e.row, reason: e.reason });
-    n += b.n;
+  } finally {
+    await src.close(); // also after a read that fails (a corrupt file's tests): no file handle left to the GC
   }
-  await src.close();
   return { cols, errors, sizes, n, dictionaryEncoded };
 }
 
@@ -310,7 +313,12 @@ describe("Parquet page-by-page reader", () => {
     writeFileSync(bad, bytes);
     let batches = 0;
     const read = async () => {
-      for await (const _ of (await openParquet(bad)).batches(["zone"], 8192)) batches++;
+      const src = await openParquet(bad);
+      try {
+        for await (const _ of src.batches(["zone"], 8192)) batches++;
+      } finally {
+        await src.close();
+      }
     };
     await expect(read()).rejects.toThrow(new RegExp(`column zone: cannot decode page at byte ${page} \\(.*\\): corrupt or truncated file`));
     expect(batches).toBeGreaterThanOrEqual(5); // the batches before the bad bytes (9-bit indices: ~9 KB a batch) were read
