@@ -380,6 +380,24 @@ describe.skipIf(missing !== undefined)("score with PostgreSQL tables", { timeout
 });
 
 describe.skipIf(noShared !== undefined)("score with DuckDB tables", { timeout: 240_000 }, () => {
+  it("a second connection to a file opens after a garbage collection took the first one's instance object", async () => {
+    // A DuckDB -> DuckDB run opens its source, then its sink, on the same file: if the source's instance
+    // object was collected in between, DuckDB's instance cache busy-waited forever (seen as a hung test).
+    const file = join(tmp, "gc.duckdb");
+    const script = `
+      import { duckdbConnect } from ${JSON.stringify(join(ROOT, "dist/io/duckdb-connect.js"))};
+      const loc = { path: ${JSON.stringify(file)}, label: "gc" };
+      const a = await duckdbConnect(loc);
+      for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+      const b = await duckdbConnect(loc);
+      console.log(JSON.stringify((await b.runAndReadAll("SELECT 42::INTEGER")).getRows()));
+      a.closeSync();
+      b.closeSync();`;
+    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+    expect(r.signal, "hung in DuckDB's instance cache").toBeNull();
+    expect(r.stdout.trim(), r.stderr).toBe("[[42]]");
+  });
+
   it("DuckDB -> DuckDB: predictions equal the file run's; a re-run upserts to the same rows", async () => {
     const file = join(tmp, "rides.duckdb");
     const inst = await DuckDBInstance.create(file);

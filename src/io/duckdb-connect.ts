@@ -9,11 +9,21 @@ export async function duckdbConnect(loc: DuckdbLocation): Promise<DuckDBConnecti
   const { DuckDBInstance } = await import("@duckdb/node-api");
   try {
     const instance = await DuckDBInstance.fromCache(loc.path);
-    return await instance.connect();
+    const connection = await instance.connect();
+    instanceOf.set(connection, instance);
+    return connection;
   } catch (e) {
     throw duckdbError(loc, e, "cannot open");
   }
 }
+
+/**
+ * Each connection's instance, kept alive as long as the connection is. A connection alone keeps the
+ * database open but not the instance object: once the garbage collector took that, DuckDB's cache sees
+ * the file's database "shutting down" and the next fromCache of the same file (a DuckDB -> DuckDB run's
+ * sink, after its source) busy-waits, forever, for the source's connection to close.
+ */
+const instanceOf = new WeakMap<DuckDBConnection, object>();
 
 /** A DuckDB error as one line naming the file (exit 2 unless given). */
 export function duckdbError(loc: DuckdbLocation, e: unknown, doing: string, exitCode: 1 | 2 = 2): RidepredError {
