@@ -99,9 +99,10 @@ export function compile(artifact: ModelArtifact, options: CompileOptions = {}): 
       const c = columns[inputs[i]!.name];
       cols[i] = c instanceof Float64Array && numberIds[i] !== undefined ? (numberIds[i]!.encode(c, n) ?? c) : c;
     }
-    if (fused !== null && fused(cols, n, predictions, entries)) return { predictions, errors, threads: 1 };
-    const threads = run(cols, n, predictions, probabilities, errors);
+    const done = fused !== null && fused(cols, n, predictions, entries);
+    const threads = done ? 1 : run(cols, n, predictions, probabilities, errors);
     cols.fill(undefined); // hold no reference to the batch
+    if (done) return { predictions, errors, threads };
     if (nIn > 1 && errors.length > 1) errors.sort((a, b) => a.row - b.row);
     return probabilities ? { predictions, probabilities, errors, threads } : { predictions, errors, threads };
   }
