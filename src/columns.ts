@@ -55,6 +55,9 @@ export function copyRuns<T extends Float64Array | Int32Array | Uint8Array>(src: 
   return out;
 }
 
+/** Ids below this are "small": zone and vendor ids are such integers, and tables indexed by them replace string lookups. */
+export const SMALL_IDS = 4096;
+
 /**
  * "0".."4095" in canonical decimal form (no sign, no leading zero) -> its value; anything else -1.
  * Zone and vendor ids are such small integers: tables indexed by them replace string lookups.
@@ -73,7 +76,12 @@ export function smallIdIn(s: string, start: number, end: number): number {
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
   }
-  return v < 4096 ? v : -1;
+  return v < SMALL_IDS ? v : -1;
+}
+
+/** A number that is a small id (a whole number in 0..4095, whose category is smallId's text) -> itself; anything else, NaN included, -1. */
+export function smallNumberId(v: number): number {
+  return v >= 0 && v < SMALL_IDS && v === Math.floor(v) ? v : -1;
 }
 
 /**

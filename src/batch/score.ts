@@ -4,7 +4,19 @@
 // and the summary says how many of each. A source or a sink is whatever src/io opens for a location:
 // a file path, "-", or a table URL (postgresql://, duckdb:).
 import { basename } from "node:path";
-import { type BytesColumn, bytesStrings, type DictColumn, gather, gatherBytes, isBytes, isDict, materialize, type Column } from "../columns.js";
+import {
+  type BytesColumn,
+  bytesStrings,
+  type DictColumn,
+  gather,
+  gatherBytes,
+  isBytes,
+  isDict,
+  materialize,
+  type Column,
+  SMALL_IDS,
+  smallNumberId,
+} from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
 import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
@@ -789,21 +801,21 @@ function keptIds(src: Float64Array, keep: Int32Array, k: number, value: (v: unkn
         dictionary.push(value(v));
       }
       e = missing;
-    } else if (v >= 0 && v < SMALL_IDS && v === Math.floor(v)) {
-      e = entryOf[v]!;
+    } else {
+      const id = smallNumberId(v);
+      if (id < 0) break;
+      e = entryOf[id]!;
       if (e < 0) {
-        e = entryOf[v] = dictionary.length;
-        ids.push(v);
+        e = entryOf[id] = dictionary.length;
+        ids.push(id);
         dictionary.push(value(v));
       }
-    } else break;
+    }
     indices[i] = e;
   }
   for (const v of ids) entryOf[v] = -1;
   return i === k ? { dictionary, indices } : undefined;
 }
-
-const SMALL_IDS = 4096;
 
 /** Rejected rows with their 1-based row number, field, reason, and the values the job read. */
 function rejectBatch(work: Work, batch: RecordBatch, wanted: string[], rowsRead: number) {

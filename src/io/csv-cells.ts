@@ -6,12 +6,12 @@
 // stage (coercion, rejects, reports) sees the same values it would see from the strings, and the text of
 // any cell can be given back exactly (text()). The first cell of another form turns the column back
 // into plain strings for the rest of the batch, the earlier cells rewritten from their values.
-import { smallIdIn } from "../columns.js";
+import { SMALL_IDS, smallIdIn } from "../columns.js";
 import type { ColumnUse } from "./types.js";
 import { formatTimestamp } from "./timestamp.js";
 
 /** "0".."4095": the zone ids' dictionary, shared by every batch (stages cache by its identity). */
-const SMALL_IDS: readonly string[] = Array.from({ length: 4096 }, (_, i) => String(i));
+const SMALL_ID_TEXTS: readonly string[] = Array.from({ length: SMALL_IDS }, (_, i) => String(i));
 
 const STRINGS = 0;
 const NUMBERS = 1;
@@ -96,7 +96,7 @@ export class CsvCells {
   /** The first n rows as a batch column. */
   column(n: number): ArrayLike<unknown> | { dictionary: readonly string[]; indices: Int32Array } {
     if (this.mode === NUMBERS || this.mode === TIMES) return this.f64.subarray(0, n);
-    if (this.mode === IDS) return { dictionary: SMALL_IDS, indices: this.ids.subarray(0, n) };
+    if (this.mode === IDS) return { dictionary: SMALL_ID_TEXTS, indices: this.ids.subarray(0, n) };
     this.strings.length = n;
     return this.strings;
   }
@@ -134,7 +134,7 @@ export function parseCellInto(use: ColumnUse, s: string, a: number, b: number, o
 
 /** The text of a parsed cell (as the file has it: parsing accepts only texts it gives back exactly). */
 function textOf(use: ColumnUse | undefined, v: number): string {
-  if (use === "category") return v < 0 ? "" : SMALL_IDS[v]!;
+  if (use === "category") return v < 0 ? "" : SMALL_ID_TEXTS[v]!;
   if (v !== v) return "";
   return use === "timestamp" ? formatTimestamp(v) : String(v);
 }
@@ -261,7 +261,7 @@ function smallIdBytes(s: Uint8Array, start: number, end: number): number {
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
   }
-  return v < 4096 ? v : -1;
+  return v < SMALL_IDS ? v : -1;
 }
 
 /** parseNumber over bytes. */

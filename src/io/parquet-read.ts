@@ -571,7 +571,7 @@ class PageCursor {
     if (encoding !== "PLAIN" || fast.kind !== "number") return this.decodeGeneric(header, compressed, body, numValues, hasNulls ? defs : undefined);
     // PLAIN numbers, read straight from the page bytes.
     const type = d.type;
-    const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
+    const width = plainWidth(type);
     if (pos + present * width > body.length) throw new Error("values run past the page");
     if (!hasNulls && numValues >= LAZY_ROWS) {
       const lazy = new LazyPage(this.pos, numValues);
@@ -613,7 +613,7 @@ class PageCursor {
     const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
     const body = this.inflated(compressed, Number(header.uncompressed_page_size), 0);
     const type = this.decoder.type;
-    const width = type === "DOUBLE" || type === "INT64" ? 8 : 4;
+    const width = plainWidth(type);
     if (!(n >= 0) || n * width > body.length) throw new Error(`dictionary page too short for its ${n} values`);
     const out = new Float64Array(n);
     plainNumbers(new DataView(body.buffer, body.byteOffset, n * width), type, scale, out, n);
@@ -766,6 +766,9 @@ function lookUpWithNulls(idx: Int32Array, defs: Int32Array, dict: Float64Array, 
   }
   return -1;
 }
+
+/** Bytes per PLAIN value of a number column's physical type (DOUBLE and INT64: 8; FLOAT and INT32: 4). */
+const plainWidth = (type: string) => (type === "DOUBLE" || type === "INT64" ? 8 : 4);
 
 /** out[0..n) from n PLAIN values without nulls: one loop per physical type, nothing decided per value. */
 function plainNumbers(dv: DataView, type: string, scale: number, out: Float64Array, n: number): void {

@@ -13,7 +13,7 @@ import { fromWire, releaseWire, toWire, type Wire, wireBytes, wireColumns } from
 import { RidepredError } from "../errors.js";
 import { endWorker, onRequests } from "../worker-end.js";
 import { parquetSink, type ParquetSinkOptions } from "./parquet-write.js";
-import { type EarlyWriter, startParquetWriter, WRITER_THREAD_DATA } from "./parquet-writer-start.js";
+import { type EarlyWriter, startParquetWriter, type WRITER_THREAD_DATA } from "./parquet-writer-start.js";
 import { forgetTemp, tempTarget } from "./sink.js";
 import type { OutBatch, OutColumn, Sink } from "./types.js";
 

@@ -1,4 +1,5 @@
 // Raw values from JSON, CSV, Parquet or Redis into what DictVectorizer saw at training time.
+import { SMALL_IDS } from "../columns.js";
 import { InputError } from "../errors.js";
 
 /** null, undefined, "", and NaN (pandas' missing value) all mean "not given". */
@@ -60,7 +61,7 @@ function integralText(s: string): string {
 
 // Ids (zones, vendors) are small integers: reuse one string per value, so the hot path allocates
 // nothing and Map lookups hit strings whose hash is already computed.
-const SMALL_INTS = 4096;
+const SMALL_INTS = SMALL_IDS;
 const smallIntCache: string[] = [];
 function smallInt(v: number): string {
   return (smallIntCache[v] ??= String(v));

@@ -4,9 +4,7 @@
 // fused linear scorer's pair tables (linear-fused.ts). Only small whole numbers (0..4095, where coercion
 // gives the canonical decimal) are encoded; a column with any other value stays as it is, and goes the
 // general way as before.
-import type { DictColumn } from "../columns.js";
-
-const SMALL = 4096;
+import { type DictColumn, SMALL_IDS, smallNumberId } from "../columns.js";
 
 /**
  * One input's dictionary of ids, grown as new ids appear. A dictionary is never changed once handed out
@@ -14,7 +12,7 @@ const SMALL = 4096;
  * a run's first batches every batch shares one.
  */
 export class NumberIds {
-  private readonly entryOf = new Int32Array(SMALL).fill(-1);
+  private readonly entryOf = new Int32Array(SMALL_IDS).fill(-1);
   private readonly entries: number[] = [];
   private dictionary: readonly number[] = [];
   private indices = new Int32Array(0);
@@ -36,10 +34,11 @@ export class NumberIds {
         indices[r] = -1;
         continue;
       }
-      if (!(v >= 0 && v < SMALL) || v !== Math.floor(v)) return false;
-      let e = entryOf[v]!;
+      const id = smallNumberId(v);
+      if (id < 0) return false;
+      let e = entryOf[id]!;
       if (e < 0) {
-        e = entryOf[v] = entries.length;
+        e = entryOf[id] = entries.length;
         entries.push(v);
       }
       indices[r] = e;
