@@ -1,8 +1,11 @@
 // bench/score-data: real TLC rows from ../shared repeated to N rows, as CSV (every column, like a
 // TLC CSV export) and as Parquet (one row group per million rows; the real monthly files are one
 // big row group). Timestamps are shifted by whole weeks per repetition so rows stay realistic.
+// makeIdsParquet: the same rows as DuckDB writes them (what a user's own export looks like, and the
+// TLC's files from 2023 on store ids the same way): INT64 zone ids in dictionary pages, PLAIN times in
+// one page per column chunk, row groups of a million rows.
 // usage: node bench/score-data.mjs ROWS OUTDIR
-import { createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
 import { ParquetWriter } from "hyparquet-writer";
@@ -109,6 +112,20 @@ export async function makeData(rows, dir) {
   await pq.finish();
   await new Promise((res) => csv.end(res));
   return { csvPath, pqPath };
+}
+
+/** The CSV's rows as a Parquet file DuckDB writes, ids read as BIGINT; made once, beside the others. */
+export async function makeIdsParquet(csvPath, dir, rows) {
+  const idsPath = join(dir, `green_${rows}.ids.parquet`);
+  if (existsSync(idsPath)) return idsPath;
+  const { DuckDBInstance } = await import("@duckdb/node-api");
+  const db = await (await DuckDBInstance.create(":memory:")).connect();
+  const tmp = `${idsPath}.tmp`;
+  await db.run(
+    `COPY (SELECT * FROM read_csv('${csvPath}', types = {'PULocationID': 'BIGINT', 'DOLocationID': 'BIGINT'})) TO '${tmp}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)`,
+  );
+  renameSync(tmp, idsPath);
+  return idsPath;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -6,7 +6,8 @@
 // same numbers (and that ridepred's Parquet output holds the same rows as its CSV output, via DuckDB).
 // Then (bench/score-duckdb.mjs) DuckDB running the same model as SQL on the same CSV and Parquet files,
 // same threads, alternated with ridepred round after round: ridepred's speed ratio to it for CSV -> CSV,
-// CSV -> Parquet and Parquet -> Parquet, and the outputs compared row by row.
+// CSV -> Parquet and Parquet -> Parquet (and, without a target, Parquet -> Parquet from the same rows as
+// DuckDB writes them: integer ids), and the outputs compared row by row.
 // usage: npm run build && node bench/score.mjs [--rows 1000000] [--rounds 3] [--threads 2] [--dir /tmp/ridepred-bench]
 //          [--no-reference] [--only pandas|duckdb] [--keep-ca-certs]
 //   ~2 minutes at 1M rows on 2 cores; the targets are stated for --rows 10000000 (~15 minutes, most of it
@@ -17,7 +18,7 @@ import { join } from "node:path";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { arg, column, fmt } from "./lib/harness.mjs";
-import { makeData } from "./score-data.mjs";
+import { makeData, makeIdsParquet } from "./score-data.mjs";
 
 const rows = Number(arg("--rows", 1_000_000));
 const dir = arg("--dir", "/tmp/ridepred-bench");
@@ -37,10 +38,11 @@ if (!existsSync(join(root, "../shared/data/green_tripdata_2021-01.parquet"))) {
 }
 console.error(`preparing ${rows.toLocaleString("en-US")} real rows in ${dir} ...`);
 const { csvPath, pqPath } = await makeData(rows, dir);
+const idsPath = only === "pandas" ? undefined : await makeIdsParquet(csvPath, dir, rows);
 
 if (only === "duckdb") {
   const { duckdbBench } = await import("./score-duckdb.mjs");
-  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir, keepCaCerts });
+  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, idsPath, dir, keepCaCerts });
   if (!ok) process.exitCode = 1;
   process.exit();
 }
@@ -150,6 +152,6 @@ try {
 for (const f of [...outputs, outRef]) rmSync(f, { force: true });
 if (only !== "pandas") {
   const { duckdbBench } = await import("./score-duckdb.mjs");
-  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, dir, keepCaCerts });
+  const { ok } = await duckdbBench({ root, rows, rounds, threads, csvPath, pqPath, idsPath, dir, keepCaCerts });
   if (!ok) process.exitCode = 1;
 }
