@@ -324,6 +324,47 @@ describe("Parquet page-by-page reader", () => {
     expect(batches).toBeGreaterThanOrEqual(5); // the batches before the bad bytes (9-bit indices: ~9 KB a batch) were read
   });
 
+  it("DuckDB's one-page column chunks (megabytes of snappy) decode as hyparquet reads them, with a bad stream reported at its page", async () => {
+    // Pages larger than the read window go straight into their column's decoder memory (readLarge).
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const { parquetHeader } = await import("hyparquet/src/column.js");
+    const duck = await (await DuckDBInstance.create(":memory:")).connect();
+    const file = join(tmp, "duckdb-pages.parquet");
+    await duck.run(`COPY (SELECT i / 7 + 0.001 AS d, (i * 7919 % 263)::BIGINT AS z, TIMESTAMP '2021-01-01' + to_milliseconds(i * 1003) AS t
+      FROM range(650000) r(i)) TO '${file}' (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 300000)`);
+    const md = await parquetMetadataAsync(await asyncBufferFromFile(file));
+    const bytes = readFileSync(file);
+    const dChunk = md.row_groups[0]!.columns[0]!.meta_data!;
+    const at = Number(dChunk.data_page_offset);
+    const reader = { view: new DataView(bytes.buffer, bytes.byteOffset + at), offset: 0 };
+    const header = parquetHeader(reader);
+    // The layout this test is about: one data page for the chunk's rows (DuckDB rounds 300,000 up to its
+    // vectors), larger than the 1 MiB window.
+    expect(header.data_page_header!.num_values).toBe(Number(md.row_groups[0]!.num_rows));
+    expect(header.data_page_header!.num_values).toBeGreaterThan(1 << 18);
+    expect(header.compressed_page_size).toBeGreaterThan(1 << 20);
+    const ref = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: ["d", "z", "t"] });
+    for (const size of [8192, 777, 400_000]) {
+      const got = await readAll(await openParquet(file), ["t", "d", "z"], size);
+      expect(got.n).toBe(650_000);
+      // The first row that differs, if any (a failed toEqual of 650,000 values takes minutes to print).
+      const firstDiff = (a: unknown[], b: unknown[]) => a.findIndex((v, i) => v !== b[i]);
+      expect(firstDiff(got.cols.d!, ref.map((r) => r.d))).toBe(-1);
+      expect(firstDiff(got.cols.z!, ref.map((r) => r.z))).toBe(-1);
+      expect(firstDiff(got.cols.t!, ref.map((r) => (r.t as Date).getTime()))).toBe(-1);
+    }
+    // The page's snappy stream declares one byte fewer than its header: refused before it is decoded.
+    const stream = at + reader.offset;
+    expect(bytes[stream]! & 0x80).toBe(0x80); // a multi-byte varint, its lowest byte first
+    const bad = Buffer.from(bytes);
+    bad[stream]! -= 1;
+    const badFile = join(tmp, "duckdb-pages-bad.parquet");
+    writeFileSync(badFile, bad);
+    await expect(readAll(await openParquet(badFile), ["d"], 8192)).rejects.toThrow(
+      new RegExp(`column d: cannot decode page at byte ${at} \\(snappy stream holds ${header.uncompressed_page_size - 1} bytes, the page header says ${header.uncompressed_page_size}\\)`),
+    );
+  });
+
   it("definition levels that are one run of 1s are recognised without decoding them; anything else is not", async () => {
     const { oneRunOfOnes } = await import("../src/io/parquet-read.js");
     const { hybrid } = await import("../src/io/parquet-write.js");

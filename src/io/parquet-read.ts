@@ -16,7 +16,7 @@ import { RidepredError } from "../errors.js";
 import { openRange, type RangeSource } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { type Borrowed, poison, poisoning } from "./borrowed.js";
-import { snappyUncompressCopy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
+import { type InPlaceSnappy, snappyUncompressCopy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
 import type { BatchSource, RecordBatch } from "./types.js";
 
 type ColumnDecoder = Parameters<typeof readPage>[2];
@@ -264,7 +264,7 @@ class ColumnBuffers {
   spareFloats: Float64Array[] = [];
   spareInts: Int32Array[] = [];
   /** The column's snappy decoder: its pages are views of its own memory (a lazy page's bytes stay put while other columns read). */
-  snappy: Uncompress | undefined;
+  snappy: ReturnType<typeof snappyUncompressView> | undefined;
 }
 
 /** Reads one column chunk page by page: holds at most one window of bytes and the decoded pages not yet taken. */
@@ -275,6 +275,8 @@ class PageCursor {
   private readonly inflate: Uncompress;
   /** The same for pages that may become lazy: their bytes stay in the column's own decoder until its next page. */
   private readonly inflateLarge: Uncompress;
+  /** inflateLarge's memory, to read a large page into (undefined: not snappy, or hysnappy's own decoder). */
+  private readonly inPlace: InPlaceSnappy | undefined;
   private readonly fast: FastKind;
   private numDict: Float64Array | undefined;
   private bufStart = 0; // file offset of buf[0]
@@ -296,6 +298,7 @@ class PageCursor {
     const { codec, compressors } = decoder;
     this.inflate = codec === "SNAPPY" ? (sharedSnappy ??= snappyUncompressView()) : (bytes, size) => decompressPage(bytes, size, codec, compressors);
     this.inflateLarge = codec === "SNAPPY" ? (bufs.snappy ??= snappyUncompressView()) : this.inflate;
+    this.inPlace = codec === "SNAPPY" ? bufs.snappy!.inPlace : undefined;
     this.maxDef = getMaxDefinitionLevel(decoder.schemaPath);
   }
 
@@ -410,6 +413,32 @@ class PageCursor {
   }
 
   /**
+   * A large snappy data page (one decodeFast may keep lazy) that the window does not hold whole: read
+   * straight into its column's decoder's memory and decompressed there; undefined for any other page.
+   * Through the window such a page (DuckDB writes a column chunk's values as one page of megabytes) grew
+   * the window to its size, was read into it and copied out of it into the decoder: a second pass over
+   * megabytes no cache holds. What the window already holds of it is copied from there, not read again.
+   */
+  private async readLarge(header: ReturnType<typeof parquetHeader>, headerLength: number): Promise<Uint8Array | undefined> {
+    const n = header.compressed_page_size;
+    const inPlace = this.inPlace;
+    if (!inPlace || !this.fast || header.type !== "DATA_PAGE" || !((header.data_page_header?.num_values ?? 0) >= LAZY_ROWS)) return undefined;
+    const at = this.pos + headerLength;
+    const held = this.bufStart + this.buf.length - at; // this page's bytes the window holds (it holds the header)
+    if (held >= n) return undefined;
+    const size = Number(header.uncompressed_page_size);
+    const input = inPlace.input(n, size);
+    input.set(this.buf.subarray(at - this.bufStart));
+    const got = held + (await this.fh.read(input.subarray(held), at + held));
+    if (got < n) throw new RidepredError(`${this.path}: column ${this.column}: unexpected end of file: truncated`);
+    try {
+      return inPlace.uncompressInput(n, size);
+    } catch (e) {
+      throw this.corrupt(e);
+    }
+  }
+
+  /**
    * Make file bytes [pos, pos+len) available in buf. Pages before pos are decoded; the window is reused
    * when nothing decoded can still view it (decompressed pages, or values the fast path copied out),
    * else a fresh one is read: a long run would otherwise leave a window per read for the GC to find.
@@ -454,18 +483,28 @@ class PageCursor {
     }
     const total = reader.offset + header.compressed_page_size;
     if (!(header.compressed_page_size >= 0) || this.pos + total > this.end) throw this.corrupt(new Error("page size out of range"));
-    await this.ensure(total);
-    const at = this.pos - this.bufStart;
-    const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, total);
-    const pageReader = { view, offset: reader.offset };
+    const inflated = await this.readLarge(header, reader.offset);
     let result: ReturnType<typeof readPage> | { data: Page | LazyPage };
-    try {
-      if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(view, reader.offset, header) };
-      else if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE")
-        result = { data: this.numberDictionary(view, reader.offset, header, this.fast.scale) };
-      else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
-    } catch (e) {
-      throw this.corrupt(e);
+    if (inflated) {
+      try {
+        result = { data: this.decodeFast(NO_BYTES, header, inflated) };
+      } catch (e) {
+        throw this.corrupt(e);
+      }
+    } else {
+      await this.ensure(total);
+      const at = this.pos - this.bufStart;
+      const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, total);
+      const pageReader = { view, offset: reader.offset };
+      try {
+        const compressed = () => new Uint8Array(view.buffer, view.byteOffset + reader.offset, header.compressed_page_size);
+        if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(compressed(), header) };
+        else if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE")
+          result = { data: this.numberDictionary(compressed(), header, this.fast.scale) };
+        else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
+      } catch (e) {
+        throw this.corrupt(e);
+      }
     }
     this.pos += total;
     if (header.type === "DICTIONARY_PAGE") {
@@ -484,10 +523,9 @@ class PageCursor {
    * One flat data page: a Float64Array (NaN = null), a dictionary column (-1 = null) or a string array
    * (null = null); a large page without nulls of dictionary indices or PLAIN numbers is kept as a LazyPage.
    */
-  private decodeFast(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>): Page | LazyPage {
+  private decodeFast(compressed: Uint8Array, header: ReturnType<typeof parquetHeader>, inflated?: Uint8Array): Page | LazyPage {
     const fast = this.fast!;
     const d = this.decoder;
-    const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
     // Levels and indices decode into reused typed arrays (hyparquet makes a JS array of each, per page:
     // garbage in proportion to the rows, much of it reaching the old generation).
     let body: Uint8Array;
@@ -501,7 +539,7 @@ class PageCursor {
       const daph = header.data_page_header!;
       encoding = daph.encoding;
       numValues = daph.num_values;
-      body = this.inflated(compressed, Number(header.uncompressed_page_size), numValues);
+      body = inflated ?? this.inflated(compressed, Number(header.uncompressed_page_size), numValues);
       defBytes = body;
       if (this.maxDef > 0) {
         if (body.length < 4) throw new Error("page too short for its definition levels");
@@ -607,10 +645,9 @@ class PageCursor {
    * A number column's dictionary page, straight into a Float64Array (timestamps in ms) as PLAIN pages are
    * read: hyparquet's reader makes a BigInt of each INT64 entry, then an array of numbers from those.
    */
-  private numberDictionary(view: DataView, offset: number, header: ReturnType<typeof parquetHeader>, scale: number): Float64Array {
+  private numberDictionary(compressed: Uint8Array, header: ReturnType<typeof parquetHeader>, scale: number): Float64Array {
     const n = header.dictionary_page_header?.num_values;
     if (n === undefined) throw new Error("parquet dictionary page header is undefined");
-    const compressed = new Uint8Array(view.buffer, view.byteOffset + offset, header.compressed_page_size);
     const body = this.inflated(compressed, Number(header.uncompressed_page_size), 0);
     const type = this.decoder.type;
     const width = plainWidth(type);
@@ -694,6 +731,8 @@ class PageCursor {
     );
   }
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** The snappy decoder of this thread's pages that are not lazy. */
 let sharedSnappy: Uncompress | undefined;

@@ -9,17 +9,30 @@ import { INPUT_AT, memoryBytes, snappyInstance, type WasmMemory } from "./snappy
 export type Uncompress = (input: Uint8Array, outputLength: number) => Uint8Array;
 
 /**
+ * A decoder whose input is written where it decodes from: `input(n, outputLength)` is a view of n bytes of
+ * its memory to fill (a file read straight into it, instead of into a buffer copied from), then
+ * `uncompressInput(n, outputLength)` decodes those bytes as the decoder decodes a copy of them, with the
+ * same checks. Each view is valid until the decoder's next call.
+ */
+export interface InPlaceSnappy {
+  input(n: number, outputLength: number): Uint8Array;
+  uncompressInput(n: number, outputLength: number): Uint8Array;
+}
+
+/**
  * A view-returning decoder with a WASM instance and memory of its own: a page it returns stays valid
  * until its own next call, whatever other decoders do meanwhile (a reader keeps one per column, so a
- * column's page can be decoded a batch at a time while the other columns read theirs).
+ * column's page can be decoded a batch at a time while the other columns read theirs). `inPlace` decodes
+ * from the same memory (absent with hysnappy's own decoder, whose memory cannot be written).
  */
-export function snappyUncompressView(): Uncompress {
-  return checkedSnappy(viewDecoder() ?? snappyUncompressor());
+export function snappyUncompressView(): Uncompress & { inPlace?: InPlaceSnappy } {
+  const view = viewDecoder();
+  return view ? Object.assign(checkedSnappy(view.uncompress), { inPlace: view.inPlace }) : checkedSnappy(snappyUncompressor());
 }
 
 /** A decoder whose every page is a copy of its own (for a caller that keeps pages), on the same module. */
 export function snappyUncompressCopy(): Uncompress {
-  const view = viewDecoder();
+  const view = viewDecoder()?.uncompress;
   return checkedSnappy(view ? (input, outputLength) => view(input, outputLength).slice() : snappyUncompressor());
 }
 
@@ -41,27 +54,43 @@ export function snappyDeclaredLength(input: Uint8Array): number {
  */
 export function checkedSnappy(decode: Uncompress): Uncompress {
   return (input, outputLength) => {
-    const declared = snappyDeclaredLength(input);
-    if (declared !== outputLength)
-      throw new Error(declared < 0 ? "invalid snappy length header" : `snappy stream holds ${declared} bytes, the page header says ${outputLength}`);
+    checkDeclared(input, outputLength);
     return decode(input, outputLength);
   };
 }
 
-function viewDecoder(): Uncompress | undefined {
+function checkDeclared(input: Uint8Array, outputLength: number): void {
+  const declared = snappyDeclaredLength(input);
+  if (declared !== outputLength)
+    throw new Error(declared < 0 ? "invalid snappy length header" : `snappy stream holds ${declared} bytes, the page header says ${outputLength}`);
+}
+
+function viewDecoder(): { uncompress: Uncompress; inPlace: InPlaceSnappy } | undefined {
   const exports = snappyInstance("uncompress");
   if (exports === null) return undefined;
   const { memory, uncompress } = exports as { memory?: WasmMemory; uncompress?: (at: number, length: number, out: number) => number };
   if (!memory?.buffer || typeof uncompress !== "function") return undefined;
-  return (input, outputLength) => {
-    const outAt = INPUT_AT + input.length;
+  // The n bytes at INPUT_AT decoded to just after them.
+  const decode = (n: number, outputLength: number): Uint8Array => {
+    const outAt = INPUT_AT + n;
     const bytes = memoryBytes(memory, outAt + outputLength);
-    bytes.set(input, INPUT_AT);
-    const result = uncompress(INPUT_AT, input.length, outAt);
+    const result = uncompress(INPUT_AT, n, outAt);
     if (result === -1) throw new Error("invalid snappy length header");
     if (result === -2) throw new Error("missing eof marker");
     if (result === -3) throw new Error("premature end of input");
     if (result) throw new Error(`failed to uncompress data ${result}`);
     return bytes.subarray(outAt, outAt + outputLength);
   };
+  const inPlace: InPlaceSnappy = {
+    input: (n, outputLength) => memoryBytes(memory, INPUT_AT + n + outputLength).subarray(INPUT_AT, INPUT_AT + n),
+    uncompressInput: (n, outputLength) => {
+      checkDeclared(memoryBytes(memory, INPUT_AT + n).subarray(INPUT_AT, INPUT_AT + n), outputLength);
+      return decode(n, outputLength);
+    },
+  };
+  const view: Uncompress = (input, outputLength) => {
+    memoryBytes(memory, INPUT_AT + input.length + outputLength).set(input, INPUT_AT);
+    return decode(input.length, outputLength);
+  };
+  return { uncompress: view, inPlace };
 }
