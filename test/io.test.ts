@@ -344,14 +344,12 @@ describe("Parquet page-by-page reader", () => {
     expect(header.data_page_header!.num_values).toBeGreaterThan(1 << 18);
     expect(header.compressed_page_size).toBeGreaterThan(1 << 20);
     const ref = await parquetReadObjects({ file: await asyncBufferFromFile(file), columns: ["d", "z", "t"] });
+    const want: Record<string, unknown[]> = { d: ref.map((r) => r.d), z: ref.map((r) => r.z), t: ref.map((r) => (r.t as Date).getTime()) };
     for (const size of [8192, 777, 400_000]) {
       const got = await readAll(await openParquet(file), ["t", "d", "z"], size);
       expect(got.n).toBe(650_000);
       // The first row that differs, if any (a failed toEqual of 650,000 values takes minutes to print).
-      const firstDiff = (a: unknown[], b: unknown[]) => a.findIndex((v, i) => v !== b[i]);
-      expect(firstDiff(got.cols.d!, ref.map((r) => r.d))).toBe(-1);
-      expect(firstDiff(got.cols.z!, ref.map((r) => r.z))).toBe(-1);
-      expect(firstDiff(got.cols.t!, ref.map((r) => (r.t as Date).getTime()))).toBe(-1);
+      for (const c of ["d", "z", "t"]) expect(got.cols[c]!.findIndex((v, i) => v !== want[c]![i]), `${c}, batches of ${size}`).toBe(-1);
     }
     // The page's snappy stream declares one byte fewer than its header: refused before it is decoded.
     const stream = at + reader.offset;
