@@ -349,7 +349,11 @@ describe("Parquet page-by-page reader", () => {
       const got = await readAll(await openParquet(file), ["t", "d", "z"], size);
       expect(got.n).toBe(650_000);
       // The first row that differs, if any (a failed toEqual of 650,000 values takes minutes to print).
-      for (const c of ["d", "z", "t"]) expect(got.cols[c]!.findIndex((v, i) => v !== want[c]![i]), `${c}, batches of ${size}`).toBe(-1);
+      for (const c of ["d", "z", "t"])
+        expect(
+          got.cols[c]!.findIndex((v, i) => v !== want[c]![i]),
+          `${c}, batches of ${size}`,
+        ).toBe(-1);
     }
     // The page's snappy stream declares one byte fewer than its header: refused before it is decoded.
     const stream = at + reader.offset;
@@ -359,7 +363,9 @@ describe("Parquet page-by-page reader", () => {
     const badFile = join(tmp, "duckdb-pages-bad.parquet");
     writeFileSync(badFile, bad);
     await expect(readAll(await openParquet(badFile), ["d"], 8192)).rejects.toThrow(
-      new RegExp(`column d: cannot decode page at byte ${at} \\(snappy stream holds ${header.uncompressed_page_size - 1} bytes, the page header says ${header.uncompressed_page_size}\\)`),
+      new RegExp(
+        `column d: cannot decode page at byte ${at} \\(snappy stream holds ${header.uncompressed_page_size - 1} bytes, the page header says ${header.uncompressed_page_size}\\)`,
+      ),
     );
   });
 
