@@ -413,7 +413,7 @@ class PageCursor {
   }
 
   /**
-   * A large snappy data page (one decodeFast may keep lazy) that the window does not hold whole: read
+   * A large snappy v1 data page (one decodeFast may keep lazy) that the window does not hold whole: read
    * straight into its column's decoder's memory and decompressed there; undefined for any other page.
    * Through the window such a page (DuckDB writes a column chunk's values as one page of megabytes) grew
    * the window to its size, was read into it and copied out of it into the decoder: a second pass over
