@@ -63,6 +63,12 @@ async function neededBytes(file: string): Promise<number> {
   return n;
 }
 
+/** n bytes of a range source from position. */
+async function readAt(src: { read(buf: Uint8Array, position: number): Promise<number> }, position: number, n: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(n);
+  return buf.subarray(0, await src.read(buf, position));
+}
+
 /** A recording proxy in front of s3rver: each request's method, path, Range header and response bytes. */
 async function proxy(target: string) {
   const log: { method: string; url: string; range?: string; bytes: number }[] = [];
@@ -196,17 +202,26 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
       }
     });
 
-    it("a template over s3:// keys: Hive partitions named by what it matched, one object each", async () => {
-      const r = await ridepred(
-        [
-          "score",
-          "s3://b/tlc/{taxi_type}_tripdata_{year}-{month}.parquet",
-          "-o",
-          "s3://b/hive/taxi_type={taxi_type}/year={year}/month={month}/{run_id}.parquet",
-          "--json",
-        ],
-        s3.env,
-      );
+    it("a template over s3:// keys: Hive partitions named by what it matched, one object each, opened from the listing (no HEAD)", async () => {
+      const p = await proxy(s3.endpoint);
+      let r: Run;
+      try {
+        r = await ridepred(
+          [
+            "score",
+            "s3://b/tlc/{taxi_type}_tripdata_{year}-{month}.parquet",
+            "-o",
+            "s3://b/hive/taxi_type={taxi_type}/year={year}/month={month}/{run_id}.parquet",
+            "--json",
+          ],
+          { ...s3.env, AWS_ENDPOINT_URL_S3: p.url },
+        );
+        // Each input's size and ETag came with the listing: its reads start at its footer, no HEAD first.
+        expect(p.log.filter((e) => e.url.includes("/tlc/")).map((e) => e.method)).not.toContain("HEAD");
+        expect(p.log.filter((e) => e.method === "GET" && e.url.includes("tlc/green_tripdata_2023-01")).length).toBeGreaterThan(1);
+      } finally {
+        await p.close();
+      }
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).inputs).toHaveLength(3);
       const keys = await s3.keys("b", "hive/");
@@ -216,6 +231,31 @@ describe("s3:// against s3rver", { timeout: SLOW }, () => {
         "taxi_type=green/year=2023/month=01",
       ]);
       for (const k of keys) expect(k).toMatch(/\/[0-9a-f]{16}\.parquet$/);
+      const local = await localRun(join(SHARED, "green_tripdata_2023-01.parquet"), "green_tripdata_2023-01.parquet", "o.parquet");
+      expect(sha(await s3.get("b", keys[2]!))).toBe(sha(local));
+    });
+
+    it("an object opened from its listing and replaced before it is read is refused, naming it", async () => {
+      // In-process: between the listing and the read there is no step of the CLI to replace it in.
+      const saved = { ...process.env };
+      Object.assign(process.env, s3.env);
+      const key = "tlc-replaced/green_tripdata_2021-01.parquet";
+      try {
+        await s3.put("b", key, readFileSync(join(SHARED, "green_tripdata_2021-01.parquet")));
+        const { s3List, s3Range } = await import("../src/io/s3-read.js");
+        const [listed] = await s3List("b", "tlc-replaced/");
+        expect(listed!.etag).toMatch(/^"[0-9a-f]+"$/);
+        const fresh = await s3Range(listed!.url, { size: listed!.size, etag: listed!.etag });
+        expect(Buffer.from(await readAt(fresh, 0, 4)).toString()).toBe("PAR1");
+        await s3.put("b", key, readFileSync(join(SHARED, "green_tripdata_2021-02.parquet"))); // another month, another size
+        const stale = await s3Range(listed!.url, { size: listed!.size, etag: listed!.etag });
+        await expect(readAt(stale, 0, 4)).rejects.toThrow(
+          `s3://b/${key}: replaced while it was read (now ${statSync(join(SHARED, "green_tripdata_2021-02.parquet")).size} bytes, ${listed!.size} when opened)`,
+        );
+      } finally {
+        for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+        Object.assign(process.env, saved);
+      }
     });
 
     it("multipart: many parts uploaded as the output grows, completed at the end: the local run's bytes", async () => {

@@ -18,6 +18,8 @@ export interface Input {
   date?: DateFields;
   /** Its size in bytes, when the listing that found it said (S3). */
   bytes?: number;
+  /** Its ETag, when that listing said. */
+  etag?: string;
 }
 
 export interface DateFields {
@@ -152,11 +154,13 @@ export function patternRegex(pattern: string): RegExp {
 /** Existing files matching a pattern, sorted by path, with the fields' values. */
 export async function matchFiles(pattern: string): Promise<Input[]> {
   const re = patternRegex(pattern);
-  const candidates = isS3(pattern) ? await s3Candidates(pattern) : localCandidates(pattern).map((path) => ({ path, bytes: undefined }));
+  const candidates: { path: string; bytes?: number; etag?: string }[] = isS3(pattern)
+    ? await s3Candidates(pattern)
+    : localCandidates(pattern).map((path) => ({ path }));
   const out: Input[] = [];
-  for (const { path, bytes } of candidates.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const { path, bytes, etag } of candidates.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     const m = re.exec(path);
-    if (m) out.push({ path, fields: { ...m.groups }, ...(bytes !== undefined ? { bytes } : {}) });
+    if (m) out.push({ path, fields: { ...m.groups }, ...(bytes !== undefined ? { bytes } : {}), ...(etag !== undefined ? { etag } : {}) });
   }
   return out;
 }
@@ -167,12 +171,12 @@ function literalPrefix(pattern: string): string {
   return i < 0 ? pattern : pattern.slice(0, i);
 }
 
-async function s3Candidates(pattern: string): Promise<{ path: string; bytes: number }[]> {
+async function s3Candidates(pattern: string): Promise<{ path: string; bytes: number; etag?: string }[]> {
   const { parseS3Url } = await import("../io/s3.js");
   const { s3List } = await import("../io/s3-read.js");
   const { bucket, key } = parseS3Url(pattern);
   if (isPattern(bucket)) throw new RidepredError(`${pattern}: a bucket name cannot be a pattern`);
-  return (await s3List(bucket, literalPrefix(key))).map((o) => ({ path: o.url, bytes: o.size }));
+  return (await s3List(bucket, literalPrefix(key))).map((o) => ({ path: o.url, bytes: o.size, ...(o.etag !== undefined ? { etag: o.etag } : {}) }));
 }
 
 /**

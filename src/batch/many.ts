@@ -43,6 +43,8 @@ export interface PlannedJob {
   rowGroupShare?: Shard;
   /** The input's size, when the listing that found it said (S3). */
   bytes?: number;
+  /** Its ETag, when that listing said. */
+  etag?: string;
 }
 
 export interface RunPlan {
@@ -117,6 +119,7 @@ export async function planInputs(o: PlanOptions): Promise<RunPlan> {
       period: periodOf(a.input),
       ...(rg ? { rowGroups: (g: number) => g % rg.count === rg.index, rowGroupShare: rg } : {}),
       ...(a.input.bytes !== undefined ? { bytes: a.input.bytes } : {}),
+      ...(a.input.etag !== undefined ? { etag: a.input.etag } : {}),
     });
   }
   return { jobs, several, ...(shard ? { shard } : {}) };

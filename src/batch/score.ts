@@ -19,7 +19,17 @@ import {
 } from "../columns.js";
 import { RidepredError } from "../errors.js";
 import { resolveColumns, triedNames } from "../io/aliases.js";
-import { formatFor, isTableLocation, openSink, openSource, redactLocation, type IfExists, type ParquetCompression, type RunPeriod } from "../io/index.js";
+import {
+  formatFor,
+  isTableLocation,
+  openSink,
+  openSource,
+  redactLocation,
+  type IfExists,
+  type Listed,
+  type ParquetCompression,
+  type RunPeriod,
+} from "../io/index.js";
 import { isUrl } from "../io/range.js";
 import { stopOnSignals } from "../io/sink.js";
 import { toMillis } from "../io/timestamp.js";
@@ -36,6 +46,8 @@ import { addStats, newStats, summarize, type Stats } from "./stats.js";
 export interface ScoreJob {
   /** A file path, "-" (stdin) or a table URL. */
   input: string;
+  /** An S3 input as the listing that found it described it (size, ETag): a Parquet one is opened without a HEAD. */
+  listed?: Listed;
   /** The file format; undefined for a table URL (and for a path, whose extension then says). */
   inputFormat?: Format;
   output: string;
@@ -151,6 +163,7 @@ export async function score(spec: ScoreJob): Promise<ScoreSummary> {
     claimRowGroup: job.claimRowGroup,
     maxRecordBytes: job.maxRecordBytes,
     threads: job.threads,
+    listed: job.listed,
   });
   const groups = parallelGroups(job, source);
   if (groups) {
@@ -204,6 +217,7 @@ export async function checkJob(job: ScoreJob): Promise<{ rows?: number }> {
     format: formatFor(job.input, job.inputFormat),
     rowGroups: job.rowGroups,
     maxRecordBytes: job.maxRecordBytes,
+    listed: job.listed,
   });
   try {
     planRun(job, source, labelOf(job.input));

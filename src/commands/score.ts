@@ -204,6 +204,7 @@ async function runWith(
   });
   const jobs: ScoreJob[] = plan.jobs.map((p) => ({
     input: p.input,
+    ...(p.bytes !== undefined && p.etag !== undefined ? { listed: { size: p.bytes, etag: p.etag } } : {}),
     inputFormat: formatFor(p.input, opts.inputFormat),
     output: p.output,
     outputFormat: formatFor(p.output, opts.outputFormat),

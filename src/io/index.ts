@@ -4,7 +4,7 @@
 // and its codecs, a file job never loads pg or DuckDB.
 import { RidepredError } from "../errors.js";
 import { formatOf } from "./format.js";
-import { isHttp, isS3 } from "./range.js";
+import { isHttp, isS3, type Listed } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { isTableLocation, parseTableUrl } from "./table-url.js";
 import type { BatchSource, Format, OutColumn, PartMemory, RunPeriod, Sink } from "./types.js";
@@ -26,6 +26,8 @@ export interface SourceOptions {
   maxRecordBytes?: number;
   /** CSV files: threads to parse on (default 1; N: N - 1 worker threads beside this one). */
   threads?: number;
+  /** Parquet on S3: the object as the listing that found it described it, opened without a HEAD. */
+  listed?: Listed;
 }
 
 /** The file format of a location; undefined for a table URL. */
@@ -42,7 +44,7 @@ export async function openSource(location: string, options: SourceOptions = {}):
   const format = options.format ?? (formatFor(location) as Format);
   switch (format) {
     case "parquet":
-      return (await import("./parquet-read.js")).openParquet(location, { rowGroups: options.rowGroups, claim: options.claimRowGroup });
+      return (await import("./parquet-read.js")).openParquet(location, { rowGroups: options.rowGroups, claim: options.claimRowGroup, listed: options.listed });
     case "jsonl":
       return (await import("./jsonl-read.js")).openJsonl(location, options.maxRecordBytes);
     default:
@@ -102,7 +104,7 @@ export async function openSink(location: string, columns: readonly OutColumn[], 
 }
 
 export { formatOf } from "./format.js";
-export { inputSize, isHttp } from "./range.js";
+export { inputSize, isHttp, type Listed } from "./range.js";
 export { isTableLocation } from "./table-url.js";
 export { redactLocation } from "./redact.js";
 export type { BatchSource, Format, OutColumn, RunPeriod, Sink } from "./types.js";

@@ -13,7 +13,7 @@ import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/data
 import { getMaxDefinitionLevel, getMaxRepetitionLevel, getTreePath, isFlatColumn } from "hyparquet/src/schema.js";
 import { columnLength, isDict, materialize, type Column, type DictColumn } from "../columns.js";
 import { RidepredError } from "../errors.js";
-import { openRange, type RangeSource } from "./range.js";
+import { type Listed, openRange, type RangeSource } from "./range.js";
 import { redactLocation } from "./redact.js";
 import { type Borrowed, poison, poisoning } from "./borrowed.js";
 import { type InPlaceSnappy, snappyUncompressCopy, snappyUncompressView, type Uncompress } from "./snappy-view.js";
@@ -43,6 +43,8 @@ export interface ParquetReadOptions {
   claim?: () => number | undefined | Promise<number | undefined>;
   /** Decode pages on a worker thread (parquet-read-thread.ts): default $RIDEPRED_READER_THREAD, else auto (= off, see below). */
   thread?: "auto" | "on" | "off";
+  /** The object as a listing described it (S3): opened without a HEAD (range.ts openRange). */
+  listed?: Listed;
 }
 
 /**
@@ -61,7 +63,7 @@ export function readerThreadSetting(): "auto" | "on" | "off" {
 export async function openParquet(path: string, options: ParquetReadOptions = {}): Promise<BatchSource & { readonly readerThread: boolean }> {
   if (path === "-") throw new RidepredError("Parquet cannot be read from stdin (it needs its footer first): give a file");
   const thread = options.thread ?? readerThreadSetting();
-  const fh = await openRange(path);
+  const fh = await openRange(path, options.listed);
   const label = redactLocation(path);
   const size = fh.size;
   const file: AsyncBuffer = {

@@ -16,14 +16,23 @@ export interface RangeSource {
   close(): Promise<void>;
 }
 
+/** An object as the listing that found it described it: its size and, when the store said, its ETag. */
+export interface Listed {
+  size: number;
+  etag?: string;
+}
+
 /** s3://, https:// or http:// (a plain path is a local file). */
 export const isUrl = (path: string): boolean => /^(s3|https?):\/\//i.test(path);
 export const isS3 = (path: string): boolean => /^s3:\/\//i.test(path);
 export const isHttp = (path: string): boolean => /^https?:\/\//i.test(path);
 
-/** Open any input for ranged reads; the S3 and HTTP modules load only when such a URL is given. */
-export async function openRange(path: string): Promise<RangeSource> {
-  if (isS3(path)) return (await import("./s3-read.js")).s3Range(path);
+/**
+ * Open any input for ranged reads; the S3 and HTTP modules load only when such a URL is given. An S3
+ * object a listing found (`listed`, with its ETag) is opened without a HEAD.
+ */
+export async function openRange(path: string, listed?: Listed): Promise<RangeSource> {
+  if (isS3(path)) return (await import("./s3-read.js")).s3Range(path, listed);
   if (isHttp(path)) return (await import("./http-read.js")).httpRange(path);
   return localRange(path);
 }

@@ -3,7 +3,8 @@
 // some S3-compatible stores (s3rver) answer suffix ranges (bytes=-N) wrongly.
 import type { Readable } from "node:stream";
 import type { ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
-import type { RangeSource } from "./range.js";
+import type { Listed, RangeSource } from "./range.js";
+import { RidepredError } from "../errors.js";
 import { parseS3Url, s3Client, s3Error } from "./s3.js";
 
 /** 8 MiB per GET: a round trip costs far more than the bytes, and a column chunk is usually one read. */
@@ -27,11 +28,16 @@ export async function s3Size(url: string): Promise<number> {
   return (await s3Head(url)).size;
 }
 
-export async function s3Range(url: string): Promise<RangeSource> {
+/**
+ * Ranged reads of an object. `listed`: its size and ETag from the listing that found it, taken instead of
+ * a HEAD (a round trip per object of a backfill); If-Match on that ETag still refuses an object replaced
+ * since, as it refuses one replaced during the run.
+ */
+export async function s3Range(url: string, listed?: Listed): Promise<RangeSource> {
   const { bucket, key } = parseS3Url(url);
   const { GetObjectCommand } = await import("@aws-sdk/client-s3");
   const client = await s3Client();
-  const { size, etag } = await s3Head(url);
+  const { size, etag } = listed?.etag !== undefined ? listed : await s3Head(url);
   return {
     name: url,
     size,
@@ -42,6 +48,13 @@ export async function s3Range(url: string): Promise<RangeSource> {
       try {
         // If-Match: an object replaced while it is read fails the run instead of mixing two versions.
         const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${position}-${last}`, IfMatch: etag }));
+        // The object's whole size, as this answer gives it: another size is another object, also from a
+        // store that ignores If-Match.
+        const total = /\/(\d+)$/.exec(res.ContentRange ?? "")?.[1];
+        if (total !== undefined && Number(total) !== size) {
+          (res.Body as Readable | undefined)?.destroy();
+          throw new RidepredError(`${url}: replaced while it was read (now ${total} bytes, ${size} when opened)`);
+        }
         return await fill(res.Body as Readable, buf);
       } catch (e) {
         throw s3Error(url, `cannot read bytes ${position}-${last}`, e);
@@ -75,11 +88,11 @@ export async function s3Stream(url: string): Promise<{ stream: Readable; size?: 
   }
 }
 
-/** Every key under a prefix, as s3:// URLs with their sizes (ListObjectsV2, page by page). */
-export async function s3List(bucket: string, prefix: string): Promise<{ url: string; size: number }[]> {
+/** Every key under a prefix, as s3:// URLs with their sizes and ETags (ListObjectsV2, page by page). */
+export async function s3List(bucket: string, prefix: string): Promise<{ url: string; size: number; etag?: string }[]> {
   const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
   const client = await s3Client();
-  const out: { url: string; size: number }[] = [];
+  const out: { url: string; size: number; etag?: string }[] = [];
   let token: string | undefined;
   do {
     let res: ListObjectsV2CommandOutput;
@@ -88,7 +101,8 @@ export async function s3List(bucket: string, prefix: string): Promise<{ url: str
     } catch (e) {
       throw s3Error(`s3://${bucket}/${prefix}`, "cannot list", e);
     }
-    for (const o of res.Contents ?? []) if (o.Key !== undefined) out.push({ url: `s3://${bucket}/${o.Key}`, size: Number(o.Size ?? 0) });
+    for (const o of res.Contents ?? [])
+      if (o.Key !== undefined) out.push({ url: `s3://${bucket}/${o.Key}`, size: Number(o.Size ?? 0), ...(o.ETag ? { etag: o.ETag } : {}) });
     token = res.IsTruncated ? res.NextContinuationToken : undefined;
   } while (token);
   return out;
