@@ -3,7 +3,7 @@
 // matching `green_tripdata_{year}-{month}.parquet` is an input, and what its fields matched names its output.
 import { readdirSync, statSync } from "node:fs";
 import { RidepredError } from "../errors.js";
-import { isHttp, isS3 } from "../io/range.js";
+import { isHttp, isS3, type Listed } from "../io/range.js";
 import { redactLocation } from "../io/redact.js";
 import { periodDate, type Period } from "./template.js";
 
@@ -16,10 +16,8 @@ export interface Input {
   matched?: boolean;
   /** The date it was filled from (a run date or one of a backfill's). */
   date?: DateFields;
-  /** Its size in bytes, when the listing that found it said (S3). */
-  bytes?: number;
-  /** Its ETag, when that listing said. */
-  etag?: string;
+  /** Its size (and ETag), as the listing that found it said (S3). */
+  listed?: Listed;
 }
 
 export interface DateFields {
@@ -154,13 +152,11 @@ export function patternRegex(pattern: string): RegExp {
 /** Existing files matching a pattern, sorted by path, with the fields' values. */
 export async function matchFiles(pattern: string): Promise<Input[]> {
   const re = patternRegex(pattern);
-  const candidates: { path: string; bytes?: number; etag?: string }[] = isS3(pattern)
-    ? await s3Candidates(pattern)
-    : localCandidates(pattern).map((path) => ({ path }));
+  const candidates: { path: string; listed?: Listed }[] = isS3(pattern) ? await s3Candidates(pattern) : localCandidates(pattern).map((path) => ({ path }));
   const out: Input[] = [];
-  for (const { path, bytes, etag } of candidates.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const { path, listed } of candidates.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     const m = re.exec(path);
-    if (m) out.push({ path, fields: { ...m.groups }, ...(bytes !== undefined ? { bytes } : {}), ...(etag !== undefined ? { etag } : {}) });
+    if (m) out.push({ path, fields: { ...m.groups }, ...(listed ? { listed } : {}) });
   }
   return out;
 }
@@ -171,12 +167,12 @@ function literalPrefix(pattern: string): string {
   return i < 0 ? pattern : pattern.slice(0, i);
 }
 
-async function s3Candidates(pattern: string): Promise<{ path: string; bytes: number; etag?: string }[]> {
+async function s3Candidates(pattern: string): Promise<{ path: string; listed: Listed }[]> {
   const { parseS3Url } = await import("../io/s3.js");
   const { s3List } = await import("../io/s3-read.js");
   const { bucket, key } = parseS3Url(pattern);
   if (isPattern(bucket)) throw new RidepredError(`${pattern}: a bucket name cannot be a pattern`);
-  return (await s3List(bucket, literalPrefix(key))).map((o) => ({ path: o.url, bytes: o.size, ...(o.etag !== undefined ? { etag: o.etag } : {}) }));
+  return (await s3List(bucket, literalPrefix(key))).map(({ url, ...listed }) => ({ path: url, listed }));
 }
 
 /**

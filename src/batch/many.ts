@@ -4,6 +4,7 @@
 // inputs[]. Each output appears atomically when its input is done: a run that fails on its 7th input
 // keeps the six before it (a re-run writes the same names, see {run_id}) and leaves nothing of the 7th.
 import { RidepredError } from "../errors.js";
+import type { Listed } from "../io/range.js";
 import type { RunPeriod } from "../io/types.js";
 import { backfillDates, checkInputFields, dateFields, expandInputs, type DateFields, type Input } from "./inputs.js";
 import { assignShards, fillOutput, inputName, parseShard, planOutputs, runId, type Shard } from "./partition.js";
@@ -41,10 +42,8 @@ export interface PlannedJob {
   rowGroups?: ScoreJob["rowGroups"];
   /** The shard's share of one Parquet file's row groups that rowGroups accepts: group g where g % count === index. */
   rowGroupShare?: Shard;
-  /** The input's size, when the listing that found it said (S3). */
-  bytes?: number;
-  /** Its ETag, when that listing said. */
-  etag?: string;
+  /** The input's size (and ETag), as the listing that found it said (S3). */
+  listed?: Listed;
 }
 
 export interface RunPlan {
@@ -118,8 +117,7 @@ export async function planInputs(o: PlanOptions): Promise<RunPlan> {
       ...(o.rideIdPrefix !== undefined ? { rideIdPrefix: fillOutput(o.rideIdPrefix, values(a), "--ride-id-prefix") } : {}),
       period: periodOf(a.input),
       ...(rg ? { rowGroups: (g: number) => g % rg.count === rg.index, rowGroupShare: rg } : {}),
-      ...(a.input.bytes !== undefined ? { bytes: a.input.bytes } : {}),
-      ...(a.input.etag !== undefined ? { etag: a.input.etag } : {}),
+      ...(a.input.listed ? { listed: a.input.listed } : {}),
     });
   }
   return { jobs, several, ...(shard ? { shard } : {}) };

@@ -204,7 +204,7 @@ async function runWith(
   });
   const jobs: ScoreJob[] = plan.jobs.map((p) => ({
     input: p.input,
-    ...(p.bytes !== undefined && p.etag !== undefined ? { listed: { size: p.bytes, etag: p.etag } } : {}),
+    listed: p.listed,
     inputFormat: formatFor(p.input, opts.inputFormat),
     output: p.output,
     outputFormat: formatFor(p.output, opts.outputFormat),
@@ -311,10 +311,10 @@ async function findInputs(
   },
 ): Promise<Found[]> {
   const look = async (i: number): Promise<Found> => {
-    const { input, bytes: listed } = planned[i]!;
+    const { input, listed } = planned[i]!;
     if (input === "-" || io.isTable(input)) return {};
     try {
-      const { bytes, ranges } = listed !== undefined ? { bytes: listed, ranges: true } : await io.inputSize(input);
+      const { bytes, ranges } = listed ? { bytes: listed.size, ranges: true } : await io.inputSize(input);
       if (!ranges && !io.isHttp(input)) return { bytes, notChecked: "not a file (a pipe or a device)" };
       if (!ranges && jobs[i]!.inputFormat === "parquet")
         return { bytes, notChecked: "the server ignores Range requests: the run downloads it whole before reading its footer" };

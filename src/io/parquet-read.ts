@@ -486,27 +486,12 @@ class PageCursor {
     const total = reader.offset + header.compressed_page_size;
     if (!(header.compressed_page_size >= 0) || this.pos + total > this.end) throw this.corrupt(new Error("page size out of range"));
     const inflated = await this.readLarge(header, reader.offset);
+    if (!inflated) await this.ensure(total);
     let result: ReturnType<typeof readPage> | { data: Page | LazyPage };
-    if (inflated) {
-      try {
-        result = { data: this.decodeFast(NO_BYTES, header, inflated) };
-      } catch (e) {
-        throw this.corrupt(e);
-      }
-    } else {
-      await this.ensure(total);
-      const at = this.pos - this.bufStart;
-      const view = new DataView(this.buf.buffer, this.buf.byteOffset + at, total);
-      const pageReader = { view, offset: reader.offset };
-      try {
-        const compressed = () => new Uint8Array(view.buffer, view.byteOffset + reader.offset, header.compressed_page_size);
-        if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) result = { data: this.decodeFast(compressed(), header) };
-        else if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE")
-          result = { data: this.numberDictionary(compressed(), header, this.fast.scale) };
-        else result = readPage(pageReader, header, this.decoder, this.dictionary, undefined, 0);
-      } catch (e) {
-        throw this.corrupt(e);
-      }
+    try {
+      result = inflated ? { data: this.decodeFast(NO_BYTES, header, inflated) } : this.decodeHeld(header, reader.offset, total);
+    } catch (e) {
+      throw this.corrupt(e);
     }
     this.pos += total;
     if (header.type === "DICTIONARY_PAGE") {
@@ -519,6 +504,15 @@ class PageCursor {
         this.available += rows;
       }
     }
+  }
+
+  /** The page at pos, header and all (total bytes), from the window. */
+  private decodeHeld(header: ReturnType<typeof parquetHeader>, headerLength: number, total: number): ReturnType<typeof readPage> | { data: Page | LazyPage } {
+    const view = new DataView(this.buf.buffer, this.buf.byteOffset + this.pos - this.bufStart, total);
+    const compressed = () => new Uint8Array(view.buffer, view.byteOffset + headerLength, header.compressed_page_size);
+    if (this.fast && (header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2")) return { data: this.decodeFast(compressed(), header) };
+    if (this.fast?.kind === "number" && header.type === "DICTIONARY_PAGE") return { data: this.numberDictionary(compressed(), header, this.fast.scale) };
+    return readPage({ view, offset: headerLength }, header, this.decoder, this.dictionary, undefined, 0);
   }
 
   /**

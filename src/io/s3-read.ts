@@ -89,10 +89,10 @@ export async function s3Stream(url: string): Promise<{ stream: Readable; size?: 
 }
 
 /** Every key under a prefix, as s3:// URLs with their sizes and ETags (ListObjectsV2, page by page). */
-export async function s3List(bucket: string, prefix: string): Promise<{ url: string; size: number; etag?: string }[]> {
+export async function s3List(bucket: string, prefix: string): Promise<(Listed & { url: string })[]> {
   const { ListObjectsV2Command } = await import("@aws-sdk/client-s3");
   const client = await s3Client();
-  const out: { url: string; size: number; etag?: string }[] = [];
+  const out: (Listed & { url: string })[] = [];
   let token: string | undefined;
   do {
     let res: ListObjectsV2CommandOutput;
