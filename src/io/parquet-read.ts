@@ -429,7 +429,12 @@ class PageCursor {
     const held = this.bufStart + this.buf.length - at; // this page's bytes the window holds (it holds the header)
     if (held >= n) return undefined;
     const size = Number(header.uncompressed_page_size);
-    const input = inPlace.input(n, size);
+    let input: Uint8Array;
+    try {
+      input = inPlace.input(n, size); // room for the page as its header states it: a size no memory can hold fails here
+    } catch (e) {
+      throw this.corrupt(e);
+    }
     input.set(this.buf.subarray(at - this.bufStart));
     const got = held + (await this.fh.read(input.subarray(held), at + held));
     if (got < n) throw new RidepredError(`${this.path}: column ${this.column}: unexpected end of file: truncated`);
